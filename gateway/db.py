@@ -1,0 +1,48 @@
+"""The SQLAlchemy async engine and session factory, with a statement counter for /metrics and tests."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_statements = itertools.count()
+_statement_total = 0
+
+
+def async_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs (what operators paste) and use the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def statements_executed() -> int:
+    """SQL statements sent by every engine of this process since it started."""
+    return _statement_total
+
+
+def _count_statement(*_: Any) -> None:
+    global _statement_total
+    _statement_total += 1
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    engine = create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "assistant-gateway", "timezone": "UTC"}},
+    )
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

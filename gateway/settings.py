@@ -1,0 +1,71 @@
+"""Settings from the environment (pydantic-settings). The README's configuration table mirrors this."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def default_data_dir() -> Path:
+    # pgserver run as root creates a system user and opens traverse permissions on every parent of
+    # its data folder, so as root the embedded data never lives under a home folder.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/assistant-gateway")
+    return Path.home() / ".local" / "share" / "assistant-gateway"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    env: Environment = Field(default=Environment.DEVELOPMENT, validation_alias="GATEWAY_ENV")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="GATEWAY_DATA_DIR")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS"
+    )
+    allow_loopback_agents: bool | None = Field(default=None, validation_alias="GATEWAY_ALLOW_LOOPBACK_AGENTS")
+    smtp_url: str | None = Field(default=None, validation_alias="GATEWAY_SMTP_URL")
+    # JWT signing keys: a JSON JWK set of private Ed25519 keys, each with a `kid`; the first signs.
+    jwt_private_keys: str | None = Field(default=None, validation_alias="GATEWAY_JWT_PRIVATE_KEYS")
+    jwt_issuer: str = Field(default="assistant-gateway", validation_alias="GATEWAY_JWT_ISSUER")
+    access_token_ttl: int = Field(default=900, ge=60, le=3600, validation_alias="GATEWAY_ACCESS_TOKEN_TTL")
+    # Secrets at rest: `kid:base64key,kid2:base64key` (AES-256-GCM); the first encrypts.
+    encryption_keys: str | None = Field(default=None, validation_alias="GATEWAY_ENCRYPTION_KEYS")
+    max_query_depth: int = Field(default=12, ge=2, validation_alias="GATEWAY_MAX_QUERY_DEPTH")
+    max_aliases: int = Field(default=30, ge=1, validation_alias="GATEWAY_MAX_ALIASES")
+    max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def loopback_agents_allowed(self) -> bool:
+        if self.allow_loopback_agents is None:
+            return not self.is_production
+        return self.allow_loopback_agents
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,113 @@
+"""`gateway`: serve, worker-less migrate, schema export, demo data, operator roles."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.settings import get_settings
+
+app = typer.Typer(help="Assistant Gateway: the GraphQL API of the assistant.", no_args_is_help=True)
+SCHEMA_FILE = Path("schema.graphql")
+
+
+def _urls() -> tuple[str, str]:
+    from gateway.embedded import ensure_servers
+
+    settings = get_settings()
+    urls = ensure_servers(settings.database_url, settings.redis_url, settings.data_dir)
+    assert urls.database_url is not None and urls.redis_url is not None
+    return urls.database_url, urls.redis_url
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the API (GraphiQL at /graphql). Starts embedded PostgreSQL/Redis when their URLs are unset."""
+    import uvicorn
+
+    from gateway import migrate as migrations
+    from graph.app import create_app, open_resources
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    database_url, redis_url = _urls()
+    if migrate:
+        migrations.upgrade(database_url)
+
+    async def main() -> None:
+        resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
+        # Start-up objects live for the whole process: keep them out of the collector's way.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
+        config = uvicorn.Config(create_app(resources), host=host, port=port, log_level="info",
+                                ws_max_size=1 << 20, proxy_headers=False)
+        server = uvicorn.Server(config)
+        typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
+        try:
+            await server.serve()
+        finally:
+            from graph.app import close_resources
+
+            await close_resources(resources)
+
+    asyncio.run(main())
+
+
+@app.command(name="migrate")
+def migrate_command() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from gateway import migrate as migrations
+
+    database_url, _ = _urls()
+    migrations.upgrade(database_url)
+    typer.echo("database is at the latest revision")
+
+
+@app.command(name="export-schema")
+def export_schema(
+    check: Annotated[bool, typer.Option("--check", help="Fail if schema.graphql is out of date.")] = False,
+    path: Annotated[Path, typer.Option(help="Where the printed schema lives.")] = SCHEMA_FILE,
+) -> None:
+    """Print the schema to schema.graphql (or check that it is current)."""
+    from graph.schema import printed_schema
+
+    printed = printed_schema()
+    if check:
+        if not path.exists() or path.read_text() != printed:
+            typer.echo(f"{path} is out of date: run `gateway export-schema`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{path} is current")
+        return
+    path.write_text(printed)
+    typer.echo(f"wrote {path}")
+
+
+@app.command(name="seed-demo")
+def seed_demo() -> None:
+    """Create a demo account with realistic sessions, messages, documents, agents and tasks."""
+    from gateway import migrate as migrations
+    from gateway.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+
+    database_url, _ = _urls()
+    migrations.upgrade(database_url)
+    created = asyncio.run(seed(database_url))
+    typer.echo("demo data " + ("created" if created else "already present"))
+    typer.echo(f"sign in with: email {DEMO_EMAIL}  password {DEMO_PASSWORD}")
+    typer.echo('  mutation { login(input: {email: "%s", password: "%s"}) { accessToken } }'
+               % (DEMO_EMAIL, DEMO_PASSWORD))
+    typer.echo('then set the header  {"Authorization": "Bearer <accessToken>"}  in GraphiQL')
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

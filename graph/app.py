@@ -1,0 +1,172 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, health, readiness, metrics, JWKS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psutil
+from redis.asyncio import Redis
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from gateway.db import create_engine, session_factory, statements_executed
+from gateway.settings import Settings
+from graph.context import Context, Resources
+from graph.schema import build_schema
+from services.tokens import TokenKeys, dev_key_set, load_key_set
+
+log = logging.getLogger("gateway")
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    def __init__(self, resources: Resources, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resources = resources
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(request=request, response=response, resources=self.resources)
+        if isinstance(request, Request):
+            context.authenticate(request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Sockets authenticate in the `connection_init` payload: {"authorization": "Bearer ..."}.
+        A refused init closes the socket with 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        context.authenticate(authorization if isinstance(authorization, str) else None)
+        if context.auth_error:
+            raise ConnectionRejectionError({"message": context.auth_error})
+        return await super().on_ws_connect(context)
+
+
+class CountingApp:
+    """Counts GraphQL HTTP requests for /metrics before handing them to strawberry."""
+
+    def __init__(self, app: GatewayGraphQL, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.metrics.requests += 1
+        await self.app(scope, receive, send)
+
+
+def load_keys(settings: Settings) -> TokenKeys:
+    if settings.jwt_private_keys:
+        key_set = load_key_set(settings.jwt_private_keys)
+    elif settings.is_production:
+        raise SystemExit("GATEWAY_JWT_PRIVATE_KEYS is required in production")
+    else:
+        key_set = dev_key_set(settings.data_dir)
+    return TokenKeys(key_set, issuer=settings.jwt_issuer, ttl_seconds=settings.access_token_ttl)
+
+
+async def open_resources(settings: Settings, *, database_url: str, redis_url: str) -> Resources:
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+    return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
+                     keys=load_keys(settings))
+
+
+async def close_resources(resources: Resources) -> None:
+    await resources.redis.aclose()
+    await resources.engine.dispose()
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.requests = 0
+
+
+def create_app(resources: Resources) -> Starlette:
+    settings = resources.settings
+    schema = build_schema(settings)
+    graphql = GatewayGraphQL(
+        resources,
+        schema=schema,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allowed_origins=settings.cors_origins,
+    )
+    metrics = Metrics()
+    process = psutil.Process()
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2), resources.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["postgres"] = "ok"
+        except Exception:  # noqa: BLE001  (any failure means not ready)
+            checks["postgres"] = "unreachable"
+        try:
+            async with asyncio.timeout(2):
+                await resources.redis.ping()
+            checks["redis"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["redis"] = "unreachable"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
+                            status_code=200 if ready else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        lines = [
+            "# TYPE gateway_http_graphql_requests_total counter",
+            f"gateway_http_graphql_requests_total {metrics.requests}",
+            "# TYPE gateway_sql_statements_total counter",
+            f"gateway_sql_statements_total {statements_executed()}",
+            "# TYPE process_resident_memory_bytes gauge",
+            f"process_resident_memory_bytes {process.memory_info().rss}",
+            "# TYPE process_start_time_seconds gauge",
+            f"process_start_time_seconds {metrics.started:.0f}",
+        ]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    async def jwks(_: Request) -> Response:
+        return JSONResponse(resources.keys.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                                     allow_methods=["GET", "POST", "OPTIONS"],
+                                     allow_headers=["authorization", "content-type"]))
+    return Starlette(
+        routes=[
+            Route("/graphql", CountingApp(graphql, metrics), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/.well-known/jwks.json", jwks),
+        ],
+        middleware=middleware,
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, *, database_url: str, redis_url: str) -> AsyncIterator[Resources]:
+    resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
+    try:
+        yield resources
+    finally:
+        await close_resources(resources)
+
+

@@ -1,0 +1,82 @@
+"""The typed per-request context: who is asking, one database session, fresh loaders, Redis."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from gateway.settings import Settings
+from loaders import Loaders
+from loaders.session import RequestDb
+from services.tokens import InvalidToken, TokenKeys
+
+
+@dataclass
+class Resources:
+    """Process-wide clients, opened once at start-up."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    keys: TokenKeys
+
+
+@dataclass
+class Viewer:
+    user_id: uuid.UUID
+    session_id: str | None
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    resources: Resources
+    viewer: Viewer | None = None
+    auth_error: str | None = None
+    connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
+    db: RequestDb = field(init=False)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh database session and loaders (per request; per event on a socket)."""
+        self.db = RequestDb(self.resources.sessions)
+        self.loaders = Loaders(self.db, self.viewer_id)
+
+    @property
+    def viewer_id(self) -> uuid.UUID | None:
+        return self.viewer.user_id if self.viewer is not None else None
+
+    @property
+    def redis(self) -> Redis:
+        return self.resources.redis
+
+    def authenticate(self, authorization: str | None) -> None:
+        """Set the viewer from an `Authorization: Bearer` value. No value means anonymous; a value
+        that is not a valid token is remembered and refuses the whole operation."""
+        self.viewer, self.auth_error = None, None
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self.auth_error = "The Authorization header must be `Bearer <access token>`."
+            else:
+                try:
+                    claims = self.resources.keys.verify(token.strip())
+                    self.viewer = Viewer(user_id=claims.user_id, session_id=claims.session_id)
+                except InvalidToken:
+                    self.auth_error = "The access token is invalid or has expired."
+        self.reset()
+
+
+Info = StrawberryInfo[Context, None]

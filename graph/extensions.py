@@ -1,0 +1,61 @@
+"""Schema extensions: refuse operations with a bad token, close the request's session, and the
+document limits (depth, aliases, tokens) and error masking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+
+from gateway.settings import Settings
+from graph.errors import RequestErrorCode, request_error
+
+log = logging.getLogger("gateway.graph")
+
+
+class RequestLifecycle(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if getattr(context, "auth_error", None):
+            raise request_error(context.auth_error, RequestErrorCode.UNAUTHENTICATED)
+        yield
+
+    async def on_operation(self) -> Any:  # type: ignore[override]
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if context is not None and hasattr(context, "db"):
+                await context.db.close()
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Mask exceptions we did not raise on purpose; keep validation and coded errors readable."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    return True
+
+
+def extensions(settings: Settings) -> list[Any]:
+    chosen: list[Any] = [
+        RequestLifecycle,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: MaskErrors(should_mask_error=is_unexpected),
+    ]
+    if settings.is_production:
+        chosen.append(DisableIntrospection)
+    return chosen

@@ -1,0 +1,62 @@
+"""Typed views of JSONB columns. The seed gives each JSON column an interface; these build strawberry
+types from the stored (camelCase) JSON, tolerating missing or mistyped keys by falling back to the
+field's default, so one odd row never fails a whole page."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, TypeVar
+
+from strawberry.scalars import JSON
+from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
+from strawberry.utils.str_converters import to_camel_case
+
+__all__ = ["JSON", "from_json"]
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    definition = get_object_definition(cls, strict=True)
+    values: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for field in definition.fields:
+            key = field.graphql_name or to_camel_case(field.python_name)
+            if key in data:
+                converted = _convert(field.type, data[key])
+                if converted is not _MISSING:
+                    values[field.python_name] = converted
+    return cls(**values)
+
+
+def _convert(kind: Any, value: Any) -> Any:  # noqa: PLR0911
+    if isinstance(kind, StrawberryOptional):
+        return None if value is None else _convert(kind.of_type, value)
+    if value is None:
+        return _MISSING
+    if isinstance(kind, StrawberryList):
+        if not isinstance(value, list):
+            return _MISSING
+        items = [_convert(kind.of_type, item) for item in value]
+        return [item for item in items if item is not _MISSING]
+    if get_object_definition(kind) is not None:
+        return from_json(kind, value)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            return _MISSING
+    if kind is datetime:
+        try:
+            return datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            return _MISSING
+    if kind is float:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else _MISSING
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _MISSING
+    if kind in (bool, str):
+        return value if isinstance(value, kind) else _MISSING
+    return value  # the JSON scalar

@@ -1,0 +1,55 @@
+"""The schema: every domain's query and mutation roots merged into one graph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from gateway.settings import Settings
+from graph.agents import AgentsQuery
+from graph.chat import ChatSessionNode, MessageNode
+from graph.context import Info
+from graph.documents import DocumentNode
+from graph.extensions import extensions
+from graph.integrations import IntegrationNode
+from graph.node import Node, resolve_nodes
+from graph.tasks import TaskNode
+from graph.users import UserNode, UsersMutation, UsersQuery
+from graph.agents import MCPAgentNode
+
+NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentNode, MCPAgentNode, TaskNode]
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Fetch any object by its global ID; null if it does not exist or "
+                                  "is not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002
+        return (await resolve_nodes(info, [id]))[0]
+
+    @strawberry.field(description="Fetch up to 100 objects by global ID, in order; null where unknown.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await resolve_nodes(info, ids)
+
+
+Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
+Mutation = merge_types("Mutation", (UsersMutation,))
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        extensions=extensions(settings),
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def printed_schema(types: Sequence[type] = ()) -> str:
+    from strawberry.printer import print_schema
+
+    return print_schema(build_schema(Settings())) + "\n"

@@ -13,7 +13,8 @@ import typer
 
 from gateway.settings import get_settings
 
-app = typer.Typer(help="Assistant Gateway: the GraphQL API of the assistant.", no_args_is_help=True)
+app = typer.Typer(help="Assistant Gateway: the GraphQL API of the assistant.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 SCHEMA_FILE = Path("schema.graphql")
 
 

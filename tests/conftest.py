@@ -71,10 +71,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from gateway.settings import Settings
 
     return Settings(GATEWAY_DATA_DIR=str(tmp_path_factory.mktemp("data")),
-                    GATEWAY_JWT_PRIVATE_KEYS=test_keys_json())
+                    GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
 
 
-def test_keys_json() -> str:
+def signing_keys_json() -> str:
     import json
 
     from services.tokens import generate_key_set

@@ -46,8 +46,7 @@ async def _leftovers(url: str) -> dict[str, set[str]]:
     try:
         relations = await connection.fetch(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() "
-            "AND c.relname NOT IN ($1, $2)",
+            "WHERE n.nspname = current_schema() AND c.relname NOT IN ($1, $2)",
             VERSION_TABLE,
             f"{VERSION_TABLE}_pkc",
         )
@@ -77,11 +76,10 @@ async def _state(url: str) -> tuple[set[str], list[str]]:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
         )
         table_names = {row["tablename"] for row in rows}
-        versions = (
-            [row["version_num"] for row in await connection.fetch(f"SELECT version_num FROM {VERSION_TABLE}")]
-            if VERSION_TABLE in table_names
-            else []
-        )
+        versions: list[str] = []
+        if VERSION_TABLE in table_names:
+            rows = await connection.fetch(f"SELECT version_num FROM {VERSION_TABLE}")
+            versions = [row["version_num"] for row in rows]
     finally:
         await connection.close()
     return table_names, versions

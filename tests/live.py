@@ -1,0 +1,66 @@
+"""A real `gateway serve` process for tests that need the whole system: the CLI, sockets, uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/graphql"
+
+
+def gateway_env(database_url: str, redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, GATEWAY_DATA_DIR=str(data_dir), **extra)
+    return env
+
+
+@contextmanager
+def live_server(env: dict[str, str], *, log: Path) -> Iterator[LiveServer]:
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen([GATEWAY, "serve", "--port", str(port)], env=env, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gateway serve did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield LiveServer(url=url, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

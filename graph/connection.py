@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import DateTime, Row
+from sqlalchemy import DateTime, Integer, Row, String
 from sqlalchemy.dialects.postgresql import UUID
 from strawberry.relay import PageInfo
 
@@ -51,9 +51,17 @@ def _decode_value(key: Any, value: Any) -> Any:
         return parsed
     if isinstance(key.type, UUID):
         return uuid.UUID(value)
-    if not isinstance(value, str | int):
-        raise ValueError("unexpected value")
-    return value
+    # The value is bound with the column's type: a forged cursor carrying a number (or a bool) for a text
+    # key, or a NUL PostgreSQL text cannot hold, would fail in the driver instead of as a client error.
+    if isinstance(key.type, String):
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValueError("unexpected value")
+        return value
+    if isinstance(key.type, Integer):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("unexpected value")
+        return value
+    raise ValueError("unsupported key type")
 
 
 def decode_cursor(order: Order, cursor: str, *, argument: str) -> tuple[Any, ...]:

@@ -5,17 +5,20 @@ field's default, so one odd row never fails a whole page."""
 from __future__ import annotations
 
 import enum
+import math
 from datetime import datetime
 from typing import Any, TypeVar
 
 from strawberry.scalars import JSON
 from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
+from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.utils.str_converters import to_camel_case
 
 __all__ = ["JSON", "from_json"]
 
 T = TypeVar("T")
 _MISSING = object()
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL `Int` is 32-bit; a larger number cannot be served
 
 
 def from_json(cls: type[T], data: Any) -> T:
@@ -43,10 +46,12 @@ def _convert(kind: Any, value: Any) -> Any:  # noqa: PLR0911
         return [item for item in items if item is not _MISSING]
     if get_object_definition(kind) is not None:
         return from_json(kind, value)
+    if isinstance(kind, StrawberryEnumDefinition):  # how strawberry hands over an enum field's type
+        kind = kind.wrapped_cls
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         try:
             return kind(value)
-        except ValueError:
+        except (TypeError, ValueError):
             return _MISSING
     if kind is datetime:
         try:
@@ -54,9 +59,21 @@ def _convert(kind: Any, value: Any) -> Any:  # noqa: PLR0911
         except (TypeError, ValueError):
             return _MISSING
     if kind is float:
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else _MISSING
+        return _finite_float(value)
     if kind is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _MISSING
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return value if is_int and _INT_MIN <= value <= _INT_MAX else _MISSING
     if kind in (bool, str):
         return value if isinstance(value, kind) else _MISSING
     return value  # the JSON scalar
+
+
+def _finite_float(value: Any) -> Any:
+    """GraphQL `Float` cannot carry infinity (what json reads `1e400` as) nor an int too big to be a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _MISSING
+    try:
+        number = float(value)
+    except OverflowError:
+        return _MISSING
+    return number if math.isfinite(number) else _MISSING

@@ -115,7 +115,7 @@ class Generator:
         return batch
 
     def _user(self, batch: Batch, index: int) -> None:
-        rng, spec = self.rng, self.spec
+        rng = self.rng
         heavy = index < 0
         user_id = self.new_id()
         first, last = rng.choice(corpus.FIRST_NAMES), rng.choice(corpus.LAST_NAMES)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+import aiohttp
 import httpx
 import psutil
 
@@ -112,15 +113,18 @@ def listener_pid(port: int) -> int | None:
     return None
 
 
-def tree_rss(pid: int) -> int:
-    """RSS of the process and its children (a server may fork workers); 0 once it is gone."""
+def _tree(pid: int) -> list[psutil.Process]:
+    """The process and its children (a server may fork workers); empty once it is gone."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return []
+
+
+def tree_rss(pid: int) -> int:
     total = 0
-    for process in processes:
+    for process in _tree(pid):
         try:
             total += process.memory_info().rss
         except psutil.NoSuchProcess:
@@ -128,18 +132,32 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-class PeakRss:
-    """Samples the server's RSS from a thread (an asyncio task would share the load loop's timing)."""
+def tree_cpu_s(pid: int) -> float:
+    total = 0.0
+    for process in _tree(pid):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class ServerSampler:
+    """Peak RSS (sampled from a thread: an asyncio task would share the load loop's timing) and the
+    CPU seconds the server spent over a measurement."""
 
     def __init__(self, pid: int, interval_s: float = 0.05) -> None:
         self.pid = pid
         self.interval_s = interval_s
         self.peak = 0
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> ServerSampler:
         self.peak = tree_rss(self.pid)
+        self.cpu_s = -tree_cpu_s(self.pid)
         self._stop.clear()
         self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
         self._thread.start()
@@ -150,16 +168,18 @@ class PeakRss:
         if self._thread is not None:
             self._thread.join()
         self.peak = max(self.peak, tree_rss(self.pid))
+        self.cpu_s += tree_cpu_s(self.pid)
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.peak = max(self.peak, tree_rss(self.pid))
 
 
-async def sql_statements(client: httpx.AsyncClient, base_url: str) -> float:
-    response = await client.get(f"{base_url}/metrics")
-    response.raise_for_status()
-    found = STATEMENTS.findall(response.text)
+async def sql_statements(client: aiohttp.ClientSession, base_url: str) -> float:
+    async with client.get(f"{base_url}/metrics") as response:
+        response.raise_for_status()
+        text = await response.text()
+    found = STATEMENTS.findall(text)
     if not found:
         raise SystemExit("/metrics has no gateway_sql_statements_total line")
     return sum(float(value) for value in found)

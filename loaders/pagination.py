@@ -99,10 +99,12 @@ async def fetch_pages(
             func.row_number().over(partition_by=spec.parent, order_by=order).label("_rank"),
             spec.parent.label("_parent"),
         ).where(spec.parent.in_(parent_ids)).subquery()
-        stmt = select(ranked).where(ranked.c._rank <= limit).order_by(ranked.c._parent, ranked.c._rank)
+        # By key: `ranked.c._parent` would be the column collection's own `_parent`, not the column.
+        rank, parent = ranked.c["_rank"], ranked.c["_parent"]
+        stmt = select(ranked).where(rank <= limit).order_by(parent, rank)
         grouped = {parent_id: [] for parent_id in parent_ids}
         for row in await db.rows(stmt):
-            grouped[row._parent].append(row)
+            grouped[row._mapping["_parent"]].append(row)  # `row._parent` is Row's own metadata
     pages: dict[uuid.UUID, Page] = {}
     for parent_id, rows in grouped.items():
         more = len(rows) > request.size

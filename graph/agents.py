@@ -11,7 +11,7 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
-from graph.jsondata import JSON, from_json
+from graph.jsondata import JSON, from_json, json_value
 from graph.node import Node, build, columns, register_node
 from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
 from loaders.agents import AGENT_ORDERS, REGISTRY, AgentFilter
@@ -92,7 +92,8 @@ class MCPAgentNode(Node):
 
     @strawberry.field
     def capabilities(self) -> list[AgentCapability]:
-        raw = self.raw_capabilities if isinstance(self.raw_capabilities, list) else []
+        raw = json_value(self.raw_capabilities)
+        raw = raw if isinstance(raw, list) else []
         return [from_json(AgentCapability, item) for item in raw if isinstance(item, dict)]
 
     @strawberry.field

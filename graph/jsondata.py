@@ -5,6 +5,7 @@ field's default, so one odd row never fails a whole page."""
 from __future__ import annotations
 
 import enum
+import json
 import math
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,14 +15,26 @@ from strawberry.types.base import StrawberryList, StrawberryOptional, get_object
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.utils.str_converters import to_camel_case
 
-__all__ = ["JSON", "from_json"]
+__all__ = ["JSON", "from_json", "json_value"]
 
 T = TypeVar("T")
 _MISSING = object()
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1  # GraphQL `Int` is 32-bit; a larger number cannot be served
 
 
+def json_value(raw: Any) -> Any:
+    """A JSON column's value: loaders hand over the text (decoded here, only when a field needs it),
+    models hand over the decoded value."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+    return raw
+
+
 def from_json(cls: type[T], data: Any) -> T:
+    data = json_value(data)
     definition = get_object_definition(cls, strict=True)
     values: dict[str, Any] = {}
     if isinstance(data, dict):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from operator import attrgetter
+from base64 import b64encode
 from types import SimpleNamespace
 from typing import Any
 
 import strawberry
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import SQLModel
-from strawberry.relay import from_base64, to_base64
+from strawberry.relay import from_base64
 from strawberry.types import Info
 
 from graph.errors import bad_input
@@ -28,7 +30,8 @@ class Node:
 
 
 def global_id(type_name: str, pk: uuid.UUID) -> str:
-    return to_base64(type_name, str(pk))
+    """Same encoding as strawberry.relay's `to_base64`, without its type dispatch (runs per object)."""
+    return b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
 def decode_global_id(value: str, *, field: str = "id") -> tuple[str, uuid.UUID | None]:
@@ -60,10 +63,10 @@ def register_node(type_name: str, fetcher: NodeFetcher) -> None:
     _fetchers[type_name] = fetcher
 
 
-async def resolve_nodes(info: Info, ids: Sequence[str]) -> list[Any]:
+async def resolve_nodes(info: Info, ids: Sequence[str], *, argument: str = "ids") -> list[Any]:
     if len(ids) > MAX_NODES:
         raise bad_input(f"`ids` takes at most {MAX_NODES} IDs.")
-    decoded = [decode_global_id(value, field="ids") for value in ids]
+    decoded = [decode_global_id(value, field=argument) for value in ids]
     wanted: dict[str, list[uuid.UUID]] = {}
     for type_name, pk in decoded:
         if pk is not None and type_name in _fetchers:
@@ -96,5 +99,12 @@ def build(cls: type[Any], type_name: str, row: Any) -> Any:
     columns as the database does."""
     if isinstance(row, SQLModel):
         row = column_values(row)
-    values = {field: getattr(row, column) for field, column in cls.COLUMNS.items()}
-    return cls(id=global_id(type_name, row.id), pk=row.id, **values)
+    getter = _getters.get(cls)
+    if getter is None:
+        getter = _getters[cls] = (tuple(cls.COLUMNS), attrgetter(*cls.COLUMNS.values()))
+    fields, read = getter
+    pk = row.id
+    return cls(id=b64encode(f"{type_name}:{pk}".encode()).decode(), pk=pk, **dict(zip(fields, read(row))))
+
+
+_getters: dict[type, tuple[tuple[str, ...], Any]] = {}

@@ -11,7 +11,7 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
-from graph.jsondata import JSON, from_json
+from graph.jsondata import JSON, from_json, json_value
 from graph.node import Node, build, columns, expect_id, register_node
 from loaders.base import ConnectionLoaders
 from loaders.tasks import TASK_ORDERS, TaskFilter
@@ -50,16 +50,17 @@ class TaskFilterInput:
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
 class TaskNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "task_type", "input_payload", "output_payload", "status", "error_message", "started_at",
+        "task_type", "status", "error_message", "started_at",
         "completed_at", "processing_time_ms", "retry_count", "session_id", "agent_id", raw_metadata="metadata",
+        raw_input="input_payload", raw_output="output_payload",
     )
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID | None]
     agent_id: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[dict[str, Any] | None]
+    raw_input: strawberry.Private[Any]
+    raw_output: strawberry.Private[Any]
     task_type: str
-    input_payload: JSON
-    output_payload: JSON | None
     status: TaskStatusEnum
     error_message: str | None
     started_at: datetime
@@ -70,6 +71,14 @@ class TaskNode(Node):
     @classmethod
     def from_row(cls, row: Any) -> TaskNode:
         return build(cls, "Task", row)
+
+    @strawberry.field
+    def input_payload(self) -> JSON:
+        return json_value(self.raw_input)
+
+    @strawberry.field
+    def output_payload(self) -> JSON | None:
+        return json_value(self.raw_output)
 
     @strawberry.field
     def metadata(self) -> TaskMetadata:

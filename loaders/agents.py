@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import Select, false, literal, select
 
+from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from models import MCPAgent
 
 agents = MCPAgent.__table__  # type: ignore[attr-defined]
+AGENT_COLUMNS = row_columns(agents)
 
 # The root `agents` connection has no parent row; a constant parent lets it share the page machinery.
 REGISTRY = uuid.UUID(int=0)
@@ -32,8 +34,8 @@ class AgentFilter:
 
 def visible_agents(viewer_id: uuid.UUID | None) -> Select[Any]:
     if viewer_id is None:
-        return select(agents).where(false())
-    return select(agents).where(agents.c.deleted_at.is_(None))
+        return select(*AGENT_COLUMNS).where(false())
+    return select(*AGENT_COLUMNS).where(agents.c.deleted_at.is_(None))
 
 
 def agents_registry(spec_filter: AgentFilter) -> PageSpec:
@@ -45,4 +47,4 @@ def agents_registry(spec_filter: AgentFilter) -> PageSpec:
     if spec_filter.capability:
         where.append(agents.c.capabilities.contains([{"name": spec_filter.capability}]))
     registry = literal(REGISTRY).label("registry")
-    return PageSpec(base=select(agents, registry), parent=registry, where=tuple(where))
+    return PageSpec(base=select(*AGENT_COLUMNS, registry), parent=registry, where=tuple(where))

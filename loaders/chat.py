@@ -8,12 +8,15 @@ from typing import Any
 
 from sqlalchemy import Select, false, select
 
+from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from models import ChatSession, Message
 from models.chat import SessionStatus
 
 sessions = ChatSession.__table__  # type: ignore[attr-defined]
 messages = Message.__table__  # type: ignore[attr-defined]
+SESSION_COLUMNS = row_columns(sessions)
+MESSAGE_COLUMNS = row_columns(messages)
 
 SESSION_ORDERS = {
     "LAST_ACTIVITY_DESC": Order("sla-", (sessions.c.last_activity_at, sessions.c.id), descending=True),
@@ -39,15 +42,15 @@ class MessageFilter:
 
 def visible_sessions(viewer_id: uuid.UUID | None) -> Select[Any]:
     if viewer_id is None:
-        return select(sessions).where(false())
-    return select(sessions).where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None))
+        return select(*SESSION_COLUMNS).where(false())
+    return select(*SESSION_COLUMNS).where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None))
 
 
 def visible_messages(viewer_id: uuid.UUID | None) -> Select[Any]:
     if viewer_id is None:
-        return select(messages).where(false())
+        return select(*MESSAGE_COLUMNS).where(false())
     return (
-        select(messages)
+        select(*MESSAGE_COLUMNS)
         .join(sessions, sessions.c.id == messages.c.session_id)
         .where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None),
                messages.c.deleted_at.is_(None))
@@ -58,11 +61,11 @@ def sessions_of_user(spec_filter: SessionFilter) -> PageSpec:
     where = [sessions.c.status.in_(spec_filter.statuses)]
     if SessionStatus.DELETED not in spec_filter.statuses:
         where.append(sessions.c.deleted_at.is_(None))
-    return PageSpec(base=select(sessions), parent=sessions.c.user_id, where=tuple(where))
+    return PageSpec(base=select(*SESSION_COLUMNS), parent=sessions.c.user_id, where=tuple(where))
 
 
 def messages_of_session(spec_filter: MessageFilter) -> PageSpec:
     where = [messages.c.deleted_at.is_(None)]
     if spec_filter.roles:
         where.append(messages.c.role.in_(spec_filter.roles))
-    return PageSpec(base=select(messages), parent=messages.c.session_id, where=tuple(where))
+    return PageSpec(base=select(*MESSAGE_COLUMNS), parent=messages.c.session_id, where=tuple(where))

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import Select, false, select
 
+from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from models import Document
 
 documents = Document.__table__  # type: ignore[attr-defined]
+DOCUMENT_COLUMNS = row_columns(documents)
 
 DOCUMENT_ORDERS = {
     "UPLOADED_AT_DESC": Order("dup-", (documents.c.uploaded_at, documents.c.id), descending=True),
@@ -30,8 +32,8 @@ class DocumentFilter:
 
 def visible_documents(viewer_id: uuid.UUID | None) -> Select[Any]:
     if viewer_id is None:
-        return select(documents).where(false())
-    return select(documents).where(documents.c.user_id == viewer_id, documents.c.deleted_at.is_(None))
+        return select(*DOCUMENT_COLUMNS).where(false())
+    return select(*DOCUMENT_COLUMNS).where(documents.c.user_id == viewer_id, documents.c.deleted_at.is_(None))
 
 
 def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
@@ -43,4 +45,4 @@ def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
         where.append(documents.c.tags.contains(list(spec_filter.tags)))
     if spec_filter.statuses:
         where.append(documents.c.processing_status.in_(spec_filter.statuses))
-    return PageSpec(base=select(documents), parent=documents.c.user_id, where=tuple(where))
+    return PageSpec(base=select(*DOCUMENT_COLUMNS), parent=documents.c.user_id, where=tuple(where))

@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import Select, false, select
 
+from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from models import Integration
 
 integrations = Integration.__table__  # type: ignore[attr-defined]
 
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
-PUBLIC_COLUMNS = tuple(column for column in integrations.c if column.name not in SECRET_COLUMNS)
+PUBLIC_COLUMNS = tuple(row_columns(integrations, exclude=SECRET_COLUMNS))
 
 INTEGRATION_ORDERS = {
     "PROVIDER_ASC": Order("ipr+", (integrations.c.provider, integrations.c.id), descending=False),

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, select
 
+from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from models import Task
 
 tasks = Task.__table__  # type: ignore[attr-defined]
+TASK_COLUMNS = row_columns(tasks)
 
 TASK_ORDERS = {
     "STARTED_AT_DESC": Order("tst-", (tasks.c.started_at, tasks.c.id), descending=True),
@@ -28,8 +30,8 @@ class TaskFilter:
 
 def visible_tasks(viewer_id: uuid.UUID | None) -> Select[Any]:
     if viewer_id is None:
-        return select(tasks).where(false())
-    return select(tasks).where(tasks.c.user_id == viewer_id)
+        return select(*TASK_COLUMNS).where(false())
+    return select(*TASK_COLUMNS).where(tasks.c.user_id == viewer_id)
 
 
 def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
@@ -44,7 +46,7 @@ def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
 
 
 def tasks_of_user(spec_filter: TaskFilter) -> PageSpec:
-    return PageSpec(base=select(tasks), parent=tasks.c.user_id, where=tuple(_where(spec_filter)))
+    return PageSpec(base=select(*TASK_COLUMNS), parent=tasks.c.user_id, where=tuple(_where(spec_filter)))
 
 
 def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):  # noqa: ANN201
@@ -52,6 +54,6 @@ def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):  # noqa: 
 
     def spec_for(spec_filter: TaskFilter) -> PageSpec:
         owner = tasks.c.user_id == viewer_id if viewer_id is not None else false()
-        return PageSpec(base=select(tasks), parent=parent, where=(owner, *_where(spec_filter)))
+        return PageSpec(base=select(*TASK_COLUMNS), parent=parent, where=(owner, *_where(spec_filter)))
 
     return spec_for

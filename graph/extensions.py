@@ -39,6 +39,7 @@ class RequestLifecycle(SchemaExtension):
             context = self.execution_context.context
             if context is not None and hasattr(context, "db"):
                 await context.db.close()
+                context.reset()  # a socket's next operation gets its own session and loaders
 
 
 def is_unexpected(error: GraphQLError) -> bool:

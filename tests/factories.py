@@ -50,7 +50,7 @@ async def document(pg: asyncpg.Connection, user_id: uuid.UUID, *, name: str = "i
         """INSERT INTO documents (user_id, filename, original_filename, category, tags, mime_type,
                                   file_size, file_path, processing_status, uploaded_at, deleted_at,
                                   extracted_data, content_text)
-           VALUES ($1, $2, $2, $3, $4, 'application/pdf', 1024, '/data/' || $2, $5, $6, $7, $8::jsonb,
+           VALUES ($1, $2, $2, $3, $4, 'application/pdf', 1024, '/data/' || $2::varchar, $5, $6, $7, $8::jsonb,
                    'Invoice for services')
            RETURNING id""",
         user_id, name, category, tags or [], status, at, at if deleted else None,

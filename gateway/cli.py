@@ -110,5 +110,38 @@ def seed_demo() -> None:
     typer.echo('then set the header  {"Authorization": "Bearer <accessToken>"}  in GraphiQL')
 
 
+def _set_role(email: str, role_name: str) -> None:
+    from gateway.db import create_engine, session_factory
+    from models.users import UserRole
+    from resolvers.operators import set_role
+
+    database_url, _ = _urls()
+
+    async def apply() -> bool:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await set_role(session, email, UserRole(role_name))
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(apply()):
+        typer.echo(f"no account with email {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{email} is now {'an operator' if role_name == 'operator' else 'a regular user'}")
+
+
+@app.command(name="grant-operator")
+def grant_operator(email: str) -> None:
+    """Let an account change the shared MCP agent registry."""
+    _set_role(email, "operator")
+
+
+@app.command(name="revoke-operator")
+def revoke_operator(email: str) -> None:
+    """Make an operator a regular user again."""
+    _set_role(email, "user")
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=2, validation_alias="GATEWAY_MAX_QUERY_DEPTH")
     max_aliases: int = Field(default=30, ge=1, validation_alias="GATEWAY_MAX_ALIASES")
     max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
+    ws_init_timeout: int = Field(default=10, ge=1, le=300, validation_alias="GATEWAY_WS_INIT_TIMEOUT")
+    ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
 
     @field_validator("cors_origins", mode="before")

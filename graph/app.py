@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import psutil
@@ -20,21 +21,28 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from redis.exceptions import RedisError
 from strawberry.exceptions import ConnectionRejectionError
 
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
 from graph.schema import build_schema
+from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
+from services.mailer import Mailer
+from services.sessions import is_revoked
 from services.tokens import TokenKeys, dev_key_set, load_key_set
 
 log = logging.getLogger("gateway")
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resources = resources
+        self.sockets = SocketRegistry(resources.redis)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -50,7 +58,34 @@ class GatewayGraphQL(GraphQL[Context, None]):
         context.authenticate(authorization if isinstance(authorization, str) else None)
         if context.auth_error:
             raise ConnectionRejectionError({"message": context.auth_error})
+        viewer = context.viewer
+        if viewer is not None:
+            if viewer.session_id is not None and await self._revoked(viewer.session_id):
+                raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
+            assert isinstance(context.request, WebSocket)
+            self.sockets.add(context.request, viewer.session_id, viewer.expires_at)
         return await super().on_ws_connect(context)
+
+    async def _revoked(self, session_id: str) -> bool:
+        try:
+            return await is_revoked(self.resources.redis, session_id)
+        except (RedisError, OSError):
+            # Without Redis a revocation cannot be known; the token's expiry still bounds the socket.
+            log.warning("cannot check session revocation: Redis unreachable")
+            return False
+
+
+class SocketApp:
+    """The WebSocket endpoint: strawberry's handler, then forgetting the socket when it ends."""
+
+    def __init__(self, app: GatewayGraphQL) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.app.sockets.discard_scope(scope)
 
 
 class CountingApp:
@@ -80,7 +115,8 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
     return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
-                     keys=load_keys(settings))
+                     keys=load_keys(settings),
+                     mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"))
 
 
 async def close_resources(resources: Resources) -> None:
@@ -102,6 +138,8 @@ def create_app(resources: Resources) -> Starlette:
         schema=schema,
         graphql_ide=None if settings.is_production else "graphiql",
         allowed_origins=settings.cors_origins,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
     metrics = Metrics()
     process = psutil.Process()
@@ -151,7 +189,7 @@ def create_app(resources: Resources) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", CountingApp(graphql, metrics), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/graphql", SocketApp(graphql)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
+from services.mailer import Mailer
 from services.tokens import InvalidToken, TokenKeys
 
 
@@ -27,12 +29,14 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     keys: TokenKeys
+    mailer: Mailer
 
 
 @dataclass
 class Viewer:
     user_id: uuid.UUID
     session_id: str | None
+    expires_at: int
 
 
 @dataclass
@@ -62,6 +66,17 @@ class Context:
     def redis(self) -> Redis:
         return self.resources.redis
 
+    @property
+    def client_address(self) -> str | None:
+        client = self.request.client
+        return client.host if client is not None else None
+
+    async def active_viewer(self) -> Any:
+        """The viewer's row when signed in to an account that still exists (one cached load)."""
+        if self.viewer is None:
+            return None
+        return await self.loaders.users.load(self.viewer.user_id)
+
     def authenticate(self, authorization: str | None) -> None:
         """Set the viewer from an `Authorization: Bearer` value. No value means anonymous; a value
         that is not a valid token is remembered and refuses the whole operation."""
@@ -73,7 +88,8 @@ class Context:
             else:
                 try:
                     claims = self.resources.keys.verify(token.strip())
-                    self.viewer = Viewer(user_id=claims.user_id, session_id=claims.session_id)
+                    self.viewer = Viewer(user_id=claims.user_id, session_id=claims.session_id,
+                                         expires_at=claims.expires_at)
                 except InvalidToken:
                     self.auth_error = "The access token is invalid or has expired."
         self.reset()

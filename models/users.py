@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from models.base import boolean, jsonb, new_id, tstz, utcnow, uuid_pk, varchar
@@ -35,6 +35,11 @@ class BusinessType(StrEnum):
     OTHER = "other"
 
 
+class UserRole(StrEnum):
+    USER = "user"
+    OPERATOR = "operator"
+
+
 class AiPersonality(StrEnum):
     PROFESSIONAL = "professional"
     FRIENDLY = "friendly"
@@ -55,6 +60,7 @@ class User(SQLModel, table=True):
         Index("idx_users_email", "email"),
         Index("idx_users_business_type", "business_type"),
         Index("idx_users_created_at", "created_at"),
+        CheckConstraint("role IN ('user', 'operator')", name="role"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
@@ -75,3 +81,5 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=tstz("created_at", default_now=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
+    # Added by migration 0002 (not in the seed): operators may change the shared agent registry.
+    role: str = Field(default=UserRole.USER, sa_column=varchar("role", 20, nullable=False, default="user"))

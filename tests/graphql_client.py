@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,7 +46,9 @@ class GraphQLClient:
     @classmethod
     @asynccontextmanager
     async def over_asgi(cls, app: Any) -> AsyncIterator[GraphQLClient]:
-        transport = httpx.ASGITransport(app=app)
+        # A client address of its own per test client: per-address rate limits stay per test.
+        address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             yield cls(http)
 

@@ -320,8 +320,14 @@ SEED: dict[str, TableSpec] = {
 
 # -- deliberate additions by later migrations: table -> name -> full definition ----------------------
 
-ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {}
-ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {}
+ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
+    # 0002: operators may change the shared MCP agent registry.
+    "users": {"role": not_null(varchar(20), default=string("user"))},
+}
+ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
+    "users": {"users_role_check": ConstraintSpec(
+        "CHECK", (), definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, 'operator'::character varying])::text[])))")},
+}
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {}
 
 SEED_TABLES = tuple(SEED)

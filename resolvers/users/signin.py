@@ -1,7 +1,9 @@
-"""Account use cases: register and sign in."""
+"""Signing up and in, and the sessions that follow: refresh, logout."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -23,13 +25,15 @@ from resolvers.validation import (
     normalize_email,
     normalize_phone,
 )
-from services import sessions
+from services import ratelimit, sessions
 from services.passwords import hash_password, verify_password
 from services.tokens import TokenKeys
 
 SIGN_IN_FAILED = Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
 SESSIONS_UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE,
                                "Signing in is unavailable right now; try again shortly.")
+REFRESH_FAILED = Problem("input.refreshToken", ErrorCode.UNAUTHENTICATED,
+                         "The refresh token is not valid; sign in again.")
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,31 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
     return await _sign_in(session, redis, keys, user)
 
 
-async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str) -> SignedIn:
-    found = await session.execute(
-        select(User).where(User.email == normalize_email(email), User.deleted_at.is_(None))
-    )
+async def _throttled(redis: Redis, email: str, address: str | None) -> int | None:
+    waits = [await ratelimit.exceeded(redis, ratelimit.LOGIN_PER_ACCOUNT, email)]
+    if address:
+        waits.append(await ratelimit.exceeded(redis, ratelimit.LOGIN_PER_ADDRESS, address))
+    return max((wait for wait in waits if wait is not None), default=None)
+
+
+async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str,
+                *, address: str | None = None) -> SignedIn:
+    email = normalize_email(email)
+    try:
+        wait = await _throttled(redis, email, address)
+    except (RedisError, OSError):
+        raise Rejected([SESSIONS_UNAVAILABLE]) from None
+    if wait is not None:
+        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED,
+                                "Too many sign-in attempts; try again later.", retry_after=wait)])
+    found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
     user = found.scalar_one_or_none()
     # Verify even when the account is unknown, so both failures take the same time.
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        with contextlib.suppress(RedisError, OSError):
+            await ratelimit.record(redis, ratelimit.LOGIN_PER_ACCOUNT, email)
+            if address:
+                await ratelimit.record(redis, ratelimit.LOGIN_PER_ADDRESS, address)
         raise Rejected([SIGN_IN_FAILED])
     await session.execute(update(User).where(User.id == user.id).values(last_login_at=func.now()))
     await session.refresh(user)
@@ -117,3 +139,35 @@ async def _sign_in(session: AsyncSession, redis: Redis, keys: TokenKeys, user: U
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     return SignedIn(user=user, access_token=keys.issue(user.id, session_id=issued.session_id),
                     refresh_token=issued.refresh_token)
+
+
+async def refresh(session: AsyncSession, redis: Redis, keys: TokenKeys, refresh_token: str) -> SignedIn:
+    """Rotate the refresh token. Presenting one already rotated revokes the whole session."""
+    try:
+        issued = await sessions.rotate(redis, refresh_token)
+    except sessions.RefreshRejected:
+        raise Rejected([REFRESH_FAILED]) from None
+    except (RedisError, OSError):
+        raise Rejected([SESSIONS_UNAVAILABLE]) from None
+    user = await session.get(User, issued.user_id)
+    if user is None or user.deleted_at is not None:
+        await sessions.revoke_session(redis, issued.session_id, issued.user_id)
+        raise Rejected([REFRESH_FAILED])
+    return SignedIn(user=user, access_token=keys.issue(user.id, session_id=issued.session_id),
+                    refresh_token=issued.refresh_token)
+
+
+async def logout(redis: Redis, refresh_token: str) -> None:
+    try:
+        found = await sessions.session_of(redis, refresh_token)
+        if found is not None:
+            await sessions.revoke_session(redis, *found)
+    except (RedisError, OSError):
+        raise Rejected([SESSIONS_UNAVAILABLE]) from None
+
+
+async def logout_everywhere(redis: Redis, user_id: uuid.UUID) -> int:
+    try:
+        return await sessions.revoke_all(redis, user_id)
+    except (RedisError, OSError):
+        raise Rejected([SESSIONS_UNAVAILABLE]) from None

@@ -1,4 +1,4 @@
-"""Users: the viewer, their lists, and signing up and in."""
+"""The User type: the person, their business, preferences and their lists."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.agents import AgentsQuery  # noqa: F401  (keeps the registry importable from here)
 from graph.chat import ChatSessionFilter, ChatSessionNode, ChatSessionOrder, sessions_connection
 from graph.connection import Connection
 from graph.context import Info
 from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
-from graph.errors import UserError, user_errors
 from graph.integrations import (
     IntegrationFilterInput,
     IntegrationNode,
@@ -23,13 +21,12 @@ from graph.integrations import (
 from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
 from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
-from models.users import AiPersonality, BusinessType, default_preferences
-from resolvers import users as accounts
-from resolvers.problems import Rejected
+from models.users import AiPersonality, BusinessType, UserRole, default_preferences
 
 BusinessTypeEnum = strawberry.enum(BusinessType, name="BusinessType",
                                    description="The predefined business types.")
 AiPersonalityEnum = strawberry.enum(AiPersonality, name="AiPersonality")
+UserRoleEnum = strawberry.enum(UserRole, name="UserRole")
 _DEFAULTS = default_preferences()
 
 
@@ -73,11 +70,12 @@ class UserNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
         "email", "first_name", "last_name", "business_name", "phone", "timezone", "email_verified",
         "email_verified_at", "last_login_at", "created_at", "updated_at", raw_business_type="business_type",
-        raw_preferences="preferences",
+        raw_preferences="preferences", raw_role="role",
     )
     pk: strawberry.Private[uuid.UUID]
     raw_business_type: strawberry.Private[str | None]
     raw_preferences: strawberry.Private[Any]
+    raw_role: strawberry.Private[str]
     email: str
     first_name: str
     last_name: str
@@ -126,6 +124,10 @@ class UserNode(Node):
     ) -> Connection[IntegrationNode]:
         return await integrations_connection(info, self.pk, first, after, last, before, filter, order_by)
 
+    @strawberry.field(description="`user` or `operator` (operators change the shared agent registry).")
+    def role(self) -> UserRoleEnum:
+        return UserRole(self.raw_role) if self.raw_role in UserRole.__members__.values() else UserRole.USER
+
     @strawberry.field(description="Tasks, most recently started first by default.")
     async def tasks(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
@@ -142,82 +144,3 @@ async def _fetch_users(info: Info, pks: list[uuid.UUID]) -> list[UserNode | None
 
 
 register_node("User", _fetch_users)
-
-
-@strawberry.input
-class RegisterInput:
-    email: str
-    password: str
-    first_name: str
-    last_name: str
-    business_name: str | None = None
-    business_type: BusinessTypeEnum | None = None
-    phone: str | None = strawberry.field(default=None, description="International format, e.g. +61299990000.")
-    timezone: str | None = strawberry.field(default=None, description="IANA name; Australia/Sydney if unset.")
-
-
-@strawberry.input
-class LoginInput:
-    email: str
-    password: str
-
-
-@strawberry.type
-class RegisterPayload:
-    user: UserNode | None = None
-    access_token: str | None = None
-    refresh_token: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class LoginPayload:
-    user: UserNode | None = None
-    access_token: str | None = None
-    refresh_token: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class UsersQuery:
-    @strawberry.field(description="The signed-in user; null when anonymous.")
-    async def viewer(self, info: Info) -> UserNode | None:
-        if info.context.viewer_id is None:
-            return None
-        row = await info.context.loaders.users.load(info.context.viewer_id)
-        return UserNode.from_row(row) if row is not None else None
-
-
-@strawberry.type
-class UsersMutation:
-    @strawberry.mutation(description="Create an account and sign in.")
-    async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:  # noqa: A002
-        context = info.context
-        data = accounts.Registration(
-            email=input.email, password=input.password, first_name=input.first_name,
-            last_name=input.last_name, business_name=input.business_name,
-            business_type=BusinessType(input.business_type.value) if input.business_type else None,
-            phone=input.phone, timezone=input.timezone,
-        )
-        try:
-            async with context.db.lock:
-                signed_in = await accounts.register(context.db.session, context.redis,
-                                                    context.resources.keys, data)
-                await context.db.session.commit()
-        except Rejected as rejected:
-            return RegisterPayload(errors=user_errors(rejected.problems))
-        return RegisterPayload(user=UserNode.from_row(signed_in.user), access_token=signed_in.access_token,
-                               refresh_token=signed_in.refresh_token)
-
-    @strawberry.mutation(description="Sign in with email and password.")
-    async def login(self, info: Info, input: LoginInput) -> LoginPayload:  # noqa: A002
-        context = info.context
-        try:
-            async with context.db.lock:
-                signed_in = await accounts.login(context.db.session, context.redis,
-                                                 context.resources.keys, input.email, input.password)
-                await context.db.session.commit()
-        except Rejected as rejected:
-            return LoginPayload(errors=user_errors(rejected.problems))
-        return LoginPayload(user=UserNode.from_row(signed_in.user), access_token=signed_in.access_token,
-                            refresh_token=signed_in.refresh_token)

@@ -1,0 +1,34 @@
+"""Declared permissions: who may run a field, checked before its resolver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from graph.context import Info
+from models.users import UserRole
+
+
+class IsAuthenticated(BasePermission):
+    """A signed-in user whose account still exists (a deleted account can do nothing)."""
+
+    message = "Sign in first."
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return await info.context.active_viewer() is not None
+
+
+class IsOperator(BasePermission):
+    """Operators change the shared MCP agent registry."""
+
+    message = "Only operators can do this."
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        row = await info.context.active_viewer()
+        if row is None:
+            self.message, self.error_extensions = "Sign in first.", {"code": "UNAUTHENTICATED"}
+            return False
+        return row.role == UserRole.OPERATOR

@@ -1,0 +1,133 @@
+"""WebSocket sessions: who is on each socket, and closing sockets whose sign-in ends.
+
+A socket authenticates once, in `connection_init`. It is closed with 4401 when its access token
+expires or its sign-in session is revoked (logout, password change, theft detection, account deletion).
+One Redis subscription per process listens for revocations, not one per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from services.sessions import REVOCATIONS_CHANNEL
+
+log = logging.getLogger("gateway.sockets")
+
+SESSION_ENDED = 4401
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+
+
+async def close_socket(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=code, reason=reason)
+
+
+class SocketRegistry:
+    """The process's authenticated sockets, by sign-in session, so a revocation closes them at once."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._by_session: dict[str, set[WebSocket]] = defaultdict(set)
+        self._expiry: dict[WebSocket, asyncio.TimerHandle] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    def add(self, websocket: WebSocket, session_id: str | None, expires_at: int) -> None:
+        if session_id is not None:
+            self._by_session[session_id].add(websocket)
+        loop = asyncio.get_running_loop()
+        delay = max(expires_at - time.time(), 0)
+        self._expiry[websocket] = loop.call_later(
+            delay, lambda: asyncio.ensure_future(close_socket(websocket, SESSION_ENDED, "Token expired"))
+        )
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+
+    def discard_scope(self, scope: Any) -> None:
+        """Forget the socket of this ASGI scope (strawberry builds its own WebSocket on the scope)."""
+        for websocket in [ws for ws in self._expiry if ws.scope is scope]:
+            self.discard(websocket)
+
+    def discard(self, websocket: WebSocket) -> None:
+        timer = self._expiry.pop(websocket, None)
+        if timer is not None:
+            timer.cancel()
+        for session_id in [sid for sid, sockets in self._by_session.items() if websocket in sockets]:
+            self._by_session[session_id].discard(websocket)
+            if not self._by_session[session_id]:
+                del self._by_session[session_id]
+
+    async def revoke(self, session_id: str) -> None:
+        for websocket in list(self._by_session.pop(session_id, ())):
+            await close_socket(websocket, SESSION_ENDED, "Session revoked")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(REVOCATIONS_CHANNEL)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            session_id = json.loads(message["data"]).get("sid")
+                            if session_id:
+                                await self.revoke(session_id)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError):
+                log.warning("revocation listener lost Redis; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """strawberry's legacy `graphql-ws` handler, made to refuse what graphql-transport-ws refuses:
+    a rejected `connection_init` closes with 4403 (not 1011), and a socket that never sends one is
+    closed with 4408 after the same wait."""
+
+    async def handle(self) -> None:
+        timeout = asyncio.create_task(self._close_if_not_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+
+    async def _close_if_not_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())  # type: ignore[attr-defined]
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
+
+    async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.send_message({"type": "connection_error"})
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        self.context.connection_params = payload
+        try:
+            await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as rejection:
+            await self.send_message({"type": "connection_error", "payload": rejection.payload})
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())

@@ -27,10 +27,10 @@ SELECT json_build_object('data', json_build_object('viewer', json_build_object('
       SELECT coalesce(json_agg(json_build_object('node', json_build_object(
                'id', encode(convert_to('Message:' || m.id::text, 'UTF8'), 'base64'),
                'role', upper(m.role), 'content', m.content, 'timestamp', m.timestamp))
-             ORDER BY m.timestamp, m.id), '[]'::json)
-      FROM (SELECT id, role, content, timestamp FROM messages
+             ORDER BY m.seq), '[]'::json)
+      FROM (SELECT id, role, content, timestamp, seq FROM messages
             WHERE session_id = s.id AND deleted_at IS NULL
-            ORDER BY timestamp, id LIMIT {MESSAGES_PAGE}) AS m))))
+            ORDER BY seq LIMIT {MESSAGES_PAGE}) AS m))))
     ORDER BY s.last_activity_at DESC, s.id DESC), '[]'::json)))))
 FROM (SELECT id, title, last_activity_at FROM chat_sessions
       WHERE user_id = $1 AND deleted_at IS NULL AND status IN ('active', 'archived')

@@ -33,7 +33,7 @@ SESSION_COLUMNS = (
 )
 MESSAGE_COLUMNS = (
     "id", "session_id", "role", "content", "metadata", "token_count", "processing_time_ms",
-    "timestamp", "edited_at", "deleted_at",
+    "timestamp", "edited_at", "deleted_at", "seq",
 )
 DOCUMENT_COLUMNS = (
     "id", "user_id", "filename", "original_filename", "title", "category", "tags", "mime_type",
@@ -157,7 +157,9 @@ class Generator:
                 draw = rng.random()
                 status = "deleted" if draw < 0.03 else "archived" if draw < 0.09 else "active"
                 start = self._ago(HISTORY)
-            visible, last_at = self._messages(batch, session_id, start, per_session, name, business, heavy)
+            # message_count counts every message the session numbered (soft-deleted ones keep their seq).
+            _, last_at = self._messages(batch, session_id, start, per_session, name, business, heavy)
+            visible = per_session
             context = {"businessContext": {"taskType": rng.choice(corpus.INTENTS)},
                        "aiContext": {"personality": "professional", "memory": [], "preferences": {}}}
             batch.sessions.append((
@@ -196,7 +198,7 @@ class Generator:
             edited = at + timedelta(minutes=3) if role == "user" and rng.random() < 0.02 else None
             batch.messages.append((
                 self.new_id(), session_id, role, content, json.dumps(metadata), token_count,
-                processing_ms, at, edited, at + timedelta(hours=1) if deleted else None,
+                processing_ms, at, edited, at + timedelta(hours=1) if deleted else None, position + 1,
             ))
             visible += not deleted
         return visible, at

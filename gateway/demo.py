@@ -104,7 +104,7 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
         ).returning(ChatSession.id))).scalar_one()
         session_ids.append(session_id)
         await connection.execute(insert(Message), [
-            {"session_id": session_id, "role": role, "content": content,
+            {"session_id": session_id, "role": role, "content": content, "seq": position + 1,
              "timestamp": started + timedelta(minutes=2 * position),
              "meta": {"aiMetadata": {"model": "assistant-1", "temperature": 0.3, "confidence": 0.9,
                                      "intent": "admin", "entities": []}} if role == "assistant" else {}}

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
     ws_init_timeout: int = Field(default=10, ge=1, le=300, validation_alias="GATEWAY_WS_INIT_TIMEOUT")
     ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
+    ws_queue_size: int = Field(default=1000, ge=10, validation_alias="GATEWAY_WS_QUEUE_SIZE")
+    ws_max_connections_per_user: int = Field(default=10, ge=1,
+                                             validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
 
     @field_validator("cors_origins", mode="before")

@@ -27,8 +27,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
+from graph.permissions import DeletedAccountsAreAnonymous
 from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
+from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
 from services.tokens import TokenKeys, dev_key_set, load_key_set
@@ -62,8 +64,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if viewer is not None:
             if viewer.session_id is not None and await self._revoked(viewer.session_id):
                 raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
+            limit = self.resources.settings.ws_max_connections_per_user
+            if self.sockets.connections_of(viewer.user_id) >= limit:
+                raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
             assert isinstance(context.request, WebSocket)
-            self.sockets.add(context.request, viewer.session_id, viewer.expires_at)
+            self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
         return await super().on_ws_connect(context)
 
     async def _revoked(self, session_id: str) -> bool:
@@ -116,10 +121,12 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
     return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
                      keys=load_keys(settings),
-                     mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"))
+                     mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"),
+                     events=EventHub(redis, queue_size=settings.ws_queue_size))
 
 
 async def close_resources(resources: Resources) -> None:
+    await resources.events.close()
     await resources.redis.aclose()
     await resources.engine.dispose()
 
@@ -133,6 +140,7 @@ class Metrics:
 def create_app(resources: Resources) -> Starlette:
     settings = resources.settings
     schema = build_schema(settings)
+    schema.extensions = (*schema.extensions, DeletedAccountsAreAnonymous)
     graphql = GatewayGraphQL(
         resources,
         schema=schema,

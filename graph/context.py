@@ -16,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
+from services.events import EventHub
 from services.mailer import Mailer
 from services.tokens import InvalidToken, TokenKeys
 
@@ -30,6 +31,7 @@ class Resources:
     redis: Redis
     keys: TokenKeys
     mailer: Mailer
+    events: EventHub
 
 
 @dataclass
@@ -76,6 +78,14 @@ class Context:
         if self.viewer is None:
             return None
         return await self.loaders.users.load(self.viewer.user_id)
+
+    async def forget_deleted_viewer(self) -> None:
+        """An access token outlives its account's deletion by up to 15 minutes; until it expires the
+        account is anonymous: it sees nothing (node, nodes, agents) and changes nothing."""
+        if self.viewer is not None and await self.active_viewer() is None:
+            await self.db.close()
+            self.viewer = None
+            self.reset()
 
     def authenticate(self, authorization: str | None) -> None:
         """Set the viewer from an `Authorization: Bearer` value. No value means anonymous; a value

@@ -4,6 +4,7 @@ field's default, so one odd row never fails a whole page."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import math
@@ -44,6 +45,12 @@ def from_json(cls: type[T], data: Any) -> T:
                 converted = _convert(field.type, data[key])
                 if converted is not _MISSING:
                     values[field.python_name] = converted
+        # Private (non-GraphQL) attributes take the stored value as it is, e.g. an id a field resolves.
+        public = {field.python_name for field in definition.fields}
+        for attribute in dataclasses.fields(cls):  # type: ignore[arg-type]
+            key = to_camel_case(attribute.name)
+            if attribute.name not in public and key in data and isinstance(data[key], str | int):
+                values[attribute.name] = data[key]
     return cls(**values)
 
 

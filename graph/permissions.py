@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
-from graph.context import Info
+from graph.context import Context, Info
 from models.users import UserRole
 
 
@@ -32,3 +34,14 @@ class IsOperator(BasePermission):
             self.message, self.error_extensions = "Sign in first.", {"code": "UNAUTHENTICATED"}
             return False
         return row.role == UserRole.OPERATOR
+
+
+class DeletedAccountsAreAnonymous(SchemaExtension):
+    """A deleted account's still-valid token acts as no token at all. Checked once the document is
+    valid (a refused one costs no query), through the users loader (so `viewer` costs no more)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            await context.forget_deleted_viewer()
+        yield

@@ -12,7 +12,7 @@ from strawberry.tools import merge_types
 
 from gateway.settings import Settings
 from graph.agents import AgentsQuery
-from graph.chat import ChatSessionNode, MessageNode
+from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
 from graph.documents import DocumentNode
 from graph.extensions import extensions
@@ -38,7 +38,8 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation,))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation))
+Subscription = merge_types("Subscription", (ChatSubscription,))
 
 
 class CachingNameConverter(NameConverter):
@@ -61,6 +62,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions(settings),
         config=StrawberryConfig(name_converter=CachingNameConverter()),

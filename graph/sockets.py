@@ -42,10 +42,15 @@ class SocketRegistry:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._by_session: dict[str, set[WebSocket]] = defaultdict(set)
+        self._users: dict[WebSocket, str] = {}
         self._expiry: dict[WebSocket, asyncio.TimerHandle] = {}
         self._listener: asyncio.Task[None] | None = None
 
-    def add(self, websocket: WebSocket, session_id: str | None, expires_at: int) -> None:
+    def connections_of(self, user_id: object) -> int:
+        return sum(1 for owner in self._users.values() if owner == str(user_id))
+
+    def add(self, websocket: WebSocket, session_id: str | None, expires_at: int, user_id: object) -> None:
+        self._users[websocket] = str(user_id)
         if session_id is not None:
             self._by_session[session_id].add(websocket)
         loop = asyncio.get_running_loop()
@@ -62,6 +67,7 @@ class SocketRegistry:
             self.discard(websocket)
 
     def discard(self, websocket: WebSocket) -> None:
+        self._users.pop(websocket, None)
         timer = self._expiry.pop(websocket, None)
         if timer is not None:
             timer.cancel()

@@ -19,7 +19,7 @@ from models.tasks import TaskPriority, TaskStatus
 
 if TYPE_CHECKING:
     from graph.agents import MCPAgentNode
-    from graph.chat import ChatSessionNode
+    from graph.chat.types import ChatSessionNode
 
 TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
 TaskPriorityEnum = strawberry.enum(TaskPriority, name="TaskPriority")
@@ -85,8 +85,8 @@ class TaskNode(Node):
         return from_json(TaskMetadata, self.raw_metadata)
 
     @strawberry.field(description="The chat session the task was run from, if any.")
-    async def session(self, info: Info) -> Annotated[ChatSessionNode, strawberry.lazy("graph.chat")] | None:
-        from graph.chat import ChatSessionNode
+    async def session(self, info: Info) -> Annotated[ChatSessionNode, strawberry.lazy("graph.chat.types")] | None:
+        from graph.chat.types import ChatSessionNode
 
         if self.session_id is None:
             return None

@@ -6,10 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from collections.abc import Sequence
+
+from sqlalchemy import Row, Select, false, select
 
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
+from loaders.session import RequestDb
 from models import ChatSession, Message
 from models.chat import SessionStatus
 
@@ -25,8 +28,10 @@ SESSION_ORDERS = {
     "CREATED_AT_ASC": Order("scr+", (sessions.c.created_at, sessions.c.id), descending=False),
 }
 MESSAGE_ORDERS = {
-    "OLDEST_FIRST": Order("mts+", (messages.c.timestamp, messages.c.id), descending=False),
-    "NEWEST_FIRST": Order("mts-", (messages.c.timestamp, messages.c.id), descending=True),
+    # By the per-session sequence, not the timestamp: NOW() is the transaction start, so timestamps of
+    # concurrent sends can disagree with the order they committed in.
+    "OLDEST_FIRST": Order("msq+", (messages.c.seq, messages.c.id), descending=False),
+    "NEWEST_FIRST": Order("msq-", (messages.c.seq, messages.c.id), descending=True),
 }
 
 
@@ -69,3 +74,19 @@ def messages_of_session(spec_filter: MessageFilter) -> PageSpec:
     if spec_filter.roles:
         where.append(messages.c.role.in_(spec_filter.roles))
     return PageSpec(base=select(*MESSAGE_COLUMNS), parent=messages.c.session_id, where=tuple(where))
+
+
+async def owned_session(db: RequestDb, viewer_id: uuid.UUID, session_id: uuid.UUID) -> Row[Any] | None:
+    rows = await db.rows(visible_sessions(viewer_id).where(sessions.c.id == session_id))
+    return rows[0] if rows else None
+
+
+async def messages_after(db: RequestDb, session_id: uuid.UUID, after_seq: int, limit: int) -> Sequence[Row[Any]]:
+    """The next messages of a session by sequence, soft-deleted ones included (a reader skips them but
+    still moves past their numbers)."""
+    return await db.rows(
+        select(*MESSAGE_COLUMNS)
+        .where(messages.c.session_id == session_id, messages.c.seq > after_seq)
+        .order_by(messages.c.seq)
+        .limit(limit)
+    )

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
@@ -50,12 +50,16 @@ class ChatSession(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
 
 
+RESTORE_WINDOW_DAYS = 30
+
+
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
         Index("idx_messages_session_id", "session_id"),
         Index("idx_messages_timestamp", "timestamp"),
         Index("idx_messages_role", "role"),
+        Index("idx_messages_session_seq", "session_id", "seq", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
@@ -71,3 +75,5 @@ class Message(SQLModel, table=True):
     timestamp: datetime = Field(default_factory=utcnow, sa_column=tstz("timestamp", default_now=True))
     edited_at: datetime | None = Field(default=None, sa_column=tstz("edited_at"))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
+    # Added by migration 0003: position in the session, 1, 2, 3... with no gaps (see the migration).
+    seq: int = Field(sa_column=Column("seq", Integer, nullable=False))

@@ -35,8 +35,10 @@ async def message(pg: asyncpg.Connection, session_id: uuid.UUID, *, content: str
                   metadata: dict[str, Any] | None = None) -> uuid.UUID:
     at = BASE_TIME + timedelta(seconds=seconds)
     return await pg.fetchval(
-        """INSERT INTO messages (session_id, role, content, timestamp, deleted_at, metadata)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id""",
+        """WITH numbered AS (UPDATE chat_sessions SET message_count = message_count + 1
+                             WHERE id = $1 RETURNING message_count)
+           INSERT INTO messages (session_id, role, content, timestamp, deleted_at, metadata, seq)
+           SELECT $1, $2, $3, $4, $5, $6::jsonb, message_count FROM numbered RETURNING id""",
         session_id, role, content, at, at if deleted else None, json.dumps(metadata or {}),
     )
 

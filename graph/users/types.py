@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.chat import ChatSessionFilter, ChatSessionNode, ChatSessionOrder, sessions_connection
+from graph.chat.types import ChatSessionFilter, ChatSessionNode, ChatSessionOrder, sessions_connection
 from graph.connection import Connection
 from graph.context import Info
 from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection

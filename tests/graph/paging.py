@@ -106,8 +106,13 @@ async def _viewer_tasks(pg: asyncpg.Connection, user: SignedUp,
 
 
 async def _messages(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
+    """Messages are ordered by their per-session `seq`, which is the order they were written in: write
+    them in key order (timestamps deliberately reversed, so an order by timestamp would show)."""
     session = await f.session(pg, user.pk)
-    ids = [f.gid("Message", await f.message(pg, session, seconds=key, content=f"m{key}")) for key in keys]
+    ids: list[str] = [""] * len(keys)
+    for index, key in sorted(enumerate(keys), key=lambda pair: pair[1]):
+        message = await f.message(pg, session, seconds=-key, content=f"m{key}")
+        ids[index] = f.gid("Message", message)
     return {"parent": f.gid("ChatSession", session)}, ids
 
 

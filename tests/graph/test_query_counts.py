@@ -46,9 +46,9 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
            RETURNING id, last_activity_at""", user.pk, base, N)
     world.sessions = [row["id"] for row in sorted(session_rows, key=lambda r: r["last_activity_at"], reverse=True)]
     message_rows = await pg.fetch(
-        """INSERT INTO messages (session_id, role, content, timestamp, metadata)
+        """INSERT INTO messages (session_id, role, content, timestamp, metadata, seq)
            SELECT s.id, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END, 'message ' || i,
-                  $2::timestamptz + i * interval '1 second', '{"suggestions": ["ok"]}'::jsonb
+                  $2::timestamptz + i * interval '1 second', '{"suggestions": ["ok"]}'::jsonb, i + 1
            FROM unnest($1::uuid[]) AS s(id), generate_series(0, $3 - 1) AS i
            RETURNING id, session_id, timestamp""", world.sessions, base, N)
     for row in sorted(message_rows, key=lambda r: r["timestamp"]):

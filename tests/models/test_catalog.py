@@ -323,12 +323,16 @@ SEED: dict[str, TableSpec] = {
 ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     # 0002: operators may change the shared MCP agent registry.
     "users": {"role": not_null(varchar(20), default=string("user"))},
+    # 0003: the gap-free per-session order of messages.
+    "messages": {"seq": not_null("integer")},
 }
 ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
     "users": {"users_role_check": ConstraintSpec(
         "CHECK", (), definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, 'operator'::character varying])::text[])))")},
 }
-ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {}
+ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
+    "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
+}
 
 SEED_TABLES = tuple(SEED)
 

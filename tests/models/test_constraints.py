@@ -57,7 +57,8 @@ class Rows:
 
     async def message(self, session_id: uuid.UUID) -> uuid.UUID:
         message_id: uuid.UUID = await self.pg.fetchval(
-            "INSERT INTO messages (session_id, role, content) VALUES ($1, 'user', 'hello') RETURNING id",
+            "INSERT INTO messages (session_id, role, content, seq) VALUES ($1, 'user', 'hello', "
+            "(SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = $1)) RETURNING id",
             session_id,
         )
         return message_id

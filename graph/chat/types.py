@@ -1,4 +1,4 @@
-"""Chat sessions and messages."""
+"""Chat types: ChatSession, Message, their typed JSON and their connections."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS, MessageFilter, SessionF
 from models.chat import MessageRole, SessionStatus
 
 if TYPE_CHECKING:
+    from graph.documents import DocumentNode
     from graph.tasks import TaskFilterInput, TaskNode, TaskOrder
 
 ChatSessionStatus = strawberry.enum(SessionStatus, name="ChatSessionStatus")
@@ -55,7 +56,19 @@ class MessageAttachment:
     type: str = ""
     url: str = ""
     name: str = ""
-    size: int = 0
+    size: int = strawberry.field(default=0, description="Bytes.")
+    document_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The attached document, while it exists and is yours.")
+    async def document(self, info: Info) -> Annotated[DocumentNode, strawberry.lazy("graph.documents")] | None:
+        from graph.documents import DocumentNode
+
+        try:
+            pk = uuid.UUID(self.document_id) if self.document_id else None
+        except ValueError:
+            return None
+        row = await info.context.loaders.documents.load(pk) if pk else None
+        return DocumentNode.from_row(row) if row is not None else None
 
 
 @strawberry.type
@@ -111,7 +124,7 @@ class MessageFilterInput:
 class MessageNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
         "role", "content", "token_count", "processing_time_ms", "timestamp", "edited_at",
-        "session_id", raw_metadata="metadata",
+        "session_id", "seq", raw_metadata="metadata",
     )
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID]
@@ -122,12 +135,14 @@ class MessageNode(Node):
     processing_time_ms: int | None
     timestamp: datetime
     edited_at: datetime | None
+    seq: int = strawberry.field(description="Position in the session: 1, 2, 3... without gaps, in the "
+                                            "order messages were committed.")
 
     @classmethod
     def from_row(cls, row: Any) -> MessageNode:
         return build(cls, "Message", row)
 
-    @strawberry.field
+    @strawberry.field(description="Typed metadata: attachments, suggestions, actions, AI details.")
     def metadata(self) -> MessageMetadata:
         return from_json(MessageMetadata, self.raw_metadata)
 

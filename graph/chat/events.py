@@ -1,0 +1,50 @@
+"""Chat events on Redis: one channel per session; each event carries the message as stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any
+
+from graph.node import column_values
+from models import Message
+
+
+class MessageEventKind(StrEnum):
+    ADDED = "added"
+    EDITED = "edited"
+    DELETED = "deleted"
+
+
+def session_channel(session_id: uuid.UUID) -> str:
+    return f"chat:session:{session_id}"
+
+
+def message_event(kind: MessageEventKind, message: Message) -> dict[str, Any]:
+    row = vars(column_values(message))
+    return {"kind": kind.value, "message": {key: _plain(value) for key, value in row.items()}}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+_DATETIMES = ("timestamp", "edited_at", "deleted_at")
+_UUIDS = ("id", "session_id")
+
+
+def message_row(payload: dict[str, Any]) -> SimpleNamespace:
+    """An event's message, shaped like a loader row (what `MessageNode.from_row` reads)."""
+    row = dict(payload)
+    for key in _DATETIMES:
+        if row.get(key) is not None:
+            row[key] = datetime.fromisoformat(row[key])
+    for key in _UUIDS:
+        row[key] = uuid.UUID(row[key])
+    return SimpleNamespace(**row)

@@ -41,11 +41,18 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    embedded = settings.database_url is None or settings.redis_url is None
+    run_worker = settings.run_worker if settings.run_worker is not None else embedded
     database_url, redis_url = _urls()
     if migrate:
         migrations.upgrade(database_url)
 
     async def main() -> None:
+        from jobs import worker
+
+        stop_worker = asyncio.Event()
+        worker_task = (asyncio.create_task(worker.run(settings, database_url=database_url, redis_url=redis_url,
+                                                      stop=stop_worker)) if run_worker else None)
         resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
         # Start-up objects live for the whole process: keep them out of the collector's way.
         gc.collect()
@@ -60,9 +67,22 @@ def serve(
         finally:
             from graph.app import close_resources
 
+            stop_worker.set()
+            if worker_task is not None:
+                await worker_task
             await close_resources(resources)
 
     asyncio.run(main())
+
+
+@app.command(name="worker")
+def worker_command() -> None:
+    """Run the background worker: tasks (one queue per priority), agent health checks, recovery."""
+    from jobs import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database_url, redis_url = _urls()
+    worker.main(get_settings(), database_url=database_url, redis_url=redis_url)
 
 
 @app.command(name="migrate")

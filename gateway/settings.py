@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS"
     )
     allow_loopback_agents: bool | None = Field(default=None, validation_alias="GATEWAY_ALLOW_LOOPBACK_AGENTS")
+    allow_private_agents: bool = Field(default=False, validation_alias="GATEWAY_ALLOW_PRIVATE_AGENTS")
+    run_worker: bool | None = Field(default=None, validation_alias="GATEWAY_RUN_WORKER")
     smtp_url: str | None = Field(default=None, validation_alias="GATEWAY_SMTP_URL")
     # JWT signing keys: a JSON JWK set of private Ed25519 keys, each with a `kid`; the first signs.
     jwt_private_keys: str | None = Field(default=None, validation_alias="GATEWAY_JWT_PRIVATE_KEYS")

@@ -30,6 +30,8 @@ from graph.context import Context, Resources
 from graph.permissions import DeletedAccountsAreAnonymous
 from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
+from jobs.queues import TaskQueues
+from jobs.worker import egress_policy, secret_box
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
@@ -122,11 +124,13 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
     return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
                      keys=load_keys(settings),
                      mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"),
-                     events=EventHub(redis, queue_size=settings.ws_queue_size))
+                     events=EventHub(redis, queue_size=settings.ws_queue_size),
+                     box=secret_box(settings), policy=egress_policy(settings), queues=TaskQueues(redis_url))
 
 
 async def close_resources(resources: Resources) -> None:
     await resources.events.close()
+    await resources.queues.disconnect()
     await resources.redis.aclose()
     await resources.engine.dispose()
 

@@ -16,6 +16,9 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
+from jobs.queues import TaskQueues
+from services.crypto import SecretBox
+from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
 from services.tokens import InvalidToken, TokenKeys
@@ -32,6 +35,9 @@ class Resources:
     keys: TokenKeys
     mailer: Mailer
     events: EventHub
+    box: SecretBox
+    policy: EgressPolicy
+    queues: TaskQueues
 
 
 @dataclass

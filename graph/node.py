@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import SQLModel
 from strawberry.relay import from_base64
@@ -52,6 +53,18 @@ def decode_global_id(value: str, *, field: str = "id") -> tuple[str, uuid.UUID |
 def expect_id(value: str, type_name: str, *, field: str) -> uuid.UUID | None:
     """The primary key of an ID that must name a `type_name`; None when it names something else."""
     decoded_type, pk = decode_global_id(value, field=field)
+    return pk if decoded_type == type_name else None
+
+
+def input_id(value: str | None, type_name: str) -> uuid.UUID | None:
+    """The primary key an input ID names, or None when it names nothing of that type (a use case
+    answers NOT_FOUND for it, exactly as for someone else's object)."""
+    if value is None:
+        return None
+    try:
+        decoded_type, pk = decode_global_id(value)
+    except GraphQLError:
+        return None
     return pk if decoded_type == type_name else None
 
 

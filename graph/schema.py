@@ -11,6 +11,7 @@ from strawberry.types.arguments import StrawberryArgument
 from strawberry.tools import merge_types
 
 from gateway.settings import Settings
+from graph.agent_mutations import AgentsMutation
 from graph.agents import AgentsQuery
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
@@ -18,6 +19,7 @@ from graph.documents import DocumentNode
 from graph.extensions import extensions
 from graph.integrations import IntegrationNode
 from graph.node import Node, resolve_nodes
+from graph.task_mutations import TasksMutation, TasksSubscription
 from graph.tasks import TaskNode
 from graph.users import UserNode, UsersMutation, UsersQuery
 from graph.agents import MCPAgentNode
@@ -38,8 +40,8 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation))
-Subscription = merge_types("Subscription", (ChatSubscription,))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
+Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
 
 
 class CachingNameConverter(NameConverter):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from graph.chat import inputs as i
 from graph.chat.events import MessageEventKind, message_event, session_channel
@@ -11,25 +10,13 @@ from graph.chat.types import ChatSessionNode, MessageNode
 from graph.context import Info
 from graph.errors import user_errors
 from graph.mutations import in_transaction
-from graph.node import decode_global_id
+from graph.node import input_id
 from graph.permissions import IsAuthenticated
 from models import Message
 from resolvers import chat
 from resolvers.problems import Rejected
 
 SIGNED_IN = [IsAuthenticated]
-
-
-def input_id(value: str | None, type_name: str):  # noqa: ANN201
-    """The primary key an input ID names, or None when it names nothing of that type (answered as
-    NOT_FOUND by the use case, exactly like someone else's object)."""
-    if value is None:
-        return None
-    try:
-        decoded_type, pk = decode_global_id(value)
-    except GraphQLError:
-        return None
-    return pk if decoded_type == type_name else None
 
 
 async def _publish(info: Info, kind: MessageEventKind, message: Message) -> None:

@@ -15,10 +15,10 @@ import strawberry
 from graphql import GraphQLError
 
 from graph.chat.events import MessageEventKind, message_row, session_channel
-from graph.chat.schema import input_id
 from graph.chat.types import MessageNode
 from graph.connection import decode_cursor
 from graph.context import Info
+from graph.node import input_id
 from graph.errors import RequestErrorCode, bad_input, request_error
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS

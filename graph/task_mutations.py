@@ -1,0 +1,183 @@
+"""Running tasks: `runTask`, `cancelTask`, `retryTask`, and the `taskUpdated` subscription."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from graph.context import Info
+from graph.errors import RequestErrorCode, UserError, request_error, user_errors
+from graph.jsondata import JSON
+from graph.mutations import in_transaction
+from graph.node import input_id
+from graph.permissions import IsAuthenticated
+from graph.tasks import TaskNode, TaskPriorityEnum
+from jobs.context import job_timeout, task_channel, task_event
+from loaders.session import RequestDb
+from loaders.tasks import visible_tasks
+from models import MCPAgent, Task
+from models.tasks import TaskPriority
+from resolvers import tasks
+from resolvers.problems import Rejected
+from services.events import StreamInterrupted
+
+log = logging.getLogger("gateway.tasks")
+SIGNED_IN = [IsAuthenticated]
+
+
+@strawberry.input
+class RunTaskInput:
+    agent_id: strawberry.ID
+    task_type: str = strawberry.field(description="One of the agent's tools (its capabilities' names).")
+    input: JSON = strawberry.field(description="The tool's arguments; checked against its inputSchema.")
+    session_id: strawberry.ID | None = None
+    priority: TaskPriorityEnum = TaskPriority.MEDIUM
+    scheduled_for: datetime | None = strawberry.field(default=None, description="Not before this time.")
+    dependencies: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Tasks that must complete first (a failed one fails this task).")
+    notify_on_complete: bool = False
+
+
+@strawberry.input
+class CancelTaskInput:
+    task_id: strawberry.ID
+
+
+@strawberry.input
+class RetryTaskInput:
+    task_id: strawberry.ID
+
+
+@strawberry.type
+class TaskPayload:
+    task: TaskNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RunTaskPayload(TaskPayload):
+    """Answer of `runTask`: the task, `PENDING`, queued."""
+
+
+@strawberry.type
+class CancelTaskPayload(TaskPayload):
+    """Answer of `cancelTask`."""
+
+
+@strawberry.type
+class RetryTaskPayload(TaskPayload):
+    """Answer of `retryTask`."""
+
+
+async def _after_commit(info: Info, task: Task, *, enqueue: bool) -> None:
+    resources = info.context.resources
+    if enqueue:
+        async with resources.sessions() as session:
+            agent = await session.get(MCPAgent, task.agent_id)
+        scheduled = (task.meta or {}).get("scheduledFor")
+        queued = await resources.queues.enqueue_task(
+            task.id, TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM),
+            timeout_seconds=job_timeout(agent.configuration if agent else {}),
+            not_before=datetime.fromisoformat(scheduled) if scheduled else None)
+        if not queued:
+            log.warning("task %s stored but not queued (Redis unreachable); the worker's sweep will", task.id)
+    await resources.events.publish(task_channel(task.user_id), task_event(task))
+
+
+def _viewer(info: Info) -> uuid.UUID:
+    assert info.context.viewer is not None  # IsAuthenticated ran first
+    return info.context.viewer.user_id
+
+
+@strawberry.type
+class TasksMutation:
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Run one of an agent's tools as a task.")
+    async def run_task(self, info: Info, input: RunTaskInput) -> RunTaskPayload:  # noqa: A002
+        request = tasks.TaskRequest(
+            agent_id=input_id(input.agent_id, "MCPAgent"), task_type=input.task_type, input=input.input,
+            session_id=input_id(input.session_id, "ChatSession"), session_given=input.session_id is not None,
+            priority=TaskPriority(input.priority.value), scheduled_for=input.scheduled_for,
+            dependencies=tuple(input_id(value, "Task") for value in input.dependencies or []),
+            notify_on_complete=input.notify_on_complete,
+        )
+        try:
+            task = await in_transaction(info, lambda s: tasks.run_task(s, info.context.redis, _viewer(info), request))
+        except Rejected as rejected:
+            return RunTaskPayload(errors=user_errors(rejected.problems))
+        await _after_commit(info, task, enqueue=True)
+        return RunTaskPayload(task=TaskNode.from_row(task))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Stop a pending or running task.")
+    async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:  # noqa: A002
+        try:
+            task = await in_transaction(info, lambda s: tasks.cancel_task(s, _viewer(info),
+                                                                          input_id(input.task_id, "Task")))
+        except Rejected as rejected:
+            return CancelTaskPayload(errors=user_errors(rejected.problems))
+        await _after_commit(info, task, enqueue=False)
+        return CancelTaskPayload(task=TaskNode.from_row(task))
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Run a failed task again.")
+    async def retry_task(self, info: Info, input: RetryTaskInput) -> RetryTaskPayload:  # noqa: A002
+        try:
+            task = await in_transaction(info, lambda s: tasks.retry_task(s, _viewer(info),
+                                                                         input_id(input.task_id, "Task")))
+        except Rejected as rejected:
+            return RetryTaskPayload(errors=user_errors(rejected.problems))
+        await _after_commit(info, task, enqueue=True)
+        return RetryTaskPayload(task=TaskNode.from_row(task))
+
+
+def _task_row(payload: dict[str, Any]) -> SimpleNamespace:
+    row = dict(payload)
+    for key in ("id", "user_id", "agent_id", "session_id"):
+        if row.get(key):
+            row[key] = uuid.UUID(row[key])
+    for key in ("started_at", "completed_at"):
+        if row.get(key):
+            row[key] = datetime.fromisoformat(row[key])
+    for key in ("input_payload", "output_payload", "metadata"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return SimpleNamespace(**row)
+
+
+@strawberry.type
+class TasksSubscription:
+    @strawberry.subscription(description="Status changes of your tasks: one task, a session's tasks, or "
+                                         "(with neither argument) all of them.")
+    async def task_updated(
+        self, info: Info, task_id: strawberry.ID | None = None, session_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[TaskNode, None]:
+        viewer = info.context.viewer
+        if viewer is None:
+            raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
+        wanted_task = input_id(task_id, "Task") if task_id is not None else None
+        wanted_session = input_id(session_id, "ChatSession") if session_id is not None else None
+        if task_id is not None:
+            db = RequestDb(info.context.resources.sessions)
+            try:
+                found = await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task)) if wanted_task else []
+            finally:
+                await db.close()
+            if not found:
+                raise GraphQLError("No such task.", extensions={"code": "NOT_FOUND"})
+        try:
+            async with info.context.resources.events.listen(task_channel(viewer.user_id)) as events:
+                async for event in events:
+                    row = _task_row(event["task"])
+                    if wanted_task is not None and row.id != wanted_task:
+                        continue
+                    if session_id is not None and row.session_id != wanted_session:
+                        continue
+                    yield TaskNode.from_row(row)
+        except StreamInterrupted as error:
+            raise GraphQLError(str(error), extensions={"code": "UNAVAILABLE"}) from None

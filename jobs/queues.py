@@ -1,0 +1,63 @@
+"""The task queues. saq orders by priority only on its Postgres backend, so on Redis each priority has
+a queue of its own, each worked by its own slots (more for higher priorities)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq import Queue
+
+from models.tasks import TaskPriority
+
+QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
+SLOTS = {TaskPriority.HIGH: 4, TaskPriority.MEDIUM: 2, TaskPriority.LOW: 1}
+MAINTENANCE_QUEUE = "maintenance"
+
+
+def enqueued_marker(task_id: uuid.UUID | str) -> str:
+    """Set while a task has a job in the queue. Gone after a Redis restart: the sweep then
+    re-enqueues the pending task from the table, which is the source of truth."""
+    return f"task:enqueued:{task_id}"
+
+
+class TaskQueues:
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.by_priority = {priority: Queue.from_url(redis_url, name=name) for priority, name in QUEUE_NAMES.items()}
+        self.maintenance = Queue.from_url(redis_url, name=MAINTENANCE_QUEUE)
+        self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+
+    async def enqueue_task(self, task_id: uuid.UUID, priority: TaskPriority, *, timeout_seconds: int,
+                           not_before: datetime | None = None, delay: float = 0.0) -> bool:
+        """Queue one attempt to move the task on; False (logged by the caller) when Redis is away."""
+        scheduled = time.time() + delay
+        if not_before is not None:
+            scheduled = max(scheduled, not_before.timestamp())
+        try:
+            await self._marks.set(enqueued_marker(task_id), "1")
+            await self.by_priority[priority].enqueue(
+                "run_task", key=f"task:{task_id}:{uuid.uuid4().hex[:8]}", task_id=str(task_id),
+                scheduled=int(scheduled) if scheduled > time.time() + 0.5 else 0,
+                timeout=timeout_seconds, retries=1, ttl=600,
+            )
+            return True
+        except (RedisError, OSError):
+            return False
+
+    async def forget(self, task_id: uuid.UUID | str) -> None:
+        try:
+            await self._marks.delete(enqueued_marker(task_id))
+        except (RedisError, OSError):
+            pass
+
+    async def is_enqueued(self, task_id: uuid.UUID | str) -> bool:
+        return bool(await self._marks.exists(enqueued_marker(task_id)))
+
+    async def disconnect(self) -> None:
+        for queue in (*self.by_priority.values(), self.maintenance):
+            await queue.disconnect()
+        await self._marks.aclose()

@@ -1,0 +1,93 @@
+"""Recovering lost work. The tasks table is the source of truth: a task `running` on a worker that
+stopped answering is retried (or failed when out of retries), and a `pending` task whose job vanished
+(a Redis restart) is queued again."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+
+from jobs.context import WorkerDeps, job_timeout, task_channel, task_event
+from models import MCPAgent, Task
+from models.tasks import TaskPriority, TaskStatus
+
+log = logging.getLogger("gateway.jobs.sweep")
+ALIVE_TTL_SECONDS = 15
+
+
+def alive_key(worker_id: str) -> str:
+    return f"worker:alive:{worker_id}"
+
+
+async def heartbeat(deps: WorkerDeps) -> None:
+    await deps.redis.set(alive_key(deps.worker_id), "1", ex=ALIVE_TTL_SECONDS)
+
+
+async def _worker_alive(deps: WorkerDeps, worker_id: str | None) -> bool:
+    if not worker_id:
+        return False
+    return bool(await deps.redis.exists(alive_key(worker_id)))
+
+
+async def recover_running(deps: WorkerDeps) -> int:
+    recovered = 0
+    async with deps.sessions() as session:
+        running = (await session.execute(
+            select(Task.id, Task.meta, Task.retry_count, MCPAgent.configuration)
+            .join(MCPAgent, MCPAgent.id == Task.agent_id).where(Task.status == TaskStatus.RUNNING)
+        )).all()
+    for task_id, meta, retry_count, configuration in running:
+        if await _worker_alive(deps, (meta or {}).get("worker")):
+            continue
+        retries = int((configuration or {}).get("retries") or 0)
+        out_of_retries = (retry_count or 0) >= retries
+        async with deps.sessions() as session, session.begin():
+            values = ({"status": TaskStatus.FAILED, "completed_at": func.now(),
+                       "error_message": "The worker running the task stopped."}
+                      if out_of_retries else
+                      {"status": TaskStatus.PENDING, "retry_count": Task.retry_count + 1})
+            moved = (await session.execute(update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+                                           .values(**values).returning(Task.id))).first()
+            task = await session.get(Task, task_id, populate_existing=True)
+        if moved is None or task is None:
+            continue
+        recovered += 1
+        log.warning("task %s lost its worker: %s", task_id, "failed" if out_of_retries else "retrying")
+        await deps.events.publish(task_channel(task.user_id), task_event(task))
+        if not out_of_retries:
+            await _enqueue(deps, task, configuration or {})
+    return recovered
+
+
+async def requeue_pending(deps: WorkerDeps) -> int:
+    queued = 0
+    async with deps.sessions() as session:
+        pending = (await session.execute(
+            select(Task, MCPAgent.configuration).join(MCPAgent, MCPAgent.id == Task.agent_id)
+            .where(Task.status == TaskStatus.PENDING))).all()
+    for task, configuration in pending:
+        if await deps.queues.is_enqueued(task.id):
+            continue
+        await _enqueue(deps, task, configuration or {})
+        queued += 1
+    return queued
+
+
+async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> None:
+    priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
+    await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(configuration))
+
+
+async def sweep(deps: WorkerDeps) -> None:
+    try:
+        await heartbeat(deps)
+        recovered = await recover_running(deps)
+        queued = await requeue_pending(deps)
+        if recovered or queued:
+            log.info("sweep: %d running task(s) recovered, %d pending task(s) queued again", recovered, queued)
+    except (RedisError, OSError):
+        log.warning("sweep skipped: Redis unreachable")
+
+

@@ -1,0 +1,190 @@
+"""Running a task: wait for dependencies and the schedule, respect the agent's rate limit, call the tool
+with its timeout, retry with backoff, check the output, record the outcome, report every change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+
+from jobs.context import WorkerDeps, deps_of, job_timeout, task_channel, task_event
+from models import MCPAgent, Task
+from models.tasks import TaskPriority, TaskStatus
+from resolvers.agents import link_for
+from resolvers.tasks import schema_problems
+from services import mcp, ratelimit
+
+log = logging.getLogger("gateway.jobs.tasks")
+DEPENDENCY_POLL_SECONDS = 1.0
+FINISHED = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+async def publish(deps: WorkerDeps, task: Task) -> None:
+    await deps.events.publish(task_channel(task.user_id), task_event(task))
+
+
+async def requeue(deps: WorkerDeps, task: Task, agent: MCPAgent, *, delay: float = 0.0,
+                  not_before: datetime | None = None) -> None:
+    priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
+    queued = await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(agent.configuration or {}),
+                                            delay=delay, not_before=not_before)
+    if not queued:
+        log.warning("could not queue task %s; the sweep will", task.id)
+
+
+async def _finish(deps: WorkerDeps, task_id: uuid.UUID, *, status: TaskStatus, started: float,
+                  output: Any = None, error: str | None = None) -> None:
+    """Record the outcome, unless the task left `running` meanwhile (a cancel wins)."""
+    async with deps.sessions() as session, session.begin():
+        values: dict[str, Any] = {"status": status, "completed_at": func.now(), "error_message": error,
+                                  "processing_time_ms": int((time.monotonic() - started) * 1000)}
+        if output is not None:
+            values["output_payload"] = output
+        done = (await session.execute(
+            update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING).values(**values)
+            .returning(Task.id))).first()
+        task = await session.get(Task, task_id, populate_existing=True)
+    if done is not None and task is not None:
+        await publish(deps, task)
+
+
+async def _fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
+    async with deps.sessions() as session, session.begin():
+        done = (await session.execute(
+            update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
+            .values(status=TaskStatus.FAILED, error_message=error, completed_at=func.now())
+            .returning(Task.id))).first()
+        task = await session.get(Task, task_id, populate_existing=True)
+    if done is not None and task is not None:
+        await publish(deps, task)
+
+
+async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
+    """Whether the task may start now; otherwise it is failed or queued again for later."""
+    meta = task.meta or {}
+    dependencies = [uuid.UUID(pk) for pk in meta.get("dependencies") or []]
+    if dependencies:
+        async with deps.sessions() as session:
+            statuses = dict((await session.execute(
+                select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all())
+        broken = [pk for pk in dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
+        if broken:
+            await _fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
+            return False
+        if any(statuses[pk] != TaskStatus.COMPLETED for pk in dependencies):
+            await requeue(deps, task, agent, delay=DEPENDENCY_POLL_SECONDS)
+            return False
+    scheduled = meta.get("scheduledFor")
+    if scheduled and datetime.fromisoformat(scheduled).timestamp() > time.time() + 0.5:
+        await requeue(deps, task, agent, not_before=datetime.fromisoformat(scheduled))
+        return False
+    limit = (agent.configuration or {}).get("rateLimit")
+    if limit:
+        rule = ratelimit.Limit(f"agent:{agent.id}", int(limit["requests"]), int(limit["window"]))
+        try:
+            wait = await ratelimit.hit(deps.redis, rule, "calls")
+        except (RedisError, OSError):
+            wait = 1  # cannot count calls: wait rather than overrun the agent
+        if wait is not None:
+            await requeue(deps, task, agent, delay=wait)
+            return False
+    return True
+
+
+async def _claim(deps: WorkerDeps, task_id: uuid.UUID) -> Task | None:
+    """pending -> running, once: of several workers holding a job for the task, one wins."""
+    async with deps.sessions() as session, session.begin():
+        claimed = (await session.execute(
+            update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
+            .values(status=TaskStatus.RUNNING, started_at=func.now()).returning(Task.id))).first()
+        task = await session.get(Task, task_id, populate_existing=True) if claimed else None
+        if task is not None:
+            # Who runs it: the sweep recovers tasks whose worker stopped answering.
+            task.meta = {**(task.meta or {}), "worker": deps.worker_id}
+    if task is not None:
+        await publish(deps, task)
+    return task
+
+
+async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
+    async with deps.sessions() as session:
+        return (await session.execute(select(Task.status).where(Task.id == task_id))).scalar_one_or_none()
+
+
+def _output(outcome: mcp.ToolOutcome) -> Any:
+    if outcome.structured is not None:
+        return outcome.structured
+    try:
+        return json.loads(outcome.text)
+    except ValueError:
+        return {"text": outcome.text}
+
+
+async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
+    config = agent.configuration or {}
+    retries = int(config.get("retries") or 0)
+    tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
+    link = link_for(agent, deps.box, deps.policy)
+    started = time.monotonic()
+    error = "The task did not run."
+    for attempt in range(retries + 1):
+        if attempt:
+            async with deps.sessions() as session, session.begin():
+                await session.execute(update(Task).where(Task.id == task.id, Task.status == TaskStatus.RUNNING)
+                                      .values(retry_count=Task.retry_count + 1))
+            await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
+        if await _status(deps, task.id) != TaskStatus.RUNNING:
+            return  # cancelled meanwhile
+        try:
+            outcome = await mcp.call_tool(link, task.task_type, task.input_payload or {})
+        except mcp.AgentUnreachable as unreachable:
+            error = f"The agent did not answer: {unreachable}."
+            continue
+        if outcome.is_error:
+            error = (outcome.text or "The tool reported an error.")[:2000]
+            continue
+        output = _output(outcome)
+        mismatch = schema_problems(tool.get("outputSchema"), output, "output")
+        if mismatch:
+            await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, output=output,
+                          error=f"The output did not match the tool's outputSchema: {mismatch[0].message}")
+            return
+        await _finish(deps, task.id, status=TaskStatus.COMPLETED, started=started, output=output)
+        return
+    await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, error=error)
+
+
+async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
+    """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
+    deps = deps_of(ctx)
+    pk = uuid.UUID(task_id)
+    await deps.queues.forget(pk)
+    async with deps.sessions() as session:
+        task = await session.get(Task, pk)
+        agent = await session.get(MCPAgent, task.agent_id) if task is not None else None
+    if task is None or task.status != TaskStatus.PENDING:
+        return
+    if agent is None or agent.deleted_at is not None:
+        await _fail_pending(deps, pk, "The agent was removed.")
+        return
+    if not await _ready(deps, task, agent):
+        return
+    claimed = await _claim(deps, pk)
+    if claimed is None:
+        return
+    try:
+        await _attempts(deps, claimed, agent)
+    except asyncio.CancelledError:
+        # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_finish(deps, pk, status=TaskStatus.FAILED, started=time.monotonic(),
+                                         error="The task ran out of time."))
+        raise

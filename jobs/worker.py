@@ -1,0 +1,105 @@
+"""The worker: saq workers for the task queues (one per priority) and the maintenance queue (agent health
+cron), plus the sweep that recovers lost work. `gateway worker` runs it; on the embedded default
+`gateway serve` runs it in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from redis.asyncio import Redis
+from saq import CronJob, Worker
+
+from gateway.db import create_engine, session_factory
+from gateway.settings import Settings
+from jobs.context import WorkerDeps
+from jobs.health import check_agents
+from jobs.queues import SLOTS, TaskQueues
+from jobs.sweep import sweep
+from jobs.tasks import run_task
+from services.crypto import SecretBox, dev_secret_box
+from services.egress import EgressPolicy
+from services.events import EventHub
+
+log = logging.getLogger("gateway.worker")
+SWEEP_SECONDS = 5.0
+
+
+class EmbeddedWorker(Worker):
+    """saq's worker without its own signal handlers: the process that runs it owns the signals."""
+
+    SIGNALS: list[signal.Signals] = []  # noqa: RUF012
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    if settings.encryption_keys:
+        return SecretBox.from_setting(settings.encryption_keys)
+    if settings.is_production:
+        raise SystemExit("GATEWAY_ENCRYPTION_KEYS is required in production")
+    return dev_secret_box(settings.data_dir)
+
+
+def egress_policy(settings: Settings) -> EgressPolicy:
+    return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+
+
+def build_workers(deps: WorkerDeps) -> list[Worker]:
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["deps"] = deps
+
+    workers: list[Worker] = [
+        EmbeddedWorker(queue, functions=[run_task], concurrency=SLOTS[priority], startup=startup,
+                       timers={"sweep": 10})
+        for priority, queue in deps.queues.by_priority.items()
+    ]
+    workers.append(EmbeddedWorker(
+        deps.queues.maintenance, functions=[check_agents], startup=startup, concurrency=1,
+        cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
+    ))
+    return workers
+
+
+async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
+    engine = create_engine(database_url, pool_size=5)
+    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+    deps = WorkerDeps(sessions=session_factory(engine), redis=redis, box=secret_box(settings),
+                      policy=egress_policy(settings), events=EventHub(redis), queues=TaskQueues(redis_url))
+    workers = build_workers(deps)
+    running = [asyncio.create_task(worker.start()) for worker in workers]
+    log.info("worker %s started", deps.worker_id)
+
+    async def sweeping() -> None:
+        while True:
+            await sweep(deps)
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    sweeper = asyncio.create_task(sweeping())
+    try:
+        await stop.wait()
+    finally:
+        sweeper.cancel()
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                await worker.stop()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(sweeper, *running, return_exceptions=True)
+        await deps.queues.disconnect()
+        await deps.events.close()
+        await redis.aclose()
+        await engine.dispose()
+        log.info("worker %s stopped", deps.worker_id)
+
+
+def main(settings: Settings, *, database_url: str, redis_url: str) -> None:
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, database_url=database_url, redis_url=redis_url, stop=stop)
+
+    asyncio.run(serve())

@@ -1,0 +1,124 @@
+"""Task use cases: run a tool of an agent as a task, cancel it, retry it. The worker (jobs/tasks.py)
+moves it on; status only moves forward, except `retryTask` (failed -> pending)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from redis.asyncio import Redis
+from sqlalchemy import func, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import ChatSession, MCPAgent, Task
+from models.agents import AgentStatus
+from models.tasks import TaskPriority, TaskStatus
+from resolvers.agents import capabilities_of
+from resolvers.problems import ErrorCode, Problem, Rejected
+
+TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
+MAX_DEPENDENCIES = 20
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    agent_id: uuid.UUID | None
+    task_type: str
+    input: Any
+    session_id: uuid.UUID | None = None
+    session_given: bool = False
+    priority: TaskPriority = TaskPriority.MEDIUM
+    scheduled_for: datetime | None = None
+    dependencies: tuple[uuid.UUID | None, ...] = ()
+    notify_on_complete: bool = False
+
+
+def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
+    """JSON Schema violations as problems pointing into the input (e.g. `input.input.b`)."""
+    if not isinstance(schema, dict):
+        return []
+    try:
+        validator = Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    except SchemaError:
+        return []
+    return [Problem(".".join([field, *(str(part) for part in error.absolute_path)]), ErrorCode.SCHEMA_MISMATCH,
+                    error.message) for error in errors[:20]]
+
+
+async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
+    problems: list[Problem] = []
+    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
+    if agent is None or agent.deleted_at is not None:
+        problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
+    elif agent.status != AgentStatus.ACTIVE:
+        problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
+    else:
+        tools = await capabilities_of(redis, session, agent.id) or []
+        tool = next((t for t in tools if t.get("name") == request.task_type), None)
+        if tool is None:
+            problems.append(Problem("input.taskType", ErrorCode.UNKNOWN_TOOL,
+                                    f"The agent has no tool named {request.task_type!r}."))
+        else:
+            problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
+    if request.session_given:
+        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
+        if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
+            problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
+    if len(request.dependencies) > MAX_DEPENDENCIES:
+        problems.append(Problem("input.dependencies", ErrorCode.TOO_MANY,
+                                f"A task can wait for at most {MAX_DEPENDENCIES} others."))
+    else:
+        wanted = [pk for pk in request.dependencies if pk is not None]
+        mine = set((await session.execute(
+            select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars()) if wanted else set()
+        for index, pk in enumerate(request.dependencies):
+            if pk not in mine:
+                problems.append(Problem(f"input.dependencies.{index}", ErrorCode.NOT_FOUND, "No such task."))
+    if problems:
+        raise Rejected(problems)
+    assert agent is not None
+    meta: dict[str, Any] = {"priority": request.priority.value, "userVisible": True,
+                            "notifyOnComplete": request.notify_on_complete,
+                            "dependencies": [str(pk) for pk in request.dependencies]}
+    if request.scheduled_for is not None:
+        meta["scheduledFor"] = request.scheduled_for.isoformat()
+    task = Task(user_id=user_id, agent_id=agent.id, session_id=request.session_id if request.session_given else None,
+                task_type=request.task_type, input_payload=request.input, meta=meta)
+    session.add(task)
+    await session.flush()
+    await session.refresh(task)
+    return task
+
+
+async def _move(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None, *,
+                allowed: tuple[TaskStatus, ...], values: dict[str, Any], refusal: str) -> Task:
+    if task_id is None:
+        raise Rejected([TASK_NOT_FOUND])
+    moved = (await session.execute(
+        update(Task).where(Task.id == task_id, Task.user_id == user_id, Task.status.in_(allowed))
+        .values(**values).returning(Task.id)
+    )).first()
+    task = await session.get(Task, task_id, populate_existing=True)
+    if task is None or task.user_id != user_id:
+        raise Rejected([TASK_NOT_FOUND])
+    if moved is None:
+        raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
+    return task
+
+
+async def cancel_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+    return await _move(session, user_id, task_id, allowed=(TaskStatus.PENDING, TaskStatus.RUNNING),
+                       values={"status": TaskStatus.CANCELLED, "completed_at": func.now()},
+                       refusal="A {status} task cannot be cancelled.")
+
+
+async def retry_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+    return await _move(session, user_id, task_id, allowed=(TaskStatus.FAILED,),
+                       values={"status": TaskStatus.PENDING, "error_message": None, "completed_at": None,
+                               "processing_time_ms": None, "output_payload": null()},
+                       refusal="Only failed tasks can be retried; this one is {status}.")

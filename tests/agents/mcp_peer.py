@@ -1,0 +1,122 @@
+"""Real MCP servers for the tests, built with the official SDK and served over streamable HTTP on
+loopback. Run as a module to serve one in its own process:
+    python -m tests.agents.mcp_peer PORT [API_KEY]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import uvicorn
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcp.server.mcpserver import MCPServer
+
+
+class Sum(BaseModel):
+    total: int
+
+
+@dataclass
+class PeerState:
+    calls: dict[str, int] = field(default_factory=dict)
+    fail_first: int = 2
+
+    def count(self, tool: str) -> int:
+        self.calls[tool] = self.calls.get(tool, 0) + 1
+        return self.calls[tool]
+
+
+def build_server(state: PeerState, *, version: str = "1.4.2") -> MCPServer:
+    server = MCPServer("test-peer", version=version)
+
+    @server.tool(description="Add two integers.")
+    def add(a: int, b: int) -> Sum:
+        state.count("add")
+        return Sum(total=a + b)
+
+    @server.tool(description="Sleep, then answer.")
+    async def sleep(seconds: float) -> str:
+        state.count("sleep")
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool(description="Fail the first N calls, then succeed.")
+    def flaky(label: str) -> str:
+        if state.count("flaky") <= state.fail_first:
+            raise RuntimeError("not yet")
+        return f"ok {label}"
+
+    @server.tool(description="Always reports an error.")
+    def broken() -> str:
+        state.count("broken")
+        raise RuntimeError("this tool is broken")
+
+    return server
+
+
+class RequireKey:
+    """The peer's own API-key check, so tests can see the gateway sends the decrypted key."""
+
+    def __init__(self, app: ASGIApp, key: str | None) -> None:
+        self.app, self.key = app, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.key is not None and scope["path"] != "/health":
+            headers = dict(scope.get("headers") or [])
+            if headers.get(b"x-api-key", b"").decode() != self.key:
+                await JSONResponse({"error": "unauthorised"}, status_code=401)(scope, receive, send)
+                return
+        if scope["type"] == "http" and scope["path"] == "/health":
+            await JSONResponse({"status": "ok"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningPeer:
+    url: str
+    health_url: str
+    state: PeerState
+
+
+@contextlib.asynccontextmanager
+async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int | None = None) -> AsyncIterator[RunningPeer]:
+    state = PeerState(fail_first=fail_first)
+    app = RequireKey(build_server(state).streamable_http_app(), api_key)
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield RunningPeer(url=f"http://127.0.0.1:{port}/mcp", health_url=f"http://127.0.0.1:{port}/health",
+                          state=state)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _serve_forever(port: int, api_key: str | None) -> None:
+    async with mcp_peer(port=port, api_key=api_key):
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_forever(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))

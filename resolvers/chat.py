@@ -20,13 +20,34 @@ SESSION_NOT_FOUND = Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such cha
 MESSAGE_NOT_FOUND = Problem("input.messageId", ErrorCode.NOT_FOUND, "No such message.")
 
 
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL text and jsonb cannot hold U+0000: refused as input instead of failing in the driver."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(member) for key, member in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(member) for member in value)
+    return False
+
+
 def _check_title(title: str | None) -> Problem | None:
+    if _holds_nul(title):
+        return Problem("input.title", ErrorCode.INVALID, "The title cannot contain NUL characters.")
     return check_length("input.title", title, maximum=TITLE_MAX, label="The title")
+
+
+def _check_context(context: dict[str, Any] | None) -> Problem | None:
+    if _holds_nul(context):
+        return Problem("input.contextData", ErrorCode.INVALID, "Context data cannot contain NUL characters.")
+    return None
 
 
 def _check_content(content: str) -> Problem | None:
     if not content.strip():
         return Problem("input.content", ErrorCode.REQUIRED, "A message needs some text.")
+    if _holds_nul(content):
+        return Problem("input.content", ErrorCode.INVALID, "A message cannot contain NUL characters.")
     return check_length("input.content", content, maximum=CONTENT_MAX, label="A message")
 
 
@@ -45,7 +66,7 @@ async def _own_session(session: AsyncSession, user_id: uuid.UUID, session_id: uu
 async def create_session(session: AsyncSession, user_id: uuid.UUID, title: str | None,
                          context: dict[str, Any]) -> ChatSession:
     title = title.strip() if title is not None else None
-    problems = collect(_check_title(title))
+    problems = collect(_check_title(title), _check_context(context))
     if problems:
         raise Rejected(problems)
     created = ChatSession(user_id=user_id, title=title or None, context_data=context)
@@ -58,10 +79,13 @@ async def create_session(session: AsyncSession, user_id: uuid.UUID, title: str |
 async def update_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, *,
                          title: str | None, context: dict[str, Any] | None) -> ChatSession:
     title = title.strip() if title is not None else None
-    problems = collect(_check_title(title))
+    problems = collect(_check_title(title), _check_context(context))
+    try:
+        chat = await _own_session(session, user_id, session_id)
+    except Rejected as rejected:
+        problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
-    chat = await _own_session(session, user_id, session_id)
     if title is not None:
         chat.title = title or None
     if context is not None:
@@ -157,21 +181,23 @@ async def send_message(session: AsyncSession, user_id: uuid.UUID, session_id: uu
     problems += attachment_problems
     try:
         chat = await _own_session(session, user_id, session_id)
+        if chat.status != SessionStatus.ACTIVE:
+            problems.insert(0, Problem("input.sessionId", ErrorCode.INVALID_STATE,
+                                       "Archived sessions accept no new messages."))
     except Rejected as rejected:
         problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
-    if chat.status != SessionStatus.ACTIVE:
-        raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE,
-                                "Archived sessions accept no new messages.")])
-    seq = (await session.execute(
+    # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
+    # lastActivityAt never moves backwards and message times follow their numbers.
+    seq, at = (await session.execute(
         update(ChatSession).where(ChatSession.id == chat.id)
-        .values(message_count=ChatSession.message_count + 1, last_activity_at=func.now(),
-                updated_at=func.now())
-        .returning(ChatSession.message_count)
-    )).scalar_one()
+        .values(message_count=ChatSession.message_count + 1, last_activity_at=func.statement_timestamp(),
+                updated_at=func.statement_timestamp())
+        .returning(ChatSession.message_count, ChatSession.last_activity_at)
+    )).one()
     message = Message(session_id=chat.id, role=MessageRole.USER, content=content, seq=seq,
-                      meta={"attachments": stored} if stored else {}, timestamp=func.now())
+                      meta={"attachments": stored} if stored else {}, timestamp=at)
     session.add(message)
     await session.flush()
     await session.refresh(message)
@@ -195,14 +221,18 @@ async def _own_message(session: AsyncSession, user_id: uuid.UUID, message_id: uu
 async def edit_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None,
                        content: str) -> Message:
     problems = collect(_check_content(content))
+    try:
+        message, chat = await _own_message(session, user_id, message_id)
+        if message.role != MessageRole.USER:
+            problems.insert(0, Problem("input.messageId", ErrorCode.FORBIDDEN,
+                                       "Only your own messages can be edited."))
+        elif chat.status != SessionStatus.ACTIVE:
+            problems.insert(0, Problem("input.messageId", ErrorCode.INVALID_STATE,
+                                       "Messages of archived sessions cannot change."))
+    except Rejected as rejected:
+        problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
-    message, chat = await _own_message(session, user_id, message_id)
-    if message.role != MessageRole.USER:
-        raise Rejected([Problem("input.messageId", ErrorCode.FORBIDDEN, "Only your own messages can be edited.")])
-    if chat.status != SessionStatus.ACTIVE:
-        raise Rejected([Problem("input.messageId", ErrorCode.INVALID_STATE,
-                                "Messages of archived sessions cannot change.")])
     message.content = content
     message.edited_at = func.now()
     await session.flush()

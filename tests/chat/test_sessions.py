@@ -101,19 +101,38 @@ async def test_title_over_255_characters_is_refused_and_nothing_written(
     assert await session_count(pg, user) == 0
 
 
-@pytest.mark.parametrize("context", [
-    {"businessContext": {"currentProject": "x", "budget": 5}},           # unknown nested field
-    {"mood": "happy"},                                                   # unknown top-level field
-    {"aiContext": {"personality": 5}},                                   # a number for a string
-    {"integrationContext": {"activeConnections": [{"name": "gmail"}]}},  # objects for strings
-    "not an object",
+@pytest.mark.parametrize("fields,field", [
+    ({"title": "nul \x00 title"}, "input.title"),
+    ({"contextData": {"businessContext": {"clientInfo": {"note": "nul \x00"}}}}, "input.contextData"),
+    ({"contextData": {"integrationContext": {"recentTasks": [{"k\x00": 1}]}}}, "input.contextData"),
+], ids=["title", "context-value", "context-key"])
+async def test_text_postgresql_cannot_store_is_a_payload_error(client: GraphQLClient, pg: asyncpg.Connection,
+                                                               user: SignedUp, fields: dict[str, Any],
+                                                               field: str) -> None:
+    payload = await mutate(client, CREATE_SESSION, user, **fields)
+    assert problems(payload) == [(field, "INVALID")]
+    assert await session_count(pg, user) == 0
+
+    created = await create_session(client, user, title="Clean")
+    before = await session_row(pg, created["id"])
+    payload = await mutate(client, UPDATE_SESSION, user, sessionId=created["id"], **fields)
+    assert problems(payload) == [(field, "INVALID")]
+    assert await session_row(pg, created["id"]) == before
+
+
+@pytest.mark.parametrize("context,named", [
+    ({"businessContext": {"currentProject": "x", "budget": 5}}, "budget"),        # unknown nested field
+    ({"mood": "happy"}, "mood"),                                                  # unknown top-level field
+    ({"aiContext": {"personality": 5}}, "personality"),                           # a number for a string
+    ({"integrationContext": {"activeConnections": [{"name": "gmail"}]}}, "activeConnections"),
+    ("not an object", "ChatContextInput"),
 ], ids=["unknown-nested", "unknown-top", "wrong-scalar", "wrong-list-item", "not-an-object"])
 async def test_context_of_the_wrong_shape_is_a_validation_error(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, context: Any) -> None:
+        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, context: Any, named: str) -> None:
     body = await client.execute(CREATE_SESSION, {"input": {"title": "T", "contextData": context}},
                                 token=user.token)
     assert body.get("data") is None
-    assert body["errors"], body
+    assert [named in error["message"] for error in body["errors"]] == [True], body["errors"]
     assert await session_count(pg, user) == 0
 
 

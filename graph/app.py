@@ -27,7 +27,6 @@ from strawberry.exceptions import ConnectionRejectionError
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
-from graph.permissions import DeletedAccountsAreAnonymous
 from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
 from jobs.queues import TaskQueues
@@ -64,13 +63,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": context.auth_error})
         viewer = context.viewer
         if viewer is not None:
-            if viewer.session_id is not None and await self._revoked(viewer.session_id):
-                raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
             limit = self.resources.settings.ws_max_connections_per_user
             if self.sockets.connections_of(viewer.user_id) >= limit:
                 raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
             assert isinstance(context.request, WebSocket)
+            # Registered before the revocation check: a revocation landing in between still closes it.
             self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
+            if viewer.session_id is not None and await self._revoked(viewer.session_id):
+                self.sockets.discard(context.request)
+                raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
         return await super().on_ws_connect(context)
 
     async def _revoked(self, session_id: str) -> bool:
@@ -144,7 +145,6 @@ class Metrics:
 def create_app(resources: Resources) -> Starlette:
     settings = resources.settings
     schema = build_schema(settings)
-    schema.extensions = (*schema.extensions, DeletedAccountsAreAnonymous)
     graphql = GatewayGraphQL(
         resources,
         schema=schema,

@@ -52,8 +52,11 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def extensions(settings: Settings) -> list[Any]:
+    from graph.permissions import DeletedAccountsAreAnonymous
+
     chosen: list[Any] = [
         RequestLifecycle,
+        DeletedAccountsAreAnonymous,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

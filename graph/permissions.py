@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,7 +10,10 @@ from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 
 from graph.context import Context, Info
+from graph.errors import RequestErrorCode, request_error
 from models.users import UserRole
+
+log = logging.getLogger("gateway.graph")
 
 
 class IsAuthenticated(BasePermission):
@@ -31,8 +35,8 @@ class IsOperator(BasePermission):
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         row = await info.context.active_viewer()
         if row is None:
-            self.message, self.error_extensions = "Sign in first.", {"code": "UNAUTHENTICATED"}
-            return False
+            # One instance serves every request: raise, rather than change this denial's message.
+            raise request_error(IsAuthenticated.message, RequestErrorCode.UNAUTHENTICATED)
         return row.role == UserRole.OPERATOR
 
 
@@ -43,5 +47,9 @@ class DeletedAccountsAreAnonymous(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context.context
         if isinstance(context, Context):
-            await context.forget_deleted_viewer()
+            try:
+                await context.forget_deleted_viewer()
+            except Exception as error:  # noqa: BLE001  (the database is unreachable: refuse, say nothing)
+                log.error("cannot check the viewer's account", exc_info=error)
+                raise request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR) from None
         yield

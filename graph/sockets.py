@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from services.sessions import REVOCATIONS_CHANNEL
+from services.sessions import REVOCATIONS_CHANNEL, is_revoked
 
 log = logging.getLogger("gateway.sockets")
 
@@ -85,8 +85,12 @@ class SocketRegistry:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(REVOCATIONS_CHANNEL)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                    await self._close_revoked()
+                    while True:
+                        # A read with its own timeout: a blocking `listen()` hits the client's
+                        # socket_timeout after a few idle seconds and drops the subscription.
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=60)
+                        if message is not None and message.get("type") == "message":
                             session_id = json.loads(message["data"]).get("sid")
                             if session_id:
                                 await self.revoke(session_id)
@@ -95,6 +99,12 @@ class SocketRegistry:
             except (RedisError, OSError, ValueError):
                 log.warning("revocation listener lost Redis; retrying", exc_info=True)
                 await asyncio.sleep(1)
+
+    async def _close_revoked(self) -> None:
+        """Revocations published while not subscribed (start-up, a Redis outage) left their marks."""
+        for session_id in list(self._by_session):
+            if await is_revoked(self._redis, session_id):
+                await self.revoke(session_id)
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from saq import Queue
+from saq.queue.redis import RedisQueue
 
 from models.tasks import TaskPriority
 
@@ -27,8 +28,12 @@ def enqueued_marker(task_id: uuid.UUID | str) -> str:
 class TaskQueues:
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
-        self.by_priority = {priority: Queue.from_url(redis_url, name=name) for priority, name in QUEUE_NAMES.items()}
-        self.maintenance = Queue.from_url(redis_url, name=MAINTENANCE_QUEUE)
+        # Built on a client of our own rather than saq's from_url, which knows no unix:// URLs (the
+        # embedded Redis listens on a socket file).
+        self._client = Redis.from_url(redis_url)
+        self.by_priority: dict[TaskPriority, Queue] = {
+            priority: RedisQueue(self._client, name=name) for priority, name in QUEUE_NAMES.items()}
+        self.maintenance: Queue = RedisQueue(self._client, name=MAINTENANCE_QUEUE)
         self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
     async def enqueue_task(self, task_id: uuid.UUID, priority: TaskPriority, *, timeout_seconds: int,
@@ -60,4 +65,5 @@ class TaskQueues:
     async def disconnect(self) -> None:
         for queue in (*self.by_priority.values(), self.maintenance):
             await queue.disconnect()
+        await self._client.aclose()
         await self._marks.aclose()

@@ -27,29 +27,57 @@ def _key(limit: Limit, subject: str) -> str:
     return f"ratelimit:{limit.name}:{subject}"
 
 
-async def exceeded(redis: Redis, limit: Limit, subject: str) -> int | None:
-    """Seconds until the window reopens when the subject has used all its attempts, else None."""
-    key = _key(limit, subject)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(key)
-        pipe.ttl(key)
-        count, ttl = await pipe.execute()
-    if count is not None and int(count) >= limit.attempts:
-        return max(int(ttl), 1)
-    return None
+Attempt = tuple[Limit, str]  # a limit and its subject (an email, a client address)
+
+# Count first, then judge: INCR is atomic, so of any burst of parallel attempts only `attempts` get
+# through. An attempt over the limit is uncounted again, so refusals do not stretch the window.
+_TAKE = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if count > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return math.max(redis.call('TTL', KEYS[1]), 1)
+end
+return 0
+"""
+# Never below zero, and never re-creating a key whose window has ended.
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
-async def record(redis: Redis, limit: Limit, subject: str) -> None:
-    key = _key(limit, subject)
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, limit.window_seconds, nx=True)
-        await pipe.execute()
+async def take(redis: Redis, limit: Limit, subject: str) -> int | None:
+    """Count one attempt now; seconds until the window reopens when it is over the limit (and then
+    it does not count), else None."""
+    wait = int(await redis.eval(_TAKE, 1, _key(limit, subject), limit.attempts,  # type: ignore[misc]
+                                limit.window_seconds))
+    return wait or None
 
 
-async def hit(redis: Redis, limit: Limit, subject: str) -> int | None:
-    """Check, then count this attempt: for limits on every request, not only on failures."""
-    wait = await exceeded(redis, limit, subject)
-    if wait is None:
-        await record(redis, limit, subject)
-    return wait
+async def give_back(redis: Redis, limit: Limit, subject: str) -> None:
+    """Uncount an attempt that turned out not to count (a correct password)."""
+    await redis.eval(_GIVE_BACK, 1, _key(limit, subject))  # type: ignore[misc]
+
+
+async def take_all(redis: Redis, attempts: list[Attempt]) -> int | None:
+    """Count the attempt against every limit, or, when any of them is exhausted, against none: the
+    longest wait."""
+    taken: list[Attempt] = []
+    waits: list[int] = []
+    for limit, subject in attempts:
+        wait = await take(redis, limit, subject)
+        if wait is None:
+            taken.append((limit, subject))
+        else:
+            waits.append(wait)
+    if not waits:
+        return None
+    for limit, subject in taken:
+        await give_back(redis, limit, subject)
+    return max(waits)
+
+
+async def give_back_all(redis: Redis, attempts: list[Attempt]) -> None:
+    for limit, subject in attempts:
+        await give_back(redis, limit, subject)

@@ -53,7 +53,22 @@ def database_url(pg_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return servers.redis_url()
+    """The run's Redis. Attempt counters left by an earlier run (same Redis, inside their window)
+    would otherwise lock this run's fixed inputs out."""
+    url = servers.redis_url()
+
+    async def clear() -> None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(url)
+        try:
+            async for key in client.scan_iter(match="ratelimit:*", count=1000):
+                await client.delete(key)
+        finally:
+            await client.aclose()
+
+    asyncio.run(clear())
+    return url
 
 
 @pytest.fixture

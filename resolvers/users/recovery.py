@@ -74,13 +74,13 @@ async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Ma
                                  *, address: str | None) -> None:
     """The same answer whether or not the account exists; only the mailbox learns the difference."""
     email = normalize_email(email)
+    attempts = [(ratelimit.RESET_PER_ACCOUNT, email)]
+    if address:
+        attempts.append((ratelimit.RESET_PER_ADDRESS, address))
     try:
-        waits = [await ratelimit.hit(redis, ratelimit.RESET_PER_ACCOUNT, email)]
-        if address:
-            waits.append(await ratelimit.hit(redis, ratelimit.RESET_PER_ADDRESS, address))
+        wait = await ratelimit.take_all(redis, attempts)
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
-    wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
         raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, "Too many reset requests; try again later.",
                                 retry_after=wait)])
@@ -99,15 +99,19 @@ async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Ma
 
 async def reset_password(session: AsyncSession, redis: Redis, token: str, new_password: str) -> None:
     """Set a new password from a reset link; every session of the account is signed out."""
-    user_id = await _spend(redis, "reset-password", token)
-    user = await session.get(User, user_id, with_for_update=True) if user_id else None
+    try:
+        raw = await redis.get(_key("reset-password", token))
+    except (RedisError, OSError):
+        raise Rejected([UNAVAILABLE]) from None
+    user = await session.get(User, uuid.UUID(raw), with_for_update=True) if raw else None
     if user is None or user.deleted_at is not None:
         raise Rejected([BAD_TOKEN])
     problems = collect(check_password("input.newPassword", new_password, user.email))
     if problems:
-        # The link stays usable for a better password within its hour.
-        await redis.set(_key("reset-password", token), str(user.id), ex=RESET_TTL_SECONDS)
+        # Not spent: the link stays usable for a better password, until its original deadline.
         raise Rejected(problems)
+    if await _spend(redis, "reset-password", token) != user.id:  # a concurrent use spent it first
+        raise Rejected([BAD_TOKEN])
     user.password_hash = hash_password(new_password)
     user.updated_at = func.now()
     await session.flush()

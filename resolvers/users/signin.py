@@ -100,18 +100,21 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
     return await _sign_in(session, redis, keys, user)
 
 
-async def _throttled(redis: Redis, email: str, address: str | None) -> int | None:
-    waits = [await ratelimit.exceeded(redis, ratelimit.LOGIN_PER_ACCOUNT, email)]
+def _login_attempts(email: str, address: str | None) -> list[ratelimit.Attempt]:
+    attempts = [(ratelimit.LOGIN_PER_ACCOUNT, email)]
     if address:
-        waits.append(await ratelimit.exceeded(redis, ratelimit.LOGIN_PER_ADDRESS, address))
-    return max((wait for wait in waits if wait is not None), default=None)
+        attempts.append((ratelimit.LOGIN_PER_ADDRESS, address))
+    return attempts
 
 
 async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str,
                 *, address: str | None = None) -> SignedIn:
     email = normalize_email(email)
+    # The attempt counts as a failure before the password is checked, so parallel guesses cannot all
+    # slip in under the limit; a correct password takes it back.
+    attempts = _login_attempts(email, address)
     try:
-        wait = await _throttled(redis, email, address)
+        wait = await ratelimit.take_all(redis, attempts)
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     if wait is not None:
@@ -121,11 +124,9 @@ async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str
     user = found.scalar_one_or_none()
     # Verify even when the account is unknown, so both failures take the same time.
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        with contextlib.suppress(RedisError, OSError):
-            await ratelimit.record(redis, ratelimit.LOGIN_PER_ACCOUNT, email)
-            if address:
-                await ratelimit.record(redis, ratelimit.LOGIN_PER_ADDRESS, address)
         raise Rejected([SIGN_IN_FAILED])
+    with contextlib.suppress(RedisError, OSError):
+        await ratelimit.give_back_all(redis, attempts)
     await session.execute(update(User).where(User.id == user.id).values(last_login_at=func.now()))
     await session.refresh(user)
     return await _sign_in(session, redis, keys, user)

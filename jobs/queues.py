@@ -15,7 +15,8 @@ from saq.queue.redis import RedisQueue
 from models.tasks import TaskPriority
 
 QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
-SLOTS = {TaskPriority.HIGH: 4, TaskPriority.MEDIUM: 2, TaskPriority.LOW: 1}
+# Slots are coroutines waiting on agents (I/O), not threads: an agent's own rate limit protects it.
+SLOTS = {TaskPriority.HIGH: 16, TaskPriority.MEDIUM: 8, TaskPriority.LOW: 4}
 MAINTENANCE_QUEUE = "maintenance"
 
 

@@ -24,6 +24,8 @@ from services import mcp, ratelimit
 
 log = logging.getLogger("gateway.jobs.tasks")
 DEPENDENCY_POLL_SECONDS = 1.0
+CANCEL_POLL_SECONDS = 0.5
+SCHEDULE_SLACK_SECONDS = 1.5
 FINISHED = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
@@ -83,14 +85,20 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
             await requeue(deps, task, agent, delay=DEPENDENCY_POLL_SECONDS)
             return False
     scheduled = meta.get("scheduledFor")
-    if scheduled and datetime.fromisoformat(scheduled).timestamp() > time.time() + 0.5:
-        await requeue(deps, task, agent, not_before=datetime.fromisoformat(scheduled))
-        return False
+    if scheduled:
+        remaining = datetime.fromisoformat(scheduled).timestamp() - time.time()
+        if remaining > SCHEDULE_SLACK_SECONDS:
+            await requeue(deps, task, agent, not_before=datetime.fromisoformat(scheduled))
+            return False
+        if remaining > 0:
+            # saq schedules in whole seconds, so a job may arrive a little early: never start before
+            # the requested time.
+            await asyncio.sleep(remaining)
     limit = (agent.configuration or {}).get("rateLimit")
     if limit:
         rule = ratelimit.Limit(f"agent:{agent.id}", int(limit["requests"]), int(limit["window"]))
         try:
-            wait = await ratelimit.hit(deps.redis, rule, "calls")
+            wait = await ratelimit.take(deps.redis, rule, "calls")
         except (RedisError, OSError):
             wait = 1  # cannot count calls: wait rather than overrun the agent
         if wait is not None:
@@ -128,6 +136,25 @@ def _output(outcome: mcp.ToolOutcome) -> Any:
         return {"text": outcome.text}
 
 
+async def _call_unless_cancelled(deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str,
+                                 arguments: dict[str, Any]) -> mcp.ToolOutcome | None:
+    """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
+    cancelled task does not hold a worker slot until the agent answers)."""
+    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments))
+    try:
+        while True:
+            done, _ = await asyncio.wait({call}, timeout=CANCEL_POLL_SECONDS)
+            if done:
+                return call.result()
+            if await _status(deps, task_id) != TaskStatus.RUNNING:
+                return None
+    finally:
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(BaseException):
+                await call
+
+
 async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
     config = agent.configuration or {}
     retries = int(config.get("retries") or 0)
@@ -144,10 +171,12 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
         try:
-            outcome = await mcp.call_tool(link, task.task_type, task.input_payload or {})
+            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {})
         except mcp.AgentUnreachable as unreachable:
             error = f"The agent did not answer: {unreachable}."
             continue
+        if outcome is None:
+            return  # cancelled during the call: the worker lets go of it
         if outcome.is_error:
             error = (outcome.text or "The tool reported an error.")[:2000]
             continue
@@ -188,3 +217,9 @@ async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
             await asyncio.shield(_finish(deps, pk, status=TaskStatus.FAILED, started=time.monotonic(),
                                          error="The task ran out of time."))
         raise
+    except Exception:
+        # A fault of ours, not the agent's: fail the task rather than leave it `running` while this
+        # worker lives on (the sweep only recovers tasks of dead workers).
+        log.exception("task %s failed inside the worker", pk)
+        await _finish(deps, pk, status=TaskStatus.FAILED, started=time.monotonic(),
+                      error="The task failed inside the gateway's worker.")

@@ -46,8 +46,20 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
     except SchemaError:
         return []
-    return [Problem(".".join([field, *(str(part) for part in error.absolute_path)]), ErrorCode.SCHEMA_MISMATCH,
-                    error.message) for error in errors[:20]]
+    problems: list[Problem] = []
+    reported_missing: dict[tuple[str, ...], int] = {}
+    for error in errors[:20]:
+        path = [field, *(str(part) for part in error.absolute_path)]
+        if error.validator == "required" and isinstance(error.instance, dict):
+            # A missing property points at where it belongs. jsonschema reports one error per missing
+            # name, in the order of the `required` list (the sort above is stable).
+            missing = [name for name in error.validator_value if name not in error.instance]
+            index = reported_missing.get(tuple(path), 0)
+            reported_missing[tuple(path)] = index + 1
+            if index < len(missing):
+                path.append(str(missing[index]))
+        problems.append(Problem(".".join(path), ErrorCode.SCHEMA_MISMATCH, error.message))
+    return problems
 
 
 async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:

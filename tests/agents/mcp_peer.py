@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 
 class Sum(BaseModel):
@@ -29,13 +30,14 @@ class Sum(BaseModel):
 class PeerState:
     calls: dict[str, int] = field(default_factory=dict)
     fail_first: int = 2
+    requests: int = 0  # every HTTP request that reached the peer (MCP or health)
 
     def count(self, tool: str) -> int:
         self.calls[tool] = self.calls.get(tool, 0) + 1
         return self.calls[tool]
 
 
-def build_server(state: PeerState, *, version: str = "1.4.2") -> MCPServer:
+def build_server(state: PeerState, *, version: str = "1.4.2", only: set[str] | None = None) -> MCPServer:
     server = MCPServer("test-peer", version=version)
 
     @server.tool(description="Add two integers.")
@@ -52,24 +54,29 @@ def build_server(state: PeerState, *, version: str = "1.4.2") -> MCPServer:
     @server.tool(description="Fail the first N calls, then succeed.")
     def flaky(label: str) -> str:
         if state.count("flaky") <= state.fail_first:
-            raise RuntimeError("not yet")
+            raise ToolError("not yet")
         return f"ok {label}"
 
     @server.tool(description="Always reports an error.")
     def broken() -> str:
         state.count("broken")
-        raise RuntimeError("this tool is broken")
+        raise ToolError("this tool is broken")
 
+    if only is not None:
+        for name in {"add", "sleep", "flaky", "broken"} - only:
+            server.remove_tool(name)
     return server
 
 
 class RequireKey:
     """The peer's own API-key check, so tests can see the gateway sends the decrypted key."""
 
-    def __init__(self, app: ASGIApp, key: str | None) -> None:
-        self.app, self.key = app, key
+    def __init__(self, app: ASGIApp, key: str | None, state: PeerState) -> None:
+        self.app, self.key, self.state = app, key, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.state.requests += 1
         if scope["type"] == "http" and self.key is not None and scope["path"] != "/health":
             headers = dict(scope.get("headers") or [])
             if headers.get(b"x-api-key", b"").decode() != self.key:
@@ -95,9 +102,10 @@ class RunningPeer:
 
 
 @contextlib.asynccontextmanager
-async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int | None = None) -> AsyncIterator[RunningPeer]:
+async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int | None = None,
+                   version: str = "1.4.2", only: set[str] | None = None) -> AsyncIterator[RunningPeer]:
     state = PeerState(fail_first=fail_first)
-    app = RequireKey(build_server(state).streamable_http_app(), api_key)
+    app = RequireKey(build_server(state, version=version, only=only).streamable_http_app(), api_key, state)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -54,11 +55,15 @@ def is_unexpected(error: GraphQLError) -> bool:
 def extensions(settings: Settings) -> list[Any]:
     from graph.permissions import DeletedAccountsAreAnonymous
 
+    limit_rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+                   *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
+
     chosen: list[Any] = [
         RequestLifecycle,
         DeletedAccountsAreAnonymous,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        # The limiters' rule classes are built once: a fresh limiter per request would mint new rule
+        # classes, and the validation cache (keyed by the rules) would then never hit.
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: MaskErrors(should_mask_error=is_unexpected),
         # Clients send the same few documents over and over; graphql-core's validation alone costs

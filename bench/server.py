@@ -42,7 +42,8 @@ def gateway_executable() -> str:
 class GatewayProcess:
     """`gateway serve` on a free loopback port, its output in a log file (a full pipe would stall it)."""
 
-    def __init__(self, database_url: str, redis_url: str, log_path: Path) -> None:
+    def __init__(self, database_url: str, redis_url: str, log_path: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -55,6 +56,8 @@ class GatewayProcess:
             "REDIS_URL": redis_url,
             # Keys generated for this run only; nothing of a developer's data folder is touched.
             "GATEWAY_DATA_DIR": self._data_dir.name,
+            # e.g. a shared GATEWAY_JWT_PRIVATE_KEYS, so several processes accept each other's tokens.
+            **(extra_env or {}),
         }
 
     @property

@@ -88,7 +88,19 @@ class Context:
     async def forget_deleted_viewer(self) -> None:
         """An access token outlives its account's deletion by up to 15 minutes; until it expires the
         account is anonymous: it sees nothing (node, nodes, agents) and changes nothing."""
-        if self.viewer is not None and await self.active_viewer() is None:
+        if self.viewer is None:
+            return
+        if isinstance(self.request, WebSocket):
+            # A socket's context outlives every operation on it (a subscription streams for hours):
+            # check on a short session of its own, never holding a pooled connection.
+            db = RequestDb(self.resources.sessions)
+            try:
+                row = await Loaders(db, self.viewer.user_id).users.load(self.viewer.user_id)
+            finally:
+                await db.close()
+        else:
+            row = await self.active_viewer()
+        if row is None:
             await self.db.close()
             self.viewer = None
             self.reset()

@@ -102,8 +102,8 @@ async def test_a_killed_worker_does_not_leave_its_tasks_running(api: GraphQLClie
 
         # The dead worker's heartbeat expires (15 s) and the new worker's sweep (every 5 s) takes over:
         # out of retries -> failed; otherwise -> pending again, retry_count + 1, and it runs to the end.
-        failed = await wait_for_task(api, owner, lost["id"], {"FAILED"}, timeout=30)
-        done = await wait_for_task(api, owner, again["id"], {"COMPLETED"}, timeout=30)
+        failed = await wait_for_task(api, owner, lost["id"], {"FAILED"}, timeout=60)
+        done = await wait_for_task(api, owner, again["id"], {"COMPLETED"}, timeout=60)
     assert "worker" in failed["errorMessage"] and failed["completedAt"] is not None
     assert done["retryCount"] == 1 and done["outputPayload"] == {"result": "slept 3.0"}
     assert when(done["startedAt"]) > when(failed["startedAt"])  # the retry's own attempt start

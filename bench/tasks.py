@@ -1,0 +1,175 @@
+"""`python -m bench tasks`: tasks per second through queue and worker with a trivial MCP tool, and the
+latency from the `runTask` answer to the task's `running` event (p50/p99).
+
+It starts a real MCP server (the tests' peer, `add` tool), a `gateway serve` with the worker in-process,
+makes an operator, registers the agent, then runs tasks at a fixed concurrency while a `taskUpdated`
+subscription records when each task starts running. Loopback only; bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import websockets
+
+from bench.config import plain_dsn, require_loopback, with_database
+from bench.server import GatewayProcess, free_port, gateway_executable
+from services.tokens import generate_key_set
+
+REGISTER = """mutation($i: RegisterInput!) { register(input: $i) { accessToken errors { code } } }"""
+AGENT = """mutation($i: RegisterAgentInput!) { registerAgent(input: $i) { agent { id } errors { code message } } }"""
+RUN = """mutation($i: RunTaskInput!) { runTask(input: $i) { task { id } errors { code message } } }"""
+WATCH = "subscription { taskUpdated { id status } }"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def _gql(http: httpx.AsyncClient, query: str, variables: dict[str, object], token: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = (await http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)).json()
+    if "errors" in body:
+        raise SystemExit(f"GraphQL error: {body['errors']}")
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int, concurrency: int) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        email = f"bench-op-{uuid.uuid4().hex[:8]}@bench.example.com"
+        token = (await _gql(http, REGISTER, {"i": {"email": email, "password": "BenchPassw0rd!",
+                                                   "firstName": "Bench", "lastName": "Operator"}}))["register"]["accessToken"]
+        subprocess.run([gateway_executable(), "grant-operator", email], env=env, check=True, capture_output=True)
+        agent = (await _gql(http, AGENT, {"i": {"name": f"bench-{uuid.uuid4().hex[:8]}", "endpoint": peer_url,
+                                                "configuration": {"timeout": 5000, "retries": 0}}},
+                            token))["registerAgent"]["agent"]["id"]
+        answered: dict[str, float] = {}
+        running: dict[str, float] = {}
+        finished: dict[str, float] = {}
+        ws_url = base_url.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+            await socket.recv()
+            await socket.send(json.dumps({"id": "w", "type": "subscribe", "payload": {"query": WATCH}}))
+            await asyncio.sleep(0.3)
+
+            async def watch() -> None:
+                async for raw in socket:
+                    message = json.loads(raw)
+                    if message.get("type") != "next":
+                        continue
+                    update = message["payload"]["data"]["taskUpdated"]
+                    now = time.perf_counter()
+                    if update["status"] == "RUNNING":
+                        running.setdefault(update["id"], now)
+                    elif update["status"] in ("COMPLETED", "FAILED"):
+                        finished.setdefault(update["id"], now)
+                        if len(finished) >= tasks:
+                            return
+
+            watcher = asyncio.create_task(watch())
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for n in range(tasks):
+                queue.put_nowait(n)
+
+            async def submit() -> None:
+                while not queue.empty():
+                    n = queue.get_nowait()
+                    data = await _gql(http, RUN, {"i": {"agentId": agent, "taskType": "add",
+                                                        "input": {"a": n, "b": 1}}}, token)
+                    answered[data["runTask"]["task"]["id"]] = time.perf_counter()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(submit() for _ in range(concurrency)))
+            try:
+                await asyncio.wait_for(watcher, timeout=120)
+            except TimeoutError:
+                raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
+            elapsed = max(finished.values()) - started
+
+            # Unsaturated: one task at a time, so the wait is the pick-up, not a backlog.
+            idle_waits: list[float] = []
+            for n in range(20):
+                data = await _gql(http, RUN, {"i": {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 2}}}, token)
+                task_id, answered_at = data["runTask"]["task"]["id"], time.perf_counter()
+                async with asyncio.timeout(30):
+                    while True:
+                        message = json.loads(await socket.recv())
+                        if message.get("type") != "next":
+                            continue
+                        update = message["payload"]["data"]["taskUpdated"]
+                        if update["id"] == task_id and update["status"] == "RUNNING":
+                            idle_waits.append((time.perf_counter() - answered_at) * 1000)
+                        if update["id"] == task_id and update["status"] in ("COMPLETED", "FAILED"):
+                            break
+    waits = [(running[t] - answered[t]) * 1000 for t in answered if t in running]
+    return {"tasks": tasks, "seconds": elapsed, "tasks_per_s": tasks / elapsed,
+            "start_p50_ms": statistics.median(waits), "start_p99_ms": percentile(waits, 0.99),
+            "start_max_ms": max(waits), "idle_p50_ms": statistics.median(idle_waits),
+            "idle_p99_ms": percentile(idle_waits, 0.99)}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench tasks", description=__doc__)
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("-c", "--concurrency", type=int, default=8)
+    args = parser.parse_args(argv)
+    require_loopback(args.dsn)
+    require_loopback(args.redis_url)
+    database = f"gateway_bench_tasks_{uuid.uuid4().hex[:6]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(plain_dsn(args.dsn))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    peer_port = free_port()
+    peer = subprocess.Popen([sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    keys = json.dumps(generate_key_set().as_dict(private=True))
+    extra = {"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "true"}
+    gateway = GatewayProcess(with_database(args.dsn, database), args.redis_url,
+                             Path("bench/results/tasks-gateway.log"), extra_env=extra)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{peer_port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the MCP peer did not start") from None
+                time.sleep(0.2)
+        gateway.start()
+        env = {**gateway._env}  # noqa: SLF001  (grant-operator runs against the same database)
+        result = asyncio.run(measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp",
+                                     args.tasks, args.concurrency))
+    finally:
+        gateway.stop()
+        peer.terminate()
+        peer.wait(10)
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    print(f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters)")
+    print(f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32}")
+    print(f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "
+          f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -3,6 +3,7 @@ answer the same question, verified against each other before they are timed."""
 
 from __future__ import annotations
 
+import abc
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ def _checker(expected: Expected, label: str) -> Any:
 
 
 @dataclass
-class Scenario:
+class Scenario(abc.ABC):
     """`prepare` verifies and primes the expectations; then `gateway` and `baseline` are the timed calls."""
 
     name: str
@@ -67,14 +68,17 @@ class Scenario:
         size = len(first) if len(first) == len(second) else None
         return first, Expected(size, queries.data_of(first))
 
+    @abc.abstractmethod
     async def prepare(self) -> None:
-        raise NotImplementedError
+        """Build the request and check the gateway's answer against the baseline's."""
 
+    @abc.abstractmethod
     def gateway(self) -> Call:
-        raise NotImplementedError
+        """One request to the gateway."""
 
+    @abc.abstractmethod
     def baseline(self) -> Call:
-        raise NotImplementedError
+        """The same data from raw asyncpg."""
 
 
 class NestedScenario(Scenario):

@@ -170,7 +170,6 @@ MUTATIONS_ON_OBJECTS = sorted(
 )
 
 
-@pytest.mark.skipif(not MUTATIONS_ON_OBJECTS, reason="no mutation acts on an object by ID yet")
 @pytest.mark.parametrize("mutation", MUTATIONS_ON_OBJECTS)
 async def test_another_users_objects_answer_as_missing_ones(client: GraphQLClient, pg: asyncpg.Connection,
                                                            mutation: str) -> None:

@@ -1,6 +1,6 @@
 """`python -m bench`: the whole HTTP benchmark (seed if needed, serve, measure, print).
-`python -m bench realtime [...]`: the WebSocket fan-out benchmark (bench/realtime.py); likewise any
-`python -m bench NAME [...]` runs `main(argv)` of bench/NAME.py."""
+`python -m bench realtime [...]`: the WebSocket fan-out benchmark (bench/realtime/); likewise any
+`python -m bench NAME [...]` runs `main(argv)` of bench/NAME.py (or the package bench/NAME/)."""
 
 import importlib
 import importlib.util

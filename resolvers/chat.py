@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,16 @@ def _holds_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_nul(member) for member in value)
     return False
+
+
+Saved = TypeVar("Saved", ChatSession, Message)
+
+
+async def _saved(session: AsyncSession, row: Saved) -> Saved:
+    """Write the changes and read back what the database computed (now(), defaults)."""
+    await session.flush()
+    await session.refresh(row)
+    return row
 
 
 def _check_title(title: str | None) -> Problem | None:
@@ -91,9 +101,7 @@ async def update_session(session: AsyncSession, user_id: uuid.UUID, session_id: 
     if context is not None:
         chat.context_data = context
     chat.updated_at = func.now()
-    await session.flush()
-    await session.refresh(chat)
-    return chat
+    return await _saved(session, chat)
 
 
 async def archive_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
@@ -102,9 +110,7 @@ async def archive_session(session: AsyncSession, user_id: uuid.UUID, session_id:
         raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, "The session is already archived.")])
     chat.status = SessionStatus.ARCHIVED
     chat.updated_at = func.now()
-    await session.flush()
-    await session.refresh(chat)
-    return chat
+    return await _saved(session, chat)
 
 
 async def unarchive_session(session: AsyncSession, user_id: uuid.UUID,
@@ -114,9 +120,7 @@ async def unarchive_session(session: AsyncSession, user_id: uuid.UUID,
         raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, "The session is not archived.")])
     chat.status = SessionStatus.ACTIVE
     chat.updated_at = func.now()
-    await session.flush()
-    await session.refresh(chat)
-    return chat
+    return await _saved(session, chat)
 
 
 async def delete_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
@@ -125,9 +129,7 @@ async def delete_session(session: AsyncSession, user_id: uuid.UUID, session_id: 
     chat.status = SessionStatus.DELETED
     chat.deleted_at = func.now()
     chat.updated_at = func.now()
-    await session.flush()
-    await session.refresh(chat)
-    return chat
+    return await _saved(session, chat)
 
 
 async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
@@ -139,9 +141,7 @@ async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id:
     chat.status = SessionStatus.ACTIVE
     chat.deleted_at = None
     chat.updated_at = func.now()
-    await session.flush()
-    await session.refresh(chat)
-    return chat
+    return await _saved(session, chat)
 
 
 @dataclass(frozen=True)
@@ -199,9 +199,7 @@ async def send_message(session: AsyncSession, user_id: uuid.UUID, session_id: uu
     message = Message(session_id=chat.id, role=MessageRole.USER, content=content, seq=seq,
                       meta={"attachments": stored} if stored else {}, timestamp=at)
     session.add(message)
-    await session.flush()
-    await session.refresh(message)
-    return message
+    return await _saved(session, message)
 
 
 async def _own_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None) -> tuple[Message, ChatSession]:
@@ -235,9 +233,7 @@ async def edit_message(session: AsyncSession, user_id: uuid.UUID, message_id: uu
         raise Rejected(problems)
     message.content = content
     message.edited_at = func.now()
-    await session.flush()
-    await session.refresh(message)
-    return message
+    return await _saved(session, message)
 
 
 async def delete_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
@@ -247,6 +243,4 @@ async def delete_message(session: AsyncSession, user_id: uuid.UUID, message_id: 
         raise Rejected([Problem("input.messageId", ErrorCode.INVALID_STATE,
                                 "Messages of archived sessions cannot change.")])
     message.deleted_at = func.now()
-    await session.flush()
-    await session.refresh(message)
-    return message
+    return await _saved(session, message)

@@ -4,6 +4,7 @@ redis-server of this package's own, so its sweep and queues see no other package
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,21 +26,30 @@ class LiveEnv:
     logs: Path
 
 
-@pytest.fixture(scope="package")
-def worker_env(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveEnv]:
+@contextmanager
+def own_environment(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory, name: str, *,
+                    run_worker: bool) -> Iterator[LiveEnv]:
+    """A migrated database and a redis-server of their own, and the environment a gateway needs."""
     from gateway import migrate
 
-    database = create_database(pg_server_url, "gateway_agents")
+    database = create_database(pg_server_url, f"gateway_{name}")
     migrate.upgrade(database)
-    redis = OwnRedis(tmp_path_factory.mktemp("agents-redis"))
+    redis = OwnRedis(tmp_path_factory.mktemp(f"{name}-redis"))
     redis.start()
-    env = gateway_env(database.replace("+asyncpg", ""), redis.url, tmp_path_factory.mktemp("agents"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_RUN_WORKER="true")
+    env = gateway_env(database.replace("+asyncpg", ""), redis.url, tmp_path_factory.mktemp(name),
+                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+                      GATEWAY_RUN_WORKER="true" if run_worker else "false")
     try:
-        yield LiveEnv(env, database, redis, tmp_path_factory.mktemp("agents-logs"))
+        yield LiveEnv(env, database, redis, tmp_path_factory.mktemp(f"{name}-logs"))
     finally:
         redis.kill()
         drop_database(pg_server_url, database)
+
+
+@pytest.fixture(scope="package")
+def worker_env(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveEnv]:
+    with own_environment(pg_server_url, tmp_path_factory, "agents", run_worker=True) as environment:
+        yield environment
 
 
 @pytest.fixture(scope="package")

@@ -14,30 +14,20 @@ import httpx
 import pytest
 
 from graph.node import decode_global_id
-from tests.agents.conftest import LiveEnv
+from tests.agents.conftest import LiveEnv, own_environment
 from tests.agents.flows import make_operator, register_agent, run_task, task_node, wait_for_task, when
 from tests.agents.mcp_peer import mcp_peer
-from tests.agents.servers import OwnRedis, WorkerProcess
-from tests.conftest import _dsn, create_database, drop_database, signing_keys_json
+from tests.agents.servers import WorkerProcess
+from tests.conftest import _dsn
 from tests.graphql_client import GraphQLClient, SignedUp
-from tests.live import LiveServer, gateway_env, live_server
+from tests.live import LiveServer, live_server
 
 
 @pytest.fixture(scope="module")
 def durable_env(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveEnv]:
-    from gateway import migrate
-
-    database = create_database(pg_server_url, "gateway_durable")
-    migrate.upgrade(database)
-    redis = OwnRedis(tmp_path_factory.mktemp("durable-redis"))
-    redis.start()
-    env = gateway_env(database.replace("+asyncpg", ""), redis.url, tmp_path_factory.mktemp("durable"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_RUN_WORKER="false")
-    try:
-        yield LiveEnv(env, database, redis, tmp_path_factory.mktemp("durable-logs"))
-    finally:
-        redis.kill()
-        drop_database(pg_server_url, database)
+    # No worker inside the gateway: the workers are processes this module starts and kills.
+    with own_environment(pg_server_url, tmp_path_factory, "durable", run_worker=False) as environment:
+        yield environment
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +84,12 @@ async def test_a_killed_worker_does_not_leave_its_tasks_running(api: GraphQLClie
         lost = await run_task(api, owner, once["id"], "sleep", {"seconds": 3})
         await wait_for_task(api, owner, again["id"], {"RUNNING"})
         await wait_for_task(api, owner, lost["id"], {"RUNNING"})
+        # RUNNING is set when the task is claimed, a moment before its call reaches the agent: wait
+        # until both calls are in the peer's hands, so the kill lands in the middle of both.
+        deadline = asyncio.get_running_loop().time() + 15
+        while peer.state.calls.get("sleep", 0) < 2:
+            assert asyncio.get_running_loop().time() < deadline, peer.state.calls
+            await asyncio.sleep(0.05)
         first.kill()  # SIGKILL in the middle of both tool calls
 
         await asyncio.sleep(0.5)

@@ -54,12 +54,28 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(default=10, ge=1,
                                              validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
+    # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"GATEWAY_TRUSTED_PROXIES: {entry!r} is not an address or CIDR") from None
         return value
 
     @property

@@ -31,6 +31,7 @@ from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
 from jobs.queues import TaskQueues
 from jobs.worker import egress_policy, secret_box
+from services.addresses import TrustedProxies
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
@@ -126,7 +127,8 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
                      keys=load_keys(settings),
                      mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"),
                      events=EventHub(redis, queue_size=settings.ws_queue_size),
-                     box=secret_box(settings), policy=egress_policy(settings), queues=TaskQueues(redis_url))
+                     box=secret_box(settings), policy=egress_policy(settings), queues=TaskQueues(redis_url),
+                     proxies=TrustedProxies(settings.trusted_proxies))
 
 
 async def close_resources(resources: Resources) -> None:

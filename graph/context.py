@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
 from jobs.queues import TaskQueues
+from services.addresses import TrustedProxies
 from services.crypto import SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
@@ -38,6 +39,7 @@ class Resources:
     box: SecretBox
     policy: EgressPolicy
     queues: TaskQueues
+    proxies: TrustedProxies
 
 
 @dataclass
@@ -76,8 +78,10 @@ class Context:
 
     @property
     def client_address(self) -> str | None:
+        """The client's address; `X-Forwarded-For` counts only from a trusted proxy."""
         client = self.request.client
-        return client.host if client is not None else None
+        return self.resources.proxies.client(client.host if client is not None else None,
+                                             self.request.headers.get("x-forwarded-for"))
 
     async def active_viewer(self) -> Any:
         """The viewer's row when signed in to an account that still exists (one cached load)."""

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _statements = itertools.count()
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 _statement_total = 0
 
 
@@ -38,7 +39,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "assistant-gateway", "timezone": "UTC"}},
+        connect_args={"server_settings": {
+            "application_name": "assistant-gateway",
+            "timezone": "UTC",
+            # A backstop: a connection left idle inside a transaction (a bug, or a client that
+            # stopped reading) is ended by PostgreSQL instead of holding its locks and pool slot.
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        }},
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     return engine

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +52,30 @@ class Viewer:
     expires_at: int
 
 
+class OperationScope:
+    """The database session and loaders of one operation on a socket, renewed for every event.
+
+    A socket's context lives as long as the socket and serves every operation on it at once, so what
+    an operation loads cannot live on the context: a subscription would keep a pooled connection
+    (idle in transaction) from its first event until it ends, and 20 sockets would drain the pool.
+    """
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.db, self.loaders = context.fresh_db()
+
+    async def renew(self) -> None:
+        """Close this event's session (before the event is sent) and start the next one's."""
+        db, (self.db, self.loaders) = self.db, self.context.fresh_db()
+        await db.close()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+_operation_scope: ContextVar[OperationScope | None] = ContextVar("operation_scope", default=None)
+
+
 @dataclass
 class Context:
     request: Request | WebSocket
@@ -57,16 +84,54 @@ class Context:
     viewer: Viewer | None = None
     auth_error: str | None = None
     connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
-    db: RequestDb = field(init=False)
-    loaders: Loaders = field(init=False)
+    _db: RequestDb = field(init=False, repr=False)
+    _loaders: Loaders = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.reset()
+        self._db, self._loaders = self.fresh_db()
+
+    def fresh_db(self) -> tuple[RequestDb, Loaders]:
+        db = RequestDb(self.resources.sessions)
+        return db, Loaders(db, self.viewer_id)
+
+    @property
+    def is_socket(self) -> bool:
+        return isinstance(self.request, WebSocket)
+
+    def current_scope(self) -> OperationScope | None:
+        scope = _operation_scope.get()
+        return scope if scope is not None and scope.context is self else None
+
+    @property
+    def db(self) -> RequestDb:
+        """The operation's database session: the request's, or on a socket the current event's."""
+        scope = self.current_scope()
+        return scope.db if scope is not None else self._db
+
+    @property
+    def loaders(self) -> Loaders:
+        scope = self.current_scope()
+        return scope.loaders if scope is not None else self._loaders
+
+    @contextmanager
+    def operation(self) -> Iterator[OperationScope]:
+        """Open the scope of one operation on a socket. Each operation runs in a task of its own, and
+        the scope is a context variable of that task (and of the tasks it starts)."""
+        scope = OperationScope(self)
+        token = _operation_scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _operation_scope.reset(token)
 
     def reset(self) -> None:
-        """Fresh database session and loaders (per request; per event on a socket)."""
-        self.db = RequestDb(self.resources.sessions)
-        self.loaders = Loaders(self.db, self.viewer_id)
+        """Fresh database session and loaders, e.g. once the viewer changed (the old session must be
+        closed by the caller)."""
+        scope = self.current_scope()
+        if scope is not None:
+            scope.db, scope.loaders = self.fresh_db()
+        else:
+            self._db, self._loaders = self.fresh_db()
 
     @property
     def viewer_id(self) -> uuid.UUID | None:
@@ -94,7 +159,7 @@ class Context:
         account is anonymous: it sees nothing (node, nodes, agents) and changes nothing."""
         if self.viewer is None:
             return
-        if isinstance(self.request, WebSocket):
+        if self.is_socket:
             # A socket's context outlives every operation on it (a subscription streams for hours):
             # check on a short session of its own, never holding a pooled connection.
             db = RequestDb(self.resources.sessions)

@@ -21,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
 from gateway.settings import Settings
+from graph.context import Context
 from graph.errors import RequestErrorCode, request_error
 
 log = logging.getLogger("gateway.graph")
@@ -34,13 +35,30 @@ class RequestLifecycle(SchemaExtension):
         yield
 
     async def on_operation(self) -> Any:  # type: ignore[override]
-        try:
+        context = self.execution_context.context
+        if not isinstance(context, Context):
             yield
-        finally:
-            context = self.execution_context.context
-            if context is not None and hasattr(context, "db"):
+            return
+        if not context.is_socket:
+            try:
+                yield
+            finally:
                 await context.db.close()
-                context.reset()  # a socket's next operation gets its own session and loaders
+            return
+        with context.operation() as scope:
+            try:
+                yield
+            finally:
+                await scope.close()
+
+    async def on_stream_result(self, result: Any) -> Any:  # type: ignore[override]
+        """A socket's result (a subscription's event, or a query's answer) has been resolved: give its
+        database connection back before it is sent, so no socket holds one between events."""
+        context = self.execution_context.context
+        scope = context.current_scope() if isinstance(context, Context) else None
+        if scope is not None:
+            await scope.renew()
+        yield
 
 
 def is_unexpected(error: GraphQLError) -> bool:

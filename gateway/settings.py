@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(default=10, ge=1,
                                              validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
+    max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
     # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
 from graph.schema import build_schema
-from graph.sockets import LegacyGraphQLWSHandler, SocketRegistry
+from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
 from jobs.queues import TaskQueues
 from jobs.worker import egress_policy, secret_box
 from services.addresses import TrustedProxies
@@ -63,16 +64,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if context.auth_error:
             raise ConnectionRejectionError({"message": context.auth_error})
         viewer = context.viewer
-        if viewer is not None:
-            limit = self.resources.settings.ws_max_connections_per_user
-            if self.sockets.connections_of(viewer.user_id) >= limit:
-                raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
-            assert isinstance(context.request, WebSocket)
-            # Registered before the revocation check: a revocation landing in between still closes it.
-            self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
-            if viewer.session_id is not None and await self._revoked(viewer.session_id):
-                self.sockets.discard(context.request)
-                raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
+        if viewer is None:
+            # Every subscription needs a user: an anonymous socket would only hold resources.
+            raise ConnectionRejectionError({"message": 'Sign in first: send {"authorization": "Bearer '
+                                                       '<access token>"} in connection_init.'})
+        limit = self.resources.settings.ws_max_connections_per_user
+        if self.sockets.connections_of(viewer.user_id) >= limit:
+            raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
+        assert isinstance(context.request, WebSocket)
+        # Registered before the revocation check: a revocation landing in between still closes it.
+        self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
+        if viewer.session_id is not None and await self._revoked(viewer.session_id):
+            self.sockets.discard(context.request)
+            raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
         return await super().on_ws_connect(context)
 
     async def _revoked(self, session_id: str) -> bool:
@@ -85,15 +89,31 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
 
 class SocketApp:
-    """The WebSocket endpoint: strawberry's handler, then forgetting the socket when it ends."""
+    """The WebSocket endpoint: at most `GATEWAY_MAX_SOCKETS_PER_ADDRESS` open sockets per client address
+    (initialised or not), then strawberry's handler, then forgetting the socket when it ends."""
 
     def __init__(self, app: GatewayGraphQL) -> None:
         self.app = app
+        self.open_per_address: Counter[str] = Counter()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        resources = self.app.resources
+        peer = scope.get("client")
+        forwarded = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                          if name == b"x-forwarded-for"), None)
+        address = resources.proxies.client(peer[0] if peer else None, forwarded) or "unknown"
+        if self.open_per_address[address] >= resources.settings.max_sockets_per_address:
+            # Refused at the handshake (the client sees HTTP 403), before any per-socket work.
+            await send({"type": "websocket.close", "code": TOO_MANY_SOCKETS,
+                        "reason": "Too many open sockets from this address"})
+            return
+        self.open_per_address[address] += 1
         try:
             await self.app(scope, receive, send)
         finally:
+            self.open_per_address[address] -= 1
+            if self.open_per_address[address] <= 0:
+                del self.open_per_address[address]
             self.app.sockets.discard_scope(scope)
 
 

@@ -4,6 +4,7 @@ document limits (depth, aliases, tokens) and error masking."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +62,28 @@ class RequestLifecycle(SchemaExtension):
         yield
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
+class HideSuggestions(SchemaExtension):
+    """In production, "Did you mean 'viewer'?" would map the schema for someone without introspection."""
+
+    @staticmethod
+    def _strip(result: Any) -> None:
+        for error in getattr(result, "errors", None) or ():
+            if isinstance(error, GraphQLError) and "Did you mean" in error.message:
+                error.message = _SUGGESTION.sub("", error.message)
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        self._strip(self.execution_context.result)
+        self._strip(getattr(self.execution_context.result, "initial_result", None))
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+        self._strip(result)
+        yield
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Mask exceptions we did not raise on purpose; keep validation and coded errors readable."""
     original = error.original_error
@@ -90,5 +113,5 @@ def extensions(settings: Settings) -> list[Any]:
         lambda: ValidationCache(maxsize=1024),
     ]
     if settings.is_production:
-        chosen.append(DisableIntrospection)
+        chosen += [DisableIntrospection, HideSuggestions]
     return chosen

@@ -28,6 +28,7 @@ log = logging.getLogger("gateway.sockets")
 SESSION_ENDED = 4401
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
+TOO_MANY_SOCKETS = 4429
 
 
 async def close_socket(websocket: WebSocket, code: int, reason: str) -> None:

@@ -36,6 +36,7 @@ from tests.users.flows import (
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 INIT_TIMEOUT = 1
+SOCKETS_PER_ADDRESS = 6
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,9 @@ def server_env(pg_server_url: str, redis_url: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     database = create_database(pg_server_url, "gateway_sockets")
     env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("sockets"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_WS_INIT_TIMEOUT=str(INIT_TIMEOUT))
+                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_WS_INIT_TIMEOUT=str(INIT_TIMEOUT),
+                      GATEWAY_MAX_SOCKETS_PER_ADDRESS=str(SOCKETS_PER_ADDRESS),
+                      GATEWAY_TRUSTED_PROXIES="127.0.0.1")
     yield env
     drop_database(pg_server_url, database)
 
@@ -162,6 +165,19 @@ async def test_a_bad_token_is_refused_with_4403(server: LiveServer, server_keys:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("payload", [{}, None, {"authorization": ""}], ids=["empty", "none", "blank"])
+async def test_an_init_without_a_token_is_refused_with_4403(server: LiveServer, protocol: str,
+                                                            payload: dict[str, str] | None) -> None:
+    """Every subscription needs a user: an anonymous socket is refused at `connection_init`."""
+    async with websockets.connect(server.ws_url, subprotocols=[protocol]) as socket:
+        message: dict[str, Any] = {"type": "connection_init"}
+        if payload is not None:
+            message["payload"] = payload
+        await socket.send(json.dumps(message))
+        assert await close_code(socket, 5) == 4403
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_token_of_an_ended_session_is_refused_with_4403(server: LiveServer, account: Account,
                                                                 protocol: str) -> None:
     assert (await account.call(LOGOUT, {"input": {"refreshToken": account.refresh_token}}))["errors"] == []
@@ -255,6 +271,34 @@ async def test_revocations_reach_sockets_after_quiet_spells(server: LiveServer, 
             await asyncio.sleep(quiet)
             assert (await account.call(LOGOUT, {"input": {"refreshToken": refresh_token}}))["errors"] == []
             assert await close_code(socket, 1.0) == 4401, f"after {quiet}s of quiet"
+
+
+# --- sockets per client address ---------------------------------------------------------------------------
+
+
+async def test_open_sockets_are_capped_per_client_address(server: LiveServer) -> None:
+    """`GATEWAY_MAX_SOCKETS_PER_ADDRESS` counts open sockets, initialised or not, per client address
+    (from X-Forwarded-For, since the test client is a trusted proxy here); others are not affected."""
+    def from_address(address: str) -> Any:
+        return websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"],
+                                  additional_headers={"X-Forwarded-For": address})
+
+    crowd = [await from_address("198.51.100.1").__aenter__() for _ in range(SOCKETS_PER_ADDRESS)]
+    try:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with from_address("198.51.100.1"):
+                pass
+        assert refused.value.response.status_code == 403
+        async with from_address("198.51.100.2") as other:  # another address still connects
+            await other.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert await close_code(other, 5) == 4403
+        await crowd.pop().close()
+        await asyncio.sleep(0.2)
+        async with from_address("198.51.100.1"):  # a slot was given back
+            pass
+    finally:
+        for socket in crowd:
+            await socket.close()
 
 
 # --- never initialised: 4408 ------------------------------------------------------------------------------

@@ -416,6 +416,21 @@ async def test_production_refuses_introspection(build_app, user: SignedUp) -> No
         assert (await development.data(INTROSPECTION))["__schema"]["queryType"] == {"name": "Query"}
 
 
+async def test_production_gives_no_field_suggestions(build_app, user: SignedUp) -> None:  # noqa: ANN001
+    """Without introspection, "Did you mean 'viewer'?" would still map the schema, one guess at a time."""
+    typos = ["{ viewr { id } }", "{ viewer { chatSesions { totalCount } } }",
+             "{ viewer { chatSessions(orderBy: LAST_ACTIVITY) { totalCount } } }",
+             "mutation { registr(input: {}) { user { id } } }"]
+    async with connect(build_app(GATEWAY_ENV="production")) as production:
+        for query in typos:
+            body = (await production.post(query, token=user.token)).json()
+            assert body["errors"], body
+            assert all("did you mean" not in error["message"].lower() for error in body["errors"]), body
+    async with connect(build_app()) as development:
+        body = (await development.post(typos[0], token=user.token)).json()
+        assert "Did you mean 'viewer'?" in first_error(body)["message"]
+
+
 async def test_production_does_not_serve_graphiql(build_app) -> None:  # noqa: ANN001
     browser = {"Accept": "text/html,application/xhtml+xml"}
     async with connect(build_app()) as development:

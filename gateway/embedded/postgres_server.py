@@ -87,8 +87,8 @@ def _replace_leftovers(pgdata: Path, claim_path: Path) -> Path | None:
         reason = processes.why_not_shared(server, claim, _bin() / "postgres")
         if reason is None and len(lines) >= 8 and lines[0].strip() == str(server.pid) \
                 and lines[7].strip() == "ready":
-            log.info("sharing the embedded PostgreSQL of pid %d (pid %d)", claim.owner if claim else 0,
-                     server.pid)
+            log.info("sharing the embedded PostgreSQL (pid %d) that gateway process %d started", server.pid,
+                     claim.owner if claim else 0)
             return Path(lines[4].strip())
         log.warning("stopping the PostgreSQL left running on %s (pid %d): %s", pgdata, server.pid,
                     reason or "it is not ready")
@@ -96,9 +96,10 @@ def _replace_leftovers(pgdata: Path, claim_path: Path) -> Path | None:
         survivors = processes.stop(server, STOP_SIGNALS, timeout=STOP_TIMEOUT, helpers=helpers)
         processes.refuse_survivors(survivors, "PostgreSQL", pgdata)
     if lines:
-        log.info("removing the stale %s (pid %s is not running)", pgdata / "postmaster.pid", lines[0])
+        if (pgdata / "postmaster.pid").exists():
+            log.info("removing the stale %s (pid %s is not running)", pgdata / "postmaster.pid", lines[0])
+            (pgdata / "postmaster.pid").unlink(missing_ok=True)
         _remove_stale_sockets(Path(lines[4].strip()) if len(lines) > 4 and lines[4].strip() else pgdata, pgdata)
-        (pgdata / "postmaster.pid").unlink(missing_ok=True)
     claim_path.unlink(missing_ok=True)
     return None
 

@@ -67,7 +67,8 @@ def _replace_leftovers(redis_dir: Path, claim_path: Path, socket: Path) -> bool:
     for server in found.values():
         reason = processes.why_not_shared(server, claim, _binary())
         if reason is None and socket.is_socket():
-            log.info("sharing the embedded Redis (pid %d)", server.pid)
+            log.info("sharing the embedded Redis (pid %d) that gateway process %d started", server.pid,
+                     claim.owner if claim else 0)
             return True
         log.warning("stopping the Redis left running on %s (pid %d): %s", redis_dir, server.pid,
                     reason or "its socket is gone")

@@ -5,24 +5,61 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 
-from gateway.settings import get_settings
+from gateway.settings import Settings, get_settings
 
 app = typer.Typer(help="Assistant Gateway: the GraphQL API of the assistant.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 SCHEMA_FILE = Path("schema.graphql")
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM's default action kills the process on the spot, skipping `finally` and atexit, which is
+    # how embedded servers were left running. uvicorn restores this handler and re-raises the signal
+    # once it has shut down, so the exit goes through the clean-up below.
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _owning_servers() -> Iterator[None]:
+    """Stop the embedded servers this command started, whichever way it ends: normally, on an error
+    half-way through start-up, on SIGINT (KeyboardInterrupt) or SIGTERM (SystemExit)."""
+    from gateway.embedded import stop_all
+
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        # Stopping takes a moment; a second Ctrl-C must not cut it short (the servers would still die
+        # with us on Linux, but without their clean shutdown).
+        held = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            stop_all()
+        finally:
+            for signum, handler in held.items():
+                signal.signal(signum, handler)
+            signal.signal(signal.SIGTERM, previous)
+
+
 def _urls() -> tuple[str, str]:
-    from gateway.embedded import ensure_servers
+    from gateway.embedded import EmbeddedServerError, ensure_servers
 
     settings = get_settings()
-    urls = ensure_servers(settings.database_url, settings.redis_url, settings.data_dir)
+    try:
+        urls = ensure_servers(settings.database_url, settings.redis_url, settings.data_dir)
+    except EmbeddedServerError as error:
+        # What to do, not a traceback (the clean-up in _owning_servers still runs).
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     assert urls.database_url is not None and urls.redis_url is not None
     return urls.database_url, urls.redis_url
 
@@ -34,26 +71,34 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve the API (GraphiQL at /graphql). Starts embedded PostgreSQL/Redis when their URLs are unset."""
-    import uvicorn
-
     from gateway import migrate as migrations
-    from graph.app import create_app, open_resources
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     embedded = settings.database_url is None or settings.redis_url is None
     run_worker = settings.run_worker if settings.run_worker is not None else embedded
-    database_url, redis_url = _urls()
-    if migrate:
-        migrations.upgrade(database_url)
+    with _owning_servers():
+        database_url, redis_url = _urls()
+        if migrate:
+            migrations.upgrade(database_url)
+        asyncio.run(_serve(settings, database_url=database_url, redis_url=redis_url, host=host, port=port,
+                           run_worker=run_worker))
 
-    async def main() -> None:
-        from jobs import worker
 
-        stop_worker = asyncio.Event()
-        worker_task = (asyncio.create_task(worker.run(settings, database_url=database_url, redis_url=redis_url,
-                                                      stop=stop_worker)) if run_worker else None)
-        resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
+async def _serve(settings: Settings, *, database_url: str, redis_url: str, host: str, port: int,
+                 run_worker: bool) -> None:
+    import uvicorn
+
+    from graph.app import close_resources, create_app, open_resources
+    from jobs import worker
+
+    resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
+    stop_worker = asyncio.Event()
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        if run_worker:
+            worker_task = asyncio.create_task(worker.run(settings, database_url=database_url,
+                                                         redis_url=redis_url, stop=stop_worker))
         # Start-up objects live for the whole process: keep them out of the collector's way.
         gc.collect()
         gc.freeze()
@@ -62,17 +107,12 @@ def serve(
                                 ws_max_size=1 << 20, proxy_headers=False)
         server = uvicorn.Server(config)
         typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
-        try:
-            await server.serve()
-        finally:
-            from graph.app import close_resources
-
-            stop_worker.set()
-            if worker_task is not None:
-                await worker_task
-            await close_resources(resources)
-
-    asyncio.run(main())
+        await server.serve()
+    finally:
+        stop_worker.set()
+        if worker_task is not None:
+            await worker_task
+        await close_resources(resources)
 
 
 @app.command(name="worker")
@@ -81,8 +121,9 @@ def worker_command() -> None:
     from jobs import worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    database_url, redis_url = _urls()
-    worker.main(get_settings(), database_url=database_url, redis_url=redis_url)
+    with _owning_servers():
+        database_url, redis_url = _urls()
+        worker.main(get_settings(), database_url=database_url, redis_url=redis_url)
 
 
 @app.command(name="migrate")
@@ -90,8 +131,9 @@ def migrate_command() -> None:
     """Apply database migrations (alembic upgrade head)."""
     from gateway import migrate as migrations
 
-    database_url, _ = _urls()
-    migrations.upgrade(database_url)
+    with _owning_servers():
+        database_url, _ = _urls()
+        migrations.upgrade(database_url)
     typer.echo("database is at the latest revision")
 
 
@@ -120,9 +162,10 @@ def seed_demo() -> None:
     from gateway import migrate as migrations
     from gateway.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
 
-    database_url, _ = _urls()
-    migrations.upgrade(database_url)
-    created = asyncio.run(seed(database_url))
+    with _owning_servers():
+        database_url, _ = _urls()
+        migrations.upgrade(database_url)
+        created = asyncio.run(seed(database_url))
     typer.echo("demo data " + ("created" if created else "already present"))
     typer.echo(f"sign in with: email {DEMO_EMAIL}  password {DEMO_PASSWORD}")
     typer.echo('  mutation { login(input: {email: "%s", password: "%s"}) { accessToken } }'
@@ -135,9 +178,7 @@ def _set_role(email: str, role_name: str) -> None:
     from models.users import UserRole
     from resolvers.operators import set_role
 
-    database_url, _ = _urls()
-
-    async def apply() -> bool:
+    async def apply(database_url: str) -> bool:
         engine = create_engine(database_url, pool_size=1)
         try:
             async with session_factory(engine)() as session, session.begin():
@@ -145,7 +186,10 @@ def _set_role(email: str, role_name: str) -> None:
         finally:
             await engine.dispose()
 
-    if not asyncio.run(apply()):
+    with _owning_servers():
+        database_url, _ = _urls()
+        changed = asyncio.run(apply(database_url))
+    if not changed:
         typer.echo(f"no account with email {email}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{email} is now {'an operator' if role_name == 'operator' else 'a regular user'}")

@@ -26,6 +26,11 @@ async def _admin(url: str, sql: str) -> None:
         await connection.close()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Session fixtures are torn down by now; the embedded servers must not outlive the run.
+    servers.stop_embedded()
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     return servers.server_url()

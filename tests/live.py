@@ -39,28 +39,39 @@ def gateway_env(database_url: str, redis_url: str, data_dir: Path, **extra: str)
     return env
 
 
-@contextmanager
-def live_server(env: dict[str, str], *, log: Path) -> Iterator[LiveServer]:
+def spawn_server(env: dict[str, str], *, log: Path, timeout: float = 60) -> LiveServer:
+    """Start `gateway serve` and wait until it answers /healthz; the caller stops it."""
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen([GATEWAY, "serve", "--port", str(port)], env=env, stdout=output,
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gateway serve did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.2)
-        yield LiveServer(url=url, process=process)
-    finally:
-        process.terminate()
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url=url, process=process)
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(process)
+            raise RuntimeError(f"gateway serve did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def live_server(env: dict[str, str], *, log: Path) -> Iterator[LiveServer]:
+    running = spawn_server(env, log=log)
+    try:
+        yield running
+    finally:
+        stop_server(running.process)

@@ -3,7 +3,9 @@ machine's servers), otherwise the same embedded servers `gateway serve` uses, un
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -14,8 +16,14 @@ from gateway import embedded
 
 
 def test_data_dir() -> Path:
-    base = Path("/var/lib/assistant-gateway-test") if os.geteuid() == 0 else Path(tempfile.gettempdir())
-    path = base / "embedded"
+    configured = os.environ.get("GATEWAY_TEST_DATA_DIR")
+    if configured:
+        path = Path(configured)
+    else:
+        base = Path("/var/lib/assistant-gateway-test") if os.geteuid() == 0 else Path(tempfile.gettempdir())
+        # One folder per install: a run from another checkout finds servers that are not its own on a
+        # shared folder and replaces them, which would pull the database from under a concurrent run.
+        path = base / f"embedded-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:10]}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -39,3 +47,8 @@ def with_database(url: str, database: str) -> str:
 
 def scratch_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def stop_embedded() -> None:
+    """Stop the embedded servers this test process started (none when GATEWAY_TEST_* are set)."""
+    embedded.stop_all()

@@ -68,8 +68,8 @@ def test_the_nested_nodes_attack_costs_what_it_builds() -> None:
     ("{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { edges { node { id } } } } } } }",
      1 + 1 + 1 + 3 + 3 * (1 + 2)),
     # selected twice, executed twice
-    ("{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { totalCount } } "
-     "edges { node { messages(first: 2) { totalCount } } } } } }",
+    (("{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { totalCount } } "
+      "edges { node { messages(first: 2) { totalCount } } } } } }"),
      1 + 1 + 1 + 3 + 2 * 3 * (1 + 2)),
     # aliases are separate executions; a repeated field without an alias is merged
     ("{ a: viewer { id } b: viewer { id } }", 3),

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,7 +31,7 @@ SESSIONS_PAGE = "query($n: Int) { viewer { chatSessions(first: $n) { nodes { id 
 
 
 @pytest.fixture
-def build_app(resources: Resources, tmp_path) -> Callable[..., Starlette]:  # noqa: ANN001
+def build_app(resources: Resources, tmp_path: Path) -> Callable[..., Starlette]:
     """An app over the run's database and Redis with other settings (same signing keys)."""
 
     def build(resources_: Resources = resources, **env: Any) -> Starlette:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError
@@ -91,8 +91,9 @@ class QueryCostLimiter(SchemaExtension):
         execution = self.execution_context
         document = execution.graphql_document
         if document is not None:
+            variables = execution.variables if isinstance(execution.variables, Mapping) else None
             cost = self.limits.cache.cost(execution.schema._schema, document, execution.query,
-                                          execution.operation_name, execution.variables)
+                                          execution.operation_name, variables)
             limit = self.limits.limit
             if cost > limit:
                 raise GraphQLError(

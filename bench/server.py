@@ -56,6 +56,9 @@ class GatewayProcess:
             "REDIS_URL": redis_url,
             # Keys generated for this run only; nothing of a developer's data folder is touched.
             "GATEWAY_DATA_DIR": self._data_dir.name,
+            # The bench drives one heavy user as fast as the server goes: the per-user cost budget
+            # (a limit on users, not a cost of the server) would refuse it within a minute.
+            "GATEWAY_COST_BUDGET": "0",
             # e.g. a shared GATEWAY_JWT_PRIVATE_KEYS, so several processes accept each other's tokens.
             **(extra_env or {}),
         }

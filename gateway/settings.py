@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
     )
+    # Query cost (graph/cost.py): the objects one operation may build, and the cost units each user (or
+    # anonymous client address) may spend per window; a budget of 0 turns the per-user budget off.
+    max_query_cost: int = Field(default=10_000, ge=1, validation_alias="GATEWAY_MAX_QUERY_COST")
+    cost_budget: int = Field(default=200_000, ge=0, validation_alias="GATEWAY_COST_BUDGET")
+    cost_window_seconds: int = Field(default=60, ge=1, le=86_400, validation_alias="GATEWAY_COST_WINDOW_SECONDS")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -1,14 +1,16 @@
-"""Schema extensions: refuse operations with a bad token, close the request's session, and the
-document limits (depth, aliases, tokens) and error masking."""
+"""Schema extensions: refuse operations with a bad token, close the request's session, the document
+limits (depth, aliases, tokens, cost), the per-user cost budget, and error masking."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from graphql import GraphQLError
+from redis.exceptions import RedisError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -23,7 +25,9 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 
 from gateway.settings import Settings
 from graph.context import Context
+from graph.cost import CostCache
 from graph.errors import RequestErrorCode, request_error
+from services.cost_budget import CostBudget, spend
 
 log = logging.getLogger("gateway.graph")
 
@@ -84,6 +88,67 @@ class HideSuggestions(SchemaExtension):
         yield
 
 
+class CostLimits:
+    """Shared by every request of one schema: the per-operation limit, the cost cache, the budget."""
+
+    REDIS_TIMEOUT = 1.0  # the budget must never stall a read: past this, the operation runs unbudgeted
+
+    def __init__(self, settings: Settings) -> None:
+        self.limit = settings.max_query_cost
+        self.cache = CostCache()
+        self.budget = CostBudget(settings.cost_budget, settings.cost_window_seconds)
+        self.redis_down = False
+
+    async def spend(self, context: Any, cost: int) -> int | None:
+        """Seconds to wait when the subject's budget cannot pay for `cost`, else None. Without Redis the
+        budget cannot be known; reads go on (one warning per outage)."""
+        if not self.budget.enabled or not hasattr(context, "redis"):
+            return None
+        if context.viewer is not None:
+            subject = f"user:{context.viewer.user_id}"
+        else:
+            subject = f"address:{context.client_address or 'unknown'}"
+        try:
+            async with asyncio.timeout(self.REDIS_TIMEOUT):
+                wait = await spend(context.redis, self.budget, subject, cost)
+        except (RedisError, OSError, TimeoutError):
+            if not self.redis_down:
+                log.warning("query cost budget not enforced: Redis unreachable")
+            self.redis_down = True
+            return None
+        self.redis_down = False
+        return wait
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuses, before anything runs (no SQL), an operation that could build more objects than the
+    limit, and one the caller's cost budget cannot pay for. Queries, mutations and subscriptions alike
+    (a subscription pays once, when it starts)."""
+
+    def __init__(self, limits: CostLimits) -> None:
+        self.limits = limits
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        document = execution.graphql_document
+        if document is not None:
+            variables = execution.variables if isinstance(execution.variables, Mapping) else None
+            cost = self.limits.cache.cost(execution.schema._schema, document, execution.query,
+                                          execution.operation_name, variables)
+            limit = self.limits.limit
+            if cost > limit:
+                raise GraphQLError(
+                    f"The query could build {cost} objects; at most {limit} are allowed. Ask for smaller "
+                    "pages or fewer nested lists.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit})
+            wait = await self.limits.spend(execution.context, cost)
+            if wait is not None:
+                raise GraphQLError(
+                    f"Query cost budget spent; try again in {wait} seconds.",
+                    extensions={"code": "RATE_LIMITED", "retryAfter": wait})
+        yield
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Mask exceptions we did not raise on purpose; keep validation and coded errors readable."""
     original = error.original_error
@@ -99,8 +164,12 @@ def extensions(settings: Settings) -> list[Any]:
     limit_rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
                    *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
 
+    cost_limits = CostLimits(settings)
+
     chosen: list[Any] = [
         RequestLifecycle,
+        # Before anything that can touch the database (the deleted-account check loads the viewer).
+        lambda: QueryCostLimiter(cost_limits),
         DeletedAccountsAreAnonymous,
         # The limiters' rule classes are built once: a fresh limiter per request would mint new rule
         # classes, and the validation cache (keyed by the rules) would then never hit.

@@ -80,12 +80,14 @@ async def resolve_nodes(info: Info, ids: Sequence[str], *, argument: str = "ids"
     if len(ids) > MAX_NODES:
         raise bad_input(f"`ids` takes at most {MAX_NODES} IDs.")
     decoded = [decode_global_id(value, field=argument) for value in ids]
-    wanted: dict[str, list[uuid.UUID]] = {}
+    # Each distinct ID is loaded and built once; a repeated ID answers with the same object.
+    wanted: dict[str, dict[uuid.UUID, None]] = {}
     for type_name, pk in decoded:
         if pk is not None and type_name in _fetchers:
-            wanted.setdefault(type_name, []).append(pk)
+            wanted.setdefault(type_name, {})[pk] = None
     found: dict[tuple[str, uuid.UUID], Any] = {}
-    for type_name, pks in wanted.items():
+    for type_name, unique in wanted.items():
+        pks = list(unique)
         for pk, obj in zip(pks, await _fetchers[type_name](info, pks), strict=True):
             if obj is not None:
                 found[(type_name, pk)] = obj

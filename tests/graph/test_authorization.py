@@ -216,7 +216,7 @@ VIEWER_LISTS = """
     id
     chatSessions(first: 100, filter: {status: [ACTIVE, ARCHIVED, DELETED]}) {
       totalCount
-      nodes { id messages(first: 100) { totalCount nodes { id } } tasks(first: 100) { nodes { id } } }
+      nodes { id messages(first: 20) { totalCount nodes { id } } tasks(first: 20) { nodes { id } } }
     }
     documents(first: 100) { totalCount nodes { id } }
     deletedDocuments: documents(first: 100, filter: {deleted: true}) { totalCount nodes { id } }
@@ -309,7 +309,7 @@ async def test_soft_deleted_rows_appear_in_lists_only_when_asked_for(
                                                                  deleted=True))
     deleted_message = gid("Message", await factories.message(pg, alice.session, deleted=True, seconds=5))
     query = """{ viewer {
-      sessions: chatSessions(first: 100) { nodes { id messages(first: 100) { nodes { id } } } }
+      sessions: chatSessions(first: 100) { nodes { id messages(first: 20) { nodes { id } } } }
       deletedSessions: chatSessions(first: 100, filter: {status: [DELETED]}) { nodes { id } }
       documents(first: 100) { nodes { id } }
       deletedDocuments: documents(first: 100, filter: {deleted: true}) { nodes { id } }

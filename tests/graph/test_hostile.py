@@ -300,8 +300,11 @@ async def test_unknown_enum_value_in_variables_is_a_validation_error(client: Gra
 
 
 def nested(depth: int) -> str:
-    """A query whose selections nest `depth` fields deep (viewer > chatSessions > nodes > messages...)."""
-    names = (["viewer", "chatSessions", "nodes"] + ["messages", "nodes", "session"] * depth)[:depth]
+    """A query whose selections nest `depth` fields deep (viewer > chatSessions > nodes > messages...).
+    Pages of one keep its cost low: this is about depth (default pages, 50 at each level, would build
+    millions of objects and be refused for its cost)."""
+    names = (["viewer", "chatSessions(first: 1)", "nodes"]
+             + ["messages(first: 1)", "nodes", "session"] * depth)[:depth]
     return "{ " + " { ".join(names) + " { __typename" + " }" * depth + " }"
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from jobs.context import WorkerDeps, deps_of, job_timeout, task_channel, task_event
 from models import MCPAgent, Task
 from models.tasks import TaskPriority, TaskStatus
-from resolvers.agents import link_for
+from resolvers.agents import CredentialUnavailable, link_for
 from resolvers.tasks import schema_problems
 from services import mcp, ratelimit
 
@@ -159,8 +159,12 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
     config = agent.configuration or {}
     retries = int(config.get("retries") or 0)
     tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
-    link = link_for(agent, deps.box, deps.policy)
     started = time.monotonic()
+    try:
+        link = link_for(agent, deps.box, deps.policy)
+    except CredentialUnavailable as unavailable:
+        await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, error=str(unavailable))
+        return
     error = "The task did not run."
     for attempt in range(retries + 1):
         if attempt:

@@ -135,7 +135,11 @@ class EgressPolicy:
             raise EgressRefused("only http(s) URLs with a host are allowed")
         if parts.username or parts.password:
             raise EgressRefused("credentials in the URL are not allowed")
-        await self.resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise EgressRefused("the port is not valid") from None
+        await self.resolve(parts.hostname, port)
 
 
 class GuardedBackend(AsyncNetworkBackend):
@@ -167,6 +171,8 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
 
-def guarded_client(policy: EgressPolicy, *, timeout: float, headers: dict[str, str] | None = None) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(transport=GuardedTransport(policy), timeout=timeout, headers=headers,
+def guarded_client(policy: EgressPolicy, *, timeout: float, auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
+    """A client whose connections pass the guard. Credentials go in `auth` (see services/credentials.py),
+    never in default headers, which would reach every URL the client is asked for."""
+    return httpx2.AsyncClient(transport=GuardedTransport(policy), timeout=timeout, auth=auth,
                               follow_redirects=False, trust_env=False)

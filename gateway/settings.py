@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
     )
+    # Tasks: how many of one user's tasks run at once across all workers; more wait (deferred, not
+    # failed), so one user's backlog cannot take every worker slot.
+    tasks_per_user: int = Field(default=2, ge=1, le=1000, validation_alias="GATEWAY_TASKS_PER_USER")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -177,10 +177,16 @@ async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(live:
     assert peer.state.calls["add"] == 1  # the doomed task never called its tool
 
 
-async def fill_low_queue(live: GraphQLClient, agent_id: str, seconds: float) -> list[tuple[SignedUp, dict[str, Any]]]:
-    """Occupy every slot of the low-priority queue with a sleeping task, each of a user of its own (one
-    user runs at most GATEWAY_TASKS_PER_USER tasks at once)."""
-    users = [await live.register() for _ in range(SLOTS[TaskPriority.LOW])]
+async def low_queue_fillers(live: GraphQLClient) -> list[SignedUp]:
+    """One user per slot of the low-priority queue (one user runs at most GATEWAY_TASKS_PER_USER tasks
+    at once)."""
+    return [await live.register() for _ in range(SLOTS[TaskPriority.LOW])]
+
+
+async def fill_low_queue(live: GraphQLClient, agent_id: str, seconds: float,
+                         users: list[SignedUp] | None = None) -> list[tuple[SignedUp, dict[str, Any]]]:
+    """Occupy every slot of the low-priority queue with a sleeping task, each of a user of its own."""
+    users = users or await low_queue_fillers(live)
     busy = [(user, await run_task(live, user, agent_id, "sleep", {"seconds": seconds}, priority="LOW"))
             for user in users]
     for user, task in busy:
@@ -246,8 +252,9 @@ async def test_cancelling_a_pending_task(live: GraphQLClient, operator: SignedUp
 async def test_cancelling_a_running_task_stops_it(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, timeout=20_000)
+        fillers = await low_queue_fillers(live)
         started = time.monotonic()
-        busy = await fill_low_queue(live, agent["id"], 5)
+        busy = await fill_low_queue(live, agent["id"], 5, fillers)
         follower = await run_task(live, owner, agent["id"], "add", {"a": 1, "b": 1}, priority="LOW")
         await asyncio.sleep(0.3)
         assert (await task_node(live, owner, follower["id"]))["status"] == "PENDING"  # no slot free

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=10_000, ge=1, validation_alias="GATEWAY_MAX_QUERY_COST")
     cost_budget: int = Field(default=200_000, ge=0, validation_alias="GATEWAY_COST_BUDGET")
     cost_window_seconds: int = Field(default=60, ge=1, le=86_400, validation_alias="GATEWAY_COST_WINDOW_SECONDS")
+    # Tasks: how many of one user's tasks run at once across all workers; more wait (deferred, not
+    # failed), so one user's backlog cannot take every worker slot.
+    tasks_per_user: int = Field(default=2, ge=1, le=1000, validation_alias="GATEWAY_TASKS_PER_USER")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ class WorkerDeps:
     policy: EgressPolicy
     events: EventHub
     queues: TaskQueues
+    tasks_per_user: int = 2  # GATEWAY_TASKS_PER_USER
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 

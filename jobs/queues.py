@@ -3,6 +3,7 @@ a queue of its own, each worked by its own slots (more for higher priorities).""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import datetime
@@ -18,6 +19,11 @@ QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
 # Slots are coroutines waiting on agents (I/O), not threads: an agent's own rate limit protects it.
 SLOTS = {TaskPriority.HIGH: 16, TaskPriority.MEDIUM: 8, TaskPriority.LOW: 4}
 MAINTENANCE_QUEUE = "maintenance"
+
+
+def queue_attempts_key(task_id: uuid.UUID | str) -> str:
+    """How many times the sweep queued a task since a worker last picked one of its jobs up."""
+    return f"task:queue-attempts:{task_id}"
 
 
 def enqueued_marker(task_id: uuid.UUID | str) -> str:
@@ -52,13 +58,24 @@ class TaskQueues:
             )
             return True
         except (RedisError, OSError):
+            # No marker without a job, or the sweep would wait for a job that never comes.
+            with contextlib.suppress(RedisError, OSError):
+                await self._marks.delete(enqueued_marker(task_id))
             return False
 
     async def forget(self, task_id: uuid.UUID | str) -> None:
+        """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
         try:
-            await self._marks.delete(enqueued_marker(task_id))
+            await self._marks.delete(enqueued_marker(task_id), queue_attempts_key(task_id))
         except (RedisError, OSError):
             pass
+
+    async def count_queue_attempt(self, task_id: uuid.UUID | str) -> int:
+        """One more time the sweep had to queue the task; counts within a day."""
+        key = queue_attempts_key(task_id)
+        attempts = int(await self._marks.incr(key))
+        await self._marks.expire(key, 24 * 60 * 60)
+        return attempts
 
     async def is_enqueued(self, task_id: uuid.UUID | str) -> bool:
         return bool(await self._marks.exists(enqueued_marker(task_id)))

@@ -1,6 +1,7 @@
 """Recovering lost work. The tasks table is the source of truth: a task `running` on a worker that
 stopped answering is retried (or failed when out of retries), and a `pending` task whose job vanished
-(a Redis restart) is queued again."""
+(a Redis restart) is queued again, at most MAX_QUEUE_ATTEMPTS times in a row without a worker picking
+it up: then it fails with the reason, rather than being queued every few seconds forever."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 
 from jobs.context import WorkerDeps, job_timeout, task_channel, task_event
+from jobs.tasks import fail_pending
 from models import MCPAgent, Task
 from models.tasks import TaskPriority, TaskStatus
 
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
+MAX_QUEUE_ATTEMPTS = 3
 
 
 def alive_key(worker_id: str) -> str:
@@ -70,14 +73,31 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     for task, configuration in pending:
         if await deps.queues.is_enqueued(task.id):
             continue
-        await _enqueue(deps, task, configuration or {})
-        queued += 1
+        attempts = await deps.queues.count_queue_attempt(task.id)
+        if attempts > MAX_QUEUE_ATTEMPTS:
+            await fail_pending(deps, task.id, f"The task was queued {MAX_QUEUE_ATTEMPTS} times and no worker "
+                                              "could start it.")
+            continue
+        problem = await _enqueue(deps, task, configuration or {})
+        if problem is None:
+            queued += 1
+        elif attempts >= MAX_QUEUE_ATTEMPTS:
+            await fail_pending(deps, task.id, f"The task could not be queued ({problem}).")
+        else:
+            log.warning("task %s could not be queued (%s), attempt %d", task.id, problem, attempts)
     return queued
 
 
-async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> None:
-    priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
-    await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(configuration))
+async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> str | None:
+    """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
+    try:
+        priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
+        queued = await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(configuration))
+    except (RedisError, OSError):
+        raise
+    except Exception as error:  # noqa: BLE001  (bad stored data: reported, counted, then the task fails)
+        return f"{type(error).__name__} on its stored priority or agent configuration"
+    return None if queued else "Redis did not take the job"
 
 
 async def sweep(deps: WorkerDeps) -> None:

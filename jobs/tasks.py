@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 import uuid
 from datetime import datetime
@@ -14,11 +15,13 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from jobs.context import WorkerDeps, deps_of, job_timeout, task_channel, task_event
 from models import MCPAgent, Task
 from models.tasks import TaskPriority, TaskStatus
-from resolvers.agents import link_for
+from resolvers.agents import CredentialUnavailable, link_for
 from resolvers.tasks import schema_problems
 from services import mcp, ratelimit
 
@@ -26,6 +29,10 @@ log = logging.getLogger("gateway.jobs.tasks")
 DEPENDENCY_POLL_SECONDS = 1.0
 CANCEL_POLL_SECONDS = 0.5
 SCHEDULE_SLACK_SECONDS = 1.5
+# A job for a user already running GATEWAY_TASKS_PER_USER tasks comes back this much later (plus up to
+# a second of jitter, so deferred jobs do not wake in step): a slot goes to someone else meanwhile.
+USER_BUSY_DELAY_SECONDS = 1.0
+USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
 FINISHED = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
@@ -58,7 +65,8 @@ async def _finish(deps: WorkerDeps, task_id: uuid.UUID, *, status: TaskStatus, s
         await publish(deps, task)
 
 
-async def _fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
+async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
+    """pending -> failed with the reason (a task that cannot start)."""
     async with deps.sessions() as session, session.begin():
         done = (await session.execute(
             update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
@@ -67,6 +75,17 @@ async def _fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> Non
         task = await session.get(Task, task_id, populate_existing=True)
     if done is not None and task is not None:
         await publish(deps, task)
+
+
+def scheduled_time(meta: dict[str, Any]) -> datetime | None:
+    """The task's `scheduledFor`; ValueError when it is not a time with a zone."""
+    value = meta.get("scheduledFor")
+    if not value:
+        return None
+    at = datetime.fromisoformat(str(value))
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("a scheduled time without a zone")
+    return at
 
 
 async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
@@ -79,16 +98,23 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
                 select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all())
         broken = [pk for pk in dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
         if broken:
-            await _fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
+            await fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
             return False
         if any(statuses[pk] != TaskStatus.COMPLETED for pk in dependencies):
             await requeue(deps, task, agent, delay=DEPENDENCY_POLL_SECONDS)
             return False
-    scheduled = meta.get("scheduledFor")
-    if scheduled:
-        remaining = datetime.fromisoformat(scheduled).timestamp() - time.time()
+    try:
+        scheduled = scheduled_time(meta)
+    except ValueError:
+        # Stored before runTask checked times (a naive "0001-01-01T00:00:00" was accepted): fail it with
+        # the reason rather than leave it to be queued again forever.
+        await fail_pending(deps, task.id, "The task's scheduled time has no time zone or is not a time; "
+                                          "run it again with a time such as 2026-05-01T09:00:00Z.")
+        return False
+    if scheduled is not None:
+        remaining = scheduled.timestamp() - time.time()
         if remaining > SCHEDULE_SLACK_SECONDS:
-            await requeue(deps, task, agent, not_before=datetime.fromisoformat(scheduled))
+            await requeue(deps, task, agent, not_before=scheduled)
             return False
         if remaining > 0:
             # saq schedules in whole seconds, so a job may arrive a little early: never start before
@@ -107,9 +133,30 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
     return True
 
 
-async def _claim(deps: WorkerDeps, task_id: uuid.UUID) -> Task | None:
-    """pending -> running, once: of several workers holding a job for the task, one wins."""
+async def _running_count(deps: WorkerDeps, user_id: uuid.UUID, session: AsyncSession | None = None) -> int:
+    query = select(func.count()).select_from(Task).where(Task.user_id == user_id, Task.status == TaskStatus.RUNNING)
+    if session is not None:
+        return int((await session.execute(query)).scalar_one())
+    async with deps.sessions() as own:
+        return int((await own.execute(query)).scalar_one())
+
+
+class UserBusy:
+    """The task's owner already runs as many tasks as one user may (GATEWAY_TASKS_PER_USER)."""
+
+
+USER_BUSY = UserBusy()
+
+
+async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Task | UserBusy | None:
+    """pending -> running, once: of several workers holding a job for the task, one wins; and only while
+    the owner runs fewer than `tasks_per_user` tasks. Claims of one user take turns on an advisory lock
+    (held to the end of this short transaction), so two workers cannot both take the last place."""
     async with deps.sessions() as session, session.begin():
+        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE,
+                                                                func.hashtext(str(user_id)))))
+        if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
+            return USER_BUSY
         claimed = (await session.execute(
             update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
             .values(status=TaskStatus.RUNNING, started_at=func.now()).returning(Task.id))).first()
@@ -159,8 +206,12 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
     config = agent.configuration or {}
     retries = int(config.get("retries") or 0)
     tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
-    link = link_for(agent, deps.box, deps.policy)
     started = time.monotonic()
+    try:
+        link = link_for(agent, deps.box, deps.policy)
+    except CredentialUnavailable as unavailable:
+        await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, error=str(unavailable))
+        return
     error = "The task did not run."
     for attempt in range(retries + 1):
         if attempt:
@@ -202,11 +253,28 @@ async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
     if task is None or task.status != TaskStatus.PENDING:
         return
     if agent is None or agent.deleted_at is not None:
-        await _fail_pending(deps, pk, "The agent was removed.")
+        await fail_pending(deps, pk, "The agent was removed.")
         return
-    if not await _ready(deps, task, agent):
+    try:
+        # Checked first as well as at the claim, so a deferred job takes no token of the agent's rate limit.
+        busy = await _running_count(deps, task.user_id) >= deps.tasks_per_user
+        claimed: Task | UserBusy | None = USER_BUSY if busy else None
+        if not busy:
+            if not await _ready(deps, task, agent):
+                return
+            claimed = await _claim(deps, pk, task.user_id)
+        if isinstance(claimed, UserBusy):
+            # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
+            await requeue(deps, task, agent, delay=USER_BUSY_DELAY_SECONDS + random.random())
+            return
+    except (SQLAlchemyError, RedisError, OSError):
+        raise  # passing trouble: the sweep queues the task again, a bounded number of times
+    except Exception:
+        # A task that cannot even start (bad stored data) fails with a reason instead of coming back
+        # through the sweep forever.
+        log.exception("task %s could not start", pk)
+        await fail_pending(deps, pk, "The task could not be started by the gateway's worker.")
         return
-    claimed = await _claim(deps, pk)
     if claimed is None:
         return
     try:

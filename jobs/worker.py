@@ -66,14 +66,18 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
     engine = create_engine(database_url, pool_size=5)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
     deps = WorkerDeps(sessions=session_factory(engine), redis=redis, box=secret_box(settings),
-                      policy=egress_policy(settings), events=EventHub(redis), queues=TaskQueues(redis_url))
+                      policy=egress_policy(settings), events=EventHub(redis), queues=TaskQueues(redis_url),
+                      tasks_per_user=settings.tasks_per_user)
     workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)
 
     async def sweeping() -> None:
         while True:
-            await sweep(deps)
+            try:
+                await sweep(deps)
+            except Exception:
+                log.exception("sweep round failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
     sweeper = asyncio.create_task(sweeping())

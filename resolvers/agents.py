@@ -3,6 +3,7 @@ graph declares it); API keys are encrypted at rest and never returned."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -20,7 +21,8 @@ from models.agents import AuthenticationType, HealthStatus
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.validation import check_length, collect
 from services import mcp
-from services.crypto import SecretBox
+from services.credentials import OriginBoundHeaders, origin_of
+from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
 CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
@@ -28,6 +30,11 @@ UNHEALTHY_AFTER_FAILURES = 3
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent.")
 DEFAULT_TIMEOUT_MS = 30_000
+LEGACY_SEAL_CONTEXT = "agent"  # associated data of keys stored before they were bound to agent and origin
+
+
+class CredentialUnavailable(Exception):
+    """The stored key does not decrypt for this agent and endpoint (copied, or kept across a move)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,49 @@ async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem
     return problems
 
 
-def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox) -> dict[str, Any]:
+def _seal_context(agent_id: uuid.UUID, origin: str) -> str:
+    """The ciphertext's associated data: a key sealed for one agent and origin opens for no other (a
+    ciphertext copied to another row, or kept across an endpoint's move, fails to decrypt)."""
+    return f"mcp-agent:{agent_id}:{origin}"
+
+
+def _seal(box: SecretBox, agent_id: uuid.UUID, origin: str, key: str) -> dict[str, str]:
+    return {"secret": box.encrypt(key, context=_seal_context(agent_id, origin)), "origin": origin}
+
+
+def _unseal(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: dict[str, Any]) -> str:
+    """The key, for the agent's current endpoint. Secrets stored before origin binding (no `origin` beside
+    them) were sealed with the fixed context "agent": they are read as bound to the current endpoint, as
+    they were used, and sealed again on the agent's next update or health check (docs/decisions.md)."""
+    try:
+        origin = origin_of(endpoint)
+        legacy = "origin" not in sealed
+        return box.decrypt(str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy
+                           else _seal_context(agent_id, origin))
+    except (DecryptionError, ValueError, KeyError):
+        raise CredentialUnavailable("The agent's stored key cannot be used here; an operator must set it "
+                                    "again with updateAgent.") from None
+
+
+def _auth_config(config: dict[str, Any]) -> dict[str, Any]:
+    auth = config.get("authentication") or {}
+    return dict(auth.get("config") or {}) if auth.get("type") != AuthenticationType.NONE else {}
+
+
+def _reseal_legacy(agent: MCPAgent, box: SecretBox) -> None:
+    """Seal a secret of the old format again, bound to the agent and its endpoint's origin."""
+    config = dict(agent.configuration or {})
+    sealed = _auth_config(config)
+    if not sealed.get("secret") or "origin" in sealed:
+        return
+    key = _unseal(box, agent.id, agent.endpoint, sealed)
+    auth = dict(config["authentication"])
+    auth["config"] = {**sealed, **_seal(box, agent.id, origin_of(agent.endpoint), key)}
+    agent.configuration = {**config, "authentication": auth}
+
+
+def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID,
+                   endpoint: str) -> dict[str, Any]:
     config = dict(stored)
     if data.timeout is not None or "timeout" not in config:
         config["timeout"] = data.timeout if data.timeout is not None else DEFAULT_TIMEOUT_MS
@@ -105,26 +154,31 @@ def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox) 
         auth: dict[str, Any] = {"type": data.auth_type.value}
         if data.auth_type is not AuthenticationType.NONE:
             previous = (stored.get("authentication") or {}).get("config") or {}
-            secret = box.encrypt(data.api_key, context="agent") if data.api_key else previous.get("secret")
+            sealed = (_seal(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
+                      else {key: previous[key] for key in ("secret", "origin") if key in previous})
             header = data.api_key_header or previous.get("header") or "Authorization"
-            auth["config"] = {"header": header, "secret": secret}
+            auth["config"] = {"header": header, **sealed}
         config["authentication"] = auth
     config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
     return config
 
 
 def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
-    """How to reach an agent: its endpoint, decrypted credentials, the egress guard, its timeout."""
+    """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
+    guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
+    and endpoint."""
     config = agent.configuration if isinstance(agent.configuration, dict) else json.loads(agent.configuration or "{}")
-    headers: dict[str, str] = {}
+    credentials: OriginBoundHeaders | None = None
     auth = config.get("authentication") or {}
-    secret = (auth.get("config") or {}).get("secret")
-    if auth.get("type") in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) and secret:
-        header = auth["config"].get("header") or "Authorization"
-        value = box.decrypt(secret, context="agent")
-        headers[header] = f"Bearer {value}" if header.lower() == "authorization" else value
+    sealed = auth.get("config") or {}
+    if auth.get("type") in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) and sealed.get("secret"):
+        header = sealed.get("header") or "Authorization"
+        value = _unseal(box, agent.id, agent.endpoint, sealed)
+        credentials = OriginBoundHeaders(origin_of(agent.endpoint), {
+            header: f"Bearer {value}" if header.lower() == "authorization" else value})
     timeout_ms = config.get("timeout") or DEFAULT_TIMEOUT_MS
-    return mcp.AgentLink(endpoint=agent.endpoint, headers=headers, policy=policy, timeout_seconds=timeout_ms / 1000)
+    return mcp.AgentLink(endpoint=agent.endpoint, credentials=credentials, policy=policy,
+                         timeout_seconds=timeout_ms / 1000)
 
 
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
@@ -152,6 +206,9 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
 async def _discover(agent: MCPAgent, box: SecretBox, policy: EgressPolicy) -> mcp.Discovery:
     try:
         return await mcp.discover(link_for(agent, box, policy))
+    except CredentialUnavailable as unavailable:
+        raise Rejected([Problem("input.configuration.authentication.apiKey", ErrorCode.INVALID_STATE,
+                                str(unavailable))]) from None
     except mcp.AgentUnreachable as error:
         raise Rejected([Problem("input.endpoint", ErrorCode.UNREACHABLE,
                                 f"The agent did not answer as an MCP server ({error}).")]) from None
@@ -174,8 +231,8 @@ async def register_agent(session: AsyncSession, redis: Redis, box: SecretBox, po
     if problems:
         raise Rejected(problems)
     agent = MCPAgent(name=name, endpoint=data.endpoint, description=data.description,
-                     health_check_url=data.health_check_url or None,
-                     configuration=_configuration({}, data, box))
+                     health_check_url=data.health_check_url or None)
+    agent.configuration = _configuration({}, data, box, agent_id=agent.id, endpoint=agent.endpoint)
     discovery = await _discover(agent, box, policy)
     agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
     if agent.version and len(agent.version) > 20:
@@ -197,6 +254,20 @@ async def _live(session: AsyncSession, agent_id: uuid.UUID | None) -> MCPAgent:
     return agent
 
 
+def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
+    """A key goes only to the origin it was registered for: moving the endpoint to another origin needs
+    the key again in the same update (or authentication NONE)."""
+    if data.endpoint is None or data.api_key or data.auth_type is AuthenticationType.NONE:
+        return
+    if not _auth_config(agent.configuration or {}).get("secret"):
+        return
+    if origin_of(data.endpoint) != origin_of(agent.endpoint):
+        raise Rejected([Problem(
+            "input.configuration.authentication.apiKey", ErrorCode.REQUIRED,
+            "The endpoint moves to another origin: give the API key again (authentication.apiKey); "
+            "a key is only sent where it was registered.")])
+
+
 async def update_agent(session: AsyncSession, redis: Redis, box: SecretBox, policy: EgressPolicy,
                        agent_id: uuid.UUID | None, data: AgentSettings) -> MCPAgent:
     problems = _check_ranges(data) + await _check_urls(data, policy)
@@ -211,13 +282,18 @@ async def update_agent(session: AsyncSession, redis: Redis, box: SecretBox, poli
             raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")])
         agent.name = data.name.strip()
     reconnect = data.endpoint is not None or data.auth_type is not None
+    _check_key_follows_origin(agent, data)
+    if not data.api_key:
+        with contextlib.suppress(CredentialUnavailable):  # an unusable key fails where it is used, clearly
+            _reseal_legacy(agent, box)
     if data.endpoint is not None:
         agent.endpoint = data.endpoint
     if data.description is not None:
         agent.description = data.description or None
     if data.health_check_url is not None:
         agent.health_check_url = data.health_check_url or None
-    agent.configuration = _configuration(agent.configuration or {}, data, box)
+    agent.configuration = _configuration(agent.configuration or {}, data, box, agent_id=agent.id,
+                                         endpoint=agent.endpoint)
     if reconnect:
         discovery = await _discover(agent, box, policy)
         agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
@@ -257,11 +333,13 @@ async def check_health(session: AsyncSession, redis: Redis, box: SecretBox, poli
                        agent_id: uuid.UUID | None) -> MCPAgent:
     """Ping now (the health URL when set, else an MCP ping); unhealthy after consecutive failures."""
     agent = await _live(session, agent_id)
-    link = link_for(agent, box, policy)
     healthy = True
     try:
+        _reseal_legacy(agent, box)
+        link = link_for(agent, box, policy)
         if agent.health_check_url:
-            async with guarded_client(policy, timeout=link.timeout_seconds, headers=link.headers) as http:
+            # The credentials reach the health URL only when it is on the endpoint's origin.
+            async with guarded_client(policy, timeout=link.timeout_seconds, auth=link.credentials) as http:
                 response = await http.get(agent.health_check_url)
             healthy = 200 <= response.status_code < 300
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -22,6 +22,9 @@ from resolvers.problems import ErrorCode, Problem, Rejected
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
 MAX_DEPENDENCIES = 20
+# A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
+SCHEDULE_PAST_LIMIT = timedelta(days=1)
+SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,20 @@ class TaskRequest:
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
     notify_on_complete: bool = False
+
+
+def schedule_problems(scheduled_for: datetime | None) -> list[Problem]:
+    if scheduled_for is None:
+        return []
+    if scheduled_for.tzinfo is None or scheduled_for.utcoffset() is None:
+        return [Problem("input.scheduledFor", ErrorCode.INVALID,
+                        "Give the time with its time zone, e.g. 2026-05-01T09:00:00Z.")]
+    now = datetime.now(UTC)
+    if scheduled_for < now - SCHEDULE_PAST_LIMIT:
+        return [Problem("input.scheduledFor", ErrorCode.INVALID, "The time is more than a day in the past.")]
+    if scheduled_for > now + SCHEDULE_FUTURE_LIMIT:
+        return [Problem("input.scheduledFor", ErrorCode.INVALID, "The time is more than a year ahead.")]
+    return []
 
 
 def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
@@ -81,6 +98,7 @@ async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, requ
         owned = await session.get(ChatSession, request.session_id) if request.session_id else None
         if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
+    problems += schedule_problems(request.scheduled_for)
     if len(request.dependencies) > MAX_DEPENDENCIES:
         problems.append(Problem("input.dependencies", ErrorCode.TOO_MANY,
                                 f"A task can wait for at most {MAX_DEPENDENCIES} others."))
@@ -98,7 +116,7 @@ async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, requ
                             "notifyOnComplete": request.notify_on_complete,
                             "dependencies": [str(pk) for pk in request.dependencies]}
     if request.scheduled_for is not None:
-        meta["scheduledFor"] = request.scheduled_for.isoformat()
+        meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
     task = Task(user_id=user_id, agent_id=agent.id, session_id=request.session_id if request.session_given else None,
                 task_type=request.task_type, input_payload=request.input, meta=meta)
     session.add(task)

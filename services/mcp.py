@@ -12,6 +12,7 @@ from typing import Any
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from services.credentials import OriginBoundHeaders
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
 
@@ -35,14 +36,14 @@ class ToolOutcome:
 @dataclass(frozen=True)
 class AgentLink:
     endpoint: str
-    headers: dict[str, str]
+    credentials: OriginBoundHeaders | None  # sent only to the origin they were registered for
     policy: EgressPolicy
     timeout_seconds: float
 
 
 @contextlib.asynccontextmanager
 async def _session(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
-    async with guarded_client(link.policy, timeout=link.timeout_seconds, headers=link.headers) as http, \
+    async with guarded_client(link.policy, timeout=link.timeout_seconds, auth=link.credentials) as http, \
             streamable_http_client(link.endpoint, http_client=http) as (read, write), \
             ClientSession(read, write, read_timeout_seconds=link.timeout_seconds) as session:
         initialized = await session.initialize()

@@ -31,6 +31,11 @@ class PeerState:
     calls: dict[str, int] = field(default_factory=dict)
     fail_first: int = 2
     requests: int = 0  # every HTTP request that reached the peer (MCP or health)
+    headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers, in order
+
+    def saw(self, secret: str) -> bool:
+        """Whether any request so far carried `secret` in any header."""
+        return any(secret in value for headers in self.headers for value in headers.values())
 
     def count(self, tool: str) -> int:
         self.calls[tool] = self.calls.get(tool, 0) + 1
@@ -77,6 +82,8 @@ class RequireKey:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.state.requests += 1
+            self.state.headers.append({name.decode("latin-1"): value.decode("latin-1")
+                                       for name, value in scope.get("headers") or []})
         if scope["type"] == "http" and self.key is not None and scope["path"] != "/health":
             headers = dict(scope.get("headers") or [])
             if headers.get(b"x-api-key", b"").decode() != self.key:

@@ -72,3 +72,14 @@ async def test_the_guard_refuses_the_connection_itself() -> None:
             response = await http.get(f"http://localhost:{port}/health")
         assert response.status_code == 200 and peer.state.requests == 1
 
+
+
+@pytest.mark.parametrize("url", ["http://[2002:7f00:1::]/mcp", "http://[64:ff9b::7f00:1]:8080/mcp",
+                                 "http://100.100.100.200/latest/meta-data", "http://[fec0::1]/", "http://100.64.0.1/"])
+async def test_urls_of_wrapped_loopback_metadata_and_non_global_addresses_are_refused(url: str) -> None:
+    with pytest.raises(EgressRefused):
+        await EgressPolicy(allow_loopback=True).check_url(url)
+    async with guarded_client(EgressPolicy(allow_loopback=True), timeout=2) as http:
+        with pytest.raises(Exception) as caught:  # noqa: PT011  (asserted just below)
+            await http.get(url)
+    assert refused(caught.value), repr(caught.value)

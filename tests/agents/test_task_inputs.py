@@ -5,6 +5,7 @@ its priority's queue. cancelTask/retryTask state rules and ownership."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -202,4 +203,29 @@ async def test_cancel_and_retry_follow_the_status_rules(client: GraphQLClient, r
         node = (await client.data(TASK_NODE, {"id": task["id"]}, token=user.token))["node"]
         assert node["status"] == "CANCELLED"
     finally:
+        await forget_jobs(redis, await queued_jobs(redis, task["id"]))
+
+
+@pytest.mark.parametrize("scheduled_for", [
+    "0001-01-01T00:00:00",  # naive: the reproduced poison (answered "Unexpected error." yet stored)
+    "NOW",  # naive, near now
+    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "PAST", "9999-12-31T23:59:59-14:00", "FUTURE",
+])
+async def test_scheduled_for_needs_a_zone_and_a_sane_range(client: GraphQLClient, pg: asyncpg.Connection,
+                                                           redis: Redis, user: SignedUp, agent: dict[str, Any],
+                                                           scheduled_for: str) -> None:
+    now = datetime.now(UTC)
+    value = {"NOW": now.replace(tzinfo=None).isoformat(), "PAST": (now - timedelta(days=2)).isoformat(),
+             "FUTURE": (now + timedelta(days=400)).isoformat()}.get(scheduled_for, scheduled_for)
+    payload = await run(client, user, {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 2},
+                                       "scheduledFor": value})
+    assert error_codes(payload) == [("input.scheduledFor", "INVALID")] and payload["task"] is None
+    assert await tasks_of(pg, user) == 0  # nothing stored, nothing queued
+
+    # Inside the range, with any zone: stored in UTC, the same instant.
+    for at in (now - timedelta(hours=23), now + timedelta(days=364)):
+        local = at.astimezone(timezone(timedelta(hours=-5)))
+        task = await run_task(client, user, agent["id"], "add", {"a": 1, "b": 2}, scheduledFor=local.isoformat())
+        assert when(task["metadata"]["scheduledFor"]) == at
+        assert when(task["metadata"]["scheduledFor"]).utcoffset() == timedelta(0)
         await forget_jobs(redis, await queued_jobs(redis, task["id"]))

@@ -177,12 +177,20 @@ async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(live:
     assert peer.state.calls["add"] == 1  # the doomed task never called its tool
 
 
-async def fill_low_queue(live: GraphQLClient, owner: SignedUp, agent_id: str, seconds: float) -> list[dict[str, Any]]:
-    """Occupy every slot of the low-priority queue with a sleeping task."""
-    busy = [await run_task(live, owner, agent_id, "sleep", {"seconds": seconds}, priority="LOW")
-            for _ in range(SLOTS[TaskPriority.LOW])]
-    for task in busy:
-        await wait_for_task(live, owner, task["id"], {"RUNNING"})
+async def low_queue_fillers(live: GraphQLClient) -> list[SignedUp]:
+    """One user per slot of the low-priority queue (one user runs at most GATEWAY_TASKS_PER_USER tasks
+    at once)."""
+    return [await live.register() for _ in range(SLOTS[TaskPriority.LOW])]
+
+
+async def fill_low_queue(live: GraphQLClient, agent_id: str, seconds: float,
+                         users: list[SignedUp] | None = None) -> list[tuple[SignedUp, dict[str, Any]]]:
+    """Occupy every slot of the low-priority queue with a sleeping task, each of a user of its own."""
+    users = users or await low_queue_fillers(live)
+    busy = [(user, await run_task(live, user, agent_id, "sleep", {"seconds": seconds}, priority="LOW"))
+            for user in users]
+    for user, task in busy:
+        await wait_for_task(live, user, task["id"], {"RUNNING"})
     return busy
 
 
@@ -191,17 +199,17 @@ async def test_priorities_have_queues_of_their_own(live: GraphQLClient, worker_e
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         # Long low tasks hold every low slot, so another low task waits behind them...
-        busy = await fill_low_queue(live, owner, agent["id"], 2.5)
+        busy = await fill_low_queue(live, agent["id"], 2.5)
         behind = await run_task(live, owner, agent["id"], "add", {"a": 0, "b": 1}, priority="LOW")
         # ...while high and medium tasks go straight through their own queues.
         high = await run_task(live, owner, agent["id"], "add", {"a": 1, "b": 1}, priority="HIGH")
         medium = await run_task(live, owner, agent["id"], "add", {"a": 1, "b": 2}, priority="MEDIUM")
         high_done = await wait_for_task(live, owner, high["id"], {"COMPLETED"}, timeout=5)
         medium_done = await wait_for_task(live, owner, medium["id"], {"COMPLETED"}, timeout=5)
-        assert {(await task_node(live, owner, task["id"]))["status"] for task in busy} == {"RUNNING"}
+        assert {(await task_node(live, user, task["id"]))["status"] for user, task in busy} == {"RUNNING"}
         assert (await task_node(live, owner, behind["id"]))["status"] == "PENDING"
         behind_done = await wait_for_task(live, owner, behind["id"], {"COMPLETED"}, timeout=10)
-        busy_done = [await wait_for_task(live, owner, task["id"], {"COMPLETED"}) for task in busy]
+        busy_done = [await wait_for_task(live, user, task["id"], {"COMPLETED"}) for user, task in busy]
     first_free = min(when(task["completedAt"]) for task in busy_done)
     assert when(high_done["completedAt"]) < first_free
     assert when(medium_done["completedAt"]) < first_free
@@ -244,15 +252,16 @@ async def test_cancelling_a_pending_task(live: GraphQLClient, operator: SignedUp
 async def test_cancelling_a_running_task_stops_it(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, timeout=20_000)
+        fillers = await low_queue_fillers(live)
         started = time.monotonic()
-        busy = await fill_low_queue(live, owner, agent["id"], 5)
+        busy = await fill_low_queue(live, agent["id"], 5, fillers)
         follower = await run_task(live, owner, agent["id"], "add", {"a": 1, "b": 1}, priority="LOW")
         await asyncio.sleep(0.3)
         assert (await task_node(live, owner, follower["id"]))["status"] == "PENDING"  # no slot free
 
-        task = busy[0]
+        holder, task = busy[0]
         cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}},
-                                     token=owner.token))["cancelTask"]
+                                     token=holder.token))["cancelTask"]
         assert cancelled["errors"] == [] and cancelled["task"]["status"] == "CANCELLED"
         completed_at = cancelled["task"]["completedAt"]
 
@@ -262,10 +271,10 @@ async def test_cancelling_a_running_task_stops_it(live: GraphQLClient, operator:
         assert time.monotonic() - started < 4.5
 
         # And it never completes afterwards, while the others run to their end.
-        for other in busy[1:]:
-            await wait_for_task(live, owner, other["id"], {"COMPLETED"}, timeout=8)
+        for user, other in busy[1:]:
+            await wait_for_task(live, user, other["id"], {"COMPLETED"}, timeout=8)
         await asyncio.sleep(0.3)
-        node = await task_node(live, owner, task["id"])
+        node = await task_node(live, holder, task["id"])
     assert node["status"] == "CANCELLED"
     assert node["completedAt"] == completed_at and node["outputPayload"] is None
 

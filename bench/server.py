@@ -56,6 +56,8 @@ class GatewayProcess:
             "REDIS_URL": redis_url,
             # Keys generated for this run only; nothing of a developer's data folder is touched.
             "GATEWAY_DATA_DIR": self._data_dir.name,
+            # Every simulated user signs up from 127.0.0.1: lift the per-address sign-up limit.
+            "GATEWAY_REGISTER_PER_HOUR": "1000000",
             # e.g. a shared GATEWAY_JWT_PRIVATE_KEYS, so several processes accept each other's tokens.
             **(extra_env or {}),
         }

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
     )
+    # Identity hardening (issue 8): sign-ups per client address per hour, whatever their outcome.
+    register_per_hour: int = Field(default=20, ge=1, validation_alias="GATEWAY_REGISTER_PER_HOUR")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

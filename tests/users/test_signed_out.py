@@ -165,8 +165,9 @@ def test_production_settings_without_smtp_are_refused(tmp_path: Path) -> None:
 
 def test_gateway_serve_in_production_refuses_to_start_without_smtp(database_url: str, redis_url: str,
                                                                   tmp_path: Path) -> None:
+    encryption_keys = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     env = gateway_env(database_url.replace("+asyncpg", ""), redis_url, tmp_path, GATEWAY_ENV="production",
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_ENCRYPTION_KEYS=f"k1:{base64.b64encode(os.urandom(32)).decode()}")
+                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_ENCRYPTION_KEYS=encryption_keys)
     run = subprocess.run([GATEWAY, "serve", "--no-migrate", "--port", str(free_port())], env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0

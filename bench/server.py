@@ -59,6 +59,8 @@ class GatewayProcess:
             # The bench drives one heavy user as fast as the server goes: the per-user cost budget
             # (a limit on users, not a cost of the server) would refuse it within a minute.
             "GATEWAY_COST_BUDGET": "0",
+            # Every simulated user signs up from 127.0.0.1: lift the per-address sign-up limit.
+            "GATEWAY_REGISTER_PER_HOUR": "1000000",
             # e.g. a shared GATEWAY_JWT_PRIVATE_KEYS, so several processes accept each other's tokens.
             **(extra_env or {}),
         }

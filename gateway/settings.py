@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Tasks: how many of one user's tasks run at once across all workers; more wait (deferred, not
     # failed), so one user's backlog cannot take every worker slot.
     tasks_per_user: int = Field(default=2, ge=1, le=1000, validation_alias="GATEWAY_TASKS_PER_USER")
+    # Identity hardening (issue 8): sign-ups per client address per hour, whatever their outcome.
+    register_per_hour: int = Field(default=20, ge=1, validation_alias="GATEWAY_REGISTER_PER_HOUR")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

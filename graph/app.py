@@ -140,12 +140,19 @@ def load_keys(settings: Settings) -> TokenKeys:
     return TokenKeys(key_set, issuer=settings.jwt_issuer, ttl_seconds=settings.access_token_ttl)
 
 
+def load_mailer(settings: Settings) -> Mailer:
+    if not settings.smtp_url and settings.is_production:
+        raise SystemExit("GATEWAY_SMTP_URL is required in production: without it, verification and "
+                         "password-reset mails are only written to files on the server "
+                         "(e.g. GATEWAY_SMTP_URL=smtp+starttls://user:password@smtp.example.com:587)")
+    return Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox")
+
+
 async def open_resources(settings: Settings, *, database_url: str, redis_url: str) -> Resources:
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
     return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
-                     keys=load_keys(settings),
-                     mailer=Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox"),
+                     keys=load_keys(settings), mailer=load_mailer(settings),
                      events=EventHub(redis, queue_size=settings.ws_queue_size),
                      box=secret_box(settings), policy=egress_policy(settings), queues=TaskQueues(redis_url),
                      proxies=TrustedProxies(settings.trusted_proxies))

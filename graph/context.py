@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +27,10 @@ from services.crypto import SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.sessions import is_revoked
 from services.tokens import InvalidToken, TokenKeys
+
+log = logging.getLogger("gateway.graph")
 
 
 @dataclass
@@ -153,6 +158,20 @@ class Context:
         if self.viewer is None:
             return None
         return await self.loaders.users.load(self.viewer.user_id)
+
+    async def session_revoked(self) -> bool:
+        """Whether an HTTP request's access token belongs to a sign-in session that has ended (logout,
+        logout everywhere, a password change or reset, a reused refresh token): one Redis read. Sockets
+        check at `connection_init` and are closed by the revocation event instead."""
+        viewer = self.viewer
+        if viewer is None or viewer.session_id is None or isinstance(self.request, WebSocket):
+            return False
+        try:
+            return await is_revoked(self.redis, viewer.session_id)
+        except (RedisError, OSError):
+            # Without Redis a revocation cannot be known; the token's expiry still bounds it.
+            log.warning("cannot check session revocation: Redis unreachable")
+            return False
 
     async def forget_deleted_viewer(self) -> None:
         """An access token outlives its account's deletion by up to 15 minutes; until it expires the

@@ -161,8 +161,11 @@ def is_unexpected(error: GraphQLError) -> bool:
 def extensions(settings: Settings) -> list[Any]:
     from graph.permissions import DeletedAccountsAreAnonymous
 
+    from graph.credentials import OneCredentialMutation
+
     limit_rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-                   *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
+                   *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+                   OneCredentialMutation]
 
     cost_limits = CostLimits(settings)
 

@@ -41,12 +41,15 @@ class IsOperator(BasePermission):
 
 
 class DeletedAccountsAreAnonymous(SchemaExtension):
-    """A deleted account's still-valid token acts as no token at all. Checked once the document is
-    valid (a refused one costs no query), through the users loader (so `viewer` costs no more)."""
+    """A token of an ended sign-in session is refused (UNAUTHENTICATED); a deleted account's
+    still-valid token acts as no token at all. Checked once the document is valid (a refused one
+    costs nothing), through the users loader (so `viewer` costs no more)."""
 
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         context = self.execution_context.context
         if isinstance(context, Context):
+            if await context.session_revoked():
+                raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
             try:
                 await context.forget_deleted_viewer()
             except Exception as error:  # noqa: BLE001  (the database is unreachable: refuse, say nothing)

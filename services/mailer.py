@@ -4,6 +4,7 @@ that a developer can open."""
 from __future__ import annotations
 
 import asyncio
+import os
 import smtplib
 import time
 import uuid
@@ -39,6 +40,10 @@ class Mailer:
             client.send_message(message)
 
     def _file(self, message: EmailMessage) -> None:
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        # Mails carry one-time codes (password resets): readable by the server's user only, from
+        # the moment the file exists (created with its mode, not chmod-ed after).
+        self.outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
-        (self.outbox / name).write_bytes(bytes(message))
+        descriptor = os.open(self.outbox / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(bytes(message))

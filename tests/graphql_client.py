@@ -40,8 +40,9 @@ class SignedUp:
 
 
 class GraphQLClient:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, address: str | None = None) -> None:
         self.http = http
+        self.address = address  # the client address the gateway sees (over ASGI)
 
     @classmethod
     @asynccontextmanager
@@ -50,7 +51,7 @@ class GraphQLClient:
         address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield cls(http)
+            yield cls(http, address)
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, *,
                    token: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:

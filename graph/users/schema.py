@@ -58,7 +58,8 @@ class UsersMutation:
         )
         try:
             signed = await in_transaction(info, lambda session: accounts.register(
-                session, context.redis, context.resources.keys, data))
+                session, context.redis, context.resources.keys, data, address=context.client_address,
+                per_hour=context.resources.settings.register_per_hour))
         except Rejected as rejected:
             return i.RegisterPayload(errors=user_errors(rejected.problems))
         return i.RegisterPayload(user=UserNode.from_row(signed.user), access_token=signed.access_token,
@@ -115,7 +116,8 @@ class UsersMutation:
         assert context.viewer is not None
         try:
             await in_transaction(info, lambda session: accounts.request_email_verification(
-                session, context.redis, context.resources.mailer, context.viewer.user_id))
+                session, context.redis, context.resources.mailer, context.viewer.user_id,
+                address=context.client_address))
         except Rejected as rejected:
             return i.RequestEmailVerificationPayload(errors=user_errors(rejected.problems))
         return i.RequestEmailVerificationPayload()
@@ -187,7 +189,7 @@ class UsersMutation:
         try:
             user = await in_transaction(info, lambda session: accounts.change_password(
                 session, info.context.redis, viewer.user_id, input.current_password, input.new_password,
-                keep_session=viewer.session_id))
+                keep_session=viewer.session_id, address=info.context.client_address))
         except Rejected as rejected:
             return i.ChangePasswordPayload(errors=user_errors(rejected.problems))
         return i.ChangePasswordPayload(user=UserNode.from_row(user))
@@ -200,7 +202,7 @@ class UsersMutation:
         assert viewer is not None
         try:
             await in_transaction(info, lambda session: accounts.delete_account(
-                session, info.context.redis, viewer.user_id, input.password))
+                session, info.context.redis, viewer.user_id, input.password, address=info.context.client_address))
         except Rejected as rejected:
             return i.DeleteAccountPayload(errors=user_errors(rejected.problems))
         return i.DeleteAccountPayload()

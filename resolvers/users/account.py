@@ -23,9 +23,11 @@ from resolvers.validation import (
     collect,
     normalize_phone,
 )
+from resolvers.users.guard import check_password as check_guarded_password
 from services import sessions
-from services.passwords import hash_password, verify_password
+from services.passwords import hash_in_pool
 
+TOO_MANY_GUESSES = "Too many wrong passwords; try again later."
 WRONG_PASSWORD = Problem("input.currentPassword", ErrorCode.INVALID_CREDENTIALS, "The password is wrong.")
 
 
@@ -114,15 +116,16 @@ async def update_preferences(session: AsyncSession, user_id: uuid.UUID, update: 
 
 
 async def change_password(session: AsyncSession, redis: Redis, user_id: uuid.UUID, current: str, new: str,
-                          *, keep_session: str | None) -> User:
-    """Needs the current password; signs out every other session."""
+                          *, keep_session: str | None, address: str | None) -> User:
+    """Needs the current password (checked under the sign-in limits); signs out every other session."""
     user = await _own(session, user_id)
     problems = collect(check_password("input.newPassword", new, user.email))
-    if not verify_password(user.password_hash, current):
+    if not await check_guarded_password(redis, user.email, address, user.password_hash, current,
+                                        message=TOO_MANY_GUESSES):
         problems.insert(0, WRONG_PASSWORD)
     if problems:
         raise Rejected(problems)
-    user.password_hash = hash_password(new)
+    user.password_hash = await hash_in_pool(new)
     user.updated_at = func.now()
     await session.flush()
     await _revoke(redis, user_id, keep=keep_session)
@@ -130,11 +133,13 @@ async def change_password(session: AsyncSession, redis: Redis, user_id: uuid.UUI
     return user
 
 
-async def delete_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str) -> None:
+async def delete_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *,
+                         address: str | None) -> None:
     """Soft delete: sign-in refused, data hidden, sessions revoked. The row (and so the email) stays
-    until the retention purge removes it."""
+    until the retention purge removes it. The password is checked under the sign-in limits."""
     user = await _own(session, user_id)
-    if not verify_password(user.password_hash, password):
+    if not await check_guarded_password(redis, user.email, address, user.password_hash, password,
+                                        message=TOO_MANY_GUESSES):
         raise Rejected([Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The password is wrong.")])
     user.deleted_at = func.now()
     user.updated_at = func.now()

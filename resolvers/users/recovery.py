@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import User
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.validation import check_password, collect, normalize_email
+from resolvers.validation import check_email, check_password, collect, normalize_email
 from services import ratelimit, sessions
 from services.mailer import Mailer
-from services.passwords import hash_password
+from services.passwords import hash_in_pool
 
 VERIFY_TTL_SECONDS = 24 * 60 * 60
 RESET_TTL_SECONDS = 60 * 60
@@ -42,11 +42,28 @@ async def _spend(redis: Redis, purpose: str, token: str) -> uuid.UUID | None:
     return uuid.UUID(raw) if raw else None
 
 
+async def _take(redis: Redis, attempts: list[ratelimit.Attempt], message: str) -> None:
+    try:
+        wait = await ratelimit.take_all(redis, attempts)
+    except (RedisError, OSError):
+        raise Rejected([UNAVAILABLE]) from None
+    if wait is not None:
+        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, message, retry_after=wait)])
+
+
+def _per_address(limit: ratelimit.Limit, address: str | None) -> list[ratelimit.Attempt]:
+    return [(limit, address)] if address else []
+
+
 async def request_email_verification(session: AsyncSession, redis: Redis, mailer: Mailer,
-                                     user_id: uuid.UUID) -> None:
+                                     user_id: uuid.UUID, *, address: str | None) -> None:
+    """A few mails an hour per account and per address: nobody floods a mailbox from here."""
     user = (await session.execute(select(User).where(User.id == user_id))).scalar_one()
     if user.email_verified:
         raise Rejected([Problem(None, ErrorCode.INVALID_STATE, "The email address is already verified.")])
+    await _take(redis, [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)),
+                        *_per_address(ratelimit.VERIFY_PER_ADDRESS, address)],
+                "Too many verification mails; try again later.")
     try:
         token = await _mint(redis, "verify-email", user.id, VERIFY_TTL_SECONDS)
     except (RedisError, OSError):
@@ -74,16 +91,12 @@ async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Ma
                                  *, address: str | None) -> None:
     """The same answer whether or not the account exists; only the mailbox learns the difference."""
     email = normalize_email(email)
-    attempts = [(ratelimit.RESET_PER_ACCOUNT, email)]
-    if address:
-        attempts.append((ratelimit.RESET_PER_ADDRESS, address))
-    try:
-        wait = await ratelimit.take_all(redis, attempts)
-    except (RedisError, OSError):
-        raise Rejected([UNAVAILABLE]) from None
-    if wait is not None:
-        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, "Too many reset requests; try again later.",
-                                retry_after=wait)])
+    # Checked before any limiter touches Redis: a malformed email is refused and stores nothing.
+    problem = check_email("input.email", email)
+    if problem is not None:
+        raise Rejected([problem])
+    await _take(redis, [(ratelimit.RESET_PER_ACCOUNT, email), *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
+                "Too many reset requests; try again later.")
     found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
     user = found.scalar_one_or_none()
     if user is None:
@@ -112,7 +125,7 @@ async def reset_password(session: AsyncSession, redis: Redis, token: str, new_pa
         raise Rejected(problems)
     if await _spend(redis, "reset-password", token) != user.id:  # a concurrent use spent it first
         raise Rejected([BAD_TOKEN])
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_in_pool(new_password)
     user.updated_at = func.now()
     await session.flush()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -25,13 +24,15 @@ from resolvers.validation import (
     normalize_email,
     normalize_phone,
 )
+from resolvers.users.guard import check_password as check_guarded_password
 from services import ratelimit, sessions
-from services.passwords import hash_password, verify_password
+from services.passwords import hash_in_pool
 from services.tokens import TokenKeys
 
 SIGN_IN_FAILED = Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
 SESSIONS_UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE,
                                "Signing in is unavailable right now; try again shortly.")
+TOO_MANY_SIGN_INS = "Too many sign-in attempts; try again later."
 REFRESH_FAILED = Problem("input.refreshToken", ErrorCode.UNAUTHENTICATED,
                          "The refresh token is not valid; sign in again.")
 
@@ -61,7 +62,8 @@ async def _email_taken(session: AsyncSession, email: str) -> bool:
     return bool(found.scalar_one())
 
 
-async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration) -> SignedIn:
+async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration, *,
+                   address: str | None, per_hour: int) -> SignedIn:
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone) if data.phone else None
     first_name, last_name = data.first_name.strip(), data.last_name.strip()
@@ -74,14 +76,18 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
         check_phone("input.phone", phone) if phone else None,
         check_timezone("input.timezone", data.timezone) if data.timezone is not None else None,
     )
-    if not any(p.field == "input.email" for p in problems) and await _email_taken(session, email):
-        problems.append(Problem("input.email", ErrorCode.ALREADY_EXISTS,
-                                "An account with this email already exists."))
+    if not any(p.field == "input.email" for p in problems):
+        # Counted once the email is well formed (a malformed one touches neither Redis nor the
+        # database), before the address can learn whether the email is taken or make us hash.
+        await _take_register_attempt(redis, address, per_hour)
+        if await _email_taken(session, email):
+            problems.append(Problem("input.email", ErrorCode.ALREADY_EXISTS,
+                                    "An account with this email already exists."))
     if problems:
         raise Rejected(problems)
     user = User(
         email=email,
-        password_hash=hash_password(data.password),
+        password_hash=await hash_in_pool(data.password),
         first_name=first_name,
         last_name=last_name,
         business_name=(data.business_name or "").strip() or None,
@@ -100,33 +106,37 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
     return await _sign_in(session, redis, keys, user)
 
 
-def _login_attempts(email: str, address: str | None) -> list[ratelimit.Attempt]:
-    attempts = [(ratelimit.LOGIN_PER_ACCOUNT, email)]
-    if address:
-        attempts.append((ratelimit.LOGIN_PER_ADDRESS, address))
-    return attempts
+async def _take_register_attempt(redis: Redis, address: str | None, per_hour: int) -> None:
+    if not address:
+        return
+    try:
+        wait = await ratelimit.take(redis, ratelimit.register_per_address(per_hour), address)
+    except (RedisError, OSError):
+        raise Rejected([SESSIONS_UNAVAILABLE]) from None
+    if wait is not None:
+        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, "Too many sign-ups from here; try again later.",
+                                retry_after=wait)])
 
 
 async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str,
                 *, address: str | None = None) -> SignedIn:
     email = normalize_email(email)
-    # The attempt counts as a failure before the password is checked, so parallel guesses cannot all
-    # slip in under the limit; a correct password takes it back.
-    attempts = _login_attempts(email, address)
-    try:
-        wait = await ratelimit.take_all(redis, attempts)
-    except (RedisError, OSError):
-        raise Rejected([SESSIONS_UNAVAILABLE]) from None
-    if wait is not None:
-        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED,
-                                "Too many sign-in attempts; try again later.", retry_after=wait)])
+    # No account has a malformed email: refuse it (as for an unknown account) before any limiter
+    # touches Redis.
+    if check_email("input.email", email) is not None:
+        raise Rejected([SIGN_IN_FAILED])
     found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
     user = found.scalar_one_or_none()
-    # Verify even when the account is unknown, so both failures take the same time.
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    try:
+        # Checked even when the account is unknown, so both failures take the same time and count alike.
+        correct = await check_guarded_password(redis, email, address, user.password_hash if user else None,
+                                               password, message=TOO_MANY_SIGN_INS)
+    except Rejected as rejected:
+        if rejected.problems[0].code is ErrorCode.UNAVAILABLE:
+            raise Rejected([SESSIONS_UNAVAILABLE]) from None
+        raise
+    if not correct or user is None:
         raise Rejected([SIGN_IN_FAILED])
-    with contextlib.suppress(RedisError, OSError):
-        await ratelimit.give_back_all(redis, attempts)
     await session.execute(update(User).where(User.id == user.id).values(last_login_at=func.now()))
     await session.refresh(user)
     return await _sign_in(session, redis, keys, user)

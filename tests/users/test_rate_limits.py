@@ -1,6 +1,8 @@
-"""Abuse limits in Redis: failed sign-ins per account (5 per 15 min) and per client address (30 per
-15 min); password-reset requests per account (3 per hour) and per address (10 per hour). A limited
-attempt is a RATE_LIMITED payload error with retryAfter; an unknown email is limited like a known one."""
+"""Abuse limits in Redis: failed password checks (sign-in, changePassword, deleteAccount) per (account,
+address) (5 per 15 min, then doubling locks), per account (50 per hour, across addresses) and per
+client address (30 per 15 min); password-reset requests per account (3 per hour) and per address (10
+per hour); sign-ups per address (GATEWAY_REGISTER_PER_HOUR, 20). A limited attempt is a RATE_LIMITED
+payload error with retryAfter; an unknown email is limited like a known one."""
 
 from __future__ import annotations
 
@@ -8,11 +10,16 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import asyncpg
+
 from graph.context import Resources
+from services import ratelimit
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
-from tests.users.flows import REQUEST_RESET, login, mails_to, refused, signed_in
+from tests.users.flows import CHANGE_PASSWORD, DELETE_ACCOUNT, REQUEST_RESET, login, mails_to, refused, signed_in
 
 WRONG = "Wrong-Horse-1"
+REGISTER = """mutation($input: RegisterInput!) { register(input: $input) {
+  user { id } accessToken refreshToken errors { field code message retryAfter } } }"""
 LOGIN_WINDOW, RESET_WINDOW = 15 * 60, 60 * 60
 
 
@@ -40,11 +47,11 @@ async def test_five_wrong_passwords_lock_the_account_for_a_while(client: GraphQL
     for _ in range(5):
         refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
     # Now even the right password waits, from this address...
-    rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
-    # ...and from any other: the limit is the account's.
+    rate_limited(await login(client, user.email.upper(), PASSWORD), LOGIN_WINDOW)
+    # ...but a stranger's failures do not lock the owner out: from another address it signs in.
     async with GraphQLClient.over_asgi(app) as elsewhere:
-        rate_limited(await login(elsewhere, user.email.upper(), PASSWORD), LOGIN_WINDOW)
-        # Other accounts are not affected.
+        signed_in(await login(elsewhere, user.email, PASSWORD))
+        # Other accounts are not affected, from here either.
         other = await elsewhere.register()
         signed_in(await login(client, other.email, PASSWORD))
 
@@ -88,7 +95,8 @@ async def test_the_lock_is_a_window_that_reopens(client: GraphQLClient, resource
         await login(client, user.email, WRONG)
     rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
     # The 15 minutes pass.
-    await resources.redis.delete(f"ratelimit:login:account:{user.email}")
+    await resources.redis.delete(ratelimit.key(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS,
+                                               ratelimit.pair(user.email, client.address)))
     signed_in(await login(client, user.email, PASSWORD))
 
 
@@ -141,3 +149,115 @@ async def test_a_burst_of_parallel_reset_requests_sends_three_mails(client: Grap
     assert sum(answer == {"errors": []} for answer in answers) == 3
     outbox: Path = resources.settings.data_dir / "outbox"
     assert len(mails_to(outbox, user.email, "Reset your password")) == 3
+
+
+# --- every password check, and a stranger's failures -------------------------------------------------
+
+
+async def change_password(client: GraphQLClient, user: SignedUp, current: str) -> dict:
+    variables = {"input": {"currentPassword": current, "newPassword": "Other-Horse-8"}}
+    return (await client.data(CHANGE_PASSWORD, variables, token=user.token))["changePassword"]
+
+
+async def delete_account(client: GraphQLClient, user: SignedUp, password: str) -> dict:
+    return (await client.data(DELETE_ACCOUNT, {"input": {"password": password}}, token=user.token))["deleteAccount"]
+
+
+def judged_and_limited(answers: list[dict], wrong_field: str) -> tuple[int, int]:
+    judged = limited = 0
+    for answer in answers:
+        [error] = answer["errors"]
+        if error["code"] == "INVALID_CREDENTIALS":
+            assert error["field"] == wrong_field
+            judged += 1
+        else:
+            rate_limited(answer, LOGIN_WINDOW)
+            limited += 1
+    return judged, limited
+
+
+async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLClient, app,  # noqa: ANN001
+                                                               user: SignedUp) -> None:
+    answers = [await change_password(client, user, WRONG) for _ in range(20)]
+    assert judged_and_limited(answers, "input.currentPassword") == (5, 15)
+    # Even the right one waits now, and nothing changed.
+    rate_limited(await change_password(client, user, PASSWORD), LOGIN_WINDOW)
+    assert (await login(client, user.email, PASSWORD))["errors"][0]["code"] == "RATE_LIMITED"
+    async with GraphQLClient.over_asgi(app) as elsewhere:
+        signed_in(await login(elsewhere, user.email, PASSWORD))
+
+
+async def test_twenty_wrong_passwords_for_deletion_get_rate_limited(client: GraphQLClient, user: SignedUp,
+                                                                    pg: asyncpg.Connection) -> None:
+    answers = await asyncio.gather(*(delete_account(client, user, WRONG) for _ in range(20)))
+    judged, limited = judged_and_limited(list(answers), "input.password")
+    assert judged <= 5 and judged + limited == 20 and limited >= 15
+    rate_limited(await delete_account(client, user, PASSWORD), LOGIN_WINDOW)
+    assert await pg.fetchval("SELECT deleted_at FROM users WHERE id = $1", user.pk) is None
+
+
+async def test_sign_in_and_password_changes_share_one_count(client: GraphQLClient, user: SignedUp) -> None:
+    for _ in range(3):
+        refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
+    for _ in range(2):
+        assert (await change_password(client, user, WRONG))["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
+
+
+async def test_a_strangers_failures_do_not_lock_the_owner_out(app, user: SignedUp) -> None:  # noqa: ANN001
+    async with GraphQLClient.over_asgi(app) as stranger, GraphQLClient.over_asgi(app) as owner:
+        for _ in range(8):
+            await login(stranger, user.email, WRONG)
+        rate_limited(await login(stranger, user.email, PASSWORD), LOGIN_WINDOW)
+        signed_in(await login(owner, user.email, PASSWORD))
+        # The owner's own session works too (changing the password from the owner's address).
+        assert (await change_password(owner, user, PASSWORD))["errors"] == []
+
+
+async def test_each_new_lock_of_one_address_lasts_twice_as_long(client: GraphQLClient, resources: Resources,
+                                                                user: SignedUp) -> None:
+    counter = ratelimit.key(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS, ratelimit.pair(user.email, client.address))
+    waits = []
+    for _ in range(3):
+        for _ in range(5):
+            refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
+        waits.append(rate_limited(await login(client, user.email, PASSWORD), 24 * 60 * 60)["retryAfter"])
+        await resources.redis.delete(counter)  # the lock runs out
+    assert LOGIN_WINDOW - 5 <= waits[0] <= LOGIN_WINDOW
+    assert 2 * LOGIN_WINDOW - 5 <= waits[1] <= 2 * LOGIN_WINDOW
+    assert 4 * LOGIN_WINDOW - 5 <= waits[2] <= 4 * LOGIN_WINDOW
+    # The right password from there forgets the strikes: the next lock is back to 15 minutes.
+    signed_in(await login(client, user.email, PASSWORD))
+    for _ in range(5):
+        refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
+    assert rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)["retryAfter"] <= LOGIN_WINDOW
+
+
+async def test_fifty_failures_an_hour_lock_the_account_from_every_address(app, user: SignedUp) -> None:  # noqa: ANN001
+    async def five_failures() -> None:
+        async with GraphQLClient.over_asgi(app) as somewhere:
+            for _ in range(5):
+                refused(await login(somewhere, user.email, WRONG), "INVALID_CREDENTIALS")
+
+    await asyncio.gather(*(five_failures() for _ in range(10)))
+    async with GraphQLClient.over_asgi(app) as owner:
+        rate_limited(await login(owner, user.email, PASSWORD), 60 * 60)
+        other = await owner.register()  # other accounts are not affected
+        signed_in(await login(owner, other.email, PASSWORD))
+
+
+# --- sign-ups ----------------------------------------------------------------------------------------
+
+
+async def test_the_twenty_first_sign_up_from_one_address_is_rate_limited(client: GraphQLClient, app,  # noqa: ANN001
+                                                                         pg: asyncpg.Connection) -> None:
+    for _ in range(20):
+        await client.register()
+    email = unknown_email()
+    fields = {"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace"}
+    answer = (await client.data(REGISTER, {"input": fields}))["register"]
+    assert answer["user"] is None and answer["accessToken"] is None
+    rate_limited(answer, 60 * 60)
+    assert await pg.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
+    async with GraphQLClient.over_asgi(app) as elsewhere:
+        await elsewhere.register(email=email)

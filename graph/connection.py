@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from strawberry.relay import PageInfo
 
 from graph.errors import bad_input
+from graph.fairness import take_turn
 from loaders.base import ConnectionLoaders
 from loaders.pagination import Order, Page, PageRequest
 
@@ -138,6 +139,7 @@ async def load_connection(
     build: Callable[[Row[Any]], NodeT],
 ) -> Connection[NodeT]:
     page: Page = await loaders.pages.load((parent_id, request))
+    await take_turn()  # the caller completes this page without awaiting: let others in first
     order = request.order
     edges = [Edge(node=build(row), _row=row, _order=order) for row in page.rows]
     page_info = PageInfo(

@@ -20,7 +20,6 @@ from sqlalchemy.dialects.postgresql import UUID
 from strawberry.relay import PageInfo
 
 from graph.errors import bad_input
-from graph.fairness import take_turn
 from loaders.base import ConnectionLoaders
 from loaders.pagination import Order, Page, PageRequest
 
@@ -139,7 +138,7 @@ async def load_connection(
     build: Callable[[Row[Any]], NodeT],
 ) -> Connection[NodeT]:
     page: Page = await loaders.pages.load((parent_id, request))
-    await take_turn()  # the caller completes this page without awaiting: let others in first
+    await loaders.turns.take()  # the caller completes this page without awaiting: let others in first
     order = request.order
     edges = [Edge(node=build(row), _row=row, _order=order) for row in page.rows]
     page_info = PageInfo(

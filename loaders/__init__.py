@@ -8,15 +8,17 @@ from functools import cached_property
 from loaders import agents, chat, documents, integrations, tasks, users
 from loaders.base import ConnectionLoaders, RowsByIdLoader
 from loaders.session import RequestDb
+from loaders.turns import Turns
 
 
 class Loaders:
     def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None) -> None:
         self.db = db
         self.viewer_id = viewer_id
+        self.turns = Turns()  # this request's share of the event loop
 
     def _by_id(self, base, table) -> RowsByIdLoader:  # noqa: ANN001
-        return RowsByIdLoader(self.db, base, table.c.id)
+        return RowsByIdLoader(self.db, self.turns, base, table.c.id)
 
     @cached_property
     def users(self) -> RowsByIdLoader:
@@ -48,32 +50,32 @@ class Loaders:
 
     @cached_property
     def sessions_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, chat.sessions_of_user)
+        return ConnectionLoaders(self.db, self.turns, chat.sessions_of_user)
 
     @cached_property
     def messages_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, chat.messages_of_session)
+        return ConnectionLoaders(self.db, self.turns, chat.messages_of_session)
 
     @cached_property
     def documents_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, documents.documents_of_user)
+        return ConnectionLoaders(self.db, self.turns, documents.documents_of_user)
 
     @cached_property
     def integrations_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, integrations.integrations_of_user)
+        return ConnectionLoaders(self.db, self.turns, integrations.integrations_of_user)
 
     @cached_property
     def agents_registry(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, agents.agents_registry)
+        return ConnectionLoaders(self.db, self.turns, agents.agents_registry)
 
     @cached_property
     def tasks_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, tasks.tasks_of_user)
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_of_user)
 
     @cached_property
     def tasks_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, tasks.tasks_by(tasks.tasks.c.session_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.session_id, self.viewer_id))
 
     @cached_property
     def tasks_of_agent(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, tasks.tasks_by(tasks.tasks.c.agent_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.agent_id, self.viewer_id))

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
     )
+    # Size limits at the door: an HTTP request body over this many bytes is refused with 413 before it
+    # is read whole (uploads will get their own limit).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

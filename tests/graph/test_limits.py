@@ -157,6 +157,33 @@ async def test_deep_variables_in_a_get_query_are_a_400(client: GraphQLClient,
     assert_no_error_logged(caplog)
 
 
+def nested_lists(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("variables", [
+    {"input": {"title": "deep", "contextData": nested_lists(900)}},
+    {"input": {"title": "deep", "contextData": {"aiContext": {"memory": nested_lists(900)}}}},
+    {"input": nested_lists(900)},
+], ids=["input-object", "list-of-json", "whole-input"])
+async def test_variables_nested_deeply_are_refused_readably(client: GraphQLClient, user: SignedUp,
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            variables: dict[str, Any]) -> None:
+    """Parseable, but far deeper than any input: a coded refusal, not a RecursionError."""
+    query = """mutation($input: CreateChatSessionInput!) {
+      createChatSession(input: $input) { chatSession { id } errors { field code } } }"""
+    answer = await client.post(query, variables, token=user.token)
+    assert answer.status_code == 200
+    body = answer.json()
+    refused = body.get("errors") or body["data"]["createChatSession"]["errors"]
+    assert refused
+    assert "Unexpected error." not in answer.text
+    assert_no_error_logged(caplog)
+
+
 async def test_bytes_that_are_not_utf8_are_a_400(client: GraphQLClient) -> None:
     answer = await client.http.post("/graphql", content=b'{"query": "\xff\xfe"}',
                                     headers={"content-type": "application/json"})

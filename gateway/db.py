@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _statements = itertools.count()
@@ -39,6 +40,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_recycle=1800,
+        # A failed statement's message (logged, and carried by the exception) names no bound value:
+        # parameters hold password hashes, tokens and whatever a user typed.
+        hide_parameters=True,
         connect_args={"server_settings": {
             "application_name": "assistant-gateway",
             "timezone": "UTC",
@@ -48,7 +52,30 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         }},
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+    event.listen(engine.sync_engine, "handle_error", _hide_argument_values)
     return engine
+
+
+# asyncpg names a value it cannot encode ("invalid input for query argument $1: 'value' (why, often
+# repeating the value)"), past `hide_parameters`.
+_ARGUMENT_VALUE = re.compile(r"(invalid input for query argument \$\d+): .*", re.DOTALL)
+
+
+def _hide_argument_values(context: ExceptionContext) -> None:
+    """Keep the argument's number, drop its value, from every exception of the chain a log would print
+    (and cut what caused the encoding error: its message repeats the value)."""
+    error: BaseException | None = context.sqlalchemy_exception
+    chain: list[BaseException] = []
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = context.original_exception if error is context.sqlalchemy_exception else (
+            error.__cause__ or error.__context__)
+    for error in chain:
+        if error.args and isinstance(error.args[0], str) and _ARGUMENT_VALUE.search(error.args[0]):
+            error.args = (_ARGUMENT_VALUE.sub(r"\1 (value hidden)", error.args[0]), *error.args[1:])
+            if error is not context.sqlalchemy_exception and error is not context.original_exception:
+                error.__cause__ = error.__context__ = None
+                error.__suppress_context__ = True
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

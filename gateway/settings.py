@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     tasks_per_user: int = Field(default=2, ge=1, le=1000, validation_alias="GATEWAY_TASKS_PER_USER")
     # Identity hardening (issue 8): sign-ups per client address per hour, whatever their outcome.
     register_per_hour: int = Field(default=20, ge=1, validation_alias="GATEWAY_REGISTER_PER_HOUR")
+    # Size limits at the door: an HTTP request body over this many bytes is refused with 413 before it
+    # is read whole (uploads will get their own limit).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from graph.agents import AuthenticationTypeEnum, MCPAgentNode
 from graph.context import Info
 from graph.node import input_id
 from graph.errors import UserError, user_errors
+from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
 from graph.mutations import in_transaction
 from graph.permissions import IsOperator
 from models.agents import AuthenticationType
@@ -27,8 +28,8 @@ class RateLimitInput:
                               "and never returned.")
 class AgentAuthenticationInput:
     type: AuthenticationTypeEnum
-    api_key: str | None = strawberry.field(default=None, description="For `APIKEY` (or an OAuth access token).")
-    header: str | None = strawberry.field(default=None, description="Header to send it in (default Authorization, "
+    api_key: str | None = limited(API_KEY, default=None, description="For `APIKEY` (or an OAuth access token).")
+    header: str | None = limited(NAME, default=None, description="Header to send it in (default Authorization, "
                                                                     "as a Bearer token).")
 
 
@@ -42,20 +43,20 @@ class AgentConfigurationInput:
 
 @strawberry.input
 class RegisterAgentInput:
-    name: str
-    endpoint: str = strawberry.field(description="The agent's MCP streamable-HTTP URL.")
-    description: str | None = None
-    health_check_url: str | None = None
+    name: str = limited(NAME)
+    endpoint: str = limited(URL, description="The agent's MCP streamable-HTTP URL.")
+    description: str | None = limited(DESCRIPTION, default=None)
+    health_check_url: str | None = limited(URL, default=None)
     configuration: AgentConfigurationInput | None = None
 
 
 @strawberry.input(description="Only what is given changes.")
 class UpdateAgentInput:
     agent_id: strawberry.ID
-    name: str | None = None
-    endpoint: str | None = None
-    description: str | None = None
-    health_check_url: str | None = None
+    name: str | None = limited(NAME, default=None)
+    endpoint: str | None = limited(URL, default=None)
+    description: str | None = limited(DESCRIPTION, default=None)
+    health_check_url: str | None = limited(URL, default=None)
     configuration: AgentConfigurationInput | None = None
 
 

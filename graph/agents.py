@@ -11,6 +11,7 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
+from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json, json_value
 from graph.node import Node, build, columns, register_node
 from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
@@ -62,7 +63,7 @@ class AgentOrder(Enum):
 class AgentFilterInput:
     status: list[AgentStatusEnum] | None = None
     health_status: list[HealthStatusEnum] | None = None
-    capability: str | None = strawberry.field(default=None, description="Agents offering this tool.")
+    capability: str | None = limited(NAME, default=None, description="Agents offering this tool.")
 
 
 @strawberry.type(name="MCPAgent", description="A Model Context Protocol agent the assistant can use.")

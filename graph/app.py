@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import psutil
+from cross_web import HTTPException
 from redis.asyncio import Redis
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -28,6 +30,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
+from graph.errors import RequestErrorCode
+from graph.limits import BodySizeLimit, body_limits
 from graph.schema import build_schema
 from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
 from jobs.queues import TaskQueues
@@ -48,6 +52,30 @@ class GatewayGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.resources = resources
         self.sockets = SocketRegistry(resources.redis)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Strawberry's HTTP handling, except that a request it refuses (malformed JSON, a missing query,
+        a wrong method) is answered as a GraphQL error in JSON, like every other refusal."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refused:
+            response = JSONResponse({"errors": [{"message": refused.reason, "extensions": {
+                "code": RequestErrorCode.BAD_REQUEST.value}}]}, status_code=refused.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body nested too deeply for the parser's recursion, with a number too long to convert or
+        with bytes that are not UTF-8 is malformed JSON like any other: HTTP 400 (a socket: 4400), never
+        an unexpected error."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -235,6 +263,8 @@ def create_app(resources: Resources) -> Starlette:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                                      allow_methods=["GET", "POST", "OPTIONS"],
                                      allow_headers=["authorization", "content-type"]))
+    # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
+    middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
     return Starlette(
         routes=[
             Route("/graphql", CountingApp(graphql, metrics), methods=["GET", "POST"]),

@@ -11,11 +11,11 @@ import base64
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from sqlalchemy import DateTime, Integer, Row, String
+from sqlalchemy import BigInteger, DateTime, Integer, Row, SmallInteger, String
 from sqlalchemy.dialects.postgresql import UUID
 from strawberry.relay import PageInfo
 
@@ -48,7 +48,9 @@ def _decode_value(key: Any, value: Any) -> Any:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")
-        return parsed
+        # In UTC, as the driver sends it: a time at the edge of the calendar (year 1 east of UTC,
+        # year 9999 west of it) overflows here, as a client error, rather than in the driver.
+        return parsed.astimezone(UTC)
     if isinstance(key.type, UUID):
         return uuid.UUID(value)
     # The value is bound with the column's type: a forged cursor carrying a number (or a bool) for a text
@@ -58,8 +60,9 @@ def _decode_value(key: Any, value: Any) -> Any:
             raise ValueError("unexpected value")
         return value
     if isinstance(key.type, Integer):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("unexpected value")
+        bits = 16 if isinstance(key.type, SmallInteger) else 64 if isinstance(key.type, BigInteger) else 32
+        if not isinstance(value, int) or isinstance(value, bool) or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise ValueError("unexpected value")  # beyond the column's range, the driver would fail
         return value
     raise ValueError("unsupported key type")
 

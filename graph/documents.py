@@ -11,6 +11,7 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
+from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json
 from graph.node import Node, build, columns, register_node
 from loaders.documents import DOCUMENT_ORDERS, DocumentFilter
@@ -63,8 +64,8 @@ class DocumentOrder(Enum):
 
 @strawberry.input(name="DocumentFilter")
 class DocumentFilterInput:
-    category: list[str] | None = None
-    tags: list[str] | None = strawberry.field(default=None, description="Documents carrying all of these tags.")
+    category: list[str] | None = limited(NAME, default=None)
+    tags: list[str] | None = limited(NAME, default=None, description="Documents carrying all of these tags.")
     processing_status: list[ProcessingStatusEnum] | None = None
     deleted: bool = strawberry.field(default=False, description="Only soft-deleted documents (restorable).")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import strawberry
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
+from strawberry.types import ExecutionContext
 from strawberry.types.arguments import StrawberryArgument
+from strawberry.types.field import StrawberryField
 from strawberry.tools import merge_types
 
 from gateway.settings import Settings
@@ -17,6 +21,7 @@ from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageN
 from graph.context import Info
 from graph.documents import DocumentNode
 from graph.extensions import extensions
+from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode
 from graph.node import Node, resolve_nodes
 from graph.task_mutations import TasksMutation, TasksSubscription
@@ -24,6 +29,7 @@ from graph.tasks import TaskNode
 from graph.users import UserNode, UsersMutation, UsersQuery
 from graph.agents import MCPAgentNode
 
+log = logging.getLogger("gateway.graph")
 NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentNode, MCPAgentNode, TaskNode]
 
 
@@ -60,8 +66,32 @@ class CachingNameConverter(NameConverter):
         return name
 
 
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Strawberry logs every error at ERROR with its trace and the client's document: a bad ID or a
+        too long argument is an answer, not an incident, and the document is untrusted text. Unexpected
+        errors are logged once where they are masked (graph/extensions.py); one that reaches here
+        unmasked is logged here."""
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, GraphQLError):
+                log.error("unexpected error at %s", error.path, exc_info=original)
+            else:
+                log.debug("refused: %.200r", error.message)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    schema = _schema(settings)
+    # Every field with arguments checks them at the door (graph/input_limits.py). The fields are found
+    # in the built schema, so none is missed; adding the check to a field needs one more build, once
+    # per process (the fields are module-level and keep it).
+    if guard_arguments(_fields_with_arguments(schema)):
+        schema = _schema(settings)
+    return schema
+
+
+def _schema(settings: Settings) -> strawberry.Schema:
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -69,6 +99,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=extensions(settings),
         config=StrawberryConfig(name_converter=CachingNameConverter()),
     )
+
+
+def _fields_with_arguments(schema: strawberry.Schema) -> list[StrawberryField]:
+    fields: list[StrawberryField] = []
+    for graphql_type in schema._schema.type_map.values():  # noqa: SLF001  (the built graphql-core schema)
+        if isinstance(graphql_type, GraphQLObjectType):
+            for graphql_field in graphql_type.fields.values():
+                field = (graphql_field.extensions or {}).get("strawberry-definition")
+                if graphql_field.args and isinstance(field, StrawberryField):
+                    fields.append(field)
+    return fields
 
 
 def printed_schema(types: Sequence[type] = ()) -> str:

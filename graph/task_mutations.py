@@ -15,6 +15,7 @@ from graphql import GraphQLError
 
 from graph.context import Info
 from graph.errors import RequestErrorCode, UserError, request_error, user_errors
+from graph.input_limits import NAME, limited
 from graph.jsondata import JSON
 from graph.mutations import in_transaction
 from graph.node import input_id
@@ -36,7 +37,7 @@ SIGNED_IN = [IsAuthenticated]
 @strawberry.input
 class RunTaskInput:
     agent_id: strawberry.ID
-    task_type: str = strawberry.field(description="One of the agent's tools (its capabilities' names).")
+    task_type: str = limited(NAME, description="One of the agent's tools (its capabilities' names).")
     input: JSON = strawberry.field(description="The tool's arguments; checked against its inputSchema.")
     session_id: strawberry.ID | None = None
     priority: TaskPriorityEnum = TaskPriority.MEDIUM

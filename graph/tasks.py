@@ -11,6 +11,7 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
+from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json, json_value
 from graph.node import Node, build, columns, expect_id, register_node
 from loaders.base import ConnectionLoaders
@@ -44,7 +45,7 @@ class TaskOrder(Enum):
 class TaskFilterInput:
     status: list[TaskStatusEnum] | None = None
     agent_id: list[strawberry.ID] | None = None
-    task_type: list[str] | None = None
+    task_type: list[str] | None = limited(NAME, default=None)
 
 
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")

@@ -8,26 +8,27 @@ import strawberry
 
 from graph.chat.types import ChatSessionNode, MessageNode
 from graph.errors import UserError
+from graph.input_limits import MESSAGE, NAME, TITLE, limited
 from graph.jsondata import JSON
 
 
 @strawberry.input
 class BusinessContextInput:
-    current_project: str | None = None
+    current_project: str | None = limited(TITLE, default=None)
     client_info: JSON | None = None
-    task_type: str | None = None
+    task_type: str | None = limited(NAME, default=None)
 
 
 @strawberry.input
 class AiContextInput:
-    personality: str | None = None
+    personality: str | None = limited(NAME, default=None)
     memory: list[JSON] | None = None
     preferences: JSON | None = None
 
 
 @strawberry.input
 class IntegrationContextInput:
-    active_connections: list[str] | None = None
+    active_connections: list[str] | None = limited(NAME, default=None)
     recent_tasks: list[JSON] | None = None
 
 
@@ -55,14 +56,14 @@ def context_document(value: Any) -> Any:
 
 @strawberry.input
 class CreateChatSessionInput:
-    title: str | None = strawberry.field(default=None, description="Up to 255 characters.")
+    title: str | None = limited(TITLE, default=None, description="Up to 255 characters.")
     context_data: ChatContextInput | None = None
 
 
 @strawberry.input(description="Only what is given changes; an empty title clears it.")
 class UpdateChatSessionInput:
     session_id: strawberry.ID
-    title: str | None = None
+    title: str | None = limited(TITLE, default=None)
     context_data: ChatContextInput | None = None
 
 
@@ -89,7 +90,7 @@ class RestoreChatSessionInput:
 @strawberry.input
 class SendMessageInput:
     session_id: strawberry.ID
-    content: str = strawberry.field(description="1 to 10,000 characters.")
+    content: str = limited(MESSAGE, description="1 to 10,000 characters.")
     attachments: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Global IDs of your own documents (at most 10).")
 
@@ -97,7 +98,7 @@ class SendMessageInput:
 @strawberry.input
 class EditMessageInput:
     message_id: strawberry.ID
-    content: str
+    content: str = limited(MESSAGE)
 
 
 @strawberry.input

@@ -5,71 +5,72 @@ from __future__ import annotations
 import strawberry
 
 from graph.errors import UserError
+from graph.input_limits import EMAIL, NAME, PASSWORD, PHONE, TIMEZONE, TITLE, TOKEN, limited
 from graph.users.types import AiPersonalityEnum, BusinessTypeEnum, UserNode
 
 
 @strawberry.input
 class RegisterInput:
-    email: str
-    password: str
-    first_name: str
-    last_name: str
-    business_name: str | None = None
+    email: str = limited(EMAIL)
+    password: str = limited(PASSWORD)
+    first_name: str = limited(NAME)
+    last_name: str = limited(NAME)
+    business_name: str | None = limited(TITLE, default=None)
     business_type: BusinessTypeEnum | None = None
-    phone: str | None = strawberry.field(default=None, description="International format, e.g. +61299990000.")
-    timezone: str | None = strawberry.field(default=None, description="IANA name; Australia/Sydney if unset.")
+    phone: str | None = limited(PHONE, default=None, description="International format, e.g. +61299990000.")
+    timezone: str | None = limited(TIMEZONE, default=None, description="IANA name; Australia/Sydney if unset.")
 
 
 @strawberry.input
 class LoginInput:
-    email: str
-    password: str
+    email: str = limited(EMAIL)
+    password: str = limited(PASSWORD)
 
 
 @strawberry.input
 class RefreshTokenInput:
-    refresh_token: str
+    refresh_token: str = limited(TOKEN)
 
 
 @strawberry.input
 class LogoutInput:
-    refresh_token: str
+    refresh_token: str = limited(TOKEN)
 
 
 @strawberry.input
 class LogoutEverywhereInput:
-    client_mutation_id: str | None = None
+    client_mutation_id: str | None = limited(NAME, default=None)
 
 
 @strawberry.input
 class RequestEmailVerificationInput:
-    client_mutation_id: str | None = None
+    client_mutation_id: str | None = limited(NAME, default=None)
 
 
 @strawberry.input
 class VerifyEmailInput:
-    token: str
+    token: str = limited(TOKEN)
 
 
 @strawberry.input
 class RequestPasswordResetInput:
-    email: str
+    email: str = limited(EMAIL)
 
 
 @strawberry.input
 class ResetPasswordInput:
-    token: str
-    new_password: str
+    token: str = limited(TOKEN)
+    new_password: str = limited(PASSWORD)
 
 
 @strawberry.input(description="Only the fields given change; an empty string clears an optional one.")
 class UpdateProfileInput:
-    first_name: str | None = None
-    last_name: str | None = None
-    business_name: str | None = None
+    first_name: str | None = limited(NAME, default=None)
+    last_name: str | None = limited(NAME, default=None)
+    business_name: str | None = limited(TITLE, default=None)
     business_type: BusinessTypeEnum | None = strawberry.UNSET
-    phone: str | None = None
-    timezone: str | None = None
+    phone: str | None = limited(PHONE, default=None)
+    timezone: str | None = limited(TIMEZONE, default=None)
 
 
 @strawberry.input
@@ -89,8 +90,8 @@ class AiPreferencesInput:
 @strawberry.input
 class IntegrationPreferencesInput:
     auto_connect: bool | None = None
-    default_calendar: str | None = None
-    default_email: str | None = None
+    default_calendar: str | None = limited(TITLE, default=None)
+    default_email: str | None = limited(EMAIL, default=None)
 
 
 @strawberry.input(description="Merged over the stored preferences: what is not given stays as it is.")
@@ -102,13 +103,13 @@ class UpdatePreferencesInput:
 
 @strawberry.input
 class ChangePasswordInput:
-    current_password: str
-    new_password: str
+    current_password: str = limited(PASSWORD)
+    new_password: str = limited(PASSWORD)
 
 
 @strawberry.input
 class DeleteAccountInput:
-    password: str
+    password: str = limited(PASSWORD)
 
 
 @strawberry.type

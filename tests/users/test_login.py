@@ -84,7 +84,7 @@ async def test_wrong_password_and_unknown_email_fail_the_same_way(client: GraphQ
 
 
 @pytest.mark.parametrize("password", [PASSWORD.lower(), PASSWORD.upper(), PASSWORD + " ", " " + PASSWORD,
-                                      PASSWORD[:-1], "", "x" * 1000])
+                                      PASSWORD[:-1], "", "x" * 256])  # 256: the longest a password can be
 async def test_near_miss_passwords_are_refused(client: GraphQLClient, user: SignedUp, password: str) -> None:
     assert_refused(await login(client, user.email, password))
 

@@ -24,8 +24,6 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-
-
 def check_email(field: str, email: str) -> Problem | None:
     # The length first: the pattern is never run over an unbounded value.
     if len(email) > EMAIL_MAX or not EMAIL_RE.match(email):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from models import Task
 from models.tasks import TaskStatus
@@ -56,3 +58,12 @@ def test_a_task_event_decodes_to_the_row_it_encoded() -> None:
     assert (row.input_payload, row.output_payload, row.metadata) == ({"a": 1}, {"total": 3}, {"priority": "high"})
     assert (row.status, row.retry_count, row.processing_time_ms) == ("completed", 1, 12)
     assert task_channel(task.user_id) == f"tasks:user:{task.user_id}"
+
+
+def test_only_the_lifecycle_module_updates_tasks() -> None:
+    root = Path(__file__).resolve().parents[2]
+    owner = root / "resolvers" / "task_lifecycle.py"
+    packages = ("gateway", "graph", "jobs", "loaders", "resolvers", "services")
+    writers = [str(path.relative_to(root)) for package in packages for path in (root / package).rglob("*.py")
+               if path != owner and re.search(r"update\(Task\b|UPDATE\s+tasks\b", path.read_text(), re.IGNORECASE)]
+    assert writers == []

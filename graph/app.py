@@ -27,6 +27,7 @@ from strawberry.asgi import GraphQL
 from redis.exceptions import RedisError
 from strawberry.exceptions import ConnectionRejectionError
 
+from gateway.clients import egress_policy, secret_box
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
@@ -34,12 +35,11 @@ from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
 from graph.schema import build_schema
 from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
-from jobs.queues import TaskQueues
-from jobs.worker import egress_policy, secret_box
 from services.addresses import TrustedProxies
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
+from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
 
 log = logging.getLogger("gateway")

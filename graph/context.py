@@ -21,13 +21,13 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
-from jobs.queues import TaskQueues
 from services.addresses import TrustedProxies
 from services.crypto import SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
+from services.task_queues import TaskQueues
 from services.tokens import InvalidToken, TokenKeys
 
 log = logging.getLogger("gateway.graph")

@@ -10,17 +10,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from operator import attrgetter
 from base64 import b64encode
-from types import SimpleNamespace
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import inspect as sa_inspect
 from sqlmodel import SQLModel
 from strawberry.relay import from_base64
 from strawberry.types import Info
 
 from graph.errors import bad_input
+from models.base import column_values
 
 MAX_NODES = 100
 
@@ -99,14 +98,6 @@ def columns(*names: str, **renamed: str) -> dict[str, str]:
     `title` to the column attribute `title` and the field `metadata` to `meta`. This is the one place a
     later whole-selection SQL fast path reads to know which column serves which field."""
     return {**{name: name for name in names}, **renamed}
-
-
-def column_values(model: Any) -> SimpleNamespace:
-    """A model instance seen as a row: attributes named by column (`meta` is read as `metadata`)."""
-    mapper = sa_inspect(type(model))
-    return SimpleNamespace(**{
-        column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns
-    })
 
 
 def build(cls: type[Any], type_name: str, row: Any) -> Any:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -21,16 +17,15 @@ from graph.mutations import in_transaction
 from graph.node import input_id
 from graph.permissions import IsAuthenticated
 from graph.tasks import TaskNode, TaskPriorityEnum
-from jobs.context import job_timeout, task_channel, task_event
 from loaders.session import RequestDb
 from loaders.tasks import visible_tasks
-from models import MCPAgent, Task
+from models import Task
 from models.tasks import TaskPriority
-from resolvers import tasks
+from resolvers import task_lifecycle, tasks
 from resolvers.problems import Rejected
+from resolvers.task_events import decode_task, publish_task, task_channel
 from services.events import StreamInterrupted
 
-log = logging.getLogger("gateway.tasks")
 SIGNED_IN = [IsAuthenticated]
 
 
@@ -81,16 +76,8 @@ class RetryTaskPayload(TaskPayload):
 async def _after_commit(info: Info, task: Task, *, enqueue: bool) -> None:
     resources = info.context.resources
     if enqueue:
-        async with resources.sessions() as session:
-            agent = await session.get(MCPAgent, task.agent_id)
-        scheduled = (task.meta or {}).get("scheduledFor")
-        queued = await resources.queues.enqueue_task(
-            task.id, TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM),
-            timeout_seconds=job_timeout(agent.configuration if agent else {}),
-            not_before=datetime.fromisoformat(scheduled) if scheduled else None)
-        if not queued:
-            log.warning("task %s stored but not queued (Redis unreachable); the worker's sweep will", task.id)
-    await resources.events.publish(task_channel(task.user_id), task_event(task))
+        await task_lifecycle.enqueue_committed(resources.sessions, resources.queues, task)
+    await publish_task(resources.events, task)
 
 
 def _viewer(info: Info) -> uuid.UUID:
@@ -110,7 +97,8 @@ class TasksMutation:
             notify_on_complete=input.notify_on_complete,
         )
         try:
-            task = await in_transaction(info, lambda s: tasks.run_task(s, info.context.redis, _viewer(info), request))
+            task = await in_transaction(
+                info, lambda db: tasks.create_task(db, info.context.redis, _viewer(info), request))
         except Rejected as rejected:
             return RunTaskPayload(errors=user_errors(rejected.problems))
         await _after_commit(info, task, enqueue=True)
@@ -137,20 +125,6 @@ class TasksMutation:
         return RetryTaskPayload(task=TaskNode.from_row(task))
 
 
-def _task_row(payload: dict[str, Any]) -> SimpleNamespace:
-    row = dict(payload)
-    for key in ("id", "user_id", "agent_id", "session_id"):
-        if row.get(key):
-            row[key] = uuid.UUID(row[key])
-    for key in ("started_at", "completed_at"):
-        if row.get(key):
-            row[key] = datetime.fromisoformat(row[key])
-    for key in ("input_payload", "output_payload", "metadata"):
-        if isinstance(row.get(key), str):
-            row[key] = json.loads(row[key])
-    return SimpleNamespace(**row)
-
-
 @strawberry.type
 class TasksSubscription:
     @strawberry.subscription(description="Status changes of your tasks: one task, a session's tasks, or "
@@ -174,7 +148,7 @@ class TasksSubscription:
         try:
             async with info.context.resources.events.listen(task_channel(viewer.user_id)) as events:
                 async for event in events:
-                    row = _task_row(event["task"])
+                    row = decode_task(event)
                     if wanted_task is not None and row.id != wanted_task:
                         continue
                     if session_id is not None and row.session_id != wanted_session:

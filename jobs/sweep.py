@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
-from jobs.context import WorkerDeps, job_timeout, task_channel, task_event
+from jobs.context import WorkerDeps
 from jobs.tasks import fail_pending
 from models import MCPAgent, Task
-from models.tasks import TaskPriority, TaskStatus
+from models.tasks import TaskStatus
+from resolvers import task_lifecycle
+from resolvers.task_events import publish_task
 
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
@@ -46,19 +48,14 @@ async def recover_running(deps: WorkerDeps) -> int:
             continue
         retries = int((configuration or {}).get("retries") or 0)
         out_of_retries = (retry_count or 0) >= retries
-        async with deps.sessions() as session, session.begin():
-            values = ({"status": TaskStatus.FAILED, "completed_at": func.now(),
-                       "error_message": "The worker running the task stopped."}
-                      if out_of_retries else
-                      {"status": TaskStatus.PENDING, "retry_count": Task.retry_count + 1})
-            moved = (await session.execute(update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
-                                           .values(**values).returning(Task.id))).first()
-            task = await session.get(Task, task_id, populate_existing=True)
-        if moved is None or task is None:
+        async with deps.sessions() as db, db.begin():
+            task = (await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
+                    if out_of_retries else await task_lifecycle.recover(db, task_id))
+        if task is None:
             continue
         recovered += 1
         log.warning("task %s lost its worker: %s", task_id, "failed" if out_of_retries else "retrying")
-        await deps.events.publish(task_channel(task.user_id), task_event(task))
+        await publish_task(deps.events, task)
         if not out_of_retries:
             await _enqueue(deps, task, configuration or {})
     return recovered
@@ -91,8 +88,7 @@ async def requeue_pending(deps: WorkerDeps) -> int:
 async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> str | None:
     """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
     try:
-        priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
-        queued = await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(configuration))
+        queued = await task_lifecycle.enqueue(deps.queues, task, configuration)
     except (RedisError, OSError):
         raise
     except Exception as error:  # noqa: BLE001  (bad stored data: reported, counted, then the task fails)

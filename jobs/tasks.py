@@ -10,18 +10,20 @@ import logging
 import random
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jobs.context import WorkerDeps, deps_of, job_timeout, task_channel, task_event
+from jobs.context import WorkerDeps, deps_of
 from models import MCPAgent, Task
-from models.tasks import TaskPriority, TaskStatus
+from models.tasks import TaskStatus
+from resolvers import task_lifecycle
 from resolvers.agents import CredentialUnavailable, link_for
+from resolvers.task_events import publish_task
+from resolvers.task_lifecycle import scheduled_time
 from resolvers.tasks import schema_problems
 from services import mcp, ratelimit
 
@@ -33,59 +35,24 @@ SCHEDULE_SLACK_SECONDS = 1.5
 # a second of jitter, so deferred jobs do not wake in step): a slot goes to someone else meanwhile.
 USER_BUSY_DELAY_SECONDS = 1.0
 USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
-FINISHED = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
-async def publish(deps: WorkerDeps, task: Task) -> None:
-    await deps.events.publish(task_channel(task.user_id), task_event(task))
-
-
-async def requeue(deps: WorkerDeps, task: Task, agent: MCPAgent, *, delay: float = 0.0,
-                  not_before: datetime | None = None) -> None:
-    priority = TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
-    queued = await deps.queues.enqueue_task(task.id, priority, timeout_seconds=job_timeout(agent.configuration or {}),
-                                            delay=delay, not_before=not_before)
-    if not queued:
-        log.warning("could not queue task %s; the sweep will", task.id)
-
-
-async def _finish(deps: WorkerDeps, task_id: uuid.UUID, *, status: TaskStatus, started: float,
+async def _finish(deps: WorkerDeps, task_id: uuid.UUID, *, succeeded: bool, started: float,
                   output: Any = None, error: str | None = None) -> None:
     """Record the outcome, unless the task left `running` meanwhile (a cancel wins)."""
-    async with deps.sessions() as session, session.begin():
-        values: dict[str, Any] = {"status": status, "completed_at": func.now(), "error_message": error,
-                                  "processing_time_ms": int((time.monotonic() - started) * 1000)}
-        if output is not None:
-            values["output_payload"] = output
-        done = (await session.execute(
-            update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING).values(**values)
-            .returning(Task.id))).first()
-        task = await session.get(Task, task_id, populate_existing=True)
-    if done is not None and task is not None:
-        await publish(deps, task)
+    async with deps.sessions() as db, db.begin():
+        task = await task_lifecycle.finish(db, task_id, succeeded=succeeded, output=output, error=error,
+                                           processing_time_ms=int((time.monotonic() - started) * 1000))
+    if task is not None:
+        await publish_task(deps.events, task)
 
 
 async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
     """pending -> failed with the reason (a task that cannot start)."""
-    async with deps.sessions() as session, session.begin():
-        done = (await session.execute(
-            update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
-            .values(status=TaskStatus.FAILED, error_message=error, completed_at=func.now())
-            .returning(Task.id))).first()
-        task = await session.get(Task, task_id, populate_existing=True)
-    if done is not None and task is not None:
-        await publish(deps, task)
-
-
-def scheduled_time(meta: dict[str, Any]) -> datetime | None:
-    """The task's `scheduledFor`; ValueError when it is not a time with a zone."""
-    value = meta.get("scheduledFor")
-    if not value:
-        return None
-    at = datetime.fromisoformat(str(value))
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("a scheduled time without a zone")
-    return at
+    async with deps.sessions() as db, db.begin():
+        task = await task_lifecycle.fail_before_start(db, task_id, error)
+    if task is not None:
+        await publish_task(deps.events, task)
 
 
 async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
@@ -101,7 +68,7 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
             await fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
             return False
         if any(statuses[pk] != TaskStatus.COMPLETED for pk in dependencies):
-            await requeue(deps, task, agent, delay=DEPENDENCY_POLL_SECONDS)
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=DEPENDENCY_POLL_SECONDS)
             return False
     try:
         scheduled = scheduled_time(meta)
@@ -114,7 +81,7 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
     if scheduled is not None:
         remaining = scheduled.timestamp() - time.time()
         if remaining > SCHEDULE_SLACK_SECONDS:
-            await requeue(deps, task, agent, not_before=scheduled)
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {})  # at its scheduledFor
             return False
         if remaining > 0:
             # saq schedules in whole seconds, so a job may arrive a little early: never start before
@@ -128,7 +95,7 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
         except (RedisError, OSError):
             wait = 1  # cannot count calls: wait rather than overrun the agent
         if wait is not None:
-            await requeue(deps, task, agent, delay=wait)
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=wait)
             return False
     return True
 
@@ -157,15 +124,9 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
                                                                 func.hashtext(str(user_id)))))
         if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
             return USER_BUSY
-        claimed = (await session.execute(
-            update(Task).where(Task.id == task_id, Task.status == TaskStatus.PENDING)
-            .values(status=TaskStatus.RUNNING, started_at=func.now()).returning(Task.id))).first()
-        task = await session.get(Task, task_id, populate_existing=True) if claimed else None
-        if task is not None:
-            # Who runs it: the sweep recovers tasks whose worker stopped answering.
-            task.meta = {**(task.meta or {}), "worker": deps.worker_id}
+        task = await task_lifecycle.claim(session, task_id, deps.worker_id)
     if task is not None:
-        await publish(deps, task)
+        await publish_task(deps.events, task)
     return task
 
 
@@ -210,14 +171,13 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
     try:
         link = link_for(agent, deps.box, deps.policy)
     except CredentialUnavailable as unavailable:
-        await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, error=str(unavailable))
+        await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
         return
     error = "The task did not run."
     for attempt in range(retries + 1):
         if attempt:
-            async with deps.sessions() as session, session.begin():
-                await session.execute(update(Task).where(Task.id == task.id, Task.status == TaskStatus.RUNNING)
-                                      .values(retry_count=Task.retry_count + 1))
+            async with deps.sessions() as db, db.begin():
+                await task_lifecycle.count_retry(db, task.id)
             await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
@@ -234,15 +194,15 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         output = _output(outcome)
         mismatch = schema_problems(tool.get("outputSchema"), output, "output")
         if mismatch:
-            await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, output=output,
+            await _finish(deps, task.id, succeeded=False, started=started, output=output,
                           error=f"The output did not match the tool's outputSchema: {mismatch[0].message}")
             return
-        await _finish(deps, task.id, status=TaskStatus.COMPLETED, started=started, output=output)
+        await _finish(deps, task.id, succeeded=True, started=started, output=output)
         return
-    await _finish(deps, task.id, status=TaskStatus.FAILED, started=started, error=error)
+    await _finish(deps, task.id, succeeded=False, started=started, error=error)
 
 
-async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
+async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
     """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
     deps = deps_of(ctx)
     pk = uuid.UUID(task_id)
@@ -265,7 +225,8 @@ async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
             claimed = await _claim(deps, pk, task.user_id)
         if isinstance(claimed, UserBusy):
             # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
-            await requeue(deps, task, agent, delay=USER_BUSY_DELAY_SECONDS + random.random())
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {},
+                                         delay=USER_BUSY_DELAY_SECONDS + random.random())
             return
     except (SQLAlchemyError, RedisError, OSError):
         raise  # passing trouble: the sweep queues the task again, a bounded number of times
@@ -282,12 +243,12 @@ async def run_task(ctx: dict[str, Any], *, task_id: str) -> None:
     except asyncio.CancelledError:
         # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
         with contextlib.suppress(Exception):
-            await asyncio.shield(_finish(deps, pk, status=TaskStatus.FAILED, started=time.monotonic(),
+            await asyncio.shield(_finish(deps, pk, succeeded=False, started=time.monotonic(),
                                          error="The task ran out of time."))
         raise
     except Exception:
         # A fault of ours, not the agent's: fail the task rather than leave it `running` while this
         # worker lives on (the sweep only recovers tasks of dead workers).
         log.exception("task %s failed inside the worker", pk)
-        await _finish(deps, pk, status=TaskStatus.FAILED, started=time.monotonic(),
+        await _finish(deps, pk, succeeded=False, started=time.monotonic(),
                       error="The task failed inside the gateway's worker.")

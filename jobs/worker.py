@@ -13,16 +13,16 @@ from typing import Any
 from redis.asyncio import Redis
 from saq import CronJob, Worker
 
+from gateway.clients import egress_policy, secret_box
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
-from jobs.queues import SLOTS, TaskQueues
+from jobs.queues import SLOTS
 from jobs.sweep import sweep
-from jobs.tasks import run_task
-from services.crypto import SecretBox, dev_secret_box
-from services.egress import EgressPolicy
+from jobs.tasks import execute_task
 from services.events import EventHub
+from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
@@ -34,16 +34,9 @@ class EmbeddedWorker(Worker):
     SIGNALS: list[signal.Signals] = []  # noqa: RUF012
 
 
-def secret_box(settings: Settings) -> SecretBox:
-    if settings.encryption_keys:
-        return SecretBox.from_setting(settings.encryption_keys)
-    if settings.is_production:
-        raise SystemExit("GATEWAY_ENCRYPTION_KEYS is required in production")
-    return dev_secret_box(settings.data_dir)
-
-
-def egress_policy(settings: Settings) -> EgressPolicy:
-    return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+# Jobs queued by a gateway from before the job's rename (scheduled ones up to a year ahead) still run.
+LEGACY_TASK_JOB = "run_task"
+TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
 def build_workers(deps: WorkerDeps) -> list[Worker]:
@@ -51,7 +44,7 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
         ctx["deps"] = deps
 
     workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=[run_task], concurrency=SLOTS[priority], startup=startup,
+        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup,
                        timers={"sweep": 10})
         for priority, queue in deps.queues.by_priority.items()
     ]

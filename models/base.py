@@ -11,7 +11,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from types import SimpleNamespace
+
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import SQLModel
 
@@ -23,6 +26,14 @@ SQLModel.metadata.naming_convention = {
     "ck": "%(table_name)s_%(constraint_name)s_check",
 }
 metadata: MetaData = SQLModel.metadata
+
+
+def column_values(model: Any) -> SimpleNamespace:
+    """A model instance seen as a row: attributes named by column (`meta` is read as `metadata`)."""
+    mapper = sa_inspect(type(model))
+    return SimpleNamespace(**{
+        column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns
+    })
 
 
 def utcnow() -> datetime:

@@ -1,5 +1,5 @@
-"""Task use cases: run a tool of an agent as a task, cancel it, retry it. The worker (jobs/tasks.py)
-moves it on; status only moves forward, except `retryTask` (failed -> pending)."""
+"""Task use cases: create a task that runs a tool of an agent, cancel it, retry it. The worker
+(jobs/tasks.py) moves it on; every status move goes through resolvers/task_lifecycle.py."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
-from sqlalchemy import func, null, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChatSession, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import TaskPriority, TaskStatus
+from models.tasks import TaskPriority
+from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
 
@@ -79,7 +80,7 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
     return problems
 
 
-async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
+async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
     problems: list[Problem] = []
     agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
     if agent is None or agent.deleted_at is not None:
@@ -125,30 +126,26 @@ async def run_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, requ
     return task
 
 
-async def _move(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None, *,
-                allowed: tuple[TaskStatus, ...], values: dict[str, Any], refusal: str) -> Task:
-    if task_id is None:
-        raise Rejected([TASK_NOT_FOUND])
-    moved = (await session.execute(
-        update(Task).where(Task.id == task_id, Task.user_id == user_id, Task.status.in_(allowed))
-        .values(**values).returning(Task.id)
-    )).first()
+async def _moved(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None,
+                 refusal: str) -> Task:
+    """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
+    if moved is not None:
+        return moved
     task = await session.get(Task, task_id, populate_existing=True)
     if task is None or task.user_id != user_id:
         raise Rejected([TASK_NOT_FOUND])
-    if moved is None:
-        raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
-    return task
+    raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
 
 
 async def cancel_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
-    return await _move(session, user_id, task_id, allowed=(TaskStatus.PENDING, TaskStatus.RUNNING),
-                       values={"status": TaskStatus.CANCELLED, "completed_at": func.now()},
-                       refusal="A {status} task cannot be cancelled.")
+    if task_id is None:
+        raise Rejected([TASK_NOT_FOUND])
+    moved = await task_lifecycle.cancel(session, task_id, owner=user_id)
+    return await _moved(session, user_id, task_id, moved, "A {status} task cannot be cancelled.")
 
 
 async def retry_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
-    return await _move(session, user_id, task_id, allowed=(TaskStatus.FAILED,),
-                       values={"status": TaskStatus.PENDING, "error_message": None, "completed_at": None,
-                               "processing_time_ms": None, "output_payload": null()},
-                       refusal="Only failed tasks can be retried; this one is {status}.")
+    if task_id is None:
+        raise Rejected([TASK_NOT_FOUND])
+    moved = await task_lifecycle.retry(session, task_id, owner=user_id)
+    return await _moved(session, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")

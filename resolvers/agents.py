@@ -8,7 +8,6 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,12 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import MCPAgent
 from models.agents import AuthenticationType, HealthStatus
+from resolvers.agent_links import (
+    DEFAULT_TIMEOUT_MS,
+    AgentSnapshot,
+    CredentialUnavailable,
+    auth_config,
+    link_for,
+    reach_of,
+    reseal_legacy,
+    seal_key,
+)
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.transact import Transact
 from resolvers.validation import check_length, collect
 from services import mcp
-from services.credentials import OriginBoundHeaders, origin_of
-from services.crypto import DecryptionError, SecretBox
+from services.credentials import origin_of
+from services.crypto import SecretBox
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
 CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
@@ -34,12 +43,6 @@ AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."
 # The peer was called with the agent as read, unlocked; the agent changed before its answer could be stored.
 AGENT_CHANGED = Problem("input.agentId", ErrorCode.INVALID_STATE,
                         "The agent was changed while the gateway was calling it; nothing was stored. Try again.")
-DEFAULT_TIMEOUT_MS = 30_000
-LEGACY_SEAL_CONTEXT = "agent"  # associated data of keys stored before they were bound to agent and origin
-
-
-class CredentialUnavailable(Exception):
-    """The stored key does not decrypt for this agent and endpoint (copied, or kept across a move)."""
 
 
 @dataclass(frozen=True)
@@ -63,22 +66,6 @@ class AgentSettings:
     auth_type: AuthenticationType | None = None
     api_key: str | None = None
     api_key_header: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentSnapshot:
-    """An agent as read without a lock, to call its peer with (no transaction stays open during the call)."""
-
-    id: uuid.UUID
-    endpoint: str
-    health_check_url: str | None
-    configuration: dict[str, Any]
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, agent: MCPAgent) -> AgentSnapshot:
-        return cls(id=agent.id, endpoint=agent.endpoint, health_check_url=agent.health_check_url,
-                   configuration=_config_of(agent), updated_at=agent.updated_at)
 
 
 def _check_ranges(data: AgentSettings) -> list[Problem]:
@@ -119,47 +106,6 @@ async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem
     return problems
 
 
-def _seal_context(agent_id: uuid.UUID, origin: str) -> str:
-    """The ciphertext's associated data: a key sealed for one agent and origin opens for no other (a
-    ciphertext copied to another row, or kept across an endpoint's move, fails to decrypt)."""
-    return f"mcp-agent:{agent_id}:{origin}"
-
-
-def _seal(box: SecretBox, agent_id: uuid.UUID, origin: str, key: str) -> dict[str, str]:
-    return {"secret": box.encrypt(key, context=_seal_context(agent_id, origin)), "origin": origin}
-
-
-def _unseal(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: dict[str, Any]) -> str:
-    """The key, for the agent's current endpoint. Secrets stored before origin binding (no `origin` beside
-    them) were sealed with the fixed context "agent": they are read as bound to the current endpoint, as
-    they were used, and sealed again on the agent's next update or health check (docs/decisions.md)."""
-    try:
-        origin = origin_of(endpoint)
-        legacy = "origin" not in sealed
-        return box.decrypt(str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy
-                           else _seal_context(agent_id, origin))
-    except (DecryptionError, ValueError, KeyError):
-        raise CredentialUnavailable("The agent's stored key cannot be used here; an operator must set it "
-                                    "again with updateAgent.") from None
-
-
-def _auth_config(config: dict[str, Any]) -> dict[str, Any]:
-    auth = config.get("authentication") or {}
-    return dict(auth.get("config") or {}) if auth.get("type") != AuthenticationType.NONE else {}
-
-
-def _reseal_legacy(agent: MCPAgent, box: SecretBox) -> None:
-    """Seal a secret of the old format again, bound to the agent and its endpoint's origin."""
-    config = dict(agent.configuration or {})
-    sealed = _auth_config(config)
-    if not sealed.get("secret") or "origin" in sealed:
-        return
-    key = _unseal(box, agent.id, agent.endpoint, sealed)
-    auth = dict(config["authentication"])
-    auth["config"] = {**sealed, **_seal(box, agent.id, origin_of(agent.endpoint), key)}
-    agent.configuration = {**config, "authentication": auth}
-
-
 def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID,
                    endpoint: str) -> dict[str, Any]:
     config = dict(stored)
@@ -175,49 +121,13 @@ def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, 
         auth: dict[str, Any] = {"type": data.auth_type.value}
         if data.auth_type is not AuthenticationType.NONE:
             previous = (stored.get("authentication") or {}).get("config") or {}
-            sealed = (_seal(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
+            sealed = (seal_key(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
                       else {key: previous[key] for key in ("secret", "origin") if key in previous})
             header = data.api_key_header or previous.get("header") or "Authorization"
             auth["config"] = {"header": header, **sealed}
         config["authentication"] = auth
     config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
     return config
-
-
-def _config_of(agent: Any) -> dict[str, Any]:
-    return agent.configuration if isinstance(agent.configuration, dict) else json.loads(agent.configuration or "{}")
-
-
-def _credentials(agent: Any, box: SecretBox) -> OriginBoundHeaders | None:
-    config = _config_of(agent)
-    auth = config.get("authentication") or {}
-    sealed = auth.get("config") or {}
-    if auth.get("type") not in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) or not sealed.get("secret"):
-        return None
-    header = sealed.get("header") or "Authorization"
-    value = _unseal(box, agent.id, agent.endpoint, sealed)
-    return OriginBoundHeaders(origin_of(agent.endpoint), {
-        header: f"Bearer {value}" if header.lower() == "authorization" else value})
-
-
-def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
-    """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
-    guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
-    and endpoint."""
-    credentials = _credentials(agent, box)
-    timeout_ms = _config_of(agent).get("timeout") or DEFAULT_TIMEOUT_MS
-    return mcp.AgentLink(endpoint=agent.endpoint, credentials=credentials, policy=policy,
-                         timeout_seconds=timeout_ms / 1000)
-
-
-def _reach(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> tuple[object, ...]:
-    """Where a call to the agent goes and the key it carries, as sent rather than as sealed (a legacy key
-    sealed again is the same key): an answer is the agent's as long as this has not changed."""
-    try:
-        credentials = _credentials(agent, box)
-    except CredentialUnavailable:
-        return agent.endpoint, "unusable key", json.dumps(_auth_config(_config_of(agent)), sort_keys=True)
-    return agent.endpoint, None if credentials is None else (credentials.origin, credentials.headers)
 
 
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
@@ -270,7 +180,8 @@ async def register_agent(transact: Transact, redis: Redis, box: SecretBox, polic
         problems.append(Problem("input.configuration.authentication.apiKey", ErrorCode.REQUIRED,
                                 "This authentication needs a key or token."))
     problems += _check_ranges(data) + await _check_urls(data, policy)
-    if name and await transact(lambda db: _name_taken(db, name)):
+    taken: bool = bool(name) and await transact(lambda db: _name_taken(db, name))
+    if taken:
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
         raise Rejected(problems)
@@ -320,7 +231,7 @@ def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
     the key again in the same update (or authentication NONE)."""
     if data.endpoint is None or data.api_key or data.auth_type is AuthenticationType.NONE:
         return
-    if not _auth_config(agent.configuration or {}).get("secret"):
+    if not auth_config(agent.configuration or {}).get("secret"):
         return
     if origin_of(data.endpoint) != origin_of(agent.endpoint):
         raise Rejected([Problem(
@@ -353,7 +264,7 @@ async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: Se
     _check_key_follows_origin(agent, data)
     if not data.api_key:
         with contextlib.suppress(CredentialUnavailable):  # an unusable key fails where it is used, clearly
-            _reseal_legacy(agent, box)
+            reseal_legacy(agent, box)
     if data.endpoint is not None:
         agent.endpoint = data.endpoint
     if data.description is not None:
@@ -405,7 +316,7 @@ async def refresh_capabilities(transact: Transact, redis: Redis, box: SecretBox,
 
     async def store(db: AsyncSession) -> MCPAgent:
         agent = await _live(db, agent_id)
-        if _reach(agent, box) != _reach(seen, box):
+        if reach_of(agent, box) != reach_of(seen, box):
             raise Rejected([AGENT_CHANGED])
         agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
         agent.updated_at = func.now()
@@ -441,7 +352,7 @@ async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -
                 response = await http.get(agent.health_check_url)
             return 200 <= response.status_code < 300
         await mcp.ping(link)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return True
 
@@ -468,10 +379,10 @@ async def check_health(transact: Transact, redis: Redis, box: SecretBox, policy:
 
     async def store(db: AsyncSession) -> MCPAgent:
         agent = await _live(db, agent_id)
-        if (_reach(agent, box), agent.health_check_url) != (_reach(seen, box), seen.health_check_url):
+        if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
             raise Rejected([AGENT_CHANGED])
         with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
-            _reseal_legacy(agent, box)
+            reseal_legacy(agent, box)
         # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
         failures = await _consecutive_failures(redis, agent.id, healthy)
         if healthy:

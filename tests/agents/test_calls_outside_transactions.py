@@ -14,8 +14,15 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from tests.agents.flows import CHECK_HEALTH, DELETE_AGENT, REFRESH_AGENT, UPDATE_AGENT, error_codes, make_operator, \
-    register_agent
+from tests.agents.flows import (
+    CHECK_HEALTH,
+    DELETE_AGENT,
+    REFRESH_AGENT,
+    UPDATE_AGENT,
+    error_codes,
+    make_operator,
+    register_agent,
+)
 from tests.agents.mcp_peer import RunningPeer, mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 

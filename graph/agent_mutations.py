@@ -9,7 +9,7 @@ from graph.context import Info
 from graph.node import input_id
 from graph.errors import UserError, user_errors
 from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
-from graph.mutations import in_transaction
+from graph.mutations import in_transaction, transactions
 from graph.permissions import IsOperator
 from models.agents import AuthenticationType
 from resolvers import agents
@@ -132,8 +132,7 @@ class AgentsMutation:
     async def register_agent(self, info: Info, input: RegisterAgentInput) -> RegisterAgentPayload:  # noqa: A002
         r = info.context.resources
         try:
-            agent = await in_transaction(info, lambda s: agents.register_agent(s, r.redis, r.box, r.policy,
-                                                                               _settings(input)))
+            agent = await agents.register_agent(transactions(info), r.redis, r.box, r.policy, _settings(input))
         except Rejected as rejected:
             return RegisterAgentPayload(errors=user_errors(rejected.problems))
         return RegisterAgentPayload(agent=MCPAgentNode.from_row(agent))
@@ -142,8 +141,8 @@ class AgentsMutation:
     async def update_agent(self, info: Info, input: UpdateAgentInput) -> UpdateAgentPayload:  # noqa: A002
         r = info.context.resources
         try:
-            agent = await in_transaction(info, lambda s: agents.update_agent(
-                s, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input)))
+            agent = await agents.update_agent(
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input))
         except Rejected as rejected:
             return UpdateAgentPayload(errors=user_errors(rejected.problems))
         return UpdateAgentPayload(agent=MCPAgentNode.from_row(agent))
@@ -164,8 +163,8 @@ class AgentsMutation:
     ) -> RefreshAgentCapabilitiesPayload:
         r = info.context.resources
         try:
-            agent = await in_transaction(info, lambda s: agents.refresh_capabilities(
-                s, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")))
+            agent = await agents.refresh_capabilities(
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"))
         except Rejected as rejected:
             return RefreshAgentCapabilitiesPayload(errors=user_errors(rejected.problems))
         return RefreshAgentCapabilitiesPayload(agent=MCPAgentNode.from_row(agent))
@@ -174,8 +173,8 @@ class AgentsMutation:
     async def check_agent_health(self, info: Info, input: CheckAgentHealthInput) -> CheckAgentHealthPayload:  # noqa: A002
         r = info.context.resources
         try:
-            agent = await in_transaction(info, lambda s: agents.check_health(
-                s, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")))
+            agent = await agents.check_health(
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"))
         except Rejected as rejected:
             return CheckAgentHealthPayload(errors=user_errors(rejected.problems))
         return CheckAgentHealthPayload(agent=MCPAgentNode.from_row(agent))

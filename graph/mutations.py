@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graph.context import Info
+from resolvers.transact import Transact
 
 T = TypeVar("T")
 
@@ -24,3 +25,12 @@ async def in_transaction(info: Info, work: Callable[[AsyncSession], Awaitable[T]
             await session.rollback()
             raise
     return result
+
+
+def transactions(info: Info) -> Transact:
+    """Transactions on the request's session, for use cases that call out between them."""
+
+    async def transact(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await in_transaction(info, work)
+
+    return transact

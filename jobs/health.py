@@ -12,6 +12,7 @@ from models import MCPAgent
 from models.agents import AgentStatus
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
+from resolvers.transact import transactions_of
 
 log = logging.getLogger("gateway.jobs.health")
 
@@ -25,8 +26,8 @@ async def check_agents(ctx: dict[str, Any]) -> int:
         )).scalars())
     for agent_id in agent_ids:
         try:
-            async with deps.sessions() as session, session.begin():
-                await check_health(session, deps.redis, deps.box, deps.policy, agent_id)
+            # Each agent's probe runs outside any transaction; only its outcome is written in one.
+            await check_health(transactions_of(deps.sessions), deps.redis, deps.box, deps.policy, agent_id)
         except Rejected:
-            continue  # deleted meanwhile
+            continue  # deleted or changed during its probe: the next run checks it as it is then
     return len(agent_ids)

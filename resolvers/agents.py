@@ -7,7 +7,7 @@ import contextlib
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -18,23 +18,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import MCPAgent
 from models.agents import AuthenticationType, HealthStatus
+from resolvers.agent_links import (
+    DEFAULT_TIMEOUT_MS,
+    AgentSnapshot,
+    CredentialUnavailable,
+    auth_config,
+    link_for,
+    reach_of,
+    reseal_legacy,
+    seal_key,
+)
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.transact import Transact
 from resolvers.validation import check_length, collect
 from services import mcp
-from services.credentials import OriginBoundHeaders, origin_of
-from services.crypto import DecryptionError, SecretBox
+from services.credentials import origin_of
+from services.crypto import SecretBox
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
 CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
 UNHEALTHY_AFTER_FAILURES = 3
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent.")
-DEFAULT_TIMEOUT_MS = 30_000
-LEGACY_SEAL_CONTEXT = "agent"  # associated data of keys stored before they were bound to agent and origin
-
-
-class CredentialUnavailable(Exception):
-    """The stored key does not decrypt for this agent and endpoint (copied, or kept across a move)."""
+# The peer was called with the agent as read, unlocked; the agent changed before its answer could be stored.
+AGENT_CHANGED = Problem("input.agentId", ErrorCode.INVALID_STATE,
+                        "The agent was changed while the gateway was calling it; nothing was stored. Try again.")
 
 
 @dataclass(frozen=True)
@@ -98,47 +106,6 @@ async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem
     return problems
 
 
-def _seal_context(agent_id: uuid.UUID, origin: str) -> str:
-    """The ciphertext's associated data: a key sealed for one agent and origin opens for no other (a
-    ciphertext copied to another row, or kept across an endpoint's move, fails to decrypt)."""
-    return f"mcp-agent:{agent_id}:{origin}"
-
-
-def _seal(box: SecretBox, agent_id: uuid.UUID, origin: str, key: str) -> dict[str, str]:
-    return {"secret": box.encrypt(key, context=_seal_context(agent_id, origin)), "origin": origin}
-
-
-def _unseal(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: dict[str, Any]) -> str:
-    """The key, for the agent's current endpoint. Secrets stored before origin binding (no `origin` beside
-    them) were sealed with the fixed context "agent": they are read as bound to the current endpoint, as
-    they were used, and sealed again on the agent's next update or health check (docs/decisions.md)."""
-    try:
-        origin = origin_of(endpoint)
-        legacy = "origin" not in sealed
-        return box.decrypt(str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy
-                           else _seal_context(agent_id, origin))
-    except (DecryptionError, ValueError, KeyError):
-        raise CredentialUnavailable("The agent's stored key cannot be used here; an operator must set it "
-                                    "again with updateAgent.") from None
-
-
-def _auth_config(config: dict[str, Any]) -> dict[str, Any]:
-    auth = config.get("authentication") or {}
-    return dict(auth.get("config") or {}) if auth.get("type") != AuthenticationType.NONE else {}
-
-
-def _reseal_legacy(agent: MCPAgent, box: SecretBox) -> None:
-    """Seal a secret of the old format again, bound to the agent and its endpoint's origin."""
-    config = dict(agent.configuration or {})
-    sealed = _auth_config(config)
-    if not sealed.get("secret") or "origin" in sealed:
-        return
-    key = _unseal(box, agent.id, agent.endpoint, sealed)
-    auth = dict(config["authentication"])
-    auth["config"] = {**sealed, **_seal(box, agent.id, origin_of(agent.endpoint), key)}
-    agent.configuration = {**config, "authentication": auth}
-
-
 def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID,
                    endpoint: str) -> dict[str, Any]:
     config = dict(stored)
@@ -154,31 +121,13 @@ def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, 
         auth: dict[str, Any] = {"type": data.auth_type.value}
         if data.auth_type is not AuthenticationType.NONE:
             previous = (stored.get("authentication") or {}).get("config") or {}
-            sealed = (_seal(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
+            sealed = (seal_key(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
                       else {key: previous[key] for key in ("secret", "origin") if key in previous})
             header = data.api_key_header or previous.get("header") or "Authorization"
             auth["config"] = {"header": header, **sealed}
         config["authentication"] = auth
     config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
     return config
-
-
-def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
-    """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
-    guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
-    and endpoint."""
-    config = agent.configuration if isinstance(agent.configuration, dict) else json.loads(agent.configuration or "{}")
-    credentials: OriginBoundHeaders | None = None
-    auth = config.get("authentication") or {}
-    sealed = auth.get("config") or {}
-    if auth.get("type") in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) and sealed.get("secret"):
-        header = sealed.get("header") or "Authorization"
-        value = _unseal(box, agent.id, agent.endpoint, sealed)
-        credentials = OriginBoundHeaders(origin_of(agent.endpoint), {
-            header: f"Bearer {value}" if header.lower() == "authorization" else value})
-    timeout_ms = config.get("timeout") or DEFAULT_TIMEOUT_MS
-    return mcp.AgentLink(endpoint=agent.endpoint, credentials=credentials, policy=policy,
-                         timeout_seconds=timeout_ms / 1000)
 
 
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
@@ -203,7 +152,7 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
     return agent.capabilities or []
 
 
-async def _discover(agent: MCPAgent, box: SecretBox, policy: EgressPolicy) -> mcp.Discovery:
+async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> mcp.Discovery:
     try:
         return await mcp.discover(link_for(agent, box, policy))
     except CredentialUnavailable as unavailable:
@@ -214,8 +163,13 @@ async def _discover(agent: MCPAgent, box: SecretBox, policy: EgressPolicy) -> mc
                                 f"The agent did not answer as an MCP server ({error}).")]) from None
 
 
-async def register_agent(session: AsyncSession, redis: Redis, box: SecretBox, policy: EgressPolicy,
+async def _name_taken(db: AsyncSession, name: str) -> bool:
+    return bool((await db.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one())
+
+
+async def register_agent(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
                          data: AgentSettings) -> MCPAgent:
+    """Check, discover the agent's tools (no transaction open), then insert."""
     name = (data.name or "").strip()
     problems = collect(check_length("input.name", name, minimum=1, maximum=100, label="The name"))
     if name and not problems and not NAME_RE.match(name):
@@ -226,7 +180,8 @@ async def register_agent(session: AsyncSession, redis: Redis, box: SecretBox, po
         problems.append(Problem("input.configuration.authentication.apiKey", ErrorCode.REQUIRED,
                                 "This authentication needs a key or token."))
     problems += _check_ranges(data) + await _check_urls(data, policy)
-    if name and (await session.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one():
+    taken: bool = bool(name) and await transact(lambda db: _name_taken(db, name))
+    if taken:
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
         raise Rejected(problems)
@@ -237,21 +192,38 @@ async def register_agent(session: AsyncSession, redis: Redis, box: SecretBox, po
     agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
     if agent.version and len(agent.version) > 20:
         agent.version = agent.version[:20]
-    session.add(agent)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")]) from None
-    await session.refresh(agent)
-    await cache_capabilities(redis, agent.id, agent.capabilities)
-    return agent
+
+    async def insert(db: AsyncSession) -> MCPAgent:
+        db.add(agent)
+        try:
+            await db.flush()
+        except IntegrityError:  # the same name, registered while the agent was being asked
+            raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS,
+                                    "An agent with this name exists.")]) from None
+        await db.refresh(agent)
+        return agent
+
+    stored = await transact(insert)
+    await cache_capabilities(redis, stored.id, stored.capabilities)
+    return stored
 
 
-async def _live(session: AsyncSession, agent_id: uuid.UUID | None) -> MCPAgent:
-    agent = await session.get(MCPAgent, agent_id, with_for_update=True) if agent_id else None
+async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
+    """The agent, not deleted, read afresh (the session may hold an older copy from the read made before
+    a call to the peer); with `lock`, its row locked until the transaction ends."""
+    agent = (await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True)
+             if agent_id else None)
     if agent is None or agent.deleted_at is not None:
         raise Rejected([AGENT_NOT_FOUND])
     return agent
+
+
+async def _live(db: AsyncSession, agent_id: uuid.UUID | None) -> MCPAgent:
+    return await _readable(db, agent_id, lock=True)
+
+
+async def _snapshot(db: AsyncSession, agent_id: uuid.UUID | None) -> AgentSnapshot:
+    return AgentSnapshot.of(await _readable(db, agent_id, lock=False))
 
 
 def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
@@ -259,7 +231,7 @@ def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
     the key again in the same update (or authentication NONE)."""
     if data.endpoint is None or data.api_key or data.auth_type is AuthenticationType.NONE:
         return
-    if not _auth_config(agent.configuration or {}).get("secret"):
+    if not auth_config(agent.configuration or {}).get("secret"):
         return
     if origin_of(data.endpoint) != origin_of(agent.endpoint):
         raise Rejected([Problem(
@@ -268,24 +240,31 @@ def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
             "a key is only sent where it was registered.")])
 
 
-async def update_agent(session: AsyncSession, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                       agent_id: uuid.UUID | None, data: AgentSettings) -> MCPAgent:
-    problems = _check_ranges(data) + await _check_urls(data, policy)
+async def _plan_reconnect(db: AsyncSession, agent_id: uuid.UUID | None, data: AgentSettings,
+                          box: SecretBox) -> AgentSnapshot:
+    """The agent as the update would leave it, to discover with before anything is locked; the checks
+    that would refuse the update come first, so a refused update calls no one."""
+    agent = await _readable(db, agent_id, lock=False)
+    await _check_name(db, agent, data)
+    _check_key_follows_origin(agent, data)
+    endpoint = data.endpoint if data.endpoint is not None else agent.endpoint
+    planned = _configuration(agent.configuration or {}, data, box, agent_id=agent.id, endpoint=endpoint)
+    return replace(AgentSnapshot.of(agent), endpoint=endpoint, configuration=planned)
+
+
+async def _check_name(db: AsyncSession, agent: MCPAgent, data: AgentSettings) -> None:
+    if data.name is not None and data.name.strip() != agent.name and await _name_taken(db, data.name.strip()):
+        raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")])
+
+
+async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: SecretBox) -> None:
+    await _check_name(db, agent, data)
     if data.name is not None:
-        problems += collect(check_length("input.name", data.name.strip(), minimum=1, maximum=100, label="The name"))
-    if problems:
-        raise Rejected(problems)
-    agent = await _live(session, agent_id)
-    if data.name is not None and data.name.strip() != agent.name:
-        taken = (await session.execute(select(func.count()).where(MCPAgent.name == data.name.strip()))).scalar_one()
-        if taken:
-            raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")])
         agent.name = data.name.strip()
-    reconnect = data.endpoint is not None or data.auth_type is not None
     _check_key_follows_origin(agent, data)
     if not data.api_key:
         with contextlib.suppress(CredentialUnavailable):  # an unusable key fails where it is used, clearly
-            _reseal_legacy(agent, box)
+            reseal_legacy(agent, box)
     if data.endpoint is not None:
         agent.endpoint = data.endpoint
     if data.description is not None:
@@ -294,24 +273,58 @@ async def update_agent(session: AsyncSession, redis: Redis, box: SecretBox, poli
         agent.health_check_url = data.health_check_url or None
     agent.configuration = _configuration(agent.configuration or {}, data, box, agent_id=agent.id,
                                          endpoint=agent.endpoint)
-    if reconnect:
-        discovery = await _discover(agent, box, policy)
-        agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
-    agent.updated_at = func.now()
-    await session.flush()
-    await session.refresh(agent)
+
+
+async def update_agent(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
+                       agent_id: uuid.UUID | None, data: AgentSettings) -> MCPAgent:
+    """A new endpoint or authentication is discovered first, with no transaction open; the write then
+    stores it only if no other update came in meanwhile (the discovery was made for the row as read)."""
+    problems = _check_ranges(data) + await _check_urls(data, policy)
+    if data.name is not None:
+        problems += collect(check_length("input.name", data.name.strip(), minimum=1, maximum=100, label="The name"))
+    if problems:
+        raise Rejected(problems)
+    planned: AgentSnapshot | None = None
+    discovery: mcp.Discovery | None = None
+    if data.endpoint is not None or data.auth_type is not None:
+        planned = await transact(lambda db: _plan_reconnect(db, agent_id, data, box))
+        discovery = await _discover(planned, box, policy)
+
+    async def store(db: AsyncSession) -> MCPAgent:
+        agent = await _live(db, agent_id)
+        if planned is not None and agent.updated_at != planned.updated_at:
+            raise Rejected([AGENT_CHANGED])
+        await _apply(db, agent, data, box)
+        if discovery is not None:
+            agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
+        agent.updated_at = func.now()
+        await db.flush()
+        await db.refresh(agent)
+        return agent
+
+    agent = await transact(store)
     await cache_capabilities(redis, agent.id, agent.capabilities)
     return agent
 
 
-async def refresh_capabilities(session: AsyncSession, redis: Redis, box: SecretBox, policy: EgressPolicy,
+async def refresh_capabilities(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
                                agent_id: uuid.UUID | None) -> MCPAgent:
-    agent = await _live(session, agent_id)
-    discovery = await _discover(agent, box, policy)
-    agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
-    agent.updated_at = func.now()
-    await session.flush()
-    await session.refresh(agent)
+    """Discover with the agent as read (no lock, no transaction), then store what it answered unless
+    its endpoint or key changed meanwhile."""
+    seen = await transact(lambda db: _snapshot(db, agent_id))
+    discovery = await _discover(seen, box, policy)
+
+    async def store(db: AsyncSession) -> MCPAgent:
+        agent = await _live(db, agent_id)
+        if reach_of(agent, box) != reach_of(seen, box):
+            raise Rejected([AGENT_CHANGED])
+        agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
+        agent.updated_at = func.now()
+        await db.flush()
+        await db.refresh(agent)
+        return agent
+
+    agent = await transact(store)
     await cache_capabilities(redis, agent.id, agent.capabilities)
     return agent
 
@@ -329,37 +342,56 @@ async def delete_agent(session: AsyncSession, redis: Redis, agent_id: uuid.UUID 
     return agent
 
 
-async def check_health(session: AsyncSession, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                       agent_id: uuid.UUID | None) -> MCPAgent:
-    """Ping now (the health URL when set, else an MCP ping); unhealthy after consecutive failures."""
-    agent = await _live(session, agent_id)
-    healthy = True
+async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> bool:
+    """One health probe: the health URL when set, else an MCP ping. Any failure to answer is a failed check."""
     try:
-        _reseal_legacy(agent, box)
         link = link_for(agent, box, policy)
         if agent.health_check_url:
             # The credentials reach the health URL only when it is on the endpoint's origin.
             async with guarded_client(policy, timeout=link.timeout_seconds, auth=link.credentials) as http:
                 response = await http.get(agent.health_check_url)
-            healthy = 200 <= response.status_code < 300
-        else:
-            await mcp.ping(link)
-    except Exception:  # noqa: BLE001  (any failure to answer is a failed check)
-        healthy = False
-    failures_key = f"agent:health:failures:{agent.id}"
+            return 200 <= response.status_code < 300
+        await mcp.ping(link)
+    except Exception:
+        return False
+    return True
+
+
+async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool) -> int:
+    failures_key = f"agent:health:failures:{agent_id}"
     try:
-        failures = 0 if healthy else int(await redis.incr(failures_key))
         if healthy:
             await redis.delete(failures_key)
-        else:
-            await redis.expire(failures_key, 24 * 60 * 60)
+            return 0
+        failures = int(await redis.incr(failures_key))
+        await redis.expire(failures_key, 24 * 60 * 60)
+        return failures
     except (RedisError, OSError):
-        failures = UNHEALTHY_AFTER_FAILURES if not healthy else 0
-    if healthy:
-        agent.health_status = HealthStatus.HEALTHY
-    elif failures >= UNHEALTHY_AFTER_FAILURES:
-        agent.health_status = HealthStatus.UNHEALTHY
-    agent.last_health_check = func.now()
-    await session.flush()
-    await session.refresh(agent)
-    return agent
+        return UNHEALTHY_AFTER_FAILURES if not healthy else 0
+
+
+async def check_health(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
+                       agent_id: uuid.UUID | None) -> MCPAgent:
+    """Probe the agent as read (no lock, no transaction), then record the outcome unless the agent was
+    deleted or its endpoint, health URL or key changed meanwhile; unhealthy after consecutive failures."""
+    seen = await transact(lambda db: _snapshot(db, agent_id))
+    healthy = await _answers(seen, box, policy)
+
+    async def store(db: AsyncSession) -> MCPAgent:
+        agent = await _live(db, agent_id)
+        if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
+            raise Rejected([AGENT_CHANGED])
+        with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
+            reseal_legacy(agent, box)
+        # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
+        failures = await _consecutive_failures(redis, agent.id, healthy)
+        if healthy:
+            agent.health_status = HealthStatus.HEALTHY
+        elif failures >= UNHEALTHY_AFTER_FAILURES:
+            agent.health_status = HealthStatus.UNHEALTHY
+        agent.last_health_check = func.now()
+        await db.flush()
+        await db.refresh(agent)
+        return agent
+
+    return await transact(store)

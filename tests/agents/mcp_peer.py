@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ import uvicorn
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -32,6 +33,10 @@ class PeerState:
     fail_first: int = 2
     requests: int = 0  # every HTTP request that reached the peer (MCP or health)
     headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers, in order
+    hold: set[str] = field(default_factory=set)  # JSON-RPC methods the peer sits on (a hanging agent)
+    hold_seconds: float = 10.0  # how long it sits on them at most
+    held: asyncio.Event = field(default_factory=asyncio.Event)  # set once a held request has arrived
+    release: asyncio.Event = field(default_factory=asyncio.Event)  # set to answer held requests at once
 
     def saw(self, secret: str) -> bool:
         """Whether any request so far carried `secret` in any header."""
@@ -95,6 +100,41 @@ class RequireKey:
         await self.app(scope, receive, send)
 
 
+class Hang:
+    """Sits on requests for the JSON-RPC methods in `state.hold` (e.g. `tools/list`, `ping`) for up to
+    `state.hold_seconds` before the MCP server sees them: a peer that hangs mid-call."""
+
+    def __init__(self, app: ASGIApp, state: PeerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self.state.hold:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        with contextlib.suppress(ValueError):
+            if isinstance(parsed := json.loads(body), dict) and parsed.get("method") in self.state.hold:
+                self.state.held.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.state.release.wait(), self.state.hold_seconds)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -112,7 +152,8 @@ class RunningPeer:
 async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int | None = None,
                    version: str = "1.4.2", only: set[str] | None = None) -> AsyncIterator[RunningPeer]:
     state = PeerState(fail_first=fail_first)
-    app = RequireKey(build_server(state, version=version, only=only).streamable_http_app(), api_key, state)
+    app = RequireKey(Hang(build_server(state, version=version, only=only).streamable_http_app(), state), api_key,
+                     state)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

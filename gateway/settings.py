@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=2, validation_alias="GATEWAY_MAX_QUERY_DEPTH")
     max_aliases: int = Field(default=30, ge=1, validation_alias="GATEWAY_MAX_ALIASES")
     max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
+    # The document itself (graph/document_limits.py): its length, and its selections once fragments are
+    # expanded, in all and in one selection set.
+    max_query_bytes: int = Field(default=32 * 1024, ge=1024, validation_alias="GATEWAY_MAX_QUERY_BYTES")
+    max_fields: int = Field(default=1000, ge=10, validation_alias="GATEWAY_MAX_FIELDS")
+    max_fields_per_set: int = Field(default=100, ge=10, validation_alias="GATEWAY_MAX_FIELDS_PER_SET")
     ws_init_timeout: int = Field(default=10, ge=1, le=300, validation_alias="GATEWAY_WS_INIT_TIMEOUT")
     ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
     ws_queue_size: int = Field(default=1000, ge=10, validation_alias="GATEWAY_WS_QUEUE_SIZE")

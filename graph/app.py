@@ -19,7 +19,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -61,6 +61,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
+        except ClientDisconnect:
+            return  # the client left mid-body: nobody to answer, nothing to log
         except HTTPException as refused:
             response = JSONResponse({"errors": [{"message": refused.reason, "extensions": {
                 "code": RequestErrorCode.BAD_REQUEST.value}}]}, status_code=refused.status_code)

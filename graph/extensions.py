@@ -14,10 +14,8 @@ from redis.exceptions import RedisError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -26,6 +24,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from gateway.settings import Settings
 from graph.context import Context
 from graph.cost import CostCache
+from graph.document_limits import DocumentLimits, QueryTextLimit, rule_for
 from graph.errors import RequestErrorCode, request_error
 from services.cost_budget import CostBudget, spend
 
@@ -163,9 +162,9 @@ def extensions(settings: Settings) -> list[Any]:
 
     from graph.credentials import OneCredentialMutation
 
-    limit_rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-                   *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-                   OneCredentialMutation]
+    document_rule = rule_for(DocumentLimits(
+        max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+        max_fields=settings.max_fields, max_fields_per_set=settings.max_fields_per_set))
 
     cost_limits = CostLimits(settings)
 
@@ -176,11 +175,12 @@ def extensions(settings: Settings) -> list[Any]:
         DeletedAccountsAreAnonymous,
         # The limiters' rule classes are built once: a fresh limiter per request would mint new rule
         # classes, and the validation cache (keyed by the rules) would then never hit.
-        lambda: AddValidationRules(limit_rules),
+        lambda: AddValidationRules([document_rule, OneCredentialMutation]),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: MaskErrors(should_mask_error=is_unexpected),
         # Clients send the same few documents over and over; graphql-core's validation alone costs
         # ~7 ms for a one-node query. Both caches key on the document text.
+        lambda: QueryTextLimit(settings.max_query_bytes),  # before the cache: nothing oversized enters it
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
     ]

@@ -327,8 +327,12 @@ def aliased(count: int) -> str:
 
 
 def token_heavy(tokens: int) -> str:
-    """About `tokens` lexical tokens: `{ viewer { id id id ... } }` (4 braces + 1 name + n ids)."""
-    return "{ viewer { " + " ".join(["id"] * (tokens - 5)) + " } }"
+    """Exactly `tokens` lexical tokens: `{ nodes(ids: [...]) { id } }` (12 punctuators and names plus
+    one token per ID). IDs rather than repeated fields: repeating one field is a limit of its own."""
+    from graph.node import global_id
+
+    ids = " ".join(f'"{global_id("ChatSession", uuid.UUID(int=index))}"' for index in range(tokens - 12))
+    return "{ nodes(ids: [" + ids + "]) { id } }"
 
 
 def assert_refused(response: httpx.Response, fragment: str) -> None:
@@ -365,7 +369,9 @@ async def test_default_limits_refuse_oversized_documents(client: GraphQLClient, 
                    "exceeds maximum operation depth")
     assert "errors" not in await client.execute(aliased(settings.max_aliases), token=user.token)
     assert_refused(await client.post(aliased(settings.max_aliases + 1), token=user.token), "aliases")
-    assert_refused(await client.post(token_heavy(settings.max_tokens + 1), token=user.token), "tokens")
+    # Short tokens (the IDs of token_heavy would first meet the document's length limit).
+    too_many = "{ nodes(ids: [" + " 1" * (settings.max_tokens - 11) + "]) { id } }"
+    assert_refused(await client.post(too_many, token=user.token), "tokens")
 
 
 async def test_aliases_hidden_in_fragments_count(build_app, user: SignedUp) -> None:  # noqa: ANN001

@@ -89,6 +89,7 @@ async def _serve(settings: Settings, *, database_url: str, redis_url: str, host:
                  run_worker: bool) -> None:
     import uvicorn
 
+    from gateway.http import GuardedHttpToolsProtocol
     from graph.app import close_resources, create_app, open_resources
     from jobs import worker
 
@@ -103,8 +104,10 @@ async def _serve(settings: Settings, *, database_url: str, redis_url: str, host:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
+        GuardedHttpToolsProtocol.configure(resources.proxies, settings.http_header_timeout,
+                                           settings.max_connections_per_address)
         config = uvicorn.Config(create_app(resources), host=host, port=port, log_level="info",
-                                ws_max_size=1 << 20, proxy_headers=False)
+                                ws_max_size=1 << 20, proxy_headers=False, http=GuardedHttpToolsProtocol)
         server = uvicorn.Server(config)
         typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
         await server.serve()

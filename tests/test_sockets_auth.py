@@ -6,6 +6,7 @@ that never initialises is closed with 4408."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -299,6 +300,19 @@ async def test_open_sockets_are_capped_per_client_address(server: LiveServer) ->
     finally:
         for socket in crowd:
             await socket.close()
+
+
+async def test_a_message_flood_closes_the_socket_with_4429(server: LiveServer) -> None:
+    """Pings need no sign-in and each is answered: a flood of them is cut off, not served for ever."""
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(1000):
+                await socket.send(json.dumps({"type": "ping"}))
+        assert await close_code(socket, 5) == 4429
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as calm:
+        for _ in range(20):  # an ordinary client's pace is untouched
+            await calm.send(json.dumps({"type": "ping"}))
+            assert json.loads(await asyncio.wait_for(calm.recv(), 5))["type"] == "pong"
 
 
 # --- never initialised: 4408 ------------------------------------------------------------------------------

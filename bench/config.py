@@ -6,9 +6,15 @@ development or test database, and a dedicated Redis database number for the same
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/gateway_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -83,3 +89,22 @@ def plain_dsn(dsn: str) -> str:
 
 def sqlalchemy_url(dsn: str) -> str:
     return urlunsplit(urlsplit(plain_dsn(dsn))._replace(scheme="postgresql+asyncpg"))
+
+
+@contextmanager
+def scratch_database(dsn: str, prefix: str) -> Iterator[str]:
+    """A database of this run's own on the server of `dsn` (its DSN), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(plain_dsn(dsn))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(dsn, name)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

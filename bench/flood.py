@@ -23,7 +23,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.config import plain_dsn, require_loopback, with_database
+from bench.config import plain_dsn, require_loopback, scratch_database
 from bench.server import GatewayProcess
 from gateway import migrate
 from services.tokens import generate_key_set
@@ -136,27 +136,16 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     require_loopback(args.dsn)
     require_loopback(args.redis_url)
-    database = f"gateway_bench_flood_{uuid.uuid4().hex[:6]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(plain_dsn(args.dsn))
+    with scratch_database(args.dsn, "gateway_bench_flood") as dsn:
+        migrate.upgrade(dsn)
+        keys = json.dumps(generate_key_set().as_dict(private=True))
+        gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/flood-gateway.log"),
+                                 extra_env={"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "false"})
         try:
-            await connection.execute(sql)
+            gateway.start()
+            quiet, loaded, outcomes = asyncio.run(measure(gateway.base_url, dsn, args.users, args.seconds))
         finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
-    dsn = with_database(args.dsn, database)
-    migrate.upgrade(dsn)
-    keys = json.dumps(generate_key_set().as_dict(private=True))
-    gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/flood-gateway.log"),
-                             extra_env={"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "false"})
-    try:
-        gateway.start()
-        quiet, loaded, outcomes = asyncio.run(measure(gateway.base_url, dsn, args.users, args.seconds))
-    finally:
-        gateway.stop()
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            gateway.stop()
     print(f"\n/healthz while flooded ({args.seconds:.0f} s; 2 worst-allowed readers, 1 over-budget reader, "
           "1 aliased-credential sender, 1 wrong-password sender)")
     print(f"{'phase':<10} {'probes':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")

@@ -18,11 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
 import httpx
 import websockets
 
-from bench.config import plain_dsn, require_loopback, with_database
+from bench.config import require_loopback, scratch_database
 from bench.server import GatewayProcess, free_port, gateway_executable
 from services.tokens import generate_key_set
 
@@ -120,6 +119,18 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
             "idle_p99_ms": percentile(idle_waits, 0.99)}
 
 
+def _wait_for_peer(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise SystemExit("the MCP peer did not start") from None
+            time.sleep(0.2)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench tasks", description=__doc__)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -129,42 +140,23 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     require_loopback(args.dsn)
     require_loopback(args.redis_url)
-    database = f"gateway_bench_tasks_{uuid.uuid4().hex[:6]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(plain_dsn(args.dsn))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
     peer_port = free_port()
     peer = subprocess.Popen([sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
                             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     keys = json.dumps(generate_key_set().as_dict(private=True))
     extra = {"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "true"}
-    gateway = GatewayProcess(with_database(args.dsn, database), args.redis_url,
-                             Path("bench/results/tasks-gateway.log"), extra_env=extra)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{peer_port}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the MCP peer did not start") from None
-                time.sleep(0.2)
-        gateway.start()
-        env = {**gateway._env}  # noqa: SLF001  (grant-operator runs against the same database)
-        result = asyncio.run(measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp",
-                                     args.tasks, args.concurrency))
-    finally:
-        gateway.stop()
-        peer.terminate()
-        peer.wait(10)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    with scratch_database(args.dsn, "gateway_bench_tasks") as dsn:
+        gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/tasks-gateway.log"), extra_env=extra)
+        try:
+            _wait_for_peer(peer_port)
+            gateway.start()
+            env = {**gateway._env}  # noqa: SLF001  (grant-operator runs against the same database)
+            result = asyncio.run(measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp",
+                                         args.tasks, args.concurrency))
+        finally:
+            gateway.stop()
+            peer.terminate()
+            peer.wait(10)
     print(f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters)")
     print(f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32}")
     print(f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "

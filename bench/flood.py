@@ -46,7 +46,7 @@ WRONG_LOGIN = """mutation { login(input: {email: "EMAIL", password: "Wr0ng-passw
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def seed(dsn: str, http: httpx.AsyncClient, users: int) -> list[tuple[str, str]]:

@@ -18,8 +18,8 @@ LOGIN = """
 mutation($input: LoginInput!) { login(input: $input) { accessToken errors { code message } } }
 """
 NESTED = (
-    "{ viewer { chatSessions(first: %d) { edges { node { id title messages(first: %d) "
-    "{ edges { node { id role content timestamp } } } } } } } }" % (SESSIONS_PAGE, MESSAGES_PAGE)
+    f"{{ viewer {{ chatSessions(first: {SESSIONS_PAGE}) {{ edges {{ node {{ id title messages(first: {MESSAGES_PAGE}) "
+    "{ edges { node { id role content timestamp } } } } } } } }"
 )
 NODE = "query($id: ID!) { node(id: $id) { id ... on ChatSession { title messageCount lastActivityAt } } }"
 

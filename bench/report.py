@@ -70,7 +70,8 @@ def table(rows: list[Row]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
     # Text columns left, figures right, the way a reader scans them.
     rendered = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(line, widths, strict=False)))
         for line in lines
     ]
     rendered.insert(1, "  ".join("-" * w for w in widths))

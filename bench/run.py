@@ -13,20 +13,20 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py`: make the repository importable as `bench`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from urllib.parse import urlsplit  # noqa: E402
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
+import aiohttp
+import asyncpg
 
-from bench import baseline, queries, report  # noqa: E402
-from bench.config import (  # noqa: E402
+from bench import baseline, queries, report
+from bench.config import (
     BENCH_PASSWORD,
     DEFAULT_DSN,
     DEFAULT_REDIS_URL,
@@ -36,12 +36,12 @@ from bench.config import (  # noqa: E402
     plain_dsn,
     require_loopback,
 )
-from bench.load import Call, LoadResult, run_load  # noqa: E402
-from bench.queries import WrongAnswer  # noqa: E402
-from bench.report import Row  # noqa: E402
-from bench.scenarios import SCENARIOS, Scenario  # noqa: E402
-from bench.seed import ensure_seeded  # noqa: E402
-from bench.server import GatewayProcess, ServerSampler, listener_pid, sql_statements, tree_rss  # noqa: E402
+from bench.load import Call, LoadResult, run_load
+from bench.queries import WrongAnswer
+from bench.report import Row
+from bench.scenarios import SCENARIOS, Scenario
+from bench.seed import ensure_seeded
+from bench.server import GatewayProcess, ServerSampler, listener_pid, sql_statements, tree_rss
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"  # git-ignored

@@ -44,7 +44,7 @@ USERS_PER_BATCH = 50  # ~20k messages per COPY: big enough to stream, small enou
 TABLES = ("users", "mcp_agents", "chat_sessions", "messages", "documents", "tasks")
 
 
-async def _marker(admin: asyncpg.Connection, name: str) -> dict[str, int] | None | bool:
+async def _marker(admin: asyncpg.Connection, name: str) -> dict[str, int] | bool | None:
     """The stored spec; None if the database exists without one; False if it does not exist."""
     row = await admin.fetchrow(
         "SELECT shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE datname = $1", name

@@ -33,7 +33,7 @@ WATCH = "subscription { taskUpdated { id status } }"
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _gql(http: httpx.AsyncClient, query: str, variables: dict[str, object], token: str | None = None) -> dict:
@@ -48,7 +48,8 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         email = f"bench-op-{uuid.uuid4().hex[:8]}@bench.example.com"
         token = (await _gql(http, REGISTER, {"i": {"email": email, "password": "BenchPassw0rd!",
-                                                   "firstName": "Bench", "lastName": "Operator"}}))["register"]["accessToken"]
+                                                   "firstName": "Bench", "lastName": "Operator"}})
+                 )["register"]["accessToken"]
         subprocess.run([gateway_executable(), "grant-operator", email], env=env, check=True, capture_output=True)
         agent = (await _gql(http, AGENT, {"i": {"name": f"bench-{uuid.uuid4().hex[:8]}", "endpoint": peer_url,
                                                 "configuration": {"timeout": 5000, "retries": 0}}},
@@ -100,7 +101,8 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
             # Unsaturated: one task at a time, so the wait is the pick-up, not a backlog.
             idle_waits: list[float] = []
             for n in range(20):
-                data = await _gql(http, RUN, {"i": {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 2}}}, token)
+                arguments = {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 2}}
+                data = await _gql(http, RUN, {"i": arguments}, token)
                 task_id, answered_at = data["runTask"]["task"]["id"], time.perf_counter()
                 async with asyncio.timeout(30):
                     while True:
@@ -142,7 +144,8 @@ def main(argv: list[str]) -> None:
     require_loopback(args.redis_url)
     peer_port = free_port()
     peer = subprocess.Popen([sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
-                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     keys = json.dumps(generate_key_set().as_dict(private=True))
     extra = {"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "true"}
     with scratch_database(args.dsn, "gateway_bench_tasks") as dsn:
@@ -150,7 +153,7 @@ def main(argv: list[str]) -> None:
         try:
             _wait_for_peer(peer_port)
             gateway.start()
-            env = {**gateway._env}  # noqa: SLF001  (grant-operator runs against the same database)
+            env = {**gateway._env}
             result = asyncio.run(measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp",
                                          args.tasks, args.concurrency))
         finally:

@@ -171,8 +171,8 @@ def seed_demo() -> None:
         created = asyncio.run(seed(database_url))
     typer.echo("demo data " + ("created" if created else "already present"))
     typer.echo(f"sign in with: email {DEMO_EMAIL}  password {DEMO_PASSWORD}")
-    typer.echo('  mutation { login(input: {email: "%s", password: "%s"}) { accessToken } }'
-               % (DEMO_EMAIL, DEMO_PASSWORD))
+    typer.echo(f'  mutation {{ login(input: {{email: "{DEMO_EMAIL}", password: "{DEMO_PASSWORD}"}}) '
+               "{ accessToken } }")
     typer.echo('then set the header  {"Authorization": "Bearer <accessToken>"}  in GraphiQL')
 
 

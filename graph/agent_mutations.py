@@ -6,10 +6,10 @@ import strawberry
 
 from graph.agents import AuthenticationTypeEnum, MCPAgentNode
 from graph.context import Info
-from graph.node import input_id
 from graph.errors import UserError, user_errors
 from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
 from graph.mutations import in_transaction, transactions
+from graph.node import input_id
 from graph.permissions import IsOperator
 from models.agents import AuthenticationType
 from resolvers import agents
@@ -129,7 +129,7 @@ def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettin
 class AgentsMutation:
     @strawberry.mutation(permission_classes=OPERATORS, description="Add an MCP agent; its tools are "
                                                                   "discovered over MCP before it is stored.")
-    async def register_agent(self, info: Info, input: RegisterAgentInput) -> RegisterAgentPayload:  # noqa: A002
+    async def register_agent(self, info: Info, input: RegisterAgentInput) -> RegisterAgentPayload:
         r = info.context.resources
         try:
             agent = await agents.register_agent(transactions(info), r.redis, r.box, r.policy, _settings(input))
@@ -138,7 +138,7 @@ class AgentsMutation:
         return RegisterAgentPayload(agent=MCPAgentNode.from_row(agent))
 
     @strawberry.mutation(permission_classes=OPERATORS)
-    async def update_agent(self, info: Info, input: UpdateAgentInput) -> UpdateAgentPayload:  # noqa: A002
+    async def update_agent(self, info: Info, input: UpdateAgentInput) -> UpdateAgentPayload:
         r = info.context.resources
         try:
             agent = await agents.update_agent(
@@ -148,7 +148,7 @@ class AgentsMutation:
         return UpdateAgentPayload(agent=MCPAgentNode.from_row(agent))
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Soft delete.")
-    async def delete_agent(self, info: Info, input: DeleteAgentInput) -> DeleteAgentPayload:  # noqa: A002
+    async def delete_agent(self, info: Info, input: DeleteAgentInput) -> DeleteAgentPayload:
         r = info.context.resources
         try:
             agent = await in_transaction(info, lambda s: agents.delete_agent(
@@ -159,7 +159,7 @@ class AgentsMutation:
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Ask the agent for its tools again.")
     async def refresh_agent_capabilities(
-        self, info: Info, input: RefreshAgentCapabilitiesInput  # noqa: A002
+        self, info: Info, input: RefreshAgentCapabilitiesInput
     ) -> RefreshAgentCapabilitiesPayload:
         r = info.context.resources
         try:
@@ -170,7 +170,7 @@ class AgentsMutation:
         return RefreshAgentCapabilitiesPayload(agent=MCPAgentNode.from_row(agent))
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Check the agent's health now.")
-    async def check_agent_health(self, info: Info, input: CheckAgentHealthInput) -> CheckAgentHealthPayload:  # noqa: A002
+    async def check_agent_health(self, info: Info, input: CheckAgentHealthInput) -> CheckAgentHealthPayload:
         r = info.context.resources
         try:
             agent = await agents.check_health(

@@ -109,7 +109,7 @@ class MCPAgentNode(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: TaskFilterInput | None = None,  # noqa: A002
+        filter: TaskFilterInput | None = None,
         order_by: TaskOrder | None = None,
     ) -> Connection[TaskNode]:
         return await task_connection(info, info.context.loaders.tasks_of_agent, self.pk,
@@ -118,7 +118,7 @@ class MCPAgentNode(Node):
 
 async def agents_connection(
     info: Info, first: int | None, after: str | None, last: int | None, before: str | None,
-    filter: AgentFilterInput | None, order_by: AgentOrder,  # noqa: A002
+    filter: AgentFilterInput | None, order_by: AgentOrder,
 ) -> Connection[MCPAgentNode] | None:
     if info.context.viewer is None:
         return None
@@ -153,7 +153,7 @@ class AgentsQuery:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: AgentFilterInput | None = None,  # noqa: A002
+        filter: AgentFilterInput | None = None,
         order_by: AgentOrder = AgentOrder.NAME_ASC,
     ) -> Connection[MCPAgentNode] | None:
         return await agents_connection(info, first, after, last, before, filter, order_by)

@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 from cross_web import HTTPException
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,7 +25,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from redis.exceptions import RedisError
 from strawberry.exceptions import ConnectionRejectionError
 
 from gateway.clients import egress_policy, secret_box
@@ -250,13 +250,13 @@ def create_app(resources: Resources) -> Starlette:
             async with asyncio.timeout(2), resources.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             checks["postgres"] = "ok"
-        except Exception:  # noqa: BLE001  (any failure means not ready)
+        except Exception:
             checks["postgres"] = "unreachable"
         try:
             async with asyncio.timeout(2):
                 await resources.redis.ping()
             checks["redis"] = "ok"
-        except Exception:  # noqa: BLE001
+        except Exception:
             checks["redis"] = "unreachable"
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", **checks},

@@ -74,7 +74,7 @@ def decode_cursor(order: Order, cursor: str, *, argument: str) -> tuple[Any, ...
         if name != order.name or len(values) != len(order.keys):
             raise ValueError("cursor of another order")
         return tuple(_decode_value(key, value) for key, value in zip(order.keys, values, strict=True))
-    except Exception:  # noqa: BLE001  (every malformed cursor is the same client error)
+    except Exception:
         raise bad_input(
             f"`{argument}` is not a cursor of this connection in this order."
         ) from None

@@ -104,7 +104,7 @@ class DocumentNode(Node):
 
 async def documents_connection(
     info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: DocumentFilterInput | None, order_by: DocumentOrder,  # noqa: A002
+    before: str | None, filter: DocumentFilterInput | None, order_by: DocumentOrder,
 ) -> Connection[DocumentNode]:
     spec_filter = DocumentFilter()
     if filter is not None:

@@ -158,9 +158,8 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def extensions(settings: Settings) -> list[Any]:
-    from graph.permissions import DeletedAccountsAreAnonymous
-
     from graph.credentials import OneCredentialMutation
+    from graph.permissions import DeletedAccountsAreAnonymous
 
     document_rule = rule_for(DocumentLimits(
         max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,

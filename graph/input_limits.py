@@ -133,7 +133,7 @@ def _payload_type(field: StrawberryField) -> type | None:
         return None
     try:
         kind = _resolve(field.type)
-    except Exception:  # noqa: BLE001  (an unresolvable type is no payload)
+    except Exception:
         return None
     definition = get_object_definition(kind)
     if definition is None or definition.is_input:

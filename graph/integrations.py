@@ -85,7 +85,7 @@ class IntegrationNode(Node):
 
 async def integrations_connection(
     info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: IntegrationFilterInput | None, order_by: IntegrationOrder,  # noqa: A002
+    before: str | None, filter: IntegrationFilterInput | None, order_by: IntegrationOrder,
 ) -> Connection[IntegrationNode]:
     spec_filter = IntegrationFilter()
     if filter is not None:

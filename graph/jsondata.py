@@ -54,7 +54,7 @@ def from_json(cls: type[T], data: Any) -> T:
     return cls(**values)
 
 
-def _convert(kind: Any, value: Any) -> Any:  # noqa: PLR0911
+def _convert(kind: Any, value: Any) -> Any:
     if isinstance(kind, StrawberryOptional):
         return None if value is None else _convert(kind.of_type, value)
     if value is None:

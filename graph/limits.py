@@ -5,6 +5,7 @@ never holds more than the limit plus one chunk of it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -85,10 +86,8 @@ class BodySizeLimit:
                 started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLarge:
-            pass
         if exceeded and not started:
             await self._refuse(send, limit)
 

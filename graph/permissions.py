@@ -52,7 +52,7 @@ class DeletedAccountsAreAnonymous(SchemaExtension):
                 raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
             try:
                 await context.forget_deleted_viewer()
-            except Exception as error:  # noqa: BLE001  (the database is unreachable: refuse, say nothing)
+            except Exception as error:
                 log.error("cannot check the viewer's account", exc_info=error)
                 raise request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR) from None
         yield

@@ -9,14 +9,14 @@ import strawberry
 from graphql import GraphQLError, GraphQLObjectType
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
-from strawberry.tools import merge_types
 
 from gateway.settings import Settings
 from graph.agent_mutations import AgentsMutation
-from graph.agents import AgentsQuery
+from graph.agents import AgentsQuery, MCPAgentNode
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
 from graph.documents import DocumentNode
@@ -27,7 +27,6 @@ from graph.node import Node, resolve_nodes
 from graph.task_mutations import TasksMutation, TasksSubscription
 from graph.tasks import TaskNode
 from graph.users import UserNode, UsersMutation, UsersQuery
-from graph.agents import MCPAgentNode
 
 log = logging.getLogger("gateway.graph")
 NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentNode, MCPAgentNode, TaskNode]
@@ -37,7 +36,7 @@ NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentN
 class NodeQuery:
     @strawberry.field(description="Fetch any object by its global ID; null if it does not exist or "
                                   "is not yours.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return (await resolve_nodes(info, [id], argument="id"))[0]
 
     @strawberry.field(description="Fetch up to 100 objects by global ID, in order; null where unknown.")
@@ -103,7 +102,7 @@ def _schema(settings: Settings) -> strawberry.Schema:
 
 def _fields_with_arguments(schema: strawberry.Schema) -> list[StrawberryField]:
     fields: list[StrawberryField] = []
-    for graphql_type in schema._schema.type_map.values():  # noqa: SLF001  (the built graphql-core schema)
+    for graphql_type in schema._schema.type_map.values():
         if isinstance(graphql_type, GraphQLObjectType):
             for graphql_field in graphql_type.fields.values():
                 field = (graphql_field.extensions or {}).get("strawberry-definition")

@@ -88,7 +88,7 @@ def _viewer(info: Info) -> uuid.UUID:
 @strawberry.type
 class TasksMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Run one of an agent's tools as a task.")
-    async def run_task(self, info: Info, input: RunTaskInput) -> RunTaskPayload:  # noqa: A002
+    async def run_task(self, info: Info, input: RunTaskInput) -> RunTaskPayload:
         request = tasks.TaskRequest(
             agent_id=input_id(input.agent_id, "MCPAgent"), task_type=input.task_type, input=input.input,
             session_id=input_id(input.session_id, "ChatSession"), session_given=input.session_id is not None,
@@ -105,7 +105,7 @@ class TasksMutation:
         return RunTaskPayload(task=TaskNode.from_row(task))
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Stop a pending or running task.")
-    async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:  # noqa: A002
+    async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:
         try:
             task = await in_transaction(info, lambda s: tasks.cancel_task(s, _viewer(info),
                                                                           input_id(input.task_id, "Task")))
@@ -115,7 +115,7 @@ class TasksMutation:
         return CancelTaskPayload(task=TaskNode.from_row(task))
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Run a failed task again.")
-    async def retry_task(self, info: Info, input: RetryTaskInput) -> RetryTaskPayload:  # noqa: A002
+    async def retry_task(self, info: Info, input: RetryTaskInput) -> RetryTaskPayload:
         try:
             task = await in_transaction(info, lambda s: tasks.retry_task(s, _viewer(info),
                                                                          input_id(input.task_id, "Task")))
@@ -140,7 +140,8 @@ class TasksSubscription:
         if task_id is not None:
             db = RequestDb(info.context.resources.sessions)
             try:
-                found = await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task)) if wanted_task else []
+                found = (await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task))
+                         if wanted_task else [])
             finally:
                 await db.close()
             if not found:

@@ -102,7 +102,7 @@ class TaskNode(Node):
         return MCPAgentNode.from_row(row) if row is not None else None
 
 
-def task_filter(filter: TaskFilterInput | None) -> TaskFilter:  # noqa: A002
+def task_filter(filter: TaskFilterInput | None) -> TaskFilter:
     if filter is None:
         return TaskFilter()
     agent_ids = tuple(sorted(
@@ -120,7 +120,7 @@ def task_filter(filter: TaskFilterInput | None) -> TaskFilter:  # noqa: A002
 
 async def task_connection(
     info: Info, loaders: ConnectionLoaders, parent_id: uuid.UUID, first: int | None, after: str | None,
-    last: int | None, before: str | None, filter: TaskFilterInput | None,  # noqa: A002
+    last: int | None, before: str | None, filter: TaskFilterInput | None,
     order_by: TaskOrder | None,
 ) -> Connection[TaskNode]:
     order = TASK_ORDERS[(order_by or TaskOrder.STARTED_AT_DESC).value]

@@ -91,7 +91,7 @@ async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object
         queued = await task_lifecycle.enqueue(deps.queues, task, configuration)
     except (RedisError, OSError):
         raise
-    except Exception as error:  # noqa: BLE001  (bad stored data: reported, counted, then the task fails)
+    except Exception as error:
         return f"{type(error).__name__} on its stored priority or agent configuration"
     return None if queued else "Redis did not take the job"
 

@@ -17,7 +17,7 @@ class Loaders:
         self.viewer_id = viewer_id
         self.turns = Turns()  # this request's share of the event loop
 
-    def _by_id(self, base, table) -> RowsByIdLoader:  # noqa: ANN001
+    def _by_id(self, base, table) -> RowsByIdLoader:
         return RowsByIdLoader(self.db, self.turns, base, table.c.id)
 
     @cached_property

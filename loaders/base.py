@@ -5,14 +5,12 @@ Every loader answers one result per key, in key order, and runs one statement pe
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from asyncio import Future
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
-
-import asyncio
-from asyncio import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
 from sqlalchemy import ColumnElement, Row, Select
@@ -48,7 +46,7 @@ class FairLoader(DataLoader[K, V]):
             self.loop.call_soon(self._dispatch_when_settled, rounds_since_wait + 1)
             return
         # As aiodataloader itself schedules it: one more round for loads made in this one.
-        asyncio.ensure_future(self._dispatch())
+        self._dispatching = asyncio.ensure_future(self._dispatch())
 
     async def _dispatch(self) -> None:
         dispatch_queue(self)

@@ -122,7 +122,7 @@ async def count_rows(
 ) -> dict[uuid.UUID, int]:
     """Per-parent totals (filters applied, cursors ignored) in one GROUP BY."""
     counted = spec.base.where(*spec.where, spec.parent.in_(parent_ids)).subquery()
-    parent = counted.c[spec.parent.name] if spec.parent.name in counted.c else None
+    parent = counted.c.get(spec.parent.name)
     if parent is None:
         raise ValueError(f"page spec must select its parent column {spec.parent}")
     stmt = select(parent, func.count()).group_by(parent)

@@ -51,7 +51,7 @@ class RequestDb:
             return
         try:
             await session.close()
-        except Exception:  # noqa: BLE001  (cleanup after the answer is decided)
+        except Exception:
             log.warning("discarding a database connection left busy", exc_info=True)
             with contextlib.suppress(Exception):
                 await session.invalidate()

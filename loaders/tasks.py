@@ -49,7 +49,7 @@ def tasks_of_user(spec_filter: TaskFilter) -> PageSpec:
     return PageSpec(base=select(*TASK_COLUMNS), parent=tasks.c.user_id, where=tuple(_where(spec_filter)))
 
 
-def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):  # noqa: ANN201
+def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):
     """Tasks under a session or an agent, narrowed to the viewer's own."""
 
     def spec_for(spec_filter: TaskFilter) -> PageSpec:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
-
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, text
 from sqlalchemy import inspect as sa_inspect

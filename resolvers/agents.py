@@ -131,10 +131,8 @@ def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, 
 
 
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
-    try:
+    with contextlib.suppress(RedisError, OSError):  # the table holds them too; the cache only saves a read
         await redis.set(f"agent:capabilities:{agent_id}", json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
-    except (RedisError, OSError):
-        pass  # the table holds them too; the cache only saves a read
 
 
 async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
@@ -335,10 +333,8 @@ async def delete_agent(session: AsyncSession, redis: Redis, agent_id: uuid.UUID 
     agent.updated_at = func.now()
     await session.flush()
     await session.refresh(agent)
-    try:
+    with contextlib.suppress(RedisError, OSError):  # expires within its TTL; runTask checks deleted_at
         await redis.delete(f"agent:capabilities:{agent.id}")
-    except (RedisError, OSError):
-        pass  # expires within its TTL; runTask also checks the table's deleted_at
     return agent
 
 

@@ -202,7 +202,9 @@ async def send_message(session: AsyncSession, user_id: uuid.UUID, session_id: uu
     return await _saved(session, message)
 
 
-async def _own_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None) -> tuple[Message, ChatSession]:
+async def _own_message(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
+) -> tuple[Message, ChatSession]:
     if message_id is None:
         raise Rejected([MESSAGE_NOT_FOUND])
     found = (await session.execute(

@@ -166,7 +166,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, policy: EgressPolicy) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=self._pool._ssl_context,  # noqa: SLF001  (keep httpx2's TLS defaults)
+            ssl_context=self._pool._ssl_context,
             network_backend=GuardedBackend(policy),
         )
 

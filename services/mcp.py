@@ -58,7 +58,7 @@ async def _bounded(link: AgentLink, work: Any) -> Any:
         raise
     except TimeoutError:
         raise AgentUnreachable(f"no answer within {link.timeout_seconds:g} s") from None
-    except Exception as error:  # noqa: BLE001  (transport errors arrive in many types, often grouped)
+    except Exception as error:
         raise AgentUnreachable(_describe(error)) from None
 
 

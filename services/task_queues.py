@@ -66,10 +66,8 @@ class TaskQueues:
 
     async def forget(self, task_id: uuid.UUID | str) -> None:
         """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
-        try:
+        with contextlib.suppress(RedisError, OSError):
             await self._marks.delete(enqueued_marker(task_id), queue_attempts_key(task_id))
-        except (RedisError, OSError):
-            pass
 
     async def count_queue_attempt(self, task_id: uuid.UUID | str) -> int:
         """One more time the sweep had to queue the task; counts within a day."""

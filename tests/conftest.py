@@ -87,7 +87,7 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def settings(tmp_path_factory: pytest.TempPathFactory):
     from gateway.settings import Settings
 
     return Settings(GATEWAY_DATA_DIR=str(tmp_path_factory.mktemp("data")),
@@ -103,7 +103,7 @@ def signing_keys_json() -> str:
 
 
 @pytest.fixture(scope="session")
-async def resources(settings, database_url: str, redis_url: str):  # noqa: ANN001, ANN201
+async def resources(settings, database_url: str, redis_url: str):
     from graph.app import close_resources, open_resources
 
     opened = await open_resources(settings, database_url=database_url, redis_url=redis_url)
@@ -112,14 +112,14 @@ async def resources(settings, database_url: str, redis_url: str):  # noqa: ANN00
 
 
 @pytest.fixture(scope="session")
-def app(resources):  # noqa: ANN001, ANN201
+def app(resources):
     from graph.app import create_app
 
     return create_app(resources)
 
 
 @pytest.fixture
-async def client(app):  # noqa: ANN001, ANN201
+async def client(app):
     from tests.graphql_client import GraphQLClient
 
     async with GraphQLClient.over_asgi(app) as connected:
@@ -127,13 +127,13 @@ async def client(app):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-async def user(client):  # noqa: ANN001, ANN201
+async def user(client):
     """A fresh registered user of its own (tests never share rows)."""
     return await client.register()
 
 
 @pytest.fixture
-def sql_counter(resources):  # noqa: ANN001, ANN201
+def sql_counter(resources):
     from tests.graphql_client import StatementCounter
 
     with StatementCounter(resources.engine) as counter:

@@ -22,7 +22,9 @@ LOGIN = """mutation($input: LoginInput!) { login(input: $input) { accessToken er
 
 
 @pytest.fixture(scope="module")
-def server_env(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def server_env(
+    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     database = create_database(pg_server_url, "gateway_serve")
     env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("serve"),
                       GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())

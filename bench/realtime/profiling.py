@@ -27,14 +27,15 @@ class Profiler:
         self.children = [subprocess.Popen(
             [executable, "record", "--pid", str(process.pid), "--duration", str(math.ceil(seconds)),
              "--rate", "200", "--format", "raw", "--output", str(output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for process, output in zip(processes, self.outputs)]
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for process, output in zip(processes, self.outputs, strict=True)]
 
     def wait(self) -> list[str]:
         summaries = []
-        for child, output in zip(self.children, self.outputs):
+        for child, output in zip(self.children, self.outputs, strict=True):
             try:
                 _, err = child.communicate(timeout=30)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 child.kill()
                 err = b"timed out"
             if child.returncode != 0 or not output.exists():

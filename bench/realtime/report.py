@@ -33,7 +33,7 @@ def render(headers: tuple[str, ...], lines: list[tuple[str, ...]], text_columns:
     table = [headers, *lines]
     widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
     rendered = ["  ".join(cell.ljust(w) if i < text_columns else cell.rjust(w)
-                          for i, (cell, w) in enumerate(zip(line, widths))) for line in table]
+                          for i, (cell, w) in enumerate(zip(line, widths, strict=False))) for line in table]
     rendered.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(rendered)
 
@@ -69,7 +69,8 @@ def report(outcome: Outcome, args: argparse.Namespace) -> str:
                "cores (200%)")
     out.append("")
     before, after = f["rss_before_mib"], f["rss_after_mib"]
-    out.append(f"idle memory: RSS {before[0]:,.1f} + {before[1]:,.1f} MiB before, {after[0]:,.1f} + {after[1]:,.1f} MiB "
+    out.append(f"idle memory: RSS {before[0]:,.1f} + {before[1]:,.1f} MiB before, "
+               f"{after[0]:,.1f} + {after[1]:,.1f} MiB "
                f"with {args.subscribers:,} subscriptions open -> {f['rss_per_subscription_kib']:,.1f} KiB per "
                f"subscription (socket included when 1 per socket); opening and priming took {f['subscribe_s']:.1f} s")
     out.append("")
@@ -94,7 +95,8 @@ def report(outcome: Outcome, args: argparse.Namespace) -> str:
         out.append("")
         out.append(summary)
     out.append("")
-    out.append("other CPU by process: " + "; ".join(f"{row.label}: {others_named(row.cpu)}" for row in outcome.throughput))
+    out.append("other CPU by process: "
+               + "; ".join(f"{row.label}: {others_named(row.cpu)}" for row in outcome.throughput))
     out.append(f"whole run {f['run_s']:.0f} s (server start-up {f['startup_s']:.0f} s); {os.cpu_count()} CPUs shared "
                f"by two servers, PostgreSQL, Redis and the client; CPU % is of one core; the machine was "
                f"{f['machine_busy_before_pct']:.0f}% busy (of all cores) just before the run")

@@ -173,7 +173,7 @@ async def run(args: argparse.Namespace) -> Outcome:
             if stored != told:
                 outcome.failures.append(f"the watched session holds {len(stored)} messages, the sender was told "
                                         f"of {len(told)}; first difference: "
-                                        f"{next(((a, b) for a, b in zip(stored, told) if a != b), None)}")
+                                        f"{next(((a, b) for a, b in zip(stored, told, strict=False) if a != b), None)}")
     except (WrongAnswer, DeliveryFailure) as error:
         # Say what the servers said, too: a refusal over HTTP usually has its cause in a server log.
         raise type(error)(f"{error}\n{server_log_summary(processes)}") from None
@@ -184,7 +184,7 @@ async def run(args: argparse.Namespace) -> Outcome:
             process.stop()
         try:
             await reset_user(dsn)
-        except Exception as error:  # noqa: BLE001  (cleanup must not hide the run's own error)
+        except Exception as error:
             log(f"could not remove {REALTIME_EMAIL}: {error}")
 
     checked = verify(collected, expected, args.subscribers)

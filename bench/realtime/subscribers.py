@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import threading
@@ -195,10 +196,8 @@ class WorkerHandle:
 
     def stop(self) -> None:
         if self.process.is_alive():
-            try:
+            with contextlib.suppress(OSError):
                 self.conn.send("exit")
-            except OSError:
-                pass
             self.process.join(10)
         if self.process.is_alive():
             self.process.terminate()

@@ -218,7 +218,7 @@ def start(data_dir: Path, database: str) -> str:
                     stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                     # Its own session: a terminal's Ctrl-C reaches the gateway, which stops it in order.
                     start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGINT),  # noqa: PLW1509 - see die_with_parent
+                    preexec_fn=processes.die_with_parent(signal.SIGINT),
                     **account)
             own(Running(name="PostgreSQL", popen=popen, claim_path=claim_path, workdir=pgdata,
                         process_names=("postgres",), signals=STOP_SIGNALS, timeout=STOP_TIMEOUT))

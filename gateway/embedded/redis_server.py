@@ -138,7 +138,7 @@ def start(data_dir: Path) -> str:
                 popen = subprocess.Popen(
                     [str(_binary()), str(config)], stdin=subprocess.DEVNULL, stdout=output,
                     stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGTERM))  # noqa: PLW1509 - see die_with_parent
+                    preexec_fn=processes.die_with_parent(signal.SIGTERM))
             own(Running(name="Redis", popen=popen, claim_path=claim_path, workdir=redis_dir,
                         process_names=NAMES, signals=STOP_SIGNALS, timeout=STOP_TIMEOUT))
             processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_binary())).write(claim_path)

@@ -24,7 +24,7 @@ async def _publish(info: Info, kind: MessageEventKind, message: Message) -> None
                                                 message_event(kind, message))
 
 
-def _viewer(info: Info):  # noqa: ANN202
+def _viewer(info: Info):
     assert info.context.viewer is not None  # IsAuthenticated ran first
     return info.context.viewer.user_id
 
@@ -33,7 +33,7 @@ def _viewer(info: Info):  # noqa: ANN202
 class ChatMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Start a conversation.")
     async def create_chat_session(
-        self, info: Info, input: i.CreateChatSessionInput  # noqa: A002
+        self, info: Info, input: i.CreateChatSessionInput
     ) -> i.CreateChatSessionPayload:
         context = i.context_document(input.context_data) if input.context_data else {}
         try:
@@ -45,7 +45,7 @@ class ChatMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def update_chat_session(
-        self, info: Info, input: i.UpdateChatSessionInput  # noqa: A002
+        self, info: Info, input: i.UpdateChatSessionInput
     ) -> i.UpdateChatSessionPayload:
         context = i.context_document(input.context_data) if input.context_data else None
         try:
@@ -59,7 +59,7 @@ class ChatMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Set aside; archived sessions take "
                                                                    "no new messages.")
     async def archive_chat_session(
-        self, info: Info, input: i.ArchiveChatSessionInput  # noqa: A002
+        self, info: Info, input: i.ArchiveChatSessionInput
     ) -> i.ArchiveChatSessionPayload:
         try:
             updated = await in_transaction(info, lambda s: chat.archive_session(
@@ -70,7 +70,7 @@ class ChatMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Make an archived session active again.")
     async def unarchive_chat_session(
-        self, info: Info, input: i.UnarchiveChatSessionInput  # noqa: A002
+        self, info: Info, input: i.UnarchiveChatSessionInput
     ) -> i.UnarchiveChatSessionPayload:
         try:
             updated = await in_transaction(info, lambda s: chat.unarchive_session(
@@ -81,7 +81,7 @@ class ChatMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
     async def delete_chat_session(
-        self, info: Info, input: i.DeleteChatSessionInput  # noqa: A002
+        self, info: Info, input: i.DeleteChatSessionInput
     ) -> i.DeleteChatSessionPayload:
         try:
             deleted = await in_transaction(info, lambda s: chat.delete_session(
@@ -92,7 +92,7 @@ class ChatMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def restore_chat_session(
-        self, info: Info, input: i.RestoreChatSessionInput  # noqa: A002
+        self, info: Info, input: i.RestoreChatSessionInput
     ) -> i.RestoreChatSessionPayload:
         try:
             restored = await in_transaction(info, lambda s: chat.restore_session(
@@ -102,7 +102,7 @@ class ChatMutation:
         return i.RestoreChatSessionPayload(chat_session=ChatSessionNode.from_row(restored))
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Add your message to an active session.")
-    async def send_message(self, info: Info, input: i.SendMessageInput) -> i.SendMessagePayload:  # noqa: A002
+    async def send_message(self, info: Info, input: i.SendMessageInput) -> i.SendMessagePayload:
         attachments = [chat.Attachment(input_id(value, "Document")) for value in input.attachments or []]
         try:
             message = await in_transaction(info, lambda s: chat.send_message(
@@ -113,7 +113,7 @@ class ChatMutation:
         return i.SendMessagePayload(message=MessageNode.from_row(message))
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Change the text of your message.")
-    async def edit_message(self, info: Info, input: i.EditMessageInput) -> i.EditMessagePayload:  # noqa: A002
+    async def edit_message(self, info: Info, input: i.EditMessageInput) -> i.EditMessagePayload:
         try:
             message = await in_transaction(info, lambda s: chat.edit_message(
                 s, _viewer(info), input_id(input.message_id, "Message"), input.content))
@@ -123,7 +123,7 @@ class ChatMutation:
         return i.EditMessagePayload(message=MessageNode.from_row(message))
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete a message.")
-    async def delete_message(self, info: Info, input: i.DeleteMessageInput) -> i.DeleteMessagePayload:  # noqa: A002
+    async def delete_message(self, info: Info, input: i.DeleteMessageInput) -> i.DeleteMessagePayload:
         try:
             message = await in_transaction(info, lambda s: chat.delete_message(
                 s, _viewer(info), input_id(input.message_id, "Message")))

@@ -18,8 +18,8 @@ from graph.chat.events import MessageEventKind, message_row, session_channel
 from graph.chat.types import MessageNode
 from graph.connection import decode_cursor
 from graph.context import Info
-from graph.node import input_id
 from graph.errors import RequestErrorCode, bad_input, request_error
+from graph.node import input_id
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS
 from loaders.session import RequestDb
@@ -73,7 +73,9 @@ async def _checked_session(info: Info, session_id: str) -> tuple[uuid.UUID, int]
     return pk, int(row.message_count or 0)
 
 
-async def _replay(info: Info, session_id: uuid.UUID, after_seq: int) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
+async def _replay(
+    info: Info, session_id: uuid.UUID, after_seq: int
+) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
     """Everything after `after_seq` from the database: (seq, node), node None for deleted ones."""
     while True:
         db = RequestDb(info.context.resources.sessions)

@@ -184,7 +184,7 @@ class ChatSessionNode(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: MessageFilterInput | None = None,  # noqa: A002
+        filter: MessageFilterInput | None = None,
         order_by: MessageOrder = MessageOrder.OLDEST_FIRST,
     ) -> Connection[MessageNode]:
         roles = tuple(sorted(MessageRole(r.value) for r in (filter.role or []))) if filter else ()
@@ -201,7 +201,7 @@ class ChatSessionNode(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        filter: Annotated[TaskFilterInput, strawberry.lazy("graph.tasks")] | None = None,  # noqa: A002
+        filter: Annotated[TaskFilterInput, strawberry.lazy("graph.tasks")] | None = None,
         order_by: Annotated[TaskOrder, strawberry.lazy("graph.tasks")] | None = None,
     ) -> Connection[Annotated[TaskNode, strawberry.lazy("graph.tasks")]]:
         from graph.tasks import task_connection
@@ -212,7 +212,7 @@ class ChatSessionNode(Node):
 
 async def sessions_connection(
     info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: ChatSessionFilter | None, order_by: ChatSessionOrder,  # noqa: A002
+    before: str | None, filter: ChatSessionFilter | None, order_by: ChatSessionOrder,
 ) -> Connection[ChatSessionNode]:
     statuses = SessionFilter().statuses
     if filter is not None and filter.status:

@@ -48,7 +48,7 @@ class UsersQuery:
 @strawberry.type
 class UsersMutation:
     @strawberry.mutation(description="Create an account and sign in.")
-    async def register(self, info: Info, input: i.RegisterInput) -> i.RegisterPayload:  # noqa: A002
+    async def register(self, info: Info, input: i.RegisterInput) -> i.RegisterPayload:
         context = info.context
         data = accounts.Registration(
             email=input.email, password=input.password, first_name=input.first_name,
@@ -66,7 +66,7 @@ class UsersMutation:
                                  refresh_token=signed.refresh_token)
 
     @strawberry.mutation(description="Sign in with email and password.")
-    async def login(self, info: Info, input: i.LoginInput) -> i.LoginPayload:  # noqa: A002
+    async def login(self, info: Info, input: i.LoginInput) -> i.LoginPayload:
         context = info.context
         try:
             signed = await in_transaction(info, lambda session: accounts.login(
@@ -79,7 +79,7 @@ class UsersMutation:
 
     @strawberry.mutation(description="Trade a refresh token for a new access token and a new refresh "
                                      "token; the one sent stops working.")
-    async def refresh_token(self, info: Info, input: i.RefreshTokenInput) -> i.RefreshTokenPayload:  # noqa: A002
+    async def refresh_token(self, info: Info, input: i.RefreshTokenInput) -> i.RefreshTokenPayload:
         context = info.context
         try:
             signed = await in_transaction(info, lambda session: accounts.refresh(
@@ -90,7 +90,7 @@ class UsersMutation:
                                      refresh_token=signed.refresh_token)
 
     @strawberry.mutation(description="End the session of this refresh token (its sockets close).")
-    async def logout(self, info: Info, input: i.LogoutInput) -> i.LogoutPayload:  # noqa: A002
+    async def logout(self, info: Info, input: i.LogoutInput) -> i.LogoutPayload:
         try:
             await accounts.logout(info.context.redis, input.refresh_token)
         except Rejected as rejected:
@@ -99,7 +99,7 @@ class UsersMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="End every session of the account.")
     async def logout_everywhere(
-        self, info: Info, input: i.LogoutEverywhereInput | None = None  # noqa: A002
+        self, info: Info, input: i.LogoutEverywhereInput | None = None
     ) -> i.LogoutEverywherePayload:
         assert info.context.viewer is not None
         try:
@@ -110,7 +110,7 @@ class UsersMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Mail a code that proves the address.")
     async def request_email_verification(
-        self, info: Info, input: i.RequestEmailVerificationInput | None = None  # noqa: A002
+        self, info: Info, input: i.RequestEmailVerificationInput | None = None
     ) -> i.RequestEmailVerificationPayload:
         context = info.context
         assert context.viewer is not None
@@ -123,7 +123,7 @@ class UsersMutation:
         return i.RequestEmailVerificationPayload()
 
     @strawberry.mutation(description="Confirm an email address with the mailed code (works once).")
-    async def verify_email(self, info: Info, input: i.VerifyEmailInput) -> i.VerifyEmailPayload:  # noqa: A002
+    async def verify_email(self, info: Info, input: i.VerifyEmailInput) -> i.VerifyEmailPayload:
         try:
             user = await in_transaction(info, lambda session: accounts.verify_email(
                 session, info.context.redis, input.token))
@@ -133,7 +133,7 @@ class UsersMutation:
 
     @strawberry.mutation(description="Mail a password reset code, if the account exists.")
     async def request_password_reset(
-        self, info: Info, input: i.RequestPasswordResetInput  # noqa: A002
+        self, info: Info, input: i.RequestPasswordResetInput
     ) -> i.RequestPasswordResetPayload:
         context = info.context
         try:
@@ -144,7 +144,7 @@ class UsersMutation:
         return i.RequestPasswordResetPayload()
 
     @strawberry.mutation(description="Set a new password with a mailed reset code; signs out everywhere.")
-    async def reset_password(self, info: Info, input: i.ResetPasswordInput) -> i.ResetPasswordPayload:  # noqa: A002
+    async def reset_password(self, info: Info, input: i.ResetPasswordInput) -> i.ResetPasswordPayload:
         try:
             await in_transaction(info, lambda session: accounts.reset_password(
                 session, info.context.redis, input.token, input.new_password))
@@ -153,7 +153,7 @@ class UsersMutation:
         return i.ResetPasswordPayload()
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
-    async def update_profile(self, info: Info, input: i.UpdateProfileInput) -> i.UpdateProfilePayload:  # noqa: A002
+    async def update_profile(self, info: Info, input: i.UpdateProfileInput) -> i.UpdateProfilePayload:
         assert info.context.viewer is not None
         business_type = input.business_type
         update = accounts.ProfileUpdate(
@@ -170,7 +170,7 @@ class UsersMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def update_preferences(
-        self, info: Info, input: i.UpdatePreferencesInput  # noqa: A002
+        self, info: Info, input: i.UpdatePreferencesInput
     ) -> i.UpdatePreferencesPayload:
         assert info.context.viewer is not None
         update = accounts.PreferencesUpdate(changes=_preferences(input))
@@ -183,7 +183,7 @@ class UsersMutation:
 
     @strawberry.mutation(permission_classes=SIGNED_IN,
                          description="Needs the current password; signs out every other session.")
-    async def change_password(self, info: Info, input: i.ChangePasswordInput) -> i.ChangePasswordPayload:  # noqa: A002
+    async def change_password(self, info: Info, input: i.ChangePasswordInput) -> i.ChangePasswordPayload:
         viewer = info.context.viewer
         assert viewer is not None
         try:
@@ -197,7 +197,7 @@ class UsersMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN,
                          description="Needs the password. Sign-in stops, data is hidden, sessions end; "
                                      "the email stays taken until the retention purge.")
-    async def delete_account(self, info: Info, input: i.DeleteAccountInput) -> i.DeleteAccountPayload:  # noqa: A002
+    async def delete_account(self, info: Info, input: i.DeleteAccountInput) -> i.DeleteAccountPayload:
         viewer = info.context.viewer
         assert viewer is not None
         try:

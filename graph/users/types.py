@@ -103,7 +103,7 @@ class UserNode(Node):
     @strawberry.field(description="Chat sessions, most recently active first by default.")
     async def chat_sessions(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: ChatSessionFilter | None = None,  # noqa: A002
+        before: str | None = None, filter: ChatSessionFilter | None = None,
         order_by: ChatSessionOrder = ChatSessionOrder.LAST_ACTIVITY_DESC,
     ) -> Connection[ChatSessionNode]:
         return await sessions_connection(info, self.pk, first, after, last, before, filter, order_by)
@@ -111,7 +111,7 @@ class UserNode(Node):
     @strawberry.field(description="Documents, most recently uploaded first by default.")
     async def documents(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: DocumentFilterInput | None = None,  # noqa: A002
+        before: str | None = None, filter: DocumentFilterInput | None = None,
         order_by: DocumentOrder = DocumentOrder.UPLOADED_AT_DESC,
     ) -> Connection[DocumentNode]:
         return await documents_connection(info, self.pk, first, after, last, before, filter, order_by)
@@ -119,7 +119,7 @@ class UserNode(Node):
     @strawberry.field(description="Connected applications, by provider by default.")
     async def integrations(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: IntegrationFilterInput | None = None,  # noqa: A002
+        before: str | None = None, filter: IntegrationFilterInput | None = None,
         order_by: IntegrationOrder = IntegrationOrder.PROVIDER_ASC,
     ) -> Connection[IntegrationNode]:
         return await integrations_connection(info, self.pk, first, after, last, before, filter, order_by)
@@ -131,7 +131,7 @@ class UserNode(Node):
     @strawberry.field(description="Tasks, most recently started first by default.")
     async def tasks(
         self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: TaskFilterInput | None = None,  # noqa: A002
+        before: str | None = None, filter: TaskFilterInput | None = None,
         order_by: TaskOrder | None = None,
     ) -> Connection[TaskNode]:
         return await task_connection(info, info.context.loaders.tasks_of_user, self.pk,

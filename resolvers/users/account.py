@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import User
 from models.users import BusinessType, default_preferences
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.users.guard import check_password as check_guarded_password
 from resolvers.validation import (
     check_length,
     check_password,
@@ -23,7 +24,6 @@ from resolvers.validation import (
     collect,
     normalize_phone,
 )
-from resolvers.users.guard import check_password as check_guarded_password
 from services import sessions
 from services.passwords import hash_in_pool
 

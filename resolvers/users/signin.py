@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import User
 from models.users import DEFAULT_TIMEZONE, BusinessType, default_preferences
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.users.guard import check_password as check_guarded_password
 from resolvers.validation import (
     check_email,
     check_length,
@@ -24,7 +25,6 @@ from resolvers.validation import (
     normalize_email,
     normalize_phone,
 )
-from resolvers.users.guard import check_password as check_guarded_password
 from services import ratelimit, sessions
 from services.passwords import hash_in_pool
 from services.tokens import TokenKeys

@@ -14,13 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import uvicorn
-from pydantic import BaseModel
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Sum(BaseModel):

@@ -13,8 +13,7 @@ import pytest
 
 from graph.context import Resources
 from graph.node import decode_global_id
-from tests.agents.flows import (CHECK_HEALTH, REFRESH_AGENT, UPDATE_AGENT, error_codes, make_operator,
-                                register_agent)
+from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, UPDATE_AGENT, error_codes, make_operator, register_agent
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 

@@ -14,8 +14,7 @@ from graph.context import Resources
 from graph.node import decode_global_id
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
-from tests.agents.flows import (CHECK_HEALTH, REFRESH_AGENT, RUN_TASK, error_codes, make_operator, register_agent,
-                                when)
+from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, RUN_TASK, error_codes, make_operator, register_agent, when
 from tests.agents.mcp_peer import free_port, mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 
@@ -36,7 +35,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         await connection.aclose()
 
 
-def pk_of(global_id: str):  # noqa: ANN201
+def pk_of(global_id: str):
     return decode_global_id(global_id)[1]
 
 

@@ -38,7 +38,7 @@ def test_loopback_and_private_only_when_allowed() -> None:
         EgressPolicy(allow_private=True).check("169.254.169.254")
 
 
-def test_settings_decide_the_policy(tmp_path) -> None:  # noqa: ANN001
+def test_settings_decide_the_policy(tmp_path) -> None:
     base = {"GATEWAY_DATA_DIR": str(tmp_path)}
     assert egress_policy(Settings(**base)).allow_loopback is True  # development default
     assert egress_policy(Settings(**base, GATEWAY_ENV="production")).allow_loopback is False
@@ -63,7 +63,7 @@ async def test_the_guard_refuses_the_connection_itself() -> None:
         port = peer.health_url.split(":")[2].split("/")[0]
         for url in (peer.health_url, f"http://localhost:{port}/health"):
             async with guarded_client(EgressPolicy(allow_loopback=False), timeout=5) as http:
-                with pytest.raises(Exception) as caught:  # noqa: PT011  (asserted just below)
+                with pytest.raises(Exception) as caught:
                     await http.get(url)
             assert refused(caught.value), repr(caught.value)
         assert peer.state.requests == 0  # refused before any byte was sent
@@ -80,6 +80,6 @@ async def test_urls_of_wrapped_loopback_metadata_and_non_global_addresses_are_re
     with pytest.raises(EgressRefused):
         await EgressPolicy(allow_loopback=True).check_url(url)
     async with guarded_client(EgressPolicy(allow_loopback=True), timeout=2) as http:
-        with pytest.raises(Exception) as caught:  # noqa: PT011  (asserted just below)
+        with pytest.raises(Exception) as caught:
             await http.get(url)
     assert refused(caught.value), repr(caught.value)

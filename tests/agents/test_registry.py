@@ -14,9 +14,21 @@ import pytest
 from graph.app import create_app
 from graph.context import Resources
 from services.egress import EgressPolicy
-from tests.agents.flows import (AGENTS, AGENT_NODE, DELETE_AGENT, REFRESH_AGENT, REGISTER_AGENT, CHECK_HEALTH,
-                                UPDATE_AGENT, agent_input, error_codes, make_operator, register_agent,
-                                request_error, unique_name)
+from tests.agents.flows import (
+    AGENT_NODE,
+    AGENTS,
+    CHECK_HEALTH,
+    DELETE_AGENT,
+    REFRESH_AGENT,
+    REGISTER_AGENT,
+    UPDATE_AGENT,
+    agent_input,
+    error_codes,
+    make_operator,
+    register_agent,
+    request_error,
+    unique_name,
+)
 from tests.agents.mcp_peer import RunningPeer, free_port, mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 
@@ -32,20 +44,20 @@ async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
     return await make_operator(pg, await client.register())
 
 
-def app_with_policy(resources: Resources, *, allow_loopback: bool):  # noqa: ANN201
+def app_with_policy(resources: Resources, *, allow_loopback: bool):
     settings = resources.settings.model_copy(update={"allow_loopback_agents": allow_loopback})
     return create_app(dataclasses.replace(resources, settings=settings,
                                           policy=EgressPolicy(allow_loopback=allow_loopback)))
 
 
 @pytest.fixture(scope="module")
-def strict_app(resources: Resources):  # noqa: ANN201
+def strict_app(resources: Resources):
     """The gateway as configured with GATEWAY_ALLOW_LOOPBACK_AGENTS=false (as in production)."""
     return app_with_policy(resources, allow_loopback=False)
 
 
 @pytest.fixture
-async def strict_client(strict_app) -> AsyncIterator[GraphQLClient]:  # noqa: ANN001
+async def strict_client(strict_app) -> AsyncIterator[GraphQLClient]:
     async with GraphQLClient.over_asgi(strict_app) as connected:
         yield connected
 

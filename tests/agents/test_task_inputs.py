@@ -13,8 +13,19 @@ import pytest
 from redis.asyncio import Redis
 
 from graph.node import decode_global_id
-from tests.agents.flows import (CANCEL_TASK, CREATE_SESSION, RETRY_TASK, RUN_TASK, TASK_NODE, error_codes,
-                                make_operator, register_agent, request_error, run_task, when)
+from tests.agents.flows import (
+    CANCEL_TASK,
+    CREATE_SESSION,
+    RETRY_TASK,
+    RUN_TASK,
+    TASK_NODE,
+    error_codes,
+    make_operator,
+    register_agent,
+    request_error,
+    run_task,
+    when,
+)
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 
@@ -35,7 +46,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         await connection.aclose()
 
 
-def pk_of(global_id: str):  # noqa: ANN201
+def pk_of(global_id: str):
     return decode_global_id(global_id)[1]
 
 

@@ -11,8 +11,15 @@ import asyncpg
 import pytest
 
 from graph.node import global_id
-from tests.agents.flows import (CREATE_SESSION, RETRY_TASK, assert_forward, make_operator, register_agent, run_task,
-                                wait_for_task)
+from tests.agents.flows import (
+    CREATE_SESSION,
+    RETRY_TASK,
+    assert_forward,
+    make_operator,
+    register_agent,
+    run_task,
+    wait_for_task,
+)
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 from tests.live import LiveServer

@@ -17,8 +17,18 @@ from graph.node import decode_global_id
 from jobs.queues import SLOTS
 from models.tasks import TaskPriority
 from tests.agents.conftest import LiveEnv
-from tests.agents.flows import (CANCEL_TASK, RETRY_TASK, assert_forward, error_codes, make_operator, register_agent,
-                                run_task, task_node, wait_for_task, when)
+from tests.agents.flows import (
+    CANCEL_TASK,
+    RETRY_TASK,
+    assert_forward,
+    error_codes,
+    make_operator,
+    register_agent,
+    run_task,
+    task_node,
+    wait_for_task,
+    when,
+)
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 
@@ -33,7 +43,7 @@ async def owner(live: GraphQLClient) -> SignedUp:
     return await live.register()
 
 
-def pk_of(global_id: str):  # noqa: ANN201
+def pk_of(global_id: str):
     return decode_global_id(global_id)[1]
 
 

@@ -12,7 +12,7 @@ from services.events import EventHub, StreamInterrupted
 
 
 @pytest.fixture
-async def hub(redis_url: str):  # noqa: ANN201
+async def hub(redis_url: str):
     redis = Redis.from_url(redis_url, decode_responses=True)
     events = EventHub(redis, queue_size=3)
     yield events

@@ -14,11 +14,11 @@ import pytest
 
 from tests import factories
 from tests.chat.flows import (
+    ARCHIVE_SESSION,
     DELETE_MESSAGE,
     DELETE_SESSION,
     EDIT_MESSAGE,
     SEND_MESSAGE,
-    ARCHIVE_SESSION,
     create_session,
     message_rows,
     mutate,

@@ -82,7 +82,7 @@ async def test_events_with_nested_fields_give_their_connection_back(
             await socket.__aexit__(None, None, None)
 
 
-async def test_the_gateway_connections_end_a_transaction_left_idle(resources) -> None:  # noqa: ANN001
+async def test_the_gateway_connections_end_a_transaction_left_idle(resources) -> None:
     """The backstop: PostgreSQL ends a gateway connection idle inside a transaction for a minute."""
     from sqlalchemy import text
 

@@ -74,7 +74,8 @@ async def test_someone_elses_session_is_refused_as_if_it_did_not_exist(gateway_a
     async with transport_ws(gateway_a.ws_url, other.token) as socket:
         await socket.subscribe("theirs", ADDED, {"id": session})
         refused = await socket.receive("theirs")
-        await socket.subscribe("missing", ADDED, {"id": "Q2hhdFNlc3Npb246MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw"})
+        missing = "Q2hhdFNlc3Npb246MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw"
+        await socket.subscribe("missing", ADDED, {"id": missing})
         missing = await socket.receive("missing")
     assert refused["type"] == missing["type"] == "error" or (
         refused["type"] == "next" and refused["payload"]["errors"])
@@ -116,7 +117,8 @@ async def test_legacy_graphql_ws_clients_receive_messages_too(gateway_a: LiveSer
     async with websockets.connect(gateway_a.ws_url, subprotocols=["graphql-ws"]) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "1", "type": "start", "payload": {"query": ADDED, "variables": {"id": session}}}))
+        await socket.send(json.dumps({"id": "1", "type": "start",
+                                      "payload": {"query": ADDED, "variables": {"id": session}}}))
         await asyncio.sleep(0.3)
         await user.send(session, "to an old client")
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))

@@ -388,8 +388,9 @@ def _full_selection(schema: graphql.GraphQLSchema, type_: graphql.GraphQLNamedTy
 
 @pytest.fixture(scope="module")
 def graphql_schema() -> graphql.GraphQLSchema:
-    from gateway.settings import Settings
     from strawberry.printer import print_schema
+
+    from gateway.settings import Settings
 
     return graphql.build_schema(print_schema(build_schema(Settings())))
 

@@ -55,11 +55,11 @@ def pk(global_id: str) -> uuid.UUID:
     return decode_global_id(global_id)[1]  # type: ignore[return-value]
 
 
-async def raw(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], **args: Any):  # noqa: ANN201
+async def raw(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], **args: Any):
     return await client.post(conn.query(ctx, args), token=user.token)
 
 
-def forge(cursor: str, mutate) -> str:  # noqa: ANN001
+def forge(cursor: str, mutate) -> str:
     """A cursor as a hostile client would forge it: decode a real one, change it, encode it again."""
     name, values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     forged = mutate(name, values)
@@ -260,7 +260,7 @@ FORGERIES = [
 ], ids=lambda value: value.name if isinstance(value, Conn) else value)
 async def test_forged_cursors_are_client_errors(client: GraphQLClient, user: SignedUp,
                                                 pg: asyncpg.Connection, conn: Conn, order: str,
-                                                mutate) -> None:  # noqa: ANN001
+                                                mutate) -> None:
     ctx, _ = await conn.make(pg, user, [0, 1])
     cursor = (await fetch(client, user, conn, ctx, first=1, orderBy=Lit(order)))["pageInfo"]["endCursor"]
     forged = forge(cursor, mutate)

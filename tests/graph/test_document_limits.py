@@ -76,7 +76,7 @@ async def test_an_oversized_document_is_refused_before_it_is_parsed(client: Grap
     assert (await client.data("{ __typename } #" + "x" * 100))["__typename"] == "Query"
 
 
-async def test_a_client_leaving_mid_body_is_not_an_error(app, caplog: pytest.LogCaptureFixture) -> None:  # noqa: ANN001
+async def test_a_client_leaving_mid_body_is_not_an_error(app, caplog: pytest.LogCaptureFixture) -> None:
     """2,000 aborted uploads logged 88,000 lines of tracebacks; a client that left needs no answer."""
     import logging
 

@@ -1,5 +1,6 @@
 """One big answer does not hold the event loop: pages completed one after another give way to other
-clients between slices (loaders/turns.py), and their nested loads still go out as one batch. The flood benchmark measures the effect on `/healthz`."""
+clients between slices (loaders/turns.py), and their nested loads still go out as one batch. The flood
+benchmark measures the effect on `/healthz`."""
 
 from __future__ import annotations
 

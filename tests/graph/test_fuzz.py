@@ -173,7 +173,7 @@ async def fuzz(client: GraphQLClient, user: SignedUp, known_ids: list[str], coun
 
 
 def assert_clean(tally: Tally) -> None:
-    print(tally.report())  # noqa: T201  (the long run's figures)
+    print(tally.report())
     assert (tally.http_500, tally.unexpected, tally.logged_errors) == (0, 0, 0), "\n\n".join(tally.examples)
 
 

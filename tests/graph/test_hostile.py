@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import KeySet, OKPKey
@@ -51,7 +52,7 @@ def first_error(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def build_app(resources: Resources, tmp_path) -> Callable[..., Starlette]:  # noqa: ANN001
+def build_app(resources: Resources, tmp_path) -> Callable[..., Starlette]:
     """An app over the run's database and Redis with other settings (same signing keys)."""
 
     def build(**env: Any) -> Starlette:
@@ -229,7 +230,7 @@ async def test_bad_authorization_refuses_the_operation(client: GraphQLClient, us
 
 
 async def test_bad_authorization_refuses_mutations_too(client: GraphQLClient, user: SignedUp,
-                                                       resources: Resources, pg) -> None:  # noqa: ANN001
+                                                       resources: Resources, pg) -> None:
     email = f"refused-{uuid.uuid4().hex[:10]}@example.com"
     mutation = """mutation($input: RegisterInput!) { register(input: $input) { user { id } } }"""
     response = await client.http.post("/graphql", json={"query": mutation, "variables": {"input": {
@@ -273,7 +274,7 @@ async def test_no_token_means_anonymous(client: GraphQLClient) -> None:
     ('{ agents(orderBy: "NAME_ASC") { totalCount } }', "AgentOrder"),
 ])
 async def test_unknown_enum_value_is_a_validation_error(client: GraphQLClient, user: SignedUp,
-                                                        sql_counter, query: str, enum_name: str) -> None:  # noqa: ANN001
+                                                        sql_counter, query: str, enum_name: str) -> None:
     sql_counter.reset()
     response = await client.post(query, token=user.token)
     assert response.status_code == 200
@@ -343,8 +344,8 @@ def assert_refused(response: httpx.Response, fragment: str) -> None:
     assert_no_trace(response.text)
 
 
-async def test_limits_from_settings_refuse_oversized_documents(build_app, user: SignedUp,  # noqa: ANN001
-                                                               sql_counter) -> None:  # noqa: ANN001
+async def test_limits_from_settings_refuse_oversized_documents(build_app, user: SignedUp,
+                                                               sql_counter) -> None:
     app = build_app(GATEWAY_MAX_QUERY_DEPTH=5, GATEWAY_MAX_ALIASES=3, GATEWAY_MAX_TOKENS=60)
     async with connect(app) as small:
         # At the limit: answered.
@@ -374,7 +375,7 @@ async def test_default_limits_refuse_oversized_documents(client: GraphQLClient, 
     assert_refused(await client.post(too_many, token=user.token), "tokens")
 
 
-async def test_aliases_hidden_in_fragments_count(build_app, user: SignedUp) -> None:  # noqa: ANN001
+async def test_aliases_hidden_in_fragments_count(build_app, user: SignedUp) -> None:
     app = build_app(GATEWAY_MAX_ALIASES=3)
     query = """{ ...A ...B }
     fragment A on Query { a1: viewer { id } a2: viewer { id } }
@@ -410,7 +411,7 @@ async def test_client_error_beside_loading_fields_stays_a_coded_error(
 INTROSPECTION = "{ __schema { queryType { name } types { name } } }"
 
 
-async def test_production_refuses_introspection(build_app, user: SignedUp) -> None:  # noqa: ANN001
+async def test_production_refuses_introspection(build_app, user: SignedUp) -> None:
     async with connect(build_app(GATEWAY_ENV="production")) as production:
         for query in (INTROSPECTION, '{ __type(name: "User") { fields { name } } }'):
             response = await production.post(query, token=user.token)
@@ -425,7 +426,7 @@ async def test_production_refuses_introspection(build_app, user: SignedUp) -> No
         assert (await development.data(INTROSPECTION))["__schema"]["queryType"] == {"name": "Query"}
 
 
-async def test_production_gives_no_field_suggestions(build_app, user: SignedUp) -> None:  # noqa: ANN001
+async def test_production_gives_no_field_suggestions(build_app, user: SignedUp) -> None:
     """Without introspection, "Did you mean 'viewer'?" would still map the schema, one guess at a time."""
     typos = ["{ viewr { id } }", "{ viewer { chatSesions { totalCount } } }",
              "{ viewer { chatSessions(orderBy: LAST_ACTIVITY) { totalCount } } }",
@@ -440,7 +441,7 @@ async def test_production_gives_no_field_suggestions(build_app, user: SignedUp) 
         assert "Did you mean 'viewer'?" in first_error(body)["message"]
 
 
-async def test_production_does_not_serve_graphiql(build_app) -> None:  # noqa: ANN001
+async def test_production_does_not_serve_graphiql(build_app) -> None:
     browser = {"Accept": "text/html,application/xhtml+xml"}
     async with connect(build_app()) as development:
         page = await development.http.get("/graphql", headers=browser)
@@ -461,7 +462,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-async def unreachable_database(resources: Resources, tmp_path) -> AsyncIterator[Callable[..., Starlette]]:  # noqa: ANN001
+async def unreachable_database(resources: Resources, tmp_path) -> AsyncIterator[Callable[..., Starlette]]:
     """Apps whose database is a closed port (with a password in its URL), the rest real."""
     url = f"postgresql://gateway:s3cret-pw@127.0.0.1:{_closed_port()}/unreachable_db"
     engine = create_engine(url, pool_size=1)
@@ -481,7 +482,7 @@ SECRETS_OF_THE_FAILURE = ("s3cret", "unreachable_db", "127.0.0.1", "asyncpg", "s
 
 
 @pytest.mark.parametrize("env", ["production", "development"])
-async def test_unexpected_failure_is_masked(unreachable_database, user: SignedUp, env: str) -> None:  # noqa: ANN001
+async def test_unexpected_failure_is_masked(unreachable_database, user: SignedUp, env: str) -> None:
     async with connect(unreachable_database(GATEWAY_ENV=env)) as broken:
         queries = [
             (VIEWER, {}),
@@ -533,7 +534,7 @@ def _queries(known_ids: list[str]) -> st.SearchStrategy[str]:
 
 
 @pytest.fixture
-async def fuzz_user(client: GraphQLClient, pg) -> tuple[SignedUp, list[str]]:  # noqa: ANN001
+async def fuzz_user(client: GraphQLClient, pg) -> tuple[SignedUp, list[str]]:
     """A user with one row of everything (and the global IDs of them), so random queries reach
     real objects."""
     signed = await client.register()

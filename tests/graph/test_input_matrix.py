@@ -40,7 +40,9 @@ class Leaf:
         return ".".join(self.path)
 
 
-def leaves_of(type_: GraphQLInputType, path: tuple[str, ...], max_length: int | None) -> Iterator[tuple[tuple[str, ...], str, int]]:
+def leaves_of(
+    type_: GraphQLInputType, path: tuple[str, ...], max_length: int | None
+) -> Iterator[tuple[tuple[str, ...], str, int]]:
     if isinstance(type_, GraphQLNonNull):
         yield from leaves_of(type_.of_type, path, max_length)
     elif isinstance(type_, GraphQLList):
@@ -105,7 +107,7 @@ class People:
 
 
 @pytest.fixture(scope="module")
-async def people(app, database_url: str) -> AsyncIterator[People]:  # noqa: ANN001
+async def people(app, database_url: str) -> AsyncIterator[People]:
     async with GraphQLClient.over_asgi(app) as client:
         regular, operator = await client.register(), await client.register()
     connection = await asyncpg.connect(_dsn(database_url))

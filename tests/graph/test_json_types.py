@@ -29,7 +29,7 @@ def on_node(global_id: str, selection: str) -> str:
 
 async def set_json(pg: asyncpg.Connection, table: str, column: str, pk: uuid.UUID, value: Any) -> None:
     """Store any JSON (or SQL NULL for `None`) as is, bypassing every validation the API would apply."""
-    await pg.execute(f"UPDATE {table} SET {column} = $2::jsonb WHERE id = $1",  # noqa: S608 (test constants)
+    await pg.execute(f"UPDATE {table} SET {column} = $2::jsonb WHERE id = $1",
                      pk, None if value is None else json.dumps(value))
 
 

@@ -111,7 +111,7 @@ async def test_a_body_at_the_limit_is_answered(client: GraphQLClient, user: Sign
     assert over.status_code == 413
 
 
-async def test_the_limit_is_a_setting(resources: Resources, tmp_path) -> None:  # noqa: ANN001
+async def test_the_limit_is_a_setting(resources: Resources, tmp_path) -> None:
     settings = Settings(GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys,
                         GATEWAY_MAX_BODY_BYTES="2048")
     small = create_app(dataclasses.replace(resources, settings=settings))
@@ -222,7 +222,7 @@ def with_client_info(value: Any) -> dict[str, Any]:
     return {"input": {"title": "JSON", "contextData": {"businessContext": {"clientInfo": value}}}}
 
 
-async def sessions_of(pg, user: SignedUp) -> int:  # noqa: ANN001
+async def sessions_of(pg, user: SignedUp) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM chat_sessions WHERE user_id = $1", user.pk))
 
 
@@ -234,7 +234,7 @@ async def sessions_of(pg, user: SignedUp) -> int:  # noqa: ANN001
     ({"key\x00": 1}, "INVALID"),
     ([1, 2, {"deep": ["a\x00"]}], "INVALID"),
 ], ids=["depth-33", "depth-900", "64KiB", "nul-in-string", "nul-in-key", "nul-nested"])
-async def test_a_json_input_over_its_limits_is_a_payload_error(client: GraphQLClient, user: SignedUp, pg,  # noqa: ANN001
+async def test_a_json_input_over_its_limits_is_a_payload_error(client: GraphQLClient, user: SignedUp, pg,
                                                               caplog: pytest.LogCaptureFixture,
                                                               value: Any, code: str) -> None:
     before = await sessions_of(pg, user)
@@ -254,7 +254,7 @@ async def test_a_json_input_at_its_limits_is_stored(client: GraphQLClient, user:
 
 
 async def test_json_inputs_in_lists_and_in_run_task_are_checked(client: GraphQLClient, user: SignedUp,
-                                                                pg) -> None:  # noqa: ANN001
+                                                                pg) -> None:
     memory = {"input": {"contextData": {"aiContext": {"memory": [{"ok": 1}, nested(40)]}}}}
     payload = (await client.data(CREATE_SESSION, memory, token=user.token))["createChatSession"]
     assert [(error["field"], error["code"]) for error in payload["errors"]] == [
@@ -321,7 +321,8 @@ def cursor(order: str, values: list[Any]) -> str:
 
 
 SESSIONS_AFTER = "query($c: String!) { viewer { chatSessions(after: $c) { totalCount } } }"
-MESSAGES_AFTER = "query($id: ID!, $c: String!) { node(id: $id) { ... on ChatSession { messages(after: $c) { totalCount } } } }"
+MESSAGES_AFTER = ("query($id: ID!, $c: String!) { node(id: $id) { ... on ChatSession { "
+                  "messages(after: $c) { totalCount } } } }")
 
 
 @pytest.mark.parametrize("when", [
@@ -341,7 +342,7 @@ async def test_cursors_with_out_of_range_times_are_bad_input(client: GraphQLClie
 
 
 @pytest.mark.parametrize("seq", [2**31, -(2**31) - 1, 2**63, 2**64 + 1, 10**40])
-async def test_cursors_with_integers_beyond_the_column_are_bad_input(client: GraphQLClient, user: SignedUp, pg,  # noqa: ANN001
+async def test_cursors_with_integers_beyond_the_column_are_bad_input(client: GraphQLClient, user: SignedUp, pg,
                                                                     caplog: pytest.LogCaptureFixture,
                                                                     seq: int) -> None:
     session = gid("ChatSession", await factories.session(pg, user.pk))

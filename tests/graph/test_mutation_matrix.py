@@ -31,7 +31,7 @@ from tests.factories import gid
 from tests.graphql_client import GraphQLClient, SignedUp
 
 PUBLIC = {"register", "login", "refreshToken", "logout", "verifyEmail", "requestPasswordReset", "resetPassword"}
-SCHEMA = build_schema(Settings())._schema  # noqa: SLF001
+SCHEMA = build_schema(Settings())._schema
 MUTATIONS = SCHEMA.mutation_type.fields  # type: ignore[union-attr]
 SIGNED_IN_ONLY = sorted(set(MUTATIONS) - PUBLIC)
 OPERATOR_ONLY = sorted(name for name, field in MUTATIONS.items()
@@ -137,7 +137,7 @@ async def snapshot(pg: asyncpg.Connection, user_id: uuid.UUID) -> str:
 
 def test_the_agent_registry_is_for_operators_only() -> None:
     # The contract: agents are shared, readable by every signed-in user, writable by operators only.
-    assert OPERATOR_ONLY == sorted(name for name in MUTATIONS if "Agent" in name)
+    assert sorted(name for name in MUTATIONS if "Agent" in name) == OPERATOR_ONLY
     assert {"registerAgent", "updateAgent", "deleteAgent"} <= set(OPERATOR_ONLY)
 
 

@@ -328,7 +328,8 @@ ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
 }
 ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
     "users": {"users_role_check": ConstraintSpec(
-        "CHECK", (), definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, 'operator'::character varying])::text[])))")},
+        "CHECK", (), definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, "
+                                "'operator'::character varying])::text[])))")},
 }
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},

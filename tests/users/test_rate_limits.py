@@ -42,7 +42,7 @@ async def request_reset(client: GraphQLClient, email: str) -> dict:
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
-async def test_five_wrong_passwords_lock_the_account_for_a_while(client: GraphQLClient, app,  # noqa: ANN001
+async def test_five_wrong_passwords_lock_the_account_for_a_while(client: GraphQLClient, app,
                                                                  user: SignedUp) -> None:
     for _ in range(5):
         refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
@@ -79,7 +79,7 @@ async def test_an_unknown_email_is_limited_exactly_like_a_known_one(client: Grap
     assert {**known_limit, "retryAfter": 0} == {**unknown_limit, "retryAfter": 0}
 
 
-async def test_one_address_trying_many_accounts_is_limited(client: GraphQLClient, app,  # noqa: ANN001
+async def test_one_address_trying_many_accounts_is_limited(client: GraphQLClient, app,
                                                            user: SignedUp) -> None:
     for _ in range(30):  # one failure each on 30 different accounts: no single account is locked
         refused(await login(client, unknown_email(), WRONG), "INVALID_CREDENTIALS")
@@ -103,7 +103,7 @@ async def test_the_lock_is_a_window_that_reopens(client: GraphQLClient, resource
 # --- password reset --------------------------------------------------------------------------------
 
 
-async def test_three_reset_requests_per_account_per_hour(client: GraphQLClient, app,  # noqa: ANN001
+async def test_three_reset_requests_per_account_per_hour(client: GraphQLClient, app,
                                                          resources: Resources, user: SignedUp) -> None:
     outbox: Path = resources.settings.data_dir / "outbox"
     for _ in range(3):
@@ -123,7 +123,7 @@ async def test_reset_limit_answers_the_same_for_an_unknown_email(client: GraphQL
     assert {**known, "retryAfter": 0} == {**other, "retryAfter": 0}
 
 
-async def test_ten_reset_requests_per_address_per_hour(client: GraphQLClient, app,  # noqa: ANN001
+async def test_ten_reset_requests_per_address_per_hour(client: GraphQLClient, app,
                                                        user: SignedUp) -> None:
     for _ in range(10):
         assert await request_reset(client, unknown_email()) == {"errors": []}
@@ -176,7 +176,7 @@ def judged_and_limited(answers: list[dict], wrong_field: str) -> tuple[int, int]
     return judged, limited
 
 
-async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLClient, app,  # noqa: ANN001
+async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLClient, app,
                                                                user: SignedUp) -> None:
     answers = [await change_password(client, user, WRONG) for _ in range(20)]
     assert judged_and_limited(answers, "input.currentPassword") == (5, 15)
@@ -204,7 +204,7 @@ async def test_sign_in_and_password_changes_share_one_count(client: GraphQLClien
     rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
 
 
-async def test_a_strangers_failures_do_not_lock_the_owner_out(app, user: SignedUp) -> None:  # noqa: ANN001
+async def test_a_strangers_failures_do_not_lock_the_owner_out(app, user: SignedUp) -> None:
     async with GraphQLClient.over_asgi(app) as stranger, GraphQLClient.over_asgi(app) as owner:
         for _ in range(8):
             await login(stranger, user.email, WRONG)
@@ -233,7 +233,7 @@ async def test_each_new_lock_of_one_address_lasts_twice_as_long(client: GraphQLC
     assert rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)["retryAfter"] <= LOGIN_WINDOW
 
 
-async def test_fifty_failures_an_hour_lock_the_account_from_every_address(app, user: SignedUp) -> None:  # noqa: ANN001
+async def test_fifty_failures_an_hour_lock_the_account_from_every_address(app, user: SignedUp) -> None:
     async def five_failures() -> None:
         async with GraphQLClient.over_asgi(app) as somewhere:
             for _ in range(5):
@@ -249,7 +249,7 @@ async def test_fifty_failures_an_hour_lock_the_account_from_every_address(app, u
 # --- sign-ups ----------------------------------------------------------------------------------------
 
 
-async def test_the_twenty_first_sign_up_from_one_address_is_rate_limited(client: GraphQLClient, app,  # noqa: ANN001
+async def test_the_twenty_first_sign_up_from_one_address_is_rate_limited(client: GraphQLClient, app,
                                                                          pg: asyncpg.Connection) -> None:
     for _ in range(20):
         await client.register()

@@ -94,7 +94,7 @@ async def test_a_token_signed_by_an_older_key_still_verifies_after_rotation(
 
 async def test_a_token_of_a_retired_key_is_refused(rotated: tuple[TokenKeys, GraphQLClient],
                                                    client: GraphQLClient, user: SignedUp) -> None:
-    keys, after_rotation = rotated
+    _, after_rotation = rotated
     new_token = signed_in(await login(after_rotation, user.email, PASSWORD))["accessToken"]
     # The servers that never learned the new key (or dropped it) refuse what it signed.
     body = await client.execute("{ viewer { id } }", token=new_token)

@@ -115,7 +115,7 @@ def limited(answer: dict) -> None:
     assert error["code"] == "RATE_LIMITED" and 0 < error["retryAfter"] <= 3600, error
 
 
-async def test_three_verification_mails_per_account_an_hour(client: GraphQLClient, app,  # noqa: ANN001
+async def test_three_verification_mails_per_account_an_hour(client: GraphQLClient, app,
                                                             resources: Resources, user: SignedUp) -> None:
     for _ in range(3):
         assert await request_verification(client, user) == {"errors": []}
@@ -126,7 +126,7 @@ async def test_three_verification_mails_per_account_an_hour(client: GraphQLClien
     assert len(mails_to(outbox, user.email, "Confirm your email address")) == 3
 
 
-async def test_ten_verification_mails_per_address_an_hour(client: GraphQLClient, app) -> None:  # noqa: ANN001
+async def test_ten_verification_mails_per_address_an_hour(client: GraphQLClient, app) -> None:
     users = [await client.register() for _ in range(4)]
     answers = [await request_verification(client, users[index // 3]) for index in range(10)]
     assert all(answer == {"errors": []} for answer in answers)

@@ -6,6 +6,8 @@ import pytest
 
 from services.addresses import TrustedProxies
 
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
+
 
 def test_without_trusted_proxies_the_header_is_ignored() -> None:
     assert TrustedProxies().client("203.0.113.9", "198.51.100.1") == "203.0.113.9"

@@ -6,6 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from services.egress import EgressPolicy, EgressRefused
 
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
+
 STRICT = EgressPolicy(allow_loopback=False, allow_private=False)
 LOOPBACK = EgressPolicy(allow_loopback=True, allow_private=False)
 PRIVATE = EgressPolicy(allow_loopback=False, allow_private=True)

@@ -12,6 +12,8 @@ from gateway.settings import Settings
 from graph.cost import CostCache, edge_types, is_connection, operation_cost
 from graph.schema import build_schema
 
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
+
 SCHEMA = build_schema(Settings())._schema
 
 TOUR = """{

@@ -7,7 +7,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from loaders.turns import SLICE_SECONDS, Turns
+
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
 
 
 def _complete_a_page() -> None:

@@ -8,10 +8,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from models import Task
 from models.tasks import TaskStatus
 from resolvers.task_events import decode_task, encode_task, task_channel
 from resolvers.task_lifecycle import FINISHED, MOVES, TaskMove, may_move
+
+pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
 
 FORWARD = {
     (TaskStatus.PENDING, TaskStatus.RUNNING), (TaskStatus.RUNNING, TaskStatus.COMPLETED),

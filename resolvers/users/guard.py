@@ -30,14 +30,19 @@ async def take_password_attempt(redis: Redis, email: str, address: str | None, *
     """Count the attempt as a failure before the password is checked, so parallel guesses cannot all
     slip in under the limit; `give_back` uncounts it once the password proved correct."""
     attempts = password_attempts(email, address)
+    await take_or_refuse(redis, attempts, message)
+    return attempts
+
+
+async def take_or_refuse(redis: Redis, attempts: list[ratelimit.Attempt], message: str) -> None:
+    """Count an attempt against every limit, or refuse: RATE_LIMITED with the wait, or UNAVAILABLE
+    without Redis (without the count, attempts would be unlimited)."""
     try:
         wait = await ratelimit.take_all(redis, attempts)
     except (RedisError, OSError):
-        # Without the count, guesses would be unlimited: refuse instead.
         raise Rejected([UNAVAILABLE]) from None
     if wait is not None:
         raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, message, retry_after=wait)])
-    return attempts
 
 
 async def give_back(redis: Redis, attempts: list[ratelimit.Attempt]) -> None:

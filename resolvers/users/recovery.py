@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import User
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.users.guard import UNAVAILABLE, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
 from services import ratelimit, sessions
 from services.mailer import Mailer
@@ -20,7 +21,6 @@ from services.passwords import hash_in_pool
 
 VERIFY_TTL_SECONDS = 24 * 60 * 60
 RESET_TTL_SECONDS = 60 * 60
-UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE, "This is unavailable right now; try again shortly.")
 BAD_TOKEN = Problem("input.token", ErrorCode.INVALID, "The link is invalid or has expired.")
 
 
@@ -42,15 +42,6 @@ async def _spend(redis: Redis, purpose: str, token: str) -> uuid.UUID | None:
     return uuid.UUID(raw) if raw else None
 
 
-async def _take(redis: Redis, attempts: list[ratelimit.Attempt], message: str) -> None:
-    try:
-        wait = await ratelimit.take_all(redis, attempts)
-    except (RedisError, OSError):
-        raise Rejected([UNAVAILABLE]) from None
-    if wait is not None:
-        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, message, retry_after=wait)])
-
-
 def _per_address(limit: ratelimit.Limit, address: str | None) -> list[ratelimit.Attempt]:
     return [(limit, address)] if address else []
 
@@ -61,7 +52,7 @@ async def request_email_verification(session: AsyncSession, redis: Redis, mailer
     user = (await session.execute(select(User).where(User.id == user_id))).scalar_one()
     if user.email_verified:
         raise Rejected([Problem(None, ErrorCode.INVALID_STATE, "The email address is already verified.")])
-    await _take(redis, [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)),
+    await take_or_refuse(redis, [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)),
                         *_per_address(ratelimit.VERIFY_PER_ADDRESS, address)],
                 "Too many verification mails; try again later.")
     try:
@@ -95,8 +86,9 @@ async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Ma
     problem = check_email("input.email", email)
     if problem is not None:
         raise Rejected([problem])
-    await _take(redis, [(ratelimit.RESET_PER_ACCOUNT, email), *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
-                "Too many reset requests; try again later.")
+    await take_or_refuse(redis, [(ratelimit.RESET_PER_ACCOUNT, email),
+                                 *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
+                         "Too many reset requests; try again later.")
     found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
     user = found.scalar_one_or_none()
     if user is None:

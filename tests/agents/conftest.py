@@ -11,10 +11,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from tests.agents.flows import make_operator
 from tests.agents.servers import OwnRedis
 from tests.conftest import _dsn, create_database, drop_database, signing_keys_json
-from tests.graphql_client import GraphQLClient
+from tests.graphql_client import GraphQLClient, SignedUp
 from tests.live import LiveServer, gateway_env, live_server
 
 
@@ -72,3 +74,18 @@ async def live_pg(worker_env: LiveEnv) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
+    """A fresh operator of its own (in-process client; live tests define their own)."""
+    return await make_operator(pg, await client.register())
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    connection = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()

@@ -9,18 +9,12 @@ import json
 import uuid
 
 import asyncpg
-import pytest
 
 from graph.context import Resources
 from graph.node import decode_global_id
-from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, UPDATE_AGENT, error_codes, make_operator, register_agent
+from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, UPDATE_AGENT, error_codes, register_agent
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
-
-
-@pytest.fixture
-async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
-    return await make_operator(pg, await client.register())
 
 
 def new_key() -> str:

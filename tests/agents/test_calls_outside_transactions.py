@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from tests.agents.flows import (
@@ -20,7 +19,6 @@ from tests.agents.flows import (
     REFRESH_AGENT,
     UPDATE_AGENT,
     error_codes,
-    make_operator,
     register_agent,
 )
 from tests.agents.mcp_peer import RunningPeer, mcp_peer
@@ -28,20 +26,6 @@ from tests.graphql_client import GraphQLClient, SignedUp
 
 AT_ONCE_SECONDS = 3.0  # far below the peer's 10 s hang
 HANG_TIMEOUT_MS = 15_000  # the agent's own timeout lets the call hang the whole 10 s
-
-
-@pytest.fixture
-async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
-    return await make_operator(pg, await client.register())
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    connection = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
 
 
 async def idle_in_transaction(pg: asyncpg.Connection) -> int:

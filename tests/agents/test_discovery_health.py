@@ -4,35 +4,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from graph.context import Resources
 from graph.node import decode_global_id
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
-from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, RUN_TASK, error_codes, make_operator, register_agent, when
+from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, RUN_TASK, error_codes, register_agent, when
 from tests.agents.mcp_peer import free_port, mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
 
 SIX_HOURS = 6 * 60 * 60
-
-
-@pytest.fixture
-async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
-    return await make_operator(pg, await client.register())
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    connection = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
 
 
 def pk_of(global_id: str):

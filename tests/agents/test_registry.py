@@ -24,7 +24,6 @@ from tests.agents.flows import (
     UPDATE_AGENT,
     agent_input,
     error_codes,
-    make_operator,
     register_agent,
     request_error,
     unique_name,
@@ -37,11 +36,6 @@ from tests.graphql_client import GraphQLClient, SignedUp
 async def peer() -> AsyncIterator[RunningPeer]:
     async with mcp_peer() as running:
         yield running
-
-
-@pytest.fixture
-async def operator(client: GraphQLClient, pg: asyncpg.Connection) -> SignedUp:
-    return await make_operator(pg, await client.register())
 
 
 def app_with_policy(resources: Resources, *, allow_loopback: bool):

@@ -4,7 +4,6 @@ its priority's queue. cancelTask/retryTask state rules and ownership."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -35,15 +34,6 @@ async def agent(client: GraphQLClient, pg: asyncpg.Connection) -> dict[str, Any]
     operator = await make_operator(pg, await client.register())
     async with mcp_peer() as peer:
         return await register_agent(client, operator, peer.url)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    connection = Redis.from_url(redis_url, decode_responses=True)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
 
 
 def pk_of(global_id: str):

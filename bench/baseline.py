@@ -60,8 +60,9 @@ class BenchUser:
 async def connect_pool(dsn: str, size: int) -> asyncpg.Pool:
     # UTC so timestamps render as `+00:00`, like the gateway's; one connection per concurrent worker,
     # like the gateway's pool, so neither side waits for a connection the other would have.
-    pool = await asyncpg.create_pool(dsn, min_size=size, max_size=size,
-                                     server_settings={"timezone": "UTC", "application_name": "gateway-bench"})
+    pool = await asyncpg.create_pool(
+        dsn, min_size=size, max_size=size, server_settings={"timezone": "UTC", "application_name": "gateway-bench"}
+    )
     assert pool is not None
     return pool
 

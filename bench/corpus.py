@@ -10,18 +10,86 @@ from __future__ import annotations
 import random
 
 FIRST_NAMES = (
-    "Olivia", "Noah", "Charlotte", "Jack", "Amelia", "William", "Isla", "Oliver", "Mia", "Leo",
-    "Ava", "Henry", "Grace", "Lucas", "Chloe", "Thomas", "Zoe", "James", "Ruby", "Ethan", "Priya",
-    "Wei", "Aisha", "Mateo", "Sofia", "Kenji", "Fatima", "Liam", "Hannah", "Arjun",
+    "Olivia",
+    "Noah",
+    "Charlotte",
+    "Jack",
+    "Amelia",
+    "William",
+    "Isla",
+    "Oliver",
+    "Mia",
+    "Leo",
+    "Ava",
+    "Henry",
+    "Grace",
+    "Lucas",
+    "Chloe",
+    "Thomas",
+    "Zoe",
+    "James",
+    "Ruby",
+    "Ethan",
+    "Priya",
+    "Wei",
+    "Aisha",
+    "Mateo",
+    "Sofia",
+    "Kenji",
+    "Fatima",
+    "Liam",
+    "Hannah",
+    "Arjun",
 )
 LAST_NAMES = (
-    "Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Nguyen", "Johnson", "Martin", "White",
-    "Anderson", "Walker", "Thompson", "Harris", "Lee", "Ryan", "Robinson", "Kelly", "King", "Patel",
-    "Chen", "Singh", "Murphy", "O'Brien", "Rossi", "Kowalski", "Haddad", "Tanaka", "Silva", "Clarke",
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Wilson",
+    "Taylor",
+    "Nguyen",
+    "Johnson",
+    "Martin",
+    "White",
+    "Anderson",
+    "Walker",
+    "Thompson",
+    "Harris",
+    "Lee",
+    "Ryan",
+    "Robinson",
+    "Kelly",
+    "King",
+    "Patel",
+    "Chen",
+    "Singh",
+    "Murphy",
+    "O'Brien",
+    "Rossi",
+    "Kowalski",
+    "Haddad",
+    "Tanaka",
+    "Silva",
+    "Clarke",
 )
 BUSINESS_WORDS = (
-    "Harbour", "Southern Cross", "Bluegum", "Coastal", "Redback", "Wattle", "Summit", "Ironbark",
-    "Bright", "Northside", "Greenway", "Kestrel", "Lighthouse", "Copper", "Riverbend", "Sunrise",
+    "Harbour",
+    "Southern Cross",
+    "Bluegum",
+    "Coastal",
+    "Redback",
+    "Wattle",
+    "Summit",
+    "Ironbark",
+    "Bright",
+    "Northside",
+    "Greenway",
+    "Kestrel",
+    "Lighthouse",
+    "Copper",
+    "Riverbend",
+    "Sunrise",
 )
 BUSINESS_KINDS = {
     "accounting": ("Accounting", "Bookkeeping", "Tax Advisory"),
@@ -37,11 +105,28 @@ BUSINESS_KINDS = {
     "trades": ("Plumbing", "Electrical", "Landscaping"),
     "transport": ("Logistics", "Couriers", "Freight"),
 }
-TIMEZONES = ("Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane", "Australia/Perth",
-             "Pacific/Auckland", "Europe/London", "America/New_York")
+TIMEZONES = (
+    "Australia/Sydney",
+    "Australia/Melbourne",
+    "Australia/Brisbane",
+    "Australia/Perth",
+    "Pacific/Auckland",
+    "Europe/London",
+    "America/New_York",
+)
 
-CLIENTS = ("Acme Pty Ltd", "the Hendersons", "Bayside Council", "Dr Lim", "Coastline Motors",
-           "the school P&C", "Greenleaf Organics", "Mr Okafor", "Tran Family Trust", "Northern Rivers Co-op")
+CLIENTS = (
+    "Acme Pty Ltd",
+    "the Hendersons",
+    "Bayside Council",
+    "Dr Lim",
+    "Coastline Motors",
+    "the school P&C",
+    "Greenleaf Organics",
+    "Mr Okafor",
+    "Tran Family Trust",
+    "Northern Rivers Co-op",
+)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "next week", "the 14th", "end of month")
 
 USER_PROMPTS = (
@@ -93,20 +178,40 @@ EMAIL_DRAFT = (
     "details are attached for convenience.\n\nKind regards,\n{name}"
 )
 SESSION_TITLES = (
-    "Overdue invoices", "Calendar planning for {day}", "Contract review: {client}", "Quarterly GST",
-    "Proposal for {client}", "Hiring a bookkeeper", "Supplier delays", "Insurance renewal",
-    "Customer reviews", "Weekly admin", "Meeting notes with {client}", "Cash flow check",
+    "Overdue invoices",
+    "Calendar planning for {day}",
+    "Contract review: {client}",
+    "Quarterly GST",
+    "Proposal for {client}",
+    "Hiring a bookkeeper",
+    "Supplier delays",
+    "Insurance renewal",
+    "Customer reviews",
+    "Weekly admin",
+    "Meeting notes with {client}",
+    "Cash flow check",
 )
 DOCUMENT_KINDS = (
     ("contract", "application/pdf", "pdf", "Service agreement with {client}"),
     ("invoice", "application/pdf", "pdf", "Invoice #{num} — {client}"),
-    ("quote", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx",
-     "Quote for {client}"),
+    ("quote", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx", "Quote for {client}"),
     ("notes", "text/plain", "txt", "Meeting notes {day}"),
     ("policy", "application/msword", "doc", "Workplace health and safety policy"),
 )
-TAGS = ("contracts", "invoices", "clients", "tax", "insurance", "hr", "suppliers", "quotes", "urgent",
-        "archive", "2025", "2026")
+TAGS = (
+    "contracts",
+    "invoices",
+    "clients",
+    "tax",
+    "insurance",
+    "hr",
+    "suppliers",
+    "quotes",
+    "urgent",
+    "archive",
+    "2025",
+    "2026",
+)
 AGENT_KINDS = (
     ("calendar", "Schedules, moves and cancels calendar events."),
     ("email", "Drafts, sends and searches email."),
@@ -122,8 +227,7 @@ AGENT_KINDS = (
     ("translation", "Translates customer messages."),
 )
 MODELS = ("gpt-4o-mini", "claude-sonnet", "llama-3.1-70b")
-INTENTS = ("draft_email", "schedule_meeting", "summarise_document", "query_finance", "create_task",
-           "small_talk")
+INTENTS = ("draft_email", "schedule_meeting", "summarise_document", "query_finance", "create_task", "small_talk")
 
 
 class Corpus:
@@ -135,8 +239,11 @@ class Corpus:
     def _fill(self, template: str, **extra: str) -> str:
         rng = self.rng
         return template.format(
-            client=rng.choice(CLIENTS), day=rng.choice(DAYS), num=str(rng.randint(100, 9999)),
-            business=extra.get("business", "the business"), name=extra.get("name", "Alex"),
+            client=rng.choice(CLIENTS),
+            day=rng.choice(DAYS),
+            num=str(rng.randint(100, 9999)),
+            business=extra.get("business", "the business"),
+            name=extra.get("name", "Alex"),
         )
 
     def user_message(self) -> str:

@@ -23,30 +23,95 @@ from bench.config import HEAVY_EMAIL, MESSAGES_PAGE, SeedSpec, user_email
 from bench.corpus import Corpus
 
 USER_COLUMNS = (
-    "id", "email", "password_hash", "first_name", "last_name", "business_name", "business_type",
-    "phone", "timezone", "preferences", "email_verified", "email_verified_at", "last_login_at",
-    "created_at", "updated_at",
+    "id",
+    "email",
+    "password_hash",
+    "first_name",
+    "last_name",
+    "business_name",
+    "business_type",
+    "phone",
+    "timezone",
+    "preferences",
+    "email_verified",
+    "email_verified_at",
+    "last_login_at",
+    "created_at",
+    "updated_at",
 )
 SESSION_COLUMNS = (
-    "id", "user_id", "title", "context_data", "status", "message_count", "last_activity_at",
-    "created_at", "updated_at", "deleted_at",
+    "id",
+    "user_id",
+    "title",
+    "context_data",
+    "status",
+    "message_count",
+    "last_activity_at",
+    "created_at",
+    "updated_at",
+    "deleted_at",
 )
 MESSAGE_COLUMNS = (
-    "id", "session_id", "role", "content", "metadata", "token_count", "processing_time_ms",
-    "timestamp", "edited_at", "deleted_at", "seq",
+    "id",
+    "session_id",
+    "role",
+    "content",
+    "metadata",
+    "token_count",
+    "processing_time_ms",
+    "timestamp",
+    "edited_at",
+    "deleted_at",
+    "seq",
 )
 DOCUMENT_COLUMNS = (
-    "id", "user_id", "filename", "original_filename", "title", "category", "tags", "mime_type",
-    "file_size", "file_path", "content_text", "extracted_data", "processing_status",
-    "processing_error", "uploaded_at", "processed_at", "deleted_at",
+    "id",
+    "user_id",
+    "filename",
+    "original_filename",
+    "title",
+    "category",
+    "tags",
+    "mime_type",
+    "file_size",
+    "file_path",
+    "content_text",
+    "extracted_data",
+    "processing_status",
+    "processing_error",
+    "uploaded_at",
+    "processed_at",
+    "deleted_at",
 )
 AGENT_COLUMNS = (
-    "id", "name", "description", "endpoint", "capabilities", "configuration", "status", "version",
-    "health_check_url", "last_health_check", "health_status", "created_at", "updated_at",
+    "id",
+    "name",
+    "description",
+    "endpoint",
+    "capabilities",
+    "configuration",
+    "status",
+    "version",
+    "health_check_url",
+    "last_health_check",
+    "health_status",
+    "created_at",
+    "updated_at",
 )
 TASK_COLUMNS = (
-    "id", "user_id", "session_id", "agent_id", "task_type", "input_payload", "output_payload",
-    "status", "error_message", "started_at", "completed_at", "processing_time_ms", "retry_count",
+    "id",
+    "user_id",
+    "session_id",
+    "agent_id",
+    "task_type",
+    "input_payload",
+    "output_payload",
+    "status",
+    "error_message",
+    "started_at",
+    "completed_at",
+    "processing_time_ms",
+    "retry_count",
     "metadata",
 )
 
@@ -90,20 +155,39 @@ class Generator:
             self.agent_ids.append(agent_id)
             created = self._ago(HISTORY)
             capabilities = [
-                {"name": f"{kind}.{verb}", "description": f"{verb.title()} via the {kind} agent.",
-                 "inputSchema": {"type": "object", "properties": {"query": {"type": "string"}}},
-                 "outputSchema": {"type": "object"}}
+                {
+                    "name": f"{kind}.{verb}",
+                    "description": f"{verb.title()} via the {kind} agent.",
+                    "inputSchema": {"type": "object", "properties": {"query": {"type": "string"}}},
+                    "outputSchema": {"type": "object"},
+                }
                 for verb in ("search", "create", "update")
             ]
-            configuration = {"timeout": 30000, "retries": 2, "rateLimit": {"requests": 60, "window": 60},
-                             "authentication": {"type": "none", "config": {}}}
+            configuration = {
+                "timeout": 30000,
+                "retries": 2,
+                "rateLimit": {"requests": 60, "window": 60},
+                "authentication": {"type": "none", "config": {}},
+            }
             # Port 9 (discard) on loopback: nothing answers, and nothing leaves the machine.
             endpoint = f"http://127.0.0.1:9/mcp/{name}"
-            rows.append((
-                agent_id, name, description, endpoint, json.dumps(capabilities),
-                json.dumps(configuration), "active", "1.2.0", f"{endpoint}/health", None, "unknown",
-                created, created,
-            ))
+            rows.append(
+                (
+                    agent_id,
+                    name,
+                    description,
+                    endpoint,
+                    json.dumps(capabilities),
+                    json.dumps(configuration),
+                    "active",
+                    "1.2.0",
+                    f"{endpoint}/health",
+                    None,
+                    "unknown",
+                    created,
+                    created,
+                )
+            )
         return rows
 
     # users and what they own ----------------------------------------------------------------
@@ -125,22 +209,37 @@ class Generator:
         verified = heavy or rng.random() < 0.9
         preferences = {
             "notifications": {"email": True, "push": rng.random() < 0.7, "sms": rng.random() < 0.2},
-            "ai": {"personality": rng.choice(("professional", "friendly", "concise")),
-                   "proactiveMode": rng.random() < 0.3, "autoSuggestions": True},
+            "ai": {
+                "personality": rng.choice(("professional", "friendly", "concise")),
+                "proactiveMode": rng.random() < 0.3,
+                "autoSuggestions": True,
+            },
             "integrations": {"autoConnect": False},
         }
-        batch.users.append((
-            user_id, HEAVY_EMAIL if heavy else user_email(index), self.password_hash, first, last,
-            business, business_type, f"+61 4{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
-            rng.choice(corpus.TIMEZONES), json.dumps(preferences), verified,
-            created + timedelta(hours=1) if verified else None, self._ago(timedelta(days=14)), created, created,
-        ))
+        batch.users.append(
+            (
+                user_id,
+                HEAVY_EMAIL if heavy else user_email(index),
+                self.password_hash,
+                first,
+                last,
+                business,
+                business_type,
+                f"+61 4{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+                rng.choice(corpus.TIMEZONES),
+                json.dumps(preferences),
+                verified,
+                created + timedelta(hours=1) if verified else None,
+                self._ago(timedelta(days=14)),
+                created,
+                created,
+            )
+        )
         session_ids = self._sessions(batch, user_id, f"{first} {last}", business, heavy)
         self._documents(batch, user_id)
         self._tasks(batch, user_id, session_ids)
 
-    def _sessions(self, batch: Batch, user_id: uuid.UUID, name: str, business: str,
-                  heavy: bool) -> list[uuid.UUID]:
+    def _sessions(self, batch: Batch, user_id: uuid.UUID, name: str, business: str, heavy: bool) -> list[uuid.UUID]:
         rng, spec = self.rng, self.spec
         count = spec.heavy_sessions if heavy else spec.sessions_per_user
         per_session = spec.heavy_messages if heavy else spec.messages_per_session
@@ -160,16 +259,29 @@ class Generator:
             # message_count counts every message the session numbered (soft-deleted ones keep their seq).
             _, last_at = self._messages(batch, session_id, start, per_session, name, business, heavy)
             visible = per_session
-            context = {"businessContext": {"taskType": rng.choice(corpus.INTENTS)},
-                       "aiContext": {"personality": "professional", "memory": [], "preferences": {}}}
-            batch.sessions.append((
-                session_id, user_id, self.text.session_title(), json.dumps(context), status, visible,
-                last_at, start, last_at, last_at + timedelta(days=2) if status == "deleted" else None,
-            ))
+            context = {
+                "businessContext": {"taskType": rng.choice(corpus.INTENTS)},
+                "aiContext": {"personality": "professional", "memory": [], "preferences": {}},
+            }
+            batch.sessions.append(
+                (
+                    session_id,
+                    user_id,
+                    self.text.session_title(),
+                    json.dumps(context),
+                    status,
+                    visible,
+                    last_at,
+                    start,
+                    last_at,
+                    last_at + timedelta(days=2) if status == "deleted" else None,
+                )
+            )
         return session_ids
 
-    def _messages(self, batch: Batch, session_id: uuid.UUID, start: datetime, count: int,
-                  name: str, business: str, heavy: bool) -> tuple[int, datetime]:
+    def _messages(
+        self, batch: Batch, session_id: uuid.UUID, start: datetime, count: int, name: str, business: str, heavy: bool
+    ) -> tuple[int, datetime]:
         """One conversation: optional system prompt, then user/assistant turns, time strictly rising."""
         rng = self.rng
         at = start
@@ -189,17 +301,34 @@ class Generator:
             metadata: dict[str, Any] = {}
             token_count = processing_ms = None
             if role == "assistant":
-                metadata = {"aiMetadata": {"model": rng.choice(corpus.MODELS), "temperature": 0.3,
-                                           "confidence": round(rng.uniform(0.6, 0.99), 2),
-                                           "intent": rng.choice(corpus.INTENTS), "entities": []},
-                            "suggestions": ["Send it", "Make it shorter"] if rng.random() < 0.3 else []}
+                metadata = {
+                    "aiMetadata": {
+                        "model": rng.choice(corpus.MODELS),
+                        "temperature": 0.3,
+                        "confidence": round(rng.uniform(0.6, 0.99), 2),
+                        "intent": rng.choice(corpus.INTENTS),
+                        "entities": [],
+                    },
+                    "suggestions": ["Send it", "Make it shorter"] if rng.random() < 0.3 else [],
+                }
                 token_count = len(content) // 4
                 processing_ms = rng.randint(300, 9000)
             edited = at + timedelta(minutes=3) if role == "user" and rng.random() < 0.02 else None
-            batch.messages.append((
-                self.new_id(), session_id, role, content, json.dumps(metadata), token_count,
-                processing_ms, at, edited, at + timedelta(hours=1) if deleted else None, position + 1,
-            ))
+            batch.messages.append(
+                (
+                    self.new_id(),
+                    session_id,
+                    role,
+                    content,
+                    json.dumps(metadata),
+                    token_count,
+                    processing_ms,
+                    at,
+                    edited,
+                    at + timedelta(hours=1) if deleted else None,
+                    position + 1,
+                )
+            )
             visible += not deleted
         return visible, at
 
@@ -211,19 +340,37 @@ class Generator:
             uploaded = self._ago(HISTORY)
             failed = rng.random() < 0.08
             text = None if failed else self.text.document_text()
-            extracted = {} if failed else {
-                "summary": text[:180] if text else None,
-                "keyTerms": rng.sample(corpus.TAGS, 3),
-                "metadata": {"pageCount": rng.randint(1, 30), "language": "en"},
-            }
+            extracted = (
+                {}
+                if failed
+                else {
+                    "summary": text[:180] if text else None,
+                    "keyTerms": rng.sample(corpus.TAGS, 3),
+                    "metadata": {"pageCount": rng.randint(1, 30), "language": "en"},
+                }
+            )
             original = f"{category}-{rng.randint(1000, 9999)}.{ext}"
-            batch.documents.append((
-                doc_id, user_id, f"{doc_id}.{ext}", original, self.text.document_title(title), category,
-                rng.sample(corpus.TAGS, rng.randint(0, 4)), mime, rng.randint(2_000, 4_000_000),
-                f"bench/{user_id}/{doc_id}.{ext}", text, json.dumps(extracted),
-                "failed" if failed else "completed", "could not extract text" if failed else None,
-                uploaded, uploaded + timedelta(seconds=rng.randint(2, 120)), None,
-            ))
+            batch.documents.append(
+                (
+                    doc_id,
+                    user_id,
+                    f"{doc_id}.{ext}",
+                    original,
+                    self.text.document_title(title),
+                    category,
+                    rng.sample(corpus.TAGS, rng.randint(0, 4)),
+                    mime,
+                    rng.randint(2_000, 4_000_000),
+                    f"bench/{user_id}/{doc_id}.{ext}",
+                    text,
+                    json.dumps(extracted),
+                    "failed" if failed else "completed",
+                    "could not extract text" if failed else None,
+                    uploaded,
+                    uploaded + timedelta(seconds=rng.randint(2, 120)),
+                    None,
+                )
+            )
 
     def _tasks(self, batch: Batch, user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> None:
         rng = self.rng
@@ -233,11 +380,21 @@ class Generator:
             started = self._ago(HISTORY)
             took = rng.randint(200, 60_000)
             intent = rng.choice(corpus.INTENTS)
-            batch.tasks.append((
-                self.new_id(), user_id, rng.choice(session_ids) if rng.random() < 0.7 else None,
-                rng.choice(self.agent_ids), intent, json.dumps({"query": self.text.user_message()}),
-                json.dumps({"result": "ok", "items": rng.randint(0, 12)}) if status == "completed" else None,
-                status, "agent timed out" if status == "failed" else None, started,
-                started + timedelta(milliseconds=took), took, 1 if status == "failed" else 0,
-                json.dumps({"priority": rng.choice(("low", "medium", "high")), "userVisible": True}),
-            ))
+            batch.tasks.append(
+                (
+                    self.new_id(),
+                    user_id,
+                    rng.choice(session_ids) if rng.random() < 0.7 else None,
+                    rng.choice(self.agent_ids),
+                    intent,
+                    json.dumps({"query": self.text.user_message()}),
+                    json.dumps({"result": "ok", "items": rng.randint(0, 12)}) if status == "completed" else None,
+                    status,
+                    "agent timed out" if status == "failed" else None,
+                    started,
+                    started + timedelta(milliseconds=took),
+                    took,
+                    1 if status == "failed" else 0,
+                    json.dumps({"priority": rng.choice(("low", "medium", "high")), "userVisible": True}),
+                )
+            )

@@ -35,12 +35,24 @@ WORST_ALLOWED = f"""{{ viewer {{ chatSessions(first: {SESSIONS}) {{ nodes {{ id 
   messages(first: {MESSAGES}) {{ nodes {{ id seq role content timestamp }} }} }} }} }} }}"""
 OVER_BUDGET = """{ viewer { chatSessions(first: 100) { nodes { messages(first: 100) { nodes {
   session { ... on ChatSession { messages(first: 100) { nodes { id } } } } } } } } } }"""
-ALIASED_REGISTER = "mutation {" + " ".join(
-    f'r{n}: register(input: {{email: "flood{n}-RANDOM@bench.example.com", password: "{PASSWORD}", '
-    f'firstName: "F", lastName: "L"}}) {{ errors {{ code }} }}' for n in range(10)) + " }"
-ALIASED_LOGIN = "mutation {" + " ".join(
-    f'l{n}: login(input: {{email: "nobody{n}@bench.example.com", password: "Wr0ng-password"}}) '
-    f"{{ errors {{ code }} }}" for n in range(10)) + " }"
+ALIASED_REGISTER = (
+    "mutation {"
+    + " ".join(
+        f'r{n}: register(input: {{email: "flood{n}-RANDOM@bench.example.com", password: "{PASSWORD}", '
+        f'firstName: "F", lastName: "L"}}) {{ errors {{ code }} }}'
+        for n in range(10)
+    )
+    + " }"
+)
+ALIASED_LOGIN = (
+    "mutation {"
+    + " ".join(
+        f'l{n}: login(input: {{email: "nobody{n}@bench.example.com", password: "Wr0ng-password"}}) '
+        f"{{ errors {{ code }} }}"
+        for n in range(10)
+    )
+    + " }"
+)
 WRONG_LOGIN = """mutation { login(input: {email: "EMAIL", password: "Wr0ng-password"}) { errors { code } } }"""
 
 
@@ -56,18 +68,34 @@ async def seed(dsn: str, http: httpx.AsyncClient, users: int) -> list[tuple[str,
     try:
         for n in range(users):
             email = f"flood-{n}-{uuid.uuid4().hex[:6]}@bench.example.com"
-            body = (await http.post("/graphql", json={"query": REGISTER, "variables": {"i": {
-                "email": email, "password": PASSWORD, "firstName": "Flood", "lastName": "User"}}})).json()
+            body = (
+                await http.post(
+                    "/graphql",
+                    json={
+                        "query": REGISTER,
+                        "variables": {
+                            "i": {"email": email, "password": PASSWORD, "firstName": "Flood", "lastName": "User"}
+                        },
+                    },
+                )
+            ).json()
             accounts.append((email, body["data"]["register"]["accessToken"]))
             user_id = await connection.fetchval("SELECT id FROM users WHERE email = $1", email)
             session_ids = [uuid.uuid4() for _ in range(SESSIONS)]
             await connection.copy_records_to_table(
-                "chat_sessions", columns=("id", "user_id", "title", "message_count"),
-                records=[(sid, user_id, f"Session {i}", MESSAGES) for i, sid in enumerate(session_ids)])
+                "chat_sessions",
+                columns=("id", "user_id", "title", "message_count"),
+                records=[(sid, user_id, f"Session {i}", MESSAGES) for i, sid in enumerate(session_ids)],
+            )
             await connection.copy_records_to_table(
-                "messages", columns=("session_id", "role", "content", "seq"),
-                records=[(sid, "user", f"Message {seq} of a busy chat about invoices and quotes.", seq)
-                         for sid in session_ids for seq in range(1, MESSAGES + 1)])
+                "messages",
+                columns=("session_id", "role", "content", "seq"),
+                records=[
+                    (sid, "user", f"Message {seq} of a busy chat about invoices and quotes.", seq)
+                    for sid in session_ids
+                    for seq in range(1, MESSAGES + 1)
+                ],
+            )
     finally:
         await connection.close()
     return accounts
@@ -85,8 +113,7 @@ async def probe(http: httpx.AsyncClient, seconds: float) -> list[float]:
     return latencies
 
 
-async def flood(base_url: str, accounts: list[tuple[str, str]], seconds: float,
-                outcomes: Counter[str]) -> None:
+async def flood(base_url: str, accounts: list[tuple[str, str]], seconds: float, outcomes: Counter[str]) -> None:
     deadline = time.monotonic() + seconds
 
     async def one(kind: str, email: str, token: str) -> None:
@@ -107,8 +134,14 @@ async def flood(base_url: str, accounts: list[tuple[str, str]], seconds: float,
                 outcomes[f"{kind}:sent"] += 1
                 body = (await http.post("/graphql", json={"query": query}, headers=headers)).json()
                 codes = sorted({error.get("extensions", {}).get("code", "?") for error in body.get("errors") or []})
-                payload_codes = sorted({error["code"] for value in (body.get("data") or {}).values()
-                                        if isinstance(value, dict) for error in value.get("errors") or []})
+                payload_codes = sorted(
+                    {
+                        error["code"]
+                        for value in (body.get("data") or {}).values()
+                        if isinstance(value, dict)
+                        for error in value.get("errors") or []
+                    }
+                )
                 outcomes[f"{kind}:{'+'.join(codes + payload_codes) or 'data'}"] += 1
 
     kinds = ["worst", "worst", "over", "aliased", "login"]
@@ -139,19 +172,27 @@ def main(argv: list[str]) -> None:
     with scratch_database(args.dsn, "gateway_bench_flood") as dsn:
         migrate.upgrade(dsn)
         keys = json.dumps(generate_key_set().as_dict(private=True))
-        gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/flood-gateway.log"),
-                                 extra_env={"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "false"})
+        gateway = GatewayProcess(
+            dsn,
+            args.redis_url,
+            Path("bench/results/flood-gateway.log"),
+            extra_env={"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "false"},
+        )
         try:
             gateway.start()
             quiet, loaded, outcomes = asyncio.run(measure(gateway.base_url, dsn, args.users, args.seconds))
         finally:
             gateway.stop()
-    print(f"\n/healthz while flooded ({args.seconds:.0f} s; 2 worst-allowed readers, 1 over-budget reader, "
-          "1 aliased-credential sender, 1 wrong-password sender)")
+    print(
+        f"\n/healthz while flooded ({args.seconds:.0f} s; 2 worst-allowed readers, 1 over-budget reader, "
+        "1 aliased-credential sender, 1 wrong-password sender)"
+    )
     print(f"{'phase':<10} {'probes':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for name, values in (("quiet", quiet), ("flooded", loaded)):
-        print(f"{name:<10} {len(values):>7} {statistics.median(values):>8.1f} {percentile(values, 0.95):>8.1f} "
-              f"{percentile(values, 0.99):>8.1f} {max(values):>8.1f}")
+        print(
+            f"{name:<10} {len(values):>7} {statistics.median(values):>8.1f} {percentile(values, 0.95):>8.1f} "
+            f"{percentile(values, 0.99):>8.1f} {max(values):>8.1f}"
+        )
     print("\nWhat the flood got back (kind:answer = count)")
     for key, count in sorted(outcomes.items()):
         print(f"  {key:<40} {count}")

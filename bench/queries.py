@@ -74,9 +74,7 @@ def check_nested(gateway: dict[str, Any], baseline: dict[str, Any]) -> None:
         _same(f"sessions[{index}].id", got_node["id"], want_node["id"])
         _same(f"sessions[{index}].title", got_node["title"], want_node["title"])
         messages = got_node["messages"]["edges"]
-        for position, (message, expected) in enumerate(
-            zip(messages, want_node["messages"]["edges"], strict=True)
-        ):
+        for position, (message, expected) in enumerate(zip(messages, want_node["messages"]["edges"], strict=True)):
             path = f"sessions[{index}].messages[{position}]"
             got_m, want_m = message["node"], expected["node"]
             _same(f"{path}.id", got_m["id"], want_m["id"])

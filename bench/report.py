@@ -31,13 +31,34 @@ class Row:
     first_error: str | None = None
 
     @classmethod
-    def of(cls, query: str, target: str, concurrency: int, result: LoadResult, *,
-           sql_per_request: float | None, peak_rss: int | None, cpu_s: float | None) -> Row:
+    def of(
+        cls,
+        query: str,
+        target: str,
+        concurrency: int,
+        result: LoadResult,
+        *,
+        sql_per_request: float | None,
+        peak_rss: int | None,
+        cpu_s: float | None,
+    ) -> Row:
         sent = result.requests + result.errors
-        return cls(query, target, concurrency, result.requests, result.errors, result.throughput,
-                   result.percentile_ms(50), result.percentile_ms(95), result.percentile_ms(99),
-                   result.mean_ms, sql_per_request, peak_rss / MIB if peak_rss else None,
-                   cpu_s * 1000 / sent if cpu_s is not None and sent else None, result.first_error)
+        return cls(
+            query,
+            target,
+            concurrency,
+            result.requests,
+            result.errors,
+            result.throughput,
+            result.percentile_ms(50),
+            result.percentile_ms(95),
+            result.percentile_ms(99),
+            result.mean_ms,
+            sql_per_request,
+            peak_rss / MIB if peak_rss else None,
+            cpu_s * 1000 / sent if cpu_s is not None and sent else None,
+            result.first_error,
+        )
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -52,8 +73,22 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x"
 
 
-HEADERS = ("query", "target", "conc", "requests", "err", "req/s", "p50 ms", "p95 ms", "p99 ms",
-           "SQL/req", "peak RSS MiB", "srv CPU ms/req", "req/s vs base", "p50 vs base")
+HEADERS = (
+    "query",
+    "target",
+    "conc",
+    "requests",
+    "err",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "SQL/req",
+    "peak RSS MiB",
+    "srv CPU ms/req",
+    "req/s vs base",
+    "p50 vs base",
+)
 
 
 def table(rows: list[Row]) -> str:
@@ -61,17 +96,30 @@ def table(rows: list[Row]) -> str:
     lines: list[tuple[str, ...]] = [HEADERS]
     for row in rows:
         base = baselines.get(row.query)
-        lines.append((
-            row.query, row.target, str(row.concurrency), f"{row.requests:,}", str(row.errors),
-            _num(row.rps), _num(row.p50_ms, 2), _num(row.p95_ms, 2), _num(row.p99_ms, 2),
-            _num(row.sql_per_request, 2), _num(row.peak_rss_mib), _num(row.server_cpu_ms_per_request, 2),
-            _ratio(row.rps, base.rps) if base else "-", _ratio(row.p50_ms, base.p50_ms) if base else "-",
-        ))
+        lines.append(
+            (
+                row.query,
+                row.target,
+                str(row.concurrency),
+                f"{row.requests:,}",
+                str(row.errors),
+                _num(row.rps),
+                _num(row.p50_ms, 2),
+                _num(row.p95_ms, 2),
+                _num(row.p99_ms, 2),
+                _num(row.sql_per_request, 2),
+                _num(row.peak_rss_mib),
+                _num(row.server_cpu_ms_per_request, 2),
+                _ratio(row.rps, base.rps) if base else "-",
+                _ratio(row.p50_ms, base.p50_ms) if base else "-",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
     # Text columns left, figures right, the way a reader scans them.
     rendered = [
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(line, widths, strict=False)))
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=False))
+        )
         for line in lines
     ]
     rendered.insert(1, "  ".join("-" * w for w in widths))

@@ -53,8 +53,9 @@ def log(message: str) -> None:
 
 async def login(client: aiohttp.ClientSession, base_url: str) -> str:
     payload = queries.body(queries.LOGIN, {"input": {"email": HEAVY_EMAIL, "password": BENCH_PASSWORD}})
-    async with client.post(f"{base_url}/graphql", data=payload,
-                           headers={"content-type": "application/json"}) as response:
+    async with client.post(
+        f"{base_url}/graphql", data=payload, headers={"content-type": "application/json"}
+    ) as response:
         raw = await response.read()
     data = queries.data_of(raw)["login"]
     if data.get("errors") or not data.get("accessToken"):
@@ -75,8 +76,9 @@ async def timed(call: Call, args: argparse.Namespace, label: str) -> LoadResult:
     return await run_load(call, concurrency=args.concurrency, duration_s=args.duration)
 
 
-async def run_scenario(scenario: Scenario, args: argparse.Namespace, base_url: str,
-                       server_pid: int | None) -> list[Row]:
+async def run_scenario(
+    scenario: Scenario, args: argparse.Namespace, base_url: str, server_pid: int | None
+) -> list[Row]:
     log(f"{scenario.name}: verifying the gateway's answers against the baseline")
     await scenario.prepare()
     label = f"{scenario.name}/gateway"
@@ -88,24 +90,38 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace, base_url: s
         result = await timed(call, args, label)
     after = await sql_statements(scenario.http, base_url)
     sent = result.requests + result.errors
-    gateway_row = Row.of(scenario.name, "gateway", args.concurrency, result,
-                         sql_per_request=(after - before) / sent if sent else None,
-                         peak_rss=server.peak if server is not None else None,
-                         cpu_s=server.cpu_s if server is not None else None)
+    gateway_row = Row.of(
+        scenario.name,
+        "gateway",
+        args.concurrency,
+        result,
+        sql_per_request=(after - before) / sent if sent else None,
+        peak_rss=server.peak if server is not None else None,
+        cpu_s=server.cpu_s if server is not None else None,
+    )
     label = f"{scenario.name}/baseline"
     call = scenario.baseline()
     await warm_up(call, args, label)
     base = await timed(call, args, label)
     # One statement per request by construction (the whole answer is one SELECT).
-    baseline_row = Row.of(scenario.name, "baseline", args.concurrency, base,
-                          sql_per_request=1.0, peak_rss=None, cpu_s=None)
+    baseline_row = Row.of(
+        scenario.name, "baseline", args.concurrency, base, sql_per_request=1.0, peak_rss=None, cpu_s=None
+    )
     return [gateway_row, baseline_row]
 
 
 def _git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR.parent, check=True,
-                              capture_output=True, text=True).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=BENCH_DIR.parent,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -152,19 +168,31 @@ async def bench(args: argparse.Namespace) -> int:
 
     print()
     print(report.table(rows))
-    print(f"\nserver RSS after start-up: {idle_rss / report.MIB:,.1f} MiB; "
-          f"{os.cpu_count()} CPUs shared by server, PostgreSQL and this load generator")
+    print(
+        f"\nserver RSS after start-up: {idle_rss / report.MIB:,.1f} MiB; "
+        f"{os.cpu_count()} CPUs shared by server, PostgreSQL and this load generator"
+    )
     failed = [row for row in rows if row.errors]
     for row in failed:
         print(f"!! {row.query}/{row.target}: {row.errors} failed requests; first: {row.first_error}")
     if not args.no_save:
         path = args.json or RESULTS_DIR / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-        report.save(path, rows, {
-            "commit": _git_commit(), "when": datetime.now(UTC).isoformat(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "concurrency": args.concurrency, "duration_s": args.duration,
-            "warmup_s": args.warmup, "seed": SeedSpec().as_dict(), "idle_rss_mib": idle_rss / report.MIB,
-            "external_server": bool(args.url),
-        })
+        report.save(
+            path,
+            rows,
+            {
+                "commit": _git_commit(),
+                "when": datetime.now(UTC).isoformat(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "concurrency": args.concurrency,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "seed": SeedSpec().as_dict(),
+                "idle_rss_mib": idle_rss / report.MIB,
+                "external_server": bool(args.url),
+            },
+        )
         print(f"results: {path}")
     return 1 if failed else 0
 
@@ -174,9 +202,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", "-c", type=int, default=16, help="in-flight requests (default 16)")
     parser.add_argument("--duration", "-d", type=float, default=12.0, help="seconds per measurement")
     parser.add_argument("--warmup", "-w", type=float, default=3.0, help="seconds of warm-up per measurement")
-    parser.add_argument("--queries", default="nested,node",
-                        type=lambda value: [name.strip() for name in value.split(",") if name.strip()],
-                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument(
+        "--queries",
+        default="nested,node",
+        type=lambda value: [name.strip() for name in value.split(",") if name.strip()],
+        help=f"comma-separated, of: {', '.join(SCENARIOS)}",
+    )
     parser.add_argument("--dsn", default=DEFAULT_DSN, help="bench database (seeded if needed)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for the started server")
     parser.add_argument("--url", help="measure an already running gateway (its DATABASE_URL must be --dsn)")

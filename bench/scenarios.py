@@ -114,9 +114,7 @@ class NodeScenario(Scenario):
 
     async def prepare(self) -> None:
         self._ids: list[uuid.UUID] = list(self.user.session_ids)
-        self._payloads = [
-            queries.body(queries.NODE, {"id": to_base64("ChatSession", str(pk))}) for pk in self._ids
-        ]
+        self._payloads = [queries.body(queries.NODE, {"id": to_base64("ChatSession", str(pk))}) for pk in self._ids]
         for pk, payload in zip(self._ids, self._payloads, strict=True):
             raw, expected = await self._expect_gateway(payload)
             sql = await baseline.node(self.pool, pk, self.user.id)

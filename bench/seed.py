@@ -80,8 +80,9 @@ async def _prepare_database(dsn: str, spec: SeedSpec, reset: bool) -> bool:
     return True
 
 
-async def _copy(conn: asyncpg.Connection, table: str, columns: tuple[str, ...],
-                records: list[tuple[object, ...]]) -> None:
+async def _copy(
+    conn: asyncpg.Connection, table: str, columns: tuple[str, ...], records: list[tuple[object, ...]]
+) -> None:
     if records:
         await conn.copy_records_to_table(table, records=records, columns=list(columns))
 
@@ -106,7 +107,7 @@ async def _fill(dsn: str, spec: SeedSpec) -> dict[str, int]:
         indexes = [-1, *range(spec.users)]
         for start in range(0, len(indexes), USERS_PER_BATCH):
             async with conn.transaction():
-                await _copy_batch(conn, generator.batch(indexes[start:start + USERS_PER_BATCH]))
+                await _copy_batch(conn, generator.batch(indexes[start : start + USERS_PER_BATCH]))
             done = min(start + USERS_PER_BATCH, len(indexes))
             print(f"\r  seeded {done}/{len(indexes)} users", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
@@ -146,18 +147,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.seed", description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", default=DEFAULT_DSN, help="bench database (created if missing)")
     parser.add_argument("--users", type=int, default=defaults.users)
-    parser.add_argument("--sessions", type=int, default=defaults.sessions_per_user,
-                        help="sessions per regular user")
-    parser.add_argument("--messages", type=int, default=defaults.messages_per_session,
-                        help="messages per session of a regular user")
+    parser.add_argument("--sessions", type=int, default=defaults.sessions_per_user, help="sessions per regular user")
+    parser.add_argument(
+        "--messages", type=int, default=defaults.messages_per_session, help="messages per session of a regular user"
+    )
     parser.add_argument("--reset", action="store_true", help="drop and re-create the bench database")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
-    spec = replace(SeedSpec(), users=args.users, sessions_per_user=args.sessions,
-                   messages_per_session=args.messages)
+    spec = replace(SeedSpec(), users=args.users, sessions_per_user=args.sessions, messages_per_session=args.messages)
     asyncio.run(ensure_seeded(args.dsn, spec, reset=args.reset))
 
 

@@ -42,8 +42,9 @@ def gateway_executable() -> str:
 class GatewayProcess:
     """`gateway serve` on a free loopback port, its output in a log file (a full pipe would stall it)."""
 
-    def __init__(self, database_url: str, redis_url: str, log_path: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str, log_path: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path

@@ -47,13 +47,28 @@ async def _gql(http: httpx.AsyncClient, query: str, variables: dict[str, object]
 async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int, concurrency: int) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         email = f"bench-op-{uuid.uuid4().hex[:8]}@bench.example.com"
-        token = (await _gql(http, REGISTER, {"i": {"email": email, "password": "BenchPassw0rd!",
-                                                   "firstName": "Bench", "lastName": "Operator"}})
-                 )["register"]["accessToken"]
+        token = (
+            await _gql(
+                http,
+                REGISTER,
+                {"i": {"email": email, "password": "BenchPassw0rd!", "firstName": "Bench", "lastName": "Operator"}},
+            )
+        )["register"]["accessToken"]
         subprocess.run([gateway_executable(), "grant-operator", email], env=env, check=True, capture_output=True)
-        agent = (await _gql(http, AGENT, {"i": {"name": f"bench-{uuid.uuid4().hex[:8]}", "endpoint": peer_url,
-                                                "configuration": {"timeout": 5000, "retries": 0}}},
-                            token))["registerAgent"]["agent"]["id"]
+        agent = (
+            await _gql(
+                http,
+                AGENT,
+                {
+                    "i": {
+                        "name": f"bench-{uuid.uuid4().hex[:8]}",
+                        "endpoint": peer_url,
+                        "configuration": {"timeout": 5000, "retries": 0},
+                    }
+                },
+                token,
+            )
+        )["registerAgent"]["agent"]["id"]
         answered: dict[str, float] = {}
         running: dict[str, float] = {}
         finished: dict[str, float] = {}
@@ -86,8 +101,9 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
             async def submit() -> None:
                 while not queue.empty():
                     n = queue.get_nowait()
-                    data = await _gql(http, RUN, {"i": {"agentId": agent, "taskType": "add",
-                                                        "input": {"a": n, "b": 1}}}, token)
+                    data = await _gql(
+                        http, RUN, {"i": {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 1}}}, token
+                    )
                     answered[data["runTask"]["task"]["id"]] = time.perf_counter()
 
             started = time.perf_counter()
@@ -115,10 +131,16 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
                         if update["id"] == task_id and update["status"] in ("COMPLETED", "FAILED"):
                             break
     waits = [(running[t] - answered[t]) * 1000 for t in answered if t in running]
-    return {"tasks": tasks, "seconds": elapsed, "tasks_per_s": tasks / elapsed,
-            "start_p50_ms": statistics.median(waits), "start_p99_ms": percentile(waits, 0.99),
-            "start_max_ms": max(waits), "idle_p50_ms": statistics.median(idle_waits),
-            "idle_p99_ms": percentile(idle_waits, 0.99)}
+    return {
+        "tasks": tasks,
+        "seconds": elapsed,
+        "tasks_per_s": tasks / elapsed,
+        "start_p50_ms": statistics.median(waits),
+        "start_p99_ms": percentile(waits, 0.99),
+        "start_max_ms": max(waits),
+        "idle_p50_ms": statistics.median(idle_waits),
+        "idle_p99_ms": percentile(idle_waits, 0.99),
+    }
 
 
 def _wait_for_peer(port: int) -> None:
@@ -143,9 +165,12 @@ def main(argv: list[str]) -> None:
     require_loopback(args.dsn)
     require_loopback(args.redis_url)
     peer_port = free_port()
-    peer = subprocess.Popen([sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
-                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     keys = json.dumps(generate_key_set().as_dict(private=True))
     extra = {"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "true"}
     with scratch_database(args.dsn, "gateway_bench_tasks") as dsn:
@@ -154,16 +179,19 @@ def main(argv: list[str]) -> None:
             _wait_for_peer(peer_port)
             gateway.start()
             env = {**gateway._env}
-            result = asyncio.run(measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp",
-                                         args.tasks, args.concurrency))
+            result = asyncio.run(
+                measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp", args.tasks, args.concurrency)
+            )
         finally:
             gateway.stop()
             peer.terminate()
             peer.wait(10)
     print(f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters)")
     print(f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32}")
-    print(f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "
-          f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f}")
+    print(
+        f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "
+        f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f}"
+    )
 
 
 if __name__ == "__main__":

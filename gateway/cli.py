@@ -17,8 +17,11 @@ import typer
 
 from gateway.settings import Settings, get_settings
 
-app = typer.Typer(help="Assistant Gateway: the GraphQL API of the assistant.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Assistant Gateway: the GraphQL API of the assistant.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 SCHEMA_FILE = Path("schema.graphql")
 
 
@@ -81,12 +84,16 @@ def serve(
         database_url, redis_url = _urls()
         if migrate:
             migrations.upgrade(database_url)
-        asyncio.run(_serve(settings, database_url=database_url, redis_url=redis_url, host=host, port=port,
-                           run_worker=run_worker))
+        asyncio.run(
+            _serve(
+                settings, database_url=database_url, redis_url=redis_url, host=host, port=port, run_worker=run_worker
+            )
+        )
 
 
-async def _serve(settings: Settings, *, database_url: str, redis_url: str, host: str, port: int,
-                 run_worker: bool) -> None:
+async def _serve(
+    settings: Settings, *, database_url: str, redis_url: str, host: str, port: int, run_worker: bool
+) -> None:
     import uvicorn
 
     from gateway.http import GuardedHttpToolsProtocol
@@ -98,16 +105,25 @@ async def _serve(settings: Settings, *, database_url: str, redis_url: str, host:
     worker_task: asyncio.Task[None] | None = None
     try:
         if run_worker:
-            worker_task = asyncio.create_task(worker.run(settings, database_url=database_url,
-                                                         redis_url=redis_url, stop=stop_worker))
+            worker_task = asyncio.create_task(
+                worker.run(settings, database_url=database_url, redis_url=redis_url, stop=stop_worker)
+            )
         # Start-up objects live for the whole process: keep them out of the collector's way.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
-        GuardedHttpToolsProtocol.configure(resources.proxies, settings.http_header_timeout,
-                                           settings.max_connections_per_address)
-        config = uvicorn.Config(create_app(resources), host=host, port=port, log_level="info",
-                                ws_max_size=1 << 20, proxy_headers=False, http=GuardedHttpToolsProtocol)
+        GuardedHttpToolsProtocol.configure(
+            resources.proxies, settings.http_header_timeout, settings.max_connections_per_address
+        )
+        config = uvicorn.Config(
+            create_app(resources),
+            host=host,
+            port=port,
+            log_level="info",
+            ws_max_size=1 << 20,
+            proxy_headers=False,
+            http=GuardedHttpToolsProtocol,
+        )
         server = uvicorn.Server(config)
         typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
         await server.serve()
@@ -171,8 +187,9 @@ def seed_demo() -> None:
         created = asyncio.run(seed(database_url))
     typer.echo("demo data " + ("created" if created else "already present"))
     typer.echo(f"sign in with: email {DEMO_EMAIL}  password {DEMO_PASSWORD}")
-    typer.echo(f'  mutation {{ login(input: {{email: "{DEMO_EMAIL}", password: "{DEMO_PASSWORD}"}}) '
-               "{ accessToken } }")
+    typer.echo(
+        f'  mutation {{ login(input: {{email: "{DEMO_EMAIL}", password: "{DEMO_PASSWORD}"}}) {{ accessToken }} }}'
+    )
     typer.echo('then set the header  {"Authorization": "Bearer <accessToken>"}  in GraphiQL')
 
 

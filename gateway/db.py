@@ -43,13 +43,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # A failed statement's message (logged, and carried by the exception) names no bound value:
         # parameters hold password hashes, tokens and whatever a user typed.
         hide_parameters=True,
-        connect_args={"server_settings": {
-            "application_name": "assistant-gateway",
-            "timezone": "UTC",
-            # A backstop: a connection left idle inside a transaction (a bug, or a client that
-            # stopped reading) is ended by PostgreSQL instead of holding its locks and pool slot.
-            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
-        }},
+        connect_args={
+            "server_settings": {
+                "application_name": "assistant-gateway",
+                "timezone": "UTC",
+                # A backstop: a connection left idle inside a transaction (a bug, or a client that
+                # stopped reading) is ended by PostgreSQL instead of holding its locks and pool slot.
+                "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+            }
+        },
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
     event.listen(engine.sync_engine, "handle_error", _hide_argument_values)
@@ -68,8 +70,11 @@ def _hide_argument_values(context: ExceptionContext) -> None:
     chain: list[BaseException] = []
     while error is not None and len(chain) < 10:
         chain.append(error)
-        error = context.original_exception if error is context.sqlalchemy_exception else (
-            error.__cause__ or error.__context__)
+        error = (
+            context.original_exception
+            if error is context.sqlalchemy_exception
+            else (error.__cause__ or error.__context__)
+        )
     for error in chain:
         if error.args and isinstance(error.args[0], str) and _ARGUMENT_VALUE.search(error.args[0]):
             error.args = (_ARGUMENT_VALUE.sub(r"\1 (value hidden)", error.args[0]), *error.args[1:])

@@ -32,9 +32,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     env: Environment = Field(default=Environment.DEVELOPMENT, validation_alias="GATEWAY_ENV")
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="GATEWAY_DATA_DIR")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS"
-    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS")
     allow_loopback_agents: bool | None = Field(default=None, validation_alias="GATEWAY_ALLOW_LOOPBACK_AGENTS")
     allow_private_agents: bool = Field(default=False, validation_alias="GATEWAY_ALLOW_PRIVATE_AGENTS")
     run_worker: bool | None = Field(default=None, validation_alias="GATEWAY_RUN_WORKER")
@@ -56,13 +54,11 @@ class Settings(BaseSettings):
     ws_init_timeout: int = Field(default=10, ge=1, le=300, validation_alias="GATEWAY_WS_INIT_TIMEOUT")
     ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
     ws_queue_size: int = Field(default=1000, ge=10, validation_alias="GATEWAY_WS_QUEUE_SIZE")
-    ws_max_connections_per_user: int = Field(default=10, ge=1,
-                                             validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
+    ws_max_connections_per_user: int = Field(default=10, ge=1, validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
     max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
     # HTTP connections (gateway/http.py): open per peer address, and how long a request's headers may take.
-    max_connections_per_address: int = Field(default=256, ge=1,
-                                              validation_alias="GATEWAY_MAX_CONNECTIONS_PER_ADDRESS")
+    max_connections_per_address: int = Field(default=256, ge=1, validation_alias="GATEWAY_MAX_CONNECTIONS_PER_ADDRESS")
     http_header_timeout: float = Field(default=10.0, gt=0, le=300, validation_alias="GATEWAY_HTTP_HEADER_TIMEOUT")
     # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -24,13 +24,15 @@ class RateLimitInput:
     window: int = strawberry.field(description="Seconds.")
 
 
-@strawberry.input(description="How the gateway authenticates to the agent. The key is encrypted at rest "
-                              "and never returned.")
+@strawberry.input(
+    description="How the gateway authenticates to the agent. The key is encrypted at rest and never returned."
+)
 class AgentAuthenticationInput:
     type: AuthenticationTypeEnum
     api_key: str | None = limited(API_KEY, default=None, description="For `APIKEY` (or an OAuth access token).")
-    header: str | None = limited(NAME, default=None, description="Header to send it in (default Authorization, "
-                                                                    "as a Bearer token).")
+    header: str | None = limited(
+        NAME, default=None, description="Header to send it in (default Authorization, as a Bearer token)."
+    )
 
 
 @strawberry.input
@@ -116,19 +118,25 @@ def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettin
     auth = config.authentication if config else None
     limit = config.rate_limit if config else None
     return agents.AgentSettings(
-        name=data.name, endpoint=data.endpoint, description=data.description,
+        name=data.name,
+        endpoint=data.endpoint,
+        description=data.description,
         health_check_url=data.health_check_url,
-        timeout=config.timeout if config else None, retries=config.retries if config else None,
+        timeout=config.timeout if config else None,
+        retries=config.retries if config else None,
         rate_limit=agents.RateLimit(limit.requests, limit.window) if limit else None,
         auth_type=AuthenticationType(auth.type.value) if auth else None,
-        api_key=auth.api_key if auth else None, api_key_header=auth.header if auth else None,
+        api_key=auth.api_key if auth else None,
+        api_key_header=auth.header if auth else None,
     )
 
 
 @strawberry.type
 class AgentsMutation:
-    @strawberry.mutation(permission_classes=OPERATORS, description="Add an MCP agent; its tools are "
-                                                                  "discovered over MCP before it is stored.")
+    @strawberry.mutation(
+        permission_classes=OPERATORS,
+        description="Add an MCP agent; its tools are discovered over MCP before it is stored.",
+    )
     async def register_agent(self, info: Info, input: RegisterAgentInput) -> RegisterAgentPayload:
         r = info.context.resources
         try:
@@ -142,7 +150,8 @@ class AgentsMutation:
         r = info.context.resources
         try:
             agent = await agents.update_agent(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input))
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input)
+            )
         except Rejected as rejected:
             return UpdateAgentPayload(errors=user_errors(rejected.problems))
         return UpdateAgentPayload(agent=MCPAgentNode.from_row(agent))
@@ -151,8 +160,9 @@ class AgentsMutation:
     async def delete_agent(self, info: Info, input: DeleteAgentInput) -> DeleteAgentPayload:
         r = info.context.resources
         try:
-            agent = await in_transaction(info, lambda s: agents.delete_agent(
-                s, r.redis, input_id(input.agent_id, "MCPAgent")))
+            agent = await in_transaction(
+                info, lambda s: agents.delete_agent(s, r.redis, input_id(input.agent_id, "MCPAgent"))
+            )
         except Rejected as rejected:
             return DeleteAgentPayload(errors=user_errors(rejected.problems))
         return DeleteAgentPayload(agent=MCPAgentNode.from_row(agent))
@@ -164,7 +174,8 @@ class AgentsMutation:
         r = info.context.resources
         try:
             agent = await agents.refresh_capabilities(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"))
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")
+            )
         except Rejected as rejected:
             return RefreshAgentCapabilitiesPayload(errors=user_errors(rejected.problems))
         return RefreshAgentCapabilitiesPayload(agent=MCPAgentNode.from_row(agent))
@@ -174,7 +185,8 @@ class AgentsMutation:
         r = info.context.resources
         try:
             agent = await agents.check_health(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"))
+                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")
+            )
         except Rejected as rejected:
             return CheckAgentHealthPayload(errors=user_errors(rejected.problems))
         return CheckAgentHealthPayload(agent=MCPAgentNode.from_row(agent))

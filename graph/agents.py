@@ -38,8 +38,10 @@ class AgentRateLimit:
     window: int = strawberry.field(default=0, description="Seconds.")
 
 
-@strawberry.type(description="How the gateway authenticates to the agent. Only the type is shown; "
-                             "credentials never leave the server.")
+@strawberry.type(
+    description="How the gateway authenticates to the agent. Only the type is shown; "
+    "credentials never leave the server."
+)
 class AgentAuthentication:
     type: AuthenticationTypeEnum = AuthenticationType.NONE
 
@@ -69,8 +71,17 @@ class AgentFilterInput:
 @strawberry.type(name="MCPAgent", description="A Model Context Protocol agent the assistant can use.")
 class MCPAgentNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "name", "description", "endpoint", "status", "version", "health_check_url", "last_health_check",
-        "health_status", "created_at", "updated_at", raw_capabilities="capabilities",
+        "name",
+        "description",
+        "endpoint",
+        "status",
+        "version",
+        "health_check_url",
+        "last_health_check",
+        "health_status",
+        "created_at",
+        "updated_at",
+        raw_capabilities="capabilities",
         raw_configuration="configuration",
     )
     pk: strawberry.Private[uuid.UUID]
@@ -112,13 +123,19 @@ class MCPAgentNode(Node):
         filter: TaskFilterInput | None = None,
         order_by: TaskOrder | None = None,
     ) -> Connection[TaskNode]:
-        return await task_connection(info, info.context.loaders.tasks_of_agent, self.pk,
-                                     first, after, last, before, filter, order_by)
+        return await task_connection(
+            info, info.context.loaders.tasks_of_agent, self.pk, first, after, last, before, filter, order_by
+        )
 
 
 async def agents_connection(
-    info: Info, first: int | None, after: str | None, last: int | None, before: str | None,
-    filter: AgentFilterInput | None, order_by: AgentOrder,
+    info: Info,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: AgentFilterInput | None,
+    order_by: AgentOrder,
 ) -> Connection[MCPAgentNode] | None:
     if info.context.viewer is None:
         return None
@@ -129,10 +146,10 @@ async def agents_connection(
             health=tuple(sorted({HealthStatus(s.value) for s in filter.health_status or []})),
             capability=filter.capability,
         )
-    request = page_request(AGENT_ORDERS[order_by.value], first=first, after=after, last=last,
-                           before=before, filters=spec_filter)
-    return await load_connection(info.context.loaders.agents_registry, REGISTRY, request,
-                                 MCPAgentNode.from_row)
+    request = page_request(
+        AGENT_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
+    )
+    return await load_connection(info.context.loaders.agents_registry, REGISTRY, request, MCPAgentNode.from_row)
 
 
 async def _fetch_agents(info: Info, pks: list[uuid.UUID]) -> list[MCPAgentNode | None]:

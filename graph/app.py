@@ -64,8 +64,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except ClientDisconnect:
             return  # the client left mid-body: nobody to answer, nothing to log
         except HTTPException as refused:
-            response = JSONResponse({"errors": [{"message": refused.reason, "extensions": {
-                "code": RequestErrorCode.BAD_REQUEST.value}}]}, status_code=refused.status_code)
+            response = JSONResponse(
+                {"errors": [{"message": refused.reason, "extensions": {"code": RequestErrorCode.BAD_REQUEST.value}}]},
+                status_code=refused.status_code,
+            )
         await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -96,8 +98,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         viewer = context.viewer
         if viewer is None:
             # Every subscription needs a user: an anonymous socket would only hold resources.
-            raise ConnectionRejectionError({"message": 'Sign in first: send {"authorization": "Bearer '
-                                                       '<access token>"} in connection_init.'})
+            raise ConnectionRejectionError(
+                {"message": 'Sign in first: send {"authorization": "Bearer <access token>"} in connection_init.'}
+            )
         limit = self.resources.settings.ws_max_connections_per_user
         if self.sockets.connections_of(viewer.user_id) >= limit:
             raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
@@ -129,13 +132,19 @@ class SocketApp:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         resources = self.app.resources
         peer = scope.get("client")
-        forwarded = next((value.decode("latin-1") for name, value in scope.get("headers", ())
-                          if name == b"x-forwarded-for"), None)
+        forwarded = next(
+            (value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"), None
+        )
         address = resources.proxies.client(peer[0] if peer else None, forwarded) or "unknown"
         if self.open_per_address[address] >= resources.settings.max_sockets_per_address:
             # Refused at the handshake (the client sees HTTP 403), before any per-socket work.
-            await send({"type": "websocket.close", "code": TOO_MANY_SOCKETS,
-                        "reason": "Too many open sockets from this address"})
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": TOO_MANY_SOCKETS,
+                    "reason": "Too many open sockets from this address",
+                }
+            )
             return
         self.open_per_address[address] += 1
         try:
@@ -168,8 +177,7 @@ class MessageRate:
         if self.tokens >= 0:
             return message
         with contextlib.suppress(Exception):
-            await self.send({"type": "websocket.close", "code": TOO_MANY_SOCKETS,
-                             "reason": "Too many messages"})
+            await self.send({"type": "websocket.close", "code": TOO_MANY_SOCKETS, "reason": "Too many messages"})
         return {"type": "websocket.disconnect", "code": TOO_MANY_SOCKETS}
 
 
@@ -198,20 +206,30 @@ def load_keys(settings: Settings) -> TokenKeys:
 
 def load_mailer(settings: Settings) -> Mailer:
     if not settings.smtp_url and settings.is_production:
-        raise SystemExit("GATEWAY_SMTP_URL is required in production: without it, verification and "
-                         "password-reset mails are only written to files on the server "
-                         "(e.g. GATEWAY_SMTP_URL=smtp+starttls://user:password@smtp.example.com:587)")
+        raise SystemExit(
+            "GATEWAY_SMTP_URL is required in production: without it, verification and "
+            "password-reset mails are only written to files on the server "
+            "(e.g. GATEWAY_SMTP_URL=smtp+starttls://user:password@smtp.example.com:587)"
+        )
     return Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox")
 
 
 async def open_resources(settings: Settings, *, database_url: str, redis_url: str) -> Resources:
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
-    return Resources(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis,
-                     keys=load_keys(settings), mailer=load_mailer(settings),
-                     events=EventHub(redis, queue_size=settings.ws_queue_size),
-                     box=secret_box(settings), policy=egress_policy(settings), queues=TaskQueues(redis_url),
-                     proxies=TrustedProxies(settings.trusted_proxies))
+    return Resources(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        redis=redis,
+        keys=load_keys(settings),
+        mailer=load_mailer(settings),
+        events=EventHub(redis, queue_size=settings.ws_queue_size),
+        box=secret_box(settings),
+        policy=egress_policy(settings),
+        queues=TaskQueues(redis_url),
+        proxies=TrustedProxies(settings.trusted_proxies),
+    )
 
 
 async def close_resources(resources: Resources) -> None:
@@ -259,8 +277,9 @@ def create_app(resources: Resources) -> Starlette:
         except Exception:
             checks["redis"] = "unreachable"
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+        )
 
     async def metrics_endpoint(_: Request) -> Response:
         lines = [
@@ -288,9 +307,14 @@ def create_app(resources: Resources) -> Starlette:
 
     middleware = []
     if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                                     allow_methods=["GET", "POST", "OPTIONS"],
-                                     allow_headers=["authorization", "content-type"]))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
     # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
     return Starlette(
@@ -313,5 +337,3 @@ async def serving(settings: Settings, *, database_url: str, redis_url: str) -> A
         yield resources
     finally:
         await close_resources(resources)
-
-

@@ -75,9 +75,7 @@ def decode_cursor(order: Order, cursor: str, *, argument: str) -> tuple[Any, ...
             raise ValueError("cursor of another order")
         return tuple(_decode_value(key, value) for key, value in zip(order.keys, values, strict=True))
     except Exception:
-        raise bad_input(
-            f"`{argument}` is not a cursor of this connection in this order."
-        ) from None
+        raise bad_input(f"`{argument}` is not a cursor of this connection in this order.") from None
 
 
 def page_request(

@@ -150,8 +150,9 @@ class Context:
     def client_address(self) -> str | None:
         """The client's address; `X-Forwarded-For` counts only from a trusted proxy."""
         client = self.request.client
-        return self.resources.proxies.client(client.host if client is not None else None,
-                                             self.request.headers.get("x-forwarded-for"))
+        return self.resources.proxies.client(
+            client.host if client is not None else None, self.request.headers.get("x-forwarded-for")
+        )
 
     async def active_viewer(self) -> Any:
         """The viewer's row when signed in to an account that still exists (one cached load)."""
@@ -204,8 +205,9 @@ class Context:
             else:
                 try:
                     claims = self.resources.keys.verify(token.strip())
-                    self.viewer = Viewer(user_id=claims.user_id, session_id=claims.session_id,
-                                         expires_at=claims.expires_at)
+                    self.viewer = Viewer(
+                        user_id=claims.user_id, session_id=claims.session_id, expires_at=claims.expires_at
+                    )
                 except InvalidToken:
                     self.auth_error = "The access token is invalid or has expired."
         self.reset()

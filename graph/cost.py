@@ -65,8 +65,12 @@ ID_LIST_ARGUMENT = "ids"
 INTROSPECTION = frozenset({"__schema", "__type"})
 
 
-def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None = None,
-                   variables: Mapping[str, Any] | None = None) -> int:
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> int:
     """Objects the operation can build (at least 1: the root). An operation that cannot run (unknown
     name, variables that do not coerce) builds nothing beyond its root: execution refuses it first."""
     operation = get_operation_ast(document, operation_name)
@@ -140,15 +144,21 @@ class CostCache:
         self._names: OrderedDict[tuple[str, str | None], tuple[str, ...]] = OrderedDict()
         self._costs: OrderedDict[tuple[Any, ...], int] = OrderedDict()
 
-    def cost(self, schema: GraphQLSchema, document: DocumentNode, query: str | None,
-             operation_name: str | None, variables: Mapping[str, Any] | None) -> int:
+    def cost(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        query: str | None,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+    ) -> int:
         if query is None:
             return operation_cost(schema, document, operation_name, variables)
-        names = self._remember(self._names, (query, operation_name),
-                               lambda: cost_variables(document, operation_name))
+        names = self._remember(self._names, (query, operation_name), lambda: cost_variables(document, operation_name))
         key = (query, operation_name, cost_key(variables, names))
-        return int(self._remember(self._costs, key,
-                                  lambda: operation_cost(schema, document, operation_name, variables)))
+        return int(
+            self._remember(self._costs, key, lambda: operation_cost(schema, document, operation_name, variables))
+        )
 
     def _remember(self, cache: OrderedDict[Any, Any], key: Any, compute: Any) -> Any:
         if key in cache:
@@ -175,26 +185,38 @@ def is_connection(type_: GraphQLNamedType) -> bool:
 
 def edge_types(schema: GraphQLSchema) -> frozenset[str]:
     """Names of the types connections list under `edges` (their `node` is the edge's own row)."""
-    return frozenset(_named(type_.fields["edges"].type)[0].name  # type: ignore[attr-defined]
-                     for type_ in schema.type_map.values() if is_connection(type_))
+    return frozenset(
+        _named(type_.fields["edges"].type)[0].name  # type: ignore[attr-defined]
+        for type_ in schema.type_map.values()
+        if is_connection(type_)
+    )
 
 
 class _Walk:
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]) -> None:
         self.schema = schema
         self.variables = variables
-        self.fragments = {definition.name.value: definition for definition in document.definitions
-                          if isinstance(definition, FragmentDefinitionNode)}
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
         self.memo: dict[tuple[Any, ...], int] = {}
         self.edge_types = edge_types(schema)
 
-    def selection_cost(self, type_: GraphQLNamedType, selection_sets: Sequence[SelectionSetNode],
-                       page: int | None) -> int:
+    def selection_cost(
+        self, type_: GraphQLNamedType, selection_sets: Sequence[SelectionSetNode], page: int | None
+    ) -> int:
         """Cost of one object of `type_` given its selections (not counting the object itself).
         `page` is set when the object is a connection: its rows' count."""
         if is_abstract_type(type_):
-            return max((self.selection_cost(possible, selection_sets, page)
-                        for possible in self.schema.get_possible_types(type_)), default=0)
+            return max(
+                (
+                    self.selection_cost(possible, selection_sets, page)
+                    for possible in self.schema.get_possible_types(type_)
+                ),
+                default=0,
+            )
         if not is_object_type(type_):
             return 0
         assert isinstance(type_, GraphQLObjectType)
@@ -229,8 +251,9 @@ class _Walk:
         count = self._list_length(field, nodes[0]) if is_list else 1
         return count * (1 + self.selection_cost(named, child_sets, child_page))
 
-    def _collect(self, type_: GraphQLObjectType,
-                 selection_sets: Sequence[SelectionSetNode]) -> dict[str, list[FieldNode]]:
+    def _collect(
+        self, type_: GraphQLObjectType, selection_sets: Sequence[SelectionSetNode]
+    ) -> dict[str, list[FieldNode]]:
         """Fields by response key, merged as graphql-core's execution merges them; each fragment once
         per selection (a fragment spread twice runs once)."""
         fields: dict[str, list[FieldNode]] = {}

@@ -36,11 +36,14 @@ class OneCredentialMutation(ValidationRule):
             by_key.setdefault((field.alias or field.name).value, field)
         if len(by_key) > 1:
             names = ", ".join(sorted({field.name.value for field in by_key.values()}))
-            self.report_error(GraphQLError(
-                f"An operation may contain at most one of register, login, changePassword, deleteAccount "
-                f"and resetPassword; this one has {len(by_key)} ({names}). Send them as separate requests.",
-                list(by_key.values()), extensions={"code": RequestErrorCode.BAD_USER_INPUT.value},
-            ))
+            self.report_error(
+                GraphQLError(
+                    f"An operation may contain at most one of register, login, changePassword, deleteAccount "
+                    f"and resetPassword; this one has {len(by_key)} ({names}). Send them as separate requests.",
+                    list(by_key.values()),
+                    extensions={"code": RequestErrorCode.BAD_USER_INPUT.value},
+                )
+            )
 
     def _credential_fields(self, selection_set: SelectionSetNode, spread: set[str]) -> Iterator[FieldNode]:
         """The operation's root fields that are credential mutations, through fragments at the root."""

@@ -70,8 +70,13 @@ class _Measure:
                 inner = self.selections(selection.selection_set)
                 introspection = selection.name.value.startswith("__")
                 depth = 0 if introspection or selection.selection_set is None else 1 + inner.depth
-                part = _Size(depth=depth, fields=1 + inner.fields, aliases=(1 if selection.alias else 0)
-                             + inner.aliases, widest=inner.widest, repeats=inner.repeats)
+                part = _Size(
+                    depth=depth,
+                    fields=1 + inner.fields,
+                    aliases=(1 if selection.alias else 0) + inner.aliases,
+                    widest=inner.widest,
+                    repeats=inner.repeats,
+                )
                 flat[_key(selection)] += 1
             elif isinstance(selection, InlineFragmentNode):
                 part = self.selections(selection.selection_set)
@@ -173,14 +178,20 @@ def problems(document: DocumentNode, limits: DocumentLimits) -> list[str]:
         if size.aliases > limits.max_aliases:
             found.append(f"{size.aliases} aliases found. Allowed: {limits.max_aliases}")
         if size.fields > limits.max_fields:
-            found.append(f"'{name}' selects {size.fields} fields once its fragments are expanded; "
-                         f"at most {limits.max_fields} are allowed.")
+            found.append(
+                f"'{name}' selects {size.fields} fields once its fragments are expanded; "
+                f"at most {limits.max_fields} are allowed."
+            )
         if size.repeats > limits.max_repeats:
-            found.append(f"'{name}' selects one field {size.repeats} times in one selection set; at most "
-                         f"{limits.max_repeats} are allowed.")
+            found.append(
+                f"'{name}' selects one field {size.repeats} times in one selection set; at most "
+                f"{limits.max_repeats} are allowed."
+            )
         if size.widest > limits.max_fields_per_set:
-            found.append(f"'{name}' selects {size.widest} fields in one selection set; at most "
-                         f"{limits.max_fields_per_set} are allowed.")
+            found.append(
+                f"'{name}' selects {size.widest} fields in one selection set; at most "
+                f"{limits.max_fields_per_set} are allowed."
+            )
     return found
 
 
@@ -212,6 +223,8 @@ class QueryTextLimit(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
         if query is not None and len(query) > self.max_bytes:
-            raise _GraphQLError(f"The document has {len(query)} characters; at most {self.max_bytes} are "
-                                "allowed.", extensions={"code": "QUERY_TOO_LARGE", "limit": self.max_bytes})
+            raise _GraphQLError(
+                f"The document has {len(query)} characters; at most {self.max_bytes} are allowed.",
+                extensions={"code": "QUERY_TOO_LARGE", "limit": self.max_bytes},
+            )
         yield

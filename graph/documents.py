@@ -73,9 +73,20 @@ class DocumentFilterInput:
 @strawberry.type(name="Document", description="An uploaded file and what was extracted from it.")
 class DocumentNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "filename", "original_filename", "title", "category", "tags", "mime_type", "file_size",
-        "content_text", "processing_status", "processing_error", "uploaded_at", "processed_at",
-        "deleted_at", raw_extracted="extracted_data",
+        "filename",
+        "original_filename",
+        "title",
+        "category",
+        "tags",
+        "mime_type",
+        "file_size",
+        "content_text",
+        "processing_status",
+        "processing_error",
+        "uploaded_at",
+        "processed_at",
+        "deleted_at",
+        raw_extracted="extracted_data",
     )
     pk: strawberry.Private[uuid.UUID]
     raw_extracted: strawberry.Private[Any]
@@ -103,8 +114,14 @@ class DocumentNode(Node):
 
 
 async def documents_connection(
-    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: DocumentFilterInput | None, order_by: DocumentOrder,
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: DocumentFilterInput | None,
+    order_by: DocumentOrder,
 ) -> Connection[DocumentNode]:
     spec_filter = DocumentFilter()
     if filter is not None:
@@ -114,10 +131,10 @@ async def documents_connection(
             statuses=tuple(sorted({ProcessingStatus(s.value) for s in filter.processing_status or []})),
             deleted=filter.deleted,
         )
-    request = page_request(DOCUMENT_ORDERS[order_by.value], first=first, after=after, last=last,
-                           before=before, filters=spec_filter)
-    return await load_connection(info.context.loaders.documents_of_user, owner_id, request,
-                                 DocumentNode.from_row)
+    request = page_request(
+        DOCUMENT_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
+    )
+    return await load_connection(info.context.loaders.documents_of_user, owner_id, request, DocumentNode.from_row)
 
 
 async def _fetch_documents(info: Info, pks: list[uuid.UUID]) -> list[DocumentNode | None]:

@@ -38,8 +38,7 @@ class UserError:
 
     @classmethod
     def from_problem(cls, problem: Problem) -> UserError:
-        return cls(field=problem.field, code=problem.code, message=problem.message,
-                   retry_after=problem.retry_after)
+        return cls(field=problem.field, code=problem.code, message=problem.message, retry_after=problem.retry_after)
 
 
 def user_errors(problems: list[Problem]) -> list[UserError]:

@@ -132,19 +132,22 @@ class QueryCostLimiter(SchemaExtension):
         document = execution.graphql_document
         if document is not None:
             variables = execution.variables if isinstance(execution.variables, Mapping) else None
-            cost = self.limits.cache.cost(execution.schema._schema, document, execution.query,
-                                          execution.operation_name, variables)
+            cost = self.limits.cache.cost(
+                execution.schema._schema, document, execution.query, execution.operation_name, variables
+            )
             limit = self.limits.limit
             if cost > limit:
                 raise GraphQLError(
                     f"The query could build {cost} objects; at most {limit} are allowed. Ask for smaller "
                     "pages or fewer nested lists.",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit})
+                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit},
+                )
             wait = await self.limits.spend(execution.context, cost)
             if wait is not None:
                 raise GraphQLError(
                     f"Query cost budget spent; try again in {wait} seconds.",
-                    extensions={"code": "RATE_LIMITED", "retryAfter": wait})
+                    extensions={"code": "RATE_LIMITED", "retryAfter": wait},
+                )
         yield
 
 
@@ -161,9 +164,14 @@ def extensions(settings: Settings) -> list[Any]:
     from graph.credentials import OneCredentialMutation
     from graph.permissions import DeletedAccountsAreAnonymous
 
-    document_rule = rule_for(DocumentLimits(
-        max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
-        max_fields=settings.max_fields, max_fields_per_set=settings.max_fields_per_set))
+    document_rule = rule_for(
+        DocumentLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_fields=settings.max_fields,
+            max_fields_per_set=settings.max_fields_per_set,
+        )
+    )
 
     cost_limits = CostLimits(settings)
 

@@ -86,8 +86,9 @@ def problems_of(value: Any, type_: Any, path: str, max_length: int | None) -> It
     if definition is not None and definition.is_input:
         for field in definition.fields:
             name = field.graphql_name or to_camel_case(field.python_name)
-            yield from problems_of(getattr(value, field.python_name, None), field.type, f"{path}.{name}",
-                                   field.metadata.get(MAX_LENGTH))
+            yield from problems_of(
+                getattr(value, field.python_name, None), field.type, f"{path}.{name}", field.metadata.get(MAX_LENGTH)
+            )
         return
     if isinstance(value, str) and not isinstance(value, enum.Enum):  # a StrEnum member is no input text
         problem = check_text(path, value, maximum=max_length or DEFAULT_MAX_LENGTH)
@@ -105,16 +106,24 @@ class InputLimits(FieldExtension):
 
     def apply(self, field: StrawberryField) -> None:
         self.arguments = [
-            _Argument(argument.python_name, argument.graphql_name or to_camel_case(argument.python_name),
-                      argument.type, argument.metadata.get(MAX_LENGTH))
+            _Argument(
+                argument.python_name,
+                argument.graphql_name or to_camel_case(argument.python_name),
+                argument.type,
+                argument.metadata.get(MAX_LENGTH),
+            )
             for argument in field.arguments
         ]
         self.payload = _payload_type(field)
 
     def problems(self, kwargs: dict[str, Any]) -> list[Problem]:
-        return [problem for argument in self.arguments
-                for problem in problems_of(kwargs.get(argument.python_name), argument.type, argument.path,
-                                           argument.max_length)]
+        return [
+            problem
+            for argument in self.arguments
+            for problem in problems_of(
+                kwargs.get(argument.python_name), argument.type, argument.path, argument.max_length
+            )
+        ]
 
     async def resolve_async(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
         problems = self.problems(kwargs)

@@ -59,8 +59,16 @@ class IntegrationFilterInput:
 @strawberry.type(name="Integration", description="A connection to an outside application.")
 class IntegrationNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "provider", "provider_user_id", "token_expires_at", "scopes", "capabilities", "status",
-        "last_sync_at", "connected_at", "updated_at", raw_metadata="metadata",
+        "provider",
+        "provider_user_id",
+        "token_expires_at",
+        "scopes",
+        "capabilities",
+        "status",
+        "last_sync_at",
+        "connected_at",
+        "updated_at",
+        raw_metadata="metadata",
     )
     pk: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[Any]
@@ -84,8 +92,14 @@ class IntegrationNode(Node):
 
 
 async def integrations_connection(
-    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: IntegrationFilterInput | None, order_by: IntegrationOrder,
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: IntegrationFilterInput | None,
+    order_by: IntegrationOrder,
 ) -> Connection[IntegrationNode]:
     spec_filter = IntegrationFilter()
     if filter is not None:
@@ -93,10 +107,10 @@ async def integrations_connection(
             providers=tuple(sorted({IntegrationProvider(p.value) for p in filter.provider or []})),
             statuses=tuple(sorted({IntegrationStatus(s.value) for s in filter.status or []})),
         )
-    request = page_request(INTEGRATION_ORDERS[order_by.value], first=first, after=after, last=last,
-                           before=before, filters=spec_filter)
-    return await load_connection(info.context.loaders.integrations_of_user, owner_id, request,
-                                 IntegrationNode.from_row)
+    request = page_request(
+        INTEGRATION_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
+    )
+    return await load_connection(info.context.loaders.integrations_of_user, owner_id, request, IntegrationNode.from_row)
 
 
 async def _fetch_integrations(info: Info, pks: list[uuid.UUID]) -> list[IntegrationNode | None]:

@@ -32,16 +32,26 @@ def _declared_length(scope: Scope) -> int | None:
 
 def too_large_response(limit: int) -> tuple[Message, Message]:
     """A GraphQL-shaped error, so clients read every refusal the same way."""
-    body = json.dumps({"errors": [{
-        "message": f"The request body is larger than {limit} bytes.",
-        "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
-    }]}).encode()
-    start: Message = {"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        # The rest of the body is never read: the connection cannot carry another request.
-        (b"connection", b"close"),
-    ]}
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": f"The request body is larger than {limit} bytes.",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
+                }
+            ]
+        }
+    ).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            # The rest of the body is never read: the connection cannot carry another request.
+            (b"connection", b"close"),
+        ],
+    }
     return start, {"type": "http.response.body", "body": body}
 
 

@@ -34,8 +34,7 @@ NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentN
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Fetch any object by its global ID; null if it does not exist or "
-                                  "is not yours.")
+    @strawberry.field(description="Fetch any object by its global ID; null if it does not exist or is not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return (await resolve_nodes(info, [id], argument="id"))[0]
 

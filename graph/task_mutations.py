@@ -38,7 +38,8 @@ class RunTaskInput:
     priority: TaskPriorityEnum = TaskPriority.MEDIUM
     scheduled_for: datetime | None = strawberry.field(default=None, description="Not before this time.")
     dependencies: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Tasks that must complete first (a failed one fails this task).")
+        default=None, description="Tasks that must complete first (a failed one fails this task)."
+    )
     notify_on_complete: bool = False
 
 
@@ -90,15 +91,20 @@ class TasksMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Run one of an agent's tools as a task.")
     async def run_task(self, info: Info, input: RunTaskInput) -> RunTaskPayload:
         request = tasks.TaskRequest(
-            agent_id=input_id(input.agent_id, "MCPAgent"), task_type=input.task_type, input=input.input,
-            session_id=input_id(input.session_id, "ChatSession"), session_given=input.session_id is not None,
-            priority=TaskPriority(input.priority.value), scheduled_for=input.scheduled_for,
+            agent_id=input_id(input.agent_id, "MCPAgent"),
+            task_type=input.task_type,
+            input=input.input,
+            session_id=input_id(input.session_id, "ChatSession"),
+            session_given=input.session_id is not None,
+            priority=TaskPriority(input.priority.value),
+            scheduled_for=input.scheduled_for,
             dependencies=tuple(input_id(value, "Task") for value in input.dependencies or []),
             notify_on_complete=input.notify_on_complete,
         )
         try:
             task = await in_transaction(
-                info, lambda db: tasks.create_task(db, info.context.redis, _viewer(info), request))
+                info, lambda db: tasks.create_task(db, info.context.redis, _viewer(info), request)
+            )
         except Rejected as rejected:
             return RunTaskPayload(errors=user_errors(rejected.problems))
         await _after_commit(info, task, enqueue=True)
@@ -107,8 +113,9 @@ class TasksMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Stop a pending or running task.")
     async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:
         try:
-            task = await in_transaction(info, lambda s: tasks.cancel_task(s, _viewer(info),
-                                                                          input_id(input.task_id, "Task")))
+            task = await in_transaction(
+                info, lambda s: tasks.cancel_task(s, _viewer(info), input_id(input.task_id, "Task"))
+            )
         except Rejected as rejected:
             return CancelTaskPayload(errors=user_errors(rejected.problems))
         await _after_commit(info, task, enqueue=False)
@@ -117,8 +124,9 @@ class TasksMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Run a failed task again.")
     async def retry_task(self, info: Info, input: RetryTaskInput) -> RetryTaskPayload:
         try:
-            task = await in_transaction(info, lambda s: tasks.retry_task(s, _viewer(info),
-                                                                         input_id(input.task_id, "Task")))
+            task = await in_transaction(
+                info, lambda s: tasks.retry_task(s, _viewer(info), input_id(input.task_id, "Task"))
+            )
         except Rejected as rejected:
             return RetryTaskPayload(errors=user_errors(rejected.problems))
         await _after_commit(info, task, enqueue=True)
@@ -127,8 +135,9 @@ class TasksMutation:
 
 @strawberry.type
 class TasksSubscription:
-    @strawberry.subscription(description="Status changes of your tasks: one task, a session's tasks, or "
-                                         "(with neither argument) all of them.")
+    @strawberry.subscription(
+        description="Status changes of your tasks: one task, a session's tasks, or (with neither argument) all of them."
+    )
     async def task_updated(
         self, info: Info, task_id: strawberry.ID | None = None, session_id: strawberry.ID | None = None
     ) -> AsyncGenerator[TaskNode, None]:
@@ -140,8 +149,9 @@ class TasksSubscription:
         if task_id is not None:
             db = RequestDb(info.context.resources.sessions)
             try:
-                found = (await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task))
-                         if wanted_task else [])
+                found = (
+                    await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task)) if wanted_task else []
+                )
             finally:
                 await db.close()
             if not found:

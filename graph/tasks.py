@@ -51,9 +51,18 @@ class TaskFilterInput:
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
 class TaskNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "task_type", "status", "error_message", "started_at",
-        "completed_at", "processing_time_ms", "retry_count", "session_id", "agent_id", raw_metadata="metadata",
-        raw_input="input_payload", raw_output="output_payload",
+        "task_type",
+        "status",
+        "error_message",
+        "started_at",
+        "completed_at",
+        "processing_time_ms",
+        "retry_count",
+        "session_id",
+        "agent_id",
+        raw_metadata="metadata",
+        raw_input="input_payload",
+        raw_output="output_payload",
     )
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID | None]
@@ -105,10 +114,13 @@ class TaskNode(Node):
 def task_filter(filter: TaskFilterInput | None) -> TaskFilter:
     if filter is None:
         return TaskFilter()
-    agent_ids = tuple(sorted(
-        pk for pk in (expect_id(value, "MCPAgent", field="filter.agentId") for value in filter.agent_id or [])
-        if pk is not None
-    ))
+    agent_ids = tuple(
+        sorted(
+            pk
+            for pk in (expect_id(value, "MCPAgent", field="filter.agentId") for value in filter.agent_id or [])
+            if pk is not None
+        )
+    )
     if filter.agent_id and not agent_ids:
         agent_ids = (uuid.UUID(int=0),)  # only unknown agents asked for: nothing matches
     return TaskFilter(
@@ -119,13 +131,18 @@ def task_filter(filter: TaskFilterInput | None) -> TaskFilter:
 
 
 async def task_connection(
-    info: Info, loaders: ConnectionLoaders, parent_id: uuid.UUID, first: int | None, after: str | None,
-    last: int | None, before: str | None, filter: TaskFilterInput | None,
+    info: Info,
+    loaders: ConnectionLoaders,
+    parent_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: TaskFilterInput | None,
     order_by: TaskOrder | None,
 ) -> Connection[TaskNode]:
     order = TASK_ORDERS[(order_by or TaskOrder.STARTED_AT_DESC).value]
-    request = page_request(order, first=first, after=after, last=last, before=before,
-                           filters=task_filter(filter))
+    request = page_request(order, first=first, after=after, last=last, before=before, filters=task_filter(filter))
     return await load_connection(loaders, parent_id, request, TaskNode.from_row)
 
 

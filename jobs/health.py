@@ -21,9 +21,13 @@ async def check_agents(ctx: dict[str, Any]) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
     async with deps.sessions() as session:
-        agent_ids = list((await session.execute(
-            select(MCPAgent.id).where(MCPAgent.status == AgentStatus.ACTIVE, MCPAgent.deleted_at.is_(None))
-        )).scalars())
+        agent_ids = list(
+            (
+                await session.execute(
+                    select(MCPAgent.id).where(MCPAgent.status == AgentStatus.ACTIVE, MCPAgent.deleted_at.is_(None))
+                )
+            ).scalars()
+        )
     for agent_id in agent_ids:
         try:
             # Each agent's probe runs outside any transaction; only its outcome is written in one.

@@ -39,18 +39,24 @@ async def _worker_alive(deps: WorkerDeps, worker_id: str | None) -> bool:
 async def recover_running(deps: WorkerDeps) -> int:
     recovered = 0
     async with deps.sessions() as session:
-        running = (await session.execute(
-            select(Task.id, Task.meta, Task.retry_count, MCPAgent.configuration)
-            .join(MCPAgent, MCPAgent.id == Task.agent_id).where(Task.status == TaskStatus.RUNNING)
-        )).all()
+        running = (
+            await session.execute(
+                select(Task.id, Task.meta, Task.retry_count, MCPAgent.configuration)
+                .join(MCPAgent, MCPAgent.id == Task.agent_id)
+                .where(Task.status == TaskStatus.RUNNING)
+            )
+        ).all()
     for task_id, meta, retry_count, configuration in running:
         if await _worker_alive(deps, (meta or {}).get("worker")):
             continue
         retries = int((configuration or {}).get("retries") or 0)
         out_of_retries = (retry_count or 0) >= retries
         async with deps.sessions() as db, db.begin():
-            task = (await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
-                    if out_of_retries else await task_lifecycle.recover(db, task_id))
+            task = (
+                await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
+                if out_of_retries
+                else await task_lifecycle.recover(db, task_id)
+            )
         if task is None:
             continue
         recovered += 1
@@ -64,16 +70,21 @@ async def recover_running(deps: WorkerDeps) -> int:
 async def requeue_pending(deps: WorkerDeps) -> int:
     queued = 0
     async with deps.sessions() as session:
-        pending = (await session.execute(
-            select(Task, MCPAgent.configuration).join(MCPAgent, MCPAgent.id == Task.agent_id)
-            .where(Task.status == TaskStatus.PENDING))).all()
+        pending = (
+            await session.execute(
+                select(Task, MCPAgent.configuration)
+                .join(MCPAgent, MCPAgent.id == Task.agent_id)
+                .where(Task.status == TaskStatus.PENDING)
+            )
+        ).all()
     for task, configuration in pending:
         if await deps.queues.is_enqueued(task.id):
             continue
         attempts = await deps.queues.count_queue_attempt(task.id)
         if attempts > MAX_QUEUE_ATTEMPTS:
-            await fail_pending(deps, task.id, f"The task was queued {MAX_QUEUE_ATTEMPTS} times and no worker "
-                                              "could start it.")
+            await fail_pending(
+                deps, task.id, f"The task was queued {MAX_QUEUE_ATTEMPTS} times and no worker could start it."
+            )
             continue
         problem = await _enqueue(deps, task, configuration or {})
         if problem is None:
@@ -105,5 +116,3 @@ async def sweep(deps: WorkerDeps) -> None:
             log.info("sweep: %d running task(s) recovered, %d pending task(s) queued again", recovered, queued)
     except (RedisError, OSError):
         log.warning("sweep skipped: Redis unreachable")
-
-

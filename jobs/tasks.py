@@ -37,12 +37,25 @@ USER_BUSY_DELAY_SECONDS = 1.0
 USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
 
 
-async def _finish(deps: WorkerDeps, task_id: uuid.UUID, *, succeeded: bool, started: float,
-                  output: Any = None, error: str | None = None) -> None:
+async def _finish(
+    deps: WorkerDeps,
+    task_id: uuid.UUID,
+    *,
+    succeeded: bool,
+    started: float,
+    output: Any = None,
+    error: str | None = None,
+) -> None:
     """Record the outcome, unless the task left `running` meanwhile (a cancel wins)."""
     async with deps.sessions() as db, db.begin():
-        task = await task_lifecycle.finish(db, task_id, succeeded=succeeded, output=output, error=error,
-                                           processing_time_ms=int((time.monotonic() - started) * 1000))
+        task = await task_lifecycle.finish(
+            db,
+            task_id,
+            succeeded=succeeded,
+            output=output,
+            error=error,
+            processing_time_ms=int((time.monotonic() - started) * 1000),
+        )
     if task is not None:
         await publish_task(deps.events, task)
 
@@ -61,8 +74,9 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
     dependencies = [uuid.UUID(pk) for pk in meta.get("dependencies") or []]
     if dependencies:
         async with deps.sessions() as session:
-            statuses = dict((await session.execute(
-                select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all())
+            statuses = dict(
+                (await session.execute(select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all()
+            )
         broken = [pk for pk in dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
         if broken:
             await fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
@@ -75,8 +89,12 @@ async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
     except ValueError:
         # Stored before runTask checked times (a naive "0001-01-01T00:00:00" was accepted): fail it with
         # the reason rather than leave it to be queued again forever.
-        await fail_pending(deps, task.id, "The task's scheduled time has no time zone or is not a time; "
-                                          "run it again with a time such as 2026-05-01T09:00:00Z.")
+        await fail_pending(
+            deps,
+            task.id,
+            "The task's scheduled time has no time zone or is not a time; "
+            "run it again with a time such as 2026-05-01T09:00:00Z.",
+        )
         return False
     if scheduled is not None:
         remaining = scheduled.timestamp() - time.time()
@@ -120,8 +138,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
     the owner runs fewer than `tasks_per_user` tasks. Claims of one user take turns on an advisory lock
     (held to the end of this short transaction), so two workers cannot both take the last place."""
     async with deps.sessions() as session, session.begin():
-        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE,
-                                                                func.hashtext(str(user_id)))))
+        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(str(user_id)))))
         if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
             return USER_BUSY
         task = await task_lifecycle.claim(session, task_id, deps.worker_id)
@@ -144,8 +161,9 @@ def _output(outcome: mcp.ToolOutcome) -> Any:
         return {"text": outcome.text}
 
 
-async def _call_unless_cancelled(deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str,
-                                 arguments: dict[str, Any]) -> mcp.ToolOutcome | None:
+async def _call_unless_cancelled(
+    deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str, arguments: dict[str, Any]
+) -> mcp.ToolOutcome | None:
     """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
     cancelled task does not hold a worker slot until the agent answers)."""
     call = asyncio.ensure_future(mcp.call_tool(link, name, arguments))
@@ -194,8 +212,14 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         output = _output(outcome)
         mismatch = schema_problems(tool.get("outputSchema"), output, "output")
         if mismatch:
-            await _finish(deps, task.id, succeeded=False, started=started, output=output,
-                          error=f"The output did not match the tool's outputSchema: {mismatch[0].message}")
+            await _finish(
+                deps,
+                task.id,
+                succeeded=False,
+                started=started,
+                output=output,
+                error=f"The output did not match the tool's outputSchema: {mismatch[0].message}",
+            )
             return
         await _finish(deps, task.id, succeeded=True, started=started, output=output)
         return
@@ -225,8 +249,9 @@ async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
             claimed = await _claim(deps, pk, task.user_id)
         if isinstance(claimed, UserBusy):
             # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
-            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {},
-                                         delay=USER_BUSY_DELAY_SECONDS + random.random())
+            await task_lifecycle.enqueue(
+                deps.queues, task, agent.configuration or {}, delay=USER_BUSY_DELAY_SECONDS + random.random()
+            )
             return
     except (SQLAlchemyError, RedisError, OSError):
         raise  # passing trouble: the sweep queues the task again, a bounded number of times
@@ -243,12 +268,14 @@ async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
     except asyncio.CancelledError:
         # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
         with contextlib.suppress(Exception):
-            await asyncio.shield(_finish(deps, pk, succeeded=False, started=time.monotonic(),
-                                         error="The task ran out of time."))
+            await asyncio.shield(
+                _finish(deps, pk, succeeded=False, started=time.monotonic(), error="The task ran out of time.")
+            )
         raise
     except Exception:
         # A fault of ours, not the agent's: fail the task rather than leave it `running` while this
         # worker lives on (the sweep only recovers tasks of dead workers).
         log.exception("task %s failed inside the worker", pk)
-        await _finish(deps, pk, succeeded=False, started=time.monotonic(),
-                      error="The task failed inside the gateway's worker.")
+        await _finish(
+            deps, pk, succeeded=False, started=time.monotonic(), error="The task failed inside the gateway's worker."
+        )

@@ -44,23 +44,33 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
         ctx["deps"] = deps
 
     workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup,
-                       timers={"sweep": 10})
+        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
         for priority, queue in deps.queues.by_priority.items()
     ]
-    workers.append(EmbeddedWorker(
-        deps.queues.maintenance, functions=[check_agents], startup=startup, concurrency=1,
-        cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
-    ))
+    workers.append(
+        EmbeddedWorker(
+            deps.queues.maintenance,
+            functions=[check_agents],
+            startup=startup,
+            concurrency=1,
+            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
+        )
+    )
     return workers
 
 
 async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
     engine = create_engine(database_url, pool_size=5)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    deps = WorkerDeps(sessions=session_factory(engine), redis=redis, box=secret_box(settings),
-                      policy=egress_policy(settings), events=EventHub(redis), queues=TaskQueues(redis_url),
-                      tasks_per_user=settings.tasks_per_user)
+    deps = WorkerDeps(
+        sessions=session_factory(engine),
+        redis=redis,
+        box=secret_box(settings),
+        policy=egress_policy(settings),
+        events=EventHub(redis),
+        queues=TaskQueues(redis_url),
+        tasks_per_user=settings.tasks_per_user,
+    )
     workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)

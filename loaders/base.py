@@ -62,8 +62,10 @@ class RowsByIdLoader(FairLoader[uuid.UUID, Row[Any] | None]):
         self._key = key
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
-        found = {getattr(row, self._key.name): row
-                 for row in await self._db.rows(self._base.where(self._key.in_(list(set(keys)))))}
+        found = {
+            getattr(row, self._key.name): row
+            for row in await self._db.rows(self._base.where(self._key.in_(list(set(keys)))))
+        }
         return [found.get(key) for key in keys]
 
 
@@ -86,9 +88,9 @@ class PageLoader(FairLoader[PageKey, Page]):
         pages: dict[PageKey, Page] = {}
         for request, parent_ids in groups.items():
             unique = list(dict.fromkeys(parent_ids))
-            for parent_id, page in (await fetch_pages(
-                self._db, self._spec_for(request.filters), request, unique
-            )).items():
+            for parent_id, page in (
+                await fetch_pages(self._db, self._spec_for(request.filters), request, unique)
+            ).items():
                 pages[(parent_id, request)] = page
         return [pages[key] for key in keys]
 

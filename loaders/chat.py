@@ -56,8 +56,7 @@ def visible_messages(viewer_id: uuid.UUID | None) -> Select[Any]:
     return (
         select(*MESSAGE_COLUMNS)
         .join(sessions, sessions.c.id == messages.c.session_id)
-        .where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None),
-               messages.c.deleted_at.is_(None))
+        .where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None), messages.c.deleted_at.is_(None))
     )
 
 

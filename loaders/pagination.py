@@ -95,10 +95,14 @@ async def fetch_pages(
         rows = list(await db.rows(stmt))
         grouped: dict[uuid.UUID, list[Row[Any]]] = {parent_ids[0]: rows}
     else:
-        ranked = bounded.add_columns(
-            func.row_number().over(partition_by=spec.parent, order_by=order).label("_rank"),
-            spec.parent.label("_parent"),
-        ).where(spec.parent.in_(parent_ids)).subquery()
+        ranked = (
+            bounded.add_columns(
+                func.row_number().over(partition_by=spec.parent, order_by=order).label("_rank"),
+                spec.parent.label("_parent"),
+            )
+            .where(spec.parent.in_(parent_ids))
+            .subquery()
+        )
         # By key: `ranked.c._parent` would be the column collection's own `_parent`, not the column.
         rank, parent = ranked.c["_rank"], ranked.c["_parent"]
         stmt = select(ranked).where(rank <= limit).order_by(parent, rank)
@@ -117,9 +121,7 @@ async def fetch_pages(
     return pages
 
 
-async def count_rows(
-    db: RequestDb, spec: PageSpec, parent_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
+async def count_rows(db: RequestDb, spec: PageSpec, parent_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Per-parent totals (filters applied, cursors ignored) in one GROUP BY."""
     counted = spec.base.where(*spec.where, spec.parent.in_(parent_ids)).subquery()
     parent = counted.c.get(spec.parent.name)
@@ -140,5 +142,3 @@ def any_of(column: ColumnElement[Any], values: Sequence[Any] | None) -> ColumnEl
 
 def all_of(*clauses: ColumnElement[bool] | None) -> tuple[ColumnElement[bool], ...]:
     return tuple(clause for clause in clauses if clause is not None)
-
-

@@ -51,9 +51,7 @@ class MCPAgent(SQLModel, table=True):
     version: str | None = Field(default=None, sa_column=varchar("version", 20))
     health_check_url: str | None = Field(default=None, sa_column=varchar("health_check_url", 500))
     last_health_check: datetime | None = Field(default=None, sa_column=tstz("last_health_check"))
-    health_status: str = Field(
-        default=HealthStatus.UNKNOWN, sa_column=varchar("health_status", 20, default="unknown")
-    )
+    health_status: str = Field(default=HealthStatus.UNKNOWN, sa_column=varchar("health_status", 20, default="unknown"))
     created_at: datetime = Field(default_factory=utcnow, sa_column=tstz("created_at", default_now=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))

@@ -30,9 +30,9 @@ metadata: MetaData = SQLModel.metadata
 def column_values(model: Any) -> SimpleNamespace:
     """A model instance seen as a row: attributes named by column (`meta` is read as `metadata`)."""
     mapper = sa_inspect(type(model))
-    return SimpleNamespace(**{
-        column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns
-    })
+    return SimpleNamespace(
+        **{column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns}
+    )
 
 
 def utcnow() -> datetime:
@@ -40,22 +40,18 @@ def utcnow() -> datetime:
 
 
 def uuid_pk() -> Column[Any]:
-    return Column(
-        "id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
-    )
+    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
 
 
 def owner_fk(target: str, *, ondelete: str, nullable: bool = False, name: str) -> Column[Any]:
-    return Column(
-        name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable
-    )
+    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable)
 
 
-def varchar(name: str, length: int, *, nullable: bool = True, default: str | None = None,
-            unique: bool = False) -> Column[Any]:
+def varchar(
+    name: str, length: int, *, nullable: bool = True, default: str | None = None, unique: bool = False
+) -> Column[Any]:
     server_default = text(f"'{default}'::character varying") if default is not None else None
-    return Column(name, String(length), nullable=nullable, unique=unique,
-                  server_default=server_default)
+    return Column(name, String(length), nullable=nullable, unique=unique, server_default=server_default)
 
 
 def text_col(name: str, *, nullable: bool = True) -> Column[Any]:
@@ -67,19 +63,16 @@ def text_array(name: str) -> Column[Any]:
 
 
 def jsonb(name: str, *, default: str | None = "'{}'::jsonb", nullable: bool = True) -> Column[Any]:
-    return Column(name, JSONB, nullable=nullable,
-                  server_default=text(default) if default is not None else None)
+    return Column(name, JSONB, nullable=nullable, server_default=text(default) if default is not None else None)
 
 
 def tstz(name: str, *, default_now: bool = False) -> Column[Any]:
     """`timestamptz` where the seed says TIMESTAMP: values are stored as UTC instants."""
-    return Column(name, DateTime(timezone=True), nullable=True,
-                  server_default=text("now()") if default_now else None)
+    return Column(name, DateTime(timezone=True), nullable=True, server_default=text("now()") if default_now else None)
 
 
 def integer(name: str, *, default: int | None = None) -> Column[Any]:
-    return Column(name, Integer, nullable=True,
-                  server_default=text(str(default)) if default is not None else None)
+    return Column(name, Integer, nullable=True, server_default=text(str(default)) if default is not None else None)
 
 
 def boolean(name: str, *, default: bool) -> Column[Any]:

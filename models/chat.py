@@ -42,9 +42,7 @@ class ChatSession(SQLModel, table=True):
     context_data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("context_data"))
     status: str = Field(default=SessionStatus.ACTIVE, sa_column=varchar("status", 20, default="active"))
     message_count: int = Field(default=0, sa_column=integer("message_count", default=0))
-    last_activity_at: datetime = Field(
-        default_factory=utcnow, sa_column=tstz("last_activity_at", default_now=True)
-    )
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_column=tstz("last_activity_at", default_now=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=tstz("created_at", default_now=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
@@ -63,9 +61,7 @@ class Message(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    session_id: uuid.UUID = Field(
-        sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id")
-    )
+    session_id: uuid.UUID = Field(sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id"))
     role: str = Field(sa_column=varchar("role", 20, nullable=False))
     content: str = Field(sa_column=text_col("content", nullable=False))
     # `metadata` is taken by SQLAlchemy's declarative base; the column keeps its seed name.

@@ -47,9 +47,7 @@ class Integration(SQLModel, table=True):
     token_expires_at: datetime | None = Field(default=None, sa_column=tstz("token_expires_at"))
     scopes: list[str] | None = Field(default=None, sa_column=text_array("scopes"))
     capabilities: list[str] | None = Field(default=None, sa_column=text_array("capabilities"))
-    status: str = Field(
-        default=IntegrationStatus.CONNECTED, sa_column=varchar("status", 20, default="connected")
-    )
+    status: str = Field(default=IntegrationStatus.CONNECTED, sa_column=varchar("status", 20, default="connected"))
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))
     last_sync_at: datetime | None = Field(default=None, sa_column=tstz("last_sync_at"))
     connected_at: datetime = Field(default_factory=utcnow, sa_column=tstz("connected_at", default_now=True))

@@ -71,9 +71,7 @@ class User(SQLModel, table=True):
     business_name: str | None = Field(default=None, sa_column=varchar("business_name", 255))
     business_type: str | None = Field(default=None, sa_column=varchar("business_type", 100))
     phone: str | None = Field(default=None, sa_column=varchar("phone", 20))
-    timezone: str = Field(
-        default=DEFAULT_TIMEZONE, sa_column=varchar("timezone", 50, default=DEFAULT_TIMEZONE)
-    )
+    timezone: str = Field(default=DEFAULT_TIMEZONE, sa_column=varchar("timezone", 50, default=DEFAULT_TIMEZONE))
     preferences: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("preferences"))
     email_verified: bool = Field(default=False, sa_column=boolean("email_verified", default=False))
     email_verified_at: datetime | None = Field(default=None, sa_column=tstz("email_verified_at"))

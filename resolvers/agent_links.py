@@ -37,8 +37,13 @@ class AgentSnapshot:
 
     @classmethod
     def of(cls, agent: MCPAgent) -> AgentSnapshot:
-        return cls(id=agent.id, endpoint=agent.endpoint, health_check_url=agent.health_check_url,
-                   configuration=config_of(agent), updated_at=agent.updated_at)
+        return cls(
+            id=agent.id,
+            endpoint=agent.endpoint,
+            health_check_url=agent.health_check_url,
+            configuration=config_of(agent),
+            updated_at=agent.updated_at,
+        )
 
 
 def _seal_context(agent_id: uuid.UUID, origin: str) -> str:
@@ -58,11 +63,13 @@ def unseal_key(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: dict[
     try:
         origin = origin_of(endpoint)
         legacy = "origin" not in sealed
-        return box.decrypt(str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy
-                           else _seal_context(agent_id, origin))
+        return box.decrypt(
+            str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy else _seal_context(agent_id, origin)
+        )
     except (DecryptionError, ValueError, KeyError):
-        raise CredentialUnavailable("The agent's stored key cannot be used here; an operator must set it "
-                                    "again with updateAgent.") from None
+        raise CredentialUnavailable(
+            "The agent's stored key cannot be used here; an operator must set it again with updateAgent."
+        ) from None
 
 
 def auth_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +101,9 @@ def credentials_of(agent: Any, box: SecretBox) -> OriginBoundHeaders | None:
         return None
     header = sealed.get("header") or "Authorization"
     value = unseal_key(box, agent.id, agent.endpoint, sealed)
-    return OriginBoundHeaders(origin_of(agent.endpoint), {
-        header: f"Bearer {value}" if header.lower() == "authorization" else value})
+    return OriginBoundHeaders(
+        origin_of(agent.endpoint), {header: f"Bearer {value}" if header.lower() == "authorization" else value}
+    )
 
 
 def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
@@ -104,8 +112,9 @@ def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
     and endpoint."""
     credentials = credentials_of(agent, box)
     timeout_ms = config_of(agent).get("timeout") or DEFAULT_TIMEOUT_MS
-    return mcp.AgentLink(endpoint=agent.endpoint, credentials=credentials, policy=policy,
-                         timeout_seconds=timeout_ms / 1000)
+    return mcp.AgentLink(
+        endpoint=agent.endpoint, credentials=credentials, policy=policy, timeout_seconds=timeout_ms / 1000
+    )
 
 
 def reach_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> tuple[object, ...]:

@@ -41,8 +41,11 @@ UNHEALTHY_AFTER_FAILURES = 3
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent.")
 # The peer was called with the agent as read, unlocked; the agent changed before its answer could be stored.
-AGENT_CHANGED = Problem("input.agentId", ErrorCode.INVALID_STATE,
-                        "The agent was changed while the gateway was calling it; nothing was stored. Try again.")
+AGENT_CHANGED = Problem(
+    "input.agentId",
+    ErrorCode.INVALID_STATE,
+    "The agent was changed while the gateway was calling it; nothing was stored. Try again.",
+)
 
 
 @dataclass(frozen=True)
@@ -71,23 +74,40 @@ class AgentSettings:
 def _check_ranges(data: AgentSettings) -> list[Problem]:
     problems: list[Problem] = []
     if data.timeout is not None and not 100 <= data.timeout <= 300_000:
-        problems.append(Problem("input.configuration.timeout", ErrorCode.INVALID,
-                                "The timeout is in milliseconds, from 100 to 300000."))
+        problems.append(
+            Problem(
+                "input.configuration.timeout", ErrorCode.INVALID, "The timeout is in milliseconds, from 100 to 300000."
+            )
+        )
     if data.retries is not None and not 0 <= data.retries <= 10:
         problems.append(Problem("input.configuration.retries", ErrorCode.INVALID, "Retries go from 0 to 10."))
     if data.rate_limit is not None:
         if not 1 <= data.rate_limit.requests <= 100_000:
-            problems.append(Problem("input.configuration.rateLimit.requests", ErrorCode.INVALID,
-                                    "Allow from 1 to 100000 requests per window."))
+            problems.append(
+                Problem(
+                    "input.configuration.rateLimit.requests",
+                    ErrorCode.INVALID,
+                    "Allow from 1 to 100000 requests per window.",
+                )
+            )
         if not 1 <= data.rate_limit.window <= 86_400:
-            problems.append(Problem("input.configuration.rateLimit.window", ErrorCode.INVALID,
-                                    "The window is in seconds, from 1 to 86400."))
+            problems.append(
+                Problem(
+                    "input.configuration.rateLimit.window",
+                    ErrorCode.INVALID,
+                    "The window is in seconds, from 1 to 86400.",
+                )
+            )
     if data.api_key is not None:
-        problems += collect(check_length("input.configuration.authentication.apiKey", data.api_key,
-                                         minimum=1, maximum=4096, label="The API key"))
+        problems += collect(
+            check_length(
+                "input.configuration.authentication.apiKey", data.api_key, minimum=1, maximum=4096, label="The API key"
+            )
+        )
     if data.api_key_header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", data.api_key_header):
-        problems.append(Problem("input.configuration.authentication.header", ErrorCode.INVALID,
-                                "Use a plain HTTP header name."))
+        problems.append(
+            Problem("input.configuration.authentication.header", ErrorCode.INVALID, "Use a plain HTTP header name.")
+        )
     return problems
 
 
@@ -106,8 +126,9 @@ async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem
     return problems
 
 
-def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID,
-                   endpoint: str) -> dict[str, Any]:
+def _configuration(
+    stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID, endpoint: str
+) -> dict[str, Any]:
     config = dict(stored)
     if data.timeout is not None or "timeout" not in config:
         config["timeout"] = data.timeout if data.timeout is not None else DEFAULT_TIMEOUT_MS
@@ -121,8 +142,11 @@ def _configuration(stored: dict[str, Any], data: AgentSettings, box: SecretBox, 
         auth: dict[str, Any] = {"type": data.auth_type.value}
         if data.auth_type is not AuthenticationType.NONE:
             previous = (stored.get("authentication") or {}).get("config") or {}
-            sealed = (seal_key(box, agent_id, origin_of(endpoint), data.api_key) if data.api_key
-                      else {key: previous[key] for key in ("secret", "origin") if key in previous})
+            sealed = (
+                seal_key(box, agent_id, origin_of(endpoint), data.api_key)
+                if data.api_key
+                else {key: previous[key] for key in ("secret", "origin") if key in previous}
+            )
             header = data.api_key_header or previous.get("header") or "Authorization"
             auth["config"] = {"header": header, **sealed}
         config["authentication"] = auth
@@ -154,19 +178,22 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
     try:
         return await mcp.discover(link_for(agent, box, policy))
     except CredentialUnavailable as unavailable:
-        raise Rejected([Problem("input.configuration.authentication.apiKey", ErrorCode.INVALID_STATE,
-                                str(unavailable))]) from None
+        raise Rejected(
+            [Problem("input.configuration.authentication.apiKey", ErrorCode.INVALID_STATE, str(unavailable))]
+        ) from None
     except mcp.AgentUnreachable as error:
-        raise Rejected([Problem("input.endpoint", ErrorCode.UNREACHABLE,
-                                f"The agent did not answer as an MCP server ({error}).")]) from None
+        raise Rejected(
+            [Problem("input.endpoint", ErrorCode.UNREACHABLE, f"The agent did not answer as an MCP server ({error}).")]
+        ) from None
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:
     return bool((await db.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one())
 
 
-async def register_agent(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                         data: AgentSettings) -> MCPAgent:
+async def register_agent(
+    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, data: AgentSettings
+) -> MCPAgent:
     """Check, discover the agent's tools (no transaction open), then insert."""
     name = (data.name or "").strip()
     problems = collect(check_length("input.name", name, minimum=1, maximum=100, label="The name"))
@@ -175,16 +202,22 @@ async def register_agent(transact: Transact, redis: Redis, box: SecretBox, polic
     if not data.endpoint:
         problems.append(Problem("input.endpoint", ErrorCode.REQUIRED, "The MCP endpoint URL is required."))
     if data.auth_type in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) and not data.api_key:
-        problems.append(Problem("input.configuration.authentication.apiKey", ErrorCode.REQUIRED,
-                                "This authentication needs a key or token."))
+        problems.append(
+            Problem(
+                "input.configuration.authentication.apiKey",
+                ErrorCode.REQUIRED,
+                "This authentication needs a key or token.",
+            )
+        )
     problems += _check_ranges(data) + await _check_urls(data, policy)
     taken: bool = bool(name) and await transact(lambda db: _name_taken(db, name))
     if taken:
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
         raise Rejected(problems)
-    agent = MCPAgent(name=name, endpoint=data.endpoint, description=data.description,
-                     health_check_url=data.health_check_url or None)
+    agent = MCPAgent(
+        name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
+    )
     agent.configuration = _configuration({}, data, box, agent_id=agent.id, endpoint=agent.endpoint)
     discovery = await _discover(agent, box, policy)
     agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
@@ -196,8 +229,9 @@ async def register_agent(transact: Transact, redis: Redis, box: SecretBox, polic
         try:
             await db.flush()
         except IntegrityError:  # the same name, registered while the agent was being asked
-            raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS,
-                                    "An agent with this name exists.")]) from None
+            raise Rejected(
+                [Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")]
+            ) from None
         await db.refresh(agent)
         return agent
 
@@ -209,8 +243,7 @@ async def register_agent(transact: Transact, redis: Redis, box: SecretBox, polic
 async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
     """The agent, not deleted, read afresh (the session may hold an older copy from the read made before
     a call to the peer); with `lock`, its row locked until the transaction ends."""
-    agent = (await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True)
-             if agent_id else None)
+    agent = await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True) if agent_id else None
     if agent is None or agent.deleted_at is not None:
         raise Rejected([AGENT_NOT_FOUND])
     return agent
@@ -232,14 +265,21 @@ def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
     if not auth_config(agent.configuration or {}).get("secret"):
         return
     if origin_of(data.endpoint) != origin_of(agent.endpoint):
-        raise Rejected([Problem(
-            "input.configuration.authentication.apiKey", ErrorCode.REQUIRED,
-            "The endpoint moves to another origin: give the API key again (authentication.apiKey); "
-            "a key is only sent where it was registered.")])
+        raise Rejected(
+            [
+                Problem(
+                    "input.configuration.authentication.apiKey",
+                    ErrorCode.REQUIRED,
+                    "The endpoint moves to another origin: give the API key again (authentication.apiKey); "
+                    "a key is only sent where it was registered.",
+                )
+            ]
+        )
 
 
-async def _plan_reconnect(db: AsyncSession, agent_id: uuid.UUID | None, data: AgentSettings,
-                          box: SecretBox) -> AgentSnapshot:
+async def _plan_reconnect(
+    db: AsyncSession, agent_id: uuid.UUID | None, data: AgentSettings, box: SecretBox
+) -> AgentSnapshot:
     """The agent as the update would leave it, to discover with before anything is locked; the checks
     that would refuse the update come first, so a refused update calls no one."""
     agent = await _readable(db, agent_id, lock=False)
@@ -269,12 +309,19 @@ async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: Se
         agent.description = data.description or None
     if data.health_check_url is not None:
         agent.health_check_url = data.health_check_url or None
-    agent.configuration = _configuration(agent.configuration or {}, data, box, agent_id=agent.id,
-                                         endpoint=agent.endpoint)
+    agent.configuration = _configuration(
+        agent.configuration or {}, data, box, agent_id=agent.id, endpoint=agent.endpoint
+    )
 
 
-async def update_agent(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                       agent_id: uuid.UUID | None, data: AgentSettings) -> MCPAgent:
+async def update_agent(
+    transact: Transact,
+    redis: Redis,
+    box: SecretBox,
+    policy: EgressPolicy,
+    agent_id: uuid.UUID | None,
+    data: AgentSettings,
+) -> MCPAgent:
     """A new endpoint or authentication is discovered first, with no transaction open; the write then
     stores it only if no other update came in meanwhile (the discovery was made for the row as read)."""
     problems = _check_ranges(data) + await _check_urls(data, policy)
@@ -305,8 +352,9 @@ async def update_agent(transact: Transact, redis: Redis, box: SecretBox, policy:
     return agent
 
 
-async def refresh_capabilities(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                               agent_id: uuid.UUID | None) -> MCPAgent:
+async def refresh_capabilities(
+    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+) -> MCPAgent:
     """Discover with the agent as read (no lock, no transaction), then store what it answered unless
     its endpoint or key changed meanwhile."""
     seen = await transact(lambda db: _snapshot(db, agent_id))
@@ -366,8 +414,9 @@ async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool
         return UNHEALTHY_AFTER_FAILURES if not healthy else 0
 
 
-async def check_health(transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy,
-                       agent_id: uuid.UUID | None) -> MCPAgent:
+async def check_health(
+    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+) -> MCPAgent:
     """Probe the agent as read (no lock, no transaction), then record the outcome unless the agent was
     deleted or its endpoint, health URL or key changed meanwhile; unhealthy after consecutive failures."""
     seen = await transact(lambda db: _snapshot(db, agent_id))

@@ -61,8 +61,9 @@ def _check_content(content: str) -> Problem | None:
     return check_length("input.content", content, maximum=CONTENT_MAX, label="A message")
 
 
-async def _own_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, *,
-                       deleted: bool = False) -> ChatSession:
+async def _own_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, *, deleted: bool = False
+) -> ChatSession:
     if session_id is None:
         raise Rejected([SESSION_NOT_FOUND])
     query = select(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id == user_id)
@@ -73,8 +74,9 @@ async def _own_session(session: AsyncSession, user_id: uuid.UUID, session_id: uu
     return found
 
 
-async def create_session(session: AsyncSession, user_id: uuid.UUID, title: str | None,
-                         context: dict[str, Any]) -> ChatSession:
+async def create_session(
+    session: AsyncSession, user_id: uuid.UUID, title: str | None, context: dict[str, Any]
+) -> ChatSession:
     title = title.strip() if title is not None else None
     problems = collect(_check_title(title), _check_context(context))
     if problems:
@@ -86,8 +88,14 @@ async def create_session(session: AsyncSession, user_id: uuid.UUID, title: str |
     return created
 
 
-async def update_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, *,
-                         title: str | None, context: dict[str, Any] | None) -> ChatSession:
+async def update_session(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID | None,
+    *,
+    title: str | None,
+    context: dict[str, Any] | None,
+) -> ChatSession:
     title = title.strip() if title is not None else None
     problems = collect(_check_title(title), _check_context(context))
     try:
@@ -113,8 +121,7 @@ async def archive_session(session: AsyncSession, user_id: uuid.UUID, session_id:
     return await _saved(session, chat)
 
 
-async def unarchive_session(session: AsyncSession, user_id: uuid.UUID,
-                            session_id: uuid.UUID | None) -> ChatSession:
+async def unarchive_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
     chat = await _own_session(session, user_id, session_id)
     if chat.status != SessionStatus.ARCHIVED:
         raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, "The session is not archived.")])
@@ -136,8 +143,15 @@ async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id:
     chat = await _own_session(session, user_id, session_id, deleted=True)
     assert chat.deleted_at is not None
     if datetime.now(UTC) - chat.deleted_at > timedelta(days=RESTORE_WINDOW_DAYS):
-        raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE,
-                                f"Sessions can be restored for {RESTORE_WINDOW_DAYS} days after deletion.")])
+        raise Rejected(
+            [
+                Problem(
+                    "input.sessionId",
+                    ErrorCode.INVALID_STATE,
+                    f"Sessions can be restored for {RESTORE_WINDOW_DAYS} days after deletion.",
+                )
+            ]
+        )
     chat.status = SessionStatus.ACTIVE
     chat.deleted_at = None
     chat.updated_at = func.now()
@@ -149,17 +163,28 @@ class Attachment:
     document_id: uuid.UUID | None  # None: the ID named no document of the sender's
 
 
-async def _attachments(session: AsyncSession, user_id: uuid.UUID,
-                       attachments: list[Attachment]) -> tuple[list[dict[str, Any]], list[Problem]]:
+async def _attachments(
+    session: AsyncSession, user_id: uuid.UUID, attachments: list[Attachment]
+) -> tuple[list[dict[str, Any]], list[Problem]]:
     problems: list[Problem] = []
     if len(attachments) > MAX_ATTACHMENTS:
-        return [], [Problem("input.attachments", ErrorCode.TOO_MANY,
-                            f"A message can carry at most {MAX_ATTACHMENTS} attachments.")]
+        return [], [
+            Problem(
+                "input.attachments", ErrorCode.TOO_MANY, f"A message can carry at most {MAX_ATTACHMENTS} attachments."
+            )
+        ]
     wanted = [a.document_id for a in attachments if a.document_id is not None]
-    rows = (await session.execute(
-        select(Document.id, Document.original_filename, Document.mime_type, Document.file_size)
-        .where(Document.id.in_(wanted), Document.user_id == user_id, Document.deleted_at.is_(None))
-    )).all() if wanted else []
+    rows = (
+        (
+            await session.execute(
+                select(Document.id, Document.original_filename, Document.mime_type, Document.file_size).where(
+                    Document.id.in_(wanted), Document.user_id == user_id, Document.deleted_at.is_(None)
+                )
+            )
+        ).all()
+        if wanted
+        else []
+    )
     found = {row.id: row for row in rows}
     stored: list[dict[str, Any]] = []
     for index, attachment in enumerate(attachments):
@@ -167,13 +192,21 @@ async def _attachments(session: AsyncSession, user_id: uuid.UUID,
         if row is None:
             problems.append(Problem(f"input.attachments.{index}", ErrorCode.NOT_FOUND, "No such document."))
             continue
-        stored.append({"type": row.mime_type, "name": row.original_filename, "size": row.file_size,
-                       "url": f"urn:assistant-gateway:document:{row.id}", "documentId": str(row.id)})
+        stored.append(
+            {
+                "type": row.mime_type,
+                "name": row.original_filename,
+                "size": row.file_size,
+                "url": f"urn:assistant-gateway:document:{row.id}",
+                "documentId": str(row.id),
+            }
+        )
     return stored, problems
 
 
-async def send_message(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None,
-                       content: str, attachments: list[Attachment]) -> Message:
+async def send_message(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, content: str, attachments: list[Attachment]
+) -> Message:
     """Append a user message. Its `seq` comes from the same UPDATE that counts it, whose row lock
     serialises concurrent sends to one session: numbers are gap-free and follow commit order."""
     problems = collect(_check_content(content))
@@ -182,22 +215,35 @@ async def send_message(session: AsyncSession, user_id: uuid.UUID, session_id: uu
     try:
         chat = await _own_session(session, user_id, session_id)
         if chat.status != SessionStatus.ACTIVE:
-            problems.insert(0, Problem("input.sessionId", ErrorCode.INVALID_STATE,
-                                       "Archived sessions accept no new messages."))
+            problems.insert(
+                0, Problem("input.sessionId", ErrorCode.INVALID_STATE, "Archived sessions accept no new messages.")
+            )
     except Rejected as rejected:
         problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
     # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
     # lastActivityAt never moves backwards and message times follow their numbers.
-    seq, at = (await session.execute(
-        update(ChatSession).where(ChatSession.id == chat.id)
-        .values(message_count=ChatSession.message_count + 1, last_activity_at=func.statement_timestamp(),
-                updated_at=func.statement_timestamp())
-        .returning(ChatSession.message_count, ChatSession.last_activity_at)
-    )).one()
-    message = Message(session_id=chat.id, role=MessageRole.USER, content=content, seq=seq,
-                      meta={"attachments": stored} if stored else {}, timestamp=at)
+    seq, at = (
+        await session.execute(
+            update(ChatSession)
+            .where(ChatSession.id == chat.id)
+            .values(
+                message_count=ChatSession.message_count + 1,
+                last_activity_at=func.statement_timestamp(),
+                updated_at=func.statement_timestamp(),
+            )
+            .returning(ChatSession.message_count, ChatSession.last_activity_at)
+        )
+    ).one()
+    message = Message(
+        session_id=chat.id,
+        role=MessageRole.USER,
+        content=content,
+        seq=seq,
+        meta={"attachments": stored} if stored else {},
+        timestamp=at,
+    )
     session.add(message)
     return await _saved(session, message)
 
@@ -207,28 +253,36 @@ async def _own_message(
 ) -> tuple[Message, ChatSession]:
     if message_id is None:
         raise Rejected([MESSAGE_NOT_FOUND])
-    found = (await session.execute(
-        select(Message, ChatSession).join(ChatSession, ChatSession.id == Message.session_id)
-        .where(Message.id == message_id, Message.deleted_at.is_(None), ChatSession.user_id == user_id,
-               ChatSession.deleted_at.is_(None))
-        .with_for_update(of=Message)
-    )).first()
+    found = (
+        await session.execute(
+            select(Message, ChatSession)
+            .join(ChatSession, ChatSession.id == Message.session_id)
+            .where(
+                Message.id == message_id,
+                Message.deleted_at.is_(None),
+                ChatSession.user_id == user_id,
+                ChatSession.deleted_at.is_(None),
+            )
+            .with_for_update(of=Message)
+        )
+    ).first()
     if found is None:
         raise Rejected([MESSAGE_NOT_FOUND])
     return found[0], found[1]
 
 
-async def edit_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None,
-                       content: str) -> Message:
+async def edit_message(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None, content: str
+) -> Message:
     problems = collect(_check_content(content))
     try:
         message, chat = await _own_message(session, user_id, message_id)
         if message.role != MessageRole.USER:
-            problems.insert(0, Problem("input.messageId", ErrorCode.FORBIDDEN,
-                                       "Only your own messages can be edited."))
+            problems.insert(0, Problem("input.messageId", ErrorCode.FORBIDDEN, "Only your own messages can be edited."))
         elif chat.status != SessionStatus.ACTIVE:
-            problems.insert(0, Problem("input.messageId", ErrorCode.INVALID_STATE,
-                                       "Messages of archived sessions cannot change."))
+            problems.insert(
+                0, Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")
+            )
     except Rejected as rejected:
         problems = rejected.problems + problems
     if problems:
@@ -242,7 +296,8 @@ async def delete_message(session: AsyncSession, user_id: uuid.UUID, message_id: 
     """Soft delete; the message keeps its number, so the sequence stays gap-free."""
     message, chat = await _own_message(session, user_id, message_id)
     if chat.status != SessionStatus.ACTIVE:
-        raise Rejected([Problem("input.messageId", ErrorCode.INVALID_STATE,
-                                "Messages of archived sessions cannot change.")])
+        raise Rejected(
+            [Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")]
+        )
     message.deleted_at = func.now()
     return await _saved(session, message)

@@ -65,8 +65,14 @@ def may_move(source: TaskStatus | str, target: TaskStatus | str) -> bool:
     return any(source in move.sources and target == move.target for move in MOVES.values())
 
 
-async def _apply(db: AsyncSession, name: TaskMove, task_id: uuid.UUID, values: Mapping[str, Any] | None = None,
-                 *, owner: uuid.UUID | None = None) -> Task | None:
+async def _apply(
+    db: AsyncSession,
+    name: TaskMove,
+    task_id: uuid.UUID,
+    values: Mapping[str, Any] | None = None,
+    *,
+    owner: uuid.UUID | None = None,
+) -> Task | None:
     move = MOVES[name]
     statement = update(Task).where(Task.id == task_id, Task.status.in_(tuple(move.sources)))
     if owner is not None:
@@ -86,11 +92,21 @@ async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | 
     return task
 
 
-async def finish(db: AsyncSession, task_id: uuid.UUID, *, succeeded: bool, processing_time_ms: int,
-                 output: Any = None, error: str | None = None) -> Task | None:
+async def finish(
+    db: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    succeeded: bool,
+    processing_time_ms: int,
+    output: Any = None,
+    error: str | None = None,
+) -> Task | None:
     """running -> completed or failed with the outcome; None when it left `running` meanwhile (a cancel wins)."""
-    values: dict[str, Any] = {"completed_at": func.now(), "error_message": error,
-                              "processing_time_ms": processing_time_ms}
+    values: dict[str, Any] = {
+        "completed_at": func.now(),
+        "error_message": error,
+        "processing_time_ms": processing_time_ms,
+    }
     if output is not None:
         values["output_payload"] = output
     return await _apply(db, TaskMove.COMPLETE if succeeded else TaskMove.FAIL, task_id, values)
@@ -107,9 +123,13 @@ async def cancel(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> T
 
 async def retry(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> Task | None:
     """failed -> pending, its last outcome cleared."""
-    return await _apply(db, TaskMove.RETRY, task_id,
-                        {"error_message": None, "completed_at": None, "processing_time_ms": None,
-                         "output_payload": null()}, owner=owner)
+    return await _apply(
+        db,
+        TaskMove.RETRY,
+        task_id,
+        {"error_message": None, "completed_at": None, "processing_time_ms": None, "output_payload": null()},
+        owner=owner,
+    )
 
 
 async def recover(db: AsyncSession, task_id: uuid.UUID) -> Task | None:
@@ -124,8 +144,11 @@ async def abandon(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | No
 
 async def count_retry(db: AsyncSession, task_id: uuid.UUID) -> None:
     """One more attempt of a running task (the worker's retry after a failed call)."""
-    await db.execute(update(Task).where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
-                     .values(retry_count=Task.retry_count + 1))
+    await db.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+        .values(retry_count=Task.retry_count + 1)
+    )
 
 
 def priority_of(task: Task) -> TaskPriority:
@@ -148,11 +171,17 @@ def job_timeout(configuration: Mapping[str, Any]) -> int:
     """saq kills a job past this: every attempt's timeout plus the backoff between them, with slack."""
     attempts = int(configuration.get("retries") or 0) + 1
     per_attempt = (configuration.get("timeout") or 30_000) / 1000 + 2
-    return int(attempts * per_attempt + sum(min(0.2 * 2 ** n, 5) for n in range(attempts)) + 10)
+    return int(attempts * per_attempt + sum(min(0.2 * 2**n, 5) for n in range(attempts)) + 10)
 
 
-async def enqueue(queues: TaskQueues, task: Task, configuration: Mapping[str, Any], *, delay: float = 0.0,
-                  not_before: datetime | None = None) -> bool:
+async def enqueue(
+    queues: TaskQueues,
+    task: Task,
+    configuration: Mapping[str, Any],
+    *,
+    delay: float = 0.0,
+    not_before: datetime | None = None,
+) -> bool:
     """Queue one attempt to move the task on: after `delay` or at `not_before` when the caller names a time
     (the worker polling a dependency, waiting out a rate limit), else at the task's `scheduledFor`. False
     (logged) when Redis is away: the sweep queues it later. Raises ValueError on a stored priority or
@@ -162,8 +191,9 @@ async def enqueue(queues: TaskQueues, task: Task, configuration: Mapping[str, An
             not_before = scheduled_time(task.meta or {})
         except ValueError:
             not_before = None  # the worker fails such a task with the reason when its job comes
-    queued = await queues.enqueue_task(task.id, priority_of(task), timeout_seconds=job_timeout(configuration),
-                                       not_before=not_before, delay=delay)
+    queued = await queues.enqueue_task(
+        task.id, priority_of(task), timeout_seconds=job_timeout(configuration), not_before=not_before, delay=delay
+    )
     if not queued:
         log.warning("task %s could not be queued (Redis unreachable); the worker's sweep will", task.id)
     return queued

@@ -45,8 +45,11 @@ def schedule_problems(scheduled_for: datetime | None) -> list[Problem]:
     if scheduled_for is None:
         return []
     if scheduled_for.tzinfo is None or scheduled_for.utcoffset() is None:
-        return [Problem("input.scheduledFor", ErrorCode.INVALID,
-                        "Give the time with its time zone, e.g. 2026-05-01T09:00:00Z.")]
+        return [
+            Problem(
+                "input.scheduledFor", ErrorCode.INVALID, "Give the time with its time zone, e.g. 2026-05-01T09:00:00Z."
+            )
+        ]
     now = datetime.now(UTC)
     if scheduled_for < now - SCHEDULE_PAST_LIMIT:
         return [Problem("input.scheduledFor", ErrorCode.INVALID, "The time is more than a day in the past.")]
@@ -91,8 +94,9 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
         tools = await capabilities_of(redis, session, agent.id) or []
         tool = next((t for t in tools if t.get("name") == request.task_type), None)
         if tool is None:
-            problems.append(Problem("input.taskType", ErrorCode.UNKNOWN_TOOL,
-                                    f"The agent has no tool named {request.task_type!r}."))
+            problems.append(
+                Problem("input.taskType", ErrorCode.UNKNOWN_TOOL, f"The agent has no tool named {request.task_type!r}.")
+            )
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
     if request.session_given:
@@ -101,33 +105,47 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
     if len(request.dependencies) > MAX_DEPENDENCIES:
-        problems.append(Problem("input.dependencies", ErrorCode.TOO_MANY,
-                                f"A task can wait for at most {MAX_DEPENDENCIES} others."))
+        problems.append(
+            Problem("input.dependencies", ErrorCode.TOO_MANY, f"A task can wait for at most {MAX_DEPENDENCIES} others.")
+        )
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
-        mine = set((await session.execute(
-            select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars()) if wanted else set()
+        mine = (
+            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            if wanted
+            else set()
+        )
         for index, pk in enumerate(request.dependencies):
             if pk not in mine:
                 problems.append(Problem(f"input.dependencies.{index}", ErrorCode.NOT_FOUND, "No such task."))
     if problems:
         raise Rejected(problems)
     assert agent is not None
-    meta: dict[str, Any] = {"priority": request.priority.value, "userVisible": True,
-                            "notifyOnComplete": request.notify_on_complete,
-                            "dependencies": [str(pk) for pk in request.dependencies]}
+    meta: dict[str, Any] = {
+        "priority": request.priority.value,
+        "userVisible": True,
+        "notifyOnComplete": request.notify_on_complete,
+        "dependencies": [str(pk) for pk in request.dependencies],
+    }
     if request.scheduled_for is not None:
         meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
-    task = Task(user_id=user_id, agent_id=agent.id, session_id=request.session_id if request.session_given else None,
-                task_type=request.task_type, input_payload=request.input, meta=meta)
+    task = Task(
+        user_id=user_id,
+        agent_id=agent.id,
+        session_id=request.session_id if request.session_given else None,
+        task_type=request.task_type,
+        input_payload=request.input,
+        meta=meta,
+    )
     session.add(task)
     await session.flush()
     await session.refresh(task)
     return task
 
 
-async def _moved(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None,
-                 refusal: str) -> Task:
+async def _moved(
+    session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str
+) -> Task:
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved

@@ -12,8 +12,10 @@ from zoneinfo import available_timezones
 
 from resolvers.problems import ErrorCode, Problem
 
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 256
 EMAIL_MAX = 254  # RFC 5321: a forward path holds at most 256 octets including the angle brackets
@@ -41,15 +43,17 @@ def check_password(field: str, password: str, email: str | None = None) -> Probl
         or not re.search(r"\d", password)
     )
     if weak:
-        return Problem(field, ErrorCode.WEAK_PASSWORD,
-                       "Use 8 or more characters with upper and lower case letters and a number.")
+        return Problem(
+            field, ErrorCode.WEAK_PASSWORD, "Use 8 or more characters with upper and lower case letters and a number."
+        )
     if email is not None and password.strip().lower() == email:
         return Problem(field, ErrorCode.WEAK_PASSWORD, "The password cannot be your email address.")
     return None
 
 
-def check_length(field: str, value: str | None, *, maximum: int, minimum: int = 0,
-                 label: str = "This") -> Problem | None:
+def check_length(
+    field: str, value: str | None, *, maximum: int, minimum: int = 0, label: str = "This"
+) -> Problem | None:
     if value is None:
         return None
     if len(value) < minimum:
@@ -84,8 +88,9 @@ def check_text(field: str, value: str, *, maximum: int) -> Problem | None:
     return None
 
 
-def check_json(field: str, value: Any, *, max_bytes: int = JSON_MAX_BYTES,
-               max_depth: int = JSON_MAX_DEPTH) -> Problem | None:
+def check_json(
+    field: str, value: Any, *, max_bytes: int = JSON_MAX_BYTES, max_depth: int = JSON_MAX_DEPTH
+) -> Problem | None:
     """A JSON input: at most `max_depth` nested containers and `max_bytes` once serialized, and only
     what JSONB can hold (no NUL or unpaired surrogate in a string or key, no NaN or infinity). The walk
     is iterative: a value nested too deeply for recursion is a client error, not a RecursionError."""
@@ -131,8 +136,9 @@ def normalize_phone(phone: str) -> str:
 
 def check_phone(field: str, phone: str) -> Problem | None:
     if not PHONE_RE.match(phone):
-        return Problem(field, ErrorCode.INVALID_PHONE,
-                       "Use an international number starting with +, e.g. +61 2 9999 0000.")
+        return Problem(
+            field, ErrorCode.INVALID_PHONE, "Use an international number starting with +, e.g. +61 2 9999 0000."
+        )
     return None
 
 

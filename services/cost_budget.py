@@ -50,6 +50,14 @@ async def spend(redis: Redis, budget: CostBudget, subject: str, cost: int) -> in
     """Spend `cost` units of the subject's budget now; seconds until the window reopens when they do
     not fit (then nothing is spent), else None. An operation costlier than the whole budget can never
     fit: it waits for a fresh window, and is still refused (the per-query limit is meant to be far lower)."""
-    wait = int(await redis.eval(_SPEND, 1, subject_key(subject), cost, budget.units,  # type: ignore[misc]
-                                budget.window_seconds))
+    wait = int(
+        await redis.eval(
+            _SPEND,
+            1,
+            subject_key(subject),
+            cost,
+            budget.units,  # type: ignore[misc]
+            budget.window_seconds,
+        )
+    )
     return wait or None

@@ -35,17 +35,25 @@ from httpcore2._backends.base import AsyncNetworkBackend, AsyncNetworkStream
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Instance metadata and platform services: credentials live behind these, and some are public addresses.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(address) for address in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean instance metadata
-    "169.254.170.2",  # AWS ECS task metadata and credentials
-    "169.254.169.253", "169.254.169.123",  # AWS DNS and time
-    "fd00:ec2::254", "fd00:ec2::253", "fd00:ec2::123",  # AWS IMDS, DNS and time over IPv6
-    "100.100.100.200",  # Alibaba Cloud metadata
-    "168.63.129.16",  # Azure WireServer (a public address)
-    "192.0.0.192",  # Oracle Cloud legacy metadata
-))
-PRIVATE_NETWORKS = tuple(ipaddress.ip_network(network) for network in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean instance metadata
+        "169.254.170.2",  # AWS ECS task metadata and credentials
+        "169.254.169.253",
+        "169.254.169.123",  # AWS DNS and time
+        "fd00:ec2::254",
+        "fd00:ec2::253",
+        "fd00:ec2::123",  # AWS IMDS, DNS and time over IPv6
+        "100.100.100.200",  # Alibaba Cloud metadata
+        "168.63.129.16",  # Azure WireServer (a public address)
+        "192.0.0.192",  # Oracle Cloud legacy metadata
+    )
+)
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 # IPv4 blocks that are not global but that Python 3.11's `is_global` lets through.
 NOT_GLOBAL_V4 = tuple(ipaddress.ip_network(network) for network in ("192.0.0.0/24", "224.0.0.0/4"))
 GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
@@ -74,8 +82,7 @@ def refusal(ip: IPAddress, *, allow_loopback: bool, allow_private: bool, wrapped
         return "a cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
-            return refusal(ip.ipv4_mapped, allow_loopback=allow_loopback, allow_private=allow_private,
-                           wrapped=wrapped)
+            return refusal(ip.ipv4_mapped, allow_loopback=allow_loopback, allow_private=allow_private, wrapped=wrapped)
         if ip in NAT64_LOCAL:
             return "a local-use NAT64 address"
         if ip in IPV4_COMPATIBLE and not (ip.is_loopback or ip.is_unspecified):
@@ -147,13 +154,19 @@ class GuardedBackend(AsyncNetworkBackend):
         self.policy = policy
         self.inner = AutoBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> AsyncNetworkStream:
         addresses = await self.policy.resolve(host, port)
         # Connect to an address that was just checked; TLS still verifies the original host name.
-        return await self.inner.connect_tcp(addresses[0], port, timeout=timeout, local_address=local_address,
-                                            socket_options=socket_options)
+        return await self.inner.connect_tcp(
+            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
 
     async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
         raise EgressRefused("unix sockets are not allowed")
@@ -174,5 +187,6 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
 def guarded_client(policy: EgressPolicy, *, timeout: float, auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
     """A client whose connections pass the guard. Credentials go in `auth` (see services/credentials.py),
     never in default headers, which would reach every URL the client is asked for."""
-    return httpx2.AsyncClient(transport=GuardedTransport(policy), timeout=timeout, auth=auth,
-                              follow_redirects=False, trust_env=False)
+    return httpx2.AsyncClient(
+        transport=GuardedTransport(policy), timeout=timeout, auth=auth, follow_redirects=False, trust_env=False
+    )

@@ -55,8 +55,7 @@ class Subscription:
         if item is _INTERRUPTED:
             raise StreamInterrupted("The event stream was interrupted; subscribe again with your last cursor.")
         if item is _TOO_SLOW:
-            raise StreamInterrupted("Events arrived faster than they were read; subscribe again with your "
-                                    "last cursor.")
+            raise StreamInterrupted("Events arrived faster than they were read; subscribe again with your last cursor.")
         return item  # type: ignore[no-any-return]
 
 

@@ -43,9 +43,11 @@ class AgentLink:
 
 @contextlib.asynccontextmanager
 async def _session(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
-    async with guarded_client(link.policy, timeout=link.timeout_seconds, auth=link.credentials) as http, \
-            streamable_http_client(link.endpoint, http_client=http) as (read, write), \
-            ClientSession(read, write, read_timeout_seconds=link.timeout_seconds) as session:
+    async with (
+        guarded_client(link.policy, timeout=link.timeout_seconds, auth=link.credentials) as http,
+        streamable_http_client(link.endpoint, http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=link.timeout_seconds) as session,
+    ):
         initialized = await session.initialize()
         yield session, initialized
 
@@ -74,9 +76,15 @@ async def discover(link: AgentLink) -> Discovery:
     async def work() -> Discovery:
         async with _session(link) as (session, initialized):
             listed = await session.list_tools()
-            tools = [{"name": tool.name, "description": tool.description or "",
-                      "inputSchema": tool.input_schema, "outputSchema": tool.output_schema}
-                     for tool in listed.tools]
+            tools = [
+                {
+                    "name": tool.name,
+                    "description": tool.description or "",
+                    "inputSchema": tool.input_schema,
+                    "outputSchema": tool.output_schema,
+                }
+                for tool in listed.tools
+            ]
             return Discovery(version=(initialized.server_info.version or None), tools=tools)
 
     return await _bounded(link, work)  # type: ignore[no-any-return]

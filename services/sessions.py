@@ -97,8 +97,9 @@ async def open_session(redis: Redis, user_id: uuid.UUID) -> IssuedSession:
 async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
     new_token = secrets.token_urlsafe(32)
     new_hash = digest(new_token)
-    outcome = await redis.eval(_ROTATE, 2, _refresh_key(digest(refresh_token)), _refresh_key(new_hash),
-                               new_hash, SESSION_TTL_SECONDS)  # type: ignore[misc]
+    outcome = await redis.eval(
+        _ROTATE, 2, _refresh_key(digest(refresh_token)), _refresh_key(new_hash), new_hash, SESSION_TTL_SECONDS
+    )  # type: ignore[misc]
     status = outcome[0]
     if status == "reused":
         await revoke_session(redis, outcome[1], uuid.UUID(outcome[2]))
@@ -138,5 +139,8 @@ async def is_revoked(redis: Redis, sid: str) -> bool:
 
 
 async def active_sessions(redis: Redis, user_id: uuid.UUID) -> set[str]:
-    return {sid for sid in await redis.smembers(_user_key(user_id))  # type: ignore[misc]
-            if await redis.exists(_sid_key(sid))}
+    return {
+        sid
+        for sid in await redis.smembers(_user_key(user_id))  # type: ignore[misc]
+        if await redis.exists(_sid_key(sid))
+    }

@@ -40,12 +40,20 @@ class TaskQueues:
         # embedded Redis listens on a socket file).
         self._client = Redis.from_url(redis_url)
         self.by_priority: dict[TaskPriority, Queue] = {
-            priority: RedisQueue(self._client, name=name) for priority, name in QUEUE_NAMES.items()}
+            priority: RedisQueue(self._client, name=name) for priority, name in QUEUE_NAMES.items()
+        }
         self.maintenance: Queue = RedisQueue(self._client, name=MAINTENANCE_QUEUE)
         self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
-    async def enqueue_task(self, task_id: uuid.UUID, priority: TaskPriority, *, timeout_seconds: int,
-                           not_before: datetime | None = None, delay: float = 0.0) -> bool:
+    async def enqueue_task(
+        self,
+        task_id: uuid.UUID,
+        priority: TaskPriority,
+        *,
+        timeout_seconds: int,
+        not_before: datetime | None = None,
+        delay: float = 0.0,
+    ) -> bool:
         """Queue one attempt to move the task on; False (logged by the caller) when Redis is away."""
         scheduled = time.time() + delay
         if not_before is not None:
@@ -53,9 +61,13 @@ class TaskQueues:
         try:
             await self._marks.set(enqueued_marker(task_id), "1")
             await self.by_priority[priority].enqueue(
-                EXECUTE_TASK_JOB, key=f"task:{task_id}:{uuid.uuid4().hex[:8]}", task_id=str(task_id),
+                EXECUTE_TASK_JOB,
+                key=f"task:{task_id}:{uuid.uuid4().hex[:8]}",
+                task_id=str(task_id),
                 scheduled=int(scheduled) if scheduled > time.time() + 0.5 else 0,
-                timeout=timeout_seconds, retries=1, ttl=600,
+                timeout=timeout_seconds,
+                retries=1,
+                ttl=600,
             )
             return True
         except (RedisError, OSError):

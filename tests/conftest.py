@@ -90,8 +90,7 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 def settings(tmp_path_factory: pytest.TempPathFactory):
     from gateway.settings import Settings
 
-    return Settings(GATEWAY_DATA_DIR=str(tmp_path_factory.mktemp("data")),
-                    GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
+    return Settings(GATEWAY_DATA_DIR=str(tmp_path_factory.mktemp("data")), GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
 
 
 def signing_keys_json() -> str:

@@ -53,34 +53,49 @@ class GraphQLClient:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             yield cls(http, address)
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   token: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                    headers=sent)
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=sent)
 
-    async def execute(self, query: str, variables: dict[str, Any] | None = None, *,
-                      token: str | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         response = await self.post(query, variables, token=token, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None, *,
-                   token: str | None = None) -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         body = await self.execute(query, variables, token=token)
         assert "errors" not in body, body["errors"]
         return body["data"]
 
     async def register(self, **overrides: Any) -> SignedUp:
         email = overrides.pop("email", f"user-{uuid.uuid4().hex[:10]}@example.com")
-        fields = {"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace",
-                  **overrides}
+        fields = {"email": email, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace", **overrides}
         payload = (await self.data(REGISTER, {"input": fields}))["register"]
         assert payload["errors"] == [], payload["errors"]
-        return SignedUp(id=payload["user"]["id"], email=payload["user"]["email"],
-                        token=payload["accessToken"], refresh_token=payload["refreshToken"])
+        return SignedUp(
+            id=payload["user"]["id"],
+            email=payload["user"]["email"],
+            token=payload["accessToken"],
+            refresh_token=payload["refreshToken"],
+        )
 
 
 class StatementCounter:

@@ -37,8 +37,12 @@ def gateway_env(database_url: str, redis_url: str, data_dir: Path, **extra: str)
     env = {key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")}
     # Every live server of a run signs its users up from 127.0.0.1 into one Redis: the per-address
     # sign-up limit would be spent across tests. A test of that limit passes its own value.
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, GATEWAY_DATA_DIR=str(data_dir),
-               GATEWAY_REGISTER_PER_HOUR="100000")
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        GATEWAY_DATA_DIR=str(data_dir),
+        GATEWAY_REGISTER_PER_HOUR="100000",
+    )
     env.update(extra)
     return env
 
@@ -47,8 +51,9 @@ def spawn_server(env: dict[str, str], *, log: Path, timeout: float = 60) -> Live
     """Start `gateway serve` and wait until it answers /healthz; the caller stops it."""
     port = free_port()
     with log.open("wb") as output:
-        process = subprocess.Popen([GATEWAY, "serve", "--port", str(port)], env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [GATEWAY, "serve", "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while True:

@@ -45,8 +45,11 @@ def data_dir() -> Iterator[Path]:
 
 
 def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("GATEWAY_") and key not in {"DATABASE_URL", "REDIS_URL", "PYTHONPATH"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("GATEWAY_") and key not in {"DATABASE_URL", "REDIS_URL", "PYTHONPATH"}
+    }
     env.update(GATEWAY_DATA_DIR=str(data_dir), **extra)
     return env
 
@@ -57,8 +60,7 @@ def servers_on(data_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name", "cmdline"]):
         try:
-            if not (process.info["name"] or "").startswith(SERVER_NAMES) \
-                    or process.status() == psutil.STATUS_ZOMBIE:
+            if not (process.info["name"] or "").startswith(SERVER_NAMES) or process.status() == psutil.STATUS_ZOMBIE:
                 continue
             cwd = os.path.realpath(process.cwd())
             if cwd == root or cwd.startswith(root + os.sep) or any(root in arg for arg in process.info["cmdline"]):
@@ -88,9 +90,21 @@ def _alive(process: psutil.Process) -> bool:
 
 def register_someone(url: str) -> None:
     """A write through GraphQL: PostgreSQL (the row) and Redis (the register limiter) both answer."""
-    reply = httpx.post(f"{url}/graphql", timeout=30, json={"query": REGISTER, "variables": {"input": {
-        "email": f"embedded-{uuid.uuid4().hex[:12]}@example.com", "password": "Embedded-Passw0rd!",
-        "firstName": "Ada", "lastName": "Lovelace"}}}).json()
+    reply = httpx.post(
+        f"{url}/graphql",
+        timeout=30,
+        json={
+            "query": REGISTER,
+            "variables": {
+                "input": {
+                    "email": f"embedded-{uuid.uuid4().hex[:12]}@example.com",
+                    "password": "Embedded-Passw0rd!",
+                    "firstName": "Ada",
+                    "lastName": "Lovelace",
+                }
+            },
+        },
+    ).json()
     assert "errors" not in reply, reply
     assert reply["data"]["register"]["errors"] == [] and reply["data"]["register"]["user"]["id"], reply
 
@@ -124,7 +138,8 @@ def test_sigterm_and_sigint_stop_the_embedded_servers(data_dir: Path, tmp_path: 
     # A crash leaves pid files naming a dead process: the next start is not fooled by them.
     dead = server.process.pid
     (data_dir / "pgdata" / "postmaster.pid").write_text(
-        f"{dead}\n{data_dir / 'pgdata'}\n{int(time.time())}\n5432\n{data_dir / 'pgdata'}\n\n  0 0\nready   \n")
+        f"{dead}\n{data_dir / 'pgdata'}\n{int(time.time())}\n5432\n{data_dir / 'pgdata'}\n\n  0 0\nready   \n"
+    )
     (data_dir / "redis" / "redis.pid").write_text(f"{dead}\n")
 
     server = spawn_server(embedded_env(data_dir), log=tmp_path / "sigint.log")
@@ -177,8 +192,14 @@ def test_servers_daemonised_by_a_removed_install_are_stopped_and_replaced(
         print(postgres.get_pid(), redis.pid, flush=True)
         os._exit(0)  # like a killed process: no atexit hook stops the daemons
     """)
-    started = subprocess.run([sys.executable, "-c", leave_running, str(data_dir)], capture_output=True, text=True,
-                             env=embedded_env(data_dir, PYTHONPATH=str(other)), timeout=120, check=True)
+    started = subprocess.run(
+        [sys.executable, "-c", leave_running, str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=embedded_env(data_dir, PYTHONPATH=str(other)),
+        timeout=120,
+        check=True,
+    )
     leftovers = [psutil.Process(int(pid)) for pid in started.stdout.split()]
     assert all(_alive(process) for process in leftovers)
     shutil.rmtree(other)
@@ -195,7 +216,7 @@ def test_servers_daemonised_by_a_removed_install_are_stopped_and_replaced(
     assert servers_on(data_dir) == []
 
 
-PROBE = '''
+PROBE = """
 import os
 import time
 from pathlib import Path
@@ -209,7 +230,7 @@ def test_probe(pg_server_url: str, redis_url: str) -> None:
     assert pids, "the suite started no embedded server in GATEWAY_TEST_DATA_DIR"
     (data_dir / "probe.pids").write_text(" ".join(map(str, pids)))
     time.sleep(float(os.environ.get("PROBE_LINGER", "0")))
-'''
+"""
 
 
 def test_the_suites_embedded_servers_stop_with_the_session_even_when_it_is_killed(tmp_path: Path) -> None:
@@ -217,8 +238,19 @@ def test_the_suites_embedded_servers_stop_with_the_session_even_when_it_is_kille
     probe = tmp_path / "test_probe.py"
     probe.write_text(PROBE)
     env = embedded_env(data_dir, GATEWAY_TEST_DATA_DIR=str(data_dir))
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
-               "-c", str(REPO / "pyproject.toml"), str(probe)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "tests.conftest",
+        "-c",
+        str(REPO / "pyproject.toml"),
+        str(probe),
+    ]
     try:
         finished = subprocess.run(command, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
         assert finished.returncode == 0, finished.stdout[-3000:]
@@ -226,8 +258,9 @@ def test_the_suites_embedded_servers_stop_with_the_session_even_when_it_is_kille
         assert servers_on(data_dir) == []
 
         (data_dir / "probe.pids").unlink()
-        killed = subprocess.Popen(command, cwd=REPO, env={**env, "PROBE_LINGER": "120"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed = subprocess.Popen(
+            command, cwd=REPO, env={**env, "PROBE_LINGER": "120"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 120
         while not (data_dir / "probe.pids").exists():
             assert killed.poll() is None and time.monotonic() < deadline, "the probe run did not start"
@@ -248,8 +281,14 @@ def test_a_data_folder_of_another_postgresql_version_is_refused_with_what_to_do(
     try:
         (data_dir / "pgdata").mkdir()
         (data_dir / "pgdata" / "PG_VERSION").write_text("15\n")
-        refused = subprocess.run([str(Path(sys.executable).with_name("gateway")), "migrate"], check=False,
-                                 env=embedded_env(data_dir), capture_output=True, text=True, timeout=120)
+        refused = subprocess.run(
+            [str(Path(sys.executable).with_name("gateway")), "migrate"],
+            check=False,
+            env=embedded_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert refused.returncode == 1
         assert "PostgreSQL 15 database and this install runs PostgreSQL 16" in refused.stderr
         assert "GATEWAY_DATA_DIR" in refused.stderr and "Traceback" not in refused.stderr

@@ -20,10 +20,14 @@ HEADER_TIMEOUT = 1.0
 @pytest.fixture(scope="module")
 def server(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     database = create_database(pg_server_url, "gateway_http")
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("http"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
-                      GATEWAY_MAX_CONNECTIONS_PER_ADDRESS=str(PER_ADDRESS),
-                      GATEWAY_HTTP_HEADER_TIMEOUT=str(HEADER_TIMEOUT))
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("http"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+        GATEWAY_MAX_CONNECTIONS_PER_ADDRESS=str(PER_ADDRESS),
+        GATEWAY_HTTP_HEADER_TIMEOUT=str(HEADER_TIMEOUT),
+    )
     try:
         with live_server(env, log=tmp_path_factory.mktemp("logs") / "http.log") as running:
             yield running

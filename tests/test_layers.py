@@ -25,8 +25,9 @@ def imported_packages(path: Path) -> set[str]:
 
 
 def offenders(package: str, forbidden: str) -> list[str]:
-    return sorted(str(path.relative_to(ROOT)) for path in (ROOT / package).rglob("*.py")
-                  if forbidden in imported_packages(path))
+    return sorted(
+        str(path.relative_to(ROOT)) for path in (ROOT / package).rglob("*.py") if forbidden in imported_packages(path)
+    )
 
 
 def test_graph_does_not_import_jobs() -> None:

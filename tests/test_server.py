@@ -26,8 +26,12 @@ def server_env(
     pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     database = create_database(pg_server_url, "gateway_serve")
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("serve"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("serve"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+    )
     yield env
     drop_database(pg_server_url, database)
 
@@ -40,11 +44,14 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def demo_token(server: LiveServer, server_env: dict[str, str]) -> str:
-    seeded = subprocess.run([GATEWAY, "seed-demo"], env=server_env, capture_output=True, text=True,
-                            timeout=120, check=True)
+    seeded = subprocess.run(
+        [GATEWAY, "seed-demo"], env=server_env, capture_output=True, text=True, timeout=120, check=True
+    )
     assert "demo@assistant.example" in seeded.stdout
-    reply = httpx.post(f"{server.url}/graphql", json={"query": LOGIN, "variables": {
-        "input": {"email": "demo@assistant.example", "password": "Demo-Passw0rd"}}}).json()
+    reply = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": LOGIN, "variables": {"input": {"email": "demo@assistant.example", "password": "Demo-Passw0rd"}}},
+    ).json()
     assert reply["data"]["login"]["errors"] == []
     return str(reply["data"]["login"]["accessToken"])
 
@@ -73,8 +80,9 @@ def test_jwks_publishes_the_signing_key(server: LiveServer, demo_token: str) -> 
 
 
 def test_seed_demo_gives_a_signed_in_user_something_to_see(server: LiveServer, demo_token: str) -> None:
-    reply = httpx.post(f"{server.url}/graphql", json={"query": VIEWER},
-                       headers={"Authorization": f"Bearer {demo_token}"}).json()
+    reply = httpx.post(
+        f"{server.url}/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {demo_token}"}
+    ).json()
     viewer = reply["data"]["viewer"]
     assert viewer["email"] == "demo@assistant.example"
     assert viewer["chatSessions"]["totalCount"] >= 4
@@ -85,8 +93,7 @@ async def test_graphql_transport_ws_runs_operations_for_the_token_in_connection_
     server: LiveServer, demo_token: str
 ) -> None:
     async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {demo_token}"}}))
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {demo_token}"}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": VIEWER}}))
         message = json.loads(await socket.recv())
@@ -101,8 +108,7 @@ async def test_legacy_graphql_ws_acknowledges_a_valid_token_and_refuses_a_bad_on
     # strawberry's legacy `graphql-ws` handler carries subscriptions only (no queries over the socket);
     # what it must share with graphql-transport-ws is who may connect.
     async with websockets.connect(server.ws_url, subprotocols=["graphql-ws"]) as socket:
-        await socket.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {demo_token}"}}))
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {demo_token}"}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
     async with websockets.connect(server.ws_url, subprotocols=["graphql-ws"]) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Bearer x"}}))
@@ -131,13 +137,17 @@ async def test_an_anonymous_socket_is_refused(server: LiveServer) -> None:
 def test_export_schema_check_fails_on_drift(tmp_path: Path) -> None:
     stale = tmp_path / "schema.graphql"
     stale.write_text("type Query { stale: Int }\n")
-    drift = subprocess.run([GATEWAY, "export-schema", "--check", "--path", str(stale)],
-                           capture_output=True, text=True, timeout=60)
+    drift = subprocess.run(
+        [GATEWAY, "export-schema", "--check", "--path", str(stale)], capture_output=True, text=True, timeout=60
+    )
     assert drift.returncode == 1 and "out of date" in drift.stderr
-    subprocess.run([GATEWAY, "export-schema", "--path", str(stale)], check=True, timeout=60,
-                   capture_output=True)
-    assert subprocess.run([GATEWAY, "export-schema", "--check", "--path", str(stale)],
-                          timeout=60, capture_output=True).returncode == 0
+    subprocess.run([GATEWAY, "export-schema", "--path", str(stale)], check=True, timeout=60, capture_output=True)
+    assert (
+        subprocess.run(
+            [GATEWAY, "export-schema", "--check", "--path", str(stale)], timeout=60, capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_committed_schema_is_current() -> None:

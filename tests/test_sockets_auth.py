@@ -41,13 +41,19 @@ SOCKETS_PER_ADDRESS = 6
 
 
 @pytest.fixture(scope="module")
-def server_env(pg_server_url: str, redis_url: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def server_env(
+    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     database = create_database(pg_server_url, "gateway_sockets")
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("sockets"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_WS_INIT_TIMEOUT=str(INIT_TIMEOUT),
-                      GATEWAY_MAX_SOCKETS_PER_ADDRESS=str(SOCKETS_PER_ADDRESS),
-                      GATEWAY_TRUSTED_PROXIES="127.0.0.1")
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("sockets"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+        GATEWAY_WS_INIT_TIMEOUT=str(INIT_TIMEOUT),
+        GATEWAY_MAX_SOCKETS_PER_ADDRESS=str(SOCKETS_PER_ADDRESS),
+        GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+    )
     yield env
     drop_database(pg_server_url, database)
 
@@ -61,8 +67,9 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="module")
 def server_keys(server_env: dict[str, str]) -> TokenKeys:
     """The key set the server signs with, so a test can mint a token about to expire."""
-    return TokenKeys(load_key_set(server_env["GATEWAY_JWT_PRIVATE_KEYS"]), issuer="assistant-gateway",
-                     ttl_seconds=15 * 60)
+    return TokenKeys(
+        load_key_set(server_env["GATEWAY_JWT_PRIVATE_KEYS"]), issuer="assistant-gateway", ttl_seconds=15 * 60
+    )
 
 
 class Account:
@@ -75,15 +82,17 @@ class Account:
     async def call(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with httpx.AsyncClient(timeout=30) as http:
-            body = (await http.post(self.url, json={"query": query, "variables": variables or {}},
-                                    headers=headers)).json()
+            body = (
+                await http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers)
+            ).json()
         assert "errors" not in body, body
         (payload,) = body["data"].values()
         return payload
 
     async def register(self) -> Account:
-        payload = await self.call(REGISTER, {"input": {"email": self.email, "password": PASSWORD,
-                                                       "firstName": "Sock", "lastName": "Et"}})
+        payload = await self.call(
+            REGISTER, {"input": {"email": self.email, "password": PASSWORD, "firstName": "Sock", "lastName": "Et"}}
+        )
         assert payload["errors"] == []
         self.token, self.refresh_token = payload["accessToken"], payload["refreshToken"]
         self.pk = decode_global_id(payload["user"]["id"])[1]  # type: ignore[assignment]
@@ -116,6 +125,7 @@ async def connected(server: LiveServer, protocol: str, token: str) -> AsyncItera
 
 async def close_code(socket: ClientConnection, within: float) -> int:
     """Wait for the server to close the socket (skipping keep-alives and errors); its close code."""
+
     async def wait() -> int:
         while True:
             try:
@@ -123,6 +133,7 @@ async def close_code(socket: ClientConnection, within: float) -> int:
             except ConnectionClosed as closed:
                 assert closed.rcvd is not None, "closed without a close frame"
                 return closed.rcvd.code
+
     return await asyncio.wait_for(wait(), within)
 
 
@@ -130,8 +141,9 @@ async def still_open(socket: ClientConnection, protocol: str) -> None:
     """The socket still serves its user: an operation answers (graphql-transport-ws), or at least
     nothing closes it (graphql-ws carries subscriptions only)."""
     if protocol == "graphql-transport-ws":
-        await socket.send(json.dumps({"id": uuid.uuid4().hex, "type": "subscribe",
-                                      "payload": {"query": "{ viewer { email } }"}}))
+        await socket.send(
+            json.dumps({"id": uuid.uuid4().hex, "type": "subscribe", "payload": {"query": "{ viewer { email } }"}})
+        )
         message = json.loads(await asyncio.wait_for(socket.recv(), 5))
         assert message["type"] == "next" and message["payload"]["data"]["viewer"]["email"]
         assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "complete"
@@ -155,8 +167,9 @@ def bad_tokens(server_keys: TokenKeys) -> dict[str, str]:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("case", ["garbage", "foreign-key", "expired", "not-bearer"])
-async def test_a_bad_token_is_refused_with_4403(server: LiveServer, server_keys: TokenKeys, protocol: str,
-                                                case: str) -> None:
+async def test_a_bad_token_is_refused_with_4403(
+    server: LiveServer, server_keys: TokenKeys, protocol: str, case: str
+) -> None:
     async with websockets.connect(server.ws_url, subprotocols=[protocol]) as socket:
         if case == "not-bearer":
             await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": "Basic eDp5"}}))
@@ -167,8 +180,9 @@ async def test_a_bad_token_is_refused_with_4403(server: LiveServer, server_keys:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("payload", [{}, None, {"authorization": ""}], ids=["empty", "none", "blank"])
-async def test_an_init_without_a_token_is_refused_with_4403(server: LiveServer, protocol: str,
-                                                            payload: dict[str, str] | None) -> None:
+async def test_an_init_without_a_token_is_refused_with_4403(
+    server: LiveServer, protocol: str, payload: dict[str, str] | None
+) -> None:
     """Every subscription needs a user: an anonymous socket is refused at `connection_init`."""
     async with websockets.connect(server.ws_url, subprotocols=[protocol]) as socket:
         message: dict[str, Any] = {"type": "connection_init"}
@@ -179,8 +193,9 @@ async def test_an_init_without_a_token_is_refused_with_4403(server: LiveServer, 
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_a_token_of_an_ended_session_is_refused_with_4403(server: LiveServer, account: Account,
-                                                                protocol: str) -> None:
+async def test_a_token_of_an_ended_session_is_refused_with_4403(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     assert (await account.call(LOGOUT, {"input": {"refreshToken": account.refresh_token}}))["errors"] == []
     async with websockets.connect(server.ws_url, subprotocols=[protocol]) as socket:
         await init(socket, account.token)  # still unexpired, but its session is over
@@ -191,8 +206,9 @@ async def test_a_token_of_an_ended_session_is_refused_with_4403(server: LiveServ
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_the_socket_closes_with_4401_when_its_token_expires(server: LiveServer, server_keys: TokenKeys,
-                                                                  account: Account, protocol: str) -> None:
+async def test_the_socket_closes_with_4401_when_its_token_expires(
+    server: LiveServer, server_keys: TokenKeys, account: Account, protocol: str
+) -> None:
     access, _ = await account.sign_in()
     # The server's own key, issued long enough ago that about four seconds remain.
     expires = int(time.time()) + 4
@@ -203,11 +219,14 @@ async def test_the_socket_closes_with_4401_when_its_token_expires(server: LiveSe
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_logout_closes_that_sessions_sockets_within_a_second(server: LiveServer, account: Account,
-                                                                   protocol: str) -> None:
+async def test_logout_closes_that_sessions_sockets_within_a_second(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     other_access, _ = await account.sign_in()
-    async with connected(server, protocol, account.token) as ending, \
-            connected(server, protocol, other_access) as staying:
+    async with (
+        connected(server, protocol, account.token) as ending,
+        connected(server, protocol, other_access) as staying,
+    ):
         await asyncio.sleep(3)  # sockets idle a while before the user logs out
         assert (await account.call(LOGOUT, {"input": {"refreshToken": account.refresh_token}}))["errors"] == []
         assert await close_code(ending, 1.0) == 4401
@@ -215,13 +234,16 @@ async def test_logout_closes_that_sessions_sockets_within_a_second(server: LiveS
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_logout_everywhere_closes_every_socket_of_the_user(server: LiveServer, account: Account,
-                                                                 protocol: str) -> None:
+async def test_logout_everywhere_closes_every_socket_of_the_user(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     second_access, _ = await account.sign_in()
     bystander = await Account(server).register()
-    async with connected(server, protocol, account.token) as first, \
-            connected(server, protocol, second_access) as second, \
-            connected(server, protocol, bystander.token) as other_user:
+    async with (
+        connected(server, protocol, account.token) as first,
+        connected(server, protocol, second_access) as second,
+        connected(server, protocol, bystander.token) as other_user,
+    ):
         answer = await account.call(LOGOUT_EVERYWHERE, token=account.token)
         assert answer["errors"] == [] and answer["revokedSessions"] == 2
         assert await close_code(first, 1.0) == 4401
@@ -230,14 +252,19 @@ async def test_logout_everywhere_closes_every_socket_of_the_user(server: LiveSer
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_change_password_closes_the_other_sessions_sockets(server: LiveServer, account: Account,
-                                                                 protocol: str) -> None:
+async def test_change_password_closes_the_other_sessions_sockets(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     other_access, _ = await account.sign_in()
-    async with connected(server, protocol, account.token) as current, \
-            connected(server, protocol, other_access) as other:
-        answer = await account.call(CHANGE_PASSWORD, {"input": {"currentPassword": PASSWORD,
-                                                                "newPassword": "Changed-Pass-9"}},
-                                    token=account.token)
+    async with (
+        connected(server, protocol, account.token) as current,
+        connected(server, protocol, other_access) as other,
+    ):
+        answer = await account.call(
+            CHANGE_PASSWORD,
+            {"input": {"currentPassword": PASSWORD, "newPassword": "Changed-Pass-9"}},
+            token=account.token,
+        )
         assert answer["errors"] == []
         assert await close_code(other, 1.0) == 4401
         await still_open(current, protocol)
@@ -252,8 +279,9 @@ async def test_delete_account_closes_its_sockets(server: LiveServer, account: Ac
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_a_replayed_refresh_token_closes_the_sessions_sockets(server: LiveServer, account: Account,
-                                                                    protocol: str) -> None:
+async def test_a_replayed_refresh_token_closes_the_sessions_sockets(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     rotated = await account.call(REFRESH, {"input": {"refreshToken": account.refresh_token}})
     async with connected(server, protocol, rotated["accessToken"]) as socket:
         replay = await account.call(REFRESH, {"input": {"refreshToken": account.refresh_token}})
@@ -265,9 +293,11 @@ async def test_revocations_reach_sockets_after_quiet_spells(server: LiveServer, 
     """The process listens for revocations on one Redis subscription; it must keep listening through
     idle time, not only while revocations keep coming."""
     sessions = [await account.sign_in() for _ in range(3)]
-    async with connected(server, "graphql-transport-ws", sessions[0][0]) as first, \
-            connected(server, "graphql-transport-ws", sessions[1][0]) as second, \
-            connected(server, "graphql-transport-ws", sessions[2][0]) as third:
+    async with (
+        connected(server, "graphql-transport-ws", sessions[0][0]) as first,
+        connected(server, "graphql-transport-ws", sessions[1][0]) as second,
+        connected(server, "graphql-transport-ws", sessions[2][0]) as third,
+    ):
         for (_, refresh_token), socket, quiet in zip(sessions, (first, second, third), (0, 2.4, 4.5), strict=True):
             await asyncio.sleep(quiet)
             assert (await account.call(LOGOUT, {"input": {"refreshToken": refresh_token}}))["errors"] == []
@@ -280,9 +310,11 @@ async def test_revocations_reach_sockets_after_quiet_spells(server: LiveServer, 
 async def test_open_sockets_are_capped_per_client_address(server: LiveServer) -> None:
     """`GATEWAY_MAX_SOCKETS_PER_ADDRESS` counts open sockets, initialised or not, per client address
     (from X-Forwarded-For, since the test client is a trusted proxy here); others are not affected."""
+
     def from_address(address: str) -> Any:
-        return websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"],
-                                  additional_headers={"X-Forwarded-For": address})
+        return websockets.connect(
+            server.ws_url, subprotocols=["graphql-transport-ws"], additional_headers={"X-Forwarded-For": address}
+        )
 
     crowd = [await from_address("198.51.100.1").__aenter__() for _ in range(SOCKETS_PER_ADDRESS)]
     try:
@@ -327,8 +359,9 @@ async def test_a_socket_that_never_initialises_is_closed_with_4408(server: LiveS
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_an_initialised_socket_outlives_the_init_timeout(server: LiveServer, account: Account,
-                                                               protocol: str) -> None:
+async def test_an_initialised_socket_outlives_the_init_timeout(
+    server: LiveServer, account: Account, protocol: str
+) -> None:
     async with connected(server, protocol, account.token) as socket:
         await asyncio.sleep(INIT_TIMEOUT + 0.5)
         await still_open(socket, protocol)

@@ -32,8 +32,11 @@ class TransportSocket:
                 self.closed.set_result(self.socket.close_code)
 
     async def subscribe(self, operation_id: str, query: str, variables: dict[str, Any] | None = None) -> None:
-        await self.socket.send(json.dumps({"id": operation_id, "type": "subscribe",
-                                           "payload": {"query": query, "variables": variables or {}}}))
+        await self.socket.send(
+            json.dumps(
+                {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+            )
+        )
 
     async def receive(self, operation_id: str, timeout: float = 10) -> dict[str, Any]:
         return await asyncio.wait_for(self.inbox[operation_id].get(), timeout)

@@ -38,21 +38,37 @@ def verify(collected: list[dict[str, Any]], expected: list[tuple[int, str, str]]
         wrong += len(bad)
         reordered += int(unordered)
         if (miss or dup or extra or bad or unordered) and len(problems) < 10:
-            problems.append(f"subscription {number}: {len(got)} received; missing seq {miss[:10]}"
-                            f"{'...' if len(miss) > 10 else ''}; duplicated {dup[:10]}; unexpected {extra[:10]};"
-                            f" wrong id/content at {bad[:10]}; in order: {not unordered}")
+            problems.append(
+                f"subscription {number}: {len(got)} received; missing seq {miss[:10]}"
+                f"{'...' if len(miss) > 10 else ''}; duplicated {dup[:10]}; unexpected {extra[:10]};"
+                f" wrong id/content at {bad[:10]}; in order: {not unordered}"
+            )
     received = sum(len(v) for v in deliveries.values())
-    return {"expected": subscribers * len(want), "received": received, "missing": missing,
-            "duplicated": duplicated, "unexpected": unexpected, "wrong": wrong,
-            "subscriptions_out_of_order": reordered, "other_frames": len(other), "socket_events": len(events),
-            "problems": problems, "other_sample": other[:5], "events_sample": events[:5],
-            "ok": not (missing or duplicated or unexpected or wrong or reordered or other or events)
-            and received == subscribers * len(want),
-            "_deliveries": deliveries}
+    return {
+        "expected": subscribers * len(want),
+        "received": received,
+        "missing": missing,
+        "duplicated": duplicated,
+        "unexpected": unexpected,
+        "wrong": wrong,
+        "subscriptions_out_of_order": reordered,
+        "other_frames": len(other),
+        "socket_events": len(events),
+        "problems": problems,
+        "other_sample": other[:5],
+        "events_sample": events[:5],
+        "ok": not (missing or duplicated or unexpected or wrong or reordered or other or events)
+        and received == subscribers * len(want),
+        "_deliveries": deliveries,
+    }
 
 
-def latency_figures(deliveries: dict[int, list[tuple[int, int, str, str]]], sent: list[Sent],
-                    server_of: dict[int, int], sender_server: int) -> dict[str, Any]:
+def latency_figures(
+    deliveries: dict[int, list[tuple[int, int, str, str]]],
+    sent: list[Sent],
+    server_of: dict[int, int],
+    sender_server: int,
+) -> dict[str, Any]:
     by_seq = {s.seq: s for s in sent}
     groups: dict[str, list[float]] = defaultdict(list)
     last: dict[int, float] = defaultdict(lambda: -math.inf)
@@ -69,15 +85,29 @@ def latency_figures(deliveries: dict[int, list[tuple[int, int, str, str]]], sent
             last[seq] = max(last[seq], from_answer)
     groups["last subscriber of a message"] = list(last.values())
     rows = {}
-    for name in ("all", "same process as sender", "other process", "from request start",
-                 "last subscriber of a message"):
+    for name in (
+        "all",
+        "same process as sender",
+        "other process",
+        "from request start",
+        "last subscriber of a message",
+    ):
         values = groups.get(name, [])
-        rows[name] = {"n": len(values), "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-                      "p99_ms": percentile(values, 99), "max_ms": max(values) if values else math.nan,
-                      "min_ms": min(values) if values else math.nan}
+        rows[name] = {
+            "n": len(values),
+            "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95),
+            "p99_ms": percentile(values, 99),
+            "max_ms": max(values) if values else math.nan,
+            "min_ms": min(values) if values else math.nan,
+        }
     http = [(s.answered_ns - s.started_ns) / 1e6 for s in sent]
-    rows["sendMessage HTTP round trip"] = {"n": len(http), "p50_ms": percentile(http, 50),
-                                           "p95_ms": percentile(http, 95), "p99_ms": percentile(http, 99),
-                                           "max_ms": max(http) if http else math.nan,
-                                           "min_ms": min(http) if http else math.nan}
+    rows["sendMessage HTTP round trip"] = {
+        "n": len(http),
+        "p50_ms": percentile(http, 50),
+        "p95_ms": percentile(http, 95),
+        "p99_ms": percentile(http, 99),
+        "max_ms": max(http) if http else math.nan,
+        "min_ms": min(http) if http else math.nan,
+    }
     return rows

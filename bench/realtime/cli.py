@@ -32,25 +32,49 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", "-c", type=int, default=8, help="throughput: requests in flight (default 8)")
     parser.add_argument("--duration", "-d", type=float, default=10.0, help="throughput: seconds per row (default 10)")
     parser.add_argument("--warmup", "-w", type=float, default=2.0, help="throughput warm-up seconds (default 2)")
-    parser.add_argument("--fanout-concurrency", type=int, default=1,
-                        help="the 'subscribers receiving' row: requests in flight into the watched session (default 1)")
-    parser.add_argument("--fanout-duration", type=float, default=5.0,
-                        help="the 'subscribers receiving' row: seconds (default 5; 0 skips the row)")
-    parser.add_argument("--fanout-drain", type=float, default=40.0,
-                        help="seconds the fan-out deliveries may take to arrive after the row (default 40)")
+    parser.add_argument(
+        "--fanout-concurrency",
+        type=int,
+        default=1,
+        help="the 'subscribers receiving' row: requests in flight into the watched session (default 1)",
+    )
+    parser.add_argument(
+        "--fanout-duration",
+        type=float,
+        default=5.0,
+        help="the 'subscribers receiving' row: seconds (default 5; 0 skips the row)",
+    )
+    parser.add_argument(
+        "--fanout-drain",
+        type=float,
+        default=40.0,
+        help="seconds the fan-out deliveries may take to arrive after the row (default 40)",
+    )
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between priming and reading RSS")
-    parser.add_argument("--time-limit", type=float, default=175.0,
-                        help="stop (exit 2) when the whole run takes longer (default 175 s)")
-    parser.add_argument("--profile", action="store_true",
-                        help="py-spy both servers during the latency phase (slows them: figures are not clean)")
+    parser.add_argument(
+        "--time-limit", type=float, default=175.0, help="stop (exit 2) when the whole run takes longer (default 175 s)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy both servers during the latency phase (slows them: figures are not clean)",
+    )
     parser.add_argument("--dsn", default=DEFAULT_DSN, help="bench database (seeded if needed)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis shared by the two servers")
     parser.add_argument("--skip-seed", action="store_true", help="do not check or create the seed")
     parser.add_argument("--json", type=Path, help="where to write the results (default bench/results/)")
     parser.add_argument("--no-save", action="store_true", help="print the report only")
     args = parser.parse_args(argv)
-    if args.subscribers < 2 or args.subs_per_socket < 1 or args.client_procs < 1 or args.rate <= 0 \
-            or args.seconds <= 0 or args.concurrency < 1 or args.duration <= 0 or args.fanout_concurrency < 1:
+    if (
+        args.subscribers < 2
+        or args.subs_per_socket < 1
+        or args.client_procs < 1
+        or args.rate <= 0
+        or args.seconds <= 0
+        or args.concurrency < 1
+        or args.duration <= 0
+        or args.fanout_concurrency < 1
+    ):
         parser.error("counts must be positive (at least 2 subscribers: one per server)")
     return args
 
@@ -63,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:
         pass
+
     async def bounded() -> Outcome:
         # Cancelling `run` still runs its clean-up (subscriber processes, servers, the bench user).
         try:
@@ -80,12 +105,22 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_save:
         path = args.json or RESULTS_DIR / f"realtime-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({
-            "context": {"when": datetime.now(UTC).isoformat(), "python": platform.python_version(),
-                        "cpus": os.cpu_count(), "args": {k: str(v) for k, v in vars(args).items()}},
-            "figures": outcome.figures,
-            "throughput": [row.as_dict() for row in outcome.throughput],
-        }, indent=2, default=str))
+        path.write_text(
+            json.dumps(
+                {
+                    "context": {
+                        "when": datetime.now(UTC).isoformat(),
+                        "python": platform.python_version(),
+                        "cpus": os.cpu_count(),
+                        "args": {k: str(v) for k, v in vars(args).items()},
+                    },
+                    "figures": outcome.figures,
+                    "throughput": [row.as_dict() for row in outcome.throughput],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         print(f"results: {path}")
     for failure in outcome.failures:
         print(f"!! {failure}", file=sys.stderr)

@@ -41,8 +41,12 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         end = self._now()
         wall = end[0] - self._start[0]
-        figures = {"wall_s": wall, "server_cpu_s": end[1] - self._start[1], "client_cpu_s": end[2] - self._start[2],
-                   "machine_busy_s": end[3] - self._start[3]}
+        figures = {
+            "wall_s": wall,
+            "server_cpu_s": end[1] - self._start[1],
+            "client_cpu_s": end[2] - self._start[2],
+            "machine_busy_s": end[3] - self._start[3],
+        }
         # Who "everything else" is: CPU by process name, ours left out (servers, their children, client).
         ours = {self.me.pid, *(w.process.pid for w in self.workers)}
         for server in self.servers:

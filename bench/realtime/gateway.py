@@ -36,8 +36,10 @@ class Gateway:
                     raise WrongAnswer(f"HTTP {response.status}: {raw[:300]!r}")
         except (aiohttp.ClientError, TimeoutError) as error:
             operation = " ".join(query.split())[:60]
-            raise WrongAnswer(f"{self.url}: no answer to `{operation}...` after {time.monotonic() - started:.1f} s: "
-                              f"{type(error).__name__} {error}") from None
+            raise WrongAnswer(
+                f"{self.url}: no answer to `{operation}...` after {time.monotonic() - started:.1f} s: "
+                f"{type(error).__name__} {error}"
+            ) from None
         return queries.data_of(raw)
 
     async def payload(self, query: str, variables: dict[str, Any], field_name: str) -> dict[str, Any]:
@@ -75,8 +77,15 @@ async def warm_up_sockets(gateways: list[Gateway], token: str, session_id: str) 
             ack = await asyncio.wait_for(ws.receive(), 10)
             if json.loads(ack.data).get("type") != "connection_ack":
                 raise DeliveryFailure(f"warm-up socket refused: {ack.data!r}")
-            await ws.send_str(json.dumps({"id": "w", "type": "subscribe", "payload": {
-                "query": SUBSCRIBE, "variables": {"id": session_id, "after": None}}}))
+            await ws.send_str(
+                json.dumps(
+                    {
+                        "id": "w",
+                        "type": "subscribe",
+                        "payload": {"query": SUBSCRIBE, "variables": {"id": session_id, "after": None}},
+                    }
+                )
+            )
             sockets.append(ws)
         # No `after`: a message sent before the subscription is live would not arrive; retry until one does.
         for ws in sockets:

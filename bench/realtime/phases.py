@@ -32,10 +32,20 @@ class ThroughputRow:
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
-        return {"label": self.label, "subscribers": self.subscribers, "target": self.target,
-                "concurrency": self.concurrency, "messages": r.requests, "errors": r.errors,
-                "first_error": r.first_error, "msg_per_s": r.throughput, "p50_ms": r.percentile_ms(50),
-                "p99_ms": r.percentile_ms(99), "deliveries": self.deliveries, **self.cpu}
+        return {
+            "label": self.label,
+            "subscribers": self.subscribers,
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "messages": r.requests,
+            "errors": r.errors,
+            "first_error": r.first_error,
+            "msg_per_s": r.throughput,
+            "p50_ms": r.percentile_ms(50),
+            "p99_ms": r.percentile_ms(99),
+            "deliveries": self.deliveries,
+            **self.cpu,
+        }
 
 
 @dataclass
@@ -66,8 +76,9 @@ async def stored_messages(dsn: str, session_global_id: str) -> list[tuple[int, s
     return [(int(row["seq"]), to_base64("Message", str(row["id"]))) for row in rows]
 
 
-def plan_workers(args: argparse.Namespace, servers: list[Gateway], token: str, session_id: str,
-                 after: str) -> tuple[list[WorkerPlan], dict[int, int]]:
+def plan_workers(
+    args: argparse.Namespace, servers: list[Gateway], token: str, session_id: str, after: str
+) -> tuple[list[WorkerPlan], dict[int, int]]:
     """Subscription n goes to server n % 2; sockets carry `subs_per_socket` subscriptions of one server;
     sockets are dealt to the subscriber processes in turn. Returns the plans and subscription -> server."""
     by_server: dict[int, list[int]] = defaultdict(list)
@@ -76,8 +87,8 @@ def plan_workers(args: argparse.Namespace, servers: list[Gateway], token: str, s
     sockets: list[SocketPlan] = []
     for index, numbers in by_server.items():
         for start in range(0, len(numbers), args.subs_per_socket):
-            sockets.append(SocketPlan(servers[index].ws_url, numbers[start:start + args.subs_per_socket]))
-    plans = [WorkerPlan(token, session_id, after, sockets[k::args.client_procs]) for k in range(args.client_procs)]
+            sockets.append(SocketPlan(servers[index].ws_url, numbers[start : start + args.subs_per_socket]))
+    plans = [WorkerPlan(token, session_id, after, sockets[k :: args.client_procs]) for k in range(args.client_procs)]
     server_of = {n: index for index, numbers in by_server.items() for n in numbers}
     return [p for p in plans if p.sockets], server_of
 
@@ -91,8 +102,10 @@ async def wait_for_frames(workers: list[WorkerHandle], total: int, timeout: floa
         if got >= total:
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise DeliveryFailure(f"{what}: {got:,} of {total:,} frames after {timeout:.0f} s "
-                                  f"(socket events: {sum(c['events'] for c in counts)})")
+            raise DeliveryFailure(
+                f"{what}: {got:,} of {total:,} frames after {timeout:.0f} s "
+                f"(socket events: {sum(c['events'] for c in counts)})"
+            )
         await asyncio.sleep(0.05)
 
 
@@ -112,8 +125,9 @@ async def send_at_rate(gateway: Gateway, session_id: str, count: int, rate: floa
     return sent
 
 
-def send_call(gateways: list[Gateway], sessions: list[str], label: str,
-              record: list[tuple[int, str, str]] | None = None) -> Callable[[int], Awaitable[None]]:
+def send_call(
+    gateways: list[Gateway], sessions: list[str], label: str, record: list[tuple[int, str, str]] | None = None
+) -> Callable[[int], Awaitable[None]]:
     """The closed-loop throughput call: request n goes to gateway n % 2, into session n % len(sessions);
     with `record`, each answer's (seq, id, content) is kept for the delivery check."""
 
@@ -129,9 +143,15 @@ def send_call(gateways: list[Gateway], sessions: list[str], label: str,
     return call
 
 
-async def throughput(label: str, subscribers: int, target: str, call: Callable[[int], Awaitable[None]],
-                     args: argparse.Namespace, meter: CpuMeter,
-                     drain: Callable[[LoadResult], Awaitable[float]] | None = None) -> ThroughputRow:
+async def throughput(
+    label: str,
+    subscribers: int,
+    target: str,
+    call: Callable[[int], Awaitable[None]],
+    args: argparse.Namespace,
+    meter: CpuMeter,
+    drain: Callable[[LoadResult], Awaitable[float]] | None = None,
+) -> ThroughputRow:
     """A closed-loop window; with `drain`, the CPU figures also cover waiting for the deliveries."""
     log(f"throughput: {label}: {args.duration:g} s at concurrency {args.concurrency}")
     meter.start()

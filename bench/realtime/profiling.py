@@ -24,11 +24,27 @@ class Profiler:
         if not executable:
             raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
         self.outputs = [RESULTS_DIR / f"realtime-profile-server{n}-{stamp}.txt" for n in (1, 2)]
-        self.children = [subprocess.Popen(
-            [executable, "record", "--pid", str(process.pid), "--duration", str(math.ceil(seconds)),
-             "--rate", "200", "--format", "raw", "--output", str(output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            for process, output in zip(processes, self.outputs, strict=True)]
+        self.children = [
+            subprocess.Popen(
+                [
+                    executable,
+                    "record",
+                    "--pid",
+                    str(process.pid),
+                    "--duration",
+                    str(math.ceil(seconds)),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(output),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for process, output in zip(processes, self.outputs, strict=True)
+        ]
 
     def wait(self) -> list[str]:
         summaries = []
@@ -47,11 +63,24 @@ class Profiler:
 
 IDLE_FRAMES = ("EpollSelector.select", "select", "poll")
 AREAS = {  # first component of a py-spy frame's path -> what it is
-    "graphql": "graphql-core (execution)", "strawberry": "strawberry", "uvicorn": "uvicorn", "websockets":
-    "websockets (frames)", "starlette": "starlette", "asyncio": "asyncio loop", "sqlalchemy": "SQLAlchemy",
-    "asyncpg": "asyncpg", "redis": "redis-py", "json": "json", "graph": "gateway code", "services":
-    "gateway code", "loaders": "gateway code", "resolvers": "gateway code", "gateway": "gateway code",
-    "models": "gateway code", "joserfc": "tokens (joserfc)", "cryptography": "tokens (joserfc)",
+    "graphql": "graphql-core (execution)",
+    "strawberry": "strawberry",
+    "uvicorn": "uvicorn",
+    "websockets": "websockets (frames)",
+    "starlette": "starlette",
+    "asyncio": "asyncio loop",
+    "sqlalchemy": "SQLAlchemy",
+    "asyncpg": "asyncpg",
+    "redis": "redis-py",
+    "json": "json",
+    "graph": "gateway code",
+    "services": "gateway code",
+    "loaders": "gateway code",
+    "resolvers": "gateway code",
+    "gateway": "gateway code",
+    "models": "gateway code",
+    "joserfc": "tokens (joserfc)",
+    "cryptography": "tokens (joserfc)",
 }
 
 
@@ -62,8 +91,16 @@ def _frame(frame: str) -> tuple[str, str]:
     return (f"{name} ({path})" if path else name), path.split("/", 1)[0]
 
 
-TRUNK = ("run", "serve", "<module>", "Runner.run", "BaseEventLoop.run_until_complete", "BaseEventLoop.run_forever",
-         "BaseEventLoop._run_once", "Handle._run")
+TRUNK = (
+    "run",
+    "serve",
+    "<module>",
+    "Runner.run",
+    "BaseEventLoop.run_until_complete",
+    "BaseEventLoop.run_forever",
+    "BaseEventLoop._run_once",
+    "Handle._run",
+)
 
 
 def _trunk(name: str) -> bool:
@@ -93,9 +130,10 @@ def summarize_profile(path: Path, top: int = 15) -> str:
         areas[AREAS.get(frames[-1][1], frames[-1][1] or "?")] += count
     if not total:
         return f"{path.name}: no busy samples"
-    lines = [f"{path.name}: {total:,} busy samples at 200 Hz ({idle:,} more waiting in select)",
-             "  self time by library: " + ", ".join(f"{name} {c / total * 100:.0f}%"
-                                                    for name, c in areas.most_common(10))]
+    lines = [
+        f"{path.name}: {total:,} busy samples at 200 Hz ({idle:,} more waiting in select)",
+        "  self time by library: " + ", ".join(f"{name} {c / total * 100:.0f}%" for name, c in areas.most_common(10)),
+    ]
     branch = [(name, c) for name, c in inclusive.most_common() if not _trunk(name)][:top]
     lines += [f"  inclusive {c / total * 100:5.1f}%  {name}" for name, c in branch]
     return "\n".join(lines)
@@ -110,8 +148,13 @@ def server_log_summary(processes: list[GatewayProcess]) -> str:
         except OSError:
             continue
         tracebacks = sum(1 for line in text if line.startswith("Traceback"))
-        errors = [line for line in text if line and not line[0].isspace()
-                  and line.split(":", 1)[0].rsplit(".", 1)[-1].endswith(("Error", "Exception"))]
+        errors = [
+            line
+            for line in text
+            if line
+            and not line[0].isspace()
+            and line.split(":", 1)[0].rsplit(".", 1)[-1].endswith(("Error", "Exception"))
+        ]
         last = errors[-1][:300] if errors else "-"
         lines.append(f"  {process.log_path}: {tracebacks} tracebacks; last exception: {last}")
     return "server logs:\n" + "\n".join(lines)

@@ -61,8 +61,9 @@ async def run(args: argparse.Namespace) -> Outcome:
         "GATEWAY_WS_MAX_SUBSCRIPTIONS": str(max(args.subs_per_socket, 20)),
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    processes = [GatewayProcess(dsn, args.redis_url, RESULTS_DIR / f"realtime-server{n}-{stamp}.log", env)
-                 for n in (1, 2)]
+    processes = [
+        GatewayProcess(dsn, args.redis_url, RESULTS_DIR / f"realtime-server{n}-{stamp}.log", env) for n in (1, 2)
+    ]
     if processes[0].port == processes[1].port:
         raise SystemExit("both servers drew the same free port; run again")
     workers: list[WorkerHandle] = []
@@ -75,15 +76,25 @@ async def run(args: argparse.Namespace) -> Outcome:
         connector = aiohttp.TCPConnector(limit=args.concurrency + 8)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=45)) as http:
             anonymous = Gateway(http, processes[0].base_url)
-            registered = await anonymous.payload(REGISTER, {"input": {
-                "email": REALTIME_EMAIL, "password": BENCH_PASSWORD, "firstName": "Real", "lastName": "Time"}},
-                "register")
+            registered = await anonymous.payload(
+                REGISTER,
+                {
+                    "input": {
+                        "email": REALTIME_EMAIL,
+                        "password": BENCH_PASSWORD,
+                        "firstName": "Real",
+                        "lastName": "Time",
+                    }
+                },
+                "register",
+            )
             token = str(registered["accessToken"])
             gateways = [Gateway(http, p.base_url, token) for p in processes]
             sender = gateways[0]
             watched = await sender.create_session("realtime: watched by every subscriber")
-            load_sessions = [await gateways[n % 2].create_session(f"realtime: load {n}")
-                             for n in range(args.concurrency)]
+            load_sessions = [
+                await gateways[n % 2].create_session(f"realtime: load {n}") for n in range(args.concurrency)
+            ]
             anchor = await sender.send(watched, "anchor")
             cursor_data = await sender.call(FIRST_CURSOR, {"id": watched})
             edge = cursor_data["node"]["messages"]["edges"][0]
@@ -94,25 +105,32 @@ async def run(args: argparse.Namespace) -> Outcome:
 
             log(f"warm-up: {args.warmup:g} s of sendMessage, one subscription on each server")
             await warm_up_sockets(gateways, token, load_sessions[0])
-            await run_load(send_call(gateways, load_sessions, "warm-up"), concurrency=args.concurrency,
-                           duration_s=args.warmup)
+            await run_load(
+                send_call(gateways, load_sessions, "warm-up"), concurrency=args.concurrency, duration_s=args.warmup
+            )
 
-            outcome.throughput.append(await throughput(
-                "no subscribers", 0, "own sessions", send_call(gateways, load_sessions, "load"), args, meter))
+            outcome.throughput.append(
+                await throughput(
+                    "no subscribers", 0, "own sessions", send_call(gateways, load_sessions, "load"), args, meter
+                )
+            )
 
             await asyncio.sleep(1.0)
             rss_before = [tree_rss(p.pid) for p in processes]
 
             plans, server_of = plan_workers(args, gateways, token, watched, after)
-            log(f"opening {args.subscribers:,} subscriptions on {sum(len(p.sockets) for p in plans):,} sockets "
-                f"({args.subs_per_socket} per socket) from {len(plans)} subscriber process(es)")
+            log(
+                f"opening {args.subscribers:,} subscriptions on {sum(len(p.sockets) for p in plans):,} sockets "
+                f"({args.subs_per_socket} per socket) from {len(plans)} subscriber process(es)"
+            )
             workers.extend(WorkerHandle(plan) for plan in plans)
             opened_at = time.monotonic()
             replies = await asyncio.gather(*(w.ask("open", 90) for w in workers))
             failed = sum(r["failed"] for r in replies)
             if failed:
-                raise DeliveryFailure(f"{failed} sockets could not subscribe; first: "
-                                      f"{[f for r in replies for f in r['failures']][:3]}")
+                raise DeliveryFailure(
+                    f"{failed} sockets could not subscribe; first: {[f for r in replies for f in r['failures']][:3]}"
+                )
             # Subscribed with `after` = the anchor's cursor: whether a subscription is already live or
             # still replaying when the primer commits, it receives the primer exactly once. Its arrival
             # everywhere therefore means every subscription is live.
@@ -121,8 +139,9 @@ async def run(args: argparse.Namespace) -> Outcome:
             await wait_for_frames(workers, args.subscribers, 60, "primer")
             checks = [await w.ask("check", 30) for w in workers]
             if any(c["odd_count"] or c["events"] for c in checks):
-                raise DeliveryFailure("subscriptions answered something else than the primer: "
-                                      f"{[c['odd'] + c['events'] for c in checks]}")
+                raise DeliveryFailure(
+                    f"subscriptions answered something else than the primer: {[c['odd'] + c['events'] for c in checks]}"
+                )
             outcome.figures["subscribe_s"] = time.monotonic() - opened_at
             await asyncio.sleep(args.settle)
             rss_after = [tree_rss(p.pid) for p in processes]
@@ -131,8 +150,10 @@ async def run(args: argparse.Namespace) -> Outcome:
             outcome.figures["rss_per_subscription_kib"] = (sum(rss_after) - sum(rss_before)) / 1024 / args.subscribers
 
             count = round(args.rate * args.seconds)
-            log(f"latency: {count} messages at {args.rate:g}/s through {processes[0].base_url}, "
-                f"{args.subscribers:,} subscribers")
+            log(
+                f"latency: {count} messages at {args.rate:g}/s through {processes[0].base_url}, "
+                f"{args.subscribers:,} subscribers"
+            )
             profiler = Profiler(processes, args.seconds, stamp) if args.profile else None
             meter.start()
             sent = await send_at_rate(sender, watched, count, args.rate, "latency")
@@ -144,23 +165,41 @@ async def run(args: argparse.Namespace) -> Outcome:
                 outcome.figures["profile"] = await asyncio.to_thread(profiler.wait)
             expected += [(s.seq, s.id, s.content) for s in sent]
 
-            outcome.throughput.append(await throughput(
-                f"{args.subscribers:,} subscribers idle", args.subscribers, "own sessions",
-                send_call(gateways, load_sessions, "load"), args, meter))
+            outcome.throughput.append(
+                await throughput(
+                    f"{args.subscribers:,} subscribers idle",
+                    args.subscribers,
+                    "own sessions",
+                    send_call(gateways, load_sessions, "load"),
+                    args,
+                    meter,
+                )
+            )
 
             if args.fanout_duration > 0:
-                fan = argparse.Namespace(**{**vars(args), "duration": args.fanout_duration,
-                                            "concurrency": args.fanout_concurrency})
+                fan = argparse.Namespace(
+                    **{**vars(args), "duration": args.fanout_duration, "concurrency": args.fanout_concurrency}
+                )
                 fanned: list[tuple[int, str, str]] = []
                 frames_so_far = args.subscribers * (1 + count)
 
                 async def drain(result: LoadResult) -> float:
-                    return await wait_for_frames(workers, frames_so_far + args.subscribers * result.requests,
-                                                 args.fanout_drain, "fan-out deliveries")
+                    return await wait_for_frames(
+                        workers,
+                        frames_so_far + args.subscribers * result.requests,
+                        args.fanout_drain,
+                        "fan-out deliveries",
+                    )
 
-                row = await throughput(f"{args.subscribers:,} subscribers receiving", args.subscribers,
-                                       "watched session", send_call([sender], [watched], "fan-out", fanned),
-                                       fan, meter, drain)
+                row = await throughput(
+                    f"{args.subscribers:,} subscribers receiving",
+                    args.subscribers,
+                    "watched session",
+                    send_call([sender], [watched], "fan-out", fanned),
+                    fan,
+                    meter,
+                    drain,
+                )
                 row.deliveries = args.subscribers * row.result.requests
                 outcome.throughput.append(row)
                 expected += sorted(fanned)
@@ -171,9 +210,11 @@ async def run(args: argparse.Namespace) -> Outcome:
             stored = await stored_messages(dsn, watched)
             told = [(int(anchor["seq"]), str(anchor["id"]))] + [(seq, gid) for seq, gid, _ in expected]
             if stored != told:
-                outcome.failures.append(f"the watched session holds {len(stored)} messages, the sender was told "
-                                        f"of {len(told)}; first difference: "
-                                        f"{next(((a, b) for a, b in zip(stored, told, strict=False) if a != b), None)}")
+                outcome.failures.append(
+                    f"the watched session holds {len(stored)} messages, the sender was told "
+                    f"of {len(told)}; first difference: "
+                    f"{next(((a, b) for a, b in zip(stored, told, strict=False) if a != b), None)}"
+                )
     except (WrongAnswer, DeliveryFailure) as error:
         # Say what the servers said, too: a refusal over HTTP usually has its cause in a server log.
         raise type(error)(f"{error}\n{server_log_summary(processes)}") from None
@@ -194,6 +235,7 @@ async def run(args: argparse.Namespace) -> Outcome:
     outcome.figures["latency_messages"] = count
     outcome.figures["run_s"] = time.monotonic() - run_started
     if not checked["ok"]:
-        outcome.failures.append("delivery check failed: " + json.dumps(
-            {k: v for k, v in checked.items() if k not in ("ok",)}, indent=1))
+        outcome.failures.append(
+            "delivery check failed: " + json.dumps({k: v for k, v in checked.items() if k not in ("ok",)}, indent=1)
+        )
     return outcome

@@ -57,29 +57,50 @@ class SubscriberWorker:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         gate = asyncio.Semaphore(self.plan.open_concurrency)
         started = time.monotonic()
-        results = await asyncio.gather(*(self._open_one(plan, gate) for plan in self.plan.sockets),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._open_one(plan, gate) for plan in self.plan.sockets), return_exceptions=True
+        )
         failures = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
-        return {"sockets": len(self.sockets), "failures": failures[:5], "failed": len(failures),
-                "seconds": time.monotonic() - started}
+        return {
+            "sockets": len(self.sockets),
+            "failures": failures[:5],
+            "failed": len(failures),
+            "seconds": time.monotonic() - started,
+        }
 
     async def _open_one(self, plan: SocketPlan, gate: asyncio.Semaphore) -> None:
         assert self.http is not None
         async with gate:
-            ws = await self.http.ws_connect(plan.url, protocols=("graphql-transport-ws",), autoping=True,
-                                            heartbeat=None, max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=5))
-            await ws.send_str(json.dumps({"type": "connection_init",
-                                          "payload": {"authorization": f"Bearer {self.plan.token}"}}))
+            ws = await self.http.ws_connect(
+                plan.url,
+                protocols=("graphql-transport-ws",),
+                autoping=True,
+                heartbeat=None,
+                max_msg_size=0,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5),
+            )
+            await ws.send_str(
+                json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {self.plan.token}"}})
+            )
             ack = await asyncio.wait_for(ws.receive(), 15)
             if ack.type != aiohttp.WSMsgType.TEXT or json.loads(ack.data).get("type") != "connection_ack":
                 await ws.close()
-                raise DeliveryFailure(f"connection_init refused: {ack.type.name} {ack.data!r} "
-                                      f"(close code {ws.close_code})")
+                raise DeliveryFailure(
+                    f"connection_init refused: {ack.type.name} {ack.data!r} (close code {ws.close_code})"
+                )
             for number in plan.subscriptions:
-                await ws.send_str(json.dumps({
-                    "id": str(number), "type": "subscribe",
-                    "payload": {"query": SUBSCRIBE, "variables": {"id": self.plan.session_id,
-                                                                  "after": self.plan.after}}}))
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "id": str(number),
+                            "type": "subscribe",
+                            "payload": {
+                                "query": SUBSCRIBE,
+                                "variables": {"id": self.plan.session_id, "after": self.plan.after},
+                            },
+                        }
+                    )
+                )
             self.sockets.append(ws)
             self.readers.append(asyncio.create_task(self._read(ws, plan)))
 
@@ -91,8 +112,9 @@ class SubscriberWorker:
             else:
                 self.events.append(f"socket of subscriptions {plan.subscriptions[:3]}...: {message.type.name}")
         if not self.stopping:
-            self.events.append(f"socket of subscriptions {plan.subscriptions[:3]}... closed by the server "
-                               f"(code {ws.close_code})")
+            self.events.append(
+                f"socket of subscriptions {plan.subscriptions[:3]}... closed by the server (code {ws.close_code})"
+            )
 
     async def close(self) -> None:
         self.stopping = True
@@ -154,10 +176,19 @@ def worker_main(conn: Connection, plan: WorkerPlan) -> None:
                 elif command == "count":
                     conn.send({"frames": len(worker.frames), "events": len(worker.events)})
                 elif command == "check":  # parse what arrived so far: anything but `next` data?
-                    odd = [raw[:300] for _, raw in worker.frames
-                           if (m := json.loads(raw)).get("type") != "next" or (m.get("payload") or {}).get("errors")]
-                    conn.send({"frames": len(worker.frames), "odd": odd[:5], "odd_count": len(odd),
-                               "events": worker.events[:5]})
+                    odd = [
+                        raw[:300]
+                        for _, raw in worker.frames
+                        if (m := json.loads(raw)).get("type") != "next" or (m.get("payload") or {}).get("errors")
+                    ]
+                    conn.send(
+                        {
+                            "frames": len(worker.frames),
+                            "odd": odd[:5],
+                            "odd_count": len(odd),
+                            "events": worker.events[:5],
+                        }
+                    )
                 elif command == "collect":
                     await worker.close()
                     conn.send(worker.collected())

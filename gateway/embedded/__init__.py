@@ -23,8 +23,15 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "assistant_gateway"
 
-__all__ = ["DATABASE_NAME", "EmbeddedServerError", "EmbeddedUrls", "ensure_servers", "start_postgres",
-           "start_redis", "stop_all"]
+__all__ = [
+    "DATABASE_NAME",
+    "EmbeddedServerError",
+    "EmbeddedUrls",
+    "ensure_servers",
+    "start_postgres",
+    "start_redis",
+    "stop_all",
+]
 
 
 @dataclass(frozen=True)

@@ -85,13 +85,16 @@ def _replace_leftovers(pgdata: Path, claim_path: Path) -> Path | None:
     claim = processes.Claim.read(claim_path)
     for server in postmasters:
         reason = processes.why_not_shared(server, claim, _bin() / "postgres")
-        if reason is None and len(lines) >= 8 and lines[0].strip() == str(server.pid) \
-                and lines[7].strip() == "ready":
-            log.info("sharing the embedded PostgreSQL (pid %d) that gateway process %d started", server.pid,
-                     claim.owner if claim else 0)
+        if reason is None and len(lines) >= 8 and lines[0].strip() == str(server.pid) and lines[7].strip() == "ready":
+            log.info(
+                "sharing the embedded PostgreSQL (pid %d) that gateway process %d started",
+                server.pid,
+                claim.owner if claim else 0,
+            )
             return Path(lines[4].strip())
-        log.warning("stopping the PostgreSQL left running on %s (pid %d): %s", pgdata, server.pid,
-                    reason or "it is not ready")
+        log.warning(
+            "stopping the PostgreSQL left running on %s (pid %d): %s", pgdata, server.pid, reason or "it is not ready"
+        )
         helpers = [found for found in on_pgdata if found.pid != server.pid]
         survivors = processes.stop(server, STOP_SIGNALS, timeout=STOP_TIMEOUT, helpers=helpers)
         processes.refuse_survivors(survivors, "PostgreSQL", pgdata)
@@ -130,23 +133,37 @@ def _check_data_folder(pgdata: Path) -> None:
         if any(pgdata.iterdir()):
             raise EmbeddedServerError(
                 f"{pgdata} is not empty but holds no PostgreSQL database (an interrupted first start?). "
-                "Remove that folder (or set GATEWAY_DATA_DIR to another one) and start again.")
+                "Remove that folder (or set GATEWAY_DATA_DIR to another one) and start again."
+            )
         return
     theirs = version_file.read_text().strip()
-    ours = _major(subprocess.run([str(_bin() / "postgres"), "-V"], check=True, capture_output=True,
-                                 text=True).stdout)
+    ours = _major(subprocess.run([str(_bin() / "postgres"), "-V"], check=True, capture_output=True, text=True).stdout)
     if theirs != ours:
         raise EmbeddedServerError(
             f"{pgdata} holds a PostgreSQL {theirs} database and this install runs PostgreSQL {ours}. "
             f"Move that folder away (dump it first with PostgreSQL {theirs}'s pg_dump if you need its data), "
-            "or set GATEWAY_DATA_DIR to another folder, and start again.")
+            "or set GATEWAY_DATA_DIR to another folder, and start again."
+        )
 
 
 def _initdb(pgdata: Path, account: dict[str, Any]) -> None:
     log.info("initialising the embedded PostgreSQL data folder %s", pgdata)
-    done = subprocess.run([str(_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "--auth-local=trust",
-                           "--encoding=utf8", "-U", "postgres"], check=False, capture_output=True, text=True,
-                          **account)
+    done = subprocess.run(
+        [
+            str(_bin() / "initdb"),
+            "-D",
+            str(pgdata),
+            "--auth=trust",
+            "--auth-local=trust",
+            "--encoding=utf8",
+            "-U",
+            "postgres",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        **account,
+    )
     if done.returncode != 0:
         raise EmbeddedServerError(f"initdb failed for {pgdata}:\n{done.stderr[-2000:]}")
 
@@ -166,8 +183,10 @@ def _wait_ready(popen: subprocess.Popen[bytes], pgdata: Path, log_path: Path) ->
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise EmbeddedServerError(f"PostgreSQL exited with status {popen.returncode} while starting; "
-                                      f"its log {log_path} ends with:\n{_tail(log_path)}")
+            raise EmbeddedServerError(
+                f"PostgreSQL exited with status {popen.returncode} while starting; "
+                f"its log {log_path} ends with:\n{_tail(log_path)}"
+            )
         lines = _postmaster_pid_file(pgdata)
         if len(lines) >= 8 and lines[0].strip() == str(popen.pid) and lines[7].strip() == "ready":
             return
@@ -187,8 +206,9 @@ def _ensure_database(socket_dir: Path, database: str) -> None:
         return
     psql = [str(_bin() / "psql"), "-h", str(socket_dir), "-U", "postgres", "-d", "postgres", "-tA", "-c"]
     literal = database.replace("'", "''")
-    found = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{literal}'"],
-                           check=True, capture_output=True, text=True).stdout.strip()
+    found = subprocess.run(
+        [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{literal}'"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     if found != "1":
         identifier = database.replace('"', '""')
         subprocess.run([*psql, f'CREATE DATABASE "{identifier}"'], check=True, capture_output=True)
@@ -215,16 +235,27 @@ def start(data_dir: Path, database: str) -> str:
             with log_path.open("ab") as output:
                 popen = subprocess.Popen(
                     [str(_bin() / "postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-h", ""],
-                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
                     # Its own session: a terminal's Ctrl-C reaches the gateway, which stops it in order.
                     start_new_session=True,
                     preexec_fn=processes.die_with_parent(signal.SIGINT),
-                    **account)
-            own(Running(name="PostgreSQL", popen=popen, claim_path=claim_path, workdir=pgdata,
-                        process_names=("postgres",), signals=STOP_SIGNALS, timeout=STOP_TIMEOUT))
+                    **account,
+                )
+            own(
+                Running(
+                    name="PostgreSQL",
+                    popen=popen,
+                    claim_path=claim_path,
+                    workdir=pgdata,
+                    process_names=("postgres",),
+                    signals=STOP_SIGNALS,
+                    timeout=STOP_TIMEOUT,
+                )
+            )
             processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_bin() / "postgres")).write(claim_path)
             _wait_ready(popen, pgdata, log_path)
             log.info("embedded PostgreSQL (pid %d) on %s", popen.pid, pgdata)
     _ensure_database(socket_dir, database)
     return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir))}"
-

@@ -104,16 +104,20 @@ def working_in(directory: Path, names: tuple[str, ...]) -> list[psutil.Process]:
     for candidate in psutil.process_iter(["name"]):
         try:
             name = candidate.info["name"] or ""
-            if name.startswith(names) and os.path.realpath(candidate.cwd()) == target \
-                    and candidate.status() != psutil.STATUS_ZOMBIE:
+            if (
+                name.startswith(names)
+                and os.path.realpath(candidate.cwd()) == target
+                and candidate.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(candidate)
         except (psutil.Error, OSError):
             continue
     return found
 
 
-def stop(main: psutil.Process, signals: tuple[int, ...], *, timeout: float,
-         helpers: Sequence[psutil.Process] = ()) -> list[psutil.Process]:
+def stop(
+    main: psutil.Process, signals: tuple[int, ...], *, timeout: float, helpers: Sequence[psutil.Process] = ()
+) -> list[psutil.Process]:
     """Ask `main` to stop with each signal in turn (waiting `timeout` for each), then SIGKILL it and
     whatever `helpers` (e.g. PostgreSQL backends) are still alive. Returns those that survived (another
     user's processes we may not signal, or ones stuck in the kernel)."""
@@ -142,7 +146,8 @@ def refuse_survivors(survivors: list[psutil.Process], what: str, folder: Path) -
         pids = " ".join(str(found.pid) for found in survivors)
         raise EmbeddedServerError(
             f"a {what} left running on {folder} (pid {pids}) could not be stopped from here. Stop it "
-            f"(`sudo kill {pids}`), or set GATEWAY_DATA_DIR to another folder, and start again.")
+            f"(`sudo kill {pids}`), or set GATEWAY_DATA_DIR to another folder, and start again."
+        )
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,15 @@ def _replace_leftovers(redis_dir: Path, claim_path: Path, socket: Path) -> bool:
     for server in found.values():
         reason = processes.why_not_shared(server, claim, _binary())
         if reason is None and socket.is_socket():
-            log.info("sharing the embedded Redis (pid %d) that gateway process %d started", server.pid,
-                     claim.owner if claim else 0)
+            log.info(
+                "sharing the embedded Redis (pid %d) that gateway process %d started",
+                server.pid,
+                claim.owner if claim else 0,
+            )
             return True
-        log.warning("stopping the Redis left running on %s (pid %d): %s", redis_dir, server.pid,
-                    reason or "its socket is gone")
+        log.warning(
+            "stopping the Redis left running on %s (pid %d): %s", redis_dir, server.pid, reason or "its socket is gone"
+        )
         survivors = processes.stop(server, STOP_SIGNALS, timeout=STOP_TIMEOUT)
         processes.refuse_survivors(survivors, "Redis", redis_dir)
     for stale in (redis_dir / "redis.pid", socket, claim_path, redis_dir / "redis.rdb.settings"):
@@ -82,29 +86,32 @@ def _replace_leftovers(redis_dir: Path, claim_path: Path, socket: Path) -> bool:
 def _config(redis_dir: Path, socket: Path, *, append_only: bool) -> str:
     # `save ""`: no RDB save points, so shutting down never depends on a save succeeding; the
     # append-only file keeps the data (fsync every second).
-    return "\n".join([
-        "port 0",
-        f'unixsocket "{socket}"',
-        "unixsocketperm 700",
-        f'dir "{redis_dir}"',
-        "dbfilename redis.rdb",
-        f'pidfile "{redis_dir / "redis.pid"}"',
-        "daemonize no",
-        'logfile ""',
-        'save ""',
-        f"appendonly {'yes' if append_only else 'no'}",
-        "appendfsync everysec",
-        "databases 16",
-        "",
-    ])
+    return "\n".join(
+        [
+            "port 0",
+            f'unixsocket "{socket}"',
+            "unixsocketperm 700",
+            f'dir "{redis_dir}"',
+            "dbfilename redis.rdb",
+            f'pidfile "{redis_dir / "redis.pid"}"',
+            "daemonize no",
+            'logfile ""',
+            'save ""',
+            f"appendonly {'yes' if append_only else 'no'}",
+            "appendfsync everysec",
+            "databases 16",
+            "",
+        ]
+    )
 
 
 def _wait_ready(popen: subprocess.Popen[bytes], socket: Path, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise EmbeddedServerError(f"redis-server exited with status {popen.returncode} while starting; "
-                                      f"see {log_path}")
+            raise EmbeddedServerError(
+                f"redis-server exited with status {popen.returncode} while starting; see {log_path}"
+            )
         if socket.is_socket():
             client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
             try:
@@ -136,11 +143,24 @@ def start(data_dir: Path) -> str:
             log_path = run / "redis.log"
             with log_path.open("ab") as output:
                 popen = subprocess.Popen(
-                    [str(_binary()), str(config)], stdin=subprocess.DEVNULL, stdout=output,
-                    stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGTERM))
-            own(Running(name="Redis", popen=popen, claim_path=claim_path, workdir=redis_dir,
-                        process_names=NAMES, signals=STOP_SIGNALS, timeout=STOP_TIMEOUT))
+                    [str(_binary()), str(config)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=processes.die_with_parent(signal.SIGTERM),
+                )
+            own(
+                Running(
+                    name="Redis",
+                    popen=popen,
+                    claim_path=claim_path,
+                    workdir=redis_dir,
+                    process_names=NAMES,
+                    signals=STOP_SIGNALS,
+                    timeout=STOP_TIMEOUT,
+                )
+            )
             processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_binary())).write(claim_path)
             _wait_ready(popen, socket, log_path)
             if not append_only:

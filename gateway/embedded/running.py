@@ -33,8 +33,9 @@ class Running:
         if self.popen.poll() is None:
             with contextlib.suppress(psutil.NoSuchProcess):
                 main = psutil.Process(self.popen.pid)
-                helpers = [found for found in processes.working_in(self.workdir, self.process_names)
-                           if found.pid != main.pid]
+                helpers = [
+                    found for found in processes.working_in(self.workdir, self.process_names) if found.pid != main.pid
+                ]
                 processes.stop(main, self.signals, timeout=self.timeout, helpers=helpers)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)

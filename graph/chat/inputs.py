@@ -49,8 +49,11 @@ def context_document(value: Any) -> Any:
     if isinstance(value, list):
         return [context_document(item) for item in value]
     if hasattr(value, "__strawberry_definition__"):
-        return {_camel(name): context_document(member) for name, member in vars(value).items()
-                if member is not None and member is not strawberry.UNSET}
+        return {
+            _camel(name): context_document(member)
+            for name, member in vars(value).items()
+            if member is not None and member is not strawberry.UNSET
+        }
     return value
 
 
@@ -92,7 +95,8 @@ class SendMessageInput:
     session_id: strawberry.ID
     content: str = limited(MESSAGE, description="1 to 10,000 characters.")
     attachments: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Global IDs of your own documents (at most 10).")
+        default=None, description="Global IDs of your own documents (at most 10)."
+    )
 
 
 @strawberry.input

@@ -43,8 +43,7 @@ class MessageDeleted:
     message: MessageNode
 
 
-ChatSessionEvent = Annotated[MessageAdded | MessageEdited | MessageDeleted,
-                             strawberry.union("ChatSessionEvent")]
+ChatSessionEvent = Annotated[MessageAdded | MessageEdited | MessageDeleted, strawberry.union("ChatSessionEvent")]
 
 
 def _after_seq(after: str) -> int:
@@ -96,8 +95,10 @@ def _interrupted(error: StreamInterrupted) -> GraphQLError:
 
 @strawberry.type
 class ChatSubscription:
-    @strawberry.subscription(description="Messages added to a session. With `after` (a cursor of "
-                                         "`ChatSession.messages`), first everything after it, then live.")
+    @strawberry.subscription(
+        description="Messages added to a session. With `after` (a cursor of "
+        "`ChatSession.messages`), first everything after it, then live."
+    )
     async def message_added(
         self, info: Info, session_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[MessageNode, None]:
@@ -136,8 +137,11 @@ class ChatSubscription:
         self, info: Info, session_id: strawberry.ID
     ) -> AsyncGenerator[ChatSessionEvent, None]:
         pk, _ = await _checked_session(info, session_id)
-        kinds = {MessageEventKind.ADDED: MessageAdded, MessageEventKind.EDITED: MessageEdited,
-                 MessageEventKind.DELETED: MessageDeleted}
+        kinds = {
+            MessageEventKind.ADDED: MessageAdded,
+            MessageEventKind.EDITED: MessageEdited,
+            MessageEventKind.DELETED: MessageDeleted,
+        }
         try:
             async with info.context.resources.events.listen(session_channel(pk)) as events:
                 async for event in events:

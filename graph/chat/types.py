@@ -109,8 +109,10 @@ class MessageOrder(Enum):
     NEWEST_FIRST = "NEWEST_FIRST"
 
 
-@strawberry.input(description="Which sessions to list. Without `status`: active and archived ones; "
-                              "deleted sessions appear only when `status` asks for DELETED.")
+@strawberry.input(
+    description="Which sessions to list. Without `status`: active and archived ones; "
+    "deleted sessions appear only when `status` asks for DELETED."
+)
 class ChatSessionFilter:
     status: list[ChatSessionStatus] | None = None
 
@@ -123,8 +125,15 @@ class MessageFilterInput:
 @strawberry.type(name="Message", description="One message of a chat session.")
 class MessageNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "role", "content", "token_count", "processing_time_ms", "timestamp", "edited_at",
-        "session_id", "seq", raw_metadata="metadata",
+        "role",
+        "content",
+        "token_count",
+        "processing_time_ms",
+        "timestamp",
+        "edited_at",
+        "session_id",
+        "seq",
+        raw_metadata="metadata",
     )
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID]
@@ -135,8 +144,9 @@ class MessageNode(Node):
     processing_time_ms: int | None
     timestamp: datetime
     edited_at: datetime | None
-    seq: int = strawberry.field(description="Position in the session: 1, 2, 3... without gaps, in the "
-                                            "order messages were committed.")
+    seq: int = strawberry.field(
+        description="Position in the session: 1, 2, 3... without gaps, in the order messages were committed."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> MessageNode:
@@ -155,8 +165,14 @@ class MessageNode(Node):
 @strawberry.type(name="ChatSession", description="A conversation between the user and the assistant.")
 class ChatSessionNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "title", "status", "message_count", "last_activity_at", "created_at", "updated_at",
-        "deleted_at", raw_context="context_data",
+        "title",
+        "status",
+        "message_count",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        raw_context="context_data",
     )
     pk: strawberry.Private[uuid.UUID]
     raw_context: strawberry.Private[dict[str, Any] | None]
@@ -188,10 +204,15 @@ class ChatSessionNode(Node):
         order_by: MessageOrder = MessageOrder.OLDEST_FIRST,
     ) -> Connection[MessageNode]:
         roles = tuple(sorted(MessageRole(r.value) for r in (filter.role or []))) if filter else ()
-        request = page_request(MESSAGE_ORDERS[order_by.value], first=first, after=after, last=last,
-                               before=before, filters=MessageFilter(roles=roles))
-        return await load_connection(info.context.loaders.messages_of_session, self.pk, request,
-                                     MessageNode.from_row)
+        request = page_request(
+            MESSAGE_ORDERS[order_by.value],
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filters=MessageFilter(roles=roles),
+        )
+        return await load_connection(info.context.loaders.messages_of_session, self.pk, request, MessageNode.from_row)
 
     @strawberry.field(description="Tasks run from this session, newest first by default.")
     async def tasks(
@@ -206,21 +227,33 @@ class ChatSessionNode(Node):
     ) -> Connection[Annotated[TaskNode, strawberry.lazy("graph.tasks")]]:
         from graph.tasks import task_connection
 
-        return await task_connection(info, info.context.loaders.tasks_of_session, self.pk,
-                                     first, after, last, before, filter, order_by)
+        return await task_connection(
+            info, info.context.loaders.tasks_of_session, self.pk, first, after, last, before, filter, order_by
+        )
 
 
 async def sessions_connection(
-    info: Info, owner_id: uuid.UUID, first: int | None, after: str | None, last: int | None,
-    before: str | None, filter: ChatSessionFilter | None, order_by: ChatSessionOrder,
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: ChatSessionFilter | None,
+    order_by: ChatSessionOrder,
 ) -> Connection[ChatSessionNode]:
     statuses = SessionFilter().statuses
     if filter is not None and filter.status:
         statuses = tuple(sorted({SessionStatus(status.value) for status in filter.status}))
-    request = page_request(SESSION_ORDERS[order_by.value], first=first, after=after, last=last,
-                           before=before, filters=SessionFilter(statuses=statuses))
-    return await load_connection(info.context.loaders.sessions_of_user, owner_id, request,
-                                 ChatSessionNode.from_row)
+    request = page_request(
+        SESSION_ORDERS[order_by.value],
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        filters=SessionFilter(statuses=statuses),
+    )
+    return await load_connection(info.context.loaders.sessions_of_user, owner_id, request, ChatSessionNode.from_row)
 
 
 async def _fetch_sessions(info: Info, pks: list[uuid.UUID]) -> list[ChatSessionNode | None]:

@@ -23,8 +23,7 @@ from graph.node import Node, build, columns, register_node
 from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
 from models.users import AiPersonality, BusinessType, UserRole, default_preferences
 
-BusinessTypeEnum = strawberry.enum(BusinessType, name="BusinessType",
-                                   description="The predefined business types.")
+BusinessTypeEnum = strawberry.enum(BusinessType, name="BusinessType", description="The predefined business types.")
 AiPersonalityEnum = strawberry.enum(AiPersonality, name="AiPersonality")
 UserRoleEnum = strawberry.enum(UserRole, name="UserRole")
 _DEFAULTS = default_preferences()
@@ -68,9 +67,20 @@ def _business_type(value: str | None) -> BusinessType | None:
 @strawberry.type(name="User", description="An account: the person and their business.")
 class UserNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
-        "email", "first_name", "last_name", "business_name", "phone", "timezone", "email_verified",
-        "email_verified_at", "last_login_at", "created_at", "updated_at", raw_business_type="business_type",
-        raw_preferences="preferences", raw_role="role",
+        "email",
+        "first_name",
+        "last_name",
+        "business_name",
+        "phone",
+        "timezone",
+        "email_verified",
+        "email_verified_at",
+        "last_login_at",
+        "created_at",
+        "updated_at",
+        raw_business_type="business_type",
+        raw_preferences="preferences",
+        raw_role="role",
     )
     pk: strawberry.Private[uuid.UUID]
     raw_business_type: strawberry.Private[str | None]
@@ -102,24 +112,39 @@ class UserNode(Node):
 
     @strawberry.field(description="Chat sessions, most recently active first by default.")
     async def chat_sessions(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: ChatSessionFilter | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ChatSessionFilter | None = None,
         order_by: ChatSessionOrder = ChatSessionOrder.LAST_ACTIVITY_DESC,
     ) -> Connection[ChatSessionNode]:
         return await sessions_connection(info, self.pk, first, after, last, before, filter, order_by)
 
     @strawberry.field(description="Documents, most recently uploaded first by default.")
     async def documents(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: DocumentFilterInput | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: DocumentFilterInput | None = None,
         order_by: DocumentOrder = DocumentOrder.UPLOADED_AT_DESC,
     ) -> Connection[DocumentNode]:
         return await documents_connection(info, self.pk, first, after, last, before, filter, order_by)
 
     @strawberry.field(description="Connected applications, by provider by default.")
     async def integrations(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: IntegrationFilterInput | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: IntegrationFilterInput | None = None,
         order_by: IntegrationOrder = IntegrationOrder.PROVIDER_ASC,
     ) -> Connection[IntegrationNode]:
         return await integrations_connection(info, self.pk, first, after, last, before, filter, order_by)
@@ -130,12 +155,18 @@ class UserNode(Node):
 
     @strawberry.field(description="Tasks, most recently started first by default.")
     async def tasks(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: TaskFilterInput | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: TaskFilterInput | None = None,
         order_by: TaskOrder | None = None,
     ) -> Connection[TaskNode]:
-        return await task_connection(info, info.context.loaders.tasks_of_user, self.pk,
-                                     first, after, last, before, filter, order_by)
+        return await task_connection(
+            info, info.context.loaders.tasks_of_user, self.pk, first, after, last, before, filter, order_by
+        )
 
 
 async def _fetch_users(info: Info, pks: list[uuid.UUID]) -> list[UserNode | None]:

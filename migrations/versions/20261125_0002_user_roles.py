@@ -19,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("users", sa.Column("role", sa.String(length=20),
-                                     server_default=sa.text("'user'::character varying"), nullable=False))
+    op.add_column(
+        "users",
+        sa.Column("role", sa.String(length=20), server_default=sa.text("'user'::character varying"), nullable=False),
+    )
     op.create_check_constraint("role", "users", "role IN ('user', 'operator')")
 
 

@@ -25,7 +25,21 @@ from resolvers.users.signin import (
 )
 
 __all__ = [
-    "PreferencesUpdate", "ProfileUpdate", "Registration", "SignedIn", "change_password", "delete_account",
-    "login", "logout", "logout_everywhere", "refresh", "register", "request_email_verification",
-    "request_password_reset", "reset_password", "update_preferences", "update_profile", "verify_email",
+    "PreferencesUpdate",
+    "ProfileUpdate",
+    "Registration",
+    "SignedIn",
+    "change_password",
+    "delete_account",
+    "login",
+    "logout",
+    "logout_everywhere",
+    "refresh",
+    "register",
+    "request_email_verification",
+    "request_password_reset",
+    "reset_password",
+    "update_preferences",
+    "update_profile",
+    "verify_email",
 ]

@@ -52,9 +52,7 @@ class PreferencesUpdate:
 
 
 async def _own(session: AsyncSession, user_id: uuid.UUID) -> User:
-    found = await session.execute(
-        select(User).where(User.id == user_id, User.deleted_at.is_(None)).with_for_update()
-    )
+    found = await session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)).with_for_update())
     user = found.scalar_one_or_none()
     if user is None:
         raise Rejected([Problem(None, ErrorCode.UNAUTHENTICATED, "The account no longer exists.")])
@@ -115,13 +113,22 @@ async def update_preferences(session: AsyncSession, user_id: uuid.UUID, update: 
     return user
 
 
-async def change_password(session: AsyncSession, redis: Redis, user_id: uuid.UUID, current: str, new: str,
-                          *, keep_session: str | None, address: str | None) -> User:
+async def change_password(
+    session: AsyncSession,
+    redis: Redis,
+    user_id: uuid.UUID,
+    current: str,
+    new: str,
+    *,
+    keep_session: str | None,
+    address: str | None,
+) -> User:
     """Needs the current password (checked under the sign-in limits); signs out every other session."""
     user = await _own(session, user_id)
     problems = collect(check_password("input.newPassword", new, user.email))
-    if not await check_guarded_password(redis, user.email, address, user.password_hash, current,
-                                        message=TOO_MANY_GUESSES):
+    if not await check_guarded_password(
+        redis, user.email, address, user.password_hash, current, message=TOO_MANY_GUESSES
+    ):
         problems.insert(0, WRONG_PASSWORD)
     if problems:
         raise Rejected(problems)
@@ -133,13 +140,15 @@ async def change_password(session: AsyncSession, redis: Redis, user_id: uuid.UUI
     return user
 
 
-async def delete_account(session: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *,
-                         address: str | None) -> None:
+async def delete_account(
+    session: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *, address: str | None
+) -> None:
     """Soft delete: sign-in refused, data hidden, sessions revoked. The row (and so the email) stays
     until the retention purge removes it. The password is checked under the sign-in limits."""
     user = await _own(session, user_id)
-    if not await check_guarded_password(redis, user.email, address, user.password_hash, password,
-                                        message=TOO_MANY_GUESSES):
+    if not await check_guarded_password(
+        redis, user.email, address, user.password_hash, password, message=TOO_MANY_GUESSES
+    ):
         raise Rejected([Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The password is wrong.")])
     user.deleted_at = func.now()
     user.updated_at = func.now()
@@ -152,5 +161,6 @@ async def _revoke(redis: Redis, user_id: uuid.UUID, *, keep: str | None) -> None
         await sessions.revoke_all(redis, user_id, keep=keep)
     except (RedisError, OSError):
         # Refuse rather than leave sessions alive that the user believes are gone.
-        raise Rejected([Problem(None, ErrorCode.UNAVAILABLE,
-                                "Sessions cannot be signed out right now; try again shortly.")]) from None
+        raise Rejected(
+            [Problem(None, ErrorCode.UNAVAILABLE, "Sessions cannot be signed out right now; try again shortly.")]
+        ) from None

@@ -18,15 +18,18 @@ UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE, "This is unavailable right no
 def password_attempts(email: str, address: str | None) -> list[ratelimit.Attempt]:
     """The limits one password check counts against. `email` is the normalized address the account
     is known by (typed at sign-in, stored otherwise), so every way of guessing shares one count."""
-    attempts = [(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS, ratelimit.pair(email, address)),
-                (ratelimit.PASSWORD_PER_ACCOUNT, email)]
+    attempts = [
+        (ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS, ratelimit.pair(email, address)),
+        (ratelimit.PASSWORD_PER_ACCOUNT, email),
+    ]
     if address:
         attempts.append((ratelimit.PASSWORD_PER_ADDRESS, address))
     return attempts
 
 
-async def take_password_attempt(redis: Redis, email: str, address: str | None, *,
-                                message: str) -> list[ratelimit.Attempt]:
+async def take_password_attempt(
+    redis: Redis, email: str, address: str | None, *, message: str
+) -> list[ratelimit.Attempt]:
     """Count the attempt as a failure before the password is checked, so parallel guesses cannot all
     slip in under the limit; `give_back` uncounts it once the password proved correct."""
     attempts = password_attempts(email, address)
@@ -50,8 +53,9 @@ async def give_back(redis: Redis, attempts: list[ratelimit.Attempt]) -> None:
         await ratelimit.give_back_all(redis, attempts)
 
 
-async def check_password(redis: Redis, email: str, address: str | None, password_hash: str | None,
-                         password: str, *, message: str) -> bool:
+async def check_password(
+    redis: Redis, email: str, address: str | None, password_hash: str | None, password: str, *, message: str
+) -> bool:
     """Whether `password` matches, counted against the limits (RATE_LIMITED once they are spent).
     With no hash (an unknown account) it still takes the time of a real check."""
     attempts = await take_password_attempt(redis, email, address, message=message)

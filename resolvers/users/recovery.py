@@ -46,22 +46,28 @@ def _per_address(limit: ratelimit.Limit, address: str | None) -> list[ratelimit.
     return [(limit, address)] if address else []
 
 
-async def request_email_verification(session: AsyncSession, redis: Redis, mailer: Mailer,
-                                     user_id: uuid.UUID, *, address: str | None) -> None:
+async def request_email_verification(
+    session: AsyncSession, redis: Redis, mailer: Mailer, user_id: uuid.UUID, *, address: str | None
+) -> None:
     """A few mails an hour per account and per address: nobody floods a mailbox from here."""
     user = (await session.execute(select(User).where(User.id == user_id))).scalar_one()
     if user.email_verified:
         raise Rejected([Problem(None, ErrorCode.INVALID_STATE, "The email address is already verified.")])
-    await take_or_refuse(redis, [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)),
-                        *_per_address(ratelimit.VERIFY_PER_ADDRESS, address)],
-                "Too many verification mails; try again later.")
+    await take_or_refuse(
+        redis,
+        [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)), *_per_address(ratelimit.VERIFY_PER_ADDRESS, address)],
+        "Too many verification mails; try again later.",
+    )
     try:
         token = await _mint(redis, "verify-email", user.id, VERIFY_TTL_SECONDS)
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
-    await mailer.send(user.email, "Confirm your email address",
-                      f"Hello {user.first_name},\n\nConfirm your address with this code:\n\n{token}\n\n"
-                      "It works once, for 24 hours.\n")
+    await mailer.send(
+        user.email,
+        "Confirm your email address",
+        f"Hello {user.first_name},\n\nConfirm your address with this code:\n\n{token}\n\n"
+        "It works once, for 24 hours.\n",
+    )
 
 
 async def verify_email(session: AsyncSession, redis: Redis, token: str) -> User:
@@ -78,17 +84,20 @@ async def verify_email(session: AsyncSession, redis: Redis, token: str) -> User:
     return user
 
 
-async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Mailer, email: str,
-                                 *, address: str | None) -> None:
+async def request_password_reset(
+    session: AsyncSession, redis: Redis, mailer: Mailer, email: str, *, address: str | None
+) -> None:
     """The same answer whether or not the account exists; only the mailbox learns the difference."""
     email = normalize_email(email)
     # Checked before any limiter touches Redis: a malformed email is refused and stores nothing.
     problem = check_email("input.email", email)
     if problem is not None:
         raise Rejected([problem])
-    await take_or_refuse(redis, [(ratelimit.RESET_PER_ACCOUNT, email),
-                                 *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
-                         "Too many reset requests; try again later.")
+    await take_or_refuse(
+        redis,
+        [(ratelimit.RESET_PER_ACCOUNT, email), *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
+        "Too many reset requests; try again later.",
+    )
     found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
     user = found.scalar_one_or_none()
     if user is None:
@@ -97,9 +106,12 @@ async def request_password_reset(session: AsyncSession, redis: Redis, mailer: Ma
         token = await _mint(redis, "reset-password", user.id, RESET_TTL_SECONDS)
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
-    await mailer.send(user.email, "Reset your password",
-                      f"Hello {user.first_name},\n\nReset your password with this code:\n\n{token}\n\n"
-                      "It works once, for one hour. If you did not ask for it, ignore this email.\n")
+    await mailer.send(
+        user.email,
+        "Reset your password",
+        f"Hello {user.first_name},\n\nReset your password with this code:\n\n{token}\n\n"
+        "It works once, for one hour. If you did not ask for it, ignore this email.\n",
+    )
 
 
 async def reset_password(session: AsyncSession, redis: Redis, token: str, new_password: str) -> None:

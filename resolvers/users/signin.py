@@ -30,11 +30,11 @@ from services.passwords import hash_in_pool
 from services.tokens import TokenKeys
 
 SIGN_IN_FAILED = Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
-SESSIONS_UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE,
-                               "Signing in is unavailable right now; try again shortly.")
+SESSIONS_UNAVAILABLE = Problem(None, ErrorCode.UNAVAILABLE, "Signing in is unavailable right now; try again shortly.")
 TOO_MANY_SIGN_INS = "Too many sign-in attempts; try again later."
-REFRESH_FAILED = Problem("input.refreshToken", ErrorCode.UNAUTHENTICATED,
-                         "The refresh token is not valid; sign in again.")
+REFRESH_FAILED = Problem(
+    "input.refreshToken", ErrorCode.UNAUTHENTICATED, "The refresh token is not valid; sign in again."
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ async def _email_taken(session: AsyncSession, email: str) -> bool:
     return bool(found.scalar_one())
 
 
-async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration, *,
-                   address: str | None, per_hour: int) -> SignedIn:
+async def register(
+    session: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration, *, address: str | None, per_hour: int
+) -> SignedIn:
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone) if data.phone else None
     first_name, last_name = data.first_name.strip(), data.last_name.strip()
@@ -81,8 +82,9 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
         # database), before the address can learn whether the email is taken or make us hash.
         await _take_register_attempt(redis, address, per_hour)
         if await _email_taken(session, email):
-            problems.append(Problem("input.email", ErrorCode.ALREADY_EXISTS,
-                                    "An account with this email already exists."))
+            problems.append(
+                Problem("input.email", ErrorCode.ALREADY_EXISTS, "An account with this email already exists.")
+            )
     if problems:
         raise Rejected(problems)
     user = User(
@@ -101,8 +103,9 @@ async def register(session: AsyncSession, redis: Redis, keys: TokenKeys, data: R
         await session.flush()
     except IntegrityError:
         await session.rollback()
-        raise Rejected([Problem("input.email", ErrorCode.ALREADY_EXISTS,
-                                "An account with this email already exists.")]) from None
+        raise Rejected(
+            [Problem("input.email", ErrorCode.ALREADY_EXISTS, "An account with this email already exists.")]
+        ) from None
     return await _sign_in(session, redis, keys, user)
 
 
@@ -114,12 +117,14 @@ async def _take_register_attempt(redis: Redis, address: str | None, per_hour: in
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     if wait is not None:
-        raise Rejected([Problem(None, ErrorCode.RATE_LIMITED, "Too many sign-ups from here; try again later.",
-                                retry_after=wait)])
+        raise Rejected(
+            [Problem(None, ErrorCode.RATE_LIMITED, "Too many sign-ups from here; try again later.", retry_after=wait)]
+        )
 
 
-async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str,
-                *, address: str | None = None) -> SignedIn:
+async def login(
+    session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str, *, address: str | None = None
+) -> SignedIn:
     email = normalize_email(email)
     # No account has a malformed email: refuse it (as for an unknown account) before any limiter
     # touches Redis.
@@ -129,8 +134,9 @@ async def login(session: AsyncSession, redis: Redis, keys: TokenKeys, email: str
     user = found.scalar_one_or_none()
     try:
         # Checked even when the account is unknown, so both failures take the same time and count alike.
-        correct = await check_guarded_password(redis, email, address, user.password_hash if user else None,
-                                               password, message=TOO_MANY_SIGN_INS)
+        correct = await check_guarded_password(
+            redis, email, address, user.password_hash if user else None, password, message=TOO_MANY_SIGN_INS
+        )
     except Rejected as rejected:
         if rejected.problems[0].code is ErrorCode.UNAVAILABLE:
             raise Rejected([SESSIONS_UNAVAILABLE]) from None
@@ -148,8 +154,9 @@ async def _sign_in(session: AsyncSession, redis: Redis, keys: TokenKeys, user: U
     except (RedisError, OSError):
         await session.rollback()
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
-    return SignedIn(user=user, access_token=keys.issue(user.id, session_id=issued.session_id),
-                    refresh_token=issued.refresh_token)
+    return SignedIn(
+        user=user, access_token=keys.issue(user.id, session_id=issued.session_id), refresh_token=issued.refresh_token
+    )
 
 
 async def refresh(session: AsyncSession, redis: Redis, keys: TokenKeys, refresh_token: str) -> SignedIn:
@@ -164,8 +171,9 @@ async def refresh(session: AsyncSession, redis: Redis, keys: TokenKeys, refresh_
     if user is None or user.deleted_at is not None:
         await sessions.revoke_session(redis, issued.session_id, issued.user_id)
         raise Rejected([REFRESH_FAILED])
-    return SignedIn(user=user, access_token=keys.issue(user.id, session_id=issued.session_id),
-                    refresh_token=issued.refresh_token)
+    return SignedIn(
+        user=user, access_token=keys.issue(user.id, session_id=issued.session_id), refresh_token=issued.refresh_token
+    )
 
 
 async def logout(redis: Redis, refresh_token: str) -> None:

@@ -29,8 +29,9 @@ class LiveEnv:
 
 
 @contextmanager
-def own_environment(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory, name: str, *,
-                    run_worker: bool) -> Iterator[LiveEnv]:
+def own_environment(
+    pg_server_url: str, tmp_path_factory: pytest.TempPathFactory, name: str, *, run_worker: bool
+) -> Iterator[LiveEnv]:
     """A migrated database and a redis-server of their own, and the environment a gateway needs."""
     from gateway import migrate
 
@@ -38,9 +39,13 @@ def own_environment(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
     migrate.upgrade(database)
     redis = OwnRedis(tmp_path_factory.mktemp(f"{name}-redis"))
     redis.start()
-    env = gateway_env(database.replace("+asyncpg", ""), redis.url, tmp_path_factory.mktemp(name),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
-                      GATEWAY_RUN_WORKER="true" if run_worker else "false")
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis.url,
+        tmp_path_factory.mktemp(name),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+        GATEWAY_RUN_WORKER="true" if run_worker else "false",
+    )
     try:
         yield LiveEnv(env, database, redis, tmp_path_factory.mktemp(f"{name}-logs"))
     finally:

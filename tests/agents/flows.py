@@ -49,13 +49,23 @@ def unique_name(prefix: str = "agent") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def agent_input(endpoint: str, *, name: str | None = None, api_key: str | None = None, header: str = "X-API-Key",
-                **configuration: Any) -> dict[str, Any]:
+def agent_input(
+    endpoint: str,
+    *,
+    name: str | None = None,
+    api_key: str | None = None,
+    header: str = "X-API-Key",
+    **configuration: Any,
+) -> dict[str, Any]:
     config: dict[str, Any] = {"timeout": 5000, "retries": 0, **configuration}
     if api_key is not None:
         config["authentication"] = {"type": "APIKEY", "apiKey": api_key, "header": header}
-    return {"name": unique_name() if name is None else name, "endpoint": endpoint, "description": "A test peer",
-            "configuration": config}
+    return {
+        "name": unique_name() if name is None else name,
+        "endpoint": endpoint,
+        "description": "A test peer",
+        "configuration": config,
+    }
 
 
 def when(value: str) -> datetime:
@@ -78,16 +88,23 @@ async def make_operator(pg: asyncpg.Connection, user: SignedUp) -> SignedUp:
 
 
 async def register_agent(client: GraphQLClient, operator: SignedUp, endpoint: str, **options: Any) -> dict[str, Any]:
-    payload = (await client.data(REGISTER_AGENT, {"input": agent_input(endpoint, **options)},
-                                 token=operator.token))["registerAgent"]
+    payload = (await client.data(REGISTER_AGENT, {"input": agent_input(endpoint, **options)}, token=operator.token))[
+        "registerAgent"
+    ]
     assert payload["errors"] == [], payload["errors"]
     return payload["agent"]  # type: ignore[no-any-return]
 
 
-async def run_task(client: GraphQLClient, user: SignedUp, agent_id: str, task_type: str, arguments: Any,
-                   **extra: Any) -> dict[str, Any]:
-    payload = (await client.data(RUN_TASK, {"input": {"agentId": agent_id, "taskType": task_type,
-                                                      "input": arguments, **extra}}, token=user.token))["runTask"]
+async def run_task(
+    client: GraphQLClient, user: SignedUp, agent_id: str, task_type: str, arguments: Any, **extra: Any
+) -> dict[str, Any]:
+    payload = (
+        await client.data(
+            RUN_TASK,
+            {"input": {"agentId": agent_id, "taskType": task_type, "input": arguments, **extra}},
+            token=user.token,
+        )
+    )["runTask"]
     assert payload["errors"] == [], payload["errors"]
     assert payload["task"]["status"] == "PENDING"
     return payload["task"]  # type: ignore[no-any-return]
@@ -99,8 +116,15 @@ async def task_node(client: GraphQLClient, user: SignedUp, task_id: str) -> dict
     return body["data"]["node"]  # type: ignore[no-any-return]
 
 
-async def wait_for_task(client: GraphQLClient, user: SignedUp, task_id: str, statuses: set[str], *,
-                        timeout: float = 15.0, seen: list[str] | None = None) -> dict[str, Any]:
+async def wait_for_task(
+    client: GraphQLClient,
+    user: SignedUp,
+    task_id: str,
+    statuses: set[str],
+    *,
+    timeout: float = 15.0,
+    seen: list[str] | None = None,
+) -> dict[str, Any]:
     """Poll the task until its status is one of `statuses`; records every status observed in `seen`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -85,8 +85,9 @@ class RequireKey:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.state.requests += 1
-            self.state.headers.append({name.decode("latin-1"): value.decode("latin-1")
-                                       for name, value in scope.get("headers") or []})
+            self.state.headers.append(
+                {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers") or []}
+            )
         if scope["type"] == "http" and self.key is not None and scope["path"] != "/health":
             headers = dict(scope.get("headers") or [])
             if headers.get(b"x-api-key", b"").decode() != self.key:
@@ -147,11 +148,16 @@ class RunningPeer:
 
 
 @contextlib.asynccontextmanager
-async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int | None = None,
-                   version: str = "1.4.2", only: set[str] | None = None) -> AsyncIterator[RunningPeer]:
+async def mcp_peer(
+    *,
+    api_key: str | None = None,
+    fail_first: int = 2,
+    port: int | None = None,
+    version: str = "1.4.2",
+    only: set[str] | None = None,
+) -> AsyncIterator[RunningPeer]:
     state = PeerState(fail_first=fail_first)
-    app = RequireKey(Hang(build_server(state, version=version, only=only).streamable_http_app(), state), api_key,
-                     state)
+    app = RequireKey(Hang(build_server(state, version=version, only=only).streamable_http_app(), state), api_key, state)
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -160,8 +166,7 @@ async def mcp_peer(*, api_key: str | None = None, fail_first: int = 2, port: int
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield RunningPeer(url=f"http://127.0.0.1:{port}/mcp", health_url=f"http://127.0.0.1:{port}/health",
-                          state=state)
+        yield RunningPeer(url=f"http://127.0.0.1:{port}/mcp", health_url=f"http://127.0.0.1:{port}/health", state=state)
     finally:
         server.should_exit = True
         await task

@@ -29,9 +29,12 @@ HANG_TIMEOUT_MS = 15_000  # the agent's own timeout lets the call hang the whole
 
 
 async def idle_in_transaction(pg: asyncpg.Connection) -> int:
-    return int(await pg.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"))
+    return int(
+        await pg.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+        )
+    )
 
 
 async def timed(work: Awaitable[dict[str, Any]]) -> tuple[float, dict[str, Any]]:
@@ -49,13 +52,15 @@ async def hanging(peer: RunningPeer, method: str, call: Awaitable[dict[str, Any]
 
 
 async def update(client: GraphQLClient, operator: SignedUp, agent_id: str, **fields: Any) -> dict[str, Any]:
-    payload = (await client.data(UPDATE_AGENT, {"input": {"agentId": agent_id, **fields}},
-                                 token=operator.token))["updateAgent"]
+    payload = (await client.data(UPDATE_AGENT, {"input": {"agentId": agent_id, **fields}}, token=operator.token))[
+        "updateAgent"
+    ]
     return payload  # type: ignore[no-any-return]
 
 
-async def assert_nothing_waits_on_the_peer(client: GraphQLClient, pg: asyncpg.Connection, operator: SignedUp,
-                                           hung_id: str, other_id: str) -> None:
+async def assert_nothing_waits_on_the_peer(
+    client: GraphQLClient, pg: asyncpg.Connection, operator: SignedUp, hung_id: str, other_id: str
+) -> None:
     assert await idle_in_transaction(pg) == 0
     elapsed, other = await timed(update(client, operator, other_id, description="changed meanwhile"))
     assert other["errors"] == [] and other["agent"]["description"] == "changed meanwhile"
@@ -67,13 +72,15 @@ async def assert_nothing_waits_on_the_peer(client: GraphQLClient, pg: asyncpg.Co
     assert await idle_in_transaction(pg) == 0
 
 
-async def test_refresh_holds_no_transaction_while_the_peer_hangs(client: GraphQLClient, pg: asyncpg.Connection,
-                                                                 operator: SignedUp) -> None:
+async def test_refresh_holds_no_transaction_while_the_peer_hangs(
+    client: GraphQLClient, pg: asyncpg.Connection, operator: SignedUp
+) -> None:
     async with mcp_peer(version="1.0.0") as peer, mcp_peer() as other_peer:
         agent = await register_agent(client, operator, peer.url, timeout=HANG_TIMEOUT_MS)
         other = await register_agent(client, operator, other_peer.url)
-        refresh = await hanging(peer, "tools/list", client.data(
-            REFRESH_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token))
+        refresh = await hanging(
+            peer, "tools/list", client.data(REFRESH_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token)
+        )
         try:
             await assert_nothing_waits_on_the_peer(client, pg, operator, agent["id"], other["id"])
             assert not refresh.done()  # the peer still hangs: all of the above happened during the call
@@ -86,14 +93,15 @@ async def test_refresh_holds_no_transaction_while_the_peer_hangs(client: GraphQL
     assert len(refreshed["agent"]["capabilities"]) == 4
 
 
-async def test_health_check_holds_no_transaction_while_the_peer_hangs(client: GraphQLClient,
-                                                                      pg: asyncpg.Connection,
-                                                                      operator: SignedUp) -> None:
+async def test_health_check_holds_no_transaction_while_the_peer_hangs(
+    client: GraphQLClient, pg: asyncpg.Connection, operator: SignedUp
+) -> None:
     async with mcp_peer() as peer, mcp_peer() as other_peer:
         agent = await register_agent(client, operator, peer.url, timeout=HANG_TIMEOUT_MS)
         other = await register_agent(client, operator, other_peer.url)
-        check = await hanging(peer, "ping", client.data(
-            CHECK_HEALTH, {"input": {"agentId": agent["id"]}}, token=operator.token))
+        check = await hanging(
+            peer, "ping", client.data(CHECK_HEALTH, {"input": {"agentId": agent["id"]}}, token=operator.token)
+        )
         try:
             await assert_nothing_waits_on_the_peer(client, pg, operator, agent["id"], other["id"])
             assert not check.done()
@@ -109,8 +117,9 @@ async def test_a_discovery_from_before_the_endpoint_moved_is_not_stored(
 ) -> None:
     async with mcp_peer(version="1.0.0") as old, mcp_peer(version="9.9.9", only={"add"}) as new:
         agent = await register_agent(client, operator, old.url, timeout=HANG_TIMEOUT_MS)
-        refresh = await hanging(old, "tools/list", client.data(
-            REFRESH_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token))
+        refresh = await hanging(
+            old, "tools/list", client.data(REFRESH_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token)
+        )
         try:
             elapsed, moved = await timed(update(client, operator, agent["id"], endpoint=new.url))
             assert moved["errors"] == [] and moved["agent"]["version"] == "9.9.9"
@@ -120,24 +129,25 @@ async def test_a_discovery_from_before_the_endpoint_moved_is_not_stored(
         stale = (await refresh)["refreshAgentCapabilities"]
     # The old endpoint's tools answered after the move: refused with a typed error, not written.
     assert error_codes(stale) == [("input.agentId", "INVALID_STATE")]
-    row = await pg.fetchrow("SELECT id, endpoint, version, capabilities FROM mcp_agents WHERE name = $1",
-                            agent["name"])
+    row = await pg.fetchrow("SELECT id, endpoint, version, capabilities FROM mcp_agents WHERE name = $1", agent["name"])
     assert row["endpoint"] == new.url and row["version"] == "9.9.9"
     assert [tool["name"] for tool in json.loads(row["capabilities"])] == ["add"]
     cached = await redis.get(f"agent:capabilities:{row['id']}")
     assert [tool["name"] for tool in json.loads(cached)] == ["add"]
 
 
-async def test_an_agent_deleted_during_its_health_check_is_not_written(client: GraphQLClient,
-                                                                       pg: asyncpg.Connection,
-                                                                       operator: SignedUp) -> None:
+async def test_an_agent_deleted_during_its_health_check_is_not_written(
+    client: GraphQLClient, pg: asyncpg.Connection, operator: SignedUp
+) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(client, operator, peer.url, timeout=HANG_TIMEOUT_MS)
-        check = await hanging(peer, "ping", client.data(
-            CHECK_HEALTH, {"input": {"agentId": agent["id"]}}, token=operator.token))
+        check = await hanging(
+            peer, "ping", client.data(CHECK_HEALTH, {"input": {"agentId": agent["id"]}}, token=operator.token)
+        )
         try:
-            elapsed, deleted = await timed(client.data(DELETE_AGENT, {"input": {"agentId": agent["id"]}},
-                                                       token=operator.token))
+            elapsed, deleted = await timed(
+                client.data(DELETE_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token)
+            )
             assert deleted["deleteAgent"]["errors"] == []
             assert elapsed < AT_ONCE_SECONDS
         finally:

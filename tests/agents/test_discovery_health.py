@@ -23,8 +23,9 @@ def pk_of(global_id: str):
     return decode_global_id(global_id)[1]
 
 
-async def test_registration_discovers_tools_and_version(client: GraphQLClient, pg: asyncpg.Connection,
-                                                        redis: Redis, operator: SignedUp) -> None:
+async def test_registration_discovers_tools_and_version(
+    client: GraphQLClient, pg: asyncpg.Connection, redis: Redis, operator: SignedUp
+) -> None:
     async with mcp_peer(version="3.1.4") as peer:
         agent = await register_agent(client, operator, peer.url)
     assert agent["version"] == "3.1.4"
@@ -48,8 +49,9 @@ async def test_registration_discovers_tools_and_version(client: GraphQLClient, p
     assert 0 < await redis.ttl(key) <= SIX_HOURS
 
 
-async def test_refresh_rediscovers_and_recaches(client: GraphQLClient, pg: asyncpg.Connection, redis: Redis,
-                                                operator: SignedUp, user: SignedUp) -> None:
+async def test_refresh_rediscovers_and_recaches(
+    client: GraphQLClient, pg: asyncpg.Connection, redis: Redis, operator: SignedUp, user: SignedUp
+) -> None:
     port = free_port()
     async with mcp_peer(port=port, version="1.0.0", only={"add"}) as peer:
         agent = await register_agent(client, operator, peer.url)
@@ -75,20 +77,31 @@ async def test_refresh_rediscovers_and_recaches(client: GraphQLClient, pg: async
     assert 0 < await redis.ttl(key) <= SIX_HOURS
 
     # runTask sees the new tools at once (the cache was refreshed, not left stale).
-    payload = (await client.data(RUN_TASK, {"input": {"agentId": agent["id"], "taskType": "sleep",
-                                                      "input": {"seconds": 0}}}, token=user.token))["runTask"]
+    payload = (
+        await client.data(
+            RUN_TASK,
+            {"input": {"agentId": agent["id"], "taskType": "sleep", "input": {"seconds": 0}}},
+            token=user.token,
+        )
+    )["runTask"]
     assert payload["errors"] == []
     # ... and with the cache gone (expired), from the table.
     await redis.delete(key)
-    payload = (await client.data(RUN_TASK, {"input": {"agentId": agent["id"], "taskType": "flaky",
-                                                      "input": {"label": "x"}}}, token=user.token))["runTask"]
+    payload = (
+        await client.data(
+            RUN_TASK,
+            {"input": {"agentId": agent["id"], "taskType": "flaky", "input": {"label": "x"}}},
+            token=user.token,
+        )
+    )["runTask"]
     assert payload["errors"] == []
     assert 0 < await redis.ttl(key) <= SIX_HOURS
 
 
 async def check(client: GraphQLClient, operator: SignedUp, agent_id: str) -> dict:
-    payload = (await client.data(CHECK_HEALTH, {"input": {"agentId": agent_id}},
-                                 token=operator.token))["checkAgentHealth"]
+    payload = (await client.data(CHECK_HEALTH, {"input": {"agentId": agent_id}}, token=operator.token))[
+        "checkAgentHealth"
+    ]
     assert payload["errors"] == []
     return payload["agent"]  # type: ignore[no-any-return]
 
@@ -126,7 +139,9 @@ async def test_health_uses_the_health_check_url_when_set(client: GraphQLClient, 
         agent = await register_agent(client, operator, peer.url)
         good = await client.data(
             """mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { errors { code } } }""",
-            {"input": {"agentId": agent["id"], "healthCheckUrl": peer.health_url}}, token=operator.token)
+            {"input": {"agentId": agent["id"], "healthCheckUrl": peer.health_url}},
+            token=operator.token,
+        )
         assert good["updateAgent"]["errors"] == []
         checked = await check(client, operator, agent["id"])
         assert checked["healthStatus"] == "HEALTHY" and checked["lastHealthCheck"] is not None
@@ -136,22 +151,32 @@ async def test_health_uses_the_health_check_url_when_set(client: GraphQLClient, 
         bad = await client.data(
             """mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { errors { code } } }""",
             {"input": {"agentId": agent["id"], "healthCheckUrl": peer.health_url + "/missing"}},
-            token=operator.token)
+            token=operator.token,
+        )
         assert bad["updateAgent"]["errors"] == []
         statuses = [(await check(client, operator, agent["id"]))["healthStatus"] for _ in range(3)]
         assert statuses == ["HEALTHY", "HEALTHY", "UNHEALTHY"]
 
 
-async def test_the_cron_job_checks_every_active_agent(client: GraphQLClient, pg: asyncpg.Connection,
-                                                      resources: Resources, operator: SignedUp) -> None:
-    deps = WorkerDeps(sessions=resources.sessions, redis=resources.redis, box=resources.box,
-                      policy=resources.policy, events=resources.events, queues=resources.queues)
+async def test_the_cron_job_checks_every_active_agent(
+    client: GraphQLClient, pg: asyncpg.Connection, resources: Resources, operator: SignedUp
+) -> None:
+    deps = WorkerDeps(
+        sessions=resources.sessions,
+        redis=resources.redis,
+        box=resources.box,
+        policy=resources.policy,
+        events=resources.events,
+        queues=resources.queues,
+    )
     async with mcp_peer() as peer, mcp_peer() as other:
         by_ping = await register_agent(client, operator, peer.url)
         by_url = await register_agent(client, operator, other.url)
-        await client.data("""mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { errors { code } } }""",
-                          {"input": {"agentId": by_url["id"], "healthCheckUrl": other.health_url}},
-                          token=operator.token)
+        await client.data(
+            """mutation($input: UpdateAgentInput!) { updateAgent(input: $input) { errors { code } } }""",
+            {"input": {"agentId": by_url["id"], "healthCheckUrl": other.health_url}},
+            token=operator.token,
+        )
         inactive = await register_agent(client, operator, peer.url)
         await pg.execute("UPDATE mcp_agents SET status = 'inactive' WHERE id = $1", pk_of(inactive["id"]))
         deleted = await register_agent(client, operator, peer.url)
@@ -161,9 +186,13 @@ async def test_the_cron_job_checks_every_active_agent(client: GraphQLClient, pg:
         checked = await check_agents({"deps": deps})
         assert checked == active
 
-    rows = {row["id"]: row for row in await pg.fetch(
-        "SELECT id, health_status, last_health_check FROM mcp_agents WHERE id = ANY($1::uuid[])",
-        [pk_of(a["id"]) for a in (by_ping, by_url, inactive, deleted)])}
+    rows = {
+        row["id"]: row
+        for row in await pg.fetch(
+            "SELECT id, health_status, last_health_check FROM mcp_agents WHERE id = ANY($1::uuid[])",
+            [pk_of(a["id"]) for a in (by_ping, by_url, inactive, deleted)],
+        )
+    }
     for agent in (by_ping, by_url):
         row = rows[pk_of(agent["id"])]
         assert row["health_status"] == "healthy" and row["last_health_check"] is not None
@@ -171,5 +200,6 @@ async def test_the_cron_job_checks_every_active_agent(client: GraphQLClient, pg:
         assert rows[pk_of(agent["id"])]["last_health_check"] is None
     # Every other active agent in the table got a check too.
     unchecked = await pg.fetchval(
-        "SELECT count(*) FROM mcp_agents WHERE status = 'active' AND deleted_at IS NULL AND last_health_check IS NULL")
+        "SELECT count(*) FROM mcp_agents WHERE status = 'active' AND deleted_at IS NULL AND last_health_check IS NULL"
+    )
     assert unchecked == 0

@@ -71,9 +71,9 @@ async def operator(api: GraphQLClient, db: asyncpg.Connection) -> SignedUp:
     return await make_operator(db, await api.register())
 
 
-async def test_a_killed_worker_does_not_leave_its_tasks_running(api: GraphQLClient, db: asyncpg.Connection,
-                                                                durable_env: LiveEnv, operator: SignedUp,
-                                                                workers: list[WorkerProcess]) -> None:
+async def test_a_killed_worker_does_not_leave_its_tasks_running(
+    api: GraphQLClient, db: asyncpg.Connection, durable_env: LiveEnv, operator: SignedUp, workers: list[WorkerProcess]
+) -> None:
     owner = await api.register()
     async with mcp_peer() as peer:
         retrying = await register_agent(api, operator, peer.url, timeout=20_000, retries=1)
@@ -107,8 +107,9 @@ async def test_a_killed_worker_does_not_leave_its_tasks_running(api: GraphQLClie
     assert await db.fetchval("SELECT count(*) FROM tasks WHERE status = 'running'") == 0
 
 
-async def test_a_pending_task_survives_a_redis_restart(api: GraphQLClient, durable_env: LiveEnv,
-                                                       operator: SignedUp, workers: list[WorkerProcess]) -> None:
+async def test_a_pending_task_survives_a_redis_restart(
+    api: GraphQLClient, durable_env: LiveEnv, operator: SignedUp, workers: list[WorkerProcess]
+) -> None:
     owner = await api.register()
     redis = durable_env.redis
     async with mcp_peer() as peer:
@@ -138,4 +139,3 @@ async def test_a_pending_task_survives_a_redis_restart(api: GraphQLClient, durab
     assert done["outputPayload"] == {"total": 3}
     assert when(done["startedAt"]) >= at - timedelta(seconds=0.05)
     assert peer.state.calls == {"add": 2}
-

@@ -11,11 +11,28 @@ from services.egress import EgressPolicy, EgressRefused, guarded_client
 from tests.agents.mcp_peer import mcp_peer
 
 
-@pytest.mark.parametrize("address", [
-    "169.254.169.254", "169.254.0.1", "fe80::1", "::ffff:169.254.169.254", "10.1.2.3", "172.31.255.1",
-    "192.168.0.1", "fd12:3456::1", "0.0.0.0", "::", "224.0.0.251", "240.0.0.1", "127.0.0.1", "127.3.2.1", "::1",
-    "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "169.254.0.1",
+        "fe80::1",
+        "::ffff:169.254.169.254",
+        "10.1.2.3",
+        "172.31.255.1",
+        "192.168.0.1",
+        "fd12:3456::1",
+        "0.0.0.0",
+        "::",
+        "224.0.0.251",
+        "240.0.0.1",
+        "127.0.0.1",
+        "127.3.2.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ],
+)
 def test_refused_addresses(address: str) -> None:
     with pytest.raises(EgressRefused):
         EgressPolicy(allow_loopback=False).check(address)
@@ -43,8 +60,10 @@ def test_settings_decide_the_policy(tmp_path) -> None:
     assert egress_policy(Settings(**base)).allow_loopback is True  # development default
     assert egress_policy(Settings(**base, GATEWAY_ENV="production")).allow_loopback is False
     assert egress_policy(Settings(**base, GATEWAY_ALLOW_LOOPBACK_AGENTS="false")).allow_loopback is False
-    assert egress_policy(Settings(**base, GATEWAY_ENV="production",
-                                  GATEWAY_ALLOW_LOOPBACK_AGENTS="true")).allow_loopback is True
+    assert (
+        egress_policy(Settings(**base, GATEWAY_ENV="production", GATEWAY_ALLOW_LOOPBACK_AGENTS="true")).allow_loopback
+        is True
+    )
     assert egress_policy(Settings(**base)).allow_private is False
     assert egress_policy(Settings(**base, GATEWAY_ALLOW_PRIVATE_AGENTS="true")).allow_private is True
 
@@ -73,9 +92,16 @@ async def test_the_guard_refuses_the_connection_itself() -> None:
         assert response.status_code == 200 and peer.state.requests == 1
 
 
-
-@pytest.mark.parametrize("url", ["http://[2002:7f00:1::]/mcp", "http://[64:ff9b::7f00:1]:8080/mcp",
-                                 "http://100.100.100.200/latest/meta-data", "http://[fec0::1]/", "http://100.64.0.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[2002:7f00:1::]/mcp",
+        "http://[64:ff9b::7f00:1]:8080/mcp",
+        "http://100.100.100.200/latest/meta-data",
+        "http://[fec0::1]/",
+        "http://100.64.0.1/",
+    ],
+)
 async def test_urls_of_wrapped_loopback_metadata_and_non_global_addresses_are_refused(url: str) -> None:
     with pytest.raises(EgressRefused):
         await EgressPolicy(allow_loopback=True).check_url(url)

@@ -31,13 +31,15 @@ async def running_of(pg: asyncpg.Connection, user: SignedUp) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM tasks WHERE user_id = $1 AND status = 'running'", user.pk))
 
 
-async def test_one_users_backlog_does_not_starve_another(live: GraphQLClient, live_pg: asyncpg.Connection,
-                                                         operator: SignedUp) -> None:
+async def test_one_users_backlog_does_not_starve_another(
+    live: GraphQLClient, live_pg: asyncpg.Connection, operator: SignedUp
+) -> None:
     hoarder, other = await live.register(), await live.register()
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, timeout=60_000)
-        backlog = [await run_task(live, hoarder, agent["id"], "sleep", {"seconds": 15}, priority="HIGH")
-                   for _ in range(20)]
+        backlog = [
+            await run_task(live, hoarder, agent["id"], "sleep", {"seconds": 15}, priority="HIGH") for _ in range(20)
+        ]
         deadline = time.monotonic() + 15
         while await running_of(live_pg, hoarder) < PER_USER:
             assert time.monotonic() < deadline, "the backlog never started"
@@ -58,8 +60,9 @@ async def test_one_users_backlog_does_not_starve_another(live: GraphQLClient, li
         assert {state["retryCount"] for state in states} == {0}
 
         for task in backlog:
-            cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}},
-                                         token=hoarder.token))["cancelTask"]
+            cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}}, token=hoarder.token))[
+                "cancelTask"
+            ]
             assert cancelled["errors"] == []
 
 
@@ -70,7 +73,12 @@ async def stored_task(pg: asyncpg.Connection, user: SignedUp, agent_id: str, met
     await pg.execute(
         "INSERT INTO tasks (id, user_id, agent_id, task_type, input_payload, status, metadata)"
         " VALUES ($1, $2, $3, 'add', $4::jsonb, 'pending', $5::jsonb)",
-        pk, user.pk, decode_global_id(agent_id)[1], json.dumps({"a": 1, "b": 1}), json.dumps(meta))
+        pk,
+        user.pk,
+        decode_global_id(agent_id)[1],
+        json.dumps({"a": 1, "b": 1}),
+        json.dumps(meta),
+    )
     return pk
 
 
@@ -84,16 +92,17 @@ async def wait_for_row(pg: asyncpg.Connection, pk: uuid.UUID, status: str, timeo
         await asyncio.sleep(0.25)
 
 
-async def test_stored_tasks_that_cannot_start_end_failed_with_the_reason(live: GraphQLClient,
-                                                                         live_pg: asyncpg.Connection,
-                                                                         operator: SignedUp) -> None:
+async def test_stored_tasks_that_cannot_start_end_failed_with_the_reason(
+    live: GraphQLClient, live_pg: asyncpg.Connection, operator: SignedUp
+) -> None:
     owner = await live.register()
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         base = {"userVisible": True, "notifyOnComplete": False, "dependencies": []}
         # What runTask stored for scheduledFor "0001-01-01T00:00:00" before times needed a zone.
-        naive = await stored_task(live_pg, owner, agent["id"],
-                                  {**base, "priority": "high", "scheduledFor": "0001-01-01T00:00:00"})
+        naive = await stored_task(
+            live_pg, owner, agent["id"], {**base, "priority": "high", "scheduledFor": "0001-01-01T00:00:00"}
+        )
         # A priority no queue has: the sweep cannot queue it at all.
         unqueueable = await stored_task(live_pg, owner, agent["id"], {**base, "priority": "urgent"})
 

@@ -50,24 +50,33 @@ async def run(client: GraphQLClient, user: SignedUp | None, fields: dict[str, An
     return body["data"]["runTask"]  # type: ignore[no-any-return]
 
 
-async def test_the_task_type_must_be_one_of_the_agents_tools(client: GraphQLClient, pg: asyncpg.Connection,
-                                                             user: SignedUp, agent: dict[str, Any]) -> None:
+async def test_the_task_type_must_be_one_of_the_agents_tools(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, agent: dict[str, Any]
+) -> None:
     payload = await run(client, user, {"agentId": agent["id"], "taskType": "delete_everything", "input": {}})
     assert error_codes(payload) == [("input.taskType", "UNKNOWN_TOOL")] and payload["task"] is None
     assert await tasks_of(pg, user) == 0
 
 
-@pytest.mark.parametrize(("arguments", "expected"), [
-    ({"a": "two", "b": 3}, [("input.input.a", "SCHEMA_MISMATCH")]),
-    ({"a": 2}, [("input.input.b", "SCHEMA_MISMATCH")]),
-    ({}, [("input.input.a", "SCHEMA_MISMATCH"), ("input.input.b", "SCHEMA_MISMATCH")]),
-    ({"a": 1.5, "b": None}, [("input.input.a", "SCHEMA_MISMATCH"), ("input.input.b", "SCHEMA_MISMATCH")]),
-    ([1, 2], [("input.input", "SCHEMA_MISMATCH")]),
-    ("2+3", [("input.input", "SCHEMA_MISMATCH")]),
-])
-async def test_the_input_must_match_the_tools_input_schema(client: GraphQLClient, pg: asyncpg.Connection,
-                                                           user: SignedUp, agent: dict[str, Any], arguments: Any,
-                                                           expected: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"a": "two", "b": 3}, [("input.input.a", "SCHEMA_MISMATCH")]),
+        ({"a": 2}, [("input.input.b", "SCHEMA_MISMATCH")]),
+        ({}, [("input.input.a", "SCHEMA_MISMATCH"), ("input.input.b", "SCHEMA_MISMATCH")]),
+        ({"a": 1.5, "b": None}, [("input.input.a", "SCHEMA_MISMATCH"), ("input.input.b", "SCHEMA_MISMATCH")]),
+        ([1, 2], [("input.input", "SCHEMA_MISMATCH")]),
+        ("2+3", [("input.input", "SCHEMA_MISMATCH")]),
+    ],
+)
+async def test_the_input_must_match_the_tools_input_schema(
+    client: GraphQLClient,
+    pg: asyncpg.Connection,
+    user: SignedUp,
+    agent: dict[str, Any],
+    arguments: Any,
+    expected: list[tuple[str, str]],
+) -> None:
     payload = await run(client, user, {"agentId": agent["id"], "taskType": "add", "input": arguments})
     assert sorted(error_codes(payload)) == expected, payload
     assert all(error["message"] for error in payload["errors"])
@@ -75,12 +84,14 @@ async def test_the_input_must_match_the_tools_input_schema(client: GraphQLClient
     assert await tasks_of(pg, user) == 0
 
 
-async def test_sessions_and_dependencies_must_be_the_viewers(client: GraphQLClient, pg: asyncpg.Connection,
-                                                             user: SignedUp, agent: dict[str, Any]) -> None:
+async def test_sessions_and_dependencies_must_be_the_viewers(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, agent: dict[str, Any]
+) -> None:
     other = await client.register()
     theirs = await run_task(client, other, agent["id"], "add", {"a": 1, "b": 1})
-    their_session = (await client.data(CREATE_SESSION, {"input": {"title": "theirs"}},
-                                       token=other.token))["createChatSession"]["chatSession"]["id"]
+    their_session = (await client.data(CREATE_SESSION, {"input": {"title": "theirs"}}, token=other.token))[
+        "createChatSession"
+    ]["chatSession"]["id"]
     base = {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 2}}
 
     payload = await run(client, user, {**base, "sessionId": their_session})
@@ -91,24 +102,37 @@ async def test_sessions_and_dependencies_must_be_the_viewers(client: GraphQLClie
     assert await tasks_of(pg, user) == 1
 
     # Every violation at once.
-    payload = await run(client, user, {**base, "input": {"a": "x", "b": 2}, "sessionId": their_session,
-                                       "dependencies": [theirs["id"]]})
-    assert sorted(error_codes(payload)) == [("input.dependencies.0", "NOT_FOUND"), ("input.input.a", "SCHEMA_MISMATCH"),
-                                            ("input.sessionId", "NOT_FOUND")]
+    payload = await run(
+        client, user, {**base, "input": {"a": "x", "b": 2}, "sessionId": their_session, "dependencies": [theirs["id"]]}
+    )
+    assert sorted(error_codes(payload)) == [
+        ("input.dependencies.0", "NOT_FOUND"),
+        ("input.input.a", "SCHEMA_MISMATCH"),
+        ("input.sessionId", "NOT_FOUND"),
+    ]
 
     # The viewer's own session and tasks are fine.
-    session = (await client.data(CREATE_SESSION, {"input": {"title": "mine"}},
-                                 token=user.token))["createChatSession"]["chatSession"]["id"]
-    task = await run_task(client, user, agent["id"], "add", {"a": 1, "b": 2}, sessionId=session,
-                          dependencies=[mine["id"]])
+    session = (await client.data(CREATE_SESSION, {"input": {"title": "mine"}}, token=user.token))["createChatSession"][
+        "chatSession"
+    ]["id"]
+    task = await run_task(
+        client, user, agent["id"], "add", {"a": 1, "b": 2}, sessionId=session, dependencies=[mine["id"]]
+    )
     assert task["metadata"]["dependencies"] == [str(pk_of(mine["id"]))]
     assert await pg.fetchval("SELECT session_id FROM tasks WHERE id = $1", pk_of(task["id"])) == pk_of(session)
 
 
-async def test_unknown_deleted_and_inactive_agents(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp,
-                                                   agent: dict[str, Any]) -> None:
-    assert request_error(await client.execute(RUN_TASK, {"input": {"agentId": agent["id"], "taskType": "add",
-                                                                   "input": {"a": 1, "b": 1}}})) == "UNAUTHENTICATED"
+async def test_unknown_deleted_and_inactive_agents(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, agent: dict[str, Any]
+) -> None:
+    assert (
+        request_error(
+            await client.execute(
+                RUN_TASK, {"input": {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 1}}}
+            )
+        )
+        == "UNAUTHENTICATED"
+    )
     await pg.execute("UPDATE mcp_agents SET status = 'inactive' WHERE id = $1", pk_of(agent["id"]))
     payload = await run(client, user, {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 1}})
     assert error_codes(payload) == [("input.agentId", "INVALID_STATE")]
@@ -137,23 +161,28 @@ async def forget_jobs(redis: Redis, jobs: dict[str, list[str]]) -> None:
             await redis.delete(job_id)
 
 
-async def test_a_valid_task_is_stored_pending_and_queued_by_priority(client: GraphQLClient, pg: asyncpg.Connection,
-                                                                     redis: Redis, user: SignedUp,
-                                                                     agent: dict[str, Any]) -> None:
-    tasks = {priority: await run_task(client, user, agent["id"], "add", {"a": 2, "b": 3}, priority=priority.upper())
-             for priority in ("high", "medium", "low")}
+async def test_a_valid_task_is_stored_pending_and_queued_by_priority(
+    client: GraphQLClient, pg: asyncpg.Connection, redis: Redis, user: SignedUp, agent: dict[str, Any]
+) -> None:
+    tasks = {
+        priority: await run_task(client, user, agent["id"], "add", {"a": 2, "b": 3}, priority=priority.upper())
+        for priority in ("high", "medium", "low")
+    }
     default = await run_task(client, user, agent["id"], "add", {"a": 2, "b": 3})
     try:
         for priority, task in tasks.items():
             jobs = await queued_jobs(redis, task["id"])
             assert {name: len(ids) for name, ids in jobs.items()} == {
-                name: int(name == priority) for name in ("high", "medium", "low")}, (priority, jobs)
+                name: int(name == priority) for name in ("high", "medium", "low")
+            }, (priority, jobs)
             assert task["metadata"]["priority"] == priority.upper()
             assert await redis.exists(f"task:enqueued:{pk_of(task['id'])}") == 1
         assert [len(ids) for ids in (await queued_jobs(redis, default["id"])).values()] == [0, 1, 0]
 
-        row = await pg.fetchrow("SELECT status, input_payload, started_at, completed_at, retry_count, user_id "
-                                "FROM tasks WHERE id = $1", pk_of(tasks["high"]["id"]))
+        row = await pg.fetchrow(
+            "SELECT status, input_payload, started_at, completed_at, retry_count, user_id FROM tasks WHERE id = $1",
+            pk_of(tasks["high"]["id"]),
+        )
         assert row["status"] == "pending" and row["completed_at"] is None and row["retry_count"] == 0
         assert row["input_payload"] == '{"a": 2, "b": 3}' and row["user_id"] == user.pk
         assert row["started_at"] == when(tasks["high"]["startedAt"])  # the creation time, until it runs
@@ -163,8 +192,9 @@ async def test_a_valid_task_is_stored_pending_and_queued_by_priority(client: Gra
             await forget_jobs(redis, await queued_jobs(redis, task["id"]))
 
 
-async def test_scheduled_tasks_are_queued_for_their_time(client: GraphQLClient, redis: Redis, user: SignedUp,
-                                                         agent: dict[str, Any]) -> None:
+async def test_scheduled_tasks_are_queued_for_their_time(
+    client: GraphQLClient, redis: Redis, user: SignedUp, agent: dict[str, Any]
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -180,8 +210,9 @@ async def test_scheduled_tasks_are_queued_for_their_time(client: GraphQLClient, 
         await forget_jobs(redis, jobs)
 
 
-async def test_cancel_and_retry_follow_the_status_rules(client: GraphQLClient, redis: Redis, user: SignedUp,
-                                                        agent: dict[str, Any]) -> None:
+async def test_cancel_and_retry_follow_the_status_rules(
+    client: GraphQLClient, redis: Redis, user: SignedUp, agent: dict[str, Any]
+) -> None:
     task = await run_task(client, user, agent["id"], "add", {"a": 1, "b": 1})
     ids = {"input": {"taskId": task["id"]}}
     try:
@@ -207,19 +238,35 @@ async def test_cancel_and_retry_follow_the_status_rules(client: GraphQLClient, r
         await forget_jobs(redis, await queued_jobs(redis, task["id"]))
 
 
-@pytest.mark.parametrize("scheduled_for", [
-    "0001-01-01T00:00:00",  # naive: the reproduced poison (answered "Unexpected error." yet stored)
-    "NOW",  # naive, near now
-    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "PAST", "9999-12-31T23:59:59-14:00", "FUTURE",
-])
-async def test_scheduled_for_needs_a_zone_and_a_sane_range(client: GraphQLClient, pg: asyncpg.Connection,
-                                                           redis: Redis, user: SignedUp, agent: dict[str, Any],
-                                                           scheduled_for: str) -> None:
+@pytest.mark.parametrize(
+    "scheduled_for",
+    [
+        "0001-01-01T00:00:00",  # naive: the reproduced poison (answered "Unexpected error." yet stored)
+        "NOW",  # naive, near now
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "PAST",
+        "9999-12-31T23:59:59-14:00",
+        "FUTURE",
+    ],
+)
+async def test_scheduled_for_needs_a_zone_and_a_sane_range(
+    client: GraphQLClient,
+    pg: asyncpg.Connection,
+    redis: Redis,
+    user: SignedUp,
+    agent: dict[str, Any],
+    scheduled_for: str,
+) -> None:
     now = datetime.now(UTC)
-    value = {"NOW": now.replace(tzinfo=None).isoformat(), "PAST": (now - timedelta(days=2)).isoformat(),
-             "FUTURE": (now + timedelta(days=400)).isoformat()}.get(scheduled_for, scheduled_for)
-    payload = await run(client, user, {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 2},
-                                       "scheduledFor": value})
+    value = {
+        "NOW": now.replace(tzinfo=None).isoformat(),
+        "PAST": (now - timedelta(days=2)).isoformat(),
+        "FUTURE": (now + timedelta(days=400)).isoformat(),
+    }.get(scheduled_for, scheduled_for)
+    payload = await run(
+        client, user, {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 2}, "scheduledFor": value}
+    )
     assert error_codes(payload) == [("input.scheduledFor", "INVALID")] and payload["task"] is None
     assert await tasks_of(pg, user) == 0  # nothing stored, nothing queued
 

@@ -55,8 +55,9 @@ async def new_session(live: GraphQLClient, user: SignedUp) -> str:
     return str(data["createChatSession"]["chatSession"]["id"])
 
 
-async def test_a_tasks_status_changes_stream_live(live: GraphQLClient, worker_gateway: LiveServer,
-                                                  operator: SignedUp, owner: SignedUp) -> None:
+async def test_a_tasks_status_changes_stream_live(
+    live: GraphQLClient, worker_gateway: LiveServer, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer(fail_first=1) as peer:
         agent = await register_agent(live, operator, peer.url, retries=0)
         task = await run_task(live, owner, agent["id"], "flaky", {"label": "live"})
@@ -83,19 +84,25 @@ async def test_a_tasks_status_changes_stream_live(live: GraphQLClient, worker_ga
             task = await run_task(live, owner, agent["id"], "flaky", {"label": "twice"}, sessionId=session)
             events = await statuses(socket, "session", 3)
             assert [(event["id"], event["status"]) for event in events] == [
-                (task["id"], "PENDING"), (task["id"], "RUNNING"), (task["id"], "COMPLETED")]
+                (task["id"], "PENDING"),
+                (task["id"], "RUNNING"),
+                (task["id"], "COMPLETED"),
+            ]
             assert events[-1]["retryCount"] == 2 and peer.state.calls["flaky"] == 3
             assert await socket.nothing_for("session", 0.5)
 
 
-async def test_updates_filter_by_session_and_reach_only_the_owner(live: GraphQLClient, worker_gateway: LiveServer,
-                                                                  operator: SignedUp, owner: SignedUp) -> None:
+async def test_updates_filter_by_session_and_reach_only_the_owner(
+    live: GraphQLClient, worker_gateway: LiveServer, operator: SignedUp, owner: SignedUp
+) -> None:
     stranger = await live.register()
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         watched, other = await new_session(live, owner), await new_session(live, owner)
-        async with transport_ws(worker_gateway.ws_url, owner.token) as socket, \
-                transport_ws(worker_gateway.ws_url, stranger.token) as spy:
+        async with (
+            transport_ws(worker_gateway.ws_url, owner.token) as socket,
+            transport_ws(worker_gateway.ws_url, stranger.token) as spy,
+        ):
             await socket.subscribe("session", UPDATED, {"sessionId": watched})
             await socket.subscribe("all", UPDATED, {})
             await spy.subscribe("theirs", UPDATED, {"sessionId": watched})
@@ -110,7 +117,10 @@ async def test_updates_filter_by_session_and_reach_only_the_owner(live: GraphQLC
 
             events = await statuses(socket, "session", 3)
             assert [(event["id"], event["status"]) for event in events] == [
-                (here["id"], "PENDING"), (here["id"], "RUNNING"), (here["id"], "COMPLETED")]
+                (here["id"], "PENDING"),
+                (here["id"], "RUNNING"),
+                (here["id"], "COMPLETED"),
+            ]
             assert events[-1]["outputPayload"] == {"total": 6}
             assert await socket.nothing_for("session", 0.5)
 
@@ -128,8 +138,9 @@ async def test_updates_filter_by_session_and_reach_only_the_owner(live: GraphQLC
             assert await spy.nothing_for("all", 0.1)
 
 
-async def test_another_users_task_is_not_found(live: GraphQLClient, worker_gateway: LiveServer,
-                                               operator: SignedUp, owner: SignedUp) -> None:
+async def test_another_users_task_is_not_found(
+    live: GraphQLClient, worker_gateway: LiveServer, operator: SignedUp, owner: SignedUp
+) -> None:
     stranger = await live.register()
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)

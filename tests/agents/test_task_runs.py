@@ -47,8 +47,9 @@ def pk_of(global_id: str):
     return decode_global_id(global_id)[1]
 
 
-async def test_a_task_runs_to_completion_with_the_tools_output(live: GraphQLClient, operator: SignedUp,
-                                                               owner: SignedUp) -> None:
+async def test_a_task_runs_to_completion_with_the_tools_output(
+    live: GraphQLClient, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer(api_key="peer-key-1") as peer:
         agent = await register_agent(live, operator, peer.url, api_key="peer-key-1")
         add = next(tool for tool in agent["capabilities"] if tool["name"] == "add")
@@ -64,8 +65,7 @@ async def test_a_task_runs_to_completion_with_the_tools_output(live: GraphQLClie
     assert peer.state.calls == {"add": 1}  # the decrypted key got the call through the peer's check
 
 
-async def test_failed_calls_are_retried_with_backoff(live: GraphQLClient, operator: SignedUp,
-                                                     owner: SignedUp) -> None:
+async def test_failed_calls_are_retried_with_backoff(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer(fail_first=2) as peer:
         agent = await register_agent(live, operator, peer.url, retries=2)
         task = await run_task(live, owner, agent["id"], "flaky", {"label": "x"})
@@ -84,8 +84,9 @@ async def test_failed_calls_are_retried_with_backoff(live: GraphQLClient, operat
     assert "not yet" in done["errorMessage"] and done["completedAt"] is not None
 
 
-async def test_a_tool_error_fails_the_task_after_its_retries(live: GraphQLClient, operator: SignedUp,
-                                                             owner: SignedUp) -> None:
+async def test_a_tool_error_fails_the_task_after_its_retries(
+    live: GraphQLClient, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, retries=1)
         task = await run_task(live, owner, agent["id"], "broken", {})
@@ -97,8 +98,9 @@ async def test_a_tool_error_fails_the_task_after_its_retries(live: GraphQLClient
     assert done["outputPayload"] is None and done["completedAt"] is not None
 
 
-async def test_the_output_is_checked_against_the_output_schema(live: GraphQLClient, live_pg: asyncpg.Connection,
-                                                               operator: SignedUp, owner: SignedUp) -> None:
+async def test_the_output_is_checked_against_the_output_schema(
+    live: GraphQLClient, live_pg: asyncpg.Connection, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         # The stored tool description says `total` is a string (stale, or an agent that lies): the real
@@ -107,16 +109,16 @@ async def test_the_output_is_checked_against_the_output_schema(live: GraphQLClie
         for tool in capabilities:
             if tool["name"] == "add":
                 tool["outputSchema"]["properties"]["total"] = {"type": "string"}
-        await live_pg.execute("UPDATE mcp_agents SET capabilities = $2::jsonb WHERE id = $1", pk_of(agent["id"]),
-                              json.dumps(capabilities))
+        await live_pg.execute(
+            "UPDATE mcp_agents SET capabilities = $2::jsonb WHERE id = $1", pk_of(agent["id"]), json.dumps(capabilities)
+        )
         task = await run_task(live, owner, agent["id"], "add", {"a": 2, "b": 3})
         done = await wait_for_task(live, owner, task["id"], {"FAILED"})
     assert "outputSchema" in done["errorMessage"]
     assert done["outputPayload"] == {"total": 5}  # what it did answer is kept for inspection
 
 
-async def test_a_call_longer_than_the_timeout_fails(live: GraphQLClient, operator: SignedUp,
-                                                    owner: SignedUp) -> None:
+async def test_a_call_longer_than_the_timeout_fails(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, timeout=1000, retries=0)
         started = time.monotonic()
@@ -127,8 +129,9 @@ async def test_a_call_longer_than_the_timeout_fails(live: GraphQLClient, operato
     assert done["errorMessage"] and done["outputPayload"] is None
 
 
-async def test_a_call_longer_than_saqs_default_job_timeout_completes(live: GraphQLClient, operator: SignedUp,
-                                                                     owner: SignedUp) -> None:
+async def test_a_call_longer_than_saqs_default_job_timeout_completes(
+    live: GraphQLClient, operator: SignedUp, owner: SignedUp
+) -> None:
     # saq's own default would kill a job after 10 s; the agent allows 15 s per call.
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, timeout=15_000)
@@ -146,8 +149,10 @@ async def test_scheduled_for_is_honoured_and_started_at_holds_the_creation_time(
         now = datetime.now(UTC)
         # Several times across one second: none may start early, whatever its fraction of a second.
         times = [now + timedelta(seconds=2 + 0.25 * k) for k in range(4)]
-        tasks = [await run_task(live, owner, agent["id"], "add", {"a": k, "b": 1}, scheduledFor=at.isoformat())
-                 for k, at in enumerate(times)]
+        tasks = [
+            await run_task(live, owner, agent["id"], "add", {"a": k, "b": 1}, scheduledFor=at.isoformat())
+            for k, at in enumerate(times)
+        ]
         created = [when(task["startedAt"]) for task in tasks]
         assert all(c < at for c, at in zip(created, times, strict=True))
         while datetime.now(UTC) < times[0] - timedelta(seconds=0.3):
@@ -163,9 +168,9 @@ async def test_scheduled_for_is_honoured_and_started_at_holds_the_creation_time(
         assert task["outputPayload"] == {"total": k + 1}
 
 
-async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(live: GraphQLClient,
-                                                                           operator: SignedUp,
-                                                                           owner: SignedUp) -> None:
+async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(
+    live: GraphQLClient, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         first = await run_task(live, owner, agent["id"], "sleep", {"seconds": 1.5})
@@ -173,8 +178,9 @@ async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(live:
         await wait_for_task(live, owner, first["id"], {"RUNNING"})
         assert (await task_node(live, owner, then["id"]))["status"] == "PENDING"
         broken = await run_task(live, owner, agent["id"], "broken", {})
-        doomed = await run_task(live, owner, agent["id"], "add", {"a": 5, "b": 5},
-                                dependencies=[first["id"], broken["id"]])
+        doomed = await run_task(
+            live, owner, agent["id"], "add", {"a": 5, "b": 5}, dependencies=[first["id"], broken["id"]]
+        )
 
         failed = await wait_for_task(live, owner, doomed["id"], {"FAILED"}, timeout=10)
         after = await wait_for_task(live, owner, then["id"], {"COMPLETED"}, timeout=10)
@@ -193,19 +199,22 @@ async def low_queue_fillers(live: GraphQLClient) -> list[SignedUp]:
     return [await live.register() for _ in range(SLOTS[TaskPriority.LOW])]
 
 
-async def fill_low_queue(live: GraphQLClient, agent_id: str, seconds: float,
-                         users: list[SignedUp] | None = None) -> list[tuple[SignedUp, dict[str, Any]]]:
+async def fill_low_queue(
+    live: GraphQLClient, agent_id: str, seconds: float, users: list[SignedUp] | None = None
+) -> list[tuple[SignedUp, dict[str, Any]]]:
     """Occupy every slot of the low-priority queue with a sleeping task, each of a user of its own."""
     users = users or await low_queue_fillers(live)
-    busy = [(user, await run_task(live, user, agent_id, "sleep", {"seconds": seconds}, priority="LOW"))
-            for user in users]
+    busy = [
+        (user, await run_task(live, user, agent_id, "sleep", {"seconds": seconds}, priority="LOW")) for user in users
+    ]
     for user, task in busy:
         await wait_for_task(live, user, task["id"], {"RUNNING"})
     return busy
 
 
-async def test_priorities_have_queues_of_their_own(live: GraphQLClient, worker_env: LiveEnv, operator: SignedUp,
-                                                   owner: SignedUp) -> None:
+async def test_priorities_have_queues_of_their_own(
+    live: GraphQLClient, worker_env: LiveEnv, operator: SignedUp, owner: SignedUp
+) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url)
         # Long low tasks hold every low slot, so another low task waits behind them...
@@ -226,14 +235,16 @@ async def test_priorities_have_queues_of_their_own(live: GraphQLClient, worker_e
     assert when(behind_done["startedAt"]) >= first_free
 
     for task, queue in ((high, "high"), (medium, "medium"), (behind, "low")):
-        jobs = {name: worker_env.redis.cli("--scan", "--pattern", f"saq:job:tasks-{name}:task:{pk_of(task['id'])}:*")
-                for name in ("high", "medium", "low")}
+        jobs = {
+            name: worker_env.redis.cli("--scan", "--pattern", f"saq:job:tasks-{name}:task:{pk_of(task['id'])}:*")
+            for name in ("high", "medium", "low")
+        }
         assert {name: bool(found) for name, found in jobs.items()} == {
-            name: name == queue for name in ("high", "medium", "low")}, jobs
+            name: name == queue for name in ("high", "medium", "low")
+        }, jobs
 
 
-async def test_the_agents_rate_limit_spaces_the_calls(live: GraphQLClient, operator: SignedUp,
-                                                      owner: SignedUp) -> None:
+async def test_the_agents_rate_limit_spaces_the_calls(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer() as peer:
         agent = await register_agent(live, operator, peer.url, rateLimit={"requests": 1, "window": 2})
         tasks = [await run_task(live, owner, agent["id"], "add", {"a": n, "b": n}) for n in (1, 2)]
@@ -249,8 +260,7 @@ async def test_cancelling_a_pending_task(live: GraphQLClient, operator: SignedUp
         agent = await register_agent(live, operator, peer.url)
         at = datetime.now(UTC) + timedelta(seconds=1.5)
         task = await run_task(live, owner, agent["id"], "add", {"a": 1, "b": 1}, scheduledFor=at.isoformat())
-        cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}},
-                                     token=owner.token))["cancelTask"]
+        cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}}, token=owner.token))["cancelTask"]
         assert cancelled["errors"] == [] and cancelled["task"]["status"] == "CANCELLED"
         while datetime.now(UTC) < at + timedelta(seconds=1.5):
             await asyncio.sleep(0.25)
@@ -270,8 +280,7 @@ async def test_cancelling_a_running_task_stops_it(live: GraphQLClient, operator:
         assert (await task_node(live, owner, follower["id"]))["status"] == "PENDING"  # no slot free
 
         holder, task = busy[0]
-        cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}},
-                                     token=holder.token))["cancelTask"]
+        cancelled = (await live.data(CANCEL_TASK, {"input": {"taskId": task["id"]}}, token=holder.token))["cancelTask"]
         assert cancelled["errors"] == [] and cancelled["task"]["status"] == "CANCELLED"
         completed_at = cancelled["task"]["completedAt"]
 
@@ -289,8 +298,7 @@ async def test_cancelling_a_running_task_stops_it(live: GraphQLClient, operator:
     assert node["completedAt"] == completed_at and node["outputPayload"] is None
 
 
-async def test_retrying_a_failed_task_runs_it_again(live: GraphQLClient, operator: SignedUp,
-                                                    owner: SignedUp) -> None:
+async def test_retrying_a_failed_task_runs_it_again(live: GraphQLClient, operator: SignedUp, owner: SignedUp) -> None:
     async with mcp_peer(fail_first=1) as peer:
         agent = await register_agent(live, operator, peer.url, retries=0)
         task = await run_task(live, owner, agent["id"], "flaky", {"label": "again"})

@@ -11,15 +11,21 @@ from tests.live import LiveServer, gateway_env, live_server
 
 
 @pytest.fixture(scope="package")
-def realtime_env(pg_server_url: str, redis_url: str,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def realtime_env(
+    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     from gateway import migrate
 
     database = create_database(pg_server_url, "gateway_realtime")
     migrate.upgrade(database)
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("realtime"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_WS_MAX_SUBSCRIPTIONS="5",
-                      GATEWAY_WS_MAX_CONNECTIONS_PER_USER="3")
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("realtime"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+        GATEWAY_WS_MAX_SUBSCRIPTIONS="5",
+        GATEWAY_WS_MAX_CONNECTIONS_PER_USER="3",
+    )
     yield env
     drop_database(pg_server_url, database)
 

@@ -16,22 +16,21 @@ CONTEXT_FIELDS = """contextData {
   aiContext { personality memory preferences }
   integrationContext { activeConnections recentTasks }
 }"""
-SESSION_FIELDS = (f"id title status messageCount lastActivityAt createdAt updatedAt deletedAt "
-                  f"{CONTEXT_FIELDS}")
+SESSION_FIELDS = f"id title status messageCount lastActivityAt createdAt updatedAt deletedAt {CONTEXT_FIELDS}"
 MESSAGE_FIELDS = """id role content seq timestamp editedAt session { id }
 metadata { attachments { type url name size document { id originalFilename } } }"""
 
 
 def _mutation(name: str, input_type: str, payload: str) -> str:
-    return (f"mutation($input: {input_type}!) {{ {name}(input: $input) "
-            f"{{ {payload} {ERRORS} }} }}")
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {payload} {ERRORS} }} }}"
 
 
 CREATE_SESSION = _mutation("createChatSession", "CreateChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}")
 UPDATE_SESSION = _mutation("updateChatSession", "UpdateChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}")
 ARCHIVE_SESSION = _mutation("archiveChatSession", "ArchiveChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}")
-UNARCHIVE_SESSION = _mutation("unarchiveChatSession", "UnarchiveChatSessionInput",
-                              f"chatSession {{ {SESSION_FIELDS} }}")
+UNARCHIVE_SESSION = _mutation(
+    "unarchiveChatSession", "UnarchiveChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}"
+)
 DELETE_SESSION = _mutation("deleteChatSession", "DeleteChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}")
 RESTORE_SESSION = _mutation("restoreChatSession", "RestoreChatSessionInput", f"chatSession {{ {SESSION_FIELDS} }}")
 SEND_MESSAGE = _mutation("sendMessage", "SendMessageInput", f"message {{ {MESSAGE_FIELDS} }}")
@@ -82,14 +81,15 @@ async def create_session(client: GraphQLClient, user: SignedUp, **fields: Any) -
     return ok(await mutate(client, CREATE_SESSION, user, **fields))["chatSession"]
 
 
-async def send(client: GraphQLClient, user: SignedUp, session_id: str, content: str = "Hello",
-               **fields: Any) -> dict[str, Any]:
-    return ok(await mutate(client, SEND_MESSAGE, user, sessionId=session_id, content=content,
-                           **fields))["message"]
+async def send(
+    client: GraphQLClient, user: SignedUp, session_id: str, content: str = "Hello", **fields: Any
+) -> dict[str, Any]:
+    return ok(await mutate(client, SEND_MESSAGE, user, sessionId=session_id, content=content, **fields))["message"]
 
 
-async def read_session(client: GraphQLClient, user: SignedUp, session_id: str,
-                       first: int = 100) -> dict[str, Any] | None:
+async def read_session(
+    client: GraphQLClient, user: SignedUp, session_id: str, first: int = 100
+) -> dict[str, Any] | None:
     data = await client.data(SESSION_MESSAGES, {"id": session_id, "first": first}, token=user.token)
     return data["node"]
 

@@ -24,8 +24,9 @@ class LiveUser:
     @classmethod
     async def register(cls, url: str) -> LiveUser:
         email = f"live-{uuid.uuid4().hex[:10]}@example.com"
-        data = await post(url, REGISTER, {"input": {"email": email, "password": PASSWORD,
-                                                    "firstName": "Live", "lastName": "User"}})
+        data = await post(
+            url, REGISTER, {"input": {"email": email, "password": PASSWORD, "firstName": "Live", "lastName": "User"}}
+        )
         return cls(url, data["register"]["accessToken"])
 
     async def gql(self, query: str, variables: dict[str, Any], *, url: str | None = None) -> dict[str, Any]:
@@ -48,8 +49,7 @@ class LiveUser:
 async def post(url: str, query: str, variables: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(f"{url}/graphql", json={"query": query, "variables": variables},
-                                   headers=headers)
+        response = await http.post(f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers)
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]

@@ -18,8 +18,7 @@ def _installed() -> Path:
     node = shutil.which("node")
     assert node is not None, "Node.js is required for the JavaScript client test (.ci/run installs it)"
     if not (JS / "node_modules" / "graphql-ws").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300,
-                       capture_output=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300, capture_output=True)
     return Path(node)
 
 
@@ -28,8 +27,15 @@ async def test_graphql_ws_npm_client_receives_messages(gateway_a: LiveServer) ->
     user = await LiveUser.register(gateway_a.url)
     session = await user.new_session()
     process = await asyncio.create_subprocess_exec(
-        str(node), str(JS / "subscribe.mjs"), gateway_a.ws_url, user.token, session, "2",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        str(node),
+        str(JS / "subscribe.mjs"),
+        gateway_a.ws_url,
+        user.token,
+        session,
+        "2",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert process.stdout is not None
     try:
         assert (await asyncio.wait_for(process.stdout.readline(), 20)).decode().strip() == "ready"
@@ -42,4 +48,6 @@ async def test_graphql_ws_npm_client_receives_messages(gateway_a: LiveServer) ->
         if process.returncode is None:
             process.kill()
     assert [line["data"]["messageAdded"] for line in lines] == [
-        {"seq": 1, "content": "hello from python"}, {"seq": 2, "content": "second"}]
+        {"seq": 1, "content": "hello from python"},
+        {"seq": 2, "content": "second"},
+    ]

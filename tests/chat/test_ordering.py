@@ -51,14 +51,16 @@ SELECT s.message_count, s.last_activity_at,
 FROM chat_sessions s WHERE s.id = $1"""
 
 
-async def all_messages(client: GraphQLClient, user: SignedUp, session_id: str, *, page: int = 20,
-                       order: str = "OLDEST_FIRST") -> list[dict[str, Any]]:
+async def all_messages(
+    client: GraphQLClient, user: SignedUp, session_id: str, *, page: int = 20, order: str = "OLDEST_FIRST"
+) -> list[dict[str, Any]]:
     """Every message of a session, page by page through the cursors, as a client scrolls."""
     found: list[dict[str, Any]] = []
     after = None
     while True:
-        data = await client.data(PAGE, {"id": session_id, "first": page, "after": after, "order": order},
-                                 token=user.token)
+        data = await client.data(
+            PAGE, {"id": session_id, "first": page, "after": after, "order": order}, token=user.token
+        )
         connection = data["node"]["messages"]
         found += connection["nodes"]
         if not connection["pageInfo"]["hasNextPage"]:
@@ -77,8 +79,9 @@ def check_snapshot(row: asyncpg.Record) -> None:
 # --- concurrency ---------------------------------------------------------------------------------------
 
 
-async def test_fifty_concurrent_sends_are_numbered_1_to_50(client: GraphQLClient, pg: asyncpg.Connection,
-                                                           database_url: str, user: SignedUp) -> None:
+async def test_fifty_concurrent_sends_are_numbered_1_to_50(
+    client: GraphQLClient, pg: asyncpg.Connection, database_url: str, user: SignedUp
+) -> None:
     chat = await create_session(client, user, title="Busy")
     session_pk = pk(chat["id"])
     watcher = await asyncpg.connect(_dsn(database_url))
@@ -93,8 +96,9 @@ async def test_fifty_concurrent_sends_are_numbered_1_to_50(client: GraphQLClient
 
     watching = asyncio.create_task(watch())
     try:
-        answers = await asyncio.gather(*(
-            mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content=f"message {n}") for n in range(50)))
+        answers = await asyncio.gather(
+            *(mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content=f"message {n}") for n in range(50))
+        )
     finally:
         done.set()
         await watching
@@ -136,15 +140,19 @@ def _dsn(url: str) -> str:
 
 
 async def test_concurrent_sends_to_different_sessions_do_not_interfere(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     other = await client.register()
     mine_a = await create_session(client, user, title="A")
     mine_b = await create_session(client, user, title="B")
     theirs = await create_session(client, other, title="C")
     plan = [(user, mine_a), (user, mine_b), (other, theirs)] * 20
-    answers = await asyncio.gather(*(
-        mutate(client, SEND_MESSAGE, who, sessionId=chat["id"], content=f"{chat['title']} {n}")
-        for n, (who, chat) in enumerate(plan)))
+    answers = await asyncio.gather(
+        *(
+            mutate(client, SEND_MESSAGE, who, sessionId=chat["id"], content=f"{chat['title']} {n}")
+            for n, (who, chat) in enumerate(plan)
+        )
+    )
     assert all(answer["errors"] == [] for answer in answers)
     for who, chat in ((user, mine_a), (user, mine_b), (other, theirs)):
         rows = await message_rows(pg, chat["id"])
@@ -156,8 +164,7 @@ async def test_concurrent_sends_to_different_sessions_do_not_interfere(
         assert [edge["node"]["seq"] for edge in read["messages"]["edges"]] == list(range(1, 21))
 
 
-async def test_numbers_survive_soft_deletes(client: GraphQLClient, pg: asyncpg.Connection,
-                                            user: SignedUp) -> None:
+async def test_numbers_survive_soft_deletes(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     chat = await create_session(client, user)
     sent = [await send(client, user, chat["id"], f"m{n}") for n in range(1, 6)]
     assert [message["seq"] for message in sent] == [1, 2, 3, 4, 5]
@@ -172,8 +179,9 @@ async def test_numbers_survive_soft_deletes(client: GraphQLClient, pg: asyncpg.C
     assert (await session_row(pg, chat["id"]))["message_count"] == 6
 
 
-async def test_counter_and_activity_commit_with_the_message(client: GraphQLClient, pg: asyncpg.Connection,
-                                                            user: SignedUp) -> None:
+async def test_counter_and_activity_commit_with_the_message(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     chat = await create_session(client, user)
     document = await factories.document(pg, user.pk)
     first = await send(client, user, chat["id"], "one")
@@ -187,15 +195,20 @@ async def test_counter_and_activity_commit_with_the_message(client: GraphQLClien
     # Refusals change neither the counter nor the activity time.
     other = await client.register()
     theirs = gid("Document", await factories.document(pg, other.pk))
-    for fields in ({"content": ""}, {"content": "x" * 10_001}, {"content": "hi", "attachments": [theirs]},
-                   {"content": "hi", "attachments": [gid("Document", document)] * 11}):
+    for fields in (
+        {"content": ""},
+        {"content": "x" * 10_001},
+        {"content": "hi", "attachments": [theirs]},
+        {"content": "hi", "attachments": [gid("Document", document)] * 11},
+    ):
         payload = await mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], **fields)
         assert payload["errors"] and payload["message"] is None
         assert await session_row(pg, chat["id"]) == row
     ok(await mutate(client, ARCHIVE_SESSION, user, sessionId=chat["id"]))
     archived = await session_row(pg, chat["id"])
     assert problems(await mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content="hi")) == [
-        ("input.sessionId", "INVALID_STATE")]
+        ("input.sessionId", "INVALID_STATE")
+    ]
     assert await session_row(pg, chat["id"]) == archived
     assert (archived["message_count"], archived["last_activity_at"]) == (1, row["last_activity_at"])
 
@@ -246,13 +259,15 @@ async def session_channel(redis_url: str, session_pk: uuid.UUID) -> AsyncIterato
 
 
 async def test_each_message_mutation_publishes_exactly_one_event_after_commit(
-        client: GraphQLClient, pg: asyncpg.Connection, redis_url: str, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, redis_url: str, user: SignedUp
+) -> None:
     chat = await create_session(client, user)
     session_pk = pk(chat["id"])
     reply = gid("Message", await factories.message(pg, session_pk, role="assistant", content="Hi, how can I help?"))
     seen: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
 
     async with session_channel(redis_url, session_pk) as channel:
+
         async def collect(count: int) -> None:
             # On each event, look at the database at once: the write it announces is already committed.
             for _ in range(count):
@@ -264,16 +279,21 @@ async def test_each_message_mutation_publishes_exactly_one_event_after_commit(
         sent = await send(client, user, chat["id"], "Book a meeting with Acme")
         # Refusals on the same session publish nothing.
         assert problems(await mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content=" ")) == [
-            ("input.content", "REQUIRED")]
+            ("input.content", "REQUIRED")
+        ]
         assert problems(await mutate(client, EDIT_MESSAGE, user, messageId=reply, content="No")) == [
-            ("input.messageId", "FORBIDDEN")]
+            ("input.messageId", "FORBIDDEN")
+        ]
         assert problems(await mutate(client, EDIT_MESSAGE, user, messageId=sent["id"], content="")) == [
-            ("input.content", "REQUIRED")]
-        edited = ok(await mutate(client, EDIT_MESSAGE, user, messageId=sent["id"],
-                                 content="Book a meeting with Globex"))["message"]
+            ("input.content", "REQUIRED")
+        ]
+        edited = ok(
+            await mutate(client, EDIT_MESSAGE, user, messageId=sent["id"], content="Book a meeting with Globex")
+        )["message"]
         deleted = ok(await mutate(client, DELETE_MESSAGE, user, messageId=sent["id"]))["message"]
         assert problems(await mutate(client, DELETE_MESSAGE, user, messageId=sent["id"])) == [
-            ("input.messageId", "NOT_FOUND")]
+            ("input.messageId", "NOT_FOUND")
+        ]
         # A last send marks the end: everything before it has been delivered by then.
         marker = await send(client, user, chat["id"], "Thanks")
         async with asyncio.timeout(10):
@@ -301,21 +321,25 @@ async def test_each_message_mutation_publishes_exactly_one_event_after_commit(
     assert marker_row is not None and marker_row["seq"] == 3
 
 
-async def test_refused_mutations_publish_nothing(client: GraphQLClient, pg: asyncpg.Connection,
-                                                 redis_url: str, user: SignedUp) -> None:
+async def test_refused_mutations_publish_nothing(
+    client: GraphQLClient, pg: asyncpg.Connection, redis_url: str, user: SignedUp
+) -> None:
     chat = await create_session(client, user)
     sent = await send(client, user, chat["id"], "original")
     other = await client.register()
     async with session_channel(redis_url, pk(chat["id"])) as channel:
         # The owner's own refusals...
         await mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content="x" * 10_001)
-        await mutate(client, SEND_MESSAGE, user, sessionId=chat["id"], content="hi",
-                     attachments=[gid("Document", uuid.uuid4())])
+        await mutate(
+            client, SEND_MESSAGE, user, sessionId=chat["id"], content="hi", attachments=[gid("Document", uuid.uuid4())]
+        )
         await mutate(client, EDIT_MESSAGE, user, messageId=sent["id"], content="   ")
         # ...someone else's attempts on this session...
-        for document, fields in ((SEND_MESSAGE, {"sessionId": chat["id"], "content": "hi"}),
-                                 (EDIT_MESSAGE, {"messageId": sent["id"], "content": "hijack"}),
-                                 (DELETE_MESSAGE, {"messageId": sent["id"]})):
+        for document, fields in (
+            (SEND_MESSAGE, {"sessionId": chat["id"], "content": "hi"}),
+            (EDIT_MESSAGE, {"messageId": sent["id"], "content": "hijack"}),
+            (DELETE_MESSAGE, {"messageId": sent["id"]}),
+        ):
             assert problems(await mutate(client, document, other, **fields))[0][1] == "NOT_FOUND"
         # ...anonymous ones, and sends to an archived session.
         body = await client.execute(SEND_MESSAGE, {"input": {"sessionId": chat["id"], "content": "hi"}})

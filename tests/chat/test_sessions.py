@@ -37,8 +37,11 @@ from tests.graphql_client import GraphQLClient, SignedUp
 
 FULL_CONTEXT = {
     "businessContext": {"currentProject": "EOFY", "clientInfo": {"name": "Acme", "abn": 123}, "taskType": "bas"},
-    "aiContext": {"personality": "concise", "memory": [{"fact": "prefers email"}, 7],
-                  "preferences": {"tone": "formal"}},
+    "aiContext": {
+        "personality": "concise",
+        "memory": [{"fact": "prefers email"}, 7],
+        "preferences": {"tone": "formal"},
+    },
     "integrationContext": {"activeConnections": ["gmail", "xero"], "recentTasks": [{"id": "t1"}]},
 }
 
@@ -50,8 +53,9 @@ def when(value: str) -> datetime:
 # --- createChatSession -----------------------------------------------------------------------------------
 
 
-async def test_create_session_with_title_and_typed_context(client: GraphQLClient, pg: asyncpg.Connection,
-                                                           user: SignedUp) -> None:
+async def test_create_session_with_title_and_typed_context(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, title="  Quarterly BAS  ", contextData=FULL_CONTEXT)
     assert created["title"] == "Quarterly BAS"
     assert created["status"] == "ACTIVE"
@@ -72,20 +76,21 @@ async def test_create_session_with_title_and_typed_context(client: GraphQLClient
     assert await listed(client, user) == [created["id"]]
 
 
-async def test_create_session_needs_nothing(client: GraphQLClient, pg: asyncpg.Connection,
-                                            user: SignedUp) -> None:
+async def test_create_session_needs_nothing(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     created = await create_session(client, user)
     assert created["title"] is None
     assert created["contextData"] == {"businessContext": None, "aiContext": None, "integrationContext": None}
     assert json.loads((await session_row(pg, created["id"]))["context_data"]) == {}
 
 
-async def test_partial_context_keeps_only_what_was_given(client: GraphQLClient, pg: asyncpg.Connection,
-                                                         user: SignedUp) -> None:
+async def test_partial_context_keeps_only_what_was_given(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, contextData={"aiContext": {"personality": "friendly"}})
     assert created["contextData"]["aiContext"] == {"personality": "friendly", "memory": [], "preferences": None}
     assert json.loads((await session_row(pg, created["id"]))["context_data"]) == {
-        "aiContext": {"personality": "friendly"}}
+        "aiContext": {"personality": "friendly"}
+    }
 
 
 async def test_title_of_255_characters_is_accepted(client: GraphQLClient, user: SignedUp) -> None:
@@ -94,23 +99,32 @@ async def test_title_of_255_characters_is_accepted(client: GraphQLClient, user: 
 
 
 async def test_title_over_255_characters_is_refused_and_nothing_written(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     payload = await mutate(client, CREATE_SESSION, user, title="t" * 256, contextData=FULL_CONTEXT)
     assert problems(payload) == [("input.title", "TOO_LONG")]
     assert "255" in payload["errors"][0]["message"]
     assert await session_count(pg, user) == 0
 
 
-@pytest.mark.parametrize("fields,field", [
-    ({"title": "nul \x00 title"}, "input.title"),
-    ({"contextData": {"businessContext": {"clientInfo": {"note": "nul \x00"}}}},
-     "input.contextData.businessContext.clientInfo"),
-    ({"contextData": {"integrationContext": {"recentTasks": [{"k\x00": 1}]}}},
-     "input.contextData.integrationContext.recentTasks.0"),
-], ids=["title", "context-value", "context-key"])
-async def test_text_postgresql_cannot_store_is_a_payload_error(client: GraphQLClient, pg: asyncpg.Connection,
-                                                               user: SignedUp, fields: dict[str, Any],
-                                                               field: str) -> None:
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"title": "nul \x00 title"}, "input.title"),
+        (
+            {"contextData": {"businessContext": {"clientInfo": {"note": "nul \x00"}}}},
+            "input.contextData.businessContext.clientInfo",
+        ),
+        (
+            {"contextData": {"integrationContext": {"recentTasks": [{"k\x00": 1}]}}},
+            "input.contextData.integrationContext.recentTasks.0",
+        ),
+    ],
+    ids=["title", "context-value", "context-key"],
+)
+async def test_text_postgresql_cannot_store_is_a_payload_error(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, fields: dict[str, Any], field: str
+) -> None:
     payload = await mutate(client, CREATE_SESSION, user, **fields)
     assert problems(payload) == [(field, "INVALID")]
     assert await session_count(pg, user) == 0
@@ -122,27 +136,33 @@ async def test_text_postgresql_cannot_store_is_a_payload_error(client: GraphQLCl
     assert await session_row(pg, created["id"]) == before
 
 
-@pytest.mark.parametrize("context,named", [
-    ({"businessContext": {"currentProject": "x", "budget": 5}}, "budget"),        # unknown nested field
-    ({"mood": "happy"}, "mood"),                                                  # unknown top-level field
-    ({"aiContext": {"personality": 5}}, "personality"),                           # a number for a string
-    ({"integrationContext": {"activeConnections": [{"name": "gmail"}]}}, "activeConnections"),
-    ("not an object", "ChatContextInput"),
-], ids=["unknown-nested", "unknown-top", "wrong-scalar", "wrong-list-item", "not-an-object"])
+@pytest.mark.parametrize(
+    "context,named",
+    [
+        ({"businessContext": {"currentProject": "x", "budget": 5}}, "budget"),  # unknown nested field
+        ({"mood": "happy"}, "mood"),  # unknown top-level field
+        ({"aiContext": {"personality": 5}}, "personality"),  # a number for a string
+        ({"integrationContext": {"activeConnections": [{"name": "gmail"}]}}, "activeConnections"),
+        ("not an object", "ChatContextInput"),
+    ],
+    ids=["unknown-nested", "unknown-top", "wrong-scalar", "wrong-list-item", "not-an-object"],
+)
 async def test_context_of_the_wrong_shape_is_a_validation_error(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, context: Any, named: str) -> None:
-    body = await client.execute(CREATE_SESSION, {"input": {"title": "T", "contextData": context}},
-                                token=user.token)
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, context: Any, named: str
+) -> None:
+    body = await client.execute(CREATE_SESSION, {"input": {"title": "T", "contextData": context}}, token=user.token)
     assert body.get("data") is None
     assert [named in error["message"] for error in body["errors"]] == [True], body["errors"]
     assert await session_count(pg, user) == 0
 
 
 async def test_unknown_context_field_inline_is_a_validation_error(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     body = await client.execute(
         'mutation { createChatSession(input: {contextData: {aiContext: {mood: "x"}}}) { errors { code } } }',
-        token=user.token)
+        token=user.token,
+    )
     assert body.get("data") is None
     assert "mood" in body["errors"][0]["message"]
     assert await session_count(pg, user) == 0
@@ -151,16 +171,21 @@ async def test_unknown_context_field_inline_is_a_validation_error(
 # --- updateChatSession -----------------------------------------------------------------------------------
 
 
-async def test_update_changes_title_and_context(client: GraphQLClient, pg: asyncpg.Connection,
-                                                user: SignedUp) -> None:
+async def test_update_changes_title_and_context(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     created = await create_session(client, user, title="Draft", contextData=FULL_CONTEXT)
     new_context = {"businessContext": {"currentProject": "Payroll"}}
-    answer = ok(await mutate(client, UPDATE_SESSION, user, sessionId=created["id"], title="Payroll run",
-                             contextData=new_context))["chatSession"]
+    answer = ok(
+        await mutate(
+            client, UPDATE_SESSION, user, sessionId=created["id"], title="Payroll run", contextData=new_context
+        )
+    )["chatSession"]
     assert answer["id"] == created["id"]
     assert answer["title"] == "Payroll run"
-    assert answer["contextData"]["businessContext"] == {"currentProject": "Payroll", "clientInfo": None,
-                                                        "taskType": None}
+    assert answer["contextData"]["businessContext"] == {
+        "currentProject": "Payroll",
+        "clientInfo": None,
+        "taskType": None,
+    }
     assert answer["contextData"]["aiContext"] is None  # replaced, not merged
     assert when(answer["updatedAt"]) > when(created["updatedAt"])
     row = await session_row(pg, created["id"])
@@ -177,18 +202,26 @@ async def test_update_changes_title_and_context(client: GraphQLClient, pg: async
     assert (await read_session(client, user, created["id"]))["title"] is None
 
 
-async def test_update_with_a_title_over_255_changes_nothing(client: GraphQLClient, pg: asyncpg.Connection,
-                                                            user: SignedUp) -> None:
+async def test_update_with_a_title_over_255_changes_nothing(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, title="Keep me", contextData=FULL_CONTEXT)
     before = await session_row(pg, created["id"])
-    payload = await mutate(client, UPDATE_SESSION, user, sessionId=created["id"], title="x" * 256,
-                           contextData={"aiContext": {"personality": "chatty"}})
+    payload = await mutate(
+        client,
+        UPDATE_SESSION,
+        user,
+        sessionId=created["id"],
+        title="x" * 256,
+        contextData={"aiContext": {"personality": "chatty"}},
+    )
     assert problems(payload) == [("input.title", "TOO_LONG")]
     assert await session_row(pg, created["id"]) == before
 
 
-async def test_update_reports_every_violation_together(client: GraphQLClient, pg: asyncpg.Connection,
-                                                       user: SignedUp) -> None:
+async def test_update_reports_every_violation_together(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     other = await client.register()
     theirs = await create_session(client, other, title="Theirs")
     before = await session_row(pg, theirs["id"])
@@ -202,11 +235,15 @@ async def test_update_reports_every_violation_together(client: GraphQLClient, pg
 
 
 async def test_update_with_a_context_of_the_wrong_shape_changes_nothing(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, title="Keep me", contextData=FULL_CONTEXT)
     before = await session_row(pg, created["id"])
-    body = await client.execute(UPDATE_SESSION, {"input": {"sessionId": created["id"], "title": "New",
-                                                           "contextData": {"secret": True}}}, token=user.token)
+    body = await client.execute(
+        UPDATE_SESSION,
+        {"input": {"sessionId": created["id"], "title": "New", "contextData": {"secret": True}}},
+        token=user.token,
+    )
     assert body.get("data") is None and body["errors"]
     assert await session_row(pg, created["id"]) == before
 
@@ -244,7 +281,8 @@ async def test_archive_and_unarchive(client: GraphQLClient, pg: asyncpg.Connecti
 
 
 async def test_delete_hides_the_session_and_restore_brings_it_back(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     kept = await create_session(client, user, title="Kept")
     created = await create_session(client, user, title="Oops")
     await send(client, user, created["id"], "first words")
@@ -279,8 +317,9 @@ async def test_delete_hides_the_session_and_restore_brings_it_back(
     assert [edge["node"]["content"] for edge in read["messages"]["edges"]] == ["first words"]
 
 
-async def test_an_archived_session_can_be_deleted_and_restored(client: GraphQLClient, pg: asyncpg.Connection,
-                                                               user: SignedUp) -> None:
+async def test_an_archived_session_can_be_deleted_and_restored(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, title="Old")
     ok(await mutate(client, ARCHIVE_SESSION, user, sessionId=created["id"]))
     ok(await mutate(client, DELETE_SESSION, user, sessionId=created["id"]))
@@ -289,36 +328,40 @@ async def test_an_archived_session_can_be_deleted_and_restored(client: GraphQLCl
     # A deleted session cannot be archived or unarchived: it is not there.
     for document in (ARCHIVE_SESSION, UNARCHIVE_SESSION, UPDATE_SESSION):
         assert problems(await mutate(client, document, user, sessionId=created["id"])) == [
-            ("input.sessionId", "NOT_FOUND")]
+            ("input.sessionId", "NOT_FOUND")
+        ]
     ok(await mutate(client, RESTORE_SESSION, user, sessionId=created["id"]))
     assert (await session_row(pg, created["id"]))["deleted_at"] is None
 
 
 async def test_restoring_a_session_that_is_not_deleted_is_not_found(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     created = await create_session(client, user, title="Fine")
     before = await session_row(pg, created["id"])
     assert problems(await mutate(client, RESTORE_SESSION, user, sessionId=created["id"])) == [
-        ("input.sessionId", "NOT_FOUND")]
+        ("input.sessionId", "NOT_FOUND")
+    ]
     assert await session_row(pg, created["id"]) == before
 
 
 async def test_restore_within_30_days(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     created = await create_session(client, user, title="Recent")
     ok(await mutate(client, DELETE_SESSION, user, sessionId=created["id"]))
-    await pg.execute("UPDATE chat_sessions SET deleted_at = now() - interval '29 days' WHERE id = $1",
-                     pk(created["id"]))
+    await pg.execute(
+        "UPDATE chat_sessions SET deleted_at = now() - interval '29 days' WHERE id = $1", pk(created["id"])
+    )
     restored = ok(await mutate(client, RESTORE_SESSION, user, sessionId=created["id"]))["chatSession"]
     assert restored["status"] == "ACTIVE"
     assert (await session_row(pg, created["id"]))["deleted_at"] is None
 
 
-async def test_restore_after_30_days_is_refused(client: GraphQLClient, pg: asyncpg.Connection,
-                                                user: SignedUp) -> None:
+async def test_restore_after_30_days_is_refused(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     created = await create_session(client, user, title="Too late")
     ok(await mutate(client, DELETE_SESSION, user, sessionId=created["id"]))
-    await pg.execute("UPDATE chat_sessions SET deleted_at = now() - interval '31 days' WHERE id = $1",
-                     pk(created["id"]))
+    await pg.execute(
+        "UPDATE chat_sessions SET deleted_at = now() - interval '31 days' WHERE id = $1", pk(created["id"])
+    )
     before = await session_row(pg, created["id"])
     payload = await mutate(client, RESTORE_SESSION, user, sessionId=created["id"])
     assert problems(payload) == [("input.sessionId", "INVALID_STATE")]
@@ -334,10 +377,10 @@ async def test_restore_after_30_days_is_refused(client: GraphQLClient, pg: async
 SESSION_MUTATIONS = [UPDATE_SESSION, ARCHIVE_SESSION, UNARCHIVE_SESSION, DELETE_SESSION, RESTORE_SESSION]
 
 
-@pytest.mark.parametrize("document", SESSION_MUTATIONS,
-                         ids=["update", "archive", "unarchive", "delete", "restore"])
+@pytest.mark.parametrize("document", SESSION_MUTATIONS, ids=["update", "archive", "unarchive", "delete", "restore"])
 async def test_someone_elses_session_is_answered_like_a_missing_one(
-        client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, document: str) -> None:
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, document: str
+) -> None:
     other = await client.register()
     # Theirs in every state a mutation could act on: active, archived, deleted.
     active = await factories.session(pg, other.pk, title="Theirs")
@@ -362,17 +405,21 @@ async def test_someone_elses_session_is_answered_like_a_missing_one(
         assert await session_row(pg, key) == row
 
 
-@pytest.mark.parametrize("document,fields", [
-    (CREATE_SESSION, {"title": "Hi"}),
-    (UPDATE_SESSION, {"title": "Hi"}),
-    (ARCHIVE_SESSION, {}),
-    (UNARCHIVE_SESSION, {}),
-    (DELETE_SESSION, {}),
-    (RESTORE_SESSION, {}),
-], ids=["create", "update", "archive", "unarchive", "delete", "restore"])
-async def test_anonymous_callers_are_unauthenticated(client: GraphQLClient, pg: asyncpg.Connection,
-                                                     user: SignedUp, document: str,
-                                                     fields: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "document,fields",
+    [
+        (CREATE_SESSION, {"title": "Hi"}),
+        (UPDATE_SESSION, {"title": "Hi"}),
+        (ARCHIVE_SESSION, {}),
+        (UNARCHIVE_SESSION, {}),
+        (DELETE_SESSION, {}),
+        (RESTORE_SESSION, {}),
+    ],
+    ids=["create", "update", "archive", "unarchive", "delete", "restore"],
+)
+async def test_anonymous_callers_are_unauthenticated(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, document: str, fields: dict[str, Any]
+) -> None:
     target = await factories.session(pg, user.pk, title="Mine")
     if document == UNARCHIVE_SESSION:
         await pg.execute("UPDATE chat_sessions SET status = 'archived' WHERE id = $1", target)

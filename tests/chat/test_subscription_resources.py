@@ -17,9 +17,12 @@ ADDED = "subscription($id: ID!) { messageAdded(sessionId: $id) { seq } }"
 async def _idle_in_transaction(dsn: str) -> int:
     connection = await asyncpg.connect(dsn)
     try:
-        return int(await connection.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'idle in transaction'"))
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'"
+            )
+        )
     finally:
         await connection.close()
 

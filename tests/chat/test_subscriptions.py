@@ -77,8 +77,7 @@ async def test_someone_elses_session_is_refused_as_if_it_did_not_exist(gateway_a
         missing = "Q2hhdFNlc3Npb246MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw"
         await socket.subscribe("missing", ADDED, {"id": missing})
         missing = await socket.receive("missing")
-    assert refused["type"] == missing["type"] == "error" or (
-        refused["type"] == "next" and refused["payload"]["errors"])
+    assert refused["type"] == missing["type"] == "error" or (refused["type"] == "next" and refused["payload"]["errors"])
     errors = refused["payload"] if isinstance(refused["payload"], list) else refused["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
     other_errors = missing["payload"] if isinstance(missing["payload"], list) else missing["payload"]["errors"]
@@ -117,8 +116,9 @@ async def test_legacy_graphql_ws_clients_receive_messages_too(gateway_a: LiveSer
     async with websockets.connect(gateway_a.ws_url, subprotocols=["graphql-ws"]) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "1", "type": "start",
-                                      "payload": {"query": ADDED, "variables": {"id": session}}}))
+        await socket.send(
+            json.dumps({"id": "1", "type": "start", "payload": {"query": ADDED, "variables": {"id": session}}})
+        )
         await asyncio.sleep(0.3)
         await user.send(session, "to an old client")
         message = json.loads(await asyncio.wait_for(socket.recv(), 10))
@@ -159,11 +159,15 @@ async def test_subscriptions_per_connection_are_capped(gateway_a: LiveServer) ->
 
 async def test_connections_per_user_are_capped(gateway_a: LiveServer) -> None:
     user = await LiveUser.register(gateway_a.url)
-    async with transport_ws(gateway_a.ws_url, user.token), transport_ws(gateway_a.ws_url, user.token), \
-            transport_ws(gateway_a.ws_url, user.token):
+    async with (
+        transport_ws(gateway_a.ws_url, user.token),
+        transport_ws(gateway_a.ws_url, user.token),
+        transport_ws(gateway_a.ws_url, user.token),
+    ):
         async with websockets.connect(gateway_a.ws_url, subprotocols=["graphql-transport-ws"]) as fourth:
-            await fourth.send(json.dumps({"type": "connection_init",
-                                          "payload": {"authorization": f"Bearer {user.token}"}}))
+            await fourth.send(
+                json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}})
+            )
             with pytest.raises(websockets.ConnectionClosed):
                 await asyncio.wait_for(fourth.recv(), 10)
         assert fourth.close_code == 4403
@@ -172,7 +176,8 @@ async def test_connections_per_user_are_capped(gateway_a: LiveServer) -> None:
 async def test_oversized_socket_messages_close_the_socket(gateway_a: LiveServer) -> None:
     user = await LiveUser.register(gateway_a.url)
     async with transport_ws(gateway_a.ws_url, user.token, max_size=None) as socket:
-        await socket.socket.send(json.dumps({"id": "big", "type": "subscribe",
-                                             "payload": {"query": "#" + "x" * (2 << 20)}}))
+        await socket.socket.send(
+            json.dumps({"id": "big", "type": "subscribe", "payload": {"query": "#" + "x" * (2 << 20)}})
+        )
         code = await asyncio.wait_for(socket.closed, 10)
     assert code == 1009

@@ -87,19 +87,16 @@ async def _sessions(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> 
 
 
 async def _documents(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
-    ids = [f.gid("Document", await f.document(pg, user.pk, minutes=key, name=f"doc-{key:03d}.pdf"))
-           for key in keys]
+    ids = [f.gid("Document", await f.document(pg, user.pk, minutes=key, name=f"doc-{key:03d}.pdf")) for key in keys]
     return {}, ids
 
 
-async def _integrations(pg: asyncpg.Connection, user: SignedUp,
-                        keys: list[int]) -> tuple[dict[str, str], list[str]]:
+async def _integrations(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
     ids = [f.gid("Integration", await f.integration(pg, user.pk, provider=PROVIDERS[key])) for key in keys]
     return {}, ids
 
 
-async def _viewer_tasks(pg: asyncpg.Connection, user: SignedUp,
-                        keys: list[int]) -> tuple[dict[str, str], list[str]]:
+async def _viewer_tasks(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
     agent = await new_agent(pg)
     ids = [f.gid("Task", await f.task(pg, user.pk, agent, minutes=key)) for key in keys]
     return {}, ids
@@ -116,16 +113,14 @@ async def _messages(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> 
     return {"parent": f.gid("ChatSession", session)}, ids
 
 
-async def _session_tasks(pg: asyncpg.Connection, user: SignedUp,
-                         keys: list[int]) -> tuple[dict[str, str], list[str]]:
+async def _session_tasks(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
     session = await f.session(pg, user.pk)
     agent = await new_agent(pg)
     ids = [f.gid("Task", await f.task(pg, user.pk, agent, session_id=session, minutes=key)) for key in keys]
     return {"parent": f.gid("ChatSession", session)}, ids
 
 
-async def _agent_tasks(pg: asyncpg.Connection, user: SignedUp,
-                       keys: list[int]) -> tuple[dict[str, str], list[str]]:
+async def _agent_tasks(pg: asyncpg.Connection, user: SignedUp, keys: list[int]) -> tuple[dict[str, str], list[str]]:
     agent = await new_agent(pg)
     ids = [f.gid("Task", await f.task(pg, user.pk, agent, minutes=key)) for key in keys]
     return {"parent": f.gid("MCPAgent", agent)}, ids
@@ -135,35 +130,90 @@ async def _agents(pg: asyncpg.Connection, _user: SignedUp, keys: list[int]) -> t
     """Agents are shared by every test: each arrangement gets a capability no other agent offers."""
     capability = unique("cap")
     prefix = unique("zz-conn")
-    ids = [f.gid("MCPAgent", await f.agent(pg, name=f"{prefix}-{key:03d}",
-                                           capabilities=[{"name": capability, "description": "d"}]))
-           for key in keys]
+    ids = [
+        f.gid(
+            "MCPAgent",
+            await f.agent(pg, name=f"{prefix}-{key:03d}", capabilities=[{"name": capability, "description": "d"}]),
+        )
+        for key in keys
+    ]
     return {"capability": capability}, ids
 
 
 CONNECTIONS = [
-    Conn("viewer.chatSessions", "{ viewer { chatSessions ARGS { SEL } } }", ("viewer", "chatSessions"),
-         _sessions, descending=True, alternative_order="LAST_ACTIVITY_ASC"),
-    Conn("viewer.documents", "{ viewer { documents ARGS { SEL } } }", ("viewer", "documents"),
-         _documents, descending=True, alternative_order="FILENAME_ASC"),
-    Conn("viewer.integrations", "{ viewer { integrations ARGS { SEL } } }", ("viewer", "integrations"),
-         _integrations, descending=False, alternative_order="CONNECTED_AT_DESC", max_rows=len(PROVIDERS)),
-    Conn("viewer.tasks", "{ viewer { tasks ARGS { SEL } } }", ("viewer", "tasks"),
-         _viewer_tasks, descending=True, alternative_order="STARTED_AT_ASC"),
-    Conn("ChatSession.messages", '{ node(id: "{parent}") { ... on ChatSession { messages ARGS { SEL } } } }',
-         ("node", "messages"), _messages, descending=False, alternative_order="NEWEST_FIRST"),
-    Conn("ChatSession.tasks", '{ node(id: "{parent}") { ... on ChatSession { tasks ARGS { SEL } } } }',
-         ("node", "tasks"), _session_tasks, descending=True, alternative_order="STARTED_AT_ASC"),
-    Conn("MCPAgent.tasks", '{ node(id: "{parent}") { ... on MCPAgent { tasks ARGS { SEL } } } }',
-         ("node", "tasks"), _agent_tasks, descending=True, alternative_order="STARTED_AT_ASC"),
-    Conn("agents", "{ agents ARGS { SEL } }", ("agents",), _agents, descending=False,
-         alternative_order="NAME_DESC", base_args='filter: {capability: "{capability}"}'),
+    Conn(
+        "viewer.chatSessions",
+        "{ viewer { chatSessions ARGS { SEL } } }",
+        ("viewer", "chatSessions"),
+        _sessions,
+        descending=True,
+        alternative_order="LAST_ACTIVITY_ASC",
+    ),
+    Conn(
+        "viewer.documents",
+        "{ viewer { documents ARGS { SEL } } }",
+        ("viewer", "documents"),
+        _documents,
+        descending=True,
+        alternative_order="FILENAME_ASC",
+    ),
+    Conn(
+        "viewer.integrations",
+        "{ viewer { integrations ARGS { SEL } } }",
+        ("viewer", "integrations"),
+        _integrations,
+        descending=False,
+        alternative_order="CONNECTED_AT_DESC",
+        max_rows=len(PROVIDERS),
+    ),
+    Conn(
+        "viewer.tasks",
+        "{ viewer { tasks ARGS { SEL } } }",
+        ("viewer", "tasks"),
+        _viewer_tasks,
+        descending=True,
+        alternative_order="STARTED_AT_ASC",
+    ),
+    Conn(
+        "ChatSession.messages",
+        '{ node(id: "{parent}") { ... on ChatSession { messages ARGS { SEL } } } }',
+        ("node", "messages"),
+        _messages,
+        descending=False,
+        alternative_order="NEWEST_FIRST",
+    ),
+    Conn(
+        "ChatSession.tasks",
+        '{ node(id: "{parent}") { ... on ChatSession { tasks ARGS { SEL } } } }',
+        ("node", "tasks"),
+        _session_tasks,
+        descending=True,
+        alternative_order="STARTED_AT_ASC",
+    ),
+    Conn(
+        "MCPAgent.tasks",
+        '{ node(id: "{parent}") { ... on MCPAgent { tasks ARGS { SEL } } } }',
+        ("node", "tasks"),
+        _agent_tasks,
+        descending=True,
+        alternative_order="STARTED_AT_ASC",
+    ),
+    Conn(
+        "agents",
+        "{ agents ARGS { SEL } }",
+        ("agents",),
+        _agents,
+        descending=False,
+        alternative_order="NAME_DESC",
+        base_args='filter: {capability: "{capability}"}',
+    ),
 ]
 BY_NAME = {conn.name: conn for conn in CONNECTIONS}
 
 
-async def fetch(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str],
-                selection: str = PAGE, **args: Any) -> dict[str, Any]:
+async def fetch(
+    client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], selection: str = PAGE, **args: Any
+) -> dict[str, Any]:
     return conn.extract(await client.data(conn.query(ctx, args, selection), token=user.token))
 
 
@@ -189,8 +239,9 @@ def assert_bad_user_input(response: httpx.Response, *, mentions: str | None = No
     return body
 
 
-async def walk_forward(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], *,
-                       size: int, total: int, **extra: Any) -> list[str]:
+async def walk_forward(
+    client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], *, size: int, total: int, **extra: Any
+) -> list[str]:
     """Every page with `first: size`, checking each page's flags, cursors and totalCount."""
     seen: list[str] = []
     after: str | None = None
@@ -220,8 +271,9 @@ async def walk_forward(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: d
     return seen
 
 
-async def walk_backward(client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], *,
-                        size: int, total: int, **extra: Any) -> list[str]:
+async def walk_backward(
+    client: GraphQLClient, user: SignedUp, conn: Conn, ctx: dict[str, str], *, size: int, total: int, **extra: Any
+) -> list[str]:
     """Every page with `last: size`, from the end, checking each page's flags and cursors."""
     collected: list[str] = []
     before: str | None = None

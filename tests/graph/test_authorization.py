@@ -55,8 +55,15 @@ async def _owner(client: GraphQLClient, pg: asyncpg.Connection, agent_id: uuid.U
     integration = await factories.integration(pg, user.pk)
     document = await factories.document(pg, user.pk, name=f"{user.pk}.pdf")
     task = await factories.task(pg, user.pk, agent_id, session_id=session)
-    return Owned(user=user, session=session, message=message, integration=integration,
-                 document=document, task=task, agent=agent_id)
+    return Owned(
+        user=user,
+        session=session,
+        message=message,
+        integration=integration,
+        document=document,
+        task=task,
+        agent=agent_id,
+    )
 
 
 @pytest.fixture
@@ -86,8 +93,7 @@ async def test_owner_sees_own_node(client: GraphQLClient, alice: Owned, type_nam
 
 
 @pytest.mark.parametrize("type_name", OWNED_TYPES)
-async def test_other_user_gets_null_for_node(client: GraphQLClient, alice: Owned, bob: Owned,
-                                             type_name: str) -> None:
+async def test_other_user_gets_null_for_node(client: GraphQLClient, alice: Owned, bob: Owned, type_name: str) -> None:
     body = await client.execute(NODE, {"id": alice.global_ids()[type_name]}, token=bob.user.token)
     # Exactly as for an object that does not exist: null, and no error that would leak existence.
     assert body == {"data": {"node": None}}
@@ -99,8 +105,7 @@ async def test_anonymous_gets_null_for_node(client: GraphQLClient, alice: Owned,
     assert body == {"data": {"node": None}}
 
 
-async def test_foreign_node_answers_like_a_missing_one(client: GraphQLClient, alice: Owned,
-                                                       bob: Owned) -> None:
+async def test_foreign_node_answers_like_a_missing_one(client: GraphQLClient, alice: Owned, bob: Owned) -> None:
     for type_name, global_id in alice.global_ids().items():
         missing = gid(type_name, uuid.uuid4())
         foreign = await client.execute(NODE, {"id": global_id}, token=bob.user.token)
@@ -120,14 +125,11 @@ async def test_nodes_resolves_only_own_objects(client: GraphQLClient, alice: Own
     assert [node["id"] if node else None for node in as_alice] == [
         value if value in alice_ids else None for value in mixed
     ]
-    assert [node["id"] if node else None for node in as_bob] == [
-        value if value in bob_ids else None for value in mixed
-    ]
+    assert [node["id"] if node else None for node in as_bob] == [value if value in bob_ids else None for value in mixed]
     assert anonymous == [None] * len(mixed)
 
 
-async def test_nodes_answers_null_for_every_foreign_id(client: GraphQLClient, alice: Owned,
-                                                       bob: Owned) -> None:
+async def test_nodes_answers_null_for_every_foreign_id(client: GraphQLClient, alice: Owned, bob: Owned) -> None:
     ids = list(alice.global_ids().values())
     as_bob = await client.execute(NODES, {"ids": ids}, token=bob.user.token)
     assert as_bob == {"data": {"nodes": [None] * len(ids)}}
@@ -135,16 +137,18 @@ async def test_nodes_answers_null_for_every_foreign_id(client: GraphQLClient, al
     assert [(node["__typename"], node["id"]) for node in as_alice] == list(alice.global_ids().items())
 
 
-async def test_foreign_fields_are_not_readable_through_node(client: GraphQLClient, alice: Owned,
-                                                            bob: Owned) -> None:
+async def test_foreign_fields_are_not_readable_through_node(client: GraphQLClient, alice: Owned, bob: Owned) -> None:
     query = """
     query($session: ID!, $message: ID!, $document: ID!) {
       session: node(id: $session) { ... on ChatSession { title messages { nodes { content } } } }
       message: node(id: $message) { ... on Message { content session { title } } }
       document: node(id: $document) { ... on Document { filename contentText } }
     }"""
-    variables = {"session": gid("ChatSession", alice.session), "message": gid("Message", alice.message),
-                 "document": gid("Document", alice.document)}
+    variables = {
+        "session": gid("ChatSession", alice.session),
+        "message": gid("Message", alice.message),
+        "document": gid("Document", alice.document),
+    }
     as_bob = await client.execute(query, variables, token=bob.user.token)
     assert as_bob == {"data": {"session": None, "message": None, "document": None}}
     assert alice.user.email not in json.dumps(as_bob)
@@ -159,15 +163,15 @@ async def test_foreign_fields_are_not_readable_through_node(client: GraphQLClien
 AGENT_NODE = "query($id: ID!) { node(id: $id) { __typename id ... on MCPAgent { name } } }"
 
 
-async def test_agent_node_is_readable_by_any_signed_in_user(client: GraphQLClient, alice: Owned,
-                                                            bob: Owned) -> None:
+async def test_agent_node_is_readable_by_any_signed_in_user(client: GraphQLClient, alice: Owned, bob: Owned) -> None:
     agent_id = gid("MCPAgent", alice.agent)
     for viewer in (alice, bob):
         node = (await client.data(AGENT_NODE, {"id": agent_id}, token=viewer.user.token))["node"]
         assert node["__typename"] == "MCPAgent"
         assert node["id"] == agent_id
-    nodes = (await client.data("query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
-                               {"ids": [agent_id]}, token=bob.user.token))["nodes"]
+    nodes = (
+        await client.data("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [agent_id]}, token=bob.user.token)
+    )["nodes"]
     assert nodes == [{"id": agent_id}]
 
 
@@ -179,8 +183,9 @@ async def test_agent_node_is_null_for_anonymous(client: GraphQLClient, shared_ag
     }
 
 
-async def test_root_agents_is_null_for_anonymous(client: GraphQLClient, shared_agent: uuid.UUID,
-                                                 user: SignedUp) -> None:
+async def test_root_agents_is_null_for_anonymous(
+    client: GraphQLClient, shared_agent: uuid.UUID, user: SignedUp
+) -> None:
     query = "{ agents(first: 100) { totalCount nodes { id } } }"
     assert await client.execute(query) == {"data": {"agents": None}}
     agents = (await client.data(query, token=user.token))["agents"]
@@ -190,16 +195,14 @@ async def test_root_agents_is_null_for_anonymous(client: GraphQLClient, shared_a
 async def test_root_agents_lists_the_shared_agent_for_signed_in_users(
     client: GraphQLClient, pg: asyncpg.Connection, alice: Owned, bob: Owned
 ) -> None:
-    capability = await pg.fetchval("SELECT capabilities->0->>'name' FROM mcp_agents WHERE id = $1",
-                                   alice.agent)
+    capability = await pg.fetchval("SELECT capabilities->0->>'name' FROM mcp_agents WHERE id = $1", alice.agent)
     query = "query($c: String!) { agents(filter: {capability: $c}) { totalCount nodes { id } } }"
     for viewer in (alice, bob):
         agents = (await client.data(query, {"c": capability}, token=viewer.user.token))["agents"]
         assert agents == {"totalCount": 1, "nodes": [{"id": gid("MCPAgent", alice.agent)}]}
 
 
-async def test_shared_agent_lists_only_the_viewers_tasks(client: GraphQLClient, alice: Owned,
-                                                         bob: Owned) -> None:
+async def test_shared_agent_lists_only_the_viewers_tasks(client: GraphQLClient, alice: Owned, bob: Owned) -> None:
     query = """query($id: ID!) { node(id: $id) { ... on MCPAgent {
         tasks(first: 100) { totalCount nodes { id } } } } }"""
     agent_id = gid("MCPAgent", alice.agent)
@@ -270,8 +273,7 @@ async def test_task_filter_by_shared_agent_keeps_to_the_viewers_tasks(
 ) -> None:
     query = """query($agent: ID!) { viewer { tasks(filter: {agentId: [$agent]}) {
         totalCount nodes { id } } } }"""
-    tasks = (await client.data(query, {"agent": gid("MCPAgent", alice.agent)},
-                               token=bob.user.token))["viewer"]["tasks"]
+    tasks = (await client.data(query, {"agent": gid("MCPAgent", alice.agent)}, token=bob.user.token))["viewer"]["tasks"]
     assert tasks == {"totalCount": 1, "nodes": [{"id": gid("Task", bob.task)}]}
 
 
@@ -289,13 +291,15 @@ async def test_soft_deleted_objects_answer_null_through_node(
     message_in_deleted_session = await factories.message(pg, deleted_session)
     deleted_message = await factories.message(pg, alice.session, deleted=True, seconds=5)
     deleted_document = await factories.document(pg, alice.user.pk, name="gone.pdf", deleted=True)
-    hidden = [gid("ChatSession", deleted_session), gid("Message", message_in_deleted_session),
-              gid("Message", deleted_message), gid("Document", deleted_document)]
+    hidden = [
+        gid("ChatSession", deleted_session),
+        gid("Message", message_in_deleted_session),
+        gid("Message", deleted_message),
+        gid("Document", deleted_document),
+    ]
 
     for global_id in hidden:
-        assert await client.execute(NODE, {"id": global_id}, token=alice.user.token) == {
-            "data": {"node": None}
-        }
+        assert await client.execute(NODE, {"id": global_id}, token=alice.user.token) == {"data": {"node": None}}
     nodes = (await client.data(NODES, {"ids": [*hidden, alice.user.id]}, token=alice.user.token))["nodes"]
     assert nodes == [None] * len(hidden) + [{"__typename": "User", "id": alice.user.id}]
 
@@ -303,10 +307,8 @@ async def test_soft_deleted_objects_answer_null_through_node(
 async def test_soft_deleted_rows_appear_in_lists_only_when_asked_for(
     client: GraphQLClient, pg: asyncpg.Connection, alice: Owned
 ) -> None:
-    deleted_session = gid("ChatSession", await factories.session(pg, alice.user.pk, status="deleted",
-                                                                  deleted=True))
-    deleted_document = gid("Document", await factories.document(pg, alice.user.pk, name="gone.pdf",
-                                                                 deleted=True))
+    deleted_session = gid("ChatSession", await factories.session(pg, alice.user.pk, status="deleted", deleted=True))
+    deleted_document = gid("Document", await factories.document(pg, alice.user.pk, name="gone.pdf", deleted=True))
     deleted_message = gid("Message", await factories.message(pg, alice.session, deleted=True, seconds=5))
     query = """{ viewer {
       sessions: chatSessions(first: 100) { nodes { id messages(first: 20) { nodes { id } } } }
@@ -359,13 +361,17 @@ async def test_schema_has_no_secret_fields(client: GraphQLClient) -> None:
         names.update(field["name"] for field in kind["inputFields"] or [])
     assert "Integration" in {kind["name"] for kind in types}
     assert not names & SECRET_FIELD_NAMES
-    assert not {name for name in names if name.lower().replace("_", "") in
-                {secret.lower() for secret in SECRET_FIELD_NAMES}}
+    assert not {
+        name for name in names if name.lower().replace("_", "") in {secret.lower() for secret in SECRET_FIELD_NAMES}
+    }
     # A password is something clients send, never something the graph answers with.
     assert not {name for name in output_field_names if "password" in name.lower()}
     integration = next(kind for kind in types if kind["name"] == "Integration")
-    assert not {field["name"] for field in integration["fields"]
-                if "token" in field["name"].lower() and field["name"] != "tokenExpiresAt"}
+    assert not {
+        field["name"]
+        for field in integration["fields"]
+        if "token" in field["name"].lower() and field["name"] != "tokenExpiresAt"
+    }
 
 
 def _full_selection(schema: graphql.GraphQLSchema, type_: graphql.GraphQLNamedType, depth: int) -> str:
@@ -404,12 +410,12 @@ async def test_full_integration_query_never_contains_stored_ciphertext(
       node(id: $id) {{ ... on Integration {{ {selection} }} }}
       viewer {{ integrations(first: 100) {{ nodes {{ {selection} }} }} }}
     }}"""
-    stored = await pg.fetchrow("SELECT encrypted_tokens, refresh_token_encrypted FROM integrations "
-                               "WHERE id = $1", alice.integration)
+    stored = await pg.fetchrow(
+        "SELECT encrypted_tokens, refresh_token_encrypted FROM integrations WHERE id = $1", alice.integration
+    )
     assert tuple(stored) == INTEGRATION_CIPHERTEXTS
 
-    response = await client.post(query, {"id": gid("Integration", alice.integration)},
-                                 token=alice.user.token)
+    response = await client.post(query, {"id": gid("Integration", alice.integration)}, token=alice.user.token)
     assert response.status_code == 200
     body = response.json()
     assert "errors" not in body, body
@@ -427,15 +433,20 @@ async def test_agent_authentication_exposes_only_its_type(
     assert [field["name"] for field in introspected["__type"]["fields"]] == ["type"]
 
     secret = f"sk-live-{uuid.uuid4().hex}"
-    agent_id = await factories.agent(pg, configuration={
-        "timeout": 5000,
-        "retries": 2,
-        "authentication": {"type": "apikey", "config": {"apiKey": secret, "header": "X-Api-Key"},
-                           "apiKey": secret},
-    })
+    agent_id = await factories.agent(
+        pg,
+        configuration={
+            "timeout": 5000,
+            "retries": 2,
+            "authentication": {"type": "apikey", "config": {"apiKey": secret, "header": "X-Api-Key"}, "apiKey": secret},
+        },
+    )
     selection = _full_selection(graphql_schema, graphql_schema.get_type("MCPAgent"), depth=4)
-    response = await client.post(f"query($id: ID!) {{ node(id: $id) {{ ... on MCPAgent {{ {selection} }} }} }}",
-                                 {"id": gid("MCPAgent", agent_id)}, token=user.token)
+    response = await client.post(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on MCPAgent {{ {selection} }} }} }}",
+        {"id": gid("MCPAgent", agent_id)},
+        token=user.token,
+    )
     assert response.status_code == 200
     body = response.json()
     assert "errors" not in body, body

@@ -71,8 +71,9 @@ def forge(cursor: str, mutate) -> str:
 
 
 @each_connection
-async def test_default_order_and_a_single_page(client: GraphQLClient, user: SignedUp,
-                                               pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_default_order_and_a_single_page(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     keys = shuffled_keys(conn, 6)
     ctx, ids = await conn.make(pg, user, keys)
     page = await fetch(client, user, conn, ctx)
@@ -87,8 +88,7 @@ async def test_default_order_and_a_single_page(client: GraphQLClient, user: Sign
 
 
 @each_connection
-async def test_an_empty_connection(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection,
-                                   conn: Conn) -> None:
+async def test_an_empty_connection(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn) -> None:
     ctx, _ = await conn.make(pg, user, [])
     page = await fetch(client, user, conn, ctx)
     assert page == {
@@ -99,8 +99,9 @@ async def test_an_empty_connection(client: GraphQLClient, user: SignedUp, pg: as
 
 
 @each_connection
-async def test_paging_forward_visits_every_row_once(client: GraphQLClient, user: SignedUp,
-                                                    pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_paging_forward_visits_every_row_once(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     keys = shuffled_keys(conn, 6)
     size = 3 if len(keys) == 6 else 2
     ctx, ids = await conn.make(pg, user, keys)
@@ -109,8 +110,9 @@ async def test_paging_forward_visits_every_row_once(client: GraphQLClient, user:
 
 
 @each_connection
-async def test_paging_backward_visits_every_row_once(client: GraphQLClient, user: SignedUp,
-                                                     pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_paging_backward_visits_every_row_once(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     keys = shuffled_keys(conn, 7)
     ctx, ids = await conn.make(pg, user, keys)
     collected = await walk_backward(client, user, conn, ctx, size=2, total=len(keys))
@@ -118,8 +120,9 @@ async def test_paging_backward_visits_every_row_once(client: GraphQLClient, user
 
 
 @each_connection
-async def test_after_and_before_together_bound_a_window(client: GraphQLClient, user: SignedUp,
-                                                        pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_after_and_before_together_bound_a_window(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     keys = shuffled_keys(conn, 6)
     ctx, ids = await conn.make(pg, user, keys)
     expected = conn.expected(keys, ids)
@@ -134,16 +137,17 @@ async def test_after_and_before_together_bound_a_window(client: GraphQLClient, u
 
 
 @each_connection
-async def test_a_cursor_of_another_order_is_refused(client: GraphQLClient, user: SignedUp,
-                                                    pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_a_cursor_of_another_order_is_refused(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     ctx, _ = await conn.make(pg, user, shuffled_keys(conn, 3))
     default_cursor = (await fetch(client, user, conn, ctx, first=1))["pageInfo"]["endCursor"]
     other = Lit(conn.alternative_order)
     other_cursor = (await fetch(client, user, conn, ctx, first=1, orderBy=other))["pageInfo"]["endCursor"]
-    assert_bad_user_input(await raw(client, user, conn, ctx, first=1, after=default_cursor, orderBy=other),
-                          mentions="after")
-    assert_bad_user_input(await raw(client, user, conn, ctx, last=1, before=other_cursor),
-                          mentions="before")
+    assert_bad_user_input(
+        await raw(client, user, conn, ctx, first=1, after=default_cursor, orderBy=other), mentions="after"
+    )
+    assert_bad_user_input(await raw(client, user, conn, ctx, last=1, before=other_cursor), mentions="before")
     # each cursor still works in its own order
     assert (await fetch(client, user, conn, ctx, first=1, after=other_cursor, orderBy=other))["edges"]
 
@@ -156,18 +160,20 @@ BAD_PAGE_ARGUMENTS = [
     pytest.param({"first": 2, "last": 2}, "first", id="first-and-last"),
     pytest.param({"after": "garbage"}, "after", id="garbage-after"),
     pytest.param({"before": "%%%not-base64%%%"}, "before", id="garbage-before"),
-    pytest.param({"first": 2, "after": base64.urlsafe_b64encode(b"not json").decode()}, "after",
-                 id="base64-but-not-a-cursor"),
-    pytest.param({"first": 2, "after": base64.urlsafe_b64encode(b'{"a": 1}').decode()}, "after",
-                 id="json-but-not-a-cursor"),
+    pytest.param(
+        {"first": 2, "after": base64.urlsafe_b64encode(b"not json").decode()}, "after", id="base64-but-not-a-cursor"
+    ),
+    pytest.param(
+        {"first": 2, "after": base64.urlsafe_b64encode(b'{"a": 1}').decode()}, "after", id="json-but-not-a-cursor"
+    ),
 ]
 
 
 @each_connection
 @pytest.mark.parametrize(("args", "mentions"), BAD_PAGE_ARGUMENTS)
-async def test_bad_page_arguments_are_client_errors(client: GraphQLClient, user: SignedUp,
-                                                    pg: asyncpg.Connection, conn: Conn,
-                                                    args: dict[str, Any], mentions: str) -> None:
+async def test_bad_page_arguments_are_client_errors(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn, args: dict[str, Any], mentions: str
+) -> None:
     ctx, _ = await conn.make(pg, user, shuffled_keys(conn, 2))
     body = assert_bad_user_input(await raw(client, user, conn, ctx, **args), mentions=mentions)
     assert body["data"][conn.path[0]] is None
@@ -175,8 +181,9 @@ async def test_bad_page_arguments_are_client_errors(client: GraphQLClient, user:
 
 
 @each_connection
-async def test_page_size_limits_are_inclusive(client: GraphQLClient, user: SignedUp,
-                                              pg: asyncpg.Connection, conn: Conn) -> None:
+async def test_page_size_limits_are_inclusive(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn
+) -> None:
     keys = shuffled_keys(conn, 3)
     ctx, ids = await conn.make(pg, user, keys)
     expected = conn.expected(keys, ids)
@@ -189,10 +196,10 @@ async def test_page_size_limits_are_inclusive(client: GraphQLClient, user: Signe
     assert empty["pageInfo"]["startCursor"] is None
 
 
-@pytest.mark.parametrize("conn", [conn for conn in CONNECTIONS if conn.max_rows is None and conn is not AGENTS],
-                         ids=lambda conn: conn.name)
-async def test_default_page_is_50(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection,
-                                  conn: Conn) -> None:
+@pytest.mark.parametrize(
+    "conn", [conn for conn in CONNECTIONS if conn.max_rows is None and conn is not AGENTS], ids=lambda conn: conn.name
+)
+async def test_default_page_is_50(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn) -> None:
     keys = shuffled_keys(conn, 55)
     ctx, ids = await conn.make(pg, user, keys)
     expected = conn.expected(keys, ids)
@@ -206,25 +213,27 @@ async def test_default_page_is_50(client: GraphQLClient, user: SignedUp, pg: asy
     assert rest["pageInfo"]["hasPreviousPage"] is True
 
 
-async def test_default_page_of_the_agent_registry_is_50(client: GraphQLClient, user: SignedUp,
-                                                        pg: asyncpg.Connection) -> None:
+async def test_default_page_of_the_agent_registry_is_50(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     capability = unique("cap")
-    values = [(f"zz-page50-{capability}-{index:03d}", json.dumps([{"name": capability}]))
-              for index in range(55)]
+    values = [(f"zz-page50-{capability}-{index:03d}", json.dumps([{"name": capability}])) for index in range(55)]
     await pg.executemany(
-        "INSERT INTO mcp_agents (name, endpoint, capabilities) VALUES ($1, 'http://127.0.0.1:9/mcp', $2::jsonb)",
-        values)
+        "INSERT INTO mcp_agents (name, endpoint, capabilities) VALUES ($1, 'http://127.0.0.1:9/mcp', $2::jsonb)", values
+    )
     ctx = {"capability": capability}
-    page = await fetch(client, user, AGENTS, ctx, selection="totalCount pageInfo { hasNextPage endCursor } "
-                                                           "edges { node { name } }")
+    page = await fetch(
+        client, user, AGENTS, ctx, selection="totalCount pageInfo { hasNextPage endCursor } edges { node { name } }"
+    )
     names = [edge["node"]["name"] for edge in page["edges"]]
     assert names == sorted(name for name, _ in values)[:50]
     assert page["totalCount"] == 55
     assert page["pageInfo"]["hasNextPage"] is True
 
 
-async def test_a_cursor_of_another_connection_is_refused(client: GraphQLClient, user: SignedUp,
-                                                         pg: asyncpg.Connection) -> None:
+async def test_a_cursor_of_another_connection_is_refused(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     session = await f.session(pg, user.pk)
     await f.message(pg, session)
     await f.document(pg, user.pk)
@@ -238,8 +247,10 @@ async def test_a_cursor_of_another_connection_is_refused(client: GraphQLClient, 
 
 FORGERIES = [
     # The wrong type for the first key: a number for a text or time key, text for a number (`seq`).
-    pytest.param(lambda name, values: [name, ["5" if isinstance(values[0], int) else 5, values[1]]],
-                 id="wrong-type-for-first-key"),
+    pytest.param(
+        lambda name, values: [name, ["5" if isinstance(values[0], int) else 5, values[1]]],
+        id="wrong-type-for-first-key",
+    ),
     pytest.param(lambda name, values: [name, [True, values[1]]], id="bool-for-first-key"),
     pytest.param(lambda name, values: [name, [None, values[1]]], id="null-for-first-key"),
     pytest.param(lambda name, values: [name, [{"a": 1}, values[1]]], id="object-for-first-key"),
@@ -254,22 +265,31 @@ FORGERIES = [
 
 
 @pytest.mark.parametrize("mutate", FORGERIES)
-@pytest.mark.parametrize(("conn", "order"), [
-    (AGENTS, "NAME_ASC"), (DOCUMENTS, "FILENAME_ASC"), (INTEGRATIONS, "PROVIDER_ASC"),
-    (SESSIONS, "LAST_ACTIVITY_DESC"), (MESSAGES, "OLDEST_FIRST"),
-], ids=lambda value: value.name if isinstance(value, Conn) else value)
-async def test_forged_cursors_are_client_errors(client: GraphQLClient, user: SignedUp,
-                                                pg: asyncpg.Connection, conn: Conn, order: str,
-                                                mutate) -> None:
+@pytest.mark.parametrize(
+    ("conn", "order"),
+    [
+        (AGENTS, "NAME_ASC"),
+        (DOCUMENTS, "FILENAME_ASC"),
+        (INTEGRATIONS, "PROVIDER_ASC"),
+        (SESSIONS, "LAST_ACTIVITY_DESC"),
+        (MESSAGES, "OLDEST_FIRST"),
+    ],
+    ids=lambda value: value.name if isinstance(value, Conn) else value,
+)
+async def test_forged_cursors_are_client_errors(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, conn: Conn, order: str, mutate
+) -> None:
     ctx, _ = await conn.make(pg, user, [0, 1])
     cursor = (await fetch(client, user, conn, ctx, first=1, orderBy=Lit(order)))["pageInfo"]["endCursor"]
     forged = forge(cursor, mutate)
-    assert_bad_user_input(await raw(client, user, conn, ctx, first=1, after=forged, orderBy=Lit(order)),
-                          mentions="after")
+    assert_bad_user_input(
+        await raw(client, user, conn, ctx, first=1, after=forged, orderBy=Lit(order)), mentions="after"
+    )
 
 
-async def test_naive_timestamp_in_a_cursor_is_refused(client: GraphQLClient, user: SignedUp,
-                                                      pg: asyncpg.Connection) -> None:
+async def test_naive_timestamp_in_a_cursor_is_refused(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     await f.session(pg, user.pk)
     cursor = (await fetch(client, user, SESSIONS, {}))["pageInfo"]["endCursor"]
     forged = forge(cursor, lambda name, values: [name, ["2026-01-01T00:00:00", values[1]]])
@@ -284,8 +304,9 @@ async def test_session_orders(client: GraphQLClient, user: SignedUp, pg: asyncpg
     # activity order s1 < s2 < s3, creation order the other way round
     s1, s2, s3 = [await f.session(pg, user.pk, minutes=minutes) for minutes in (10, 20, 30)]
     for session, minutes in ((s1, 30), (s2, 20), (s3, 10)):
-        await pg.execute("UPDATE chat_sessions SET created_at = $2 WHERE id = $1",
-                         session, f.BASE_TIME + timedelta(minutes=minutes))
+        await pg.execute(
+            "UPDATE chat_sessions SET created_at = $2 WHERE id = $1", session, f.BASE_TIME + timedelta(minutes=minutes)
+        )
     g1, g2, g3 = (f.gid("ChatSession", s) for s in (s1, s2, s3))
     orders = {
         "LAST_ACTIVITY_DESC": [g3, g2, g1],
@@ -299,8 +320,9 @@ async def test_session_orders(client: GraphQLClient, user: SignedUp, pg: asyncpg
         assert await walk_backward(client, user, SESSIONS, {}, size=2, total=3, orderBy=Lit(order)) == expected
 
 
-async def test_session_status_filter_and_deleted_sessions(client: GraphQLClient, user: SignedUp,
-                                                          pg: asyncpg.Connection) -> None:
+async def test_session_status_filter_and_deleted_sessions(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     active = f.gid("ChatSession", await f.session(pg, user.pk, minutes=1, status="active"))
     archived = f.gid("ChatSession", await f.session(pg, user.pk, minutes=2, status="archived"))
     deleted = f.gid("ChatSession", await f.session(pg, user.pk, minutes=3, status="deleted", deleted=True))
@@ -317,16 +339,17 @@ async def test_session_status_filter_and_deleted_sessions(client: GraphQLClient,
         page = await fetch(client, user, SESSIONS, {}, **args)
         assert ids_of(page) == expected, status
         assert page["totalCount"] == len(expected), status
-    listed = await fetch(client, user, SESSIONS, {}, selection="edges { node { status deletedAt } }",
-                         filter=Lit("{status: [DELETED]}"))
+    listed = await fetch(
+        client, user, SESSIONS, {}, selection="edges { node { status deletedAt } }", filter=Lit("{status: [DELETED]}")
+    )
     assert listed["edges"][0]["node"]["status"] == "DELETED"
     assert listed["edges"][0]["node"]["deletedAt"] is not None
 
 
-async def test_session_paging_with_a_filter_counts_only_matching_rows(client: GraphQLClient, user: SignedUp,
-                                                                      pg: asyncpg.Connection) -> None:
-    archived = [f.gid("ChatSession", await f.session(pg, user.pk, minutes=m, status="archived"))
-                for m in (5, 1, 3)]
+async def test_session_paging_with_a_filter_counts_only_matching_rows(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
+    archived = [f.gid("ChatSession", await f.session(pg, user.pk, minutes=m, status="archived")) for m in (5, 1, 3)]
     for minutes in (2, 4, 6):
         await f.session(pg, user.pk, minutes=minutes, status="active")
     seen = await walk_forward(client, user, SESSIONS, {}, size=2, total=3, filter=Lit("{status: [ARCHIVED]}"))
@@ -334,7 +357,8 @@ async def test_session_paging_with_a_filter_counts_only_matching_rows(client: Gr
 
 
 async def test_sessions_with_equal_activity_page_without_gap_or_duplicate(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     ids = [f.gid("ChatSession", await f.session(pg, user.pk, minutes=7)) for _ in range(7)]
     expected = sorted(ids, key=pk, reverse=True)  # ties fall back to the id
     assert await walk_forward(client, user, SESSIONS, {}, size=2, total=7) == expected
@@ -347,14 +371,23 @@ async def test_sessions_with_equal_activity_page_without_gap_or_duplicate(
 # messages
 
 
-async def test_messages_role_filter_and_soft_deleted_messages(client: GraphQLClient, user: SignedUp,
-                                                              pg: asyncpg.Connection) -> None:
+async def test_messages_role_filter_and_soft_deleted_messages(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     session = await f.session(pg, user.pk)
     ctx = {"parent": f.gid("ChatSession", session)}
-    specs = [("user", False), ("assistant", False), ("user", True), ("system", False), ("assistant", False),
-             ("assistant", True)]
-    ids = [f.gid("Message", await f.message(pg, session, role=role, seconds=index, deleted=deleted))
-           for index, (role, deleted) in enumerate(specs)]
+    specs = [
+        ("user", False),
+        ("assistant", False),
+        ("user", True),
+        ("system", False),
+        ("assistant", False),
+        ("assistant", True),
+    ]
+    ids = [
+        f.gid("Message", await f.message(pg, session, role=role, seconds=index, deleted=deleted))
+        for index, (role, deleted) in enumerate(specs)
+    ]
     m0, m1, _, m3, m4, _ = ids
     cases = {
         None: [m0, m1, m3, m4],
@@ -370,14 +403,17 @@ async def test_messages_role_filter_and_soft_deleted_messages(client: GraphQLCli
     newest = await fetch(client, user, MESSAGES, ctx, orderBy=Lit("NEWEST_FIRST"))
     assert ids_of(newest) == [m4, m3, m1, m0]
     assert await walk_forward(client, user, MESSAGES, ctx, size=3, total=4) == [m0, m1, m3, m4]
-    assert await walk_backward(client, user, MESSAGES, ctx, size=1, total=2,
-                               filter=Lit("{role: [ASSISTANT]}")) == [m1, m4]
+    assert await walk_backward(client, user, MESSAGES, ctx, size=1, total=2, filter=Lit("{role: [ASSISTANT]}")) == [
+        m1,
+        m4,
+    ]
     roles = await fetch(client, user, MESSAGES, ctx, selection="edges { node { role content } }")
     assert [edge["node"]["role"] for edge in roles["edges"]] == ["USER", "ASSISTANT", "SYSTEM", "ASSISTANT"]
 
 
 async def test_messages_with_equal_timestamps_page_in_written_order_without_gap_or_duplicate(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     session = await f.session(pg, user.pk)
     ctx = {"parent": f.gid("ChatSession", session)}
     ids = [f.gid("Message", await f.message(pg, session, seconds=3)) for _ in range(6)]
@@ -386,16 +422,19 @@ async def test_messages_with_equal_timestamps_page_in_written_order_without_gap_
     assert await walk_backward(client, user, MESSAGES, ctx, size=4, total=6) == expected
 
 
-async def test_messages_of_each_session_stay_in_their_session(client: GraphQLClient, user: SignedUp,
-                                                              pg: asyncpg.Connection) -> None:
+async def test_messages_of_each_session_stay_in_their_session(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     first, second = await f.session(pg, user.pk, minutes=2), await f.session(pg, user.pk, minutes=1)
     mine = {first: [], second: []}
     for index in range(4):
         for session in (first, second):
             mine[session].append(f.gid("Message", await f.message(pg, session, seconds=index)))
-    data = await client.data("""{ viewer { chatSessions { edges { node { id
+    data = await client.data(
+        """{ viewer { chatSessions { edges { node { id
         messages(first: 3) { totalCount pageInfo { hasNextPage } edges { node { id } } } } } } } }""",
-                             token=user.token)
+        token=user.token,
+    )
     sessions = data["viewer"]["chatSessions"]["edges"]
     assert [edge["node"]["id"] for edge in sessions] == [f.gid("ChatSession", first), f.gid("ChatSession", second)]
     for edge, session in zip(sessions, (first, second), strict=True):
@@ -403,9 +442,11 @@ async def test_messages_of_each_session_stay_in_their_session(client: GraphQLCli
         assert ids_of(messages) == mine[session][:3]
         assert messages["totalCount"] == 4
         assert messages["pageInfo"]["hasNextPage"] is True
-    backwards = await client.data("""{ viewer { chatSessions { edges { node {
+    backwards = await client.data(
+        """{ viewer { chatSessions { edges { node {
         messages(last: 3) { pageInfo { hasPreviousPage hasNextPage } edges { node { id } } } } } } } }""",
-                                  token=user.token)
+        token=user.token,
+    )
     for edge, session in zip(backwards["viewer"]["chatSessions"]["edges"], (first, second), strict=True):
         messages = edge["node"]["messages"]
         assert ids_of(messages) == mine[session][1:]
@@ -450,8 +491,10 @@ async def test_document_filters(client: GraphQLClient, user: SignedUp, pg: async
 
 async def test_document_orders(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection) -> None:
     names = {1: "b-report.pdf", 2: "c-notes.pdf", 3: "a-invoice.pdf", 4: "a-invoice.pdf"}
-    ids = {minutes: f.gid("Document", await f.document(pg, user.pk, minutes=minutes, name=name))
-           for minutes, name in names.items()}
+    ids = {
+        minutes: f.gid("Document", await f.document(pg, user.pk, minutes=minutes, name=name))
+        for minutes, name in names.items()
+    }
     by_upload = [ids[1], ids[2], ids[3], ids[4]]
     same_name = sorted([ids[3], ids[4]], key=pk)
     by_name = [*same_name, ids[1], ids[2]]
@@ -460,8 +503,7 @@ async def test_document_orders(client: GraphQLClient, user: SignedUp, pg: asyncp
     assert ids_of(await fetch(client, user, DOCUMENTS, {}, orderBy=Lit("FILENAME_ASC"))) == by_name
     assert await walk_forward(client, user, DOCUMENTS, {}, size=1, total=4, orderBy=Lit("FILENAME_ASC")) == by_name
     assert await walk_backward(client, user, DOCUMENTS, {}, size=3, total=4, orderBy=Lit("FILENAME_ASC")) == by_name
-    assert await walk_forward(client, user, DOCUMENTS, {}, size=3, total=4,
-                              orderBy=Lit("UPLOADED_AT_ASC")) == by_upload
+    assert await walk_forward(client, user, DOCUMENTS, {}, size=3, total=4, orderBy=Lit("UPLOADED_AT_ASC")) == by_upload
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -501,12 +543,15 @@ async def test_task_filters(client: GraphQLClient, user: SignedUp, pg: asyncpg.C
     assert_bad_user_input(await raw(client, user, TASKS, {}, filter=Lit('{agentId: ["!!!not an id"]}')))
 
 
-async def test_session_tasks_are_the_sessions_own(client: GraphQLClient, user: SignedUp,
-                                                  pg: asyncpg.Connection) -> None:
+async def test_session_tasks_are_the_sessions_own(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     agent = await new_agent(pg)
     session, elsewhere = await f.session(pg, user.pk), await f.session(pg, user.pk)
-    inside = [f.gid("Task", await f.task(pg, user.pk, agent, session_id=session, minutes=m, status=status))
-              for m, status in ((1, "completed"), (2, "failed"), (3, "completed"))]
+    inside = [
+        f.gid("Task", await f.task(pg, user.pk, agent, session_id=session, minutes=m, status=status))
+        for m, status in ((1, "completed"), (2, "failed"), (3, "completed"))
+    ]
     await f.task(pg, user.pk, agent, session_id=elsewhere, minutes=4)
     await f.task(pg, user.pk, agent, minutes=5)
     ctx = {"parent": f.gid("ChatSession", session)}
@@ -520,12 +565,15 @@ async def test_session_tasks_are_the_sessions_own(client: GraphQLClient, user: S
     assert ids_of(ascending) == inside
 
 
-async def test_agent_tasks_are_the_viewers_own_tasks_of_that_agent(client: GraphQLClient, user: SignedUp,
-                                                                   pg: asyncpg.Connection) -> None:
+async def test_agent_tasks_are_the_viewers_own_tasks_of_that_agent(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     agent, other_agent = await new_agent(pg), await new_agent(pg)
     stranger = await client.register()
-    mine = [f.gid("Task", await f.task(pg, user.pk, agent, minutes=m, task_type=kind))
-            for m, kind in ((1, "add"), (2, "multiply"), (3, "add"))]
+    mine = [
+        f.gid("Task", await f.task(pg, user.pk, agent, minutes=m, task_type=kind))
+        for m, kind in ((1, "add"), (2, "multiply"), (3, "add"))
+    ]
     await f.task(pg, user.pk, other_agent, minutes=4)
     await f.task(pg, stranger.pk, agent, minutes=5)
     ctx = {"parent": f.gid("MCPAgent", agent)}
@@ -544,11 +592,19 @@ async def test_agent_tasks_are_the_viewers_own_tasks_of_that_agent(client: Graph
 # integrations
 
 
-async def test_integration_filters_and_removed_integrations(client: GraphQLClient, user: SignedUp,
-                                                            pg: asyncpg.Connection) -> None:
-    ids = {provider: f.gid("Integration", await f.integration(pg, user.pk, provider=provider, status=status))
-           for provider, status in (("gmail", "connected"), ("slack", "error"), ("outlook", "expired"),
-                                    ("hubspot", "connected"), ("google_calendar", "connected"))}
+async def test_integration_filters_and_removed_integrations(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
+    ids = {
+        provider: f.gid("Integration", await f.integration(pg, user.pk, provider=provider, status=status))
+        for provider, status in (
+            ("gmail", "connected"),
+            ("slack", "error"),
+            ("outlook", "expired"),
+            ("hubspot", "connected"),
+            ("google_calendar", "connected"),
+        )
+    }
     await pg.execute("UPDATE integrations SET deleted_at = now() WHERE id = $1", pk(ids["google_calendar"]))
     cases = {
         None: [ids["gmail"], ids["hubspot"], ids["outlook"], ids["slack"]],
@@ -570,8 +626,9 @@ async def test_integration_orders(client: GraphQLClient, user: SignedUp, pg: asy
     ids = {}
     for minutes, provider in enumerate(("slack", "gmail", "outlook", "hubspot")):
         row = await f.integration(pg, user.pk, provider=provider)
-        await pg.execute("UPDATE integrations SET connected_at = $2 WHERE id = $1",
-                         row, f.BASE_TIME + timedelta(minutes=minutes))
+        await pg.execute(
+            "UPDATE integrations SET connected_at = $2 WHERE id = $1", row, f.BASE_TIME + timedelta(minutes=minutes)
+        )
         ids[provider] = f.gid("Integration", row)
     by_provider = [ids[p] for p in PROVIDERS if p in ids]
     newest_first = [ids["hubspot"], ids["outlook"], ids["gmail"], ids["slack"]]
@@ -592,28 +649,41 @@ async def test_agent_orders(client: GraphQLClient, user: SignedUp, pg: asyncpg.C
     ids = {}
     for minutes, letter in enumerate("bca"):
         row = await f.agent(pg, name=f"{prefix}-{letter}", capabilities=[{"name": capability}])
-        await pg.execute("UPDATE mcp_agents SET created_at = $2 WHERE id = $1",
-                         row, f.BASE_TIME + timedelta(minutes=minutes))
+        await pg.execute(
+            "UPDATE mcp_agents SET created_at = $2 WHERE id = $1", row, f.BASE_TIME + timedelta(minutes=minutes)
+        )
         ids[letter] = f.gid("MCPAgent", row)
     ctx = {"capability": capability}
     assert ids_of(await fetch(client, user, AGENTS, ctx)) == [ids["a"], ids["b"], ids["c"]]
     assert ids_of(await fetch(client, user, AGENTS, ctx, orderBy=Lit("NAME_DESC"))) == [ids["c"], ids["b"], ids["a"]]
     assert ids_of(await fetch(client, user, AGENTS, ctx, orderBy=Lit("CREATED_AT_DESC"))) == [
-        ids["a"], ids["c"], ids["b"]]
+        ids["a"],
+        ids["c"],
+        ids["b"],
+    ]
     assert await walk_forward(client, user, AGENTS, ctx, size=2, total=3, orderBy=Lit("NAME_DESC")) == [
-        ids["c"], ids["b"], ids["a"]]
+        ids["c"],
+        ids["b"],
+        ids["a"],
+    ]
     assert await walk_backward(client, user, AGENTS, ctx, size=2, total=3, orderBy=Lit("CREATED_AT_DESC")) == [
-        ids["a"], ids["c"], ids["b"]]
+        ids["a"],
+        ids["c"],
+        ids["b"],
+    ]
 
 
-async def test_agent_filters_and_removed_agents(client: GraphQLClient, user: SignedUp,
-                                                pg: asyncpg.Connection) -> None:
+async def test_agent_filters_and_removed_agents(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection) -> None:
     capability, other = unique("cap"), unique("cap")
     prefix = unique("zz-filter")
 
     async def agent(letter: str, status: str, health: str, capabilities: list[str]) -> str:
-        row = await f.agent(pg, name=f"{prefix}-{letter}", status=status,
-                            capabilities=[{"name": name, "description": name} for name in capabilities])
+        row = await f.agent(
+            pg,
+            name=f"{prefix}-{letter}",
+            status=status,
+            capabilities=[{"name": name, "description": name} for name in capabilities],
+        )
         await pg.execute("UPDATE mcp_agents SET health_status = $2 WHERE id = $1", row, health)
         return f.gid("MCPAgent", row)
 

@@ -56,31 +56,43 @@ def test_the_nested_nodes_attack_costs_what_it_builds() -> None:
     assert cost(ATTACK, {"ids": ["x"] * 10}) > Settings().max_query_cost
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("{ __typename }", 1),
-    ("{ viewer { id email } }", 2),
-    # a connection builds its whole page even when only totalCount is read
-    ("{ viewer { chatSessions { totalCount } } }", 1 + 1 + 1 + 50),
-    ("{ viewer { chatSessions(first: 5) { totalCount } } }", 1 + 1 + 1 + 5),
-    ("{ viewer { chatSessions(last: 7) { pageInfo { hasNextPage } } } }", 1 + 1 + 1 + 7 + 1),
-    ("{ viewer { chatSessions(first: 0) { nodes { messages { nodes { id } } } } } }", 1 + 1 + 1),
-    # an edge and its node are one row: `edges { node }` costs what `nodes` costs
-    ("{ viewer { chatSessions(first: 3) { edges { cursor node { messages(first: 2) { nodes { id } } } } } } }",
-     1 + 1 + 1 + 3 + 3 * (1 + 2)),
-    ("{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { edges { node { id } } } } } } }",
-     1 + 1 + 1 + 3 + 3 * (1 + 2)),
-    # selected twice, executed twice
-    (("{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { totalCount } } "
-      "edges { node { messages(first: 2) { totalCount } } } } } }"),
-     1 + 1 + 1 + 3 + 2 * 3 * (1 + 2)),
-    # aliases are separate executions; a repeated field without an alias is merged
-    ("{ a: viewer { id } b: viewer { id } }", 3),
-    ("{ viewer { id } viewer { email } }", 2),
-    ("{ node(id: \"x\") { id } }", 2),
-    ("{ nodes(ids: [\"a\", \"b\", \"a\"]) { id } }", 1 + 3),
-    # embedded lists of objects (JSON in the row) are estimated at 10
-    ("{ agents(first: 2) { nodes { capabilities { name } } } }", 1 + 1 + 2 + 2 * 10),
-], ids=lambda value: value if isinstance(value, int) else None)
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("{ __typename }", 1),
+        ("{ viewer { id email } }", 2),
+        # a connection builds its whole page even when only totalCount is read
+        ("{ viewer { chatSessions { totalCount } } }", 1 + 1 + 1 + 50),
+        ("{ viewer { chatSessions(first: 5) { totalCount } } }", 1 + 1 + 1 + 5),
+        ("{ viewer { chatSessions(last: 7) { pageInfo { hasNextPage } } } }", 1 + 1 + 1 + 7 + 1),
+        ("{ viewer { chatSessions(first: 0) { nodes { messages { nodes { id } } } } } }", 1 + 1 + 1),
+        # an edge and its node are one row: `edges { node }` costs what `nodes` costs
+        (
+            "{ viewer { chatSessions(first: 3) { edges { cursor node { messages(first: 2) { nodes { id } } } } } } }",
+            1 + 1 + 1 + 3 + 3 * (1 + 2),
+        ),
+        (
+            "{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { edges { node { id } } } } } } }",
+            1 + 1 + 1 + 3 + 3 * (1 + 2),
+        ),
+        # selected twice, executed twice
+        (
+            (
+                "{ viewer { chatSessions(first: 3) { nodes { messages(first: 2) { totalCount } } "
+                "edges { node { messages(first: 2) { totalCount } } } } } }"
+            ),
+            1 + 1 + 1 + 3 + 2 * 3 * (1 + 2),
+        ),
+        # aliases are separate executions; a repeated field without an alias is merged
+        ("{ a: viewer { id } b: viewer { id } }", 3),
+        ("{ viewer { id } viewer { email } }", 2),
+        ('{ node(id: "x") { id } }', 2),
+        ('{ nodes(ids: ["a", "b", "a"]) { id } }', 1 + 3),
+        # embedded lists of objects (JSON in the row) are estimated at 10
+        ("{ agents(first: 2) { nodes { capabilities { name } } } }", 1 + 1 + 2 + 2 * 10),
+    ],
+    ids=lambda value: value if isinstance(value, int) else None,
+)
 def test_the_rules(query: str, expected: int) -> None:
     assert cost(query) == expected
 
@@ -145,10 +157,13 @@ def test_fragments_reused_everywhere_are_costed_without_expanding_them() -> None
     """Twelve levels of fragments, each spreading the next under two fields: 2^12 paths. The walk
     memoises per (type, selection), so it costs twelve levels of work, and the figure is exact."""
     levels = 12
-    fragments = [f"fragment F{i} on ChatSession {{ messages(first: 1) {{ nodes {{ "
-                 f"a: session {{ ...F{i + 1} }} b: session {{ ...F{i + 1} }} }} }} }}" for i in range(levels)]
+    fragments = [
+        f"fragment F{i} on ChatSession {{ messages(first: 1) {{ nodes {{ "
+        f"a: session {{ ...F{i + 1} }} b: session {{ ...F{i + 1} }} }} }} }}"
+        for i in range(levels)
+    ]
     fragments.append(f"fragment F{levels} on ChatSession {{ id }}")
-    query = "{ node(id: \"x\") { ...F0 } } " + " ".join(fragments)
+    query = '{ node(id: "x") { ...F0 } } ' + " ".join(fragments)
     per_level = 0  # cost of one ChatSession at the last level
     for _ in range(levels):
         per_level = 1 + 1 + 2 * (1 + per_level)  # messages (1 + 1 row) + two sessions
@@ -211,8 +226,10 @@ def _list_fields() -> list[tuple[str, str]]:
 
 # Lists of objects stored inside one row (JSON columns): cheap, bounded by what was stored.
 EMBEDDED = {
-    ("MCPAgent", "capabilities"), ("MessageMetadata", "attachments"),
-    ("MessageMetadata", "actions"), ("DocumentExtractedData", "entities"),
+    ("MCPAgent", "capabilities"),
+    ("MessageMetadata", "attachments"),
+    ("MessageMetadata", "actions"),
+    ("DocumentExtractedData", "entities"),
 }
 
 
@@ -231,5 +248,4 @@ def test_every_list_of_objects_in_the_schema_is_costed_knowingly() -> None:
             continue  # UserErrors of one input
         unknown.append(f"{type_name}.{field_name}")
     assert unknown == []
-    assert edges >= {"ChatSessionEdge", "MessageEdge", "TaskEdge", "DocumentEdge", "MCPAgentEdge",
-                     "IntegrationEdge"}
+    assert edges >= {"ChatSessionEdge", "MessageEdge", "TaskEdge", "DocumentEdge", "MCPAgentEdge", "IntegrationEdge"}

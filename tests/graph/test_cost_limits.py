@@ -35,8 +35,9 @@ def build_app(resources: Resources, tmp_path: Path) -> Callable[..., Starlette]:
     """An app over the run's database and Redis with other settings (same signing keys)."""
 
     def build(resources_: Resources = resources, **env: Any) -> Starlette:
-        settings = Settings(GATEWAY_DATA_DIR=str(tmp_path),
-                            GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env)
+        settings = Settings(
+            GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env
+        )
         return create_app(dataclasses.replace(resources_, settings=settings))
 
     return build
@@ -59,7 +60,8 @@ def too_complex(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_the_nested_nodes_attack_is_refused_before_any_sql(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     session = await own_session(pg, user)
     sql_counter.reset()
     body = await client.execute(ATTACK, {"ids": [session] * 10}, token=user.token)
@@ -70,7 +72,8 @@ async def test_the_nested_nodes_attack_is_refused_before_any_sql(
 
 
 async def test_a_hostile_page_size_deep_down_is_costed_at_the_most_a_page_holds(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     session = await own_session(pg, user)
     hostile = ATTACK.replace("first: 100", "first: 100000")
     sql_counter.reset()
@@ -82,8 +85,9 @@ async def test_a_hostile_page_size_deep_down_is_costed_at_the_most_a_page_holds(
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_page_sizes_in_variables_are_costed(client: GraphQLClient, user: SignedUp,
-                                                  sql_counter: StatementCounter) -> None:
+async def test_page_sizes_in_variables_are_costed(
+    client: GraphQLClient, user: SignedUp, sql_counter: StatementCounter
+) -> None:
     query = """query($n: Int) { viewer { chatSessions(first: $n) { nodes {
       messages(first: $n) { nodes { id } } } } } }"""
     sql_counter.reset()
@@ -94,8 +98,9 @@ async def test_page_sizes_in_variables_are_costed(client: GraphQLClient, user: S
     assert await client.data(query, {"n": 20}, token=user.token) == {"viewer": {"chatSessions": {"nodes": []}}}
 
 
-async def test_fragments_do_not_hide_the_cost(client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection,
-                                              sql_counter: StatementCounter) -> None:
+async def test_fragments_do_not_hide_the_cost(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     session = await own_session(pg, user)
     query = """query($ids: [ID!]!) { nodes(ids: $ids) { ...S } }
       fragment S on ChatSession { messages(first: 100) { nodes { ... on Message { session { ...T } } } } }
@@ -105,8 +110,9 @@ async def test_fragments_do_not_hide_the_cost(client: GraphQLClient, user: Signe
     assert sql_counter.statements == []
 
 
-async def test_mutations_are_costed_before_they_run(client: GraphQLClient, user: SignedUp,
-                                                    pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+async def test_mutations_are_costed_before_they_run(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     session_pk = await factories.session(pg, user.pk)
     mutation = """mutation($s: ID!) { sendMessage(input: {sessionId: $s, content: "hi"}) { message { session {
       messages(first: 100) { nodes { session { messages(first: 100) { nodes { id } } } } } } } } }"""
@@ -118,16 +124,21 @@ async def test_mutations_are_costed_before_they_run(client: GraphQLClient, user:
 
 
 async def test_the_readme_tour_and_100_sessions_of_20_messages_pass(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     sessions = await pg.fetch(
         """INSERT INTO chat_sessions (user_id, title, status, last_activity_at, created_at, context_data,
                                       message_count)
            SELECT $1, 'Session ' || i, 'active', now() - i * interval '1 minute', now(), '{}'::jsonb, 20
-           FROM generate_series(1, 100) AS i RETURNING id""", user.pk)
+           FROM generate_series(1, 100) AS i RETURNING id""",
+        user.pk,
+    )
     await pg.execute(
         """INSERT INTO messages (session_id, role, content, timestamp, metadata, seq)
            SELECT s.id, 'user', 'message ' || i, now(), '{}'::jsonb, i
-           FROM unnest($1::uuid[]) AS s(id), generate_series(1, 20) AS i""", [row["id"] for row in sessions])
+           FROM unnest($1::uuid[]) AS s(id), generate_series(1, 20) AS i""",
+        [row["id"] for row in sessions],
+    )
     data = await client.data(SESSIONS_AND_MESSAGES, token=user.token)
     edges = data["viewer"]["chatSessions"]["edges"]
     assert len(edges) == 100
@@ -147,8 +158,9 @@ async def test_the_limit_is_a_setting(build_app: Callable[..., Starlette], user:
 # --- the budget over time ---------------------------------------------------------------------------
 
 
-async def test_each_user_spends_a_budget_per_window(build_app: Callable[..., Starlette],
-                                                    client: GraphQLClient, sql_counter: StatementCounter) -> None:
+async def test_each_user_spends_a_budget_per_window(
+    build_app: Callable[..., Starlette], client: GraphQLClient, sql_counter: StatementCounter
+) -> None:
     app = build_app(GATEWAY_COST_BUDGET="250", GATEWAY_COST_WINDOW_SECONDS="60")
     spender, other = await client.register(), await client.register()
     async with GraphQLClient.over_asgi(app) as budgeted:
@@ -176,8 +188,9 @@ async def test_anonymous_clients_spend_per_address(build_app: Callable[..., Star
         assert "errors" not in await second.execute(query)
 
 
-async def test_budget_keys_are_hashes_and_a_refusal_leaves_no_key(build_app: Callable[..., Starlette],
-                                                                  resources: Resources, user: SignedUp) -> None:
+async def test_budget_keys_are_hashes_and_a_refusal_leaves_no_key(
+    build_app: Callable[..., Starlette], resources: Resources, user: SignedUp
+) -> None:
     app = build_app(GATEWAY_COST_BUDGET="10", GATEWAY_MAX_QUERY_COST="1000")
     key = subject_key(f"user:{user.pk}")
     async with GraphQLClient.over_asgi(app) as client:
@@ -190,9 +203,11 @@ async def test_budget_keys_are_hashes_and_a_refusal_leaves_no_key(build_app: Cal
 
 
 async def test_without_redis_reads_go_on_and_one_warning_is_logged(
-        build_app: Callable[..., Starlette], resources: Resources, caplog: pytest.LogCaptureFixture) -> None:
-    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
-                          socket_timeout=1, socket_connect_timeout=1)
+    build_app: Callable[..., Starlette], resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", decode_responses=True, socket_timeout=1, socket_connect_timeout=1
+    )
     app = build_app(dataclasses.replace(resources, redis=dead))
     caplog.set_level(logging.WARNING, logger="gateway.cost")
     caplog.set_level(logging.WARNING, logger="gateway.graph")
@@ -210,7 +225,8 @@ async def test_without_redis_reads_go_on_and_one_warning_is_logged(
 
 
 async def test_repeated_ids_are_loaded_once_and_answered_in_order(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     session_pk = await factories.session(pg, user.pk)
     session = gid("ChatSession", session_pk)
     message = gid("Message", await factories.message(pg, session_pk, content="first"))
@@ -225,5 +241,4 @@ async def test_repeated_ids_are_loaded_once_and_answered_in_order(
     ids = [session, message, session, missing, session, message, missing]
     data = await client.data(query, {"ids": ids}, token=user.token)
     assert sql_counter.count == once
-    assert [node and node["id"] for node in data["nodes"]] == [
-        session, message, session, None, session, message, None]
+    assert [node and node["id"] for node in data["nodes"]] == [session, message, session, None, session, message, None]

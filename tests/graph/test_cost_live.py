@@ -42,8 +42,12 @@ def database(pg_server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def server(database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("cost"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("cost"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+    )
     with live_server(env, log=tmp_path_factory.mktemp("logs") / "cost.log") as running:
         yield running
 
@@ -55,20 +59,28 @@ async def fill(database: str, session: str, messages: int) -> None:
         await connection.execute(
             """INSERT INTO messages (session_id, role, content, timestamp, metadata, seq)
                SELECT $1, 'user', 'message ' || i, now(), '{}'::jsonb, i FROM generate_series(1, $2) AS i""",
-            decode_global_id(session)[1], messages)
-        await connection.execute("UPDATE chat_sessions SET message_count = $2 WHERE id = $1",
-                                 decode_global_id(session)[1], messages)
+            decode_global_id(session)[1],
+            messages,
+        )
+        await connection.execute(
+            "UPDATE chat_sessions SET message_count = $2 WHERE id = $1", decode_global_id(session)[1], messages
+        )
     finally:
         await connection.close()
 
 
 async def sign_up_with_a_session(http: httpx.AsyncClient) -> tuple[str, str]:
-    fields = {"email": f"cost-{uuid.uuid4().hex[:10]}@example.com", "password": PASSWORD,
-              "firstName": "Ada", "lastName": "Lovelace"}
+    fields = {
+        "email": f"cost-{uuid.uuid4().hex[:10]}@example.com",
+        "password": PASSWORD,
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+    }
     registered = (await http.post("/graphql", json={"query": REGISTER, "variables": {"input": fields}})).json()
     token = registered["data"]["register"]["accessToken"]
-    created = (await http.post("/graphql", json={"query": CREATE_SESSION},
-                               headers={"Authorization": f"Bearer {token}"})).json()
+    created = (
+        await http.post("/graphql", json={"query": CREATE_SESSION}, headers={"Authorization": f"Bearer {token}"})
+    ).json()
     return token, created["data"]["createChatSession"]["chatSession"]["id"]
 
 
@@ -79,8 +91,9 @@ async def sql_statements(http: httpx.AsyncClient) -> int:
     return int(found.group(1))
 
 
-async def test_a_flood_of_the_attack_is_refused_without_sql_and_healthz_stays_prompt(server: LiveServer,
-                                                                                     database: str) -> None:
+async def test_a_flood_of_the_attack_is_refused_without_sql_and_healthz_stays_prompt(
+    server: LiveServer, database: str
+) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
         token, session = await sign_up_with_a_session(http)
         await fill(database, session, 100)
@@ -126,8 +139,9 @@ async def test_sockets_are_held_to_the_same_limit(server: LiveServer) -> None:
         refused = await socket.receive("heavy")
         await socket.subscribe("query", ATTACK, {"ids": [session] * 10})
         refused_query = await socket.receive("query")
-        await socket.subscribe("light", "subscription($id: ID!) { messageAdded(sessionId: $id) { id } }",
-                               {"id": session})
+        await socket.subscribe(
+            "light", "subscription($id: ID!) { messageAdded(sessionId: $id) { id } }", {"id": session}
+        )
         assert await socket.nothing_for("light", 0.5)  # accepted: waits for messages
     for message in (refused, refused_query):
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]

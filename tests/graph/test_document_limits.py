@@ -67,8 +67,7 @@ async def test_long_aliases_are_refused(client: GraphQLClient, user: SignedUp) -
     assert (await client.data(f"{{ {ok}: viewer {{ id }} }}", token=user.token))[ok]["id"] == user.id
 
 
-async def test_an_oversized_document_is_refused_before_it_is_parsed(client: GraphQLClient,
-                                                                    settings: Settings) -> None:
+async def test_an_oversized_document_is_refused_before_it_is_parsed(client: GraphQLClient, settings: Settings) -> None:
     """A 1 MB comment cost 0.3 s of lexing, and each such document stayed in the parser cache."""
     padded = "{ __typename } #" + "x" * settings.max_query_bytes
     body = (await client.post(padded)).json()
@@ -81,8 +80,9 @@ async def test_a_client_leaving_mid_body_is_not_an_error(app, caplog: pytest.Log
     import logging
 
     sent: list[dict] = []
-    messages = iter([{"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
-                     {"type": "http.disconnect"}])
+    messages = iter(
+        [{"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True}, {"type": "http.disconnect"}]
+    )
 
     async def receive() -> dict:
         return next(messages)
@@ -90,10 +90,20 @@ async def test_a_client_leaving_mid_body_is_not_an_error(app, caplog: pytest.Log
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
-             "root_path": "", "headers": [(b"content-type", b"application/json")],
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
     with caplog.at_level(logging.ERROR):
         await app(scope, receive, send)
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

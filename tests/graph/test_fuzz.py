@@ -59,14 +59,20 @@ def _json_node(value: Any) -> graphql.ValueNode:
         return nodes.String(value)
     if isinstance(value, list):
         return nodes.List([_json_node(item) for item in value])
-    return nodes.Object([graphql.ObjectFieldNode(name=graphql.NameNode(value=key), value=_json_node(item))
-                         for key, item in value.items()])
+    return nodes.Object(
+        [
+            graphql.ObjectFieldNode(name=graphql.NameNode(value=key), value=_json_node(item))
+            for key, item in value.items()
+        ]
+    )
 
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), children, max_size=4)
+    ),
     max_leaves=12,
 )
 TIMES = st.one_of(
@@ -97,8 +103,13 @@ def generate(count: int, known_ids: list[str]) -> list[str]:
     )
     generated: list[str] = []
 
-    @hypothesis_settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-                         suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(operation: str) -> None:
         generated.append(operation)
@@ -118,14 +129,17 @@ class Tally:
     seconds: float = 0.0
 
     def report(self) -> str:
-        return (f"fuzz: {self.operations} operations in {self.seconds:.0f} s; HTTP 500: {self.http_500}; "
-                f"unexpected errors: {self.unexpected}; logged at ERROR: {self.logged_errors}; "
-                f"statuses: {dict(self.statuses)}")
+        return (
+            f"fuzz: {self.operations} operations in {self.seconds:.0f} s; HTTP 500: {self.http_500}; "
+            f"unexpected errors: {self.unexpected}; logged at ERROR: {self.logged_errors}; "
+            f"statuses: {dict(self.statuses)}"
+        )
 
 
 @pytest.fixture
-async def fuzz_user(client: GraphQLClient, pg: asyncpg.Connection,
-                    resources: Resources) -> AsyncIterator[tuple[SignedUp, list[str]]]:
+async def fuzz_user(
+    client: GraphQLClient, pg: asyncpg.Connection, resources: Resources
+) -> AsyncIterator[tuple[SignedUp, list[str]]]:
     """A user with one row of everything, so generated operations reach real objects. The agent's only
     tool has a name no generator finds, so no generated task is ever queued. Afterwards the attempt
     counters the generated sign-ins left (e.g. thousands of logins as "") are cleared, so later tests
@@ -147,8 +161,9 @@ async def fuzz_user(client: GraphQLClient, pg: asyncpg.Connection,
         await resources.redis.delete(key)
 
 
-async def fuzz(client: GraphQLClient, user: SignedUp, known_ids: list[str], count: int,
-               caplog: pytest.LogCaptureFixture) -> Tally:
+async def fuzz(
+    client: GraphQLClient, user: SignedUp, known_ids: list[str], count: int, caplog: pytest.LogCaptureFixture
+) -> Tally:
     started = time.monotonic()
     tally = Tally()
     for operation in generate(count, known_ids):
@@ -177,9 +192,9 @@ def assert_clean(tally: Tally) -> None:
     assert (tally.http_500, tally.unexpected, tally.logged_errors) == (0, 0, 0), "\n\n".join(tally.examples)
 
 
-async def test_generated_operations_never_fail_unexpectedly(client: GraphQLClient,
-                                                           fuzz_user: tuple[SignedUp, list[str]],
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_generated_operations_never_fail_unexpectedly(
+    client: GraphQLClient, fuzz_user: tuple[SignedUp, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
     user, known_ids = fuzz_user
     tally = await fuzz(client, user, known_ids, CI_OPERATIONS, caplog)
     assert tally.operations >= CI_OPERATIONS * 0.9  # hypothesis may stop a little short
@@ -189,8 +204,9 @@ async def test_generated_operations_never_fail_unexpectedly(client: GraphQLClien
 @pytest.mark.fuzz
 @pytest.mark.timeout(0)
 @pytest.mark.skipif("GATEWAY_FUZZ_OPERATIONS" not in os.environ, reason="the long fuzz: set GATEWAY_FUZZ_OPERATIONS")
-async def test_the_long_fuzz(client: GraphQLClient, fuzz_user: tuple[SignedUp, list[str]],
-                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_long_fuzz(
+    client: GraphQLClient, fuzz_user: tuple[SignedUp, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
     user, known_ids = fuzz_user
     count = int(os.environ["GATEWAY_FUZZ_OPERATIONS"])
     tally = await fuzz(client, user, known_ids, count, caplog)

@@ -56,8 +56,9 @@ def build_app(resources: Resources, tmp_path) -> Callable[..., Starlette]:
     """An app over the run's database and Redis with other settings (same signing keys)."""
 
     def build(**env: Any) -> Starlette:
-        settings = Settings(GATEWAY_DATA_DIR=str(tmp_path),
-                            GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env)
+        settings = Settings(
+            GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env
+        )
         return create_app(dataclasses.replace(resources, settings=settings))
 
     return build
@@ -76,16 +77,19 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-@pytest.mark.parametrize("bad_id", [
-    "!!! not base64 !!!",
-    "@@@",
-    _b64(b"no separator here"),
-    _b64(b"\xff\xfe\xfa\x00\x81"),
-    _b64(f":{uuid.uuid4()}".encode()),
-    "",
-], ids=["punctuation", "at-signs", "junk-without-colon", "not-utf8", "empty-type", "empty"])
-async def test_malformed_global_id_is_a_coded_client_error(client: GraphQLClient, user: SignedUp,
-                                                           bad_id: str) -> None:
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "!!! not base64 !!!",
+        "@@@",
+        _b64(b"no separator here"),
+        _b64(b"\xff\xfe\xfa\x00\x81"),
+        _b64(f":{uuid.uuid4()}".encode()),
+        "",
+    ],
+    ids=["punctuation", "at-signs", "junk-without-colon", "not-utf8", "empty-type", "empty"],
+)
+async def test_malformed_global_id_is_a_coded_client_error(client: GraphQLClient, user: SignedUp, bad_id: str) -> None:
     response = await client.post(NODE, {"id": bad_id}, token=user.token)
     assert response.status_code == 200
     body = response.json()
@@ -97,8 +101,7 @@ async def test_malformed_global_id_is_a_coded_client_error(client: GraphQLClient
     assert_no_trace(response.text)
 
 
-async def test_malformed_id_among_nodes_is_a_coded_client_error(client: GraphQLClient,
-                                                                user: SignedUp) -> None:
+async def test_malformed_id_among_nodes_is_a_coded_client_error(client: GraphQLClient, user: SignedUp) -> None:
     body = await client.execute(NODES, {"ids": [user.id, "%%%"]}, token=user.token)
     assert body["data"] is None  # `nodes` is a non-null list
     error = first_error(body)
@@ -106,26 +109,28 @@ async def test_malformed_id_among_nodes_is_a_coded_client_error(client: GraphQLC
     assert "`ids`" in error["message"]
 
 
-@pytest.mark.parametrize("global_id", [
-    to_base64("Spaceship", str(uuid.uuid4())),
-    to_base64("user", str(uuid.uuid4())),
-    to_base64("Node", str(uuid.uuid4())),
-], ids=["unknown-type", "wrong-case-type", "interface-name"])
+@pytest.mark.parametrize(
+    "global_id",
+    [
+        to_base64("Spaceship", str(uuid.uuid4())),
+        to_base64("user", str(uuid.uuid4())),
+        to_base64("Node", str(uuid.uuid4())),
+    ],
+    ids=["unknown-type", "wrong-case-type", "interface-name"],
+)
 async def test_unknown_type_name_answers_null(client: GraphQLClient, user: SignedUp, global_id: str) -> None:
     assert await client.execute(NODE, {"id": global_id}, token=user.token) == {"data": {"node": None}}
 
 
 @pytest.mark.parametrize("key", ["42", "not-a-uuid", "", "' OR 1=1 --", "00000000-0000-0000-0000"])
-async def test_valid_type_with_non_uuid_key_answers_null(client: GraphQLClient, user: SignedUp,
-                                                         key: str) -> None:
+async def test_valid_type_with_non_uuid_key_answers_null(client: GraphQLClient, user: SignedUp, key: str) -> None:
     for type_name in ("User", "ChatSession", "MCPAgent"):
         global_id = to_base64(type_name, key)
         assert await client.execute(NODE, {"id": global_id}, token=user.token) == {"data": {"node": None}}
 
 
 async def test_nodes_answers_null_in_place_of_unknown_ids(client: GraphQLClient, user: SignedUp) -> None:
-    ids = [to_base64("Spaceship", str(uuid.uuid4())), user.id, to_base64("User", "7"),
-           gid("User", uuid.uuid4())]
+    ids = [to_base64("Spaceship", str(uuid.uuid4())), user.id, to_base64("User", "7"), gid("User", uuid.uuid4())]
     nodes = (await client.data(NODES, {"ids": ids}, token=user.token))["nodes"]
     assert nodes == [None, {"__typename": "User", "id": user.id}, None, None]
 
@@ -179,10 +184,11 @@ def bad_authorizations(user: SignedUp, resources: Resources) -> dict[str, str]:
     other = TokenKeys(generate_key_set(), issuer=keys.issuer, ttl_seconds=keys.ttl_seconds)
     same_kid = TokenKeys(
         KeySet([OKPKey.generate_key("Ed25519", parameters={"kid": keys.signing_kid})]),
-        issuer=keys.issuer, ttl_seconds=keys.ttl_seconds,
+        issuer=keys.issuer,
+        ttl_seconds=keys.ttl_seconds,
     )
     someone_else = _unb64url(payload) | {"sub": str(uuid.uuid4())}
-    flipped = ("A" if signature[5] != "A" else "B")
+    flipped = "A" if signature[5] != "A" else "B"
     unsigned_header = {"alg": "none", "kid": keys.signing_kid, "typ": "JWT"}
     return {
         "not-a-jwt": "Bearer not-a-jwt",
@@ -207,19 +213,36 @@ def bad_authorizations(user: SignedUp, resources: Resources) -> dict[str, str]:
 
 
 BAD_AUTH_CASES = [
-    "not-a-jwt", "three-junk-segments", "truncated", "wrong-scheme", "basic-scheme", "no-scheme",
-    "scheme-only", "other-key", "other-key-same-kid", "expired", "tampered-payload", "tampered-signature",
-    "alg-none", "wrong-issuer", "wrong-audience", "no-expiry", "no-subject", "subject-not-uuid",
+    "not-a-jwt",
+    "three-junk-segments",
+    "truncated",
+    "wrong-scheme",
+    "basic-scheme",
+    "no-scheme",
+    "scheme-only",
+    "other-key",
+    "other-key-same-kid",
+    "expired",
+    "tampered-payload",
+    "tampered-signature",
+    "alg-none",
+    "wrong-issuer",
+    "wrong-audience",
+    "no-expiry",
+    "no-subject",
+    "subject-not-uuid",
 ]
 
 
 @pytest.mark.parametrize("case", BAD_AUTH_CASES)
-async def test_bad_authorization_refuses_the_operation(client: GraphQLClient, user: SignedUp,
-                                                       resources: Resources, case: str) -> None:
+async def test_bad_authorization_refuses_the_operation(
+    client: GraphQLClient, user: SignedUp, resources: Resources, case: str
+) -> None:
     authorization = bad_authorizations(user, resources)[case]
     for query in (VIEWER, NODE):
         response = await client.http.post(
-            "/graphql", json={"query": query, "variables": {"id": user.id}},
+            "/graphql",
+            json={"query": query, "variables": {"id": user.id}},
             headers={"Authorization": authorization},
         )
         assert response.status_code == 200
@@ -229,13 +252,21 @@ async def test_bad_authorization_refuses_the_operation(client: GraphQLClient, us
         assert_no_trace(response.text)
 
 
-async def test_bad_authorization_refuses_mutations_too(client: GraphQLClient, user: SignedUp,
-                                                       resources: Resources, pg) -> None:
+async def test_bad_authorization_refuses_mutations_too(
+    client: GraphQLClient, user: SignedUp, resources: Resources, pg
+) -> None:
     email = f"refused-{uuid.uuid4().hex[:10]}@example.com"
     mutation = """mutation($input: RegisterInput!) { register(input: $input) { user { id } } }"""
-    response = await client.http.post("/graphql", json={"query": mutation, "variables": {"input": {
-        "email": email, "password": "Correct-Horse-9", "firstName": "Eve", "lastName": "Mallory"}}},
-        headers={"Authorization": bad_authorizations(user, resources)["expired"]})
+    response = await client.http.post(
+        "/graphql",
+        json={
+            "query": mutation,
+            "variables": {
+                "input": {"email": email, "password": "Correct-Horse-9", "firstName": "Eve", "lastName": "Mallory"}
+            },
+        },
+        headers={"Authorization": bad_authorizations(user, resources)["expired"]},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["data"] is None
@@ -263,18 +294,21 @@ async def test_no_token_means_anonymous(client: GraphQLClient) -> None:
 # --- invalid enum values ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("query", "enum_name"), [
-    ("{ viewer { chatSessions(orderBy: SIDEWAYS) { totalCount } } }", "ChatSessionOrder"),
-    ("{ viewer { chatSessions(filter: {status: [EXPLODED]}) { totalCount } } }", "ChatSessionStatus"),
-    ("{ viewer { documents(filter: {processingStatus: [lost]}) { totalCount } } }",
-     "DocumentProcessingStatus"),
-    ("{ viewer { integrations(filter: {provider: [MYSPACE]}) { totalCount } } }", "IntegrationProvider"),
-    ("{ viewer { tasks(orderBy: RANDOM) { totalCount } } }", "TaskOrder"),
-    ("{ agents(filter: {status: [ACTIVE, DEAD]}) { totalCount } }", "AgentStatus"),
-    ('{ agents(orderBy: "NAME_ASC") { totalCount } }', "AgentOrder"),
-])
-async def test_unknown_enum_value_is_a_validation_error(client: GraphQLClient, user: SignedUp,
-                                                        sql_counter, query: str, enum_name: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "enum_name"),
+    [
+        ("{ viewer { chatSessions(orderBy: SIDEWAYS) { totalCount } } }", "ChatSessionOrder"),
+        ("{ viewer { chatSessions(filter: {status: [EXPLODED]}) { totalCount } } }", "ChatSessionStatus"),
+        ("{ viewer { documents(filter: {processingStatus: [lost]}) { totalCount } } }", "DocumentProcessingStatus"),
+        ("{ viewer { integrations(filter: {provider: [MYSPACE]}) { totalCount } } }", "IntegrationProvider"),
+        ("{ viewer { tasks(orderBy: RANDOM) { totalCount } } }", "TaskOrder"),
+        ("{ agents(filter: {status: [ACTIVE, DEAD]}) { totalCount } }", "AgentStatus"),
+        ('{ agents(orderBy: "NAME_ASC") { totalCount } }', "AgentOrder"),
+    ],
+)
+async def test_unknown_enum_value_is_a_validation_error(
+    client: GraphQLClient, user: SignedUp, sql_counter, query: str, enum_name: str
+) -> None:
     sql_counter.reset()
     response = await client.post(query, token=user.token)
     assert response.status_code == 200
@@ -285,8 +319,7 @@ async def test_unknown_enum_value_is_a_validation_error(client: GraphQLClient, u
     assert sql_counter.count == 0  # refused before anything ran
 
 
-async def test_unknown_enum_value_in_variables_is_a_validation_error(client: GraphQLClient,
-                                                                     user: SignedUp) -> None:
+async def test_unknown_enum_value_in_variables_is_a_validation_error(client: GraphQLClient, user: SignedUp) -> None:
     query = "query($order: DocumentOrder!) { viewer { documents(orderBy: $order) { totalCount } } }"
     response = await client.post(query, {"order": "BIGGEST_FIRST"}, token=user.token)
     assert response.status_code == 200
@@ -304,8 +337,7 @@ def nested(depth: int) -> str:
     """A query whose selections nest `depth` fields deep (viewer > chatSessions > nodes > messages...).
     Pages of one keep its cost low: this is about depth (default pages, 50 at each level, would build
     millions of objects and be refused for its cost)."""
-    names = (["viewer", "chatSessions(first: 1)", "nodes"]
-             + ["messages(first: 1)", "nodes", "session"] * depth)[:depth]
+    names = (["viewer", "chatSessions(first: 1)", "nodes"] + ["messages(first: 1)", "nodes", "session"] * depth)[:depth]
     return "{ " + " { ".join(names) + " { __typename" + " }" * depth + " }"
 
 
@@ -344,8 +376,7 @@ def assert_refused(response: httpx.Response, fragment: str) -> None:
     assert_no_trace(response.text)
 
 
-async def test_limits_from_settings_refuse_oversized_documents(build_app, user: SignedUp,
-                                                               sql_counter) -> None:
+async def test_limits_from_settings_refuse_oversized_documents(build_app, user: SignedUp, sql_counter) -> None:
     app = build_app(GATEWAY_MAX_QUERY_DEPTH=5, GATEWAY_MAX_ALIASES=3, GATEWAY_MAX_TOKENS=60)
     async with connect(app) as small:
         # At the limit: answered.
@@ -356,18 +387,19 @@ async def test_limits_from_settings_refuse_oversized_documents(build_app, user: 
 
         sql_counter.reset()
         assert_refused(await small.post(nested(6), token=user.token), "exceeds maximum operation depth")
-        assert_refused(await small.post(nested_with_fragments(6), token=user.token),
-                       "exceeds maximum operation depth")
+        assert_refused(await small.post(nested_with_fragments(6), token=user.token), "exceeds maximum operation depth")
         assert_refused(await small.post(aliased(4), token=user.token), "aliases")
         assert_refused(await small.post(token_heavy(61), token=user.token), "tokens")
         assert sql_counter.count == 0  # nothing ran
 
 
-async def test_default_limits_refuse_oversized_documents(client: GraphQLClient, user: SignedUp,
-                                                         settings: Settings) -> None:
+async def test_default_limits_refuse_oversized_documents(
+    client: GraphQLClient, user: SignedUp, settings: Settings
+) -> None:
     assert "errors" not in await client.execute(nested(settings.max_query_depth), token=user.token)
-    assert_refused(await client.post(nested(settings.max_query_depth + 1), token=user.token),
-                   "exceeds maximum operation depth")
+    assert_refused(
+        await client.post(nested(settings.max_query_depth + 1), token=user.token), "exceeds maximum operation depth"
+    )
     assert "errors" not in await client.execute(aliased(settings.max_aliases), token=user.token)
     assert_refused(await client.post(aliased(settings.max_aliases + 1), token=user.token), "aliases")
     # Short tokens (the IDs of token_heavy would first meet the document's length limit).
@@ -428,9 +460,12 @@ async def test_production_refuses_introspection(build_app, user: SignedUp) -> No
 
 async def test_production_gives_no_field_suggestions(build_app, user: SignedUp) -> None:
     """Without introspection, "Did you mean 'viewer'?" would still map the schema, one guess at a time."""
-    typos = ["{ viewr { id } }", "{ viewer { chatSesions { totalCount } } }",
-             "{ viewer { chatSessions(orderBy: LAST_ACTIVITY) { totalCount } } }",
-             "mutation { registr(input: {}) { user { id } } }"]
+    typos = [
+        "{ viewr { id } }",
+        "{ viewer { chatSesions { totalCount } } }",
+        "{ viewer { chatSessions(orderBy: LAST_ACTIVITY) { totalCount } } }",
+        "mutation { registr(input: {}) { user { id } } }",
+    ]
     async with connect(build_app(GATEWAY_ENV="production")) as production:
         for query in typos:
             body = (await production.post(query, token=user.token)).json()
@@ -468,17 +503,27 @@ async def unreachable_database(resources: Resources, tmp_path) -> AsyncIterator[
     engine = create_engine(url, pool_size=1)
 
     def build(**env: Any) -> Starlette:
-        settings = Settings(GATEWAY_DATA_DIR=str(tmp_path),
-                            GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env)
-        return create_app(dataclasses.replace(resources, settings=settings, engine=engine,
-                                              sessions=session_factory(engine)))
+        settings = Settings(
+            GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env
+        )
+        return create_app(
+            dataclasses.replace(resources, settings=settings, engine=engine, sessions=session_factory(engine))
+        )
 
     yield build
     await engine.dispose()
 
 
-SECRETS_OF_THE_FAILURE = ("s3cret", "unreachable_db", "127.0.0.1", "asyncpg", "sqlalchemy", "Errno",
-                          "ConnectionRefused", "connect call failed")
+SECRETS_OF_THE_FAILURE = (
+    "s3cret",
+    "unreachable_db",
+    "127.0.0.1",
+    "asyncpg",
+    "sqlalchemy",
+    "Errno",
+    "ConnectionRefused",
+    "connect call failed",
+)
 
 
 @pytest.mark.parametrize("env", ["production", "development"])
@@ -487,8 +532,10 @@ async def test_unexpected_failure_is_masked(unreachable_database, user: SignedUp
         queries = [
             (VIEWER, {}),
             (NODE, {"id": user.id}),
-            ("""mutation($input: LoginInput!) { login(input: $input) { accessToken errors { code } } }""",
-             {"input": {"email": user.email, "password": "Correct-Horse-9"}}),
+            (
+                """mutation($input: LoginInput!) { login(input: $input) { accessToken errors { code } } }""",
+                {"input": {"email": user.email, "password": "Correct-Horse-9"}},
+            ),
         ]
         for query, variables in queries:
             response = await broken.post(query, variables, token=user.token)
@@ -529,8 +576,7 @@ def _queries(known_ids: list[str]) -> st.SearchStrategy[str]:
         st.builds(lambda name, key: to_base64(name, str(key)), st.sampled_from(type_names), st.uuids()),
         st.text(max_size=20),
     )
-    return from_schema(SDL, fields=QUERY_FIELDS, allow_x00=False,
-                       custom_scalars={"ID": ids.map(nodes.String)})
+    return from_schema(SDL, fields=QUERY_FIELDS, allow_x00=False, custom_scalars={"ID": ids.map(nodes.String)})
 
 
 @pytest.fixture
@@ -552,8 +598,9 @@ async def fuzz_user(client: GraphQLClient, pg) -> tuple[SignedUp, list[str]]:
     return signed, [gid(type_name, pk) for type_name, pk in rows.items()]
 
 
-@hypothesis_settings(max_examples=50, deadline=None,
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 async def test_random_valid_queries_never_answer_with_a_trace(
     client: GraphQLClient, fuzz_user: tuple[SignedUp, list[str]], resources: Resources, data: st.DataObject

@@ -55,10 +55,12 @@ def leaves_of(
         yield path, type_.name, max_length or DEFAULT_MAX_LENGTH
 
 
-LEAVES = [Leaf(mutation, path, scalar, limit)
-          for mutation, field in sorted(MUTATIONS.items())
-          for name, argument in field.args.items()
-          for path, scalar, limit in leaves_of(argument.type, (name,), None)]
+LEAVES = [
+    Leaf(mutation, path, scalar, limit)
+    for mutation, field in sorted(MUTATIONS.items())
+    for name, argument in field.args.items()
+    for path, scalar, limit in leaves_of(argument.type, (name,), None)
+]
 TEXT_LEAVES = [leaf for leaf in LEAVES if leaf.scalar != "JSON"]
 JSON_LEAVES = [leaf for leaf in LEAVES if leaf.scalar == "JSON"]
 
@@ -81,8 +83,11 @@ def put(type_: GraphQLInputType, current: Any, path: tuple[str, ...], value: Any
 def operation(leaf: Leaf, value: Any) -> tuple[str, dict[str, Any]]:
     field = MUTATIONS[leaf.mutation]
     ids = unknown_ids()
-    variables = {name: sample(argument.type, name, ids) for name, argument in field.args.items()
-                 if isinstance(argument.type, GraphQLNonNull)}
+    variables = {
+        name: sample(argument.type, name, ids)
+        for name, argument in field.args.items()
+        if isinstance(argument.type, GraphQLNonNull)
+    }
     name, *rest = leaf.path
     argument_type = field.args[name].type
     if isinstance(argument_type, GraphQLNonNull):
@@ -125,8 +130,14 @@ async def everything(pg: asyncpg.Connection, people: People) -> str:
     return json.dumps([dict(counts), await snapshot(pg, people.regular.pk), await snapshot(pg, people.operator.pk)])
 
 
-async def refused_at(client: GraphQLClient, pg: asyncpg.Connection, people: People, caplog: pytest.LogCaptureFixture,
-                     leaf: Leaf, value: Any) -> dict[str, Any]:
+async def refused_at(
+    client: GraphQLClient,
+    pg: asyncpg.Connection,
+    people: People,
+    caplog: pytest.LogCaptureFixture,
+    leaf: Leaf,
+    value: Any,
+) -> dict[str, Any]:
     """Send `value` at the leaf's path: one payload error there, nothing written, nothing logged."""
     before = await everything(pg, people)
     query, variables = operation(leaf, value)
@@ -144,45 +155,63 @@ async def refused_at(client: GraphQLClient, pg: asyncpg.Connection, people: Peop
 
 def test_the_matrix_reaches_every_kind_of_input() -> None:
     fields = {leaf.field for leaf in LEAVES}
-    assert {"input.email", "input.firstName", "input.refreshToken", "input.content", "input.endpoint",
-            "input.contextData.businessContext.clientInfo", "input.contextData.aiContext.memory.0",
-            "input.configuration.authentication.apiKey", "input.input", "input.dependencies.0"} <= fields
+    assert {
+        "input.email",
+        "input.firstName",
+        "input.refreshToken",
+        "input.content",
+        "input.endpoint",
+        "input.contextData.businessContext.clientInfo",
+        "input.contextData.aiContext.memory.0",
+        "input.configuration.authentication.apiKey",
+        "input.input",
+        "input.dependencies.0",
+    } <= fields
     assert len({leaf.mutation for leaf in LEAVES}) == len([name for name, field in MUTATIONS.items() if field.args])
 
 
 @pytest.mark.parametrize("leaf", TEXT_LEAVES, ids=[f"{leaf.mutation}:{leaf.field}" for leaf in TEXT_LEAVES])
-async def test_a_nul_in_any_string_input_is_a_payload_error(client: GraphQLClient, pg: asyncpg.Connection,
-                                                          people: People, caplog: pytest.LogCaptureFixture,
-                                                          leaf: Leaf) -> None:
+async def test_a_nul_in_any_string_input_is_a_payload_error(
+    client: GraphQLClient, pg: asyncpg.Connection, people: People, caplog: pytest.LogCaptureFixture, leaf: Leaf
+) -> None:
     error = await refused_at(client, pg, people, caplog, leaf, "before\x00after")
     assert error["code"] == "INVALID"
     assert "NUL" in error["message"]
 
 
 @pytest.mark.parametrize("leaf", TEXT_LEAVES, ids=[f"{leaf.mutation}:{leaf.field}" for leaf in TEXT_LEAVES])
-async def test_a_string_input_over_its_limit_is_a_payload_error(client: GraphQLClient, pg: asyncpg.Connection,
-                                                              people: People, caplog: pytest.LogCaptureFixture,
-                                                              leaf: Leaf) -> None:
+async def test_a_string_input_over_its_limit_is_a_payload_error(
+    client: GraphQLClient, pg: asyncpg.Connection, people: People, caplog: pytest.LogCaptureFixture, leaf: Leaf
+) -> None:
     error = await refused_at(client, pg, people, caplog, leaf, "x" * (leaf.max_length + 1))
     assert error["code"] == "TOO_LONG"
     assert str(leaf.max_length) in error["message"]
 
 
 @pytest.mark.parametrize("leaf", JSON_LEAVES, ids=[f"{leaf.mutation}:{leaf.field}" for leaf in JSON_LEAVES])
-@pytest.mark.parametrize(("value", "code"), [
-    ({"note": "before\x00after"}, "INVALID"),
-    ({"note": "x" * JSON_MAX_BYTES}, "TOO_LONG"),
-], ids=["nul", "over-64KiB"])
-async def test_a_json_input_is_checked_wherever_it_is(client: GraphQLClient, pg: asyncpg.Connection,
-                                                     people: People, caplog: pytest.LogCaptureFixture,
-                                                     leaf: Leaf, value: Any, code: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ({"note": "before\x00after"}, "INVALID"),
+        ({"note": "x" * JSON_MAX_BYTES}, "TOO_LONG"),
+    ],
+    ids=["nul", "over-64KiB"],
+)
+async def test_a_json_input_is_checked_wherever_it_is(
+    client: GraphQLClient,
+    pg: asyncpg.Connection,
+    people: People,
+    caplog: pytest.LogCaptureFixture,
+    leaf: Leaf,
+    value: Any,
+    code: str,
+) -> None:
     error = await refused_at(client, pg, people, caplog, leaf, value)
     assert error["code"] == code
 
 
 @pytest.mark.parametrize("leaf", TEXT_LEAVES, ids=[f"{leaf.mutation}:{leaf.field}" for leaf in TEXT_LEAVES])
-async def test_a_string_input_at_its_limit_passes_the_door(client: GraphQLClient, people: People,
-                                                         leaf: Leaf) -> None:
+async def test_a_string_input_at_its_limit_passes_the_door(client: GraphQLClient, people: People, leaf: Leaf) -> None:
     """At the limit, the input is not refused for its length (the use case may still refuse it)."""
     query, variables = operation(leaf, "x" * leaf.max_length)
     token = people.token_for(leaf.mutation)

@@ -25,8 +25,12 @@ GROWTH_ALLOWED = 5 * 1024 * 1024
 @pytest.fixture(scope="module")
 def server(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     database = create_database(pg_server_url, "gateway_limits")
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("limits"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json())
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("limits"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+    )
     try:
         with live_server(env, log=tmp_path_factory.mktemp("logs") / "gateway.log") as running:
             yield running
@@ -44,8 +48,9 @@ def send_huge_body(server: LiveServer, *, chunked: bool) -> tuple[int, bytes, in
     host, port = server.url.removeprefix("http://").split(":")
     connection = socket.create_connection((host, int(port)), timeout=30)
     framing = b"Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {FIFTY_MB}\r\n".encode()
-    connection.sendall(b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-                       + framing + b"\r\n")
+    connection.sendall(
+        b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n" + framing + b"\r\n"
+    )
     sent = 0
     answer = bytearray()
 
@@ -92,13 +97,25 @@ def test_a_50_mb_body_is_refused_without_growing_the_server(server: LiveServer, 
 async def test_a_nul_in_a_subscription_argument_is_a_coded_error(server: LiveServer) -> None:
     register = """mutation($input: RegisterInput!) { register(input: $input) { accessToken errors { code } } }"""
     async with httpx.AsyncClient() as http:
-        reply = await http.post(f"{server.url}/graphql", json={"query": register, "variables": {"input": {
-            "email": f"live-{time.time_ns()}@example.com", "password": "Correct-Horse-9",
-            "firstName": "Ada", "lastName": "Lovelace"}}})
+        reply = await http.post(
+            f"{server.url}/graphql",
+            json={
+                "query": register,
+                "variables": {
+                    "input": {
+                        "email": f"live-{time.time_ns()}@example.com",
+                        "password": "Correct-Horse-9",
+                        "firstName": "Ada",
+                        "lastName": "Lovelace",
+                    }
+                },
+            },
+        )
     token = reply.json()["data"]["register"]["accessToken"]
     async with transport_ws(server.ws_url, token) as ws:
-        await ws.subscribe("1", "subscription($id: ID!) { messageAdded(sessionId: $id) { id } }",
-                           {"id": "Q2hhdFNlc3Npb246\x00"})
+        await ws.subscribe(
+            "1", "subscription($id: ID!) { messageAdded(sessionId: $id) { id } }", {"id": "Q2hhdFNlc3Npb246\x00"}
+        )
         message = await ws.receive("1")
         assert message["type"] == "error", message
         [error] = message["payload"]

@@ -34,14 +34,30 @@ PUBLIC = {"register", "login", "refreshToken", "logout", "verifyEmail", "request
 SCHEMA = build_schema(Settings())._schema
 MUTATIONS = SCHEMA.mutation_type.fields  # type: ignore[union-attr]
 SIGNED_IN_ONLY = sorted(set(MUTATIONS) - PUBLIC)
-OPERATOR_ONLY = sorted(name for name, field in MUTATIONS.items()
-                       if IsOperator in field.extensions["strawberry-definition"].permission_classes)
+OPERATOR_ONLY = sorted(
+    name
+    for name, field in MUTATIONS.items()
+    if IsOperator in field.extensions["strawberry-definition"].permission_classes
+)
 
 # What an `...Id` input names, by its field name.
-ID_TYPES = {"sessionId": "ChatSession", "messageId": "Message", "documentId": "Document",
-            "integrationId": "Integration", "taskId": "Task", "agentId": "MCPAgent", "userId": "User"}
-SCALARS: dict[str, Any] = {"String": "Sample-Text-1", "Int": 1, "Float": 1.0, "Boolean": True,
-                           "DateTime": "2026-01-01T00:00:00Z", "JSON": {}}
+ID_TYPES = {
+    "sessionId": "ChatSession",
+    "messageId": "Message",
+    "documentId": "Document",
+    "integrationId": "Integration",
+    "taskId": "Task",
+    "agentId": "MCPAgent",
+    "userId": "User",
+}
+SCALARS: dict[str, Any] = {
+    "String": "Sample-Text-1",
+    "Int": 1,
+    "Float": 1.0,
+    "Boolean": True,
+    "DateTime": "2026-01-01T00:00:00Z",
+    "JSON": {},
+}
 
 
 def sample(type_: GraphQLInputType, name: str, ids: dict[str, str]) -> Any:
@@ -51,8 +67,11 @@ def sample(type_: GraphQLInputType, name: str, ids: dict[str, str]) -> Any:
     if isinstance(type_, GraphQLList):
         return [sample(type_.of_type, name, ids)]
     if isinstance(type_, GraphQLInputObjectType):
-        return {field_name: sample(field.type, field_name, ids)
-                for field_name, field in type_.fields.items() if is_required_input_field(field)}
+        return {
+            field_name: sample(field.type, field_name, ids)
+            for field_name, field in type_.fields.items()
+            if is_required_input_field(field)
+        }
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     assert isinstance(type_, GraphQLScalarType)
@@ -68,8 +87,10 @@ def operation(mutation: str, ids: dict[str, str]) -> tuple[str, dict[str, Any]]:
     required = {name: arg for name, arg in field.args.items() if is_required_argument(arg)}
     declared = ", ".join(f"${name}: {arg.type}" for name, arg in required.items())
     passed = ", ".join(f"{name}: ${name}" for name in required)
-    query = (f"mutation{f'({declared})' if declared else ''} {{ "
-             f"{mutation}{f'({passed})' if passed else ''} {{ errors {{ field code message }} }} }}")
+    query = (
+        f"mutation{f'({declared})' if declared else ''} {{ "
+        f"{mutation}{f'({passed})' if passed else ''} {{ errors {{ field code message }} }} }}"
+    )
     return query, {name: sample(arg.type, name, ids) for name, arg in required.items()}
 
 
@@ -79,8 +100,12 @@ def unknown_ids() -> dict[str, str]:
 
 def refused(body: dict[str, Any], mutation: str, code: str) -> bool:
     errors = body.get("errors") or []
-    return (body.get("data") is None and len(errors) == 1 and errors[0]["path"] == [mutation]
-            and errors[0]["extensions"]["code"] == code)
+    return (
+        body.get("data") is None
+        and len(errors) == 1
+        and errors[0]["path"] == [mutation]
+        and errors[0]["extensions"]["code"] == code
+    )
 
 
 def refused_unauthenticated(body: dict[str, Any], mutation: str) -> bool:
@@ -108,13 +133,16 @@ async def test_anonymous_callers_may_use_the_public_mutations(client: GraphQLCli
 
 
 @pytest.mark.parametrize("mutation", SIGNED_IN_ONLY)
-async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: asyncpg.Connection,
-                                                mutation: str) -> None:
+async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: asyncpg.Connection, mutation: str) -> None:
     user = await client.register()
     session = await factories.session(pg, user.pk)
     message = await factories.message(pg, session)
-    ids = {**unknown_ids(), "User": user.id, "ChatSession": gid("ChatSession", session),
-           "Message": gid("Message", message)}
+    ids = {
+        **unknown_ids(),
+        "User": user.id,
+        "ChatSession": gid("ChatSession", session),
+        "Message": gid("Message", message),
+    }
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", user.pk)
     before = await snapshot(pg, user.pk)
 
@@ -126,13 +154,16 @@ async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: async
 
 async def snapshot(pg: asyncpg.Connection, user_id: uuid.UUID) -> str:
     """Everything of one user's, as stored."""
-    return json.dumps(await pg.fetchval(
-        """SELECT jsonb_build_object(
+    return json.dumps(
+        await pg.fetchval(
+            """SELECT jsonb_build_object(
              'user', (SELECT to_jsonb(u) FROM users u WHERE id = $1),
              'sessions', (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.id) FROM chat_sessions s WHERE user_id = $1),
              'messages', (SELECT jsonb_agg(to_jsonb(m) ORDER BY m.id) FROM messages m
                           JOIN chat_sessions s ON s.id = m.session_id WHERE s.user_id = $1))::text""",
-        user_id))
+            user_id,
+        )
+    )
 
 
 def test_the_agent_registry_is_for_operators_only() -> None:
@@ -142,8 +173,9 @@ def test_the_agent_registry_is_for_operators_only() -> None:
 
 
 @pytest.mark.parametrize("mutation", OPERATOR_ONLY)
-async def test_regular_users_are_forbidden_operator_mutations(client: GraphQLClient, pg: asyncpg.Connection,
-                                                              mutation: str) -> None:
+async def test_regular_users_are_forbidden_operator_mutations(
+    client: GraphQLClient, pg: asyncpg.Connection, mutation: str
+) -> None:
     agent = await factories.agent(pg)
     ids = {**unknown_ids(), "MCPAgent": gid("MCPAgent", agent)}
     before = await pg.fetchval("SELECT to_jsonb(a)::text FROM mcp_agents a WHERE id = $1", agent)
@@ -157,22 +189,28 @@ async def test_regular_users_are_forbidden_operator_mutations(client: GraphQLCli
     operator = await client.register()
     await pg.execute("UPDATE users SET role = 'operator' WHERE id = $1", operator.pk)
     allowed = await client.execute(query, variables, token=operator.token)
-    assert not any(error.get("extensions", {}).get("code") in {"FORBIDDEN", "UNAUTHENTICATED"}
-                   for error in allowed.get("errors", [])), allowed
+    assert not any(
+        error.get("extensions", {}).get("code") in {"FORBIDDEN", "UNAUTHENTICATED"}
+        for error in allowed.get("errors", [])
+    ), allowed
 
 
 MUTATIONS_ON_OBJECTS = sorted(
-    name for name in set(SIGNED_IN_ONLY) - set(OPERATOR_ONLY)  # agents are shared, not owned
-    if any(isinstance(field.type, GraphQLNonNull) and field_name in ID_TYPES
-           for arg in MUTATIONS[name].args.values()
-           if isinstance(getattr(arg.type, "of_type", None), GraphQLInputObjectType)
-           for field_name, field in arg.type.of_type.fields.items())
+    name
+    for name in set(SIGNED_IN_ONLY) - set(OPERATOR_ONLY)  # agents are shared, not owned
+    if any(
+        isinstance(field.type, GraphQLNonNull) and field_name in ID_TYPES
+        for arg in MUTATIONS[name].args.values()
+        if isinstance(getattr(arg.type, "of_type", None), GraphQLInputObjectType)
+        for field_name, field in arg.type.of_type.fields.items()
+    )
 )
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS_ON_OBJECTS)
-async def test_another_users_objects_answer_as_missing_ones(client: GraphQLClient, pg: asyncpg.Connection,
-                                                           mutation: str) -> None:
+async def test_another_users_objects_answer_as_missing_ones(
+    client: GraphQLClient, pg: asyncpg.Connection, mutation: str
+) -> None:
     alice = await client.register()
     session = await factories.session(pg, alice.pk, title="Alice's")
     message = await factories.message(pg, session, content="Alice's words")

@@ -43,23 +43,35 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
            SELECT $1, 'Session ' || i, 'active', $2::timestamptz + i * interval '1 minute', $2::timestamptz,
                   '{"businessContext": {"currentProject": "BAS"}}'::jsonb
            FROM generate_series(0, $3 - 1) AS i
-           RETURNING id, last_activity_at""", user.pk, base, N)
+           RETURNING id, last_activity_at""",
+        user.pk,
+        base,
+        N,
+    )
     world.sessions = [row["id"] for row in sorted(session_rows, key=lambda r: r["last_activity_at"], reverse=True)]
     message_rows = await pg.fetch(
         """INSERT INTO messages (session_id, role, content, timestamp, metadata, seq)
            SELECT s.id, CASE WHEN i % 2 = 0 THEN 'user' ELSE 'assistant' END, 'message ' || i,
                   $2::timestamptz + i * interval '1 second', '{"suggestions": ["ok"]}'::jsonb, i + 1
            FROM unnest($1::uuid[]) AS s(id), generate_series(0, $3 - 1) AS i
-           RETURNING id, session_id, timestamp""", world.sessions, base, N)
+           RETURNING id, session_id, timestamp""",
+        world.sessions,
+        base,
+        N,
+    )
     for row in sorted(message_rows, key=lambda r: r["timestamp"]):
         world.messages.setdefault(row["session_id"], []).append(row["id"])
     for index in range(N):
-        world.documents.append(await f.document(pg, user.pk, minutes=index, name=f"doc-{index:02d}.pdf",
-                                                extracted={"summary": f"summary {index}"}))
+        world.documents.append(
+            await f.document(
+                pg, user.pk, minutes=index, name=f"doc-{index:02d}.pdf", extracted={"summary": f"summary {index}"}
+            )
+        )
     world.documents.reverse()
     for provider in PROVIDERS:
-        world.integrations.append(await f.integration(pg, user.pk, provider=provider,
-                                                      metadata={"email": "owner@example.com"}))
+        world.integrations.append(
+            await f.integration(pg, user.pk, provider=provider, metadata={"email": "owner@example.com"})
+        )
     prefix = unique("zz-count")
     agent_rows = await pg.fetch(
         """INSERT INTO mcp_agents (name, endpoint, capabilities, configuration)
@@ -67,7 +79,11 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
                   jsonb_build_array(jsonb_build_object('name', $2::text, 'description', 'd')),
                   '{"timeout": 3000}'::jsonb
            FROM generate_series(0, $3 - 1) AS i
-           RETURNING id, name""", prefix, world.capability, N)
+           RETURNING id, name""",
+        prefix,
+        world.capability,
+        N,
+    )
     world.agents = [row["id"] for row in sorted(agent_rows, key=lambda r: r["name"])]
     records = []
     for k in range(N * N):
@@ -80,13 +96,18 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])
                 AS r(user_id, agent_id, session_id, started_at)
            RETURNING id, started_at""",
-        [r[0] for r in records], [r[1] for r in records], [r[2] for r in records], [r[3] for r in records])
+        [r[0] for r in records],
+        [r[1] for r in records],
+        [r[2] for r in records],
+        [r[3] for r in records],
+    )
     world.tasks = [row["id"] for row in sorted(task_rows, key=lambda r: r["started_at"], reverse=True)]
     return world
 
 
-async def measure(client: GraphQLClient, user: SignedUp, sql_counter: StatementCounter, query: str,
-                  variables: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+async def measure(
+    client: GraphQLClient, user: SignedUp, sql_counter: StatementCounter, query: str, variables: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
     sql_counter.reset()
     body = await client.execute(query, variables, token=user.token)
     count = sql_counter.count
@@ -104,8 +125,8 @@ HEADLINE = """query($n: Int, $m: Int) { viewer { chatSessions(first: $n) { total
 
 @pytest.mark.parametrize(("n", "m"), [(SMALL, SMALL), (LARGE, LARGE), (LARGE, SMALL), (SMALL, LARGE)])
 async def test_sessions_with_their_messages_take_five_statements(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter,
-        n: int, m: int) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter, n: int, m: int
+) -> None:
     world = await build_world(pg, user)
     count, data = await measure(client, user, sql_counter, HEADLINE, {"n": n, "m": m})
     sessions = data["viewer"]["chatSessions"]
@@ -114,7 +135,8 @@ async def test_sessions_with_their_messages_take_five_statements(
     for session, pk in zip(edges(sessions), world.sessions, strict=False):
         assert session["messages"]["totalCount"] == N
         assert [msg["id"] for msg in edges(session["messages"])] == [
-            f.gid("Message", mid) for mid in world.messages[pk][:m]]
+            f.gid("Message", mid) for mid in world.messages[pk][:m]
+        ]
     # viewer + sessions page + sessions count + every session's messages page + every session's count
     assert count == 5, sql_counter.statements
 
@@ -126,39 +148,78 @@ class ListCase:
     sizes: tuple[int, int] = (SMALL, LARGE)
 
     def variables(self, world: World, size: int) -> dict[str, Any]:
-        return {"n": size, "m": size, "capability": world.capability,
-                "session": f.gid("ChatSession", world.sessions[0]), "agent": f.gid("MCPAgent", world.agents[0])}
+        return {
+            "n": size,
+            "m": size,
+            "capability": world.capability,
+            "session": f.gid("ChatSession", world.sessions[0]),
+            "agent": f.gid("MCPAgent", world.agents[0]),
+        }
 
 
 LIST_CASES = [
-    ListCase("viewer.chatSessions", """query($n: Int) { viewer { chatSessions(first: $n) { totalCount
+    ListCase(
+        "viewer.chatSessions",
+        """query($n: Int) { viewer { chatSessions(first: $n) { totalCount
         pageInfo { hasNextPage endCursor } edges { cursor node { id title status messageCount
-        contextData { businessContext { currentProject } } } } } } }"""),
-    ListCase("viewer.chatSessions.messages.session", """query($n: Int, $m: Int) { viewer {
+        contextData { businessContext { currentProject } } } } } } }""",
+    ),
+    ListCase(
+        "viewer.chatSessions.messages.session",
+        """query($n: Int, $m: Int) { viewer {
         chatSessions(first: $n) { edges { node { id messages(first: $m, filter: {role: [USER, ASSISTANT]}) {
-        totalCount edges { node { id metadata { suggestions } session { id title } } } } } } } } }"""),
-    ListCase("viewer.chatSessions.messages backwards", """query($n: Int, $m: Int) { viewer {
+        totalCount edges { node { id metadata { suggestions } session { id title } } } } } } } } }""",
+    ),
+    ListCase(
+        "viewer.chatSessions.messages backwards",
+        """query($n: Int, $m: Int) { viewer {
         chatSessions(last: $n) { totalCount edges { node { id messages(last: $m, orderBy: NEWEST_FIRST) {
-        totalCount pageInfo { hasPreviousPage } edges { cursor node { id } } } } } } } }"""),
-    ListCase("viewer.chatSessions.tasks.agent.session", """query($n: Int, $m: Int) { viewer {
+        totalCount pageInfo { hasPreviousPage } edges { cursor node { id } } } } } } } }""",
+    ),
+    ListCase(
+        "viewer.chatSessions.tasks.agent.session",
+        """query($n: Int, $m: Int) { viewer {
         chatSessions(first: $n) { edges { node { id tasks(first: $m) { totalCount edges { node {
-        id status agent { id name configuration { timeout } } session { id title } } } } } } } } }"""),
-    ListCase("viewer.documents", """query($n: Int) { viewer { documents(first: $n) { totalCount
-        edges { node { id filename extractedData { summary } } } } } }"""),
-    ListCase("viewer.integrations", """query($n: Int) { viewer { integrations(first: $n) { totalCount
-        edges { node { id provider metadata { email } } } } } }""", sizes=(SMALL, len(PROVIDERS))),
-    ListCase("viewer.tasks.agent.session", """query($n: Int) { viewer { tasks(first: $n) { totalCount
-        edges { node { id taskType agent { id name } session { id title } } } } } }"""),
-    ListCase("agents.tasks.session", """query($n: Int, $m: Int, $capability: String) {
+        id status agent { id name configuration { timeout } } session { id title } } } } } } } } }""",
+    ),
+    ListCase(
+        "viewer.documents",
+        """query($n: Int) { viewer { documents(first: $n) { totalCount
+        edges { node { id filename extractedData { summary } } } } } }""",
+    ),
+    ListCase(
+        "viewer.integrations",
+        """query($n: Int) { viewer { integrations(first: $n) { totalCount
+        edges { node { id provider metadata { email } } } } } }""",
+        sizes=(SMALL, len(PROVIDERS)),
+    ),
+    ListCase(
+        "viewer.tasks.agent.session",
+        """query($n: Int) { viewer { tasks(first: $n) { totalCount
+        edges { node { id taskType agent { id name } session { id title } } } } } }""",
+    ),
+    ListCase(
+        "agents.tasks.session",
+        """query($n: Int, $m: Int, $capability: String) {
         agents(first: $n, filter: {capability: $capability}) { totalCount edges { node { id name
-        capabilities { name } tasks(first: $m) { totalCount edges { node { id session { id } } } } } } } }"""),
-    ListCase("ChatSession.messages", """query($n: Int, $session: ID!) { node(id: $session) {
-        ... on ChatSession { messages(first: $n) { totalCount edges { node { id content session { id } } } } } } }"""),
-    ListCase("ChatSession.tasks", """query($n: Int, $session: ID!) { node(id: $session) {
+        capabilities { name } tasks(first: $m) { totalCount edges { node { id session { id } } } } } } } }""",
+    ),
+    ListCase(
+        "ChatSession.messages",
+        """query($n: Int, $session: ID!) { node(id: $session) {
+        ... on ChatSession { messages(first: $n) { totalCount edges { node { id content session { id } } } } } } }""",
+    ),
+    ListCase(
+        "ChatSession.tasks",
+        """query($n: Int, $session: ID!) { node(id: $session) {
         ... on ChatSession { tasks(first: $n) { totalCount edges { node {
-        id agent { id } session { id } } } } } } }"""),
-    ListCase("MCPAgent.tasks", """query($n: Int, $agent: ID!) { node(id: $agent) {
-        ... on MCPAgent { tasks(first: $n) { totalCount edges { node { id agent { id } session { id } } } } } } }"""),
+        id agent { id } session { id } } } } } } }""",
+    ),
+    ListCase(
+        "MCPAgent.tasks",
+        """query($n: Int, $agent: ID!) { node(id: $agent) {
+        ... on MCPAgent { tasks(first: $n) { totalCount edges { node { id agent { id } session { id } } } } } } }""",
+    ),
 ]
 
 
@@ -178,8 +239,8 @@ def page_sizes(data: Any, path: list[str]) -> list[int]:
 
 @pytest.mark.parametrize("case", LIST_CASES, ids=[case.name for case in LIST_CASES])
 async def test_statements_do_not_grow_with_the_page_size(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter,
-        case: ListCase) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter, case: ListCase
+) -> None:
     world = await build_world(pg, user)
     counts = []
     for size in case.sizes:
@@ -218,8 +279,8 @@ NODE_KINDS = ["ChatSession", "Message", "Document", "Integration", "MCPAgent", "
 
 @pytest.mark.parametrize("kind", NODE_KINDS)
 async def test_nodes_cost_the_same_for_2_or_20_ids(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter,
-        kind: str) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter, kind: str
+) -> None:
     world = await build_world(pg, user)
     large = len(PROVIDERS) if kind == "Integration" else LARGE
     counts = []
@@ -232,7 +293,8 @@ async def test_nodes_cost_the_same_for_2_or_20_ids(
 
 
 async def test_nodes_of_every_kind_at_once_cost_the_same_for_2_or_20_of_each(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     world = await build_world(pg, user)
     counts = []
     for size in (SMALL, LARGE // 2):  # 6 kinds x 10 is within the 100 ids `nodes` takes
@@ -244,15 +306,17 @@ async def test_nodes_of_every_kind_at_once_cost_the_same_for_2_or_20_of_each(
 
 
 async def test_many_node_fields_in_one_query_cost_the_same_as_two(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     world = await build_world(pg, user)
     counts = []
     for size in (SMALL, LARGE):
         ids = _node_ids(world, "Message", size)
         variables = {f"i{index}": value for index, value in enumerate(ids)}
         declared = ", ".join(f"$i{index}: ID!" for index in range(size))
-        fields = " ".join(f"n{index}: node(id: $i{index}) {{ id ... on Message {{ session {{ id }} }} }}"
-                          for index in range(size))
+        fields = " ".join(
+            f"n{index}: node(id: $i{index}) {{ id ... on Message {{ session {{ id }} }} }}" for index in range(size)
+        )
         count, data = await measure(client, user, sql_counter, f"query({declared}) {{ {fields} }}", variables)
         assert [data[f"n{index}"]["id"] for index in range(size)] == ids
         counts.append(count)
@@ -260,7 +324,8 @@ async def test_many_node_fields_in_one_query_cost_the_same_as_two(
 
 
 async def test_statement_count_is_not_changed_by_json_views(
-        client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter) -> None:
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
     """Typed JSON views are read from the row already loaded: asking for them adds no statement."""
     world = await build_world(pg, user)
     plain = """query { viewer { chatSessions(first: 20) { edges { node { id } } } } }"""

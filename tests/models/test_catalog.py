@@ -183,9 +183,7 @@ SEED: dict[str, TableSpec] = {
         },
         constraints={
             "messages_pkey": primary_key("id"),
-            "messages_session_id_fkey": foreign_key(
-                "session_id", "chat_sessions(id)", on_delete="CASCADE"
-            ),
+            "messages_session_id_fkey": foreign_key("session_id", "chat_sessions(id)", on_delete="CASCADE"),
         },
         indexes={
             "idx_messages_session_id": btree("session_id"),
@@ -303,9 +301,7 @@ SEED: dict[str, TableSpec] = {
         constraints={
             "tasks_pkey": primary_key("id"),
             "tasks_user_id_fkey": foreign_key("user_id", "users(id)", on_delete="CASCADE"),
-            "tasks_session_id_fkey": foreign_key(
-                "session_id", "chat_sessions(id)", on_delete="SET NULL"
-            ),
+            "tasks_session_id_fkey": foreign_key("session_id", "chat_sessions(id)", on_delete="SET NULL"),
             "tasks_agent_id_fkey": foreign_key("agent_id", "mcp_agents(id)", on_delete="CASCADE"),
         },
         indexes={
@@ -327,9 +323,14 @@ ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     "messages": {"seq": not_null("integer")},
 }
 ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
-    "users": {"users_role_check": ConstraintSpec(
-        "CHECK", (), definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, "
-                                "'operator'::character varying])::text[])))")},
+    "users": {
+        "users_role_check": ConstraintSpec(
+            "CHECK",
+            (),
+            definition="CHECK (((role)::text = ANY ((ARRAY['user'::character varying, "
+            "'operator'::character varying])::text[])))",
+        )
+    },
 }
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
@@ -435,8 +436,7 @@ async def constraints(pg: asyncpg.Connection, table: str) -> dict[str, Constrain
 async def indexes(pg: asyncpg.Connection, table: str) -> dict[str, IndexSpec]:
     rows = await pg.fetch(_INDEXES_SQL, table)
     return {
-        row["name"]: IndexSpec(tuple(row["keys"]), row["method"], row["is_unique"], row["predicate"])
-        for row in rows
+        row["name"]: IndexSpec(tuple(row["keys"]), row["method"], row["is_unique"], row["predicate"]) for row in rows
     }
 
 

@@ -73,16 +73,13 @@ class Rows:
 
     async def integration(self, user_id: uuid.UUID, provider: str = "gmail") -> uuid.UUID:
         integration_id: uuid.UUID = await self.pg.fetchval(
-            "INSERT INTO integrations (user_id, provider, encrypted_tokens) "
-            "VALUES ($1, $2, 'ciphertext') RETURNING id",
+            "INSERT INTO integrations (user_id, provider, encrypted_tokens) VALUES ($1, $2, 'ciphertext') RETURNING id",
             user_id,
             provider,
         )
         return integration_id
 
-    async def task(
-        self, user_id: uuid.UUID, agent_id: uuid.UUID, session_id: uuid.UUID | None = None
-    ) -> uuid.UUID:
+    async def task(self, user_id: uuid.UUID, agent_id: uuid.UUID, session_id: uuid.UUID | None = None) -> uuid.UUID:
         task_id: uuid.UUID = await self.pg.fetchval(
             "INSERT INTO tasks (user_id, session_id, agent_id, task_type, input_payload) "
             "VALUES ($1, $2, $3, 'summarise', '{}') RETURNING id",
@@ -168,9 +165,7 @@ async def test_deleting_a_user_deletes_everything_they_own(rows: Rows) -> None:
 
     await rows.pg.execute("DELETE FROM users WHERE id = $1", user_id)
 
-    assert {table: await rows.exists(table, row_id) for table, row_id in owned.items()} == dict.fromkeys(
-        owned, False
-    )
+    assert {table: await rows.exists(table, row_id) for table, row_id in owned.items()} == dict.fromkeys(owned, False)
     # Agents are shared across users, so a user's deletion must leave them alone.
     assert await rows.exists("mcp_agents", agent_id)
 

@@ -72,9 +72,7 @@ async def _state(url: str) -> tuple[set[str], list[str]]:
     """The schema's tables and the revisions alembic has recorded."""
     connection = await asyncpg.connect(_dsn(url))
     try:
-        rows = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
+        rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         table_names = {row["tablename"] for row in rows}
         versions: list[str] = []
         if VERSION_TABLE in table_names:
@@ -86,9 +84,7 @@ async def _state(url: str) -> tuple[set[str], list[str]]:
 
 
 def _compare(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "compare_server_default": True}
-    )
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
     return list(compare_metadata(context, models.metadata))
 
 

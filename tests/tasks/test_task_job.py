@@ -21,8 +21,14 @@ async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tm
     redis = Redis.from_url(redis_url)
     engine = create_engine("postgresql://nobody@127.0.0.1:1/none")  # never connected: workers are not started
     queues = TaskQueues(redis_url)
-    deps = WorkerDeps(sessions=session_factory(engine), redis=redis, box=dev_secret_box(tmp_path),
-                      policy=EgressPolicy(), events=EventHub(redis), queues=queues)
+    deps = WorkerDeps(
+        sessions=session_factory(engine),
+        redis=redis,
+        box=dev_secret_box(tmp_path),
+        policy=EgressPolicy(),
+        events=EventHub(redis),
+        queues=queues,
+    )
     try:
         workers = build_workers(deps)
         task_workers = [worker for worker in workers if worker.queue in queues.by_priority.values()]

@@ -18,9 +18,12 @@ from resolvers.task_lifecycle import FINISHED, MOVES, TaskMove, may_move
 pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
 
 FORWARD = {
-    (TaskStatus.PENDING, TaskStatus.RUNNING), (TaskStatus.RUNNING, TaskStatus.COMPLETED),
-    (TaskStatus.RUNNING, TaskStatus.FAILED), (TaskStatus.PENDING, TaskStatus.CANCELLED),
-    (TaskStatus.RUNNING, TaskStatus.CANCELLED), (TaskStatus.PENDING, TaskStatus.FAILED),
+    (TaskStatus.PENDING, TaskStatus.RUNNING),
+    (TaskStatus.RUNNING, TaskStatus.COMPLETED),
+    (TaskStatus.RUNNING, TaskStatus.FAILED),
+    (TaskStatus.PENDING, TaskStatus.CANCELLED),
+    (TaskStatus.RUNNING, TaskStatus.CANCELLED),
+    (TaskStatus.PENDING, TaskStatus.FAILED),
 }
 # The only ways back: `retryTask` and the sweep recovering the task of a dead worker.
 BACK = {(TaskStatus.FAILED, TaskStatus.PENDING), (TaskStatus.RUNNING, TaskStatus.PENDING)}
@@ -50,10 +53,21 @@ def test_every_named_move_starts_where_its_name_says() -> None:
 
 
 def test_a_task_event_decodes_to_the_row_it_encoded() -> None:
-    task = Task(id=uuid.uuid4(), user_id=uuid.uuid4(), agent_id=uuid.uuid4(), session_id=None, task_type="add",
-                input_payload={"a": 1}, output_payload={"total": 3}, status=TaskStatus.COMPLETED,
-                started_at=datetime(2026, 5, 1, 9, tzinfo=UTC), completed_at=datetime(2026, 5, 1, 9, 1, tzinfo=UTC),
-                processing_time_ms=12, retry_count=1, meta={"priority": "high"})
+    task = Task(
+        id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        agent_id=uuid.uuid4(),
+        session_id=None,
+        task_type="add",
+        input_payload={"a": 1},
+        output_payload={"total": 3},
+        status=TaskStatus.COMPLETED,
+        started_at=datetime(2026, 5, 1, 9, tzinfo=UTC),
+        completed_at=datetime(2026, 5, 1, 9, 1, tzinfo=UTC),
+        processing_time_ms=12,
+        retry_count=1,
+        meta={"priority": "high"},
+    )
     event = encode_task(task)
     row = decode_task(event)
     assert event["kind"] == "task"
@@ -68,6 +82,10 @@ def test_only_the_lifecycle_module_updates_tasks() -> None:
     root = Path(__file__).resolve().parents[2]
     owner = root / "resolvers" / "task_lifecycle.py"
     packages = ("gateway", "graph", "jobs", "loaders", "resolvers", "services")
-    writers = [str(path.relative_to(root)) for package in packages for path in (root / package).rglob("*.py")
-               if path != owner and re.search(r"update\(Task\b|UPDATE\s+tasks\b", path.read_text(), re.IGNORECASE)]
+    writers = [
+        str(path.relative_to(root))
+        for package in packages
+        for path in (root / package).rglob("*.py")
+        if path != owner and re.search(r"update\(Task\b|UPDATE\s+tasks\b", path.read_text(), re.IGNORECASE)
+    ]
     assert writers == []

@@ -23,8 +23,9 @@ def _closed_port() -> int:
 @pytest.fixture
 async def without_redis(resources: Resources) -> AsyncIterator[GraphQLClient]:
     """The app with its Redis at a closed port: a real server that is not there."""
-    dead = Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0", decode_responses=True,
-                          socket_timeout=1, socket_connect_timeout=1)
+    dead = Redis.from_url(
+        f"redis://127.0.0.1:{_closed_port()}/0", decode_responses=True, socket_timeout=1, socket_connect_timeout=1
+    )
     try:
         async with GraphQLClient.over_asgi(create_app(dataclasses.replace(resources, redis=dead))) as broken:
             yield broken

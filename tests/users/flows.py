@@ -21,23 +21,28 @@ REFRESH = f"mutation($input: RefreshTokenInput!) {{ refreshToken(input: $input) 
 LOGOUT = f"mutation($input: LogoutInput!) {{ logout(input: $input) {{ {ERRORS} }} }}"
 LOGOUT_EVERYWHERE = f"mutation {{ logoutEverywhere {{ revokedSessions {ERRORS} }} }}"
 REQUEST_VERIFICATION = f"mutation {{ requestEmailVerification {{ {ERRORS} }} }}"
-VERIFY_EMAIL = (f"mutation($input: VerifyEmailInput!) {{ verifyEmail(input: $input) "
-                f"{{ user {{ {USER_FIELDS} }} {ERRORS} }} }}")
-REQUEST_RESET = (f"mutation($input: RequestPasswordResetInput!) {{ requestPasswordReset(input: $input) "
-                 f"{{ {ERRORS} }} }}")
+VERIFY_EMAIL = (
+    f"mutation($input: VerifyEmailInput!) {{ verifyEmail(input: $input) {{ user {{ {USER_FIELDS} }} {ERRORS} }} }}"
+)
+REQUEST_RESET = f"mutation($input: RequestPasswordResetInput!) {{ requestPasswordReset(input: $input) {{ {ERRORS} }} }}"
 RESET_PASSWORD = f"mutation($input: ResetPasswordInput!) {{ resetPassword(input: $input) {{ {ERRORS} }} }}"
 PROFILE_FIELDS = "id firstName lastName businessName businessType phone timezone updatedAt"
-UPDATE_PROFILE = (f"mutation($input: UpdateProfileInput!) {{ updateProfile(input: $input) "
-                  f"{{ user {{ {PROFILE_FIELDS} }} {ERRORS} }} }}")
+UPDATE_PROFILE = (
+    f"mutation($input: UpdateProfileInput!) {{ updateProfile(input: $input) "
+    f"{{ user {{ {PROFILE_FIELDS} }} {ERRORS} }} }}"
+)
 PREFERENCES_FIELDS = """preferences {
   notifications { email push sms }
   ai { personality proactiveMode autoSuggestions }
   integrations { autoConnect defaultCalendar defaultEmail }
 }"""
-UPDATE_PREFERENCES = (f"mutation($input: UpdatePreferencesInput!) {{ updatePreferences(input: $input) "
-                      f"{{ user {{ id {PREFERENCES_FIELDS} }} {ERRORS} }} }}")
-CHANGE_PASSWORD = (f"mutation($input: ChangePasswordInput!) {{ changePassword(input: $input) "
-                   f"{{ user {{ id }} {ERRORS} }} }}")
+UPDATE_PREFERENCES = (
+    f"mutation($input: UpdatePreferencesInput!) {{ updatePreferences(input: $input) "
+    f"{{ user {{ id {PREFERENCES_FIELDS} }} {ERRORS} }} }}"
+)
+CHANGE_PASSWORD = (
+    f"mutation($input: ChangePasswordInput!) {{ changePassword(input: $input) {{ user {{ id }} {ERRORS} }} }}"
+)
 DELETE_ACCOUNT = f"mutation($input: DeleteAccountInput!) {{ deleteAccount(input: $input) {{ {ERRORS} }} }}"
 VIEWER = f"{{ viewer {{ {USER_FIELDS} }} }}"
 
@@ -107,4 +112,4 @@ def code_in(message: email.message.EmailMessage) -> str:
     """The one-time code of a verification or reset mail: the line after "...with this code:"."""
     lines = [line.strip() for line in message.get_content().splitlines()]
     start = next(index for index, line in enumerate(lines) if line.endswith("with this code:"))
-    return next(line for line in lines[start + 1:] if line)
+    return next(line for line in lines[start + 1 :] if line)

@@ -40,13 +40,13 @@ async def update_preferences(client: GraphQLClient, user: SignedUp, **fields: An
 
 
 async def change_password(client: GraphQLClient, token: str, current: str, new: str) -> dict[str, Any]:
-    return (await client.data(CHANGE_PASSWORD, {"input": {"currentPassword": current, "newPassword": new}},
-                              token=token))["changePassword"]
+    return (
+        await client.data(CHANGE_PASSWORD, {"input": {"currentPassword": current, "newPassword": new}}, token=token)
+    )["changePassword"]
 
 
 async def delete_account(client: GraphQLClient, user: SignedUp, password: str = PASSWORD) -> dict[str, Any]:
-    return (await client.data(DELETE_ACCOUNT, {"input": {"password": password}}, token=user.token))[
-        "deleteAccount"]
+    return (await client.data(DELETE_ACCOUNT, {"input": {"password": password}}, token=user.token))["deleteAccount"]
 
 
 async def user_row(pg: asyncpg.Connection, user: SignedUp) -> dict[str, Any]:
@@ -56,25 +56,38 @@ async def user_row(pg: asyncpg.Connection, user: SignedUp) -> dict[str, Any]:
 # --- updateProfile -------------------------------------------------------------------------------------
 
 
-async def test_update_profile_changes_only_the_given_fields(client: GraphQLClient, pg: asyncpg.Connection,
-                                                            user: SignedUp) -> None:
+async def test_update_profile_changes_only_the_given_fields(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     before = await user_row(pg, user)
-    answer = await update_profile(client, user, firstName="  Grace ", businessName="Hopper & Co",
-                                  businessType="CONSULTING", phone="+61 2 9999 0000",
-                                  timezone="Europe/London")
+    answer = await update_profile(
+        client,
+        user,
+        firstName="  Grace ",
+        businessName="Hopper & Co",
+        businessType="CONSULTING",
+        phone="+61 2 9999 0000",
+        timezone="Europe/London",
+    )
     assert answer["errors"] == []
     assert answer["user"]["firstName"] == "Grace"
     assert answer["user"]["lastName"] == "Lovelace"  # not given: unchanged
     assert answer["user"]["businessType"] == "CONSULTING"
     row = await user_row(pg, user)
-    assert (row["first_name"], row["last_name"], row["business_name"], row["business_type"], row["phone"],
-            row["timezone"]) == ("Grace", "Lovelace", "Hopper & Co", "consulting", "+61299990000",
-                                 "Europe/London")
+    assert (
+        row["first_name"],
+        row["last_name"],
+        row["business_name"],
+        row["business_type"],
+        row["phone"],
+        row["timezone"],
+    ) == ("Grace", "Lovelace", "Hopper & Co", "consulting", "+61299990000", "Europe/London")
     assert row["updated_at"] > before["updated_at"]
 
 
-async def test_update_profile_clears_optional_fields(client: GraphQLClient, pg: asyncpg.Connection,
-                                                     user: SignedUp) -> None:
+async def test_update_profile_clears_optional_fields(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     await update_profile(client, user, businessName="Shop", businessType="RETAIL", phone="+61299990000")
     answer = await update_profile(client, user, businessName="", businessType=None, phone="")
     assert answer["errors"] == []
@@ -82,8 +95,7 @@ async def test_update_profile_clears_optional_fields(client: GraphQLClient, pg: 
     assert (row["business_name"], row["business_type"], row["phone"]) == (None, None, None)
 
 
-async def test_omitting_business_type_keeps_it(client: GraphQLClient, pg: asyncpg.Connection,
-                                               user: SignedUp) -> None:
+async def test_omitting_business_type_keeps_it(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     await update_profile(client, user, businessType="LEGAL")
     await update_profile(client, user, firstName="Ada")
     assert (await user_row(pg, user))["business_type"] == "legal"
@@ -105,9 +117,9 @@ RULES = [
 
 
 @pytest.mark.parametrize(("field", "value", "code"), RULES)
-async def test_each_profile_rule_refuses_and_writes_nothing(client: GraphQLClient, pg: asyncpg.Connection,
-                                                            user: SignedUp, field: str, value: str,
-                                                            code: str) -> None:
+async def test_each_profile_rule_refuses_and_writes_nothing(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp, field: str, value: str, code: str
+) -> None:
     before = await user_row(pg, user)
     valid_companion = {"lastName": "Would-Be-Written"} if field != "lastName" else {"firstName": "Would-Be"}
     answer = await update_profile(client, user, **{field: value, **valid_companion})
@@ -117,17 +129,23 @@ async def test_each_profile_rule_refuses_and_writes_nothing(client: GraphQLClien
     assert await user_row(pg, user) == before
 
 
-async def test_every_profile_violation_is_reported_together(client: GraphQLClient, pg: asyncpg.Connection,
-                                                            user: SignedUp) -> None:
+async def test_every_profile_violation_is_reported_together(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     before = await user_row(pg, user)
     # Two stages: the door's violations (lengths) together, then, once past it, the use case's together.
-    answer = await update_profile(client, user, firstName="", lastName="l" * 101, businessName="b" * 256,
-                                  phone="999", timezone="Nowhere/Town")
+    answer = await update_profile(
+        client, user, firstName="", lastName="l" * 101, businessName="b" * 256, phone="999", timezone="Nowhere/Town"
+    )
     assert codes(answer) == {"input.lastName": "TOO_LONG", "input.businessName": "TOO_LONG"}
-    answer = await update_profile(client, user, firstName="", lastName="l", businessName="b",
-                                  phone="999", timezone="Nowhere/Town")
-    assert codes(answer) == {"input.firstName": "REQUIRED", "input.phone": "INVALID_PHONE",
-                             "input.timezone": "INVALID_TIMEZONE"}
+    answer = await update_profile(
+        client, user, firstName="", lastName="l", businessName="b", phone="999", timezone="Nowhere/Town"
+    )
+    assert codes(answer) == {
+        "input.firstName": "REQUIRED",
+        "input.phone": "INVALID_PHONE",
+        "input.timezone": "INVALID_TIMEZONE",
+    }
     assert await user_row(pg, user) == before
 
 
@@ -145,15 +163,16 @@ DEFAULTS = {
 }
 
 
-async def test_preferences_merge_over_what_is_stored(client: GraphQLClient, pg: asyncpg.Connection,
-                                                     user: SignedUp) -> None:
+async def test_preferences_merge_over_what_is_stored(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     first = await update_preferences(client, user, notifications={"sms": True})
     assert first["errors"] == []
-    assert first["user"]["preferences"] == {**DEFAULTS,
-                                            "notifications": {"email": True, "push": True, "sms": True}}
+    assert first["user"]["preferences"] == {**DEFAULTS, "notifications": {"email": True, "push": True, "sms": True}}
 
-    second = await update_preferences(client, user, ai={"personality": "FRIENDLY"},
-                                      integrations={"defaultCalendar": "work"})
+    second = await update_preferences(
+        client, user, ai={"personality": "FRIENDLY"}, integrations={"defaultCalendar": "work"}
+    )
     preferences = second["user"]["preferences"]
     assert preferences["notifications"]["sms"] is True  # the earlier change stays
     assert preferences["ai"] == {"personality": "FRIENDLY", "proactiveMode": False, "autoSuggestions": True}
@@ -178,8 +197,7 @@ async def test_preferences_fill_in_defaults_for_an_account_stored_without_them(
 
 async def test_personality_is_an_enum(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     before = await user_row(pg, user)
-    body = await client.execute(UPDATE_PREFERENCES, {"input": {"ai": {"personality": "SARCASTIC"}}},
-                                token=user.token)
+    body = await client.execute(UPDATE_PREFERENCES, {"input": {"ai": {"personality": "SARCASTIC"}}}, token=user.token)
     assert body.get("data") is None and "SARCASTIC" in body["errors"][0]["message"]
     assert await user_row(pg, user) == before
     enum = (await client.data('{ __type(name: "AiPersonality") { enumValues { name } } }'))["__type"]
@@ -189,8 +207,9 @@ async def test_personality_is_an_enum(client: GraphQLClient, pg: asyncpg.Connect
 # --- changePassword ---------------------------------------------------------------------------------------
 
 
-async def test_change_password_needs_the_current_one(client: GraphQLClient, pg: asyncpg.Connection,
-                                                     user: SignedUp) -> None:
+async def test_change_password_needs_the_current_one(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     before = await user_row(pg, user)
     answer = await change_password(client, user.token, "Not-The-Pass1", NEW_PASSWORD)
     assert answer["user"] is None
@@ -211,8 +230,9 @@ async def test_change_password_reports_both_problems_at_once(client: GraphQLClie
     assert codes(answer) == {"input.currentPassword": "INVALID_CREDENTIALS", "input.newPassword": "WEAK_PASSWORD"}
 
 
-async def test_change_password_signs_out_the_other_sessions_but_not_this_one(client: GraphQLClient,
-                                                                             user: SignedUp) -> None:
+async def test_change_password_signs_out_the_other_sessions_but_not_this_one(
+    client: GraphQLClient, user: SignedUp
+) -> None:
     laptop = signed_in(await login(client, user.email, PASSWORD))
     phone = signed_in(await login(client, user.email, PASSWORD))
 
@@ -230,8 +250,7 @@ async def test_change_password_signs_out_the_other_sessions_but_not_this_one(cli
 # --- deleteAccount ------------------------------------------------------------------------------------------
 
 
-async def test_delete_account_needs_the_password(client: GraphQLClient, pg: asyncpg.Connection,
-                                                 user: SignedUp) -> None:
+async def test_delete_account_needs_the_password(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     answer = await delete_account(client, user, "Wrong-Pass-1")
     assert codes(answer) == {"input.password": "INVALID_CREDENTIALS"}
     assert (await user_row(pg, user))["deleted_at"] is None
@@ -242,8 +261,11 @@ async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: async
     user = await client.register()
     other = signed_in(await login(client, user.email, PASSWORD))
     session = await factories.session(pg, user.pk, title="kept until the purge")
-    assert (await client.data("query($id: ID!) { node(id: $id) { id } }",
-                              {"id": gid("ChatSession", session)}, token=user.token))["node"] is not None
+    assert (
+        await client.data(
+            "query($id: ID!) { node(id: $id) { id } }", {"id": gid("ChatSession", session)}, token=user.token
+        )
+    )["node"] is not None
 
     assert (await delete_account(client, user))["errors"] == []
 
@@ -252,17 +274,21 @@ async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: async
     assert row["deleted_at"] is not None and row["email"] == user.email
     # Sign-in is refused exactly as for an unknown account.
     refused_login = refused(await login(client, user.email, PASSWORD), "INVALID_CREDENTIALS")
-    unknown = refused(await login(client, f"nobody-{uuid.uuid4().hex[:8]}@example.com", PASSWORD),
-                      "INVALID_CREDENTIALS")
+    unknown = refused(
+        await login(client, f"nobody-{uuid.uuid4().hex[:8]}@example.com", PASSWORD), "INVALID_CREDENTIALS"
+    )
     assert refused_login == unknown
     # Every session ended.
     for refresh_token in (user.refresh_token, other["refreshToken"]):
         refused(await refresh(client, refresh_token), "UNAUTHENTICATED")
     # The access token still in hand belongs to an ended session: refused at once, for reads...
-    reads = [("{ viewer { id } }", {}), ("query($id: ID!) { node(id: $id) { id } }", {"id": user.id}),
-             ("query($id: ID!) { node(id: $id) { id } }", {"id": gid("ChatSession", session)}),
-             ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [user.id, gid("ChatSession", session)]}),
-             ("{ agents { totalCount } }", {})]
+    reads = [
+        ("{ viewer { id } }", {}),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": user.id}),
+        ("query($id: ID!) { node(id: $id) { id } }", {"id": gid("ChatSession", session)}),
+        ("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": [user.id, gid("ChatSession", session)]}),
+        ("{ agents { totalCount } }", {}),
+    ]
     for query, variables in reads:
         body = await client.execute(query, variables, token=user.token)
         assert unauthenticated(body) and not body.get("data"), query
@@ -277,8 +303,10 @@ async def test_a_deleted_account_can_do_nothing(client: GraphQLClient, pg: async
         assert unauthenticated(await client.execute(query, variables, token=user.token)), query
     assert (await user_row(pg, user))["first_name"] == "Ada"
     # The email stays taken until the purge, in any case.
-    taken = (await client.data(
-        """mutation($input: RegisterInput!) { register(input: $input) { user { id } errors { field code } } }""",
-        {"input": {"email": user.email.upper(), "password": PASSWORD, "firstName": "A", "lastName": "B"}},
-    ))["register"]
+    taken = (
+        await client.data(
+            """mutation($input: RegisterInput!) { register(input: $input) { user { id } errors { field code } } }""",
+            {"input": {"email": user.email.upper(), "password": PASSWORD, "firstName": "A", "lastName": "B"}},
+        )
+    )["register"]
     assert taken == {"user": None, "errors": [{"field": "input.email", "code": "ALREADY_EXISTS"}]}

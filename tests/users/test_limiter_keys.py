@@ -25,16 +25,16 @@ async def redis_keys(resources: Resources) -> dict[str, int]:
 def new_keys(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     """Keys the request added, beside the query cost budget's one key per caller (a hash of the
     account or address, whatever the input: tests/graph/test_cost_limits.py)."""
-    return {key: size for key, size in after.items()
-            if key not in before and not key.startswith("ratelimit:cost:")}
+    return {key: size for key, size in after.items() if key not in before and not key.startswith("ratelimit:cost:")}
 
 
 async def request_reset(client: GraphQLClient, email: str) -> dict:
     return (await client.data(REQUEST_RESET, {"input": {"email": email}}))["requestPasswordReset"]
 
 
-async def test_a_huge_email_for_a_reset_is_refused_and_stores_nothing(client: GraphQLClient,
-                                                                      resources: Resources) -> None:
+async def test_a_huge_email_for_a_reset_is_refused_and_stores_nothing(
+    client: GraphQLClient, resources: Resources
+) -> None:
     before = await redis_keys(resources)
     answer = await request_reset(client, HUGE_EMAIL)
     # Refused at the door (tests/graph/test_limits.py): longer than any email can be.
@@ -43,16 +43,18 @@ async def test_a_huge_email_for_a_reset_is_refused_and_stores_nothing(client: Gr
 
 
 @pytest.mark.parametrize("length", [255, 1000])
-async def test_an_email_over_254_characters_is_refused_before_the_limiter(client: GraphQLClient,
-                                                                         resources: Resources, length: int) -> None:
+async def test_an_email_over_254_characters_is_refused_before_the_limiter(
+    client: GraphQLClient, resources: Resources, length: int
+) -> None:
     email = "a" * (length - len("@example.com")) + "@example.com"
     before = await redis_keys(resources)
     assert (await request_reset(client, email))["errors"][0]["code"] == "TOO_LONG"
     assert new_keys(before, await redis_keys(resources)) == {}
 
 
-async def test_an_email_of_254_characters_is_limited_under_a_short_hashed_key(client: GraphQLClient,
-                                                                             resources: Resources) -> None:
+async def test_an_email_of_254_characters_is_limited_under_a_short_hashed_key(
+    client: GraphQLClient, resources: Resources
+) -> None:
     email = f"{uuid.uuid4().hex}{'a' * (254 - 32 - len('@example.com'))}@example.com"
     assert len(email) == 254
     before = await redis_keys(resources)
@@ -65,8 +67,7 @@ async def test_an_email_of_254_characters_is_limited_under_a_short_hashed_key(cl
         assert client.address is not None and client.address not in key
 
 
-async def test_a_huge_email_at_sign_in_and_sign_up_stores_nothing(client: GraphQLClient,
-                                                                  resources: Resources) -> None:
+async def test_a_huge_email_at_sign_in_and_sign_up_stores_nothing(client: GraphQLClient, resources: Resources) -> None:
     before = await redis_keys(resources)
     refused(await login(client, HUGE_EMAIL, PASSWORD), "TOO_LONG")
     fields = {"email": HUGE_EMAIL, "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace"}

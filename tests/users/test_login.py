@@ -39,8 +39,9 @@ def assert_refused(payload: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-async def test_right_password_signs_in(client: GraphQLClient, pg: asyncpg.Connection,
-                                       resources: Resources, user: SignedUp) -> None:
+async def test_right_password_signs_in(
+    client: GraphQLClient, pg: asyncpg.Connection, resources: Resources, user: SignedUp
+) -> None:
     assert await pg.fetchval("SELECT last_login_at FROM users WHERE id = $1", user.pk) is None
 
     payload = await login(client, user.email, PASSWORD)
@@ -63,8 +64,9 @@ async def test_right_password_signs_in(client: GraphQLClient, pg: asyncpg.Connec
     assert not await resources.redis.exists(f"session:refresh:{payload['refreshToken']}")
 
 
-async def test_every_login_moves_last_login_forward(client: GraphQLClient, pg: asyncpg.Connection,
-                                                    user: SignedUp) -> None:
+async def test_every_login_moves_last_login_forward(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     await login(client, user.email, PASSWORD)
     first = await pg.fetchval("SELECT last_login_at FROM users WHERE id = $1", user.pk)
     await login(client, user.email, PASSWORD)
@@ -72,9 +74,9 @@ async def test_every_login_moves_last_login_forward(client: GraphQLClient, pg: a
     assert second > first
 
 
-async def test_wrong_password_and_unknown_email_fail_the_same_way(client: GraphQLClient,
-                                                                  pg: asyncpg.Connection,
-                                                                  user: SignedUp) -> None:
+async def test_wrong_password_and_unknown_email_fail_the_same_way(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     wrong_password = assert_refused(await login(client, user.email, "Wrong-Horse-9"))
     unknown_email = assert_refused(await login(client, f"nobody-{uuid.uuid4().hex[:10]}@example.com", PASSWORD))
     assert wrong_password == unknown_email  # same field, code and message: existence never leaks
@@ -83,8 +85,9 @@ async def test_wrong_password_and_unknown_email_fail_the_same_way(client: GraphQ
     assert await pg.fetchval("SELECT last_login_at FROM users WHERE id = $1", user.pk) is None
 
 
-@pytest.mark.parametrize("password", [PASSWORD.lower(), PASSWORD.upper(), PASSWORD + " ", " " + PASSWORD,
-                                      PASSWORD[:-1], "", "x" * 256])  # 256: the longest a password can be
+@pytest.mark.parametrize(
+    "password", [PASSWORD.lower(), PASSWORD.upper(), PASSWORD + " ", " " + PASSWORD, PASSWORD[:-1], "", "x" * 256]
+)  # 256: the longest a password can be
 async def test_near_miss_passwords_are_refused(client: GraphQLClient, user: SignedUp, password: str) -> None:
     assert_refused(await login(client, user.email, password))
 
@@ -106,8 +109,7 @@ async def test_email_matches_case_insensitively(client: GraphQLClient) -> None:
         assert payload["user"]["id"] == signed.id
 
 
-async def test_soft_deleted_user_cannot_log_in(client: GraphQLClient, pg: asyncpg.Connection,
-                                               user: SignedUp) -> None:
+async def test_soft_deleted_user_cannot_log_in(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", user.pk)
     refused = assert_refused(await login(client, user.email, PASSWORD))
     unknown = assert_refused(await login(client, f"nobody-{uuid.uuid4().hex[:10]}@example.com", PASSWORD))
@@ -115,8 +117,9 @@ async def test_soft_deleted_user_cannot_log_in(client: GraphQLClient, pg: asyncp
     assert await pg.fetchval("SELECT last_login_at FROM users WHERE id = $1", user.pk) is None
 
 
-async def test_password_is_stored_as_argon2id_never_in_clear(client: GraphQLClient, pg: asyncpg.Connection,
-                                                             user: SignedUp) -> None:
+async def test_password_is_stored_as_argon2id_never_in_clear(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     await login(client, user.email, PASSWORD)
     stored = await pg.fetchval("SELECT password_hash FROM users WHERE id = $1", user.pk)
     assert stored.startswith("$argon2id$")

@@ -37,15 +37,14 @@ async def role_of(client: GraphQLClient, user: SignedUp) -> str:
     return (await client.data(ROLE, token=user.token))["viewer"]["role"]
 
 
-async def test_a_new_account_is_a_regular_user(client: GraphQLClient, pg: asyncpg.Connection,
-                                               user: SignedUp) -> None:
+async def test_a_new_account_is_a_regular_user(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:
     assert await role_of(client, user) == "USER"
     assert await pg.fetchval("SELECT role FROM users WHERE id = $1", user.pk) == "user"
 
 
-async def test_grant_and_revoke_operator_from_the_command_line(client: GraphQLClient, pg: asyncpg.Connection,
-                                                               database_url: str, redis_url: str,
-                                                               tmp_path: Path, user: SignedUp) -> None:
+async def test_grant_and_revoke_operator_from_the_command_line(
+    client: GraphQLClient, pg: asyncpg.Connection, database_url: str, redis_url: str, tmp_path: Path, user: SignedUp
+) -> None:
     granted = gateway(database_url, redis_url, tmp_path, "grant-operator", user.email.upper())
     assert granted.returncode == 0, granted.stderr
     assert "operator" in granted.stdout
@@ -61,9 +60,9 @@ async def test_grant_and_revoke_operator_from_the_command_line(client: GraphQLCl
 DELETE_AGENT = """mutation($input: DeleteAgentInput!) { deleteAgent(input: $input) { errors { code } } }"""
 
 
-async def test_the_cli_decides_who_may_change_the_agent_registry(client: GraphQLClient, pg: asyncpg.Connection,
-                                                                 database_url: str, redis_url: str,
-                                                                 tmp_path: Path, user: SignedUp) -> None:
+async def test_the_cli_decides_who_may_change_the_agent_registry(
+    client: GraphQLClient, pg: asyncpg.Connection, database_url: str, redis_url: str, tmp_path: Path, user: SignedUp
+) -> None:
     agent = await factories.agent(pg)
     variables = {"input": {"agentId": gid("MCPAgent", agent)}}
     forbidden = await client.execute(DELETE_AGENT, variables, token=user.token)
@@ -78,11 +77,10 @@ async def test_the_cli_decides_who_may_change_the_agent_registry(client: GraphQL
     assert denial(again) == "FORBIDDEN"
 
 
-async def test_granting_an_unknown_or_deleted_account_fails(pg: asyncpg.Connection, database_url: str,
-                                                            redis_url: str, tmp_path: Path,
-                                                            user: SignedUp) -> None:
-    unknown = gateway(database_url, redis_url, tmp_path, "grant-operator",
-                      f"nobody-{uuid.uuid4().hex[:8]}@example.com")
+async def test_granting_an_unknown_or_deleted_account_fails(
+    pg: asyncpg.Connection, database_url: str, redis_url: str, tmp_path: Path, user: SignedUp
+) -> None:
+    unknown = gateway(database_url, redis_url, tmp_path, "grant-operator", f"nobody-{uuid.uuid4().hex[:8]}@example.com")
     assert unknown.returncode == 1 and "no account" in unknown.stderr
 
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", user.pk)
@@ -143,16 +141,18 @@ async def test_is_operator_forbids_regular_users_and_asks_anonymous_to_sign_in(
     assert await probe.data(query, token=operator.token) == {"operatorSecret": "registry-write-access"}
 
 
-async def test_a_deleted_operator_is_no_operator(probe: GraphQLClient, client: GraphQLClient,
-                                                 pg: asyncpg.Connection) -> None:
+async def test_a_deleted_operator_is_no_operator(
+    probe: GraphQLClient, client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     operator = await client.register()
     await pg.execute("UPDATE users SET role = 'operator', deleted_at = now() WHERE id = $1", operator.pk)
     assert denial(await probe.execute("{ operatorSecret }", token=operator.token)) == "UNAUTHENTICATED"
     assert denial(await probe.execute("{ memberSecret }", token=operator.token)) == "UNAUTHENTICATED"
 
 
-async def test_a_revoked_operator_is_forbidden_at_once(probe: GraphQLClient, client: GraphQLClient,
-                                                       pg: asyncpg.Connection) -> None:
+async def test_a_revoked_operator_is_forbidden_at_once(
+    probe: GraphQLClient, client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     operator = await client.register()
     await pg.execute("UPDATE users SET role = 'operator' WHERE id = $1", operator.pk)
     assert await probe.data("{ operatorSecret }", token=operator.token)

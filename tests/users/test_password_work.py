@@ -24,7 +24,9 @@ FIELDS = "accessToken errors { code }"
 def aliased_registers(emails: list[str]) -> str:
     fields = "\n".join(
         f'r{index}: register(input: {{email: "{email}", password: "{PASSWORD}", firstName: "A", lastName: "B"}})'
-        f" {{ {FIELDS} }}" for index, email in enumerate(emails))
+        f" {{ {FIELDS} }}"
+        for index, email in enumerate(emails)
+    )
     return f"mutation {{ {fields} }}"
 
 
@@ -41,8 +43,9 @@ async def accounts_with(pg: asyncpg.Connection, emails: list[str]) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM users WHERE email = ANY($1::text[])", emails))
 
 
-async def test_ten_aliased_registers_are_refused_and_create_no_account(client: GraphQLClient,
-                                                                       pg: asyncpg.Connection) -> None:
+async def test_ten_aliased_registers_are_refused_and_create_no_account(
+    client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     emails = [f"alias-{uuid.uuid4().hex[:10]}@example.com" for _ in range(10)]
     started = time.monotonic()
     refused_operation(await client.execute(aliased_registers(emails)))
@@ -89,13 +92,19 @@ async def test_one_credential_mutation_beside_other_fields_runs(client: GraphQLC
 
 
 @pytest.fixture(scope="module")
-def password_server(pg_server_url: str, redis_url: str,
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def password_server(
+    pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     database = create_database(pg_server_url, "gateway_passwords")
     # Behind a "proxy" on 127.0.0.1, each request can name its own client address: the attempt
     # limits stay out of the way, so every login really checks a password.
-    env = gateway_env(database.replace("+asyncpg", ""), redis_url, tmp_path_factory.mktemp("passwords"),
-                      GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(), GATEWAY_TRUSTED_PROXIES="127.0.0.1")
+    env = gateway_env(
+        database.replace("+asyncpg", ""),
+        redis_url,
+        tmp_path_factory.mktemp("passwords"),
+        GATEWAY_JWT_PRIVATE_KEYS=signing_keys_json(),
+        GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+    )
     try:
         with live_server(env, log=tmp_path_factory.mktemp("logs") / "passwords.log") as server:
             yield server
@@ -108,15 +117,27 @@ REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessT
 
 
 def some_address() -> str:
-    return f"198.51.100.{secrets.randbelow(254) + 1}" if secrets.randbelow(2) else \
-        f"203.0.113.{secrets.randbelow(254) + 1}"
+    return (
+        f"198.51.100.{secrets.randbelow(254) + 1}"
+        if secrets.randbelow(2)
+        else f"203.0.113.{secrets.randbelow(254) + 1}"
+    )
 
 
 async def test_healthz_answers_quickly_while_logins_pour_in(password_server: LiveServer) -> None:
     email = f"busy-{uuid.uuid4().hex[:10]}@example.com"
     async with httpx.AsyncClient(base_url=password_server.url, timeout=60) as http:
-        signed = (await http.post("/graphql", json={"query": REGISTER, "variables": {"input": {
-            "email": email, "password": PASSWORD, "firstName": "Busy", "lastName": "Bee"}}})).json()
+        signed = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": REGISTER,
+                    "variables": {
+                        "input": {"email": email, "password": PASSWORD, "firstName": "Busy", "lastName": "Bee"}
+                    },
+                },
+            )
+        ).json()
         assert signed["data"]["register"]["errors"] == []
         checked: list[str] = []
         stop = asyncio.Event()
@@ -124,10 +145,17 @@ async def test_healthz_answers_quickly_while_logins_pour_in(password_server: Liv
         async def hammer(index: int) -> None:
             while not stop.is_set():
                 wrong = index % 2 == 1
-                variables = {"input": {"email": email if not wrong else f"x-{uuid.uuid4().hex[:8]}@example.com",
-                                       "password": "Wrong-Horse-1" if wrong else PASSWORD}}
-                reply = await http.post("/graphql", json={"query": LOGIN, "variables": variables},
-                                        headers={"X-Forwarded-For": some_address()})
+                variables = {
+                    "input": {
+                        "email": email if not wrong else f"x-{uuid.uuid4().hex[:8]}@example.com",
+                        "password": "Wrong-Horse-1" if wrong else PASSWORD,
+                    }
+                }
+                reply = await http.post(
+                    "/graphql",
+                    json={"query": LOGIN, "variables": variables},
+                    headers={"X-Forwarded-For": some_address()},
+                )
                 errors = reply.json()["data"]["login"]["errors"]
                 checked.append(errors[0]["code"] if errors else "OK")
 

@@ -42,8 +42,7 @@ async def request_reset(client: GraphQLClient, email: str) -> dict:
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
-async def test_five_wrong_passwords_lock_the_account_for_a_while(client: GraphQLClient, app,
-                                                                 user: SignedUp) -> None:
+async def test_five_wrong_passwords_lock_the_account_for_a_while(client: GraphQLClient, app, user: SignedUp) -> None:
     for _ in range(5):
         refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
     # Now even the right password waits, from this address...
@@ -67,8 +66,7 @@ async def test_successful_sign_ins_do_not_count(client: GraphQLClient, user: Sig
         signed_in(await login(client, user.email, PASSWORD))
 
 
-async def test_an_unknown_email_is_limited_exactly_like_a_known_one(client: GraphQLClient,
-                                                                    user: SignedUp) -> None:
+async def test_an_unknown_email_is_limited_exactly_like_a_known_one(client: GraphQLClient, user: SignedUp) -> None:
     unknown = unknown_email()
     for _ in range(5):
         known_error = refused(await login(client, user.email, WRONG), "INVALID_CREDENTIALS")
@@ -79,8 +77,7 @@ async def test_an_unknown_email_is_limited_exactly_like_a_known_one(client: Grap
     assert {**known_limit, "retryAfter": 0} == {**unknown_limit, "retryAfter": 0}
 
 
-async def test_one_address_trying_many_accounts_is_limited(client: GraphQLClient, app,
-                                                           user: SignedUp) -> None:
+async def test_one_address_trying_many_accounts_is_limited(client: GraphQLClient, app, user: SignedUp) -> None:
     for _ in range(30):  # one failure each on 30 different accounts: no single account is locked
         refused(await login(client, unknown_email(), WRONG), "INVALID_CREDENTIALS")
     rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
@@ -89,22 +86,23 @@ async def test_one_address_trying_many_accounts_is_limited(client: GraphQLClient
         signed_in(await login(elsewhere, user.email, PASSWORD))
 
 
-async def test_the_lock_is_a_window_that_reopens(client: GraphQLClient, resources: Resources,
-                                                 user: SignedUp) -> None:
+async def test_the_lock_is_a_window_that_reopens(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
     for _ in range(5):
         await login(client, user.email, WRONG)
     rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
     # The 15 minutes pass.
-    await resources.redis.delete(ratelimit.key(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS,
-                                               ratelimit.pair(user.email, client.address)))
+    await resources.redis.delete(
+        ratelimit.key(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS, ratelimit.pair(user.email, client.address))
+    )
     signed_in(await login(client, user.email, PASSWORD))
 
 
 # --- password reset --------------------------------------------------------------------------------
 
 
-async def test_three_reset_requests_per_account_per_hour(client: GraphQLClient, app,
-                                                         resources: Resources, user: SignedUp) -> None:
+async def test_three_reset_requests_per_account_per_hour(
+    client: GraphQLClient, app, resources: Resources, user: SignedUp
+) -> None:
     outbox: Path = resources.settings.data_dir / "outbox"
     for _ in range(3):
         assert await request_reset(client, user.email) == {"errors": []}
@@ -123,8 +121,7 @@ async def test_reset_limit_answers_the_same_for_an_unknown_email(client: GraphQL
     assert {**known, "retryAfter": 0} == {**other, "retryAfter": 0}
 
 
-async def test_ten_reset_requests_per_address_per_hour(client: GraphQLClient, app,
-                                                       user: SignedUp) -> None:
+async def test_ten_reset_requests_per_address_per_hour(client: GraphQLClient, app, user: SignedUp) -> None:
     for _ in range(10):
         assert await request_reset(client, unknown_email()) == {"errors": []}
     rate_limited(await request_reset(client, user.email), RESET_WINDOW)
@@ -132,8 +129,7 @@ async def test_ten_reset_requests_per_address_per_hour(client: GraphQLClient, ap
         assert await request_reset(elsewhere, user.email) == {"errors": []}
 
 
-async def test_a_burst_of_parallel_guesses_gets_no_more_than_five_tries(client: GraphQLClient,
-                                                                       user: SignedUp) -> None:
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_five_tries(client: GraphQLClient, user: SignedUp) -> None:
     answers = await asyncio.gather(*(login(client, user.email, WRONG) for _ in range(20)))
     judged = [a for a in answers if a["errors"][0]["code"] == "INVALID_CREDENTIALS"]
     limited = [a for a in answers if a["errors"][0]["code"] == "RATE_LIMITED"]
@@ -142,9 +138,9 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_five_tries(client: 
     rate_limited(await login(client, user.email, PASSWORD), LOGIN_WINDOW)
 
 
-async def test_a_burst_of_parallel_reset_requests_sends_three_mails(client: GraphQLClient,
-                                                                    resources: Resources,
-                                                                    user: SignedUp) -> None:
+async def test_a_burst_of_parallel_reset_requests_sends_three_mails(
+    client: GraphQLClient, resources: Resources, user: SignedUp
+) -> None:
     answers = await asyncio.gather(*(request_reset(client, user.email) for _ in range(9)))
     assert sum(answer == {"errors": []} for answer in answers) == 3
     outbox: Path = resources.settings.data_dir / "outbox"
@@ -176,8 +172,7 @@ def judged_and_limited(answers: list[dict], wrong_field: str) -> tuple[int, int]
     return judged, limited
 
 
-async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLClient, app,
-                                                               user: SignedUp) -> None:
+async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLClient, app, user: SignedUp) -> None:
     answers = [await change_password(client, user, WRONG) for _ in range(20)]
     assert judged_and_limited(answers, "input.currentPassword") == (5, 15)
     # Even the right one waits now, and nothing changed.
@@ -187,8 +182,9 @@ async def test_twenty_wrong_current_passwords_get_rate_limited(client: GraphQLCl
         signed_in(await login(elsewhere, user.email, PASSWORD))
 
 
-async def test_twenty_wrong_passwords_for_deletion_get_rate_limited(client: GraphQLClient, user: SignedUp,
-                                                                    pg: asyncpg.Connection) -> None:
+async def test_twenty_wrong_passwords_for_deletion_get_rate_limited(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection
+) -> None:
     answers = await asyncio.gather(*(delete_account(client, user, WRONG) for _ in range(20)))
     judged, limited = judged_and_limited(list(answers), "input.password")
     assert judged <= 5 and judged + limited == 20 and limited >= 15
@@ -214,8 +210,9 @@ async def test_a_strangers_failures_do_not_lock_the_owner_out(app, user: SignedU
         assert (await change_password(owner, user, PASSWORD))["errors"] == []
 
 
-async def test_each_new_lock_of_one_address_lasts_twice_as_long(client: GraphQLClient, resources: Resources,
-                                                                user: SignedUp) -> None:
+async def test_each_new_lock_of_one_address_lasts_twice_as_long(
+    client: GraphQLClient, resources: Resources, user: SignedUp
+) -> None:
     counter = ratelimit.key(ratelimit.PASSWORD_PER_ACCOUNT_ADDRESS, ratelimit.pair(user.email, client.address))
     waits = []
     for _ in range(3):
@@ -249,8 +246,9 @@ async def test_fifty_failures_an_hour_lock_the_account_from_every_address(app, u
 # --- sign-ups ----------------------------------------------------------------------------------------
 
 
-async def test_the_twenty_first_sign_up_from_one_address_is_rate_limited(client: GraphQLClient, app,
-                                                                         pg: asyncpg.Connection) -> None:
+async def test_the_twenty_first_sign_up_from_one_address_is_rate_limited(
+    client: GraphQLClient, app, pg: asyncpg.Connection
+) -> None:
     for _ in range(20):
         await client.register()
     email = unknown_email()

@@ -53,8 +53,7 @@ async def request_reset(client: GraphQLClient, email: str) -> dict:
 
 
 async def reset(client: GraphQLClient, code: str, new_password: str = NEW_PASSWORD) -> dict:
-    return (await client.data(RESET_PASSWORD, {"input": {"token": code, "newPassword": new_password}}))[
-        "resetPassword"]
+    return (await client.data(RESET_PASSWORD, {"input": {"token": code, "newPassword": new_password}}))["resetPassword"]
 
 
 def redis_key(purpose: str, code: str) -> str:
@@ -64,9 +63,9 @@ def redis_key(purpose: str, code: str) -> str:
 # --- email verification -------------------------------------------------------------------------------
 
 
-async def test_verification_code_is_mailed_and_verifies_the_address(client: GraphQLClient, outbox: Path,
-                                                                    pg: asyncpg.Connection,
-                                                                    user: SignedUp) -> None:
+async def test_verification_code_is_mailed_and_verifies_the_address(
+    client: GraphQLClient, outbox: Path, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     before = (await client.data(VIEWER, token=user.token))["viewer"]
     assert before["emailVerified"] is False and before["emailVerifiedAt"] is None
 
@@ -91,8 +90,9 @@ async def test_verification_code_works_once(client: GraphQLClient, outbox: Path,
     assert codes(again) == {"input.token": "INVALID"}
 
 
-async def test_verification_code_expires(client: GraphQLClient, outbox: Path, resources: Resources,
-                                         pg: asyncpg.Connection, user: SignedUp) -> None:
+async def test_verification_code_expires(
+    client: GraphQLClient, outbox: Path, resources: Resources, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     code = await request_verification(client, user, outbox)
     key = redis_key("verify-email", code)
     assert 23 * 3600 < await resources.redis.ttl(key) <= 24 * 3600  # a day to click it
@@ -115,8 +115,9 @@ async def test_verified_address_cannot_ask_again(client: GraphQLClient, outbox: 
     assert len(mails_to(outbox, user.email, VERIFY_SUBJECT)) == 1
 
 
-async def test_codes_are_not_interchangeable_between_purposes(client: GraphQLClient, outbox: Path,
-                                                              user: SignedUp) -> None:
+async def test_codes_are_not_interchangeable_between_purposes(
+    client: GraphQLClient, outbox: Path, user: SignedUp
+) -> None:
     verification = await request_verification(client, user, outbox)
     assert (await request_reset(client, user.email))["errors"] == []
     reset_code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])
@@ -131,8 +132,9 @@ async def test_codes_are_not_interchangeable_between_purposes(client: GraphQLCli
 # --- password reset -----------------------------------------------------------------------------------
 
 
-async def test_reset_answers_the_same_whether_or_not_the_account_exists(client: GraphQLClient, outbox: Path,
-                                                                        user: SignedUp) -> None:
+async def test_reset_answers_the_same_whether_or_not_the_account_exists(
+    client: GraphQLClient, outbox: Path, user: SignedUp
+) -> None:
     unknown = f"nobody-{uuid.uuid4().hex[:10]}@example.com"
     known_answer = await request_reset(client, user.email)
     unknown_answer = await request_reset(client, unknown)
@@ -141,8 +143,9 @@ async def test_reset_answers_the_same_whether_or_not_the_account_exists(client: 
     assert mails_to(outbox, unknown) == []
 
 
-async def test_reset_sets_the_new_password_and_signs_out_everywhere(client: GraphQLClient, outbox: Path,
-                                                                    user: SignedUp) -> None:
+async def test_reset_sets_the_new_password_and_signs_out_everywhere(
+    client: GraphQLClient, outbox: Path, user: SignedUp
+) -> None:
     other = signed_in(await login(client, user.email, PASSWORD))
     assert (await request_reset(client, user.email.upper()))["errors"] == []  # any case of the address
     code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])
@@ -163,8 +166,7 @@ async def test_reset_code_works_once(client: GraphQLClient, outbox: Path, user: 
     signed_in(await login(client, user.email, NEW_PASSWORD))
 
 
-async def test_reset_code_expires(client: GraphQLClient, outbox: Path, resources: Resources,
-                                  user: SignedUp) -> None:
+async def test_reset_code_expires(client: GraphQLClient, outbox: Path, resources: Resources, user: SignedUp) -> None:
     await request_reset(client, user.email)
     code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])
     key = redis_key("reset-password", code)
@@ -197,15 +199,17 @@ async def test_a_made_up_reset_code_is_refused(client: GraphQLClient, user: Sign
     signed_in(await login(client, user.email, PASSWORD))
 
 
-async def test_a_deleted_account_gets_no_reset_mail(client: GraphQLClient, outbox: Path,
-                                                    pg: asyncpg.Connection, user: SignedUp) -> None:
+async def test_a_deleted_account_gets_no_reset_mail(
+    client: GraphQLClient, outbox: Path, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", user.pk)
     assert await request_reset(client, user.email) == {"errors": []}
     assert mails_to(outbox, user.email, RESET_SUBJECT) == []
 
 
-async def test_two_resets_racing_with_one_code_change_the_password_once(client: GraphQLClient, outbox: Path,
-                                                                        user: SignedUp) -> None:
+async def test_two_resets_racing_with_one_code_change_the_password_once(
+    client: GraphQLClient, outbox: Path, user: SignedUp
+) -> None:
     await request_reset(client, user.email)
     code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])
     first, second = await asyncio.gather(reset(client, code, "First-Pass1"), reset(client, code, "Second-Pass2"))
@@ -215,8 +219,9 @@ async def test_two_resets_racing_with_one_code_change_the_password_once(client: 
     refused(await login(client, user.email, loser), "INVALID_CREDENTIALS")
 
 
-async def test_without_redis_mail_codes_answer_unavailable(without_redis: GraphQLClient, outbox: Path,
-                                                           pg: asyncpg.Connection, user: SignedUp) -> None:
+async def test_without_redis_mail_codes_answer_unavailable(
+    without_redis: GraphQLClient, outbox: Path, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     answer = (await without_redis.data(REQUEST_VERIFICATION, token=user.token))["requestEmailVerification"]
     assert codes(answer) == {None: "UNAVAILABLE"}
     assert codes(await verify(without_redis, "any-code")) == {None: "UNAVAILABLE"}

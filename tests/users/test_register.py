@@ -33,8 +33,7 @@ def unique_email(prefix: str = "reg") -> str:
 
 
 def registration(**overrides: Any) -> dict[str, Any]:
-    return {"email": unique_email(), "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace",
-            **overrides}
+    return {"email": unique_email(), "password": PASSWORD, "firstName": "Ada", "lastName": "Lovelace", **overrides}
 
 
 async def register(client: GraphQLClient, **overrides: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -46,8 +45,9 @@ async def users_with_email(pg: asyncpg.Connection, email: str) -> int:
     return int(await pg.fetchval("SELECT count(*) FROM users WHERE lower(email) = lower(btrim($1))", email))
 
 
-async def assert_rejected(client: GraphQLClient, pg: asyncpg.Connection, expected: set[tuple[str, str]],
-                          **overrides: Any) -> list[dict[str, Any]]:
+async def assert_rejected(
+    client: GraphQLClient, pg: asyncpg.Connection, expected: set[tuple[str, str]], **overrides: Any
+) -> list[dict[str, Any]]:
     """Register with `overrides`; expect exactly these (field, code) errors, no tokens, no row."""
     fields, payload = await register(client, **overrides)
     assert {(error["field"], error["code"]) for error in payload["errors"]} == expected, payload["errors"]
@@ -67,8 +67,13 @@ def _jose_part(segment: str) -> dict[str, Any]:
 
 
 async def test_register_creates_the_user_and_signs_in(client: GraphQLClient, pg: asyncpg.Connection) -> None:
-    fields, payload = await register(client, businessName="Lovelace Analytics", businessType="CONSULTING",
-                                     phone="+61 2 9999 0000", timezone="Europe/London")
+    fields, payload = await register(
+        client,
+        businessName="Lovelace Analytics",
+        businessType="CONSULTING",
+        phone="+61 2 9999 0000",
+        timezone="Europe/London",
+    )
     assert payload["errors"] == []
     user = payload["user"]
     assert user["email"] == fields["email"]
@@ -110,8 +115,9 @@ async def test_access_token_is_an_ed25519_jwt_with_a_published_kid(client: Graph
     assert "password" not in json.dumps(claims).lower()
 
 
-async def test_refresh_token_is_opaque_and_stored_only_as_its_sha256(client: GraphQLClient,
-                                                                     resources: Resources) -> None:
+async def test_refresh_token_is_opaque_and_stored_only_as_its_sha256(
+    client: GraphQLClient, resources: Resources
+) -> None:
     _, payload = await register(client)
     refresh_token = payload["refreshToken"]
     user_pk = str(uuid.UUID(base64.b64decode(payload["user"]["id"]).decode().split(":", 1)[1]))
@@ -164,13 +170,15 @@ async def test_password_is_stored_as_an_argon2id_hash(client: GraphQLClient, pg:
 
 
 @pytest.mark.parametrize("business_type", ["ACCOUNTING", "REAL_ESTATE", "TRADES", "OTHER"])
-async def test_business_type_from_the_predefined_list(client: GraphQLClient, pg: asyncpg.Connection,
-                                                      business_type: str) -> None:
+async def test_business_type_from_the_predefined_list(
+    client: GraphQLClient, pg: asyncpg.Connection, business_type: str
+) -> None:
     fields, payload = await register(client, businessType=business_type)
     assert payload["errors"] == []
     assert payload["user"]["businessType"] == business_type
-    assert await pg.fetchval("SELECT business_type FROM users WHERE email = $1",
-                             fields["email"]) == business_type.lower()
+    assert (
+        await pg.fetchval("SELECT business_type FROM users WHERE email = $1", fields["email"]) == business_type.lower()
+    )
 
 
 async def test_names_of_100_characters_are_accepted(client: GraphQLClient) -> None:
@@ -182,18 +190,29 @@ async def test_names_of_100_characters_are_accepted(client: GraphQLClient) -> No
 async def test_optional_fields_may_be_omitted(client: GraphQLClient, pg: asyncpg.Connection) -> None:
     fields, payload = await register(client)
     assert payload["errors"] == []
-    row = await pg.fetchrow("SELECT business_name, business_type, phone FROM users WHERE email = $1",
-                            fields["email"])
+    row = await pg.fetchrow("SELECT business_name, business_type, phone FROM users WHERE email = $1", fields["email"])
     assert tuple(row) == (None, None, None)
 
 
 # --- rejections: one rule at a time --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("email", [
-    "plainaddress", "missing-at.example.com", "@example.com", "user@", "user@example", "us er@example.com",
-    "user@exa mple.com", "user@@example.com", "user@-example.com", "", "   ",
-])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "plainaddress",
+        "missing-at.example.com",
+        "@example.com",
+        "user@",
+        "user@example",
+        "us er@example.com",
+        "user@exa mple.com",
+        "user@@example.com",
+        "user@-example.com",
+        "",
+        "   ",
+    ],
+)
 async def test_invalid_email_is_rejected(client: GraphQLClient, pg: asyncpg.Connection, email: str) -> None:
     await assert_rejected(client, pg, {("input.email", "INVALID_EMAIL")}, email=email)
 
@@ -202,14 +221,17 @@ async def test_an_email_over_254_characters_is_too_long(client: GraphQLClient, p
     await assert_rejected(client, pg, {("input.email", "TOO_LONG")}, email=f"{'a' * 250}@example.com")
 
 
-@pytest.mark.parametrize("password", [
-    "Sh0rt-A",  # 7 characters
-    "alllowercase-9",  # no upper case
-    "ALLUPPERCASE-9",  # no lower case
-    "No-Digits-Here",  # no digit
-    "12345678",  # digits only
-    "",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Sh0rt-A",  # 7 characters
+        "alllowercase-9",  # no upper case
+        "ALLUPPERCASE-9",  # no lower case
+        "No-Digits-Here",  # no digit
+        "12345678",  # digits only
+        "",
+    ],
+)
 async def test_weak_password_is_rejected(client: GraphQLClient, pg: asyncpg.Connection, password: str) -> None:
     await assert_rejected(client, pg, {("input.password", "WEAK_PASSWORD")}, password=password)
 
@@ -222,8 +244,7 @@ async def test_eight_character_password_with_mixed_case_and_digit_is_accepted(cl
 async def test_password_equal_to_email_is_rejected(client: GraphQLClient, pg: asyncpg.Connection) -> None:
     # Long enough, mixed case and a digit: only its equality with the email is wrong.
     email = f"Secret{uuid.uuid4().hex[:8]}9@Example.com"
-    errors = await assert_rejected(client, pg, {("input.password", "WEAK_PASSWORD")}, email=email,
-                                   password=email)
+    errors = await assert_rejected(client, pg, {("input.password", "WEAK_PASSWORD")}, email=email, password=email)
     assert "email" in errors[0]["message"].lower()
 
 
@@ -254,47 +275,77 @@ async def test_duplicate_email_in_another_case_is_rejected(client: GraphQLClient
     assert await users_with_email(pg, lower) == 1
 
 
-async def test_concurrent_sign_ups_with_one_email_create_one_user(client: GraphQLClient,
-                                                                  pg: asyncpg.Connection) -> None:
+async def test_concurrent_sign_ups_with_one_email_create_one_user(
+    client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     email = unique_email("race")
-    payloads = await asyncio.gather(*(
-        client.data(REGISTER, {"input": registration(email=email if index % 2 else email.upper())})
-        for index in range(4)
-    ))
+    payloads = await asyncio.gather(
+        *(
+            client.data(REGISTER, {"input": registration(email=email if index % 2 else email.upper())})
+            for index in range(4)
+        )
+    )
     outcomes = sorted(tuple(e["code"] for e in payload["register"]["errors"]) for payload in payloads)
     assert outcomes == [(), ("ALREADY_EXISTS",), ("ALREADY_EXISTS",), ("ALREADY_EXISTS",)]
     assert await users_with_email(pg, email) == 1
 
 
-@pytest.mark.parametrize(("field", "value", "code"), [
-    ("firstName", "", "REQUIRED"),
-    ("firstName", "   ", "REQUIRED"),
-    ("firstName", "F" * 101, "TOO_LONG"),
-    ("lastName", "", "REQUIRED"),
-    ("lastName", "\t \n", "REQUIRED"),
-    ("lastName", "L" * 101, "TOO_LONG"),
-    ("businessName", "B" * 256, "TOO_LONG"),
-])
-async def test_invalid_names_are_rejected(client: GraphQLClient, pg: asyncpg.Connection, field: str,
-                                          value: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("firstName", "", "REQUIRED"),
+        ("firstName", "   ", "REQUIRED"),
+        ("firstName", "F" * 101, "TOO_LONG"),
+        ("lastName", "", "REQUIRED"),
+        ("lastName", "\t \n", "REQUIRED"),
+        ("lastName", "L" * 101, "TOO_LONG"),
+        ("businessName", "B" * 256, "TOO_LONG"),
+    ],
+)
+async def test_invalid_names_are_rejected(
+    client: GraphQLClient, pg: asyncpg.Connection, field: str, value: str, code: str
+) -> None:
     await assert_rejected(client, pg, {(f"input.{field}", code)}, **{field: value})
 
 
-@pytest.mark.parametrize("timezone", ["Mars/Olympus_Mons", "sydney", "australia/sydney", "UTC+10", "", "GMT+25",
-                                      "Australia/Sydney/Extra", "../../etc/passwd"])
+@pytest.mark.parametrize(
+    "timezone",
+    [
+        "Mars/Olympus_Mons",
+        "sydney",
+        "australia/sydney",
+        "UTC+10",
+        "",
+        "GMT+25",
+        "Australia/Sydney/Extra",
+        "../../etc/passwd",
+    ],
+)
 async def test_invalid_timezone_is_rejected(client: GraphQLClient, pg: asyncpg.Connection, timezone: str) -> None:
     await assert_rejected(client, pg, {("input.timezone", "INVALID_TIMEZONE")}, timezone=timezone)
 
 
-@pytest.mark.parametrize("phone", ["12345", "abc", "+0123456789", "0299990000", "+1 (555) 12", "+61 2 9999 0000 ext 5",
-                                   "+" + "1" * 16, "++61299990000"])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "12345",
+        "abc",
+        "+0123456789",
+        "0299990000",
+        "+1 (555) 12",
+        "+61 2 9999 0000 ext 5",
+        "+" + "1" * 16,
+        "++61299990000",
+    ],
+)
 async def test_invalid_phone_is_rejected(client: GraphQLClient, pg: asyncpg.Connection, phone: str) -> None:
     await assert_rejected(client, pg, {("input.phone", "INVALID_PHONE")}, phone=phone)
 
 
 @pytest.mark.parametrize("business_type", ["SPACE_PIRATES", "consulting", ""])
-async def test_unknown_business_type_is_a_graphql_error(client: GraphQLClient, pg: asyncpg.Connection,
-                                                        business_type: str) -> None:
+async def test_unknown_business_type_is_a_graphql_error(
+    client: GraphQLClient, pg: asyncpg.Connection, business_type: str
+) -> None:
     fields = registration(businessType=business_type)
     response = await client.post(REGISTER, {"input": fields})
     assert response.status_code == 200
@@ -304,8 +355,9 @@ async def test_unknown_business_type_is_a_graphql_error(client: GraphQLClient, p
     assert await users_with_email(pg, fields["email"]) == 0
 
 
-async def test_unknown_business_type_literal_is_a_validation_error(client: GraphQLClient,
-                                                                   pg: asyncpg.Connection) -> None:
+async def test_unknown_business_type_literal_is_a_validation_error(
+    client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     email = unique_email()
     mutation = f"""mutation {{ register(input: {{email: "{email}", password: "{PASSWORD}", firstName: "A",
         lastName: "B", businessType: SPACE_PIRATES}}) {{ user {{ id }} }} }}"""
@@ -323,28 +375,43 @@ async def test_unknown_business_type_literal_is_a_validation_error(client: Graph
 async def test_every_violation_is_reported_together(client: GraphQLClient, pg: asyncpg.Connection) -> None:
     # Two stages: what the door refuses (lengths, NUL) is reported together before the use case runs;
     # once the input passes the door, every rule of the use case is reported together.
-    wrong = {"email": "not-an-email", "password": "weak", "firstName": " ", "lastName": "L" * 101,
-             "businessName": "B" * 300, "phone": "call me", "timezone": "Atlantis/Capital"}
+    wrong = {
+        "email": "not-an-email",
+        "password": "weak",
+        "firstName": " ",
+        "lastName": "L" * 101,
+        "businessName": "B" * 300,
+        "phone": "call me",
+        "timezone": "Atlantis/Capital",
+    }
     at_the_door = await assert_rejected(
-        client, pg, {("input.lastName", "TOO_LONG"), ("input.businessName", "TOO_LONG")}, **wrong)
+        client, pg, {("input.lastName", "TOO_LONG"), ("input.businessName", "TOO_LONG")}, **wrong
+    )
     assert len(at_the_door) == 2
     errors = await assert_rejected(
-        client, pg,
-        {("input.email", "INVALID_EMAIL"), ("input.password", "WEAK_PASSWORD"),
-         ("input.firstName", "REQUIRED"), ("input.phone", "INVALID_PHONE"),
-         ("input.timezone", "INVALID_TIMEZONE")},
+        client,
+        pg,
+        {
+            ("input.email", "INVALID_EMAIL"),
+            ("input.password", "WEAK_PASSWORD"),
+            ("input.firstName", "REQUIRED"),
+            ("input.phone", "INVALID_PHONE"),
+            ("input.timezone", "INVALID_TIMEZONE"),
+        },
         **{**wrong, "lastName": "L", "businessName": "B"},
     )
     assert len(errors) == 5
 
 
-async def test_duplicate_email_is_reported_with_the_other_violations(client: GraphQLClient,
-                                                                     pg: asyncpg.Connection) -> None:
+async def test_duplicate_email_is_reported_with_the_other_violations(
+    client: GraphQLClient, pg: asyncpg.Connection
+) -> None:
     fields, first = await register(client)
     assert first["errors"] == []
     _, again = await register(client, email=fields["email"].upper(), password="weak", timezone="Nowhere/Town")
     assert {(e["field"], e["code"]) for e in again["errors"]} == {
-        ("input.email", "ALREADY_EXISTS"), ("input.password", "WEAK_PASSWORD"),
+        ("input.email", "ALREADY_EXISTS"),
+        ("input.password", "WEAK_PASSWORD"),
         ("input.timezone", "INVALID_TIMEZONE"),
     }
     assert await users_with_email(pg, fields["email"]) == 1

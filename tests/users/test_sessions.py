@@ -54,8 +54,9 @@ async def viewer_id(client: GraphQLClient, token: str) -> str | None:
 # --- access tokens --------------------------------------------------------------------------------
 
 
-async def test_access_token_lasts_15_minutes_and_names_its_key(client: GraphQLClient, resources: Resources,
-                                                               user: SignedUp) -> None:
+async def test_access_token_lasts_15_minutes_and_names_its_key(
+    client: GraphQLClient, resources: Resources, user: SignedUp
+) -> None:
     header, claims = token_header(user.token), token_claims(user.token)
     assert header["alg"] == "Ed25519"
     assert header["kid"] == resources.keys.signing_kid
@@ -69,8 +70,9 @@ async def rotated(resources: Resources) -> AsyncIterator[tuple[TokenKeys, GraphQ
     """The app after a key rotation: a new key signs, the previous keys still verify."""
     new_key = generate_key_set().keys[0]
     old_keys = load_key_set(resources.settings.jwt_private_keys)  # what the server signed with so far
-    keys = TokenKeys(KeySet([new_key, *old_keys.keys]), issuer=resources.keys.issuer,
-                     ttl_seconds=resources.keys.ttl_seconds)
+    keys = TokenKeys(
+        KeySet([new_key, *old_keys.keys]), issuer=resources.keys.issuer, ttl_seconds=resources.keys.ttl_seconds
+    )
     async with GraphQLClient.over_asgi(create_app(dataclasses.replace(resources, keys=keys))) as rotated_client:
         yield keys, rotated_client
 
@@ -92,8 +94,9 @@ async def test_a_token_signed_by_an_older_key_still_verifies_after_rotation(
     assert all("d" not in key for key in published)
 
 
-async def test_a_token_of_a_retired_key_is_refused(rotated: tuple[TokenKeys, GraphQLClient],
-                                                   client: GraphQLClient, user: SignedUp) -> None:
+async def test_a_token_of_a_retired_key_is_refused(
+    rotated: tuple[TokenKeys, GraphQLClient], client: GraphQLClient, user: SignedUp
+) -> None:
     _, after_rotation = rotated
     new_token = signed_in(await login(after_rotation, user.email, PASSWORD))["accessToken"]
     # The servers that never learned the new key (or dropped it) refuse what it signed.
@@ -101,8 +104,7 @@ async def test_a_token_of_a_retired_key_is_refused(rotated: tuple[TokenKeys, Gra
     assert unauthenticated(body) and body.get("data") is None
 
 
-async def test_an_expired_access_token_is_refused(client: GraphQLClient, resources: Resources,
-                                                  user: SignedUp) -> None:
+async def test_an_expired_access_token_is_refused(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
     stale = resources.keys.issue(user.pk, session_id=session_id(user.token), now=int(time.time()) - 15 * 60 - 5)
     body = await client.execute("{ viewer { id } }", token=stale)
     assert unauthenticated(body)
@@ -112,8 +114,9 @@ async def test_an_expired_access_token_is_refused(client: GraphQLClient, resourc
 # --- refresh rotation -------------------------------------------------------------------------------
 
 
-async def test_refresh_hands_out_new_tokens_and_retires_the_old_refresh_token(client: GraphQLClient,
-                                                                               user: SignedUp) -> None:
+async def test_refresh_hands_out_new_tokens_and_retires_the_old_refresh_token(
+    client: GraphQLClient, user: SignedUp
+) -> None:
     first = signed_in(await refresh(client, user.refresh_token))
     assert first["user"]["id"] == user.id
     assert first["refreshToken"] != user.refresh_token
@@ -130,8 +133,7 @@ async def test_an_unknown_refresh_token_is_refused(client: GraphQLClient) -> Non
     assert error["field"] == "input.refreshToken"
 
 
-async def test_reusing_a_rotated_refresh_token_revokes_the_whole_session(client: GraphQLClient,
-                                                                         user: SignedUp) -> None:
+async def test_reusing_a_rotated_refresh_token_revokes_the_whole_session(client: GraphQLClient, user: SignedUp) -> None:
     other_session = signed_in(await login(client, user.email, PASSWORD))
     r1 = signed_in(await refresh(client, user.refresh_token))["refreshToken"]
     r2 = signed_in(await refresh(client, r1))["refreshToken"]
@@ -145,8 +147,7 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_session(client:
     signed_in(await refresh(client, other_session["refreshToken"]))
 
 
-async def test_two_refreshes_racing_with_one_token_yield_one_winner(client: GraphQLClient,
-                                                                    user: SignedUp) -> None:
+async def test_two_refreshes_racing_with_one_token_yield_one_winner(client: GraphQLClient, user: SignedUp) -> None:
     answers = await asyncio.gather(*(refresh(client, user.refresh_token) for _ in range(5)))
     winners = [answer for answer in answers if answer["errors"] == []]
     assert len(winners) == 1  # one token, one rotation: never two live successors
@@ -164,8 +165,7 @@ async def test_session_lives_24_hours_in_redis(resources: Resources, user: Signe
         assert DAY - 10 <= await redis.ttl(key) <= DAY, key
 
 
-async def test_refresh_slides_the_24_hour_window(client: GraphQLClient, resources: Resources,
-                                                 user: SignedUp) -> None:
+async def test_refresh_slides_the_24_hour_window(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
     redis = resources.redis
     sid = session_id(user.token)
     # The session was last used almost a day ago.
@@ -177,8 +177,9 @@ async def test_refresh_slides_the_24_hour_window(client: GraphQLClient, resource
         assert DAY - 10 <= await redis.ttl(key) <= DAY, key
 
 
-async def test_an_expired_session_cannot_be_refreshed(client: GraphQLClient, resources: Resources,
-                                                      user: SignedUp) -> None:
+async def test_an_expired_session_cannot_be_refreshed(
+    client: GraphQLClient, resources: Resources, user: SignedUp
+) -> None:
     await resources.redis.delete(f"session:sid:{session_id(user.token)}")  # what the 24 h TTL does
     refused(await refresh(client, user.refresh_token), "UNAUTHENTICATED")
 
@@ -197,8 +198,7 @@ async def test_logout_ends_that_session_only(client: GraphQLClient, user: Signed
     assert await viewer_id(client, other["accessToken"]) == user.id
 
 
-async def test_logout_twice_or_with_an_unknown_token_answers_the_same(client: GraphQLClient,
-                                                                      user: SignedUp) -> None:
+async def test_logout_twice_or_with_an_unknown_token_answers_the_same(client: GraphQLClient, user: SignedUp) -> None:
     assert (await logout(client, user.refresh_token))["errors"] == []
     assert (await logout(client, user.refresh_token))["errors"] == []
     assert (await logout(client, "never-issued"))["errors"] == []
@@ -227,8 +227,9 @@ async def test_logout_everywhere_needs_a_signed_in_user(client: GraphQLClient) -
 # --- lastLoginAt --------------------------------------------------------------------------------------
 
 
-async def test_last_login_is_set_by_login_not_by_refresh(client: GraphQLClient, pg: asyncpg.Connection,
-                                                         user: SignedUp) -> None:
+async def test_last_login_is_set_by_login_not_by_refresh(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     payload = signed_in(await login(client, user.email, PASSWORD))
     assert payload["user"]["lastLoginAt"] is not None
     stored = await pg.fetchval("SELECT last_login_at FROM users WHERE id = $1", user.pk)
@@ -239,9 +240,9 @@ async def test_last_login_is_set_by_login_not_by_refresh(client: GraphQLClient, 
 # --- Redis down ---------------------------------------------------------------------------------------
 
 
-async def test_without_redis_login_and_refresh_answer_unavailable(without_redis: GraphQLClient,
-                                                                   pg: asyncpg.Connection,
-                                                                   user: SignedUp) -> None:
+async def test_without_redis_login_and_refresh_answer_unavailable(
+    without_redis: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     error = refused(await login(without_redis, user.email, PASSWORD), "UNAVAILABLE")
     assert "unavailable" in error["message"].lower()
     refused(await refresh(without_redis, user.refresh_token), "UNAVAILABLE")
@@ -252,38 +253,43 @@ async def test_without_redis_registration_answers_unavailable_and_writes_nothing
     without_redis: GraphQLClient, pg: asyncpg.Connection
 ) -> None:
     email = f"no-redis-{uuid.uuid4().hex[:10]}@example.com"
-    payload = (await without_redis.data(
-        """mutation($input: RegisterInput!) { register(input: $input) {
+    payload = (
+        await without_redis.data(
+            """mutation($input: RegisterInput!) { register(input: $input) {
              user { id } accessToken refreshToken errors { code } } }""",
-        {"input": {"email": email, "password": PASSWORD, "firstName": "A", "lastName": "B"}}))["register"]
-    assert payload == {"user": None, "accessToken": None, "refreshToken": None,
-                       "errors": [{"code": "UNAVAILABLE"}]}
+            {"input": {"email": email, "password": PASSWORD, "firstName": "A", "lastName": "B"}},
+        )
+    )["register"]
+    assert payload == {"user": None, "accessToken": None, "refreshToken": None, "errors": [{"code": "UNAVAILABLE"}]}
     assert await pg.fetchval("SELECT count(*) FROM users WHERE email = $1", email) == 0
 
 
-async def test_without_redis_a_valid_access_token_keeps_working(without_redis: GraphQLClient,
-                                                                user: SignedUp) -> None:
+async def test_without_redis_a_valid_access_token_keeps_working(without_redis: GraphQLClient, user: SignedUp) -> None:
     viewer = (await without_redis.data(VIEWER, token=user.token))["viewer"]
     assert viewer["id"] == user.id
-    updated = (await without_redis.data(UPDATE_PROFILE, {"input": {"firstName": "Grace"}},
-                                        token=user.token))["updateProfile"]
+    updated = (await without_redis.data(UPDATE_PROFILE, {"input": {"firstName": "Grace"}}, token=user.token))[
+        "updateProfile"
+    ]
     assert updated["errors"] == [] and updated["user"]["firstName"] == "Grace"
 
 
-async def test_without_redis_signing_out_is_refused_rather_than_half_done(without_redis: GraphQLClient,
-                                                                          client: GraphQLClient,
-                                                                          pg: asyncpg.Connection,
-                                                                          user: SignedUp) -> None:
+async def test_without_redis_signing_out_is_refused_rather_than_half_done(
+    without_redis: GraphQLClient, client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
     logged_out = (await without_redis.data(LOGOUT, {"input": {"refreshToken": user.refresh_token}}))["logout"]
     assert codes(logged_out) == {None: "UNAVAILABLE"}
     everywhere = (await without_redis.data(LOGOUT_EVERYWHERE, token=user.token))["logoutEverywhere"]
     assert codes(everywhere) == {None: "UNAVAILABLE"}
     # A password change or a deletion that cannot end the other sessions does not happen at all.
-    changed = (await without_redis.data(CHANGE_PASSWORD, {"input": {
-        "currentPassword": PASSWORD, "newPassword": "Other-Pass-77"}}, token=user.token))["changePassword"]
+    changed = (
+        await without_redis.data(
+            CHANGE_PASSWORD, {"input": {"currentPassword": PASSWORD, "newPassword": "Other-Pass-77"}}, token=user.token
+        )
+    )["changePassword"]
     assert codes(changed) == {None: "UNAVAILABLE"}
-    deleted = (await without_redis.data(DELETE_ACCOUNT, {"input": {"password": PASSWORD}},
-                                        token=user.token))["deleteAccount"]
+    deleted = (await without_redis.data(DELETE_ACCOUNT, {"input": {"password": PASSWORD}}, token=user.token))[
+        "deleteAccount"
+    ]
     assert codes(deleted) == {None: "UNAVAILABLE"}
     assert await pg.fetchval("SELECT deleted_at FROM users WHERE id = $1", user.pk) is None
     # Redis is back: nothing changed, the session is alive.

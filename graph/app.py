@@ -8,7 +8,6 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -328,12 +327,3 @@ def create_app(resources: Resources) -> Starlette:
         ],
         middleware=middleware,
     )
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, *, database_url: str, redis_url: str) -> AsyncIterator[Resources]:
-    resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
-    try:
-        yield resources
-    finally:
-        await close_resources(resources)

@@ -163,7 +163,7 @@ async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: li
         await redis.set(f"agent:capabilities:{agent_id}", json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
 
 
-async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
+async def capabilities_of(redis: Redis, db: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
     """The agent's tools: from the cache, else from the table (and cached again); None: no such agent."""
     try:
         cached = await redis.get(f"agent:capabilities:{agent_id}")
@@ -171,7 +171,7 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
         cached = None
     if cached is not None:
         return json.loads(cached)  # type: ignore[no-any-return]
-    agent = await session.get(MCPAgent, agent_id)
+    agent = await db.get(MCPAgent, agent_id)
     if agent is None or agent.deleted_at is not None:
         return None
     await cache_capabilities(redis, agent_id, agent.capabilities or [])

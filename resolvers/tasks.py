@@ -35,8 +35,8 @@ class TaskRequest:
     agent_id: uuid.UUID | None
     task_type: str
     input: Any
-    session_id: uuid.UUID | None = None
-    session_given: bool = False
+    chat_session_id: uuid.UUID | None = None
+    chat_session_given: bool = False
     priority: TaskPriority = TaskPriority.MEDIUM
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
@@ -87,15 +87,15 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
 
 async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
     """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
-    session = uow.db
+    db = uow.db
     problems: list[Problem] = []
-    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
+    agent = await db.get(MCPAgent, request.agent_id) if request.agent_id else None
     if agent is None or agent.deleted_at is not None:
         problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
     elif agent.status != AgentStatus.ACTIVE:
         problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
     else:
-        tools = await capabilities_of(redis, session, agent.id) or []
+        tools = await capabilities_of(redis, db, agent.id) or []
         tool = next((t for t in tools if t.get("name") == request.task_type), None)
         if tool is None:
             problems.append(
@@ -103,8 +103,8 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
             )
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
-    if request.session_given:
-        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
+    if request.chat_session_given:
+        owned = await db.get(ChatSession, request.chat_session_id) if request.chat_session_id else None
         if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
@@ -115,7 +115,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
         mine = (
-            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            set((await db.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
             if wanted
             else set()
         )
@@ -136,26 +136,24 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     task = Task(
         user_id=user_id,
         agent_id=agent.id,
-        session_id=request.session_id if request.session_given else None,
+        session_id=request.chat_session_id if request.chat_session_given else None,
         task_type=request.task_type,
         input_payload=request.input,
         meta=meta,
     )
-    session.add(task)
-    await session.flush()
-    await session.refresh(task)
+    db.add(task)
+    await db.flush()
+    await db.refresh(task)
     uow.enqueue_task(task, agent.configuration or {})
     publish_task_after_commit(uow, task)
     return task
 
 
-async def _moved(
-    session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str
-) -> Task:
+async def _moved(db: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str) -> Task:
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved
-    task = await session.get(Task, task_id, populate_existing=True)
+    task = await db.get(Task, task_id, populate_existing=True)
     if task is None or task.user_id != user_id:
         raise Rejected([TASK_NOT_FOUND])
     raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])

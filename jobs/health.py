@@ -20,10 +20,10 @@ log = logging.getLogger("gateway.jobs.health")
 async def check_agents(ctx: dict[str, Any]) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
-    async with deps.sessions() as session:
+    async with deps.sessions() as db:
         agent_ids = list(
             (
-                await session.execute(
+                await db.execute(
                     select(MCPAgent.id).where(MCPAgent.status == AgentStatus.ACTIVE, MCPAgent.deleted_at.is_(None))
                 )
             ).scalars()

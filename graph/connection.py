@@ -161,7 +161,8 @@ FilterInputT = TypeVar("FilterInputT")
 
 def order_enum(name: str, orders: Mapping[str, Order]) -> type[Enum]:
     """A list's `orderBy` enum: one value for each order its loaders know, under the same name."""
-    return strawberry.enum(Enum(name, [(key, key) for key in orders]))  # type: ignore[return-value]
+    order: type[Enum] = Enum(name, [(key, key) for key in orders])  # type: ignore[misc]
+    return strawberry.enum(order)
 
 
 ConnectionBuilder = Callable[
@@ -237,8 +238,16 @@ def connection_field(
         parent = parent_id(root, info)
         if parent is None:
             return None
-        page = [arguments.get(name) for name in ("first", "after", "last", "before", "filter")]
-        return await build(info, parent, *page, arguments.get("order_by", order_default))
+        return await build(
+            info,
+            parent,
+            arguments.get("first"),
+            arguments.get("after"),
+            arguments.get("last"),
+            arguments.get("before"),
+            arguments.get("filter"),
+            arguments.get("order_by", order_default),
+        )
 
     def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)

@@ -82,7 +82,7 @@ _fetchers: dict[str, NodeFetcher] = {}
 async def load_node(node: type[NodeT], loader: Any, key: uuid.UUID | None) -> NodeT | None:
     """A relation field's node: the row `loader` (a per-request loader by id) has for `key`, or None."""
     row = await loader.load(key) if key is not None else None
-    return node.from_row(row) if row is not None else None  # type: ignore[attr-defined,no-any-return]
+    return node.from_row(row) if row is not None else None  # type: ignore[attr-defined]
 
 
 def register_node(type_name: str, fetcher: NodeFetcher) -> None:

@@ -21,6 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from graph.context import Context
+from graph import ide
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
 from graph.metrics import Metrics
@@ -68,6 +69,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -139,6 +143,7 @@ def create_app(resources: Resources) -> Starlette:
             Route("/graphql", metrics.counting(graphql), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", SocketApp(graphql, graphql.sockets, resources)),
             *probe_routes(resources),
+            *(ide.asset_routes() if graphql.graphql_ide else []),
             metrics.route(resources),
         ],
         middleware=middleware,

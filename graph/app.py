@@ -20,8 +20,8 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from graph.context import Context
 from graph import ide
+from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
 from graph.metrics import Metrics

@@ -105,9 +105,7 @@ def run(browser: webdriver.Chrome, query: str, token: str) -> None:
     )
     headers_tab.click()
     assert wait_for(
-        lambda: browser.execute_script(
-            SET_EDITOR, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"})
-        ),
+        lambda: browser.execute_script(SET_EDITOR, HEADERS_EDITOR, json.dumps({"Authorization": f"Bearer {token}"})),
         "the headers editor",
     )
     browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,15 +20,17 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 
 from graph import ide
 from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
 from graph.metrics import Metrics
+from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
-from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry
+from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
 from services.resources import Resources
 from services.sessions import is_revoked
 
@@ -36,11 +39,14 @@ log = logging.getLogger("gateway")
 
 class GatewayGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resources = resources
         self.sockets = SocketRegistry(resources.redis)
+        trusted = resources.settings.trusted_documents
+        self.persisted = PersistedQueries(resources.redis, load_manifest(trusted) if trusted else None)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's HTTP handling, except that a request it refuses (malformed JSON, a missing query,
@@ -52,6 +58,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response = await self.run(Request(scope=scope, receive=receive))
         except ClientDisconnect:
             return  # the client left mid-body: nobody to answer, nothing to log
+        except PersistedQueryError as refused:
+            status = 400 if refused.code == RequestErrorCode.BAD_REQUEST else 200
+            response = JSONResponse(refused.as_response(), status_code=status)
         except HTTPException as refused:
             response = JSONResponse(
                 {"errors": [{"message": refused.reason, "extensions": {"code": RequestErrorCode.BAD_REQUEST.value}}]},
@@ -72,6 +81,31 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query by its hash is a query, not a browser asking for GraphiQL.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Resolves a persisted query's hash (APQ or `documentId`) to its text first (graph/persisted.py)."""
+        if isinstance(request_data, GraphQLRequestData):
+            document_id = await _document_id(request_adapter) if request_data.query is None else None
+            query, context.persist = await self.persisted.resolve(
+                request_data.query, request_data.extensions, document_id
+            )
+            request_data = replace(request_data, query=query)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -111,6 +145,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # Without Redis a revocation cannot be known; the token's expiry still bounds the socket.
             log.warning("cannot check session revocation: Redis unreachable")
             return False
+
+
+async def _document_id(request: Any) -> object:
+    """`documentId` (GraphQL over HTTP's persisted documents) from the query string or the JSON body."""
+    if request.method == "GET":
+        return request.query_params.get("documentId")
+    try:
+        body = json.loads(await request.get_body())
+    except (ValueError, RecursionError):
+        return None
+    return body.get("documentId") if isinstance(body, dict) else None
 
 
 def create_app(resources: Resources) -> Starlette:

@@ -26,6 +26,7 @@ from graph.context import Context
 from graph.cost import CostCache
 from graph.document_limits import DocumentLimits, QueryTextLimit, rule_for
 from graph.errors import RequestErrorCode, request_error
+from graph.persisted import RegisterPersistedQuery
 from services.cost_budget import CostBudget, spend
 
 log = logging.getLogger("gateway.graph")
@@ -191,6 +192,8 @@ def extensions(settings: Settings) -> list[Any]:
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
     ]
+    if settings.trusted_documents is None:
+        chosen.append(RegisterPersistedQuery)
     if settings.is_production:
         chosen += [DisableIntrospection, HideSuggestions]
     return chosen

@@ -7,9 +7,10 @@ import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
+from graphql import ExecutionResult
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,9 +21,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
-from graph import ide
+from graph import ide, media
 from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
@@ -54,8 +55,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = media.finish(request, await self.run(request))
         except ClientDisconnect:
             return  # the client left mid-body: nobody to answer, nothing to log
         except PersistedQueryError as refused:
@@ -78,6 +80,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if media.is_request_error(result) and media.wants_graphql_response(request):
+            media.mark_request_error(request, cast("dict[str, Any]", processed))
+        return processed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide.page()

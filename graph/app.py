@@ -27,11 +27,12 @@ from graph import ide, media
 from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
-from graph.metrics import Metrics
+from graph.metrics import HttpMetrics, metrics_route
 from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
+from graph.telemetry import RequestIds
 from services.resources import Resources
 from services.sessions import is_revoked
 
@@ -177,9 +178,9 @@ def create_app(resources: Resources) -> Starlette:
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
-    metrics = Metrics()
-
-    middleware = []
+    sockets = SocketApp(graphql, graphql.sockets, resources)
+    # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
+    middleware = [Middleware(HttpMetrics), Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -193,11 +194,11 @@ def create_app(resources: Resources) -> Starlette:
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
     return Starlette(
         routes=[
-            Route("/graphql", metrics.counting(graphql), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", SocketApp(graphql, graphql.sockets, resources)),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", sockets),
             *probe_routes(resources),
             *(ide.asset_routes() if graphql.graphql_ide else []),
-            metrics.route(resources),
+            metrics_route(resources, sockets.open_count),
         ],
         middleware=middleware,
     )

@@ -27,6 +27,7 @@ from graph.cost import CostCache
 from graph.document_limits import DocumentLimits, QueryTextLimit, rule_for
 from graph.errors import RequestErrorCode, request_error
 from graph.persisted import RegisterPersistedQuery
+from graph.telemetry import OperationTelemetry
 from services.cost_budget import CostBudget, spend
 
 log = logging.getLogger("gateway.graph")
@@ -177,6 +178,7 @@ def extensions(settings: Settings) -> list[Any]:
     cost_limits = CostLimits(settings)
 
     chosen: list[Any] = [
+        OperationTelemetry,  # first: it times and logs everything the others do
         RequestLifecycle,
         # Before anything that can touch the database (the deleted-account check loads the viewer).
         lambda: QueryCostLimiter(cost_limits),

@@ -189,6 +189,9 @@ class SocketApp:
         self.app, self.registry, self.resources = app, registry, resources
         self.open_per_address: Counter[str] = Counter()
 
+    def open_count(self) -> int:
+        return sum(self.open_per_address.values())
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         resources = self.resources
         peer = scope.get("client")

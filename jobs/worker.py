@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from typing import Any
 
 from saq import CronJob, Worker
@@ -18,6 +19,7 @@ from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
+from services import metrics
 from services.resources import close_resources, open_resources
 from services.task_queues import EXECUTE_TASK_JOB
 
@@ -37,12 +39,27 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
+async def record_job(ctx: dict[str, Any]) -> None:
+    """A job's run time and outcome for /metrics (a retried job counts under its new status, `queued`)."""
+    job = ctx.get("job")
+    if job is not None and job.started:
+        seconds = max(0, time.time() * 1000 - job.started) / 1000
+        metrics.JOB_DURATION.labels(job.function, str(job.status.value)).observe(seconds)
+
+
 def build_workers(deps: WorkerDeps) -> list[Worker]:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
 
     workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
+        EmbeddedWorker(
+            queue,
+            functions=TASK_JOBS,
+            concurrency=SLOTS[priority],
+            startup=startup,
+            after_process=record_job,
+            timers={"sweep": 10},
+        )
         for priority, queue in deps.queues.by_priority.items()
     ]
     workers.append(
@@ -50,6 +67,7 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
             deps.queues.maintenance,
             functions=[check_agents],
             startup=startup,
+            after_process=record_job,
             concurrency=1,
             cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
         )

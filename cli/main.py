@@ -16,6 +16,7 @@ import typer
 
 from gateway import logs
 from gateway.settings import Settings, get_settings
+from services import tracing
 
 app = typer.Typer(
     help="Assistant Gateway: the GraphQL API of the assistant.",
@@ -77,6 +78,7 @@ def serve(
     from migrations import migrate as migrations
 
     logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     settings = get_settings()
     embedded = settings.database_url is None or settings.redis_url is None
     run_worker = settings.run_worker if settings.run_worker is not None else embedded
@@ -143,6 +145,7 @@ def worker_command() -> None:
     from jobs import worker
 
     logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     with _owning_servers():
         database_url, redis_url = _urls()
         worker.main(get_settings(), database_url=database_url, redis_url=redis_url)

@@ -32,7 +32,7 @@ from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
-from graph.telemetry import RequestIds
+from graph.telemetry import HttpSpans, RequestIds
 from services.resources import Resources
 from services.sessions import is_revoked
 
@@ -180,7 +180,7 @@ def create_app(resources: Resources) -> Starlette:
     )
     sockets = SocketApp(graphql, graphql.sockets, resources)
     # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
-    middleware = [Middleware(HttpMetrics), Middleware(RequestIds)]
+    middleware = [Middleware(HttpSpans), Middleware(HttpMetrics), Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -137,6 +137,8 @@ class QueryCostLimiter(SchemaExtension):
             cost = self.limits.cache.cost(
                 execution.schema._schema, document, execution.query, execution.operation_name, variables
             )
+            if isinstance(execution.context, Context):
+                execution.context.cost = cost  # for the operation's span (graph/telemetry.py)
             limit = self.limits.limit
             if cost > limit:
                 raise GraphQLError(

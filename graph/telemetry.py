@@ -13,11 +13,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from gateway import logs
-from services import metrics
+from graph.metrics import route_label
+from services import metrics, tracing
 
 log = logging.getLogger("gateway.operation")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -72,9 +76,12 @@ class OperationTelemetry(SchemaExtension):
         context = self.execution_context.context
         viewer = getattr(context, "viewer", None)
         user_token = logs.user_id.set(str(viewer.user_id) if viewer is not None else None)
+        span = tracing.tracer.start_span("graphql.operation")
+        attached = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield
         finally:
+            otel_context.detach(attached)
             elapsed = time.perf_counter() - started
             name = metrics.operation_label(self.execution_context.operation_name)
             try:
@@ -86,6 +93,17 @@ class OperationTelemetry(SchemaExtension):
             metrics.OPERATION_DURATION.labels(name, kind).observe(elapsed)
             for code in codes:
                 metrics.ERRORS.labels(code).inc()
+            if span.is_recording():
+                span.update_name(f"graphql {kind} {name}")
+                span.set_attribute("graphql.operation.name", name)
+                span.set_attribute("graphql.operation.type", kind)
+                cost = getattr(context, "cost", None)
+                if cost is not None:
+                    span.set_attribute("graphql.operation.cost", cost)
+                if codes:
+                    span.set_attribute("graphql.error_codes", codes)
+                    span.set_status(StatusCode.ERROR)
+            span.end()
             log.info(
                 "graphql operation",
                 extra={
@@ -99,3 +117,32 @@ class OperationTelemetry(SchemaExtension):
                 },
             )
             logs.user_id.reset(user_token)
+
+
+class HttpSpans:
+    """A server span per HTTP request, continuing the caller's trace (W3C `traceparent`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", ())}
+        route = route_label(scope["path"])
+        with tracing.tracer.start_as_current_span(
+            f"{scope['method']} {route}",
+            context=propagate.extract(headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "http.route": route},
+        ) as span:
+
+            async def sending(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if message["status"] >= 500:
+                        span.set_status(StatusCode.ERROR)
+                await send(message)
+
+            await self.app(scope, receive, sending)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.db import create_engine
 from gateway.settings import get_settings
 from models import ChatSession, Document, Integration, MCPAgent, Message, Task, User
+from models.agents import AgentConfig, RateLimitConfig
+from models.tasks import TaskMeta, TaskPriority
 from models.users import default_preferences
 from services.crypto import SecretBox, dev_secret_box
 from services.passwords import hash_password
@@ -70,12 +72,9 @@ AGENTS: list[dict[str, Any]] = [
                 "outputSchema": {"type": "object"},
             }
         ],
-        "configuration": {
-            "timeout": 10000,
-            "retries": 2,
-            "rateLimit": {"requests": 60, "window": 60},
-            "authentication": {"type": "none"},
-        },
+        "configuration": AgentConfig(
+            timeout=10_000, retries=2, rate_limit=RateLimitConfig(requests=60, window=60)
+        ).dump(),
     },
     {
         "name": "invoice-tools",
@@ -95,7 +94,7 @@ AGENTS: list[dict[str, Any]] = [
                 "outputSchema": None,
             }
         ],
-        "configuration": {"timeout": 30000, "retries": 1, "authentication": {"type": "none"}},
+        "configuration": AgentConfig(timeout=30_000, retries=1).dump(),
     },
 ]
 
@@ -266,7 +265,7 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                 "retry_count": 0,
                 "completed_at": now - timedelta(hours=index) if status == "completed" else None,
                 "processing_time_ms": 840 if status == "completed" else None,
-                "meta": {"priority": "medium"},
+                "meta": TaskMeta(priority=TaskPriority.MEDIUM).dump(),
             }
             for index, (task_type, payload, output, status) in enumerate(
                 [

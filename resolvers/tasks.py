@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChatSession, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import TaskPriority
+from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
-MAX_DEPENDENCIES = 20
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
 SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
@@ -121,21 +120,20 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
     if problems:
         raise Rejected(problems)
     assert agent is not None
-    meta: dict[str, Any] = {
-        "priority": request.priority.value,
-        "userVisible": True,
-        "notifyOnComplete": request.notify_on_complete,
-        "dependencies": [str(pk) for pk in request.dependencies],
-    }
-    if request.scheduled_for is not None:
-        meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
+    meta = TaskMeta(
+        priority=request.priority,
+        user_visible=True,
+        notify_on_complete=request.notify_on_complete,
+        dependencies=tuple(pk for pk in request.dependencies if pk is not None),
+        scheduled_for=request.scheduled_for.astimezone(UTC) if request.scheduled_for is not None else None,
+    )
     task = Task(
         user_id=user_id,
         agent_id=agent.id,
         session_id=request.session_id if request.session_given else None,
         task_type=request.task_type,
         input_payload=request.input,
-        meta=meta,
+        meta=meta.dump(),
     )
     session.add(task)
     await session.flush()

@@ -10,6 +10,7 @@ from typing import Any
 
 from graph.node import column_values
 from models import Message
+from services import keys
 
 
 class MessageEventKind(StrEnum):
@@ -19,7 +20,7 @@ class MessageEventKind(StrEnum):
 
 
 def session_channel(session_id: uuid.UUID) -> str:
-    return f"chat:session:{session_id}"
+    return keys.chat_session_events(session_id)
 
 
 def message_event(kind: MessageEventKind, message: Message) -> dict[str, Any]:

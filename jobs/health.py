@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import col
 
-from jobs.context import deps_of
+from jobs.context import JobContext, deps_of
+from loaders.visibility import live_agents
 from models import MCPAgent
 from models.agents import AgentStatus
 from resolvers.agents import check_health
@@ -17,15 +17,13 @@ from resolvers.transact import transactions_of
 log = logging.getLogger("gateway.jobs.health")
 
 
-async def check_agents(ctx: dict[str, Any]) -> int:
+async def check_agents(ctx: JobContext) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
     async with deps.sessions() as session:
         agent_ids = list(
             (
-                await session.execute(
-                    select(MCPAgent.id).where(MCPAgent.status == AgentStatus.ACTIVE, MCPAgent.deleted_at.is_(None))
-                )
+                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
             ).scalars()
         )
     for agent_id in agent_ids:

@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from jobs.context import WorkerDeps, deps_of
+from jobs.context import JobContext, WorkerDeps, deps_of
+from loaders.visibility import live_agents
 from models import MCPAgent, Task
 from models.agents import AgentConfig
 from models.json_document import unreadable_keys
@@ -129,7 +130,11 @@ async def _ready(deps: WorkerDeps, task: Task, config: AgentConfig) -> bool:
 
 
 async def _running_count(deps: WorkerDeps, user_id: uuid.UUID, session: AsyncSession | None = None) -> int:
-    query = select(func.count()).select_from(Task).where(Task.user_id == user_id, Task.status == TaskStatus.RUNNING)
+    query = (
+        select(func.count())
+        .select_from(Task)
+        .where(col(Task.user_id) == user_id, col(Task.status) == TaskStatus.RUNNING)
+    )
     if session is not None:
         return int((await session.execute(query)).scalar_one())
     async with deps.sessions() as own:
@@ -159,7 +164,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
     async with deps.sessions() as session:
-        return (await session.execute(select(Task.status).where(Task.id == task_id))).scalar_one_or_none()
+        return (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
 
 
 def _output(outcome: mcp.ToolOutcome) -> Any:
@@ -234,17 +239,21 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
     await _finish(deps, task.id, succeeded=False, started=started, error=error)
 
 
-async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
+async def execute_task(ctx: JobContext, *, task_id: str) -> None:
     """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
     deps = deps_of(ctx)
     pk = uuid.UUID(task_id)
     await deps.queues.forget(pk)
     async with deps.sessions() as session:
         task = await session.get(Task, pk)
-        agent = await session.get(MCPAgent, task.agent_id) if task is not None else None
+        agent = (
+            (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == task.agent_id))).scalar_one_or_none()
+            if task is not None
+            else None
+        )
     if task is None or task.status != TaskStatus.PENDING:
         return
-    if agent is None or agent.deleted_at is not None:
+    if agent is None:
         await fail_pending(deps, pk, "The agent was removed.")
         return
     try:

@@ -16,7 +16,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from loaders.visibility import live_agents
 from models import MCPAgent
 from models.agents import (
     RATE_LIMIT_REQUESTS_MAX,
@@ -203,8 +205,8 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
         cached = None
     if cached is not None:
         return json.loads(cached)  # type: ignore[no-any-return]
-    agent = await session.get(MCPAgent, agent_id)
-    if agent is None or agent.deleted_at is not None:
+    agent = (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
+    if agent is None:
         return None
     await cache_capabilities(redis, agent_id, agent.capabilities or [])
     return agent.capabilities or []
@@ -224,7 +226,7 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:
-    return bool((await db.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one())
+    return bool((await db.execute(select(func.count()).where(col(MCPAgent.name) == name))).scalar_one())
 
 
 async def register_agent(
@@ -279,8 +281,11 @@ async def register_agent(
 async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
     """The agent, not deleted, read afresh (the session may hold an older copy from the read made before
     a call to the peer); with `lock`, its row locked until the transaction ends."""
-    agent = await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True) if agent_id else None
-    if agent is None or agent.deleted_at is not None:
+    if agent_id is None:
+        raise Rejected([AGENT_NOT_FOUND])
+    query = live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id).execution_options(populate_existing=True)
+    agent: MCPAgent | None = (await db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+    if agent is None:
         raise Rejected([AGENT_NOT_FOUND])
     return agent
 

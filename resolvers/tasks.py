@@ -11,9 +11,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, MCPAgent, Task
 from models.agents import AgentStatus
 from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
@@ -84,8 +85,14 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
 
 async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
     problems: list[Problem] = []
-    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
-    if agent is None or agent.deleted_at is not None:
+    agent = (
+        (
+            await session.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
+        ).scalar_one_or_none()
+        if request.agent_id
+        else None
+    )
+    if agent is None:
         problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
     elif agent.status != AgentStatus.ACTIVE:
         problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
@@ -99,8 +106,16 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
     if request.session_given:
-        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
-        if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
+        owned = (
+            (
+                await session.execute(
+                    visible_chat_sessions(user_id, col(ChatSession.id)).where(col(ChatSession.id) == request.session_id)
+                )
+            ).scalar_one_or_none()
+            if request.session_id
+            else None
+        )
+        if owned is None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
     if len(request.dependencies) > MAX_DEPENDENCIES:
@@ -110,7 +125,7 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
         mine = (
-            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            set((await session.execute(visible_tasks(user_id, col(Task.id)).where(col(Task.id).in_(wanted)))).scalars())
             if wanted
             else set()
         )
@@ -147,8 +162,12 @@ async def _moved(
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved
-    task = await session.get(Task, task_id, populate_existing=True)
-    if task is None or task.user_id != user_id:
+    task = (
+        await session.execute(
+            visible_tasks(user_id, Task).where(col(Task.id) == task_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if task is None:
         raise Rejected([TASK_NOT_FOUND])
     raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 
 from gateway.db import create_engine
 from gateway.settings import get_settings
@@ -100,7 +101,7 @@ AGENTS: list[dict[str, Any]] = [
 
 
 async def _demo_user(connection: AsyncConnection) -> bool:
-    found = await connection.execute(select(User.id).where(User.email == DEMO_EMAIL))
+    found = await connection.execute(select(col(User.id)).where(col(User.email) == DEMO_EMAIL))
     return found.first() is not None
 
 
@@ -140,16 +141,17 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                 email_verified=True,
                 email_verified_at=now,
             )
-            .returning(User.id)
+            .returning(col(User.id))
         )
     ).scalar_one()
     agent_ids = []
     for agent in AGENTS:
-        existing = (await connection.execute(select(MCPAgent.id).where(MCPAgent.name == agent["name"]))).first()
+        named = select(col(MCPAgent.id)).where(col(MCPAgent.name) == agent["name"])
+        existing = (await connection.execute(named)).first()
         agent_ids.append(
             existing[0]
             if existing
-            else (await connection.execute(insert(MCPAgent).values(**agent).returning(MCPAgent.id))).scalar_one()
+            else (await connection.execute(insert(MCPAgent).values(**agent).returning(col(MCPAgent.id)))).scalar_one()
         )
     session_ids = []
     for index, (title, lines) in enumerate(CONVERSATIONS):
@@ -165,7 +167,7 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                     created_at=started,
                     context_data={"businessContext": {"taskType": "admin"}},
                 )
-                .returning(ChatSession.id)
+                .returning(col(ChatSession.id))
             )
         ).scalar_one()
         session_ids.append(session_id)

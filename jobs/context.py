@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import Redis
+from saq.types import Context
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.crypto import SecretBox
@@ -27,5 +27,11 @@ class WorkerDeps:
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
-def deps_of(ctx: dict[str, Any]) -> WorkerDeps:
-    return ctx["deps"]  # type: ignore[no-any-return]
+class JobContext(Context, total=False):
+    """saq's job context, with what the worker's startup adds to it."""
+
+    deps: WorkerDeps
+
+
+def deps_of(ctx: JobContext) -> WorkerDeps:
+    return ctx["deps"]

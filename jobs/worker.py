@@ -8,15 +8,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
 from redis.asyncio import Redis
 from saq import CronJob, Worker
+from saq.types import TimersDict
 
 from gateway.clients import egress_policy, secret_box
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
-from jobs.context import WorkerDeps
+from jobs.context import JobContext, WorkerDeps
 from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
@@ -28,7 +28,7 @@ log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
 
 
-class EmbeddedWorker(Worker):
+class EmbeddedWorker(Worker[JobContext]):
     """saq's worker without its own signal handlers: the process that runs it owns the signals."""
 
     SIGNALS: list[signal.Signals] = []  # noqa: RUF012
@@ -39,12 +39,23 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
-def build_workers(deps: WorkerDeps) -> list[Worker]:
-    async def startup(ctx: dict[str, Any]) -> None:
+# saq's defaults but for its sweep of stuck jobs (60 s). Every key is given: saq's PartialTimersDict inherits
+# its keys as required from TimersDict, so a partial one does not type-check.
+TIMERS = TimersDict(schedule=1, worker_info=10, sweep=10, abort=1)
+
+
+def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
+    async def startup(ctx: JobContext) -> None:
         ctx["deps"] = deps
 
-    workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
+    workers = [
+        EmbeddedWorker(
+            queue,
+            functions=TASK_JOBS,
+            concurrency=SLOTS[priority],
+            startup=startup,
+            timers=TIMERS,
+        )
         for priority, queue in deps.queues.by_priority.items()
     ]
     workers.append(

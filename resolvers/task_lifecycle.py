@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, null, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from models import MCPAgent, Task
 from models.agents import AgentConfig
@@ -75,10 +76,10 @@ async def _apply(
     owner: uuid.UUID | None = None,
 ) -> Task | None:
     move = MOVES[name]
-    statement = update(Task).where(Task.id == task_id, Task.status.in_(tuple(move.sources)))
+    statement = update(Task).where(col(Task.id) == task_id, col(Task.status).in_(tuple(move.sources)))
     if owner is not None:
-        statement = statement.where(Task.user_id == owner)
-    moved = (await db.execute(statement.values(status=move.target, **(values or {})).returning(Task.id))).first()
+        statement = statement.where(col(Task.user_id) == owner)
+    moved = (await db.execute(statement.values(status=move.target, **(values or {})).returning(col(Task.id)))).first()
     if moved is None:
         return None
     return await db.get(Task, task_id, populate_existing=True)
@@ -147,7 +148,7 @@ async def count_retry(db: AsyncSession, task_id: uuid.UUID) -> None:
     """One more attempt of a running task (the worker's retry after a failed call)."""
     await db.execute(
         update(Task)
-        .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+        .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.RUNNING)
         .values(retry_count=Task.retry_count + 1)
     )
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlmodel import col
 
-from jobs.context import JobContext, deps_of
+from jobs.context import JobContext, WorkerDeps, deps_of
 from loaders.visibility import live_agents
 from models import MCPAgent
 from models.agents import AgentStatus
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
-from resolvers.transact import transactions_of
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 
 log = logging.getLogger("gateway.jobs.health")
+
+
+def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awaitable[MCPAgent]]:
+    return lambda uow: check_health(uow, deps.redis, deps.box, deps.policy, agent_id)
 
 
 async def check_agents(ctx: JobContext) -> int:
@@ -29,7 +35,12 @@ async def check_agents(ctx: JobContext) -> int:
     for agent_id in agent_ids:
         try:
             # Each agent's probe runs outside any transaction; only its outcome is written in one.
-            await check_health(transactions_of(deps.sessions), deps.redis, deps.box, deps.policy, agent_id)
+            await run_unit_of_work(
+                deps.sessions,
+                deps.events,
+                deps.queues,
+                _probe(deps, agent_id),
+            )
         except Rejected:
             continue  # deleted or changed during its probe: the next run checks it as it is then
     return len(agent_ids)

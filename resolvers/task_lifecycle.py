@@ -23,10 +23,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, null, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import MCPAgent, Task
+from models import Task
 from models.agents import AgentConfig
 from models.tasks import TaskMeta, TaskPriority, TaskStatus
 from services.task_queues import TaskQueues
@@ -191,11 +191,3 @@ async def enqueue(
     if not queued:
         log.warning("task %s could not be queued (Redis unreachable); the worker's sweep will", task.id)
     return queued
-
-
-async def enqueue_committed(sessions: async_sessionmaker[AsyncSession], queues: TaskQueues, task: Task) -> bool:
-    """`enqueue` after the use case committed: reads the agent's configuration (for the job's timeout);
-    ValueError when it does not read."""
-    async with sessions() as db:
-        agent = await db.get(MCPAgent, task.agent_id)
-    return await enqueue(queues, task, AgentConfig.parse(agent.configuration if agent else None))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, fields
 
+from opentelemetry.trace import Span
 from saq.types import Context
 
 from services.resources import Resources
@@ -26,9 +27,11 @@ class WorkerDeps(Resources):
 
 
 class JobContext(Context, total=False):
-    """saq's job context, with what the worker's startup adds to it."""
+    """saq's job context, with what the worker adds to it: its resources (at startup) and the job's span
+    (from before to after the job runs)."""
 
     deps: WorkerDeps
+    span: Span
 
 
 def deps_of(ctx: JobContext) -> WorkerDeps:

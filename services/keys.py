@@ -92,6 +92,14 @@ def worker_alive(worker_id: str) -> str:
     return f"worker:alive:{worker_id}"
 
 
+# --- persisted queries (graph/persisted.py): documents by their sha256, and the index that bounds them ---
+PERSISTED_QUERY_INDEX = "apq:index"
+
+
+def persisted_query(digest: str) -> str:
+    return f"apq:document:{digest}"
+
+
 # --- event channels (services/events.py carries them) ---
 def task_events(user_id: uuid.UUID | str) -> str:
     """Every change of the user's tasks."""

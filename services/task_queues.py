@@ -15,7 +15,7 @@ from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from models.tasks import TaskPriority
-from services import keys
+from services import keys, tracing
 from services.keys import MAINTENANCE_QUEUE
 
 QUEUE_NAMES = {priority: keys.task_queue(priority) for priority in TaskPriority}
@@ -63,6 +63,7 @@ class TaskQueues:
                 timeout=timeout_seconds,
                 retries=1,
                 ttl=600,
+                meta={"trace": tracing.carrier()},  # the job's span continues the enqueuing request's trace
             )
             return True
         except (RedisError, OSError):

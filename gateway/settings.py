@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
     # The document itself (graph/document_limits.py): its length, and its selections once fragments are
     # expanded, in all and in one selection set.
+    metrics_token: str | None = Field(default=None, validation_alias="GATEWAY_METRICS_TOKEN")
+    log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="GATEWAY_LOG_FORMAT")
+    trusted_documents: Path | None = Field(default=None, validation_alias="GATEWAY_TRUSTED_DOCUMENTS")
     max_query_bytes: int = Field(default=32 * 1024, ge=1024, validation_alias="GATEWAY_MAX_QUERY_BYTES")
     max_fields: int = Field(default=1000, ge=10, validation_alias="GATEWAY_MAX_FIELDS")
     max_fields_per_set: int = Field(default=100, ge=10, validation_alias="GATEWAY_MAX_FIELDS_PER_SET")
@@ -57,7 +60,7 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(default=10, ge=1, validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
     max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
-    # HTTP connections (gateway/http.py): open per peer address, and how long a request's headers may take.
+    # HTTP connections (cli/http.py): open per peer address, and how long a request's headers may take.
     max_connections_per_address: int = Field(default=256, ge=1, validation_alias="GATEWAY_MAX_CONNECTIONS_PER_ADDRESS")
     http_header_timeout: float = Field(default=10.0, gt=0, le=300, validation_alias="GATEWAY_HTTP_HEADER_TIMEOUT")
     # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.

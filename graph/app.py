@@ -1,56 +1,54 @@
-"""The Starlette application: GraphQL over HTTP and WebSocket, health, readiness, metrics, JWKS."""
+"""The Starlette application: GraphQL over HTTP and WebSocket, with the probes (graph/probes.py), the
+metrics (graph/metrics.py) and socket admission (graph/sockets.py) mounted beside it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import time
-from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-import psutil
 from cross_web import HTTPException
-from redis.asyncio import Redis
+from graphql import ExecutionResult
 from redis.exceptions import RedisError
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
-from gateway.clients import egress_policy, secret_box
-from gateway.db import create_engine, session_factory, statements_executed
-from gateway.settings import Settings
-from graph.context import Context, Resources
+from graph import ide, media
+from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
+from graph.metrics import HttpMetrics, metrics_route
+from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
+from graph.probes import probe_routes
 from graph.schema import build_schema
-from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
-from services.addresses import TrustedProxies
-from services.events import EventHub
-from services.mailer import Mailer
+from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
+from graph.telemetry import HttpSpans, RequestIds
+from services.resources import Resources
 from services.sessions import is_revoked
-from services.task_queues import TaskQueues
-from services.tokens import TokenKeys, dev_key_set, load_key_set
 
 log = logging.getLogger("gateway")
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resources = resources
         self.sockets = SocketRegistry(resources.redis)
+        trusted = resources.settings.trusted_documents
+        self.persisted = PersistedQueries(resources.redis, load_manifest(trusted) if trusted else None)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's HTTP handling, except that a request it refuses (malformed JSON, a missing query,
@@ -58,10 +56,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = media.finish(request, await self.run(request))
         except ClientDisconnect:
             return  # the client left mid-body: nobody to answer, nothing to log
+        except PersistedQueryError as refused:
+            status = 400 if refused.code == RequestErrorCode.BAD_REQUEST else 200
+            response = JSONResponse(refused.as_response(), status_code=status)
         except HTTPException as refused:
             response = JSONResponse(
                 {"errors": [{"message": refused.reason, "extensions": {"code": RequestErrorCode.BAD_REQUEST.value}}]},
@@ -79,6 +81,40 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if media.is_request_error(result) and media.wants_graphql_response(request):
+            media.mark_request_error(request, cast("dict[str, Any]", processed))
+        return processed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query by its hash is a query, not a browser asking for GraphiQL.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Resolves a persisted query's hash (APQ or `documentId`) to its text first (graph/persisted.py)."""
+        if isinstance(request_data, GraphQLRequestData):
+            document_id = await _document_id(request_adapter) if request_data.query is None else None
+            query, context.persist = await self.persisted.resolve(
+                request_data.query, request_data.extensions, document_id
+            )
+            request_data = replace(request_data, query=query)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -120,128 +156,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return False
 
 
-class SocketApp:
-    """The WebSocket endpoint: at most `GATEWAY_MAX_SOCKETS_PER_ADDRESS` open sockets per client address
-    (initialised or not), then strawberry's handler, then forgetting the socket when it ends."""
-
-    def __init__(self, app: GatewayGraphQL) -> None:
-        self.app = app
-        self.open_per_address: Counter[str] = Counter()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        resources = self.app.resources
-        peer = scope.get("client")
-        forwarded = next(
-            (value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"), None
-        )
-        address = resources.proxies.client(peer[0] if peer else None, forwarded) or "unknown"
-        if self.open_per_address[address] >= resources.settings.max_sockets_per_address:
-            # Refused at the handshake (the client sees HTTP 403), before any per-socket work.
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": TOO_MANY_SOCKETS,
-                    "reason": "Too many open sockets from this address",
-                }
-            )
-            return
-        self.open_per_address[address] += 1
-        try:
-            await self.app(scope, MessageRate(receive, send), send)
-        finally:
-            self.open_per_address[address] -= 1
-            if self.open_per_address[address] <= 0:
-                del self.open_per_address[address]
-            self.app.sockets.discard_scope(scope)
-
-
-class MessageRate:
-    """The socket's `receive`, allowing a burst of 100 client messages and 20 a second after that: a
-    ping flood (154,000 pings in 8 s from one socket, before `connection_init`) kept the loop answering
-    pongs, and /healthz waited 0.6 s. A socket over the rate is closed with 4429."""
-
-    BURST, PER_SECOND = 100, 20.0
-
-    def __init__(self, receive: Any, send: Any) -> None:
-        self.receive, self.send = receive, send
-        self.tokens, self.last = float(self.BURST), time.monotonic()
-
-    async def __call__(self) -> Any:
-        message = await self.receive()
-        if message.get("type") != "websocket.receive":
-            return message
-        now = time.monotonic()
-        self.tokens = min(self.BURST, self.tokens + (now - self.last) * self.PER_SECOND) - 1
-        self.last = now
-        if self.tokens >= 0:
-            return message
-        with contextlib.suppress(Exception):
-            await self.send({"type": "websocket.close", "code": TOO_MANY_SOCKETS, "reason": "Too many messages"})
-        return {"type": "websocket.disconnect", "code": TOO_MANY_SOCKETS}
-
-
-class CountingApp:
-    """Counts GraphQL HTTP requests for /metrics before handing them to strawberry."""
-
-    def __init__(self, app: GatewayGraphQL, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.metrics.requests += 1
-        await self.app(scope, receive, send)
-
-
-def load_keys(settings: Settings) -> TokenKeys:
-    if settings.jwt_private_keys:
-        key_set = load_key_set(settings.jwt_private_keys)
-    elif settings.is_production:
-        raise SystemExit("GATEWAY_JWT_PRIVATE_KEYS is required in production")
-    else:
-        key_set = dev_key_set(settings.data_dir)
-    return TokenKeys(key_set, issuer=settings.jwt_issuer, ttl_seconds=settings.access_token_ttl)
-
-
-def load_mailer(settings: Settings) -> Mailer:
-    if not settings.smtp_url and settings.is_production:
-        raise SystemExit(
-            "GATEWAY_SMTP_URL is required in production: without it, verification and "
-            "password-reset mails are only written to files on the server "
-            "(e.g. GATEWAY_SMTP_URL=smtp+starttls://user:password@smtp.example.com:587)"
-        )
-    return Mailer(smtp_url=settings.smtp_url, outbox=settings.data_dir / "outbox")
-
-
-async def open_resources(settings: Settings, *, database_url: str, redis_url: str) -> Resources:
-    engine = create_engine(database_url, pool_size=settings.db_pool_size)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
-    return Resources(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis,
-        keys=load_keys(settings),
-        mailer=load_mailer(settings),
-        events=EventHub(redis, queue_size=settings.ws_queue_size),
-        box=secret_box(settings),
-        policy=egress_policy(settings),
-        queues=TaskQueues(redis_url),
-        proxies=TrustedProxies(settings.trusted_proxies),
-    )
-
-
-async def close_resources(resources: Resources) -> None:
-    await resources.events.close()
-    await resources.queues.disconnect()
-    await resources.redis.aclose()
-    await resources.engine.dispose()
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.requests = 0
+async def _document_id(request: Any) -> object:
+    """`documentId` (GraphQL over HTTP's persisted documents) from the query string or the JSON body."""
+    if request.method == "GET":
+        return request.query_params.get("documentId")
+    try:
+        body = json.loads(await request.get_body())
+    except (ValueError, RecursionError):
+        return None
+    return body.get("documentId") if isinstance(body, dict) else None
 
 
 def create_app(resources: Resources) -> Starlette:
@@ -255,56 +178,9 @@ def create_app(resources: Resources) -> Starlette:
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
-    metrics = Metrics()
-    process = psutil.Process()
-
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(_: Request) -> Response:
-        checks: dict[str, str] = {}
-        try:
-            async with asyncio.timeout(2), resources.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            checks["postgres"] = "ok"
-        except Exception:
-            checks["postgres"] = "unreachable"
-        try:
-            async with asyncio.timeout(2):
-                await resources.redis.ping()
-            checks["redis"] = "ok"
-        except Exception:
-            checks["redis"] = "unreachable"
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", **checks}, status_code=200 if ready else 503
-        )
-
-    async def metrics_endpoint(_: Request) -> Response:
-        lines = [
-            "# TYPE gateway_http_graphql_requests_total counter",
-            f"gateway_http_graphql_requests_total {metrics.requests}",
-            "# TYPE gateway_sql_statements_total counter",
-            f"gateway_sql_statements_total {statements_executed()}",
-            "# TYPE gateway_events_published_total counter",
-            f"gateway_events_published_total {resources.events.counters.published}",
-            "# TYPE gateway_event_publish_failures_total counter",
-            f"gateway_event_publish_failures_total {resources.events.counters.publish_failures}",
-            "# TYPE gateway_event_subscribers_dropped_total counter",
-            f"gateway_event_subscribers_dropped_total {resources.events.counters.dropped_subscribers}",
-            "# TYPE gateway_event_subscribers gauge",
-            f"gateway_event_subscribers {resources.events.subscriber_count}",
-            "# TYPE process_resident_memory_bytes gauge",
-            f"process_resident_memory_bytes {process.memory_info().rss}",
-            "# TYPE process_start_time_seconds gauge",
-            f"process_start_time_seconds {metrics.started:.0f}",
-        ]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-    async def jwks(_: Request) -> Response:
-        return JSONResponse(resources.keys.public_jwks(), headers={"Cache-Control": "public, max-age=300"})
-
-    middleware = []
+    sockets = SocketApp(graphql, graphql.sockets, resources)
+    # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
+    middleware = [Middleware(HttpSpans), Middleware(HttpMetrics), Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -318,12 +194,11 @@ def create_app(resources: Resources) -> Starlette:
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
     return Starlette(
         routes=[
-            Route("/graphql", CountingApp(graphql, metrics), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", SocketApp(graphql)),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-            Route("/.well-known/jwks.json", jwks),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", sockets),
+            *probe_routes(resources),
+            *(ide.asset_routes() if graphql.graphql_ide else []),
+            metrics_route(resources, sockets.open_count),
         ],
         middleware=middleware,
     )

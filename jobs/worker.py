@@ -8,27 +8,27 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+import time
 
-from redis.asyncio import Redis
 from saq import CronJob, Worker
+from saq.types import TimersDict
 
-from gateway.clients import egress_policy, secret_box
-from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
-from jobs.context import WorkerDeps
+from jobs.context import JobContext, WorkerDeps
 from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
-from services.events import EventHub
-from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
+from services import metrics, tracing
+from services.resources import close_resources, open_resources
+from services.task_queues import EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
+WORKER_POOL_SIZE = 5
 
 
-class EmbeddedWorker(Worker):
+class EmbeddedWorker(Worker[JobContext]):
     """saq's worker without its own signal handlers: the process that runs it owns the signals."""
 
     SIGNALS: list[signal.Signals] = []  # noqa: RUF012
@@ -39,12 +39,48 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
-def build_workers(deps: WorkerDeps) -> list[Worker]:
-    async def startup(ctx: dict[str, Any]) -> None:
+async def open_job_span(ctx: JobContext) -> None:
+    """A span for the job, in the trace of the request that enqueued it."""
+    job = ctx.get("job")
+    if job is not None:
+        parent = tracing.parent_of((job.meta or {}).get("trace"))
+        ctx["span"] = tracing.tracer.start_span(
+            f"job {job.function}", context=parent, attributes={"saq.job.key": job.key, "saq.job.attempt": job.attempts}
+        )
+
+
+async def record_job(ctx: JobContext) -> None:
+    """A job's run time and outcome for /metrics (a retried job counts under its new status, `queued`)."""
+    job = ctx.get("job")
+    if job is not None and job.started:
+        seconds = max(0, time.time() * 1000 - job.started) / 1000
+        metrics.JOB_DURATION.labels(job.function, str(job.status.value)).observe(seconds)
+    span = ctx.pop("span", None)
+    if span is not None:
+        if job is not None:
+            span.set_attribute("saq.job.status", str(job.status.value))
+        span.end()
+
+
+# saq's defaults but for its sweep of stuck jobs (60 s). Every key is given: saq's PartialTimersDict inherits
+# its keys as required from TimersDict, so a partial one does not type-check.
+TIMERS = TimersDict(schedule=1, worker_info=10, sweep=10, abort=1)
+
+
+def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
+    async def startup(ctx: JobContext) -> None:
         ctx["deps"] = deps
 
-    workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
+    workers = [
+        EmbeddedWorker(
+            queue,
+            functions=TASK_JOBS,
+            concurrency=SLOTS[priority],
+            startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
+            timers=TIMERS,
+        )
         for priority, queue in deps.queues.by_priority.items()
     ]
     workers.append(
@@ -52,6 +88,8 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
             deps.queues.maintenance,
             functions=[check_agents],
             startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
             concurrency=1,
             cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
         )
@@ -60,17 +98,10 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
 
 
 async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
-    engine = create_engine(database_url, pool_size=5)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    deps = WorkerDeps(
-        sessions=session_factory(engine),
-        redis=redis,
-        box=secret_box(settings),
-        policy=egress_policy(settings),
-        events=EventHub(redis),
-        queues=TaskQueues(redis_url),
-        tasks_per_user=settings.tasks_per_user,
+    resources = await open_resources(
+        settings, database_url=database_url, redis_url=redis_url, pool_size=WORKER_POOL_SIZE, redis_timeout=5.0
     )
+    deps = WorkerDeps.of(resources)
     workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)
@@ -94,10 +125,7 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
         for task in running:
             task.cancel()
         await asyncio.gather(sweeper, *running, return_exceptions=True)
-        await deps.queues.disconnect()
-        await deps.events.close()
-        await redis.aclose()
-        await engine.dispose()
+        await close_resources(deps)
         log.info("worker %s stopped", deps.worker_id)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import Settings
-from graph.context import Resources
+from services.resources import Resources
 from tests.conftest import signing_keys_json
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.live import GATEWAY, free_port, gateway_env
@@ -158,7 +158,7 @@ async def test_outbox_mails_are_readable_by_the_server_only(
 
 
 def test_production_settings_without_smtp_are_refused(tmp_path: Path) -> None:
-    from graph.app import load_mailer
+    from services.resources import mailer as load_mailer
 
     production = Settings(GATEWAY_ENV="production", GATEWAY_DATA_DIR=str(tmp_path))
     with pytest.raises(SystemExit, match="GATEWAY_SMTP_URL is required in production"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ from typing import Annotated
 
 import typer
 
+from gateway import logs
 from gateway.settings import Settings, get_settings
+from services import tracing
 
 app = typer.Typer(
     help="Assistant Gateway: the GraphQL API of the assistant.",
@@ -74,9 +75,10 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve the API (GraphiQL at /graphql). Starts embedded PostgreSQL/Redis when their URLs are unset."""
-    from gateway import migrate as migrations
+    from migrations import migrate as migrations
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     settings = get_settings()
     embedded = settings.database_url is None or settings.redis_url is None
     run_worker = settings.run_worker if settings.run_worker is not None else embedded
@@ -96,9 +98,10 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from gateway.http import GuardedHttpToolsProtocol
-    from graph.app import close_resources, create_app, open_resources
+    from cli.http import GuardedHttpToolsProtocol
+    from graph.app import create_app
     from jobs import worker
+    from services.resources import close_resources, open_resources
 
     resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
     stop_worker = asyncio.Event()
@@ -120,6 +123,8 @@ async def _serve(
             host=host,
             port=port,
             log_level="info",
+            log_config=None,  # our handlers (gateway/logs.py): JSON lines, no access log
+            access_log=False,
             ws_max_size=1 << 20,
             proxy_headers=False,
             http=GuardedHttpToolsProtocol,
@@ -139,7 +144,8 @@ def worker_command() -> None:
     """Run the background worker: tasks (one queue per priority), agent health checks, recovery."""
     from jobs import worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     with _owning_servers():
         database_url, redis_url = _urls()
         worker.main(get_settings(), database_url=database_url, redis_url=redis_url)
@@ -148,7 +154,7 @@ def worker_command() -> None:
 @app.command(name="migrate")
 def migrate_command() -> None:
     """Apply database migrations (alembic upgrade head)."""
-    from gateway import migrate as migrations
+    from migrations import migrate as migrations
 
     with _owning_servers():
         database_url, _ = _urls()
@@ -178,8 +184,8 @@ def export_schema(
 @app.command(name="seed-demo")
 def seed_demo() -> None:
     """Create a demo account with realistic sessions, messages, documents, agents and tasks."""
-    from gateway import migrate as migrations
-    from gateway.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+    from cli.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+    from migrations import migrate as migrations
 
     with _owning_servers():
         database_url, _ = _urls()

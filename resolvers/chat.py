@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from loaders.visibility import visible_chat_sessions, visible_documents, visible_messages
 from models import ChatSession, Document, Message
+from models.base import database_now
 from models.chat import CONTENT_MAX, RESTORE_WINDOW_DAYS, TITLE_MAX, MessageRole, SessionStatus
 from resolvers.chat_events import MessageEventKind, publish_message
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -139,7 +140,7 @@ async def update_chat_session(
         chat_session.title = title or None
     if context is not None:
         chat_session.context_data = context
-    chat_session.updated_at = func.now()
+    chat_session.updated_at = database_now()
     return await _saved(db, chat_session)
 
 
@@ -156,7 +157,7 @@ async def _set_status(
     if chat_session.status != source:
         raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, refusal)])
     chat_session.status = target
-    chat_session.updated_at = func.now()
+    chat_session.updated_at = database_now()
     return await _saved(db, chat_session)
 
 
@@ -176,8 +177,8 @@ async def delete_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session
     """Soft delete: restorable for 30 days, then the retention purge removes it."""
     chat_session = await _own_chat_session(db, user_id, chat_session_id)
     chat_session.status = SessionStatus.DELETED
-    chat_session.deleted_at = func.now()
-    chat_session.updated_at = func.now()
+    chat_session.deleted_at = database_now()
+    chat_session.updated_at = database_now()
     return await _saved(db, chat_session)
 
 
@@ -196,7 +197,7 @@ async def restore_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_sessio
         )
     chat_session.status = SessionStatus.ACTIVE
     chat_session.deleted_at = None
-    chat_session.updated_at = func.now()
+    chat_session.updated_at = database_now()
     return await _saved(db, chat_session)
 
 
@@ -265,13 +266,13 @@ async def send_message(
     seq, at = (
         await db.execute(
             update(ChatSession)
-            .where(ChatSession.id == chat_session.id)
+            .where(col(ChatSession.id) == chat_session.id)
             .values(
                 message_count=ChatSession.message_count + 1,
                 last_activity_at=func.statement_timestamp(),
                 updated_at=func.statement_timestamp(),
             )
-            .returning(ChatSession.message_count, ChatSession.last_activity_at)
+            .returning(col(ChatSession.message_count), col(ChatSession.last_activity_at))
         )
     ).one()
     message = Message(
@@ -310,7 +311,7 @@ async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUI
     problems = collect(_check_content(content))
     message, _ = await _found(_own_message(db, user_id, message_id), problems, _refuse_edit)
     message.content = content
-    message.edited_at = func.now()
+    message.edited_at = database_now()
     await _saved(db, message)
     publish_message(uow, MessageEventKind.EDITED, message)
     return message
@@ -322,7 +323,7 @@ async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.U
     message, chat_session = await _own_message(db, user_id, message_id)
     if chat_session.status != SessionStatus.ACTIVE:
         raise Rejected([ARCHIVED_MESSAGE])
-    message.deleted_at = func.now()
+    message.deleted_at = database_now()
     await _saved(db, message)
     publish_message(uow, MessageEventKind.DELETED, message)
     return message

@@ -67,7 +67,7 @@ async def _checked_chat_session(info: Info, chat_session_id: str) -> tuple[uuid.
         row = await chat_loaders.owned_session(db, viewer.user_id, pk) if pk else None
     finally:
         await db.close()
-    if row is None:
+    if row is None or pk is None:
         raise request_error("No such chat session.", RequestErrorCode.NOT_FOUND)
     return pk, int(row.message_count or 0)
 
@@ -140,7 +140,7 @@ class ChatSubscription:
         self, info: Info, chat_session_id: Annotated[strawberry.ID, strawberry.argument(name="sessionId")]
     ) -> AsyncGenerator[ChatSessionEvent, None]:
         pk, _ = await _checked_chat_session(info, chat_session_id)
-        kinds = {
+        kinds: dict[str, type[MessageAdded] | type[MessageEdited] | type[MessageDeleted]] = {
             MessageEventKind.ADDED: MessageAdded,
             MessageEventKind.EDITED: MessageEdited,
             MessageEventKind.DELETED: MessageDeleted,
@@ -148,7 +148,7 @@ class ChatSubscription:
         try:
             async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
                 async for event in events:
-                    kind = kinds.get(event.get("kind"))  # type: ignore[call-overload]
+                    kind = kinds.get(str(event.get("kind")))
                     if kind is not None:
                         yield kind(message=MessageNode.from_row(message_row(event["message"])))
         except StreamInterrupted as error:

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
+from sqlmodel import col
 
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
@@ -39,7 +40,9 @@ class TasksSubscription:
             db = RequestDb(info.context.resources.sessions)
             try:
                 found = (
-                    await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task)) if wanted_task else []
+                    await db.rows(visible_tasks(viewer.user_id).where(col(Task.id) == wanted_task))
+                    if wanted_task
+                    else []
                 )
             finally:
                 await db.close()

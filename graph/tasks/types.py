@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
@@ -51,11 +51,11 @@ class TaskNode(Node):
 
     @strawberry.field
     def input_payload(self) -> JSON:
-        return json_value(self.raw_input)
+        return cast(JSON, json_value(self.raw_input))
 
     @strawberry.field
     def output_payload(self) -> JSON | None:
-        return json_value(self.raw_output)
+        return cast(JSON | None, json_value(self.raw_output))
 
     @strawberry.field
     def metadata(self) -> TaskMetadata:

@@ -9,11 +9,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loaders.visibility import visible_users
 from models import User
+from models.base import database_now
 from models.users import BusinessType, default_preferences
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import check_password as check_guarded_password
@@ -88,7 +88,7 @@ async def update_profile(db: AsyncSession, user_id: uuid.UUID, update: ProfileUp
         user.phone = phone
     if update.timezone is not None:
         user.timezone = update.timezone
-    user.updated_at = func.now()
+    user.updated_at = database_now()
     await db.flush()
     await db.refresh(user)
     return user
@@ -108,7 +108,7 @@ async def update_preferences(db: AsyncSession, user_id: uuid.UUID, update: Prefe
     user = await _own(db, user_id)
     stored = user.preferences if isinstance(user.preferences, dict) else {}
     user.preferences = _merge(_merge(default_preferences(), stored), update.changes)
-    user.updated_at = func.now()
+    user.updated_at = database_now()
     await db.flush()
     await db.refresh(user)
     return user
@@ -134,7 +134,7 @@ async def change_password(
     if problems:
         raise Rejected(problems)
     user.password_hash = await hash_in_pool(new)
-    user.updated_at = func.now()
+    user.updated_at = database_now()
     await db.flush()
     await _revoke(redis, user_id, keep=keep_session)
     await db.refresh(user)
@@ -151,8 +151,8 @@ async def delete_account(
         redis, user.email, address, user.password_hash, password, message=TOO_MANY_GUESSES
     ):
         raise Rejected([Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The password is wrong.")])
-    user.deleted_at = func.now()
-    user.updated_at = func.now()
+    user.deleted_at = database_now()
+    user.updated_at = database_now()
     await db.flush()
     await _revoke(redis, user_id, keep=None)
 

@@ -7,10 +7,12 @@ import uuid
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import User
+from models.base import database_now
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import UNAVAILABLE, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
@@ -61,7 +63,7 @@ async def request_email_verification(
     db: AsyncSession, redis: Redis, mailer: Mailer, user_id: uuid.UUID, *, address: str | None
 ) -> None:
     """A few mails an hour per account and per address: nobody floods a mailbox from here."""
-    user = (await db.execute(select(User).where(User.id == user_id))).scalar_one()
+    user = (await db.execute(select(User).where(col(User.id) == user_id))).scalar_one()
     if user.email_verified:
         raise Rejected([Problem(None, ErrorCode.INVALID_STATE, "The email address is already verified.")])
     await take_or_refuse(
@@ -87,8 +89,8 @@ async def verify_email(db: AsyncSession, redis: Redis, token: str) -> User:
         raise Rejected([BAD_TOKEN])
     if not user.email_verified:
         user.email_verified = True
-        user.email_verified_at = func.now()
-        user.updated_at = func.now()
+        user.email_verified_at = database_now()
+        user.updated_at = database_now()
         await db.flush()
         await db.refresh(user)
     return user
@@ -108,7 +110,7 @@ async def request_password_reset(
         [(ratelimit.RESET_PER_ACCOUNT, email), *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
         "Too many reset requests; try again later.",
     )
-    found = await db.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
+    found = await db.execute(select(User).where(col(User.email) == email, col(User.deleted_at).is_(None)))
     user = found.scalar_one_or_none()
     if user is None:
         return
@@ -139,7 +141,7 @@ async def reset_password(db: AsyncSession, redis: Redis, token: str, new_passwor
     if await _spend(redis, "reset-password", token) != user.id:  # a concurrent use spent it first
         raise Rejected([BAD_TOKEN])
     user.password_hash = await hash_in_pool(new_password)
-    user.updated_at = func.now()
+    user.updated_at = database_now()
     await db.flush()
     try:
         await sessions.revoke_all(redis, user.id)

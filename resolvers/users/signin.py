@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import User
 from models.users import DEFAULT_TIMEZONE, BusinessType, default_preferences
@@ -58,7 +59,7 @@ class SignedIn:
 
 async def _email_taken(db: AsyncSession, email: str) -> bool:
     # Soft-deleted accounts keep their email until the retention purge removes the row.
-    found = await db.execute(select(func.count()).select_from(User).where(User.email == email))
+    found = await db.execute(select(func.count()).select_from(User).where(col(User.email) == email))
     return bool(found.scalar_one())
 
 
@@ -130,7 +131,7 @@ async def login(
     # touches Redis.
     if check_email("input.email", email) is not None:
         raise Rejected([SIGN_IN_FAILED])
-    found = await db.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
+    found = await db.execute(select(User).where(col(User.email) == email, col(User.deleted_at).is_(None)))
     user = found.scalar_one_or_none()
     try:
         # Checked even when the account is unknown, so both failures take the same time and count alike.
@@ -143,7 +144,7 @@ async def login(
         raise
     if not correct or user is None:
         raise Rejected([SIGN_IN_FAILED])
-    await db.execute(update(User).where(User.id == user.id).values(last_login_at=func.now()))
+    await db.execute(update(User).where(col(User.id) == user.id).values(last_login_at=func.now()))
     await db.refresh(user)
     return await _sign_in(db, redis, keys, user)
 

@@ -31,14 +31,18 @@ from gateway.clients import egress_policy, secret_box
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
+from graph.downloads import download_endpoint
 from graph.errors import RequestErrorCode
 from graph.limits import BodySizeLimit, body_limits
 from graph.schema import build_schema
 from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
 from services.addresses import TrustedProxies
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
+from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
 
@@ -58,6 +62,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         a wrong method) is answered as a GraphQL error in JSON, like every other refusal."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if not preflighted_upload(scope):
+            # Refused before a byte of the body is read.
+            await CSRF_REFUSAL(scope, receive, send)
             return
         try:
             response = await self.run(Request(scope=scope, receive=receive))
@@ -119,6 +127,32 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # Without Redis a revocation cannot be known; the token's expiry still bounds the socket.
             log.warning("cannot check session revocation: Redis unreachable")
             return False
+
+
+# Uploads (issue 10): a multipart POST is a "simple" request a browser sends cross-site without asking;
+# like Apollo Server, one without a header that forces a CORS preflight is refused (CSRF).
+PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-requested-with")
+CSRF_REFUSAL = JSONResponse(
+    {
+        "errors": [
+            {
+                "message": "This upload was blocked as a potential cross-site request forgery: send it with an "
+                "`Apollo-Require-Preflight: true` (or `X-Requested-With`) header.",
+                "extensions": {"code": RequestErrorCode.BAD_REQUEST.value},
+            }
+        ]
+    },
+    status_code=400,
+)
+
+
+def preflighted_upload(scope: Any) -> bool:
+    """True unless the request is multipart without a header that forces a preflight."""
+    headers = dict(scope.get("headers") or ())
+    content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    if content_type != b"multipart/form-data":
+        return True
+    return any(headers.get(name, b"").strip() for name in PREFLIGHT_HEADERS)
 
 
 class SocketApp:
@@ -229,12 +263,16 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
         proxies=TrustedProxies(settings.trusted_proxies),
+        storage=Storage.from_setting(settings.storage_url, settings.data_dir),
+        document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
+        document_cache=DocumentCache(redis),
     )
 
 
 async def close_resources(resources: Resources) -> None:
     await resources.events.close()
     await resources.queues.disconnect()
+    await resources.document_queue.disconnect()
     await resources.redis.aclose()
     await resources.engine.dispose()
 
@@ -255,6 +293,7 @@ def create_app(resources: Resources) -> Starlette:
         allowed_origins=settings.cors_origins,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        multipart_uploads_enabled=True,  # uploadDocument; CSRF-guarded in GatewayGraphQL.__call__
     )
     metrics = Metrics()
     process = psutil.Process()
@@ -312,7 +351,7 @@ def create_app(resources: Resources) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", "apollo-require-preflight", "x-requested-with"],
             )
         )
     # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
@@ -325,6 +364,7 @@ def create_app(resources: Resources) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/.well-known/jwks.json", jwks),
+            Route("/documents/{document_id}/download", download_endpoint(resources), methods=["GET"]),
         ],
         middleware=middleware,
     )

@@ -23,10 +23,13 @@ from loaders import Loaders
 from loaders.session import RequestDb
 from services.addresses import TrustedProxies
 from services.crypto import SecretBox
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
 from services.sessions import is_revoked
+from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import InvalidToken, TokenKeys
 
@@ -48,6 +51,10 @@ class Resources:
     policy: EgressPolicy
     queues: TaskQueues
     proxies: TrustedProxies
+    # Documents (issue 10): where originals live, their processing queue, their metadata cache.
+    storage: Storage
+    document_queue: DocumentQueue
+    document_cache: DocumentCache
 
 
 @dataclass
@@ -97,7 +104,7 @@ class Context:
 
     def fresh_db(self) -> tuple[RequestDb, Loaders]:
         db = RequestDb(self.resources.sessions)
-        return db, Loaders(db, self.viewer_id)
+        return db, Loaders(db, self.viewer_id, self.resources.document_cache)
 
     @property
     def is_socket(self) -> bool:

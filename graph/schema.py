@@ -19,7 +19,7 @@ from graph.agent_mutations import AgentsMutation
 from graph.agents import AgentsQuery, MCPAgentNode
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
-from graph.documents import DocumentNode
+from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode
@@ -44,8 +44,8 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
-Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, DocumentsMutation))
+Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription, DocumentsSubscription))
 
 
 class CachingNameConverter(NameConverter):

@@ -10,8 +10,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.crypto import SecretBox
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
+from services.storage import Storage
 from services.task_queues import TaskQueues
 
 
@@ -23,6 +26,10 @@ class WorkerDeps:
     policy: EgressPolicy
     events: EventHub
     queues: TaskQueues
+    storage: Storage
+    document_queue: DocumentQueue
+    document_cache: DocumentCache
+    document_timeout: float = 120.0  # GATEWAY_DOCUMENT_TIMEOUT
     tasks_per_user: int = 2  # GATEWAY_TASKS_PER_USER
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 

@@ -17,11 +17,15 @@ from gateway.clients import egress_policy, secret_box
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
+from jobs.documents import process_document
 from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
+from services.document_cache import DocumentCache
+from services.document_queue import PROCESS_DOCUMENT_JOB, DocumentQueue
 from services.events import EventHub
+from services.storage import Storage
 from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
 
 log = logging.getLogger("gateway.worker")
@@ -39,7 +43,7 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
-def build_workers(deps: WorkerDeps) -> list[Worker]:
+def build_workers(deps: WorkerDeps, *, document_concurrency: int = 2) -> list[Worker]:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
 
@@ -47,6 +51,14 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
         EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
         for priority, queue in deps.queues.by_priority.items()
     ]
+    workers.append(
+        EmbeddedWorker(
+            deps.document_queue.queue,
+            functions=[(PROCESS_DOCUMENT_JOB, process_document)],
+            startup=startup,
+            concurrency=document_concurrency,
+        )
+    )
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,
@@ -69,9 +81,13 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
         policy=egress_policy(settings),
         events=EventHub(redis),
         queues=TaskQueues(redis_url),
+        storage=Storage.from_setting(settings.storage_url, settings.data_dir),
+        document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
+        document_cache=DocumentCache(redis),
+        document_timeout=settings.document_timeout,
         tasks_per_user=settings.tasks_per_user,
     )
-    workers = build_workers(deps)
+    workers = build_workers(deps, document_concurrency=settings.document_concurrency)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)
 
@@ -95,6 +111,7 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
             task.cancel()
         await asyncio.gather(sweeper, *running, return_exceptions=True)
         await deps.queues.disconnect()
+        await deps.document_queue.disconnect()
         await deps.events.close()
         await redis.aclose()
         await engine.dispose()

@@ -9,12 +9,14 @@ from loaders import agents, chat, documents, integrations, tasks, users
 from loaders.base import ConnectionLoaders, RowsByIdLoader
 from loaders.session import RequestDb
 from loaders.turns import Turns
+from services.document_cache import DocumentCache
 
 
 class Loaders:
-    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None) -> None:
+    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: DocumentCache | None = None) -> None:
         self.db = db
         self.viewer_id = viewer_id
+        self.document_cache = document_cache
         self.turns = Turns()  # this request's share of the event loop
 
     def _by_id(self, base, table) -> RowsByIdLoader:
@@ -33,8 +35,12 @@ class Loaders:
         return self._by_id(chat.visible_messages(self.viewer_id), chat.messages)
 
     @cached_property
-    def documents(self) -> RowsByIdLoader:
-        return self._by_id(documents.visible_documents(self.viewer_id), documents.documents)
+    def documents(self) -> documents.DocumentsByIdLoader:
+        return documents.DocumentsByIdLoader(self.db, self.turns, self.viewer_id, self.document_cache)
+
+    @cached_property
+    def document_texts(self) -> documents.DocumentTextLoader:
+        return documents.DocumentTextLoader(self.db, self.turns, self.viewer_id)
 
     @cached_property
     def integrations(self) -> RowsByIdLoader:

@@ -17,7 +17,7 @@ from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS, MessageFilter, SessionF
 from models.chat import MessageRole, SessionStatus
 
 if TYPE_CHECKING:
-    from graph.documents import DocumentNode
+    from graph.documents.types import DocumentNode
     from graph.tasks import TaskFilterInput, TaskNode, TaskOrder
 
 ChatSessionStatus = strawberry.enum(SessionStatus, name="ChatSessionStatus")
@@ -60,8 +60,8 @@ class MessageAttachment:
     document_id: strawberry.Private[str | None] = None
 
     @strawberry.field(description="The attached document, while it exists and is yours.")
-    async def document(self, info: Info) -> Annotated[DocumentNode, strawberry.lazy("graph.documents")] | None:
-        from graph.documents import DocumentNode
+    async def document(self, info: Info) -> Annotated[DocumentNode, strawberry.lazy("graph.documents.types")] | None:
+        from graph.documents.types import DocumentNode
 
         try:
             pk = uuid.UUID(self.document_id) if self.document_id else None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import strawberry
 
 from graph.chat.types import ChatSessionFilter, ChatSessionNode, ChatSessionOrder, sessions_connection
 from graph.connection import Connection
 from graph.context import Info
-from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
+from graph.documents.search import DocumentSearchConnection, document_search
+from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
+from graph.input_limits import MAX_LENGTH
 from graph.integrations import (
     IntegrationFilterInput,
     IntegrationNode,
@@ -22,6 +24,7 @@ from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
 from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
 from models.users import AiPersonality, BusinessType, UserRole, default_preferences
+from resolvers.documents import QUERY_MAX
 
 BusinessTypeEnum = strawberry.enum(BusinessType, name="BusinessType", description="The predefined business types.")
 AiPersonalityEnum = strawberry.enum(AiPersonality, name="AiPersonality")
@@ -135,6 +138,20 @@ class UserNode(Node):
         order_by: DocumentOrder = DocumentOrder.UPLOADED_AT_DESC,
     ) -> Connection[DocumentNode]:
         return await documents_connection(info, self.pk, first, after, last, before, filter, order_by)
+
+    @strawberry.field(
+        description="Your documents matching `query` (web-search syntax: quoted phrases, `or`, `-word`), "
+        "over title and text, best first."
+    )
+    async def document_search(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(metadata={MAX_LENGTH: QUERY_MAX})],
+        first: int | None = None,
+        after: str | None = None,
+        filter: DocumentFilterInput | None = None,
+    ) -> DocumentSearchConnection:
+        return await document_search(info, self.pk, query, first, after, filter)
 
     @strawberry.field(description="Connected applications, by provider by default.")
     async def integrations(

@@ -168,6 +168,9 @@ async def test_the_cron_job_checks_every_active_agent(
         policy=resources.policy,
         events=resources.events,
         queues=resources.queues,
+        storage=resources.storage,
+        document_queue=resources.document_queue,
+        document_cache=resources.document_cache,
     )
     async with mcp_peer() as peer, mcp_peer() as other:
         by_ping = await register_agent(client, operator, peer.url)

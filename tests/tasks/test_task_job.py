@@ -12,8 +12,11 @@ from jobs.context import WorkerDeps
 from jobs.tasks import execute_task
 from jobs.worker import LEGACY_TASK_JOB, build_workers
 from services.crypto import dev_secret_box
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
+from services.storage import Storage
 from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
 
 
@@ -21,6 +24,7 @@ async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tm
     redis = Redis.from_url(redis_url)
     engine = create_engine("postgresql://nobody@127.0.0.1:1/none")  # never connected: workers are not started
     queues = TaskQueues(redis_url)
+    documents = DocumentQueue(redis_url, extraction_seconds=10)
     deps = WorkerDeps(
         sessions=session_factory(engine),
         redis=redis,
@@ -28,6 +32,9 @@ async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tm
         policy=EgressPolicy(),
         events=EventHub(redis),
         queues=queues,
+        storage=Storage.from_setting(None, tmp_path),
+        document_queue=documents,
+        document_cache=DocumentCache(redis),
     )
     try:
         workers = build_workers(deps)
@@ -40,4 +47,5 @@ async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tm
     finally:
         await engine.dispose()
         await queues.disconnect()
+        await documents.disconnect()
         await redis.aclose()

@@ -1,0 +1,70 @@
+"""The document processing job: pending -> processing -> completed | failed, each move published to the
+owner's `documentUpdated` subscribers and the metadata cache invalidated after its commit.
+
+The file is fetched and extracted between two short transactions (no network call or slow extraction
+inside one), in a child process with its own time and memory limits (services/extraction/runner.py):
+a hostile file fails its document, and the worker goes on with the next job."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jobs.context import WorkerDeps, deps_of
+from models import Document
+from resolvers import document_lifecycle
+from resolvers.document_events import publish_document
+from services.extraction.runner import run_extraction
+from services.storage import StoredObjectMissing
+
+log = logging.getLogger("gateway.documents")
+
+
+async def _moved(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Document | None]]) -> Document | None:
+    async with deps.sessions() as db, db.begin():
+        document = await move(db)
+    if document is not None:
+        await deps.document_cache.invalidate(document.id)
+        await publish_document(deps.events, document)
+    return document
+
+
+async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
+    """Process one document; its final row, or None when another job had it (or it was not pending)."""
+    claimed = await _moved(deps, lambda db: document_lifecycle.claim(db, document_id))
+    if claimed is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="document-") as folder:
+        local = Path(folder) / "original"
+        try:
+            with local.open("wb") as target:
+                await deps.storage.save_to(claimed.file_path, target)
+        except StoredObjectMissing:
+            return await _moved(
+                deps, lambda db: document_lifecycle.fail(db, document_id, "The stored file is missing.")
+            )
+        outcome = await run_extraction(local, claimed.mime_type, timeout=deps.document_timeout)
+    if outcome.error is not None or outcome.text is None or outcome.data is None:
+        reason = outcome.error or "Processing stopped unexpectedly."
+        log.info("document %s failed: %s", document_id, reason)
+        return await _moved(deps, lambda db: document_lifecycle.fail(db, document_id, reason))
+    text, data = outcome.text, outcome.data
+    try:
+        return await _moved(deps, lambda db: document_lifecycle.complete(db, document_id, text, data))
+    except Exception:
+        # e.g. a text whose words are too many for one tsvector: the document fails, the worker goes on.
+        log.exception("document %s: the extracted text could not be stored", document_id)
+        return await _moved(
+            deps, lambda db: document_lifecycle.fail(db, document_id, "The extracted text could not be stored.")
+        )
+
+
+async def process_document(ctx: dict[str, Any], *, document_id: str) -> None:
+    """saq job (`PROCESS_DOCUMENT_JOB`)."""
+    await process(deps_of(ctx), uuid.UUID(document_id))

@@ -62,13 +62,13 @@ class DocumentsByIdLoader(FairLoader[uuid.UUID, Any]):
         super().__init__(turns)
         self._db = db
         self._viewer_id = viewer_id
-        self._cache = cache
+        self._redis_cache = cache
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Any]:
         if self._viewer_id is None:
             return [None] * len(keys)
         unique = list(dict.fromkeys(keys))
-        cached, generations = await self._cache.read(unique) if self._cache is not None else ({}, {})
+        cached, generations = await self._redis_cache.read(unique) if self._redis_cache is not None else ({}, {})
         found: dict[uuid.UUID, Any] = {
             pk: row for pk, row in cached.items() if row.user_id == self._viewer_id and row.deleted_at is None
         }
@@ -77,8 +77,8 @@ class DocumentsByIdLoader(FairLoader[uuid.UUID, Any]):
             rows = await self._db.rows(visible_documents(self._viewer_id).where(documents.c.id.in_(missing)))
             loaded = {row.id: row for row in rows}
             found.update(loaded)
-            if self._cache is not None and generations:
-                await self._cache.write((pk, row, generations[pk]) for pk, row in loaded.items())
+            if self._redis_cache is not None and generations:
+                await self._redis_cache.write((pk, row, generations[pk]) for pk, row in loaded.items())
         return [found.get(key) for key in keys]
 
 

@@ -41,7 +41,9 @@ DATE = re.compile(
     rf"|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})\b",
     re.IGNORECASE,
 )
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*")
+# A sentence ends at its punctuation, a blank line or a list item; a single line break inside a paragraph
+# is only where a PDF wrapped the line.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 ACTION = re.compile(
     r"\b(?:please|must|shall|need to|needs to|required to|due (?:by|on|date)|deadline|sign and return|"
     r"action(?: item)?s?:|to do|todo|follow up|remember to|no later than)\b",

@@ -262,7 +262,10 @@ def _content_vector() -> Any:
 
 
 def _title_vector() -> Any:
-    return func.to_tsvector(ENGLISH, func.coalesce(documents.c.title, ""))  # idx_documents_title_search
+    # The empty string inlined too: a bound parameter would not match the index expression.
+    return func.to_tsvector(
+        ENGLISH, func.coalesce(documents.c.title, literal_column("''"))
+    )  # idx_documents_title_search
 
 
 def _search_where(user_id: uuid.UUID, tsquery: Any, search_filter: SearchFilter) -> list[Any]:
@@ -302,7 +305,7 @@ def search_statement(
         ENGLISH, func.left(func.coalesce(text_of, ""), HEADLINE_CHARS), page_sq.c.tsquery, HEADLINE_OPTIONS
     ).label("headline")
     title_headline = func.ts_headline(
-        ENGLISH, func.coalesce(page_sq.c.title, ""), page_sq.c.tsquery, HEADLINE_OPTIONS
+        ENGLISH, func.coalesce(page_sq.c.title, literal_column("''")), page_sq.c.tsquery, HEADLINE_OPTIONS
     ).label("title_headline")
     columns = [column for column in page_sq.c if column.name != "tsquery"]
     return select(*columns, headline, title_headline).order_by(page_sq.c.rank.desc(), page_sq.c.id)

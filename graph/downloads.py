@@ -25,7 +25,10 @@ def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback `filename` and the exact name as RFC 5987 `filename*`."""
     ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
     ascii_name = "".join(char if char.isprintable() and char not in '"\\;' else "_" for char in ascii_name)
-    return f"attachment; filename=\"{ascii_name or 'document'}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    stem, dot, extension = ascii_name.rpartition(".")
+    if not (stem if dot else ascii_name).strip():
+        ascii_name = f"document.{extension}" if dot else "document"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _refused(status: int, message: str) -> Response:

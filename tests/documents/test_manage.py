@@ -163,7 +163,10 @@ def test_content_disposition_follows_rfc_6266() -> None:
     assert content_disposition('a "b";\\c é.pdf') == (
         "attachment; filename=\"a _b___c e.pdf\"; filename*=UTF-8''a%20%22b%22%3B%5Cc%20%C3%A9.pdf"
     )
-    assert content_disposition("发票.pdf") == "attachment; filename=\"document.pdf\"; filename*=UTF-8''%E5%8F%91%E7%A5%A8.pdf"
+    assert (
+        content_disposition("发票.pdf")
+        == "attachment; filename=\"document.pdf\"; filename*=UTF-8''%E5%8F%91%E7%A5%A8.pdf"
+    )
 
 
 async def test_uploaded_documents_attach_to_chat_messages(client: GraphQLClient, user: SignedUp) -> None:

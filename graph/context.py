@@ -12,49 +12,18 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
-from services.addresses import TrustedProxies
-from services.crypto import SecretBox
-from services.document_cache import DocumentCache
-from services.document_queue import DocumentQueue
-from services.egress import EgressPolicy
-from services.events import EventHub
-from services.mailer import Mailer
+from services.resources import Resources
 from services.sessions import is_revoked
-from services.storage import Storage
-from services.task_queues import TaskQueues
-from services.tokens import InvalidToken, TokenKeys
+from services.tokens import InvalidToken
 
 log = logging.getLogger("gateway.graph")
-
-
-@dataclass
-class Resources:
-    """Process-wide clients, opened once at start-up."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    redis: Redis
-    keys: TokenKeys
-    mailer: Mailer
-    events: EventHub
-    box: SecretBox
-    policy: EgressPolicy
-    queues: TaskQueues
-    proxies: TrustedProxies
-    # Documents (issue 10): where originals live, their processing queue, their metadata cache.
-    storage: Storage
-    document_queue: DocumentQueue
-    document_cache: DocumentCache
 
 
 @dataclass

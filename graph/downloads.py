@@ -13,9 +13,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from graph.context import Resources
 from resolvers.documents import downloadable
 from services.download_links import LinkRefused, verify
+from services.resources import Resources
 from services.storage import StoredObjectMissing
 
 log = logging.getLogger("gateway.documents")

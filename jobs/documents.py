@@ -1,5 +1,5 @@
-"""The document processing job: pending -> processing -> completed | failed, each move published to the
-owner's `documentUpdated` subscribers and the metadata cache invalidated after its commit.
+"""The document processing job: pending -> processing -> completed | failed, each move a unit of work
+whose commit is followed by the cache invalidation and the `documentUpdated` event.
 
 The file is fetched and extracted between two short transactions (no network call or slow extraction
 inside one), in a child process with its own time and memory limits (services/extraction/runner.py):
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jobs.context import WorkerDeps, deps_of
 from models import Document
 from resolvers import document_lifecycle
-from resolvers.document_events import publish_document
+from resolvers.documents import announce
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services.extraction.runner import run_extraction
 from services.storage import StoredObjectMissing
 
@@ -27,12 +28,13 @@ log = logging.getLogger("gateway.documents")
 
 
 async def _moved(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Document | None]]) -> Document | None:
-    async with deps.sessions() as db, db.begin():
-        document = await move(db)
-    if document is not None:
-        await deps.document_cache.invalidate(document.id)
-        await publish_document(deps.events, document)
-    return document
+    async def work(uow: UnitOfWork) -> Document | None:
+        document = await move(uow.db)
+        if document is not None:
+            announce(uow, deps.document_cache, document)
+        return document
+
+    return await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
 
 
 async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
@@ -46,9 +48,8 @@ async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
             with local.open("wb") as target:
                 await deps.storage.save_to(claimed.file_path, target)
         except StoredObjectMissing:
-            return await _moved(
-                deps, lambda db: document_lifecycle.fail(db, document_id, "The stored file is missing.")
-            )
+            missing = "The stored file is missing."
+            return await _moved(deps, lambda db: document_lifecycle.fail(db, document_id, missing))
         outcome = await run_extraction(local, claimed.mime_type, timeout=deps.document_timeout)
     if outcome.error is not None or outcome.text is None or outcome.data is None:
         reason = outcome.error or "Processing stopped unexpectedly."
@@ -60,9 +61,8 @@ async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
     except Exception:
         # e.g. a text whose words are too many for one tsvector: the document fails, the worker goes on.
         log.exception("document %s: the extracted text could not be stored", document_id)
-        return await _moved(
-            deps, lambda db: document_lifecycle.fail(db, document_id, "The extracted text could not be stored.")
-        )
+        unstorable = "The extracted text could not be stored."
+        return await _moved(deps, lambda db: document_lifecycle.fail(db, document_id, unstorable))
 
 
 async def process_document(ctx: dict[str, Any], *, document_id: str) -> None:

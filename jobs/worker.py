@@ -10,11 +10,8 @@ import logging
 import signal
 from typing import Any
 
-from redis.asyncio import Redis
 from saq import CronJob, Worker
 
-from gateway.clients import egress_policy, secret_box
-from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
 from jobs.documents import process_document
@@ -22,14 +19,13 @@ from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
-from services.document_cache import DocumentCache
-from services.document_queue import PROCESS_DOCUMENT_JOB, DocumentQueue
-from services.events import EventHub
-from services.storage import Storage
-from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
+from services.document_queue import PROCESS_DOCUMENT_JOB
+from services.resources import close_resources, open_resources
+from services.task_queues import EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
+WORKER_POOL_SIZE = 5
 
 
 class EmbeddedWorker(Worker):
@@ -43,7 +39,7 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
-def build_workers(deps: WorkerDeps, *, document_concurrency: int = 2) -> list[Worker]:
+def build_workers(deps: WorkerDeps) -> list[Worker]:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
 
@@ -56,7 +52,7 @@ def build_workers(deps: WorkerDeps, *, document_concurrency: int = 2) -> list[Wo
             deps.document_queue.queue,
             functions=[(PROCESS_DOCUMENT_JOB, process_document)],
             startup=startup,
-            concurrency=document_concurrency,
+            concurrency=deps.settings.document_concurrency,
         )
     )
     workers.append(
@@ -72,22 +68,11 @@ def build_workers(deps: WorkerDeps, *, document_concurrency: int = 2) -> list[Wo
 
 
 async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
-    engine = create_engine(database_url, pool_size=5)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    deps = WorkerDeps(
-        sessions=session_factory(engine),
-        redis=redis,
-        box=secret_box(settings),
-        policy=egress_policy(settings),
-        events=EventHub(redis),
-        queues=TaskQueues(redis_url),
-        storage=Storage.from_setting(settings.storage_url, settings.data_dir),
-        document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
-        document_cache=DocumentCache(redis),
-        document_timeout=settings.document_timeout,
-        tasks_per_user=settings.tasks_per_user,
+    resources = await open_resources(
+        settings, database_url=database_url, redis_url=redis_url, pool_size=WORKER_POOL_SIZE, redis_timeout=5.0
     )
-    workers = build_workers(deps, document_concurrency=settings.document_concurrency)
+    deps = WorkerDeps.of(resources)
+    workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)
 
@@ -110,11 +95,7 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
         for task in running:
             task.cancel()
         await asyncio.gather(sweeper, *running, return_exceptions=True)
-        await deps.queues.disconnect()
-        await deps.document_queue.disconnect()
-        await deps.events.close()
-        await redis.aclose()
-        await engine.dispose()
+        await close_resources(deps)
         log.info("worker %s stopped", deps.worker_id)
 
 

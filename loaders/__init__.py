@@ -9,11 +9,12 @@ from loaders import agents, chat, documents, integrations, tasks, users
 from loaders.base import ConnectionLoaders, RowsByIdLoader
 from loaders.session import RequestDb
 from loaders.turns import Turns
-from services.document_cache import DocumentCache
 
 
 class Loaders:
-    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: DocumentCache | None = None) -> None:
+    def __init__(
+        self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: documents.MetadataCache | None = None
+    ) -> None:
         self.db = db
         self.viewer_id = viewer_id
         self.document_cache = document_cache

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, false, select
 
@@ -15,7 +15,6 @@ from loaders.pagination import Order, PageSpec
 from loaders.session import RequestDb
 from loaders.turns import Turns
 from models import Document
-from services.document_cache import DocumentCache
 
 documents = Document.__table__  # type: ignore[attr-defined]
 # A node's row: its text (up to a megabyte) is read only by `contentText`, and its storage key never.
@@ -54,11 +53,19 @@ def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
     return PageSpec(base=select(*DOCUMENT_COLUMNS), parent=documents.c.user_id, where=tuple(where))
 
 
+class MetadataCache(Protocol):
+    """What the documents loader needs of the Redis metadata cache (services/document_cache.py)."""
+
+    async def read(self, ids: Sequence[uuid.UUID]) -> tuple[dict[uuid.UUID, Any], dict[uuid.UUID, int]]: ...
+
+    async def write(self, rows: Iterable[tuple[uuid.UUID, Any, int]]) -> None: ...
+
+
 class DocumentsByIdLoader(FairLoader[uuid.UUID, Any]):
     """The viewer's documents by id, through the Redis metadata cache (services/document_cache.py):
     one MGET per batch, then one statement for the misses."""
 
-    def __init__(self, db: RequestDb, turns: Turns, viewer_id: uuid.UUID | None, cache: DocumentCache | None) -> None:
+    def __init__(self, db: RequestDb, turns: Turns, viewer_id: uuid.UUID | None, cache: MetadataCache | None) -> None:
         super().__init__(turns)
         self._db = db
         self._viewer_id = viewer_id

@@ -1,12 +1,15 @@
 """Document use cases: upload, change, delete, restore, reprocess, search, download.
 
-Uploads store the original first and insert the row after (no network call inside a transaction); a
-row that cannot be written takes its stored file with it. Processing states belong to
-resolvers/document_lifecycle.py."""
+Each use case runs in a unit of work and registers what follows its commit: the cached metadata is
+invalidated, the document published to its owner's `documentUpdated` subscribers, and a new or
+reprocessed document queued for the worker. Uploads store the original before the first statement (no
+network call inside a transaction); a row that cannot be written takes its stored file with it.
+Processing states belong to resolvers/document_lifecycle.py."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import unicodedata
 import uuid
@@ -30,11 +33,40 @@ from models.documents import (
     TITLE_MAX,
 )
 from resolvers import document_lifecycle
+from resolvers.document_events import document_channel, encode_document
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.transact import Transact
+from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_text, collect
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.extraction.sniff import DocumentType, sniff
 from services.storage import Storage, document_key
+
+log = logging.getLogger("gateway.documents")
+
+
+@dataclass(frozen=True)
+class DocumentServices:
+    """What document use cases reach beyond the database: the store, the metadata cache, the queue."""
+
+    storage: Storage
+    cache: DocumentCache
+    queue: DocumentQueue
+
+
+def announce(uow: UnitOfWork, cache: DocumentCache, document: Document) -> None:
+    """After the commit: forget the cached metadata, then tell the owner's subscribers how it stands."""
+    uow.after_commit(lambda: cache.invalidate(document.id))
+    uow.publish(document_channel(document.user_id), encode_document(document))
+
+
+def enqueue_after_commit(uow: UnitOfWork, queue: DocumentQueue, document_id: uuid.UUID) -> None:
+    async def enqueue() -> None:
+        if not await queue.enqueue(document_id):
+            log.warning("document %s could not be queued (Redis unreachable)", document_id)
+
+    uow.after_commit(enqueue)
+
 
 DOCUMENT_NOT_FOUND = Problem("input.documentId", ErrorCode.NOT_FOUND, "No such document.")
 QUERY_MAX = 500
@@ -102,7 +134,9 @@ def file_size(source: IO[bytes]) -> int:
     return size
 
 
-async def upload_document(transact: Transact, storage: Storage, user_id: uuid.UUID, upload: UploadRequest) -> Document:
+async def upload_document(
+    uow: UnitOfWork, services: DocumentServices, user_id: uuid.UUID, upload: UploadRequest
+) -> Document:
     title, title_problem = _optional_text("input.title", upload.title, TITLE_MAX)
     category, category_problem = _optional_text("input.category", upload.category, CATEGORY_MAX)
     tags, problems = normalize_tags(upload.tags or [])
@@ -122,9 +156,9 @@ async def upload_document(transact: Transact, storage: Storage, user_id: uuid.UU
 
     document_id = uuid.uuid4()
     key = document_key(user_id, document_id)
-    await storage.put_file(key, upload.file)
-
-    async def insert(db: AsyncSession) -> Document:
+    await uow.release()  # nothing is open yet; stated, so the store's network call is never inside one
+    await services.storage.put_file(key, upload.file)
+    try:
         document = Document(
             id=document_id,
             user_id=user_id,
@@ -137,16 +171,15 @@ async def upload_document(transact: Transact, storage: Storage, user_id: uuid.UU
             file_size=size,
             file_path=key,
         )
-        db.add(document)
-        await db.flush()
-        await db.refresh(document)
-        return document
-
-    try:
-        return await transact(insert)
+        uow.db.add(document)
+        await uow.db.flush()
+        await uow.db.refresh(document)
     except BaseException:
-        await storage.delete(key)
+        await services.storage.delete(key)
         raise
+    announce(uow, services.cache, document)
+    enqueue_after_commit(uow, services.queue, document.id)
+    return document
 
 
 async def _own(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | None, *, deleted: bool) -> Document:
@@ -159,7 +192,11 @@ async def _own(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | No
 
 
 async def update_document(
-    db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | None, changes: DocumentChanges
+    uow: UnitOfWork,
+    services: DocumentServices,
+    user_id: uuid.UUID,
+    document_id: uuid.UUID | None,
+    changes: DocumentChanges,
 ) -> Document:
     title, title_problem = _optional_text("input.title", changes.title, TITLE_MAX)
     category, category_problem = _optional_text("input.category", changes.category, CATEGORY_MAX)
@@ -167,6 +204,7 @@ async def update_document(
     problems = collect(title_problem, category_problem) + problems
     if problems:
         raise Rejected(problems)
+    db = uow.db
     document = await _own(db, user_id, document_id, deleted=False)
     if changes.title is not None:
         document.title = title
@@ -176,20 +214,26 @@ async def update_document(
         document.tags = tags
     await db.flush()
     await db.refresh(document)
+    announce(uow, services.cache, document)
     return document
 
 
-async def delete_document(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | None) -> Document:
-    """Soft delete: hidden everywhere, restorable for 30 days, then purged with its file."""
-    document = await _own(db, user_id, document_id, deleted=False)
+async def delete_document(
+    uow: UnitOfWork, services: DocumentServices, user_id: uuid.UUID, document_id: uuid.UUID | None
+) -> Document:
+    """Soft delete: hidden everywhere, restorable for 30 days."""
+    document = await _own(uow.db, user_id, document_id, deleted=False)
     document.deleted_at = func.now()
-    await db.flush()
-    await db.refresh(document)
+    await uow.db.flush()
+    await uow.db.refresh(document)
+    announce(uow, services.cache, document)
     return document
 
 
-async def restore_document(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | None) -> Document:
-    document = await _own(db, user_id, document_id, deleted=True)
+async def restore_document(
+    uow: UnitOfWork, services: DocumentServices, user_id: uuid.UUID, document_id: uuid.UUID | None
+) -> Document:
+    document = await _own(uow.db, user_id, document_id, deleted=True)
     assert document.deleted_at is not None
     if document.deleted_at < datetime.now(UTC) - timedelta(days=RESTORE_WINDOW_DAYS):
         raise Rejected(
@@ -202,35 +246,27 @@ async def restore_document(db: AsyncSession, user_id: uuid.UUID, document_id: uu
             ]
         )
     document.deleted_at = None
-    await db.flush()
-    await db.refresh(document)
+    await uow.db.flush()
+    await uow.db.refresh(document)
+    announce(uow, services.cache, document)
     return document
 
 
-async def reprocess_document(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | None) -> Document:
-    """completed | failed -> pending; the caller queues the job after the commit."""
+async def reprocess_document(
+    uow: UnitOfWork, services: DocumentServices, user_id: uuid.UUID, document_id: uuid.UUID | None
+) -> Document:
+    """completed | failed -> pending, queued again after the commit."""
     if document_id is None:
         raise Rejected([DOCUMENT_NOT_FOUND])
-    moved = await document_lifecycle.reprocess(db, document_id, owner=user_id)
+    moved = await document_lifecycle.reprocess(uow.db, document_id, owner=user_id)
     if moved is not None:
+        announce(uow, services.cache, moved)
+        enqueue_after_commit(uow, services.queue, moved.id)
         return moved
-    await _own(db, user_id, document_id, deleted=False)  # NOT_FOUND when it is not the viewer's
+    await _own(uow.db, user_id, document_id, deleted=False)  # NOT_FOUND when it is not the viewer's
     raise Rejected(
         [Problem("input.documentId", ErrorCode.INVALID_STATE, "The document is still waiting or being processed.")]
     )
-
-
-async def purge_deleted(db: AsyncSession, older_than_days: int = RESTORE_WINDOW_DAYS) -> list[tuple[uuid.UUID, str]]:
-    """Remove documents deleted longer ago than the window; (id, storage key) of each, for the caller to
-    delete the files after the commit."""
-    rows = (
-        await db.execute(
-            Document.__table__.delete()  # type: ignore[attr-defined]
-            .where(Document.deleted_at < func.now() - timedelta(days=older_than_days))
-            .returning(Document.id, Document.file_path)
-        )
-    ).all()
-    return [(row.id, row.file_path) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,8 @@
-"""The documents mutations. Each commits, then (after the commit) invalidates the cached metadata,
-publishes the document to its owner's `documentUpdated` subscribers and, for a new or reprocessed
-document, queues its processing."""
+"""The documents mutations, each one unit of work (graph/mutations.py); the use cases register what
+follows the commit (cache invalidation, the `documentUpdated` event, the processing job)."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -14,15 +12,12 @@ from graph.context import Info
 from graph.documents import inputs as i
 from graph.documents.types import DocumentNode
 from graph.errors import user_errors
-from graph.mutations import in_transaction, transactions
+from graph.mutations import mutate
 from graph.node import input_id
 from graph.permissions import IsAuthenticated
-from models import Document
 from resolvers import documents
-from resolvers.document_events import publish_document
-from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.problems import ErrorCode, Problem
 
-log = logging.getLogger("gateway.documents")
 SIGNED_IN = [IsAuthenticated]
 
 
@@ -31,12 +26,15 @@ def _viewer(info: Info) -> uuid.UUID:
     return info.context.viewer.user_id
 
 
-async def _after_commit(info: Info, document: Document, *, enqueue: bool) -> None:
+def _services(info: Info) -> documents.DocumentServices:
     resources = info.context.resources
-    await resources.document_cache.invalidate(document.id)
-    await publish_document(resources.events, document)
-    if enqueue and not await resources.document_queue.enqueue(document.id):
-        log.warning("document %s could not be queued (Redis unreachable)", document.id)
+    return documents.DocumentServices(
+        storage=resources.storage, cache=resources.document_cache, queue=resources.document_queue
+    )
+
+
+def _document(info: Info, value: strawberry.ID) -> uuid.UUID | None:
+    return input_id(value, "Document")
 
 
 def _upload_file(value: Any) -> tuple[Any, str | None] | None:
@@ -62,62 +60,54 @@ class DocumentsMutation:
         request = documents.UploadRequest(
             file=upload[0], filename=upload[1], title=input.title, category=input.category, tags=input.tags
         )
-        try:
-            document = await documents.upload_document(
-                transactions(info), info.context.resources.storage, _viewer(info), request
-            )
-        except Rejected as rejected:
-            return i.UploadDocumentPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, document, enqueue=True)
-        return i.UploadDocumentPayload(document=DocumentNode.from_row(document))
+        return await mutate(
+            info,
+            lambda uow: documents.upload_document(uow, _services(info), _viewer(info), request),
+            lambda row: i.UploadDocumentPayload(document=DocumentNode.from_row(row)),
+            i.UploadDocumentPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Change a document's title, category or tags.")
     async def update_document(self, info: Info, input: i.UpdateDocumentInput) -> i.UpdateDocumentPayload:
         changes = documents.DocumentChanges(title=input.title, category=input.category, tags=input.tags)
-        try:
-            document = await in_transaction(
-                info,
-                lambda db: documents.update_document(
-                    db, _viewer(info), input_id(input.document_id, "Document"), changes
-                ),
-            )
-        except Rejected as rejected:
-            return i.UpdateDocumentPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, document, enqueue=False)
-        return i.UpdateDocumentPayload(document=DocumentNode.from_row(document))
+        return await mutate(
+            info,
+            lambda uow: documents.update_document(
+                uow, _services(info), _viewer(info), _document(info, input.document_id), changes
+            ),
+            lambda row: i.UpdateDocumentPayload(document=DocumentNode.from_row(row)),
+            i.UpdateDocumentPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
     async def delete_document(self, info: Info, input: i.DeleteDocumentInput) -> i.DeleteDocumentPayload:
-        try:
-            document = await in_transaction(
-                info,
-                lambda db: documents.delete_document(db, _viewer(info), input_id(input.document_id, "Document")),
-            )
-        except Rejected as rejected:
-            return i.DeleteDocumentPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, document, enqueue=False)
-        return i.DeleteDocumentPayload(document=DocumentNode.from_row(document))
+        return await mutate(
+            info,
+            lambda uow: documents.delete_document(
+                uow, _services(info), _viewer(info), _document(info, input.document_id)
+            ),
+            lambda row: i.DeleteDocumentPayload(document=DocumentNode.from_row(row)),
+            i.DeleteDocumentPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Bring back a document deleted in the last 30 days.")
     async def restore_document(self, info: Info, input: i.RestoreDocumentInput) -> i.RestoreDocumentPayload:
-        try:
-            document = await in_transaction(
-                info,
-                lambda db: documents.restore_document(db, _viewer(info), input_id(input.document_id, "Document")),
-            )
-        except Rejected as rejected:
-            return i.RestoreDocumentPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, document, enqueue=False)
-        return i.RestoreDocumentPayload(document=DocumentNode.from_row(document))
+        return await mutate(
+            info,
+            lambda uow: documents.restore_document(
+                uow, _services(info), _viewer(info), _document(info, input.document_id)
+            ),
+            lambda row: i.RestoreDocumentPayload(document=DocumentNode.from_row(row)),
+            i.RestoreDocumentPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Process a completed or failed document again.")
     async def reprocess_document(self, info: Info, input: i.ReprocessDocumentInput) -> i.ReprocessDocumentPayload:
-        try:
-            document = await in_transaction(
-                info,
-                lambda db: documents.reprocess_document(db, _viewer(info), input_id(input.document_id, "Document")),
-            )
-        except Rejected as rejected:
-            return i.ReprocessDocumentPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, document, enqueue=True)
-        return i.ReprocessDocumentPayload(document=DocumentNode.from_row(document))
+        return await mutate(
+            info,
+            lambda uow: documents.reprocess_document(
+                uow, _services(info), _viewer(info), _document(info, input.document_id)
+            ),
+            lambda row: i.ReprocessDocumentPayload(document=DocumentNode.from_row(row)),
+            i.ReprocessDocumentPayload,
+        )

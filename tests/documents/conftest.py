@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from graph.context import Resources
 from jobs.context import WorkerDeps
+from services.resources import Resources
 from tests.agents.conftest import LiveEnv, own_environment
 from tests.conftest import _dsn
 from tests.graphql_client import GraphQLClient
@@ -52,15 +52,4 @@ async def live_pg(docs_env: LiveEnv) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 def worker_deps(resources: Resources) -> WorkerDeps:
     """What the worker's jobs get, on the in-process resources: tests run the processing job itself."""
-    return WorkerDeps(
-        sessions=resources.sessions,
-        redis=resources.redis,
-        box=resources.box,
-        policy=resources.policy,
-        events=resources.events,
-        queues=resources.queues,
-        storage=resources.storage,
-        document_queue=resources.document_queue,
-        document_cache=resources.document_cache,
-        document_timeout=60,
-    )
+    return WorkerDeps.of(resources)

@@ -10,13 +10,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import asyncpg
 import pytest
 
-from graph.app import close_resources, create_app, open_resources
-from graph.context import Resources
+from graph.app import create_app
 from graph.downloads import content_disposition
 from jobs.context import WorkerDeps
 from jobs.documents import process
 from services.document_cache import entry_key
 from services.download_links import download_path
+from services.resources import Resources, close_resources, open_resources
 from tests.documents import files
 from tests.documents.flows import (
     DELETE,
@@ -111,7 +111,7 @@ async def test_a_file_that_takes_too_long_fails_and_the_next_one_still_runs(
     client: GraphQLClient, user: SignedUp, worker_deps: WorkerDeps
 ) -> None:
     slow = await uploaded(client.http, user, files.pdf([files.INVOICE_TEXT] * 400), "long.pdf")
-    quick = dataclasses.replace(worker_deps, document_timeout=0.5)
+    quick = dataclasses.replace(worker_deps, settings=worker_deps.settings.model_copy(update={"document_timeout": 0.5}))
     failed = await process(quick, pk(slow["id"]))
     assert failed is not None and failed.processing_status == "failed"
     assert "took longer than 0.5 seconds" in (failed.processing_error or "")

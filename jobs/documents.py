@@ -11,13 +11,18 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jobs.context import WorkerDeps, deps_of
+from loaders.documents import documents
 from models import Document
+from models.documents import ProcessingStatus
 from resolvers import document_lifecycle
 from resolvers.documents import announce
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -42,6 +47,15 @@ async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
     claimed = await _moved(deps, lambda db: document_lifecycle.claim(db, document_id))
     if claimed is None:
         return None
+    await deps.document_queue.take_lease(document_id)
+    try:
+        return await _extract(deps, claimed)
+    finally:
+        await deps.document_queue.release_lease(document_id)
+
+
+async def _extract(deps: WorkerDeps, claimed: Document) -> Document | None:
+    document_id = claimed.id
     with tempfile.TemporaryDirectory(prefix="document-") as folder:
         local = Path(folder) / "original"
         try:
@@ -63,6 +77,40 @@ async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
         log.exception("document %s: the extracted text could not be stored", document_id)
         unstorable = "The extracted text could not be stored."
         return await _moved(deps, lambda db: document_lifecycle.fail(db, document_id, unstorable))
+
+
+# Pending documents older than this with no job waiting are queued again (their job was lost with Redis,
+# or queueing failed after the commit).
+LOST_AFTER = timedelta(minutes=2)
+SWEEP_BATCH = 200
+
+
+async def sweep_documents(deps: WorkerDeps) -> int:
+    """Queue again what lost its job: a PENDING document with no job waiting, a PROCESSING one whose
+    worker's lease ran out (moved back to PENDING first). The table is the source of truth; a second job
+    for one document is harmless (only one claims it). How many were queued."""
+    async with deps.sessions() as db:
+        rows = (
+            await db.execute(
+                select(documents.c.id, documents.c.processing_status)
+                .where(
+                    documents.c.processing_status.in_((ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)),
+                    documents.c.uploaded_at < func.now() - LOST_AFTER,
+                )
+                .limit(SWEEP_BATCH)
+            )
+        ).all()
+    pending = [row.id for row in rows if row.processing_status == ProcessingStatus.PENDING]
+    processing = [row.id for row in rows if row.processing_status == ProcessingStatus.PROCESSING]
+    queue = deps.document_queue
+    lost = await queue.unattended(pending, processing=False)
+    for document_id in await queue.unattended(processing, processing=True):
+        if await _moved(deps, partial(document_lifecycle.recover, document_id=document_id)) is not None:
+            log.warning("document %s lost its worker; processing it again", document_id)
+            lost.append(document_id)
+    for document_id in lost:
+        await queue.enqueue(document_id)
+    return len(lost)
 
 
 async def process_document(ctx: dict[str, Any], *, document_id: str) -> None:

@@ -14,7 +14,7 @@ from saq import CronJob, Worker
 
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
-from jobs.documents import process_document
+from jobs.documents import process_document, sweep_documents
 from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
@@ -82,6 +82,10 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
                 await sweep(deps)
             except Exception:
                 log.exception("sweep round failed")
+            try:
+                await sweep_documents(deps)
+            except Exception:
+                log.exception("document sweep round failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
     sweeper = asyncio.create_task(sweeping())

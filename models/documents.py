@@ -45,7 +45,7 @@ class Document(SQLModel, table=True):
         # is a BitmapOr of two index scans, never a scan of the table.
         Index(
             "idx_documents_title_search",
-            text("to_tsvector('english'::regconfig, (COALESCE(title, ''::character varying))::text)"),
+            text("to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"),
             postgresql_using="gin",
         ),
     )

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loaders.documents import documents
 from models import Document
 from models.documents import ProcessingStatus
 
@@ -70,11 +71,13 @@ async def _apply(
     owner: uuid.UUID | None = None,
 ) -> Document | None:
     move = MOVES[name]
-    statement = update(Document).where(Document.id == document_id, Document.processing_status.in_(tuple(move.sources)))
+    statement = update(documents).where(
+        documents.c.id == document_id, documents.c.processing_status.in_(tuple(move.sources))
+    )
     if owner is not None:
-        statement = statement.where(Document.user_id == owner, Document.deleted_at.is_(None))
+        statement = statement.where(documents.c.user_id == owner, documents.c.deleted_at.is_(None))
     moved = (
-        await db.execute(statement.values(processing_status=move.target, **(values or {})).returning(Document.id))
+        await db.execute(statement.values(processing_status=move.target, **(values or {})).returning(documents.c.id))
     ).first()
     if moved is None:
         return None

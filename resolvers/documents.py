@@ -72,7 +72,7 @@ DOCUMENT_NOT_FOUND = Problem("input.documentId", ErrorCode.NOT_FOUND, "No such d
 QUERY_MAX = 500
 TOO_LARGE_MESSAGE = f"A document can be at most {MAX_FILE_SIZE} bytes (10 MiB)."
 UNSUPPORTED_MESSAGE = "Upload a PDF, a Word document (DOC or DOCX) or a text file."
-ENGLISH = literal_column("'english'::regconfig")  # inlined: the planner matches the index expression
+ENGLISH: Any = literal_column("'english'::regconfig")  # inlined: the planner matches the index expression
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ async def delete_document(
 ) -> Document:
     """Soft delete: hidden everywhere, restorable for 30 days."""
     document = await _own(uow.db, user_id, document_id, deleted=False)
-    document.deleted_at = func.now()
+    document.deleted_at = func.now()  # type: ignore[assignment]
     await uow.db.flush()
     await uow.db.refresh(document)
     announce(uow, services.cache, document)
@@ -333,7 +333,7 @@ def search_statement(
     )
     page = select(ranked)
     if after is not None:
-        after_rank = literal_column(f"CAST({float(after[0])!r} AS real)")
+        after_rank: Any = literal_column(f"CAST({float(after[0])!r} AS real)")
         page = page.where(or_(ranked.c.rank < after_rank, and_(ranked.c.rank == after_rank, ranked.c.id > after[1])))
     page_sq = page.order_by(ranked.c.rank.desc(), ranked.c.id).limit(limit).subquery("page")
     text_of = select(documents.c.content_text).where(documents.c.id == page_sq.c.id).scalar_subquery()
@@ -392,9 +392,9 @@ async def downloadable(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.U
     """The original of the user's own, not deleted document; None otherwise."""
     row = (
         await db.execute(
-            select(Document.file_path, Document.mime_type, Document.original_filename, Document.file_size).where(
-                Document.id == document_id, Document.user_id == user_id, Document.deleted_at.is_(None)
-            )
+            select(
+                documents.c.file_path, documents.c.mime_type, documents.c.original_filename, documents.c.file_size
+            ).where(documents.c.id == document_id, documents.c.user_id == user_id, documents.c.deleted_at.is_(None))
         )
     ).first()
     if row is None:

@@ -15,6 +15,20 @@ DOCUMENTS_QUEUE = "documents"
 PROCESS_DOCUMENT_JOB = "process_document"
 
 
+def queued_marker(document_id: uuid.UUID) -> str:
+    """Set while a job for the document waits in the queue (the sweep leaves such a document alone)."""
+    return f"documents:queued:{document_id}"
+
+
+def lease_key(document_id: uuid.UUID) -> str:
+    """Held by the worker processing the document, for at most the job's timeout: a PROCESSING document
+    without one lost its worker."""
+    return f"documents:lease:{document_id}"
+
+
+QUEUED_TTL_SECONDS = 15 * 60
+
+
 def job_timeout(extraction_seconds: float) -> int:
     """saq kills a job past this: the extraction's own limit plus fetching the file and writing the outcome."""
     return int(extraction_seconds) + 60
@@ -26,11 +40,13 @@ class DocumentQueue:
         self._client = Redis.from_url(redis_url)
         self.queue: Queue = RedisQueue(self._client, name=DOCUMENTS_QUEUE)
         self.extraction_seconds = extraction_seconds
+        self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
     async def enqueue(self, document_id: uuid.UUID) -> bool:
         """Queue one processing of the document; False when Redis is away (the caller logs it, and the
         document stays PENDING until `reprocessDocument` or the worker's sweep queues it again)."""
         try:
+            await self._marks.set(queued_marker(document_id), "1", ex=QUEUED_TTL_SECONDS)
             await self.queue.enqueue(
                 PROCESS_DOCUMENT_JOB,
                 key=f"document:{document_id}:{uuid.uuid4().hex[:8]}",
@@ -43,6 +59,31 @@ class DocumentQueue:
             return False
         return True
 
+    async def take_lease(self, document_id: uuid.UUID) -> None:
+        """A worker starts on the document: it is no longer queued, and it is leased for one job's time."""
+        try:
+            async with self._marks.pipeline(transaction=False) as pipe:
+                pipe.delete(queued_marker(document_id))
+                pipe.set(lease_key(document_id), "1", ex=job_timeout(self.extraction_seconds))
+                await pipe.execute()
+        except (RedisError, OSError):
+            return  # without Redis the sweep cannot run either
+
+    async def release_lease(self, document_id: uuid.UUID) -> None:
+        try:
+            await self._marks.delete(lease_key(document_id))
+        except (RedisError, OSError):
+            return
+
+    async def unattended(self, ids: list[uuid.UUID], *, processing: bool) -> list[uuid.UUID]:
+        """Of `ids`, those with no queued job (pending) or no worker's lease (processing)."""
+        if not ids:
+            return []
+        keys = [lease_key(pk) if processing else queued_marker(pk) for pk in ids]
+        present = await self._marks.mget(keys)
+        return [pk for pk, value in zip(ids, present, strict=True) if value is None]
+
     async def disconnect(self) -> None:
         await self.queue.disconnect()
         await self._client.aclose()
+        await self._marks.aclose()

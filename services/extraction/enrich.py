@@ -90,10 +90,10 @@ def key_terms(text: str, language: str | None) -> list[str]:
 
 
 def _date_value(raw: str, language: str | None) -> datetime | None:
-    settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "PREFER_DAY_OF_MONTH": "first"}
+    settings: dict[str, Any] = {"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "PREFER_DAY_OF_MONTH": "first"}
     languages = [language] if language else None
     try:
-        parsed = dateparser.parse(raw, languages=languages, settings=settings)  # type: ignore[arg-type]
+        parsed: datetime | None = dateparser.parse(raw, languages=languages, settings=settings)
     except (ValueError, OverflowError, TypeError):
         return None
     if parsed is None or not 1900 <= parsed.year <= 2200:
@@ -112,11 +112,11 @@ def entities(text: str, language: str | None) -> tuple[list[Entity], list[dateti
         return all(end <= s or start >= e for s, e in taken)
 
     for match in DATE.finditer(sample):
-        value = _date_value(match.group(), language)
-        if value is not None:
-            found.append(Entity("DATE", value.date().isoformat(), 0.9, match.start(), match.end()))
+        when = _date_value(match.group(), language)
+        if when is not None:
+            found.append(Entity("DATE", when.date().isoformat(), 0.9, match.start(), match.end()))
             taken.append(match.span())
-            dates.append(value)
+            dates.append(when)
     for kind, pattern, confidence in (("EMAIL", EMAIL, 0.95), ("MONEY", MONEY, 0.85), ("PHONE", PHONE, 0.7)):
         for match in pattern.finditer(sample):
             if free(*match.span()):

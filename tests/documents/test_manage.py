@@ -206,3 +206,40 @@ async def test_cached_metadata_is_never_stale_after_a_change_through_another_gat
     assert fresh["node"]["title"] == "Prices 2026"
     await mutate(second_gateway, DELETE, user, documentId=document["id"])
     assert (await client.data(query, {"id": document["id"]}, token=user.token))["node"] is None
+
+
+async def test_the_sweep_queues_again_what_lost_its_job(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, worker_deps: WorkerDeps
+) -> None:
+    from jobs.documents import sweep_documents
+    from services.document_queue import lease_key, queued_marker
+
+    waiting = await uploaded(client.http, user, b"Waiting for a job that Redis lost.", "lost.txt")
+    stuck = await uploaded(client.http, user, b"Claimed by a worker that died.", "stuck.txt")
+    await pg.execute(
+        "UPDATE documents SET uploaded_at = now() - interval '10 minutes' WHERE id = ANY($1::uuid[])",
+        [pk(waiting["id"]), pk(stuck["id"])],
+    )
+    await pg.execute("UPDATE documents SET processing_status = 'processing' WHERE id = $1", pk(stuck["id"]))
+    redis = worker_deps.redis
+    await redis.delete(queued_marker(pk(waiting["id"])), lease_key(pk(stuck["id"])))
+    await sweep_documents(worker_deps)
+    assert await redis.exists(queued_marker(pk(waiting["id"])))
+    assert await redis.exists(queued_marker(pk(stuck["id"])))
+    row = await document_row(pg, stuck["id"])
+    assert row is not None and row["processing_status"] == "pending"
+    for document in (waiting, stuck):
+        done = await process(worker_deps, pk(document["id"]))
+        assert done is not None and done.processing_status == "completed"
+    # A document being processed under a live lease is left alone.
+    held = await uploaded(client.http, user, b"Being processed right now.", "held.txt")
+    await pg.execute(
+        "UPDATE documents SET uploaded_at = now() - interval '10 minutes', processing_status = 'processing' "
+        "WHERE id = $1",
+        pk(held["id"]),
+    )
+    await worker_deps.document_queue.take_lease(pk(held["id"]))
+    await sweep_documents(worker_deps)
+    row = await document_row(pg, held["id"])
+    assert row is not None and row["processing_status"] == "processing"
+    await pg.execute("UPDATE documents SET processing_status = 'completed' WHERE id = $1", pk(held["id"]))

@@ -334,6 +334,12 @@ ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
 }
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
+    # doc1: search covers the title with an index of its own (resolvers/documents.py).
+    "documents": {
+        "idx_documents_title_search": gin(
+            "to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"
+        )
+    },
 }
 
 SEED_TABLES = tuple(SEED)

@@ -159,3 +159,19 @@ async def test_the_search_uses_the_seeds_gin_index(user: SignedUp, pg: asyncpg.C
     assert "idx_documents_content_text" in plan, plan
     assert "idx_documents_title_search" in plan, plan
     assert "Seq Scan on documents" not in plan, plan
+
+
+async def test_the_statements_do_not_grow_with_the_page(
+    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: Any
+) -> None:
+    for index in range(25):
+        await add_document(pg, user, f"statement number {index} of the ledger", title=f"l{index}")
+    query = """query($first: Int) { viewer { documentSearch(query: "ledger", first: $first) {
+      totalCount edges { node { rank highlights document { id title contentText extractedData { summary } } } } } } }"""
+    counts = []
+    for first in (2, 20):
+        sql_counter.reset()
+        data = await client.data(query, {"first": first}, token=user.token)
+        assert len(data["viewer"]["documentSearch"]["edges"]) == first
+        counts.append(sql_counter.count)
+    assert counts[0] == counts[1], counts

@@ -18,7 +18,7 @@ from models import Document
 
 documents = Document.__table__  # type: ignore[attr-defined]
 # A node's row: its text (up to a megabyte) is read only by `contentText`, and its storage key never.
-DOCUMENT_COLUMNS = row_columns(documents, exclude=frozenset({"content_text", "file_path"}))
+DOCUMENT_COLUMNS = row_columns(documents, exclude=frozenset({"content_text", "file_path", "search_vector"}))
 
 DOCUMENT_ORDERS = {
     "UPLOADED_AT_DESC": Order("dup-", (documents.c.uploaded_at, documents.c.id), descending=True),

@@ -16,7 +16,7 @@ from models.base import column_values
 from services.events import EventHub
 
 DOCUMENT_EVENT_KIND = "document"
-_LEFT_OUT = ("content_text", "file_path")
+_LEFT_OUT = ("content_text", "file_path", "search_vector")
 _DATETIMES = ("uploaded_at", "processed_at", "deleted_at")
 
 

@@ -290,7 +290,7 @@ def check_query(query: str) -> Problem | None:
 
 
 HEADLINE_OPTIONS = "StartSel=\x02, StopSel=\x03, MaxFragments=3, MaxWords=20, MinWords=6, FragmentDelimiter=\x1e"
-HEADLINE_CHARS = 200_000  # highlights come from the start of a long text: its cost must stay bounded
+HEADLINE_CHARS = 50_000  # highlights come from the start of a long text: its cost must stay bounded
 
 
 def _content_vector() -> Any:
@@ -325,7 +325,7 @@ def search_statement(
     """The viewer's documents matching `query` (web-search syntax), best first (`ts_rank_cd`, the title
     weighted above the text), `limit` of them after the cursor, each with highlighted fragments."""
     tsquery = func.websearch_to_tsquery(ENGLISH, query)
-    rank = func.ts_rank_cd(func.setweight(_title_vector(), literal_column("'A'")).op("||")(_content_vector()), tsquery)
+    rank = func.ts_rank_cd(documents.c.search_vector, tsquery)  # stored: title weighted A, then the text
     ranked = (
         select(*DOCUMENT_COLUMNS, rank.label("rank"), tsquery.label("tsquery"))
         .where(*_search_where(user_id, tsquery, search_filter))

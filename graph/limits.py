@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.errors import RequestErrorCode
 from models.documents import MAX_FILE_SIZE
 
 # How much body a request may carry, by request: an upload (multipart) the largest document plus room for
@@ -44,7 +45,7 @@ def too_large_response(limit: int, *, upload: bool = False) -> tuple[Message, Me
     else:
         error = {
             "message": f"The request body is larger than {limit} bytes.",
-            "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
+            "extensions": {"code": RequestErrorCode.PAYLOAD_TOO_LARGE.value, "limit": limit},
         }
     body = json.dumps({"errors": [error]}).encode()
     start: Message = {

@@ -11,7 +11,7 @@ import strawberry
 from graph.chat.types import CHAT_SESSIONS
 from graph.connection import ListArguments, connection_field
 from graph.context import Info
-from graph.documents.search import DocumentSearchConnection, document_search
+from graph.documents.queries import DocumentSearchConnection, document_search
 from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
 from graph.enums import AiPersonality, BusinessType, UserRole
 from graph.input_limits import MAX_LENGTH

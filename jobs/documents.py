@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from jobs.context import WorkerDeps, deps_of
-from loaders.documents import documents
+from jobs.context import JobContext, WorkerDeps, deps_of
+from loaders.visibility import documents
 from models import Document
 from models.documents import ProcessingStatus
 from resolvers import document_lifecycle
@@ -113,6 +112,6 @@ async def sweep_documents(deps: WorkerDeps) -> int:
     return len(lost)
 
 
-async def process_document(ctx: dict[str, Any], *, document_id: str) -> None:
+async def process_document(ctx: JobContext, *, document_id: str) -> None:
     """saq job (`PROCESS_DOCUMENT_JOB`)."""
     await process(deps_of(ctx), uuid.UUID(document_id))

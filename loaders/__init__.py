@@ -4,56 +4,58 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from typing import Any
 
-from loaders import agents, chat, documents, integrations, tasks, users
+from sqlalchemy import Select, Table
+
+from loaders import agents, chat, documents, integrations, tasks, users, visibility
 from loaders.base import ConnectionLoaders, RowsByIdLoader
+from loaders.documents import DocumentsByIdLoader, DocumentTextLoader, MetadataCache
 from loaders.session import RequestDb
 from loaders.turns import Turns
 
 
 class Loaders:
-    def __init__(
-        self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: documents.MetadataCache | None = None
-    ) -> None:
+    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: MetadataCache | None = None) -> None:
         self.db = db
         self.viewer_id = viewer_id
         self.document_cache = document_cache
         self.turns = Turns()  # this request's share of the event loop
 
-    def _by_id(self, base, table) -> RowsByIdLoader:
+    def _by_id(self, base: Select[Any], table: Table) -> RowsByIdLoader:
         return RowsByIdLoader(self.db, self.turns, base, table.c.id)
 
     @cached_property
     def users(self) -> RowsByIdLoader:
-        return self._by_id(users.visible_users(self.viewer_id), users.users)
+        return self._by_id(users.visible_users(self.viewer_id), visibility.users)
 
     @cached_property
     def chat_sessions(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_sessions(self.viewer_id), chat.sessions)
+        return self._by_id(chat.visible_sessions(self.viewer_id), visibility.chat_sessions)
 
     @cached_property
     def messages(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_messages(self.viewer_id), chat.messages)
+        return self._by_id(chat.visible_messages(self.viewer_id), visibility.messages)
 
     @cached_property
-    def documents(self) -> documents.DocumentsByIdLoader:
-        return documents.DocumentsByIdLoader(self.db, self.turns, self.viewer_id, self.document_cache)
+    def documents(self) -> DocumentsByIdLoader:
+        return DocumentsByIdLoader(self.db, self.turns, self.viewer_id, self.document_cache)
 
     @cached_property
-    def document_texts(self) -> documents.DocumentTextLoader:
-        return documents.DocumentTextLoader(self.db, self.turns, self.viewer_id)
+    def document_texts(self) -> DocumentTextLoader:
+        return DocumentTextLoader(self.db, self.turns, self.viewer_id)
 
     @cached_property
     def integrations(self) -> RowsByIdLoader:
-        return self._by_id(integrations.visible_integrations(self.viewer_id), integrations.integrations)
+        return self._by_id(integrations.visible_integrations(self.viewer_id), visibility.integrations)
 
     @cached_property
     def agents(self) -> RowsByIdLoader:
-        return self._by_id(agents.visible_agents(self.viewer_id), agents.agents)
+        return self._by_id(agents.visible_agents(self.viewer_id), visibility.agents)
 
     @cached_property
     def tasks(self) -> RowsByIdLoader:
-        return self._by_id(tasks.visible_tasks(self.viewer_id), tasks.tasks)
+        return self._by_id(tasks.visible_tasks(self.viewer_id), visibility.tasks)
 
     @cached_property
     def sessions_of_user(self) -> ConnectionLoaders:
@@ -81,8 +83,8 @@ class Loaders:
 
     @cached_property
     def tasks_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.session_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.session_id, self.viewer_id))
 
     @cached_property
     def tasks_of_agent(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.agent_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.agent_id, self.viewer_id))

@@ -7,16 +7,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, false, select
+from sqlalchemy import Row, Select, select
 
+from loaders import visibility
 from loaders.base import FairLoader
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from loaders.session import RequestDb
 from loaders.turns import Turns
-from models import Document
+from loaders.visibility import documents, soft_deleted
 
-documents = Document.__table__  # type: ignore[attr-defined]
 # A node's row: its text (up to a megabyte) is read only by `contentText`, and its storage key never.
 DOCUMENT_COLUMNS = row_columns(documents, exclude=frozenset({"content_text", "file_path", "search_vector"}))
 
@@ -36,14 +36,12 @@ class DocumentFilter:
 
 
 def visible_documents(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*DOCUMENT_COLUMNS).where(false())
-    return select(*DOCUMENT_COLUMNS).where(documents.c.user_id == viewer_id, documents.c.deleted_at.is_(None))
+    return visibility.visible_documents(viewer_id, *DOCUMENT_COLUMNS)
 
 
 def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
-    deleted = documents.c.deleted_at
-    where = [deleted.is_not(None) if spec_filter.deleted else deleted.is_(None)]
+    """The parent is the viewer: the lists hang off `viewer`."""
+    where = [soft_deleted(documents, deleted=spec_filter.deleted)]
     if spec_filter.categories:
         where.append(documents.c.category.in_(spec_filter.categories))
     if spec_filter.tags:

@@ -13,6 +13,7 @@ from typing import Any
 
 from models import Document
 from models.base import column_values
+from services import keys
 from services.events import EventHub
 
 DOCUMENT_EVENT_KIND = "document"
@@ -20,8 +21,7 @@ _LEFT_OUT = ("content_text", "file_path", "search_vector")
 _DATETIMES = ("uploaded_at", "processed_at", "deleted_at")
 
 
-def document_channel(user_id: uuid.UUID | str) -> str:
-    return f"documents:user:{user_id}"
+document_channel = keys.document_events
 
 
 def encode_document(document: Document) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loaders.documents import documents
+from loaders.visibility import documents
 from models import Document
 from models.documents import ProcessingStatus
 

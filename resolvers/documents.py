@@ -21,7 +21,8 @@ from typing import IO, Any
 from sqlalchemy import Row, and_, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loaders.documents import DOCUMENT_COLUMNS, documents
+from loaders.documents import DOCUMENT_COLUMNS
+from loaders.visibility import documents
 from models import Document
 from models.documents import (
     CATEGORY_MAX,

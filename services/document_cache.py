@@ -22,6 +22,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services import keys
+
 log = logging.getLogger("gateway.documents.cache")
 
 TTL_SECONDS = 60 * 60
@@ -30,12 +32,8 @@ _UUIDS = ("id", "user_id")
 _DATETIMES = ("uploaded_at", "processed_at", "deleted_at")
 
 
-def entry_key(document_id: uuid.UUID) -> str:
-    return f"documents:meta:{document_id}"
-
-
-def generation_key(document_id: uuid.UUID) -> str:
-    return f"documents:generation:{document_id}"
+entry_key = keys.document_metadata
+generation_key = keys.document_generation
 
 
 def _encode(row: Any) -> dict[str, Any]:

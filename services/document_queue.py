@@ -10,20 +10,15 @@ from redis.exceptions import RedisError
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
-DOCUMENTS_QUEUE = "documents"
+from services import keys
+
+DOCUMENTS_QUEUE = keys.DOCUMENTS_QUEUE
 # saq keys a job by its function's name: the worker registers jobs.documents.process_document under it.
 PROCESS_DOCUMENT_JOB = "process_document"
 
 
-def queued_marker(document_id: uuid.UUID) -> str:
-    """Set while a job for the document waits in the queue (the sweep leaves such a document alone)."""
-    return f"documents:queued:{document_id}"
-
-
-def lease_key(document_id: uuid.UUID) -> str:
-    """Held by the worker processing the document, for at most the job's timeout: a PROCESSING document
-    without one lost its worker."""
-    return f"documents:lease:{document_id}"
+queued_marker = keys.document_queued
+lease_key = keys.document_lease  # a PROCESSING document without one lost its worker
 
 
 QUEUED_TTL_SECONDS = 15 * 60
@@ -49,7 +44,7 @@ class DocumentQueue:
             await self._marks.set(queued_marker(document_id), "1", ex=QUEUED_TTL_SECONDS)
             await self.queue.enqueue(
                 PROCESS_DOCUMENT_JOB,
-                key=f"document:{document_id}:{uuid.uuid4().hex[:8]}",
+                key=keys.document_job(document_id),
                 document_id=str(document_id),
                 timeout=job_timeout(self.extraction_seconds),
                 retries=1,

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     # Size limits at the door: an HTTP request body over this many bytes is refused with 413 before it
     # is read whole (uploads will get their own limit).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    # Documents (issue 10): where originals live (unset: `uploads/` under the data folder; or
+    # `s3://bucket/prefix` with the standard AWS_* variables), how long one file's extraction may take,
+    # how many files one worker processes at once, and the external base URL of signed download links.
+    storage_url: str | None = Field(default=None, validation_alias="GATEWAY_STORAGE_URL")
+    document_timeout: float = Field(default=120.0, gt=0, le=3600, validation_alias="GATEWAY_DOCUMENT_TIMEOUT")
+    document_concurrency: int = Field(default=2, ge=1, le=64, validation_alias="GATEWAY_DOCUMENT_CONCURRENCY")
+    public_url: str | None = Field(default=None, validation_alias="GATEWAY_PUBLIC_URL")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
-from graph.documents import DocumentNode
+from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode
@@ -42,8 +42,8 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
-Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, DocumentsMutation))
+Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription, DocumentsSubscription))
 
 
 class CachingNameConverter(NameConverter):

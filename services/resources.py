@@ -13,9 +13,12 @@ from gateway.settings import Settings
 from services import tracing
 from services.addresses import TrustedProxies
 from services.crypto import SecretBox, dev_secret_box
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
 
@@ -33,6 +36,10 @@ class Resources:
     policy: EgressPolicy
     queues: TaskQueues
     proxies: TrustedProxies
+    # Documents (issue 10): where originals live, their processing queue, their metadata cache.
+    storage: Storage
+    document_queue: DocumentQueue
+    document_cache: DocumentCache
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -91,11 +98,15 @@ async def open_resources(
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
         proxies=TrustedProxies(settings.trusted_proxies),
+        storage=Storage.from_setting(settings.storage_url, settings.data_dir),
+        document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
+        document_cache=DocumentCache(redis),
     )
 
 
 async def close_resources(resources: Resources) -> None:
     await resources.events.close()
     await resources.queues.disconnect()
+    await resources.document_queue.disconnect()
     await resources.redis.aclose()
     await resources.engine.dispose()

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
+from models.documents import SEARCH_VECTOR
+
 # -- vocabulary: types and defaults as the catalogue spells them -------------------------------------
 
 UUID = "uuid"
@@ -321,6 +323,8 @@ ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     "users": {"role": not_null(varchar(20), default=string("user"))},
     # 0003: the gap-free per-session order of messages.
     "messages": {"seq": not_null("integer")},
+    # doc1: the stored weighted tsvector that ranks document searches.
+    "documents": {"search_vector": col("tsvector", default=f"({SEARCH_VECTOR})")},
 }
 ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
     "users": {
@@ -334,6 +338,12 @@ ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
 }
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
+    # doc1: search covers the title with an index of its own (resolvers/documents.py).
+    "documents": {
+        "idx_documents_title_search": gin(
+            "to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"
+        )
+    },
 }
 
 SEED_TABLES = tuple(SEED)

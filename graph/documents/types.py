@@ -1,4 +1,4 @@
-"""Documents and what was extracted from them."""
+"""The Document node and what was extracted from it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from graph.jsondata import JSON, from_json
 from graph.node import Node, build, columns, register_node
 from loaders.documents import DOCUMENT_ORDERS, DocumentFilter
 from models.documents import ProcessingStatus
+from services.download_links import download_path
 
 ProcessingStatusEnum = strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
 
@@ -80,24 +81,24 @@ class DocumentNode(Node):
         "tags",
         "mime_type",
         "file_size",
-        "content_text",
         "processing_status",
         "processing_error",
         "uploaded_at",
         "processed_at",
         "deleted_at",
         raw_extracted="extracted_data",
+        user_id="user_id",
     )
     pk: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID]
     raw_extracted: strawberry.Private[Any]
     filename: str
     original_filename: str
     title: str | None
     category: str | None
     tags: list[str] | None
-    mime_type: str
+    mime_type: str = strawberry.field(description="The type read from the file's content, never from its name.")
     file_size: int = strawberry.field(description="Bytes.")
-    content_text: str | None
     processing_status: ProcessingStatusEnum
     processing_error: str | None
     uploaded_at: datetime
@@ -111,6 +112,20 @@ class DocumentNode(Node):
     @strawberry.field
     def extracted_data(self) -> DocumentExtractedData:
         return from_json(DocumentExtractedData, self.raw_extracted)
+
+    @strawberry.field(description="The text extracted from the file, once processed.")
+    async def content_text(self, info: Info) -> str | None:
+        return await info.context.loaders.document_texts.load(self.pk)
+
+    @strawberry.field(
+        description="An absolute, signed link to the original file, valid for 15 minutes (null once deleted)."
+    )
+    def download_url(self, info: Info) -> str | None:
+        if self.deleted_at is not None or info.context.viewer_id != self.user_id:
+            return None
+        context = info.context
+        path = download_path(context.resources.box, self.pk, self.user_id)
+        return public_base(context.resources.settings.public_url, str(context.request.base_url)) + path
 
 
 async def documents_connection(
@@ -143,3 +158,11 @@ async def _fetch_documents(info: Info, pks: list[uuid.UUID]) -> list[DocumentNod
 
 
 register_node("Document", _fetch_documents)
+
+
+def public_base(configured: str | None, request_base: str) -> str:
+    """`GATEWAY_PUBLIC_URL`, else the base URL the client reached (a socket's, as HTTP)."""
+    base = configured or request_base
+    if base.startswith("ws"):
+        base = "http" + base[2:]
+    return base.rstrip("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.settings import Settings
 from services.crypto import SecretBox, dev_secret_box
 from services.egress import EgressPolicy
+from services.oauth.providers import Registry
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -17,3 +18,7 @@ def secret_box(settings: Settings) -> SecretBox:
 
 def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+
+
+def oauth_registry(settings: Settings) -> Registry:
+    return Registry.from_settings(settings.oauth_settings)

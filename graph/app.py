@@ -27,11 +27,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from gateway.clients import egress_policy, secret_box
+from gateway.clients import egress_policy, oauth_registry, secret_box
 from gateway.db import create_engine, session_factory, statements_executed
 from gateway.settings import Settings
 from graph.context import Context, Resources
 from graph.errors import RequestErrorCode
+from graph.integrations.callback import oauth_callback
 from graph.limits import BodySizeLimit, body_limits
 from graph.schema import build_schema
 from graph.sockets import TOO_MANY_SOCKETS, LegacyGraphQLWSHandler, SocketRegistry
@@ -229,6 +230,7 @@ async def open_resources(settings: Settings, *, database_url: str, redis_url: st
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
         proxies=TrustedProxies(settings.trusted_proxies),
+        registry=oauth_registry(settings),
     )
 
 
@@ -325,6 +327,8 @@ def create_app(resources: Resources) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/.well-known/jwks.json", jwks),
+            # Integrations (issue 11): where OAuth providers send the browser back.
+            Route("/oauth/callback/{provider}", oauth_callback(resources), methods=["GET"]),
         ],
         middleware=middleware,
     )

@@ -26,6 +26,7 @@ from services.crypto import SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.oauth.providers import Registry
 from services.sessions import is_revoked
 from services.task_queues import TaskQueues
 from services.tokens import InvalidToken, TokenKeys
@@ -48,6 +49,8 @@ class Resources:
     policy: EgressPolicy
     queues: TaskQueues
     proxies: TrustedProxies
+    # Integrations (issue 11): the OAuth providers as configured here.
+    registry: Registry = field(default_factory=lambda: Registry.from_settings({}))
 
 
 @dataclass

@@ -22,7 +22,7 @@ from graph.context import Info
 from graph.documents import DocumentNode
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
-from graph.integrations import IntegrationNode
+from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
 from graph.node import Node, resolve_nodes
 from graph.task_mutations import TasksMutation, TasksSubscription
 from graph.tasks import TaskNode
@@ -43,9 +43,9 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
-Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
+Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery, IntegrationsQuery))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, IntegrationsMutation))
+Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription, IntegrationsSubscription))
 
 
 class CachingNameConverter(NameConverter):

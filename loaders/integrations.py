@@ -37,7 +37,10 @@ def visible_integrations(viewer_id: uuid.UUID | None) -> Select[Any]:
 
 
 def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
-    where = [integrations.c.deleted_at.is_(None)]
+    """Disconnected integrations are soft-deleted: listed only when the filter asks for that status."""
+    where = []
+    if "disconnected" not in spec_filter.statuses:
+        where.append(integrations.c.deleted_at.is_(None))
     if spec_filter.providers:
         where.append(integrations.c.provider.in_(spec_filter.providers))
     if spec_filter.statuses:

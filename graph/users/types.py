@@ -12,7 +12,7 @@ from graph.chat.types import ChatSessionFilter, ChatSessionNode, ChatSessionOrde
 from graph.connection import Connection
 from graph.context import Info
 from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
-from graph.integrations import (
+from graph.integrations.types import (
     IntegrationFilterInput,
     IntegrationNode,
     IntegrationOrder,

@@ -227,5 +227,20 @@ def revoke_operator(email: str) -> None:
     _set_role(email, "user")
 
 
+# -- Integrations (issue 11) -------------------------------------------------------------------------
+
+
+@app.command(name="refresh-tokens")
+def refresh_tokens() -> None:
+    """Refresh every integration token that expires soon, once (the worker's cron does this every minute)."""
+    from jobs.integrations import refresh_once
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with _owning_servers():
+        database_url, redis_url = _urls()
+        report = asyncio.run(refresh_once(get_settings(), database_url=database_url, redis_url=redis_url))
+    typer.echo(f"{report.refreshed} refreshed, {report.expired} expired, {report.failed} failed")
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

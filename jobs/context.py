@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.crypto import SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
+from services.oauth.providers import Registry
 from services.task_queues import TaskQueues
 
 
@@ -24,6 +25,8 @@ class WorkerDeps:
     events: EventHub
     queues: TaskQueues
     tasks_per_user: int = 2  # GATEWAY_TASKS_PER_USER
+    registry: Registry = field(default_factory=lambda: Registry.from_settings({}))  # the OAuth providers
+    token_refresh_margin: int = 300  # GATEWAY_TOKEN_REFRESH_MARGIN
     worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 

@@ -13,11 +13,12 @@ from typing import Any
 from redis.asyncio import Redis
 from saq import CronJob, Worker
 
-from gateway.clients import egress_policy, secret_box
+from gateway.clients import egress_policy, oauth_registry, secret_box
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
+from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
@@ -50,10 +51,10 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,
-            functions=[check_agents],
+            functions=[check_agents, *INTEGRATION_JOBS],
             startup=startup,
-            concurrency=1,
-            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
+            concurrency=2,
+            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *INTEGRATION_CRON_JOBS],
         )
     )
     return workers
@@ -70,6 +71,8 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
         events=EventHub(redis),
         queues=TaskQueues(redis_url),
         tasks_per_user=settings.tasks_per_user,
+        registry=oauth_registry(settings),
+        token_refresh_margin=settings.token_refresh_margin,
     )
     workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]

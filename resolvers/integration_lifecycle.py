@@ -101,7 +101,8 @@ async def _apply(
     changes = {"updated_at": func.now(), **values}
     if move.target is not None:
         changes["status"] = move.target
-    moved = (await db.execute(statement.values(**changes).returning(Integration.id))).first()  # type: ignore[arg-type]
+    statement = statement.values(**changes).returning(Integration.id).execution_options(synchronize_session=False)
+    moved = (await db.execute(statement)).first()  # type: ignore[arg-type]
     if moved is None:
         return None
     return await db.get(Integration, integration_id, populate_existing=True)
@@ -166,7 +167,7 @@ async def refreshed(
         "encrypted_tokens": tokens.access,
         "refresh_token_encrypted": tokens.refresh,
         "token_expires_at": tokens.expires_at,
-        "metadata": _without_failures(TABLE.c.metadata),
+        "meta": _without_failures(TABLE.c.metadata),
     }
     if scopes is not None:
         values["scopes"] = scopes
@@ -181,7 +182,7 @@ async def refreshed(
 async def expire(db: AsyncSession, integration: Integration, code: str, message: str) -> Integration | None:
     meta = {**(integration.meta or {}), "lastError": last_error(code, message)}
     meta.pop("nextRefreshAt", None)
-    return await _apply(db, IntegrationMove.EXPIRE, integration.id, {"metadata": meta})
+    return await _apply(db, IntegrationMove.EXPIRE, integration.id, {"meta": meta})
 
 
 async def note_failure(
@@ -196,7 +197,7 @@ async def note_failure(
         "nextRefreshAt": next_attempt.isoformat(),
     }
     name = IntegrationMove.FAIL if failures >= FAILURES_BEFORE_ERROR else IntegrationMove.NOTE_FAILURE
-    return await _apply(db, name, integration.id, {"metadata": meta})
+    return await _apply(db, name, integration.id, {"meta": meta})
 
 
 async def disconnect(db: AsyncSession, integration_id: uuid.UUID, *, owner: uuid.UUID) -> Integration | None:

@@ -3,7 +3,8 @@ client credentials), RFC 7636 (PKCE S256 only) and RFC 7009 (revocation), with a
 endpoint. It stands in for Gmail, Google Calendar, HubSpot, Outlook and Slack in the tests.
 
 Switches on `AuthState` make it misbehave: `deny` (the user refuses consent: access_denied), `invalid_grant`
-(every refresh token is refused), `fail_token` (the token endpoint answers 500), `delay` (every answer waits).
+(every refresh token is refused), `fail_token` (the token endpoint answers 500), `fail_revoke` (revocation
+answers 503), `delay` (every answer waits).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class AuthState:
     deny: bool = False
     invalid_grant: bool = False
     fail_token: bool = False
+    fail_revoke: bool = False
     delay: float = 0.0
     codes: dict[str, tuple[Grant, str, str]] = field(default_factory=dict)  # code: grant, redirect, challenge
     access: dict[str, Grant] = field(default_factory=dict)
@@ -150,6 +152,8 @@ def build_app(state: AuthState) -> Starlette:
     async def revoke(request: Request) -> Response:
         await slow()
         state.revoke_calls += 1
+        if state.fail_revoke:
+            return Response("unavailable", status_code=503)
         form = await request.form()
         if await _client_of(request, form) is None:
             return _error("invalid_client", 401)
@@ -193,10 +197,11 @@ class RunningAuthServer:
                     prefix + "CLIENT_SECRET": CLIENT_SECRET,
                     prefix + "AUTHORIZE_URL": f"{self.url}/authorize",
                     prefix + "TOKEN_URL": f"{self.url}/token",
-                    prefix + "REVOKE_URL": f"{self.url}/revoke",
                     prefix + "USERINFO_URL": f"{self.url}/userinfo",
                 }
             )
+            if provider != "hubspot":  # HubSpot offers no RFC 7009 revocation, here as there
+                values[prefix + "REVOKE_URL"] = f"{self.url}/revoke"
         return values
 
 

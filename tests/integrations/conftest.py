@@ -48,7 +48,7 @@ async def oauth() -> AsyncIterator[RunningAuthServer]:
 @pytest.fixture(autouse=True)
 def reset_switches(oauth: RunningAuthServer) -> None:
     state = oauth.state
-    state.deny = state.invalid_grant = state.fail_token = False
+    state.deny = state.invalid_grant = state.fail_token = state.fail_revoke = False
     state.delay, state.access_ttl, state.rotate = 0.0, 3600, True
     state.grant_fewer = set()
 
@@ -79,6 +79,29 @@ def oauth_app(oauth_resources: Any) -> Any:
     from graph.app import create_app
 
     return create_app(oauth_resources)
+
+
+@pytest.fixture(scope="package")
+async def oauth_live(oauth_app: Any) -> AsyncIterator[str]:
+    """The same app served by uvicorn on loopback, for WebSocket subscriptions."""
+    import asyncio
+
+    import uvicorn
+
+    from tests.live import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(oauth_app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture

@@ -41,6 +41,11 @@ class RunTaskInput:
         default=None, description="Tasks that must complete first (a failed one fails this task)."
     )
     notify_on_complete: bool = False
+    integration_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Your integrations the tool may act through: fresh access tokens reach the tool in the "
+        "call's `_meta.integrations.<provider>`, never in the stored input or output.",
+    )
 
 
 @strawberry.input
@@ -100,6 +105,7 @@ class TasksMutation:
             scheduled_for=input.scheduled_for,
             dependencies=tuple(input_id(value, "Task") for value in input.dependencies or []),
             notify_on_complete=input.notify_on_complete,
+            integration_ids=tuple(input_id(value, "Integration") for value in input.integration_ids or []),
         )
         try:
             task = await in_transaction(

@@ -18,10 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jobs.context import WorkerDeps, deps_of
+from jobs.integrations import vault_of
 from models import MCPAgent, Task
 from models.tasks import TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agents import CredentialUnavailable, link_for
+from resolvers.integration_vault import TokenUnavailable
 from resolvers.task_events import publish_task
 from resolvers.task_lifecycle import scheduled_time
 from resolvers.tasks import schema_problems
@@ -161,12 +163,26 @@ def _output(outcome: mcp.ToolOutcome) -> Any:
         return {"text": outcome.text}
 
 
+async def _lent_tokens(deps: WorkerDeps, task: Task) -> dict[str, Any] | None:
+    """The `_meta` of the tool call: fresh tokens of the integrations the task may use (never stored).
+    Raises TokenUnavailable (a message fit for the task's error) when one cannot give a token."""
+    wanted = [uuid.UUID(pk) for pk in (task.meta or {}).get("integrations") or []]
+    if not wanted:
+        return None
+    return {"integrations": await vault_of(deps).lend(task.user_id, wanted)}
+
+
 async def _call_unless_cancelled(
-    deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str, arguments: dict[str, Any]
+    deps: WorkerDeps,
+    task_id: uuid.UUID,
+    link: mcp.AgentLink,
+    name: str,
+    arguments: dict[str, Any],
+    meta: dict[str, Any] | None = None,
 ) -> mcp.ToolOutcome | None:
     """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
     cancelled task does not hold a worker slot until the agent answers)."""
-    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments))
+    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments, meta=meta))
     try:
         while True:
             done, _ = await asyncio.wait({call}, timeout=CANCEL_POLL_SECONDS)
@@ -200,7 +216,13 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
         try:
-            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {})
+            # Lent afresh for each attempt: a retry after a refresh gets the new token.
+            meta = await _lent_tokens(deps, task)
+        except TokenUnavailable as unavailable:
+            await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
+            return
+        try:
+            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {}, meta)
         except mcp.AgentUnreachable as unreachable:
             error = f"The agent did not answer: {unreachable}."
             continue

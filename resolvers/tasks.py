@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ChatSession, MCPAgent, Task
+from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
 from models.tasks import TaskPriority
 from resolvers import task_lifecycle
@@ -23,6 +23,7 @@ from resolvers.problems import ErrorCode, Problem, Rejected
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
 MAX_DEPENDENCIES = 20
+MAX_INTEGRATIONS = 5
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
 SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
@@ -39,6 +40,40 @@ class TaskRequest:
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
     notify_on_complete: bool = False
+    integration_ids: tuple[uuid.UUID | None, ...] = ()
+
+
+async def integration_problems(
+    session: AsyncSession, user_id: uuid.UUID, wanted: tuple[uuid.UUID | None, ...]
+) -> list[Problem]:
+    """Each integration a task may use must be the user's and not disconnected (its status is checked
+    again when the task runs: it may expire meanwhile)."""
+    if len(wanted) > MAX_INTEGRATIONS:
+        return [Problem("input.integrationIds", ErrorCode.TOO_MANY, f"At most {MAX_INTEGRATIONS} integrations.")]
+    keys = [pk for pk in wanted if pk is not None]
+    rows = (
+        (
+            await session.execute(
+                select(Integration.id, Integration.provider).where(
+                    Integration.id.in_(keys),  # type: ignore[attr-defined]
+                    Integration.user_id == user_id,  # type: ignore[arg-type]
+                    Integration.deleted_at.is_(None),  # type: ignore[union-attr]
+                )
+            )
+        ).all()
+        if keys
+        else []
+    )
+    mine = dict(rows)  # type: ignore[arg-type]
+    problems = [
+        Problem(f"input.integrationIds.{index}", ErrorCode.NOT_FOUND, "No such integration.")
+        for index, pk in enumerate(wanted)
+        if pk not in mine
+    ]
+    providers = [mine[pk] for pk in wanted if pk in mine]
+    if not problems and len(set(providers)) != len(providers):
+        problems.append(Problem("input.integrationIds", ErrorCode.INVALID, "Give each integration once."))
+    return problems
 
 
 def schedule_problems(scheduled_for: datetime | None) -> list[Problem]:
@@ -104,6 +139,7 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
         if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
+    problems += await integration_problems(session, user_id, request.integration_ids)
     if len(request.dependencies) > MAX_DEPENDENCIES:
         problems.append(
             Problem("input.dependencies", ErrorCode.TOO_MANY, f"A task can wait for at most {MAX_DEPENDENCIES} others.")
@@ -127,6 +163,8 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
         "notifyOnComplete": request.notify_on_complete,
         "dependencies": [str(pk) for pk in request.dependencies],
     }
+    if request.integration_ids:
+        meta["integrations"] = [str(pk) for pk in request.integration_ids]
     if request.scheduled_for is not None:
         meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
     task = Task(

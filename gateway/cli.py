@@ -242,5 +242,33 @@ def refresh_tokens() -> None:
     typer.echo(f"{report.refreshed} refreshed, {report.expired} expired, {report.failed} failed")
 
 
+@app.command(name="rotate-encryption-key")
+def rotate_encryption_key() -> None:
+    """Re-encrypt every stored secret (integration tokens, agent keys) under the first key of
+    GATEWAY_ENCRYPTION_KEYS, in batches; safe to re-run and to run while serving."""
+    from gateway.clients import secret_box
+    from gateway.db import create_engine, session_factory
+    from resolvers.key_rotation import RotationReport, rotate
+
+    settings = get_settings()
+
+    async def run(database_url: str) -> RotationReport:
+        engine = create_engine(database_url, pool_size=2)
+        try:
+            return await rotate(session_factory(engine), secret_box(settings))
+        finally:
+            await engine.dispose()
+
+    with _owning_servers():
+        database_url, _ = _urls()
+        report = asyncio.run(run(database_url))
+    typer.echo(
+        f"re-encrypted under {secret_box(settings).primary}: {report.integrations} integration(s), "
+        f"{report.agents} agent key(s); {report.skipped} skipped"
+    )
+    if report.skipped:
+        typer.echo("run it again before removing old keys", err=True)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

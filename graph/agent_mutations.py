@@ -7,7 +7,7 @@ import strawberry
 from graph.agents import AuthenticationTypeEnum, MCPAgentNode
 from graph.context import Info
 from graph.errors import UserError, user_errors
-from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
+from graph.input_limits import API_KEY, DESCRIPTION, NAME, TITLE, URL, limited
 from graph.mutations import in_transaction, transactions
 from graph.node import input_id
 from graph.permissions import IsOperator
@@ -29,10 +29,22 @@ class RateLimitInput:
 )
 class AgentAuthenticationInput:
     type: AuthenticationTypeEnum
-    api_key: str | None = limited(API_KEY, default=None, description="For `APIKEY` (or an OAuth access token).")
+    api_key: str | None = limited(
+        API_KEY,
+        default=None,
+        description="For `APIKEY`; for `OAUTH`, an access token, or with `tokenUrl` the client secret.",
+    )
     header: str | None = limited(
         NAME, default=None, description="Header to send it in (default Authorization, as a Bearer token)."
     )
+    token_url: str | None = limited(
+        URL,
+        default=None,
+        description="`OAUTH` with the client-credentials grant: the token endpoint; tokens are fetched, cached "
+        "until they expire and fetched again.",
+    )
+    client_id: str | None = limited(TITLE, default=None, description="`OAUTH` with `tokenUrl`: the client id.")
+    scope: str | None = limited(URL, default=None, description="`OAUTH` with `tokenUrl`: the scope to ask for.")
 
 
 @strawberry.input
@@ -128,6 +140,9 @@ def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettin
         auth_type=AuthenticationType(auth.type.value) if auth else None,
         api_key=auth.api_key if auth else None,
         api_key_header=auth.header if auth else None,
+        token_url=auth.token_url if auth else None,
+        client_id=auth.client_id if auth else None,
+        scope=auth.scope if auth else None,
     )
 
 

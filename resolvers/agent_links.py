@@ -13,7 +13,7 @@ from typing import Any
 from models import MCPAgent
 from models.agents import AuthenticationType
 from services import mcp
-from services.credentials import OriginBoundHeaders, origin_of
+from services.credentials import ClientCredentialsAuth, OriginBoundHeaders, origin_of
 from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy
 
@@ -93,7 +93,7 @@ def config_of(agent: Any) -> dict[str, Any]:
     return agent.configuration if isinstance(agent.configuration, dict) else json.loads(agent.configuration or "{}")
 
 
-def credentials_of(agent: Any, box: SecretBox) -> OriginBoundHeaders | None:
+def credentials_of(agent: Any, box: SecretBox, policy: EgressPolicy | None = None) -> OriginBoundHeaders | None:
     config = config_of(agent)
     auth = config.get("authentication") or {}
     sealed = auth.get("config") or {}
@@ -101,6 +101,16 @@ def credentials_of(agent: Any, box: SecretBox) -> OriginBoundHeaders | None:
         return None
     header = sealed.get("header") or "Authorization"
     value = unseal_key(box, agent.id, agent.endpoint, sealed)
+    if auth.get("type") == AuthenticationType.OAUTH and sealed.get("tokenUrl"):
+        # The sealed secret is the client secret: tokens come from the client-credentials grant.
+        return ClientCredentialsAuth(
+            origin_of(agent.endpoint),
+            token_url=str(sealed["tokenUrl"]),
+            client_id=str(sealed.get("clientId") or ""),
+            client_secret=value,
+            scope=sealed.get("scope") or None,
+            policy=policy or EgressPolicy(),
+        )
     return OriginBoundHeaders(
         origin_of(agent.endpoint), {header: f"Bearer {value}" if header.lower() == "authorization" else value}
     )
@@ -110,7 +120,7 @@ def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
     """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
     guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
     and endpoint."""
-    credentials = credentials_of(agent, box)
+    credentials = credentials_of(agent, box, policy)
     timeout_ms = config_of(agent).get("timeout") or DEFAULT_TIMEOUT_MS
     return mcp.AgentLink(
         endpoint=agent.endpoint, credentials=credentials, policy=policy, timeout_seconds=timeout_ms / 1000
@@ -124,4 +134,18 @@ def reach_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> tuple[object, .
         credentials = credentials_of(agent, box)
     except CredentialUnavailable:
         return agent.endpoint, "unusable key", json.dumps(auth_config(config_of(agent)), sort_keys=True)
-    return agent.endpoint, None if credentials is None else (credentials.origin, credentials.headers)
+    if credentials is None:
+        return agent.endpoint, None
+    return agent.endpoint, (credentials.origin, credentials.headers, getattr(credentials, "reach", None))
+
+
+def client_credentials_config(
+    previous: dict[str, Any], token_url: str | None, client_id: str | None, scope: str | None
+) -> dict[str, str]:
+    """tokenUrl, clientId and scope of an `oauth` agent (none of them secret), kept when not given again."""
+    values = {
+        "tokenUrl": token_url if token_url is not None else previous.get("tokenUrl"),
+        "clientId": client_id if client_id is not None else previous.get("clientId"),
+        "scope": scope if scope is not None else previous.get("scope"),
+    }
+    return {key: str(value) for key, value in values.items() if value}

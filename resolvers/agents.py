@@ -23,6 +23,7 @@ from resolvers.agent_links import (
     AgentSnapshot,
     CredentialUnavailable,
     auth_config,
+    client_credentials_config,
     link_for,
     reach_of,
     reseal_legacy,
@@ -69,6 +70,10 @@ class AgentSettings:
     auth_type: AuthenticationType | None = None
     api_key: str | None = None
     api_key_header: str | None = None
+    # `oauth` with the client-credentials grant: the api key is then the client secret.
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
 
 
 def _check_ranges(data: AgentSettings) -> list[Problem]:
@@ -104,6 +109,18 @@ def _check_ranges(data: AgentSettings) -> list[Problem]:
                 "input.configuration.authentication.apiKey", data.api_key, minimum=1, maximum=4096, label="The API key"
             )
         )
+    if data.token_url and not data.client_id:
+        problems.append(
+            Problem(
+                "input.configuration.authentication.clientId",
+                ErrorCode.REQUIRED,
+                "The client-credentials grant needs the client id.",
+            )
+        )
+    if data.token_url and data.auth_type is not AuthenticationType.OAUTH:
+        problems.append(
+            Problem("input.configuration.authentication.tokenUrl", ErrorCode.INVALID, "A token URL is for OAUTH only.")
+        )
     if data.api_key_header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", data.api_key_header):
         problems.append(
             Problem("input.configuration.authentication.header", ErrorCode.INVALID, "Use a plain HTTP header name.")
@@ -113,7 +130,12 @@ def _check_ranges(data: AgentSettings) -> list[Problem]:
 
 async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem]:
     problems: list[Problem] = []
-    for field, url in (("input.endpoint", data.endpoint), ("input.healthCheckUrl", data.health_check_url)):
+    urls = (
+        ("input.endpoint", data.endpoint),
+        ("input.healthCheckUrl", data.health_check_url),
+        ("input.configuration.authentication.tokenUrl", data.token_url),
+    )
+    for field, url in urls:
         if not url:
             continue
         if len(url) > 500:
@@ -149,6 +171,8 @@ def _configuration(
             )
             header = data.api_key_header or previous.get("header") or "Authorization"
             auth["config"] = {"header": header, **sealed}
+            if data.auth_type is AuthenticationType.OAUTH:
+                auth["config"].update(client_credentials_config(previous, data.token_url, data.client_id, data.scope))
         config["authentication"] = auth
     config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
     return config

@@ -252,17 +252,28 @@ async def fetch_identity(
 
 
 async def client_credentials(
-    config: ProviderConfig,
+    token_url: str,
     policy: EgressPolicy,
     *,
+    client_id: str,
+    client_secret: str,
     scope: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> TokenSet:
     """RFC 6749 section 4.4: a token for the client itself (agents authenticated with `oauth`)."""
 
     async def work() -> TokenSet:
-        async with _client(config, policy, timeout=timeout, scope=scope) as client:
-            token = await client.fetch_token(config.spec.token_url, grant_type="client_credentials")
+        async with AsyncOAuth2Client(
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method="client_secret_post",
+            scope=scope or None,
+            transport=GuardedTransport(policy),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+        ) as client:
+            token = await client.fetch_token(token_url, grant_type="client_credentials")
             return TokenSet.from_answer(token)
 
     return await _guarded(work)  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from starlette.responses import JSONResponse
 
 from tests.live import free_port
 
@@ -21,6 +22,25 @@ from tests.live import free_port
 class SeenCalls:
     arguments: list[dict[str, Any]] = field(default_factory=list)
     metas: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    refused: int = 0
+
+
+class RequireBearer:
+    """The agent's own check: every request carries a bearer token the authorization server vouches for."""
+
+    def __init__(self, app: Any, valid: Callable[[str], bool], seen: SeenCalls) -> None:
+        self.app, self.valid, self.seen = app, valid, seen
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers") or []).get(b"authorization", b"").decode()
+            self.seen.authorizations.append(header)
+            if not (header.startswith("Bearer ") and self.valid(header[7:])):
+                self.seen.refused += 1
+                await JSONResponse({"error": "invalid_token"}, status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def build_server(userinfo_url: str, seen: SeenCalls) -> MCPServer:
@@ -50,9 +70,13 @@ class RunningPeer:
 
 
 @contextlib.asynccontextmanager
-async def integration_peer(userinfo_url: str) -> AsyncIterator[RunningPeer]:
+async def integration_peer(
+    userinfo_url: str, *, require_token: Callable[[str], bool] | None = None
+) -> AsyncIterator[RunningPeer]:
     seen = SeenCalls()
-    app = build_server(userinfo_url, seen).streamable_http_app()
+    app: Any = build_server(userinfo_url, seen).streamable_http_app()
+    if require_token is not None:
+        app = RequireBearer(app, require_token, seen)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

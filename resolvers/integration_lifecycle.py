@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, literal_column, null, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import Integration, IntegrationTokenEvent
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
@@ -61,7 +62,7 @@ FAILURE_KEYS = ("lastError", "refreshFailures", "nextRefreshAt")
 
 def _without_failures(column: Any) -> Any:
     """The metadata document without what a failed refresh left in it."""
-    value = func.coalesce(column, literal_column("'{}'::jsonb"))
+    value: Any = func.coalesce(column, literal_column("'{}'::jsonb"))
     for key in FAILURE_KEYS:
         value = value.op("-")(key)
     return value
@@ -92,17 +93,17 @@ async def _apply(
 ) -> Integration | None:
     move = MOVES[name]
     statement = update(Integration).where(
-        Integration.id == integration_id,  # type: ignore[arg-type]
-        Integration.status.in_(tuple(move.sources)),  # type: ignore[attr-defined]
+        col(Integration.id) == integration_id,
+        col(Integration.status).in_(tuple(move.sources)),
         *conditions,
     )
     if owner is not None:
-        statement = statement.where(Integration.user_id == owner)  # type: ignore[arg-type]
+        statement = statement.where(col(Integration.user_id) == owner)
     changes = {"updated_at": func.now(), **values}
     if move.target is not None:
         changes["status"] = move.target
-    statement = statement.values(**changes).returning(Integration.id).execution_options(synchronize_session=False)
-    moved = (await db.execute(statement)).first()  # type: ignore[arg-type]
+    statement = statement.values(**changes).returning(col(Integration.id)).execution_options(synchronize_session=False)
+    moved = (await db.execute(statement)).first()
     if moved is None:
         return None
     return await db.get(Integration, integration_id, populate_existing=True)
@@ -140,7 +141,7 @@ async def connect(
         "status": IntegrationStatus.CONNECTED.value,
     }
     statement = insert(TABLE).values(user_id=user_id, provider=provider, metadata=dict(identity), **values)
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["user_id", "provider"],
         set_={
             **values,
@@ -152,7 +153,7 @@ async def connect(
             "deleted_at": null(),
         },
     ).returning(TABLE.c.id)
-    integration_id = (await db.execute(statement)).scalar_one()
+    integration_id = (await db.execute(upsert)).scalar_one()
     found = await db.get(Integration, integration_id, populate_existing=True)
     assert found is not None
     return found
@@ -172,9 +173,9 @@ async def refreshed(
     if scopes is not None:
         values["scopes"] = scopes
     condition = (
-        Integration.refresh_token_encrypted == used_refresh  # type: ignore[arg-type]
+        col(Integration.refresh_token_encrypted) == used_refresh
         if used_refresh is not None
-        else Integration.refresh_token_encrypted.is_(None)  # type: ignore[union-attr]
+        else col(Integration.refresh_token_encrypted).is_(None)
     )
     return await _apply(db, IntegrationMove.REFRESHED, integration_id, values, conditions=(condition,))
 
@@ -223,12 +224,12 @@ async def reseal(
     statement = (
         update(Integration)
         .where(
-            Integration.id == integration_id,  # type: ignore[arg-type]
-            Integration.encrypted_tokens == old[0],  # type: ignore[arg-type]
-            Integration.refresh_token_encrypted.is_not_distinct_from(old[1]),  # type: ignore[union-attr]
+            col(Integration.id) == integration_id,
+            col(Integration.encrypted_tokens) == old[0],
+            col(Integration.refresh_token_encrypted).is_not_distinct_from(old[1]),
         )
         .values(encrypted_tokens=new[0], refresh_token_encrypted=new[1])
-        .returning(Integration.id)  # type: ignore[arg-type]
+        .returning(col(Integration.id))
     )
     return (await db.execute(statement)).first() is not None
 
@@ -258,13 +259,13 @@ async def purge(db: AsyncSession, *, history_days: int = 30, disconnected_days: 
     """The seed's retention: token history after 30 days, disconnected integrations after 90."""
     history = await db.execute(
         delete(IntegrationTokenEvent).where(
-            IntegrationTokenEvent.attempted_at < func.now() - func.make_interval(0, 0, 0, history_days)  # type: ignore[arg-type]
+            col(IntegrationTokenEvent.attempted_at) < func.now() - func.make_interval(0, 0, 0, history_days)
         )
     )
     rows = await db.execute(
         delete(Integration).where(
-            Integration.status == IntegrationStatus.DISCONNECTED,  # type: ignore[arg-type]
-            Integration.deleted_at < func.now() - func.make_interval(0, 0, 0, disconnected_days),  # type: ignore[operator]
+            col(Integration.status) == IntegrationStatus.DISCONNECTED,
+            col(Integration.deleted_at) < func.now() - func.make_interval(0, 0, 0, disconnected_days),
         )
     )
     return int(history.rowcount or 0), int(rows.rowcount or 0)  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from models import Integration
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
@@ -260,15 +261,15 @@ class Vault:
         async with self.sessions() as db:
             due = (
                 await db.execute(
-                    select(Integration.id)
+                    select(col(Integration.id))
                     .where(
-                        Integration.status.in_(tuple(lifecycle.LIVE)),  # type: ignore[attr-defined]
-                        Integration.refresh_token_encrypted.is_not(None),  # type: ignore[union-attr]
-                        Integration.token_expires_at  # type: ignore[operator]
+                        col(Integration.status).in_(tuple(lifecycle.LIVE)),
+                        col(Integration.refresh_token_encrypted).is_not(None),
+                        col(Integration.token_expires_at)
                         < text("now() + make_interval(secs => :margin)").bindparams(margin=self.margin_seconds),
                         text("coalesce((integrations.metadata->>'nextRefreshAt')::timestamptz, '-infinity') < now()"),
                     )
-                    .order_by(Integration.token_expires_at)  # type: ignore[arg-type]
+                    .order_by(col(Integration.token_expires_at))
                     .limit(limit)
                 )
             ).scalars()
@@ -303,8 +304,8 @@ class Vault:
             owners = dict(
                 (
                     await db.execute(
-                        select(Integration.id, Integration.user_id).where(
-                            Integration.id.in_(integration_ids)  # type: ignore[attr-defined]
+                        select(col(Integration.id), col(Integration.user_id)).where(
+                            col(Integration.id).in_(integration_ids)
                         )
                     )
                 ).all()

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from models import Integration, MCPAgent
 from resolvers import integration_lifecycle
@@ -47,8 +48,8 @@ async def _integrations(sessions: async_sessionmaker[AsyncSession], box: SecretB
                 (
                     await db.execute(
                         select(Integration)
-                        .where(Integration.id > after, Integration.encrypted_tokens != "")  # type: ignore[arg-type]
-                        .order_by(Integration.id)  # type: ignore[arg-type]
+                        .where(col(Integration.id) > after, col(Integration.encrypted_tokens) != "")
+                        .order_by(col(Integration.id))
                         .limit(BATCH)
                     )
                 ).scalars()
@@ -92,7 +93,7 @@ async def _agents(sessions: async_sessionmaker[AsyncSession], box: SecretBox, re
             rows = list(
                 (
                     await db.execute(
-                        select(MCPAgent).where(MCPAgent.id > after).order_by(MCPAgent.id).limit(BATCH)  # type: ignore[arg-type]
+                        select(MCPAgent).where(col(MCPAgent.id) > after).order_by(col(MCPAgent.id)).limit(BATCH)
                     )
                 ).scalars()
             )
@@ -111,9 +112,9 @@ async def _agents(sessions: async_sessionmaker[AsyncSession], box: SecretBox, re
                     continue
                 changed = await db.execute(
                     update(MCPAgent)
-                    .where(MCPAgent.id == agent.id, MCPAgent.configuration == agent.configuration)  # type: ignore[arg-type]
+                    .where(col(MCPAgent.id) == agent.id, col(MCPAgent.configuration) == agent.configuration)
                     .values(configuration=new)
-                    .returning(MCPAgent.id)  # type: ignore[arg-type]
+                    .returning(col(MCPAgent.id))
                     .execution_options(synchronize_session=False)
                 )
                 if changed.first() is not None:

@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
@@ -54,17 +55,17 @@ async def integration_problems(
     rows = (
         (
             await session.execute(
-                select(Integration.id, Integration.provider).where(
-                    Integration.id.in_(keys),  # type: ignore[attr-defined]
-                    Integration.user_id == user_id,  # type: ignore[arg-type]
-                    Integration.deleted_at.is_(None),  # type: ignore[union-attr]
+                select(col(Integration.id), col(Integration.provider)).where(
+                    col(Integration.id).in_(keys),
+                    col(Integration.user_id) == user_id,
+                    col(Integration.deleted_at).is_(None),
                 )
             )
         ).all()
         if keys
         else []
     )
-    mine = dict(rows)  # type: ignore[arg-type]
+    mine = dict(rows)
     problems = [
         Problem(f"input.integrationIds.{index}", ErrorCode.NOT_FOUND, "No such integration.")
         for index, pk in enumerate(wanted)

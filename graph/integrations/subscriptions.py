@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
+from sqlmodel import col
 
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
@@ -33,7 +34,7 @@ class IntegrationsSubscription:
         if integration_id is not None:
             db = RequestDb(info.context.resources.sessions)
             try:
-                query = visible_integrations(viewer.user_id).where(Integration.id == wanted)  # type: ignore[arg-type]
+                query = visible_integrations(viewer.user_id).where(col(Integration.id) == wanted)
                 found = await db.rows(query) if wanted else []
             finally:
                 await db.close()

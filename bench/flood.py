@@ -25,7 +25,7 @@ import httpx
 
 from bench.config import plain_dsn, require_loopback, scratch_database
 from bench.server import GatewayProcess
-from gateway import migrate
+from migrations import migrate
 from services.tokens import generate_key_set
 
 PASSWORD = "BenchPassw0rd!"

@@ -133,7 +133,7 @@ async def ensure_seeded(dsn: str = DEFAULT_DSN, spec: SeedSpec | None = None, *,
         print(f"bench database {database_name(dsn)!r} already seeded with {spec}", file=sys.stderr)
         return
     started = time.perf_counter()
-    from gateway import migrate
+    from migrations import migrate
 
     # alembic's env runs its own event loop, so it gets a thread of its own.
     await asyncio.to_thread(migrate.upgrade, sqlalchemy_url(dsn))

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     ws_max_connections_per_user: int = Field(default=10, ge=1, validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
     max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
-    # HTTP connections (gateway/http.py): open per peer address, and how long a request's headers may take.
+    # HTTP connections (cli/http.py): open per peer address, and how long a request's headers may take.
     max_connections_per_address: int = Field(default=256, ge=1, validation_alias="GATEWAY_MAX_CONNECTIONS_PER_ADDRESS")
     http_header_timeout: float = Field(default=10.0, gt=0, le=300, validation_alias="GATEWAY_HTTP_HEADER_TIMEOUT")
     # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.

@@ -6,14 +6,13 @@ import strawberry
 
 from graph.agents import AuthenticationTypeEnum, MCPAgentNode
 from graph.context import Info
-from graph.errors import UserError, user_errors
+from graph.errors import UserError
 from graph.input_limits import API_KEY, DESCRIPTION, NAME, TITLE, URL, limited
-from graph.mutations import in_transaction, transactions
+from graph.mutations import mutate
 from graph.node import input_id
 from graph.permissions import IsOperator
 from models.agents import AuthenticationType
 from resolvers import agents
-from resolvers.problems import Rejected
 
 OPERATORS = [IsOperator]
 
@@ -154,54 +153,55 @@ class AgentsMutation:
     )
     async def register_agent(self, info: Info, input: RegisterAgentInput) -> RegisterAgentPayload:
         r = info.context.resources
-        try:
-            agent = await agents.register_agent(transactions(info), r.redis, r.box, r.policy, _settings(input))
-        except Rejected as rejected:
-            return RegisterAgentPayload(errors=user_errors(rejected.problems))
-        return RegisterAgentPayload(agent=MCPAgentNode.from_row(agent))
+        return await mutate(
+            info,
+            lambda uow: agents.register_agent(uow, r.redis, r.box, r.policy, _settings(input)),
+            lambda row: RegisterAgentPayload(agent=MCPAgentNode.from_row(row)),
+            RegisterAgentPayload,
+        )
 
     @strawberry.mutation(permission_classes=OPERATORS)
     async def update_agent(self, info: Info, input: UpdateAgentInput) -> UpdateAgentPayload:
         r = info.context.resources
-        try:
-            agent = await agents.update_agent(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input)
-            )
-        except Rejected as rejected:
-            return UpdateAgentPayload(errors=user_errors(rejected.problems))
-        return UpdateAgentPayload(agent=MCPAgentNode.from_row(agent))
+        return await mutate(
+            info,
+            lambda uow: agents.update_agent(
+                uow, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent"), _settings(input)
+            ),
+            lambda row: UpdateAgentPayload(agent=MCPAgentNode.from_row(row)),
+            UpdateAgentPayload,
+        )
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Soft delete.")
     async def delete_agent(self, info: Info, input: DeleteAgentInput) -> DeleteAgentPayload:
         r = info.context.resources
-        try:
-            agent = await in_transaction(
-                info, lambda s: agents.delete_agent(s, r.redis, input_id(input.agent_id, "MCPAgent"))
-            )
-        except Rejected as rejected:
-            return DeleteAgentPayload(errors=user_errors(rejected.problems))
-        return DeleteAgentPayload(agent=MCPAgentNode.from_row(agent))
+        return await mutate(
+            info,
+            lambda uow: agents.delete_agent(uow, r.redis, input_id(input.agent_id, "MCPAgent")),
+            lambda row: DeleteAgentPayload(agent=MCPAgentNode.from_row(row)),
+            DeleteAgentPayload,
+        )
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Ask the agent for its tools again.")
     async def refresh_agent_capabilities(
         self, info: Info, input: RefreshAgentCapabilitiesInput
     ) -> RefreshAgentCapabilitiesPayload:
         r = info.context.resources
-        try:
-            agent = await agents.refresh_capabilities(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")
-            )
-        except Rejected as rejected:
-            return RefreshAgentCapabilitiesPayload(errors=user_errors(rejected.problems))
-        return RefreshAgentCapabilitiesPayload(agent=MCPAgentNode.from_row(agent))
+        return await mutate(
+            info,
+            lambda uow: agents.refresh_capabilities(
+                uow, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")
+            ),
+            lambda row: RefreshAgentCapabilitiesPayload(agent=MCPAgentNode.from_row(row)),
+            RefreshAgentCapabilitiesPayload,
+        )
 
     @strawberry.mutation(permission_classes=OPERATORS, description="Check the agent's health now.")
     async def check_agent_health(self, info: Info, input: CheckAgentHealthInput) -> CheckAgentHealthPayload:
         r = info.context.resources
-        try:
-            agent = await agents.check_health(
-                transactions(info), r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")
-            )
-        except Rejected as rejected:
-            return CheckAgentHealthPayload(errors=user_errors(rejected.problems))
-        return CheckAgentHealthPayload(agent=MCPAgentNode.from_row(agent))
+        return await mutate(
+            info,
+            lambda uow: agents.check_health(uow, r.redis, r.box, r.policy, input_id(input.agent_id, "MCPAgent")),
+            lambda row: CheckAgentHealthPayload(agent=MCPAgentNode.from_row(row)),
+            CheckAgentHealthPayload,
+        )

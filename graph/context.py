@@ -12,45 +12,18 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.settings import Settings
 from loaders import Loaders
 from loaders.session import RequestDb
-from services.addresses import TrustedProxies
-from services.crypto import SecretBox
-from services.egress import EgressPolicy
-from services.events import EventHub
-from services.mailer import Mailer
-from services.oauth.providers import Registry
+from services.resources import Resources
 from services.sessions import is_revoked
-from services.task_queues import TaskQueues
-from services.tokens import InvalidToken, TokenKeys
+from services.tokens import InvalidToken
 
 log = logging.getLogger("gateway.graph")
-
-
-@dataclass
-class Resources:
-    """Process-wide clients, opened once at start-up."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    redis: Redis
-    keys: TokenKeys
-    mailer: Mailer
-    events: EventHub
-    box: SecretBox
-    policy: EgressPolicy
-    queues: TaskQueues
-    proxies: TrustedProxies
-    # Integrations (issue 11): the OAuth providers as configured here.
-    registry: Registry = field(default_factory=lambda: Registry.from_settings({}))
 
 
 @dataclass

@@ -1,36 +1,42 @@
-"""How a mutation runs its use case: in the request's session, committed before the payload is built
-(a failed commit is an error, never a false success); a rejection rolls back and becomes payload errors."""
+"""How every mutation runs its use case: one unit of work on the request's session, committed before the
+payload is built (a failed commit is a GraphQL error, never a false success); a rejection rolls back and
+becomes the payload's `errors`; the use case's after-commit hooks (events, jobs) run once it committed."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Protocol, TypeVar
 
 from graph.context import Info
-from resolvers.transact import Transact
+from graph.errors import UserError, user_errors
+from resolvers.problems import Rejected
+from resolvers.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+P = TypeVar("P", covariant=True)
 
 
-async def in_transaction(info: Info, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    db = info.context.db
+class Payload(Protocol[P]):
+    """A payload type: built with its `errors` alone when the use case refused the input."""
+
+    def __call__(self, *, errors: list[UserError]) -> P: ...
+
+
+async def mutate(
+    info: Info,
+    work: Callable[[UnitOfWork], Awaitable[T]],
+    answer: Callable[[T], P],
+    payload: Payload[P],
+) -> P:
+    """Run `work` in a unit of work and answer with `answer(result)`, or `payload(errors=...)` when
+    the use case raised `Rejected` (nothing written, no hook run)."""
+    context = info.context
+    db = context.db
     async with db.lock:
-        session = db.session
+        unit = UnitOfWork(db.session, context.resources.events, context.resources.queues)
         try:
-            result = await work(session)
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-    return result
-
-
-def transactions(info: Info) -> Transact:
-    """Transactions on the request's session, for use cases that call out between them."""
-
-    async def transact(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        return await in_transaction(info, work)
-
-    return transact
+            result = await unit.run(work)
+        except Rejected as rejected:
+            return payload(errors=user_errors(rejected.problems))
+    await unit.run_hooks()
+    return answer(result)

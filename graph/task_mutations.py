@@ -10,10 +10,10 @@ import strawberry
 from graphql import GraphQLError
 
 from graph.context import Info
-from graph.errors import RequestErrorCode, UserError, request_error, user_errors
+from graph.errors import RequestErrorCode, UserError, request_error
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON
-from graph.mutations import in_transaction
+from graph.mutations import mutate
 from graph.node import input_id
 from graph.permissions import IsAuthenticated
 from graph.tasks import TaskNode, TaskPriorityEnum
@@ -21,9 +21,8 @@ from loaders.session import RequestDb
 from loaders.tasks import visible_tasks
 from models import Task
 from models.tasks import TaskPriority
-from resolvers import task_lifecycle, tasks
-from resolvers.problems import Rejected
-from resolvers.task_events import decode_task, publish_task, task_channel
+from resolvers import tasks
+from resolvers.task_events import decode_task, task_channel
 from services.events import StreamInterrupted
 
 SIGNED_IN = [IsAuthenticated]
@@ -79,13 +78,6 @@ class RetryTaskPayload(TaskPayload):
     """Answer of `retryTask`."""
 
 
-async def _after_commit(info: Info, task: Task, *, enqueue: bool) -> None:
-    resources = info.context.resources
-    if enqueue:
-        await task_lifecycle.enqueue_committed(resources.sessions, resources.queues, task)
-    await publish_task(resources.events, task)
-
-
 def _viewer(info: Info) -> uuid.UUID:
     assert info.context.viewer is not None  # IsAuthenticated ran first
     return info.context.viewer.user_id
@@ -107,36 +99,30 @@ class TasksMutation:
             notify_on_complete=input.notify_on_complete,
             integration_ids=tuple(input_id(value, "Integration") for value in input.integration_ids or []),
         )
-        try:
-            task = await in_transaction(
-                info, lambda db: tasks.create_task(db, info.context.redis, _viewer(info), request)
-            )
-        except Rejected as rejected:
-            return RunTaskPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, task, enqueue=True)
-        return RunTaskPayload(task=TaskNode.from_row(task))
+        return await mutate(
+            info,
+            lambda uow: tasks.create_task(uow, info.context.redis, _viewer(info), request),
+            lambda row: RunTaskPayload(task=TaskNode.from_row(row)),
+            RunTaskPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Stop a pending or running task.")
     async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:
-        try:
-            task = await in_transaction(
-                info, lambda s: tasks.cancel_task(s, _viewer(info), input_id(input.task_id, "Task"))
-            )
-        except Rejected as rejected:
-            return CancelTaskPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, task, enqueue=False)
-        return CancelTaskPayload(task=TaskNode.from_row(task))
+        return await mutate(
+            info,
+            lambda uow: tasks.cancel_task(uow, _viewer(info), input_id(input.task_id, "Task")),
+            lambda row: CancelTaskPayload(task=TaskNode.from_row(row)),
+            CancelTaskPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Run a failed task again.")
     async def retry_task(self, info: Info, input: RetryTaskInput) -> RetryTaskPayload:
-        try:
-            task = await in_transaction(
-                info, lambda s: tasks.retry_task(s, _viewer(info), input_id(input.task_id, "Task"))
-            )
-        except Rejected as rejected:
-            return RetryTaskPayload(errors=user_errors(rejected.problems))
-        await _after_commit(info, task, enqueue=True)
-        return RetryTaskPayload(task=TaskNode.from_row(task))
+        return await mutate(
+            info,
+            lambda uow: tasks.retry_task(uow, _viewer(info), input_id(input.task_id, "Task")),
+            lambda row: RetryTaskPayload(task=TaskNode.from_row(row)),
+            RetryTaskPayload,
+        )
 
 
 @strawberry.type

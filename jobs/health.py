@@ -12,7 +12,7 @@ from models import MCPAgent
 from models.agents import AgentStatus
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
-from resolvers.transact import transactions_of
+from resolvers.unit_of_work import run_unit_of_work
 
 log = logging.getLogger("gateway.jobs.health")
 
@@ -31,7 +31,12 @@ async def check_agents(ctx: dict[str, Any]) -> int:
     for agent_id in agent_ids:
         try:
             # Each agent's probe runs outside any transaction; only its outcome is written in one.
-            await check_health(transactions_of(deps.sessions), deps.redis, deps.box, deps.policy, agent_id)
+            await run_unit_of_work(
+                deps.sessions,
+                deps.events,
+                deps.queues,
+                lambda uow, agent_id=agent_id: check_health(uow, deps.redis, deps.box, deps.policy, agent_id),
+            )
         except Rejected:
             continue  # deleted or changed during its probe: the next run checks it as it is then
     return len(agent_ids)

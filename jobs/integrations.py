@@ -8,35 +8,20 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis
 from saq import CronJob
 
-from gateway.clients import egress_policy, oauth_registry, secret_box
-from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
-from jobs.context import WorkerDeps, deps_of
+from jobs.context import deps_of
 from resolvers import integration_lifecycle
 from resolvers.integration_vault import RefreshReport, Vault
-from services.events import EventHub
+from services.resources import close_resources, open_resources
 
 log = logging.getLogger("gateway.jobs.integrations")
 
 
-def vault_of(deps: WorkerDeps) -> Vault:
-    return Vault(
-        sessions=deps.sessions,
-        redis=deps.redis,
-        box=deps.box,
-        policy=deps.policy,
-        registry=deps.registry,
-        events=deps.events,
-        margin_seconds=deps.token_refresh_margin,
-    )
-
-
 async def refresh_tokens(ctx: dict[str, Any]) -> dict[str, int]:
     """saq cron job: one refresh pass."""
-    report = await vault_of(deps_of(ctx)).refresh_due()
+    report = await Vault.of(deps_of(ctx)).refresh_due()
     if report.refreshed or report.expired or report.failed:
         log.info("token refresh: %d refreshed, %d expired, %d failed", report.refreshed, report.expired, report.failed)
     return vars(report)
@@ -59,23 +44,11 @@ INTEGRATION_CRON_JOBS = [
 @contextlib.asynccontextmanager
 async def standalone_vault(settings: Settings, *, database_url: str, redis_url: str) -> AsyncIterator[Vault]:
     """A vault of its own for a command (`gateway refresh-tokens`)."""
-    engine = create_engine(database_url, pool_size=4)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    events = EventHub(redis)
+    resources = await open_resources(settings, database_url=database_url, redis_url=redis_url, pool_size=4)
     try:
-        yield Vault(
-            sessions=session_factory(engine),
-            redis=redis,
-            box=secret_box(settings),
-            policy=egress_policy(settings),
-            registry=oauth_registry(settings),
-            events=events,
-            margin_seconds=settings.token_refresh_margin,
-        )
+        yield Vault.of(resources)
     finally:
-        await events.close()
-        await redis.aclose()
-        await engine.dispose()
+        await close_resources(resources)
 
 
 async def refresh_once(settings: Settings, *, database_url: str, redis_url: str) -> RefreshReport:

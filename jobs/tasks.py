@@ -18,12 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jobs.context import WorkerDeps, deps_of
-from jobs.integrations import vault_of
 from models import MCPAgent, Task
 from models.tasks import TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agents import CredentialUnavailable, link_for
-from resolvers.integration_vault import TokenUnavailable
+from resolvers.integration_vault import TokenUnavailable, Vault
 from resolvers.task_events import publish_task
 from resolvers.task_lifecycle import scheduled_time
 from resolvers.tasks import schema_problems
@@ -169,7 +168,7 @@ async def _lent_tokens(deps: WorkerDeps, task: Task) -> dict[str, Any] | None:
     wanted = [uuid.UUID(pk) for pk in (task.meta or {}).get("integrations") or []]
     if not wanted:
         return None
-    return {"integrations": await vault_of(deps).lend(task.user_id, wanted)}
+    return {"integrations": await Vault.of(deps).lend(task.user_id, wanted)}
 
 
 async def _call_unless_cancelled(

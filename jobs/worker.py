@@ -10,11 +10,8 @@ import logging
 import signal
 from typing import Any
 
-from redis.asyncio import Redis
 from saq import CronJob, Worker
 
-from gateway.clients import egress_policy, oauth_registry, secret_box
-from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
@@ -22,11 +19,12 @@ from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
-from services.events import EventHub
-from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
+from services.resources import close_resources, open_resources
+from services.task_queues import EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
+WORKER_POOL_SIZE = 5
 
 
 class EmbeddedWorker(Worker):
@@ -61,19 +59,10 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
 
 
 async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
-    engine = create_engine(database_url, pool_size=5)
-    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
-    deps = WorkerDeps(
-        sessions=session_factory(engine),
-        redis=redis,
-        box=secret_box(settings),
-        policy=egress_policy(settings),
-        events=EventHub(redis),
-        queues=TaskQueues(redis_url),
-        tasks_per_user=settings.tasks_per_user,
-        registry=oauth_registry(settings),
-        token_refresh_margin=settings.token_refresh_margin,
+    resources = await open_resources(
+        settings, database_url=database_url, redis_url=redis_url, pool_size=WORKER_POOL_SIZE, redis_timeout=5.0
     )
+    deps = WorkerDeps.of(resources)
     workers = build_workers(deps)
     running = [asyncio.create_task(worker.start()) for worker in workers]
     log.info("worker %s started", deps.worker_id)
@@ -97,10 +86,7 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
         for task in running:
             task.cancel()
         await asyncio.gather(sweeper, *running, return_exceptions=True)
-        await deps.queues.disconnect()
-        await deps.events.close()
-        await redis.aclose()
-        await engine.dispose()
+        await close_resources(deps)
         log.info("worker %s stopped", deps.worker_id)
 
 

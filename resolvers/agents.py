@@ -30,7 +30,7 @@ from resolvers.agent_links import (
     seal_key,
 )
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.transact import Transact
+from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_length, collect
 from services import mcp
 from services.credentials import origin_of
@@ -178,6 +178,10 @@ def _configuration(
     return config
 
 
+def _cache_after_commit(uow: UnitOfWork, redis: Redis, agent: MCPAgent) -> None:
+    uow.after_commit(lambda: cache_capabilities(redis, agent.id, agent.capabilities))
+
+
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
     with contextlib.suppress(RedisError, OSError):  # the table holds them too; the cache only saves a read
         await redis.set(f"agent:capabilities:{agent_id}", json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
@@ -216,7 +220,7 @@ async def _name_taken(db: AsyncSession, name: str) -> bool:
 
 
 async def register_agent(
-    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, data: AgentSettings
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, data: AgentSettings
 ) -> MCPAgent:
     """Check, discover the agent's tools (no transaction open), then insert."""
     name = (data.name or "").strip()
@@ -234,7 +238,7 @@ async def register_agent(
             )
         )
     problems += _check_ranges(data) + await _check_urls(data, policy)
-    taken: bool = bool(name) and await transact(lambda db: _name_taken(db, name))
+    taken: bool = bool(name) and await _name_taken(uow.db, name)
     if taken:
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
@@ -243,25 +247,19 @@ async def register_agent(
         name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
     )
     agent.configuration = _configuration({}, data, box, agent_id=agent.id, endpoint=agent.endpoint)
+    await uow.release()
     discovery = await _discover(agent, box, policy)
     agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
     if agent.version and len(agent.version) > 20:
         agent.version = agent.version[:20]
-
-    async def insert(db: AsyncSession) -> MCPAgent:
-        db.add(agent)
-        try:
-            await db.flush()
-        except IntegrityError:  # the same name, registered while the agent was being asked
-            raise Rejected(
-                [Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")]
-            ) from None
-        await db.refresh(agent)
-        return agent
-
-    stored = await transact(insert)
-    await cache_capabilities(redis, stored.id, stored.capabilities)
-    return stored
+    uow.db.add(agent)
+    try:
+        await uow.db.flush()
+    except IntegrityError:  # the same name, registered while the agent was being asked
+        raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")]) from None
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
+    return agent
 
 
 async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
@@ -339,7 +337,7 @@ async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: Se
 
 
 async def update_agent(
-    transact: Transact,
+    uow: UnitOfWork,
     redis: Redis,
     box: SecretBox,
     policy: EgressPolicy,
@@ -356,58 +354,54 @@ async def update_agent(
     planned: AgentSnapshot | None = None
     discovery: mcp.Discovery | None = None
     if data.endpoint is not None or data.auth_type is not None:
-        planned = await transact(lambda db: _plan_reconnect(db, agent_id, data, box))
+        planned = await _plan_reconnect(uow.db, agent_id, data, box)
+        await uow.release()
         discovery = await _discover(planned, box, policy)
-
-    async def store(db: AsyncSession) -> MCPAgent:
-        agent = await _live(db, agent_id)
-        if planned is not None and agent.updated_at != planned.updated_at:
-            raise Rejected([AGENT_CHANGED])
-        await _apply(db, agent, data, box)
-        if discovery is not None:
-            agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
-        agent.updated_at = func.now()
-        await db.flush()
-        await db.refresh(agent)
-        return agent
-
-    agent = await transact(store)
-    await cache_capabilities(redis, agent.id, agent.capabilities)
+    agent = await _live(uow.db, agent_id)
+    if planned is not None and agent.updated_at != planned.updated_at:
+        raise Rejected([AGENT_CHANGED])
+    await _apply(uow.db, agent, data, box)
+    if discovery is not None:
+        agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
+    agent.updated_at = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
     return agent
 
 
 async def refresh_capabilities(
-    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
 ) -> MCPAgent:
     """Discover with the agent as read (no lock, no transaction), then store what it answered unless
     its endpoint or key changed meanwhile."""
-    seen = await transact(lambda db: _snapshot(db, agent_id))
+    seen = await _snapshot(uow.db, agent_id)
+    await uow.release()
     discovery = await _discover(seen, box, policy)
-
-    async def store(db: AsyncSession) -> MCPAgent:
-        agent = await _live(db, agent_id)
-        if reach_of(agent, box) != reach_of(seen, box):
-            raise Rejected([AGENT_CHANGED])
-        agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
-        agent.updated_at = func.now()
-        await db.flush()
-        await db.refresh(agent)
-        return agent
-
-    agent = await transact(store)
-    await cache_capabilities(redis, agent.id, agent.capabilities)
+    agent = await _live(uow.db, agent_id)
+    if reach_of(agent, box) != reach_of(seen, box):
+        raise Rejected([AGENT_CHANGED])
+    agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
+    agent.updated_at = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
     return agent
 
 
-async def delete_agent(session: AsyncSession, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
-    agent = await _live(session, agent_id)
+async def delete_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
+    agent = await _live(uow.db, agent_id)
     agent.deleted_at = func.now()
     agent.updated_at = func.now()
-    await session.flush()
-    await session.refresh(agent)
-    with contextlib.suppress(RedisError, OSError):  # expires within its TTL; runTask checks deleted_at
-        await redis.delete(f"agent:capabilities:{agent.id}")
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    uow.after_commit(lambda: _forget_capabilities(redis, agent.id))
     return agent
+
+
+async def _forget_capabilities(redis: Redis, agent_id: uuid.UUID) -> None:
+    with contextlib.suppress(RedisError, OSError):  # expires within its TTL; runTask checks deleted_at
+        await redis.delete(f"agent:capabilities:{agent_id}")
 
 
 async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> bool:
@@ -439,28 +433,25 @@ async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool
 
 
 async def check_health(
-    transact: Transact, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
 ) -> MCPAgent:
     """Probe the agent as read (no lock, no transaction), then record the outcome unless the agent was
     deleted or its endpoint, health URL or key changed meanwhile; unhealthy after consecutive failures."""
-    seen = await transact(lambda db: _snapshot(db, agent_id))
+    seen = await _snapshot(uow.db, agent_id)
+    await uow.release()
     healthy = await _answers(seen, box, policy)
-
-    async def store(db: AsyncSession) -> MCPAgent:
-        agent = await _live(db, agent_id)
-        if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
-            raise Rejected([AGENT_CHANGED])
-        with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
-            reseal_legacy(agent, box)
-        # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
-        failures = await _consecutive_failures(redis, agent.id, healthy)
-        if healthy:
-            agent.health_status = HealthStatus.HEALTHY
-        elif failures >= UNHEALTHY_AFTER_FAILURES:
-            agent.health_status = HealthStatus.UNHEALTHY
-        agent.last_health_check = func.now()
-        await db.flush()
-        await db.refresh(agent)
-        return agent
-
-    return await transact(store)
+    agent = await _live(uow.db, agent_id)
+    if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
+        raise Rejected([AGENT_CHANGED])
+    with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
+        reseal_legacy(agent, box)
+    # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
+    failures = await _consecutive_failures(redis, agent.id, healthy)
+    if healthy:
+        agent.health_status = HealthStatus.HEALTHY
+    elif failures >= UNHEALTHY_AFTER_FAILURES:
+        agent.health_status = HealthStatus.UNHEALTHY
+    agent.last_health_check = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    return agent

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChatSession, Document, Message
 from models.chat import CONTENT_MAX, RESTORE_WINDOW_DAYS, TITLE_MAX, MessageRole, SessionStatus
+from resolvers.chat_events import MessageEventKind, publish_message
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_length, collect
 
 MAX_ATTACHMENTS = 10
@@ -205,10 +207,11 @@ async def _attachments(
 
 
 async def send_message(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, content: str, attachments: list[Attachment]
+    uow: UnitOfWork, user_id: uuid.UUID, session_id: uuid.UUID | None, content: str, attachments: list[Attachment]
 ) -> Message:
     """Append a user message. Its `seq` comes from the same UPDATE that counts it, whose row lock
     serialises concurrent sends to one session: numbers are gap-free and follow commit order."""
+    session = uow.db
     problems = collect(_check_content(content))
     stored, attachment_problems = await _attachments(session, user_id, attachments)
     problems += attachment_problems
@@ -245,7 +248,9 @@ async def send_message(
         timestamp=at,
     )
     session.add(message)
-    return await _saved(session, message)
+    await _saved(session, message)
+    publish_message(uow, MessageEventKind.ADDED, message)
+    return message
 
 
 async def _own_message(
@@ -271,9 +276,8 @@ async def _own_message(
     return found[0], found[1]
 
 
-async def edit_message(
-    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None, content: str
-) -> Message:
+async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None, content: str) -> Message:
+    session = uow.db
     problems = collect(_check_content(content))
     try:
         message, chat = await _own_message(session, user_id, message_id)
@@ -289,15 +293,20 @@ async def edit_message(
         raise Rejected(problems)
     message.content = content
     message.edited_at = func.now()
-    return await _saved(session, message)
+    await _saved(session, message)
+    publish_message(uow, MessageEventKind.EDITED, message)
+    return message
 
 
-async def delete_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
+async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
     """Soft delete; the message keeps its number, so the sequence stays gap-free."""
+    session = uow.db
     message, chat = await _own_message(session, user_id, message_id)
     if chat.status != SessionStatus.ACTIVE:
         raise Rejected(
             [Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")]
         )
     message.deleted_at = func.now()
-    return await _saved(session, message)
+    await _saved(session, message)
+    publish_message(uow, MessageEventKind.DELETED, message)
+    return message

@@ -12,6 +12,7 @@ from typing import Any
 
 from models import Integration
 from models.base import column_values
+from resolvers.unit_of_work import UnitOfWork
 from services.events import EventHub
 
 INTEGRATION_EVENT_KIND = "integration"
@@ -44,3 +45,8 @@ def decode_integration(event: dict[str, Any]) -> SimpleNamespace:
 async def publish_integration(events: EventHub, integration: Integration) -> None:
     """Tell the owner's subscribers how the integration stands now."""
     await events.publish(integration_channel(integration.user_id), encode_integration(integration))
+
+
+def publish_integration_after_commit(uow: UnitOfWork, integration: Integration) -> None:
+    """The event as the row stands now, published once the unit of work committed."""
+    uow.publish(integration_channel(integration.user_id), encode_integration(integration))

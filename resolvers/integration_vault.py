@@ -34,12 +34,15 @@ from sqlmodel import col
 from models import Integration
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
 from resolvers import integration_lifecycle as lifecycle
-from resolvers.integration_events import publish_integration
+from resolvers.integration_events import publish_integration_after_commit
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.oauth import client as oauth
 from services.oauth.providers import Registry
+from services.resources import Resources
+from services.task_queues import TaskQueues
 
 log = logging.getLogger("gateway.integrations.vault")
 LOCK_MS = 30_000  # longer than a refresh may take (its timeout is 10 s)
@@ -122,7 +125,21 @@ class Vault:
     policy: EgressPolicy
     registry: Registry
     events: EventHub
+    queues: TaskQueues
     margin_seconds: int = 300
+
+    @classmethod
+    def of(cls, resources: Resources) -> Vault:
+        return cls(
+            sessions=resources.sessions,
+            redis=resources.redis,
+            box=resources.box,
+            policy=resources.policy,
+            registry=resources.registry,
+            events=resources.events,
+            queues=resources.queues,
+            margin_seconds=resources.settings.token_refresh_margin,
+        )
 
     # -- reading ---------------------------------------------------------------------------------------
     async def _row(self, integration_id: uuid.UUID) -> Integration | None:
@@ -215,7 +232,7 @@ class Vault:
     async def _refresh_row(self, row: Integration) -> Integration | None:
         config = self.registry.get(row.provider)
         started = time.monotonic()
-        outcome, code, moved = TokenEventOutcome.OK, None, None
+        outcome, code = TokenEventOutcome.OK, None
         try:
             refresh_token = unseal_refresh(self.box, row)
             if config is None or not config.configured or refresh_token is None:
@@ -228,22 +245,31 @@ class Vault:
         except oauth.ProviderUnavailable as unavailable:
             outcome, code = TokenEventOutcome.UNAVAILABLE, str(unavailable)[:64]
         took = int((time.monotonic() - started) * 1000)
-        async with self.sessions() as db, db.begin():
+
+        async def write(uow: UnitOfWork) -> Integration | None:
+            moved: Integration | None
             if outcome is TokenEventOutcome.OK:
                 scopes = list(tokens.scopes) if tokens.scopes else None
                 sealed = seal(self.box, row.user_id, row.provider, tokens)
                 moved = await lifecycle.refreshed(
-                    db, row.id, used_refresh=row.refresh_token_encrypted, tokens=sealed, scopes=scopes
+                    uow.db, row.id, used_refresh=row.refresh_token_encrypted, tokens=sealed, scopes=scopes
                 )
             elif outcome is TokenEventOutcome.REFUSED:
-                moved = await lifecycle.expire(db, row, code or "invalid_grant", "The provider refused the refresh.")
+                moved = await lifecycle.expire(
+                    uow.db, row, code or "invalid_grant", "The provider refused the refresh."
+                )
             else:
                 failures = int((row.meta or {}).get("refreshFailures") or 0)
                 next_at = datetime.now(UTC) + timedelta(seconds=min(30 * 2**failures, 1800))
                 moved = await lifecycle.note_failure(
-                    db, row, code or "unavailable", "The provider could not be reached.", next_attempt=next_at
+                    uow.db, row, code or "unavailable", "The provider could not be reached.", next_attempt=next_at
                 )
-            await lifecycle.record(db, row.id, TokenEventKind.REFRESH, outcome, error_code=code, duration_ms=took)
+            await lifecycle.record(uow.db, row.id, TokenEventKind.REFRESH, outcome, error_code=code, duration_ms=took)
+            if moved is not None and moved.status != row.status:
+                publish_integration_after_commit(uow, moved)
+            return moved
+
+        moved = await run_unit_of_work(self.sessions, self.events, self.queues, write)
         if moved is None:
             return await self._row(row.id)
         if outcome is TokenEventOutcome.OK:
@@ -251,8 +277,6 @@ class Vault:
         else:
             await self.forget(row.id)
             log.info("integration %s refresh failed: %s", row.id, code)
-        if moved.status != row.status:
-            await publish_integration(self.events, moved)
         return moved
 
     async def refresh_due(self, *, limit: int = 200, concurrency: int = 4) -> RefreshReport:

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Integration
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
 from resolvers import integration_lifecycle as lifecycle
-from resolvers.integration_events import publish_integration
+from resolvers.integration_events import publish_integration_after_commit
 from resolvers.integration_vault import Vault, seal, unseal_access, unseal_refresh
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.transact import Transact
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import ratelimit
 from services.credentials import origin_of
 from services.crypto import DecryptionError
@@ -124,9 +124,7 @@ def _bounded(params: Mapping[str, str], name: str) -> str | None:
     return value if value is not None and 0 < len(value) <= MAX_PARAM_LENGTH else None
 
 
-async def complete_connection(
-    vault: Vault, transact: Transact, provider: str, params: Mapping[str, str]
-) -> CallbackOutcome:
+async def complete_connection(vault: Vault, provider: str, params: Mapping[str, str]) -> CallbackOutcome:
     """The provider sent the browser back: take the state once, exchange the code, read the identity,
     store the tokens sealed. Nothing is stored unless every step succeeded."""
     try:
@@ -165,9 +163,9 @@ async def complete_connection(
         if value
     }
 
-    async def store(db: AsyncSession) -> Integration:
-        return await lifecycle.connect(
-            db,
+    async def store(uow: UnitOfWork) -> Integration:
+        integration = await lifecycle.connect(
+            uow.db,
             user_id=user_id,
             provider=provider,
             tokens=seal(vault.box, user_id, provider, tokens),
@@ -176,10 +174,11 @@ async def complete_connection(
             provider_user_id=identity.provider_user_id,
             identity=meta,
         )
+        uow.after_commit(lambda: vault.forget(integration.id))
+        publish_integration_after_commit(uow, integration)
+        return integration
 
-    integration = await transact(store)
-    await vault.forget(integration.id)
-    await publish_integration(vault.events, integration)
+    integration = await run_unit_of_work(vault.sessions, vault.events, vault.queues, store)
     return CallbackOutcome(back, integration=integration)
 
 
@@ -212,29 +211,22 @@ async def _revoke(vault: Vault, row: Integration) -> tuple[TokenEventOutcome, st
 
 
 async def disconnect(
-    vault: Vault, transact: Transact, user_id: uuid.UUID, integration_id: uuid.UUID | None
+    uow: UnitOfWork, vault: Vault, user_id: uuid.UUID, integration_id: uuid.UUID | None
 ) -> Integration:
-    """Revoke at the provider (outcome recorded), empty the tokens, DISCONNECTED with deletedAt."""
-
-    async def read(db: AsyncSession) -> Integration:
-        return await _owned(db, user_id, integration_id)
-
-    row = await transact(read)
+    """Revoke at the provider (outcome recorded), empty the tokens, DISCONNECTED with deletedAt. The
+    provider is called with the transaction released: read, release, revoke, then the conditional move."""
+    row = await _owned(uow.db, user_id, integration_id)
+    await uow.release()
     outcome, code, took = await _revoke(vault, row)
-
-    async def write(db: AsyncSession) -> Integration:
-        moved = await lifecycle.disconnect(db, row.id, owner=user_id)
-        if moved is None:
-            current = await _owned(db, user_id, row.id)
-            raise Rejected(
-                [Problem("input.integrationId", ErrorCode.INVALID_STATE, f"The integration is {current.status}.")]
-            )
-        await lifecycle.record(db, row.id, TokenEventKind.REVOKE, outcome, error_code=code, duration_ms=took)
-        return moved
-
-    moved = await transact(write)
-    await vault.forget(moved.id)
-    await publish_integration(vault.events, moved)
+    moved = await lifecycle.disconnect(uow.db, row.id, owner=user_id)
+    if moved is None:
+        current = await _owned(uow.db, user_id, row.id)
+        raise Rejected(
+            [Problem("input.integrationId", ErrorCode.INVALID_STATE, f"The integration is {current.status}.")]
+        )
+    await lifecycle.record(uow.db, row.id, TokenEventKind.REVOKE, outcome, error_code=code, duration_ms=took)
+    uow.after_commit(lambda: vault.forget(moved.id))
+    publish_integration_after_commit(uow, moved)
     return moved
 
 

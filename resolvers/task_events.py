@@ -13,6 +13,7 @@ from typing import Any
 
 from models import Task
 from models.base import column_values
+from resolvers.unit_of_work import UnitOfWork
 from services.events import EventHub
 
 TASK_EVENT_KIND = "task"
@@ -47,5 +48,10 @@ def decode_task(event: dict[str, Any]) -> SimpleNamespace:
 
 
 async def publish_task(events: EventHub, task: Task) -> None:
-    """Tell the owner's subscribers how the task stands now."""
+    """Tell the owner's subscribers how the task stands now (after the caller's commit)."""
     await events.publish(task_channel(task.user_id), encode_task(task))
+
+
+def publish_task_after_commit(uow: UnitOfWork, task: Task) -> None:
+    """Tell the owner's subscribers, once the unit of work committed, how the task stands."""
+    uow.publish(task_channel(task.user_id), encode_task(task))

@@ -23,9 +23,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, null, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import MCPAgent, Task
+from models import Task
 from models.tasks import TaskPriority, TaskStatus
 from services.task_queues import TaskQueues
 
@@ -197,10 +197,3 @@ async def enqueue(
     if not queued:
         log.warning("task %s could not be queued (Redis unreachable); the worker's sweep will", task.id)
     return queued
-
-
-async def enqueue_committed(sessions: async_sessionmaker[AsyncSession], queues: TaskQueues, task: Task) -> bool:
-    """`enqueue` after the use case committed: reads the agent's configuration (for the job's timeout)."""
-    async with sessions() as db:
-        agent = await db.get(MCPAgent, task.agent_id)
-    return await enqueue(queues, task, (agent.configuration if agent else None) or {})

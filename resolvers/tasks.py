@@ -21,6 +21,8 @@ from models.tasks import TaskPriority
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.task_events import publish_task_after_commit
+from resolvers.unit_of_work import UnitOfWork
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
 MAX_DEPENDENCIES = 20
@@ -119,7 +121,9 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
     return problems
 
 
-async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
+async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
+    """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
+    session = uow.db
     problems: list[Problem] = []
     agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
     if agent is None or agent.deleted_at is not None:
@@ -179,6 +183,8 @@ async def create_task(session: AsyncSession, redis: Redis, user_id: uuid.UUID, r
     session.add(task)
     await session.flush()
     await session.refresh(task)
+    uow.enqueue_task(task, agent.configuration or {})
+    publish_task_after_commit(uow, task)
     return task
 
 
@@ -194,15 +200,22 @@ async def _moved(
     raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
 
 
-async def cancel_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+async def cancel_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
     if task_id is None:
         raise Rejected([TASK_NOT_FOUND])
-    moved = await task_lifecycle.cancel(session, task_id, owner=user_id)
-    return await _moved(session, user_id, task_id, moved, "A {status} task cannot be cancelled.")
+    moved = await task_lifecycle.cancel(uow.db, task_id, owner=user_id)
+    task = await _moved(uow.db, user_id, task_id, moved, "A {status} task cannot be cancelled.")
+    publish_task_after_commit(uow, task)
+    return task
 
 
-async def retry_task(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+async def retry_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+    """failed -> pending; once committed, queued again."""
     if task_id is None:
         raise Rejected([TASK_NOT_FOUND])
-    moved = await task_lifecycle.retry(session, task_id, owner=user_id)
-    return await _moved(session, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
+    moved = await task_lifecycle.retry(uow.db, task_id, owner=user_id)
+    task = await _moved(uow.db, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
+    agent = await uow.db.get(MCPAgent, task.agent_id)
+    uow.enqueue_task(task, (agent.configuration if agent else None) or {})
+    publish_task_after_commit(uow, task)
+    return task

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from gateway import migrate
+from migrations import migrate
 from tests import servers
 
 
@@ -103,7 +103,7 @@ def signing_keys_json() -> str:
 
 @pytest.fixture(scope="session")
 async def resources(settings, database_url: str, redis_url: str):
-    from graph.app import close_resources, open_resources
+    from services.resources import close_resources, open_resources
 
     opened = await open_resources(settings, database_url=database_url, redis_url=redis_url)
     yield opened

@@ -1,4 +1,4 @@
-"""HTTP connections on a real `gateway serve` (gateway/http.py): headers bounded in size and time, and
+"""HTTP connections on a real `gateway serve` (cli/http.py): headers bounded in size and time, and
 open connections bounded per client address, so no client holds the process's file handles or memory."""
 
 from __future__ import annotations

@@ -1,29 +1,23 @@
-"""The chat mutations. Each commits, then publishes its event to the session's channel."""
+"""The chat mutations. The message use cases publish their events after the commit."""
 
 from __future__ import annotations
+
+import uuid
 
 import strawberry
 
 from graph.chat import inputs as i
-from graph.chat.events import MessageEventKind, message_event, session_channel
 from graph.chat.types import ChatSessionNode, MessageNode
 from graph.context import Info
-from graph.errors import user_errors
-from graph.mutations import in_transaction
+from graph.mutations import mutate
 from graph.node import input_id
 from graph.permissions import IsAuthenticated
-from models import Message
 from resolvers import chat
-from resolvers.problems import Rejected
 
 SIGNED_IN = [IsAuthenticated]
 
 
-async def _publish(info: Info, kind: MessageEventKind, message: Message) -> None:
-    await info.context.resources.events.publish(session_channel(message.session_id), message_event(kind, message))
-
-
-def _viewer(info: Info):
+def _viewer(info: Info) -> uuid.UUID:
     assert info.context.viewer is not None  # IsAuthenticated ran first
     return info.context.viewer.user_id
 
@@ -33,102 +27,89 @@ class ChatMutation:
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Start a conversation.")
     async def create_chat_session(self, info: Info, input: i.CreateChatSessionInput) -> i.CreateChatSessionPayload:
         context = i.context_document(input.context_data) if input.context_data else {}
-        try:
-            created = await in_transaction(info, lambda s: chat.create_session(s, _viewer(info), input.title, context))
-        except Rejected as rejected:
-            return i.CreateChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.CreateChatSessionPayload(chat_session=ChatSessionNode.from_row(created))
+        return await mutate(
+            info,
+            lambda uow: chat.create_session(uow.db, _viewer(info), input.title, context),
+            lambda row: i.CreateChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.CreateChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def update_chat_session(self, info: Info, input: i.UpdateChatSessionInput) -> i.UpdateChatSessionPayload:
         context = i.context_document(input.context_data) if input.context_data else None
-        try:
-            updated = await in_transaction(
-                info,
-                lambda s: chat.update_session(
-                    s, _viewer(info), input_id(input.session_id, "ChatSession"), title=input.title, context=context
-                ),
-            )
-        except Rejected as rejected:
-            return i.UpdateChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.UpdateChatSessionPayload(chat_session=ChatSessionNode.from_row(updated))
+        return await mutate(
+            info,
+            lambda uow: chat.update_session(
+                uow.db, _viewer(info), input_id(input.session_id, "ChatSession"), title=input.title, context=context
+            ),
+            lambda row: i.UpdateChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.UpdateChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Set aside; archived sessions take no new messages.")
     async def archive_chat_session(self, info: Info, input: i.ArchiveChatSessionInput) -> i.ArchiveChatSessionPayload:
-        try:
-            updated = await in_transaction(
-                info, lambda s: chat.archive_session(s, _viewer(info), input_id(input.session_id, "ChatSession"))
-            )
-        except Rejected as rejected:
-            return i.ArchiveChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.ArchiveChatSessionPayload(chat_session=ChatSessionNode.from_row(updated))
+        return await mutate(
+            info,
+            lambda uow: chat.archive_session(uow.db, _viewer(info), input_id(input.session_id, "ChatSession")),
+            lambda row: i.ArchiveChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.ArchiveChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Make an archived session active again.")
     async def unarchive_chat_session(
         self, info: Info, input: i.UnarchiveChatSessionInput
     ) -> i.UnarchiveChatSessionPayload:
-        try:
-            updated = await in_transaction(
-                info, lambda s: chat.unarchive_session(s, _viewer(info), input_id(input.session_id, "ChatSession"))
-            )
-        except Rejected as rejected:
-            return i.UnarchiveChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.UnarchiveChatSessionPayload(chat_session=ChatSessionNode.from_row(updated))
+        return await mutate(
+            info,
+            lambda uow: chat.unarchive_session(uow.db, _viewer(info), input_id(input.session_id, "ChatSession")),
+            lambda row: i.UnarchiveChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.UnarchiveChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
     async def delete_chat_session(self, info: Info, input: i.DeleteChatSessionInput) -> i.DeleteChatSessionPayload:
-        try:
-            deleted = await in_transaction(
-                info, lambda s: chat.delete_session(s, _viewer(info), input_id(input.session_id, "ChatSession"))
-            )
-        except Rejected as rejected:
-            return i.DeleteChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.DeleteChatSessionPayload(chat_session=ChatSessionNode.from_row(deleted))
+        return await mutate(
+            info,
+            lambda uow: chat.delete_session(uow.db, _viewer(info), input_id(input.session_id, "ChatSession")),
+            lambda row: i.DeleteChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.DeleteChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def restore_chat_session(self, info: Info, input: i.RestoreChatSessionInput) -> i.RestoreChatSessionPayload:
-        try:
-            restored = await in_transaction(
-                info, lambda s: chat.restore_session(s, _viewer(info), input_id(input.session_id, "ChatSession"))
-            )
-        except Rejected as rejected:
-            return i.RestoreChatSessionPayload(errors=user_errors(rejected.problems))
-        return i.RestoreChatSessionPayload(chat_session=ChatSessionNode.from_row(restored))
+        return await mutate(
+            info,
+            lambda uow: chat.restore_session(uow.db, _viewer(info), input_id(input.session_id, "ChatSession")),
+            lambda row: i.RestoreChatSessionPayload(chat_session=ChatSessionNode.from_row(row)),
+            i.RestoreChatSessionPayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Add your message to an active session.")
     async def send_message(self, info: Info, input: i.SendMessageInput) -> i.SendMessagePayload:
         attachments = [chat.Attachment(input_id(value, "Document")) for value in input.attachments or []]
-        try:
-            message = await in_transaction(
-                info,
-                lambda s: chat.send_message(
-                    s, _viewer(info), input_id(input.session_id, "ChatSession"), input.content, attachments
-                ),
-            )
-        except Rejected as rejected:
-            return i.SendMessagePayload(errors=user_errors(rejected.problems))
-        await _publish(info, MessageEventKind.ADDED, message)
-        return i.SendMessagePayload(message=MessageNode.from_row(message))
+        return await mutate(
+            info,
+            lambda uow: chat.send_message(
+                uow, _viewer(info), input_id(input.session_id, "ChatSession"), input.content, attachments
+            ),
+            lambda row: i.SendMessagePayload(message=MessageNode.from_row(row)),
+            i.SendMessagePayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Change the text of your message.")
     async def edit_message(self, info: Info, input: i.EditMessageInput) -> i.EditMessagePayload:
-        try:
-            message = await in_transaction(
-                info,
-                lambda s: chat.edit_message(s, _viewer(info), input_id(input.message_id, "Message"), input.content),
-            )
-        except Rejected as rejected:
-            return i.EditMessagePayload(errors=user_errors(rejected.problems))
-        await _publish(info, MessageEventKind.EDITED, message)
-        return i.EditMessagePayload(message=MessageNode.from_row(message))
+        return await mutate(
+            info,
+            lambda uow: chat.edit_message(uow, _viewer(info), input_id(input.message_id, "Message"), input.content),
+            lambda row: i.EditMessagePayload(message=MessageNode.from_row(row)),
+            i.EditMessagePayload,
+        )
 
     @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete a message.")
     async def delete_message(self, info: Info, input: i.DeleteMessageInput) -> i.DeleteMessagePayload:
-        try:
-            message = await in_transaction(
-                info, lambda s: chat.delete_message(s, _viewer(info), input_id(input.message_id, "Message"))
-            )
-        except Rejected as rejected:
-            return i.DeleteMessagePayload(errors=user_errors(rejected.problems))
-        await _publish(info, MessageEventKind.DELETED, message)
-        return i.DeleteMessagePayload(message=MessageNode.from_row(message))
+        return await mutate(
+            info,
+            lambda uow: chat.delete_message(uow, _viewer(info), input_id(input.message_id, "Message")),
+            lambda row: i.DeleteMessagePayload(message=MessageNode.from_row(row)),
+            i.DeleteMessagePayload,
+        )

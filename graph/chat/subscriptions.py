@@ -14,7 +14,6 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from graph.chat.events import MessageEventKind, message_row, session_channel
 from graph.chat.types import MessageNode
 from graph.connection import decode_cursor
 from graph.context import Info
@@ -23,6 +22,7 @@ from graph.node import input_id
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS
 from loaders.session import RequestDb
+from resolvers.chat_events import MessageEventKind, message_row, session_channel
 from services.events import StreamInterrupted
 
 REPLAY_BATCH = 100

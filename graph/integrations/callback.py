@@ -14,11 +14,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from graph.context import Resources
-from graph.integrations.vault import vault_of
 from graph.node import global_id
 from resolvers import integrations
-from resolvers.transact import transactions_of
+from resolvers.integration_vault import Vault
+from services.resources import Resources
 
 log = logging.getLogger("gateway.integrations")
 PARAMS = ("state", "code", "error")
@@ -43,9 +42,7 @@ def oauth_callback(resources: Resources) -> Callable[[Request], Awaitable[Respon
             return PlainTextResponse("Not found", status_code=404, headers=NO_STORE)
         params = {name: request.query_params[name] for name in PARAMS if name in request.query_params}
         try:
-            outcome = await integrations.complete_connection(
-                vault_of(resources), transactions_of(resources.sessions), provider, params
-            )
+            outcome = await integrations.complete_connection(Vault.of(resources), provider, params)
         except Exception:
             log.exception("the OAuth callback failed")
             return PlainTextResponse("The connection could not be completed; try again.", 503, headers=NO_STORE)

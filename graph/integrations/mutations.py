@@ -7,15 +7,13 @@ import uuid
 import strawberry
 
 from graph.context import Info
-from graph.errors import user_errors
 from graph.integrations import inputs as i
 from graph.integrations.types import IntegrationNode
-from graph.integrations.vault import vault_of
-from graph.mutations import transactions
+from graph.mutations import mutate
 from graph.node import input_id
 from graph.permissions import IsAuthenticated
 from resolvers import integrations
-from resolvers.problems import Rejected
+from resolvers.integration_vault import Vault
 
 SIGNED_IN = [IsAuthenticated]
 
@@ -43,17 +41,19 @@ class IntegrationsMutation:
             scopes=tuple(input.scopes) if input.scopes is not None else None,
             return_to=input.return_to,
         )
-        try:
-            url = await integrations.start_connection(
-                vault_of(info.context.resources),
+        resources = info.context.resources
+        return await mutate(
+            info,
+            lambda uow: integrations.start_connection(
+                Vault.of(resources),
                 _viewer(info),
                 request,
-                allowed_origins=info.context.resources.settings.cors_origins,
+                allowed_origins=resources.settings.cors_origins,
                 redirect_base=redirect_base(info),
-            )
-        except Rejected as rejected:
-            return i.ConnectIntegrationPayload(errors=user_errors(rejected.problems))
-        return i.ConnectIntegrationPayload(authorization_url=url)
+            ),
+            lambda url: i.ConnectIntegrationPayload(authorization_url=url),
+            i.ConnectIntegrationPayload,
+        )
 
     @strawberry.mutation(
         permission_classes=SIGNED_IN,
@@ -62,13 +62,12 @@ class IntegrationsMutation:
     async def disconnect_integration(
         self, info: Info, input: i.DisconnectIntegrationInput
     ) -> i.DisconnectIntegrationPayload:
-        try:
-            moved = await integrations.disconnect(
-                vault_of(info.context.resources),
-                transactions(info),
-                _viewer(info),
-                input_id(input.integration_id, "Integration"),
-            )
-        except Rejected as rejected:
-            return i.DisconnectIntegrationPayload(errors=user_errors(rejected.problems))
-        return i.DisconnectIntegrationPayload(integration=IntegrationNode.from_row(moved))
+        vault = Vault.of(info.context.resources)
+        return await mutate(
+            info,
+            lambda uow: integrations.disconnect(
+                uow, vault, _viewer(info), input_id(input.integration_id, "Integration")
+            ),
+            lambda row: i.DisconnectIntegrationPayload(integration=IntegrationNode.from_row(row)),
+            i.DisconnectIntegrationPayload,
+        )

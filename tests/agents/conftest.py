@@ -33,7 +33,7 @@ def own_environment(
     pg_server_url: str, tmp_path_factory: pytest.TempPathFactory, name: str, *, run_worker: bool
 ) -> Iterator[LiveEnv]:
     """A migrated database and a redis-server of their own, and the environment a gateway needs."""
-    from gateway import migrate
+    from migrations import migrate
 
     database = create_database(pg_server_url, f"gateway_{name}")
     migrate.upgrade(database)

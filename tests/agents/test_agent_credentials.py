@@ -10,8 +10,8 @@ import uuid
 
 import asyncpg
 
-from graph.context import Resources
 from graph.node import decode_global_id
+from services.resources import Resources
 from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, UPDATE_AGENT, error_codes, register_agent
 from tests.agents.mcp_peer import mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp

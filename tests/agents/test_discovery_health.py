@@ -8,10 +8,10 @@ import json
 import asyncpg
 from redis.asyncio import Redis
 
-from graph.context import Resources
 from graph.node import decode_global_id
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
+from services.resources import Resources
 from tests.agents.flows import CHECK_HEALTH, REFRESH_AGENT, RUN_TASK, error_codes, register_agent, when
 from tests.agents.mcp_peer import free_port, mcp_peer
 from tests.graphql_client import GraphQLClient, SignedUp
@@ -161,14 +161,7 @@ async def test_health_uses_the_health_check_url_when_set(client: GraphQLClient, 
 async def test_the_cron_job_checks_every_active_agent(
     client: GraphQLClient, pg: asyncpg.Connection, resources: Resources, operator: SignedUp
 ) -> None:
-    deps = WorkerDeps(
-        sessions=resources.sessions,
-        redis=resources.redis,
-        box=resources.box,
-        policy=resources.policy,
-        events=resources.events,
-        queues=resources.queues,
-    )
+    deps = WorkerDeps.of(resources)
     async with mcp_peer() as peer, mcp_peer() as other:
         by_ping = await register_agent(client, operator, peer.url)
         by_url = await register_agent(client, operator, other.url)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.settings import Settings
-from jobs.worker import egress_policy
 from services.egress import EgressPolicy, EgressRefused, guarded_client
+from services.resources import egress_policy
 from tests.agents.mcp_peer import mcp_peer
 
 

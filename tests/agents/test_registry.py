@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from graph.app import create_app
-from graph.context import Resources
 from services.egress import EgressPolicy
+from services.resources import Resources
 from tests.agents.flows import (
     AGENT_NODE,
     AGENTS,

@@ -14,7 +14,7 @@ from tests.live import LiveServer, gateway_env, live_server
 def realtime_env(
     pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    from gateway import migrate
+    from migrations import migrate
 
     database = create_database(pg_server_url, "gateway_realtime")
     migrate.upgrade(database)

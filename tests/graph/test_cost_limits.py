@@ -19,8 +19,8 @@ from starlette.applications import Starlette
 
 from gateway.settings import Settings
 from graph.app import create_app
-from graph.context import Resources
 from services.cost_budget import subject_key
+from services.resources import Resources
 from tests import factories
 from tests.factories import gid
 from tests.graph.test_cost import ATTACK, SESSIONS_AND_MESSAGES, TOUR

@@ -32,7 +32,7 @@ HEAVY_SUBSCRIPTION = """subscription($id: ID!) { messageAdded(sessionId: $id) { 
 
 @pytest.fixture(scope="module")
 def database(pg_server_url: str) -> Iterator[str]:
-    from gateway import migrate
+    from migrations import migrate
 
     url = create_database(pg_server_url, "gateway_cost")
     migrate.upgrade(url)

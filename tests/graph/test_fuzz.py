@@ -32,8 +32,8 @@ from strawberry.printer import print_schema
 from strawberry.relay import to_base64
 
 from gateway.settings import Settings
-from graph.context import Resources
 from graph.schema import build_schema
+from services.resources import Resources
 from tests import factories
 from tests.factories import gid
 from tests.graphql_client import GraphQLClient, SignedUp

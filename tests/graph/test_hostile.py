@@ -28,8 +28,8 @@ from strawberry.relay import to_base64
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from graph.app import create_app
-from graph.context import Resources
 from graph.schema import build_schema
+from services.resources import Resources
 from services.tokens import AUDIENCE, TokenKeys, generate_key_set, load_key_set
 from tests import factories
 from tests.factories import gid

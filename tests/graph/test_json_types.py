@@ -415,7 +415,8 @@ async def test_agent_capabilities_and_configuration_read_stored_json(
     response = await client.post(
         f"""{{
         node(id: "{agent_id}") {{ ... on MCPAgent {{ {AGENT_JSON} }} }}
-        agents(filter: {{capability: "add"}}, first: 100) {{ edges {{ node {{ id {AGENT_JSON} }} }} }}
+        # `zz-` names sort last, behind every agent other tests committed to the shared registry.
+        agents(filter: {{capability: "add"}}, last: 100) {{ edges {{ node {{ id {AGENT_JSON} }} }} }}
         task: node(id: "{f.gid("Task", task)}") {{ ... on Task {{ agent {{ {AGENT_JSON} }} }} }}
     }}""",
         token=user.token,

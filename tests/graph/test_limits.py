@@ -20,9 +20,9 @@ from starlette.applications import Starlette
 
 from gateway.settings import Settings
 from graph.app import create_app
-from graph.context import Resources
 from graph.input_limits import MAX_LIST_ITEMS
 from resolvers.validation import JSON_MAX_BYTES, JSON_MAX_DEPTH, check_email
+from services.resources import Resources
 from tests import factories
 from tests.factories import gid
 from tests.graphql_client import GraphQLClient, SignedUp

@@ -67,7 +67,7 @@ def oauth_settings(oauth: RunningAuthServer, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="package")
 async def oauth_resources(oauth_settings: Any, database_url: str, redis_url: str) -> AsyncIterator[Any]:
-    from graph.app import close_resources, open_resources
+    from services.resources import close_resources, open_resources
 
     opened = await open_resources(oauth_settings, database_url=database_url, redis_url=redis_url)
     yield opened
@@ -117,9 +117,9 @@ async def member(gql: GraphQLClient) -> SignedUp:
 
 @pytest.fixture
 def vault(oauth_resources: Any) -> Any:
-    from graph.integrations.vault import vault_of
+    from resolvers.integration_vault import Vault
 
-    return vault_of(oauth_resources)
+    return Vault.of(oauth_resources)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from services.egress import EgressPolicy
 from services.events import EventHub
 from services.oauth.client import TokenSet
 from services.oauth.providers import Registry
+from services.task_queues import TaskQueues
 from tests.conftest import _dsn, create_database, drop_database
 from tests.live import GATEWAY
 
@@ -38,7 +39,7 @@ def setting(*pairs: tuple[str, bytes]) -> str:
 
 @pytest.fixture
 def scratch(pg_server_url: str) -> Iterator[str]:
-    from gateway import migrate
+    from migrations import migrate
 
     url = create_database(pg_server_url, "gateway_rotation")
     migrate.upgrade(url)
@@ -138,9 +139,11 @@ async def test_rotation_reencrypts_everything_and_only_the_new_key_is_needed_aft
             policy=EgressPolicy(),
             registry=Registry.from_settings({}),
             events=EventHub(redis),
+            queues=TaskQueues(redis_url),
         )
         lent = await vault.token(integration_ids[0])
         assert lent.access_token == "at-0"
     finally:
+        await vault.queues.disconnect()
         await redis.aclose()
         await engine.dispose()

@@ -40,16 +40,7 @@ async def agent_id(gql: GraphQLClient, pg: asyncpg.Connection, peer: RunningPeer
 
 
 def worker_deps(resources: Any) -> WorkerDeps:
-    return WorkerDeps(
-        sessions=resources.sessions,
-        redis=resources.redis,
-        box=resources.box,
-        policy=resources.policy,
-        events=resources.events,
-        queues=resources.queues,
-        registry=resources.registry,
-        tasks_per_user=10,
-    )
+    return WorkerDeps.of(resources)
 
 
 async def run(gql: GraphQLClient, user: SignedUp, agent: str, integrations: list[str]) -> dict[str, Any]:

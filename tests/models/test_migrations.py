@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import models
-from gateway import migrate
+from migrations import migrate
 from tests.conftest import _dsn, create_database, drop_database
 from tests.models.test_catalog import SEED_TABLES
 

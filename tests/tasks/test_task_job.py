@@ -5,30 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis.asyncio import Redis
-
-from gateway.db import create_engine, session_factory
+from gateway.settings import Settings
 from jobs.context import WorkerDeps
 from jobs.tasks import execute_task
 from jobs.worker import LEGACY_TASK_JOB, build_workers
-from services.crypto import dev_secret_box
-from services.egress import EgressPolicy
-from services.events import EventHub
-from services.task_queues import EXECUTE_TASK_JOB, TaskQueues
+from services.resources import close_resources, open_resources
+from services.task_queues import EXECUTE_TASK_JOB
 
 
 async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tmp_path: Path, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
-    engine = create_engine("postgresql://nobody@127.0.0.1:1/none")  # never connected: workers are not started
-    queues = TaskQueues(redis_url)
-    deps = WorkerDeps(
-        sessions=session_factory(engine),
-        redis=redis,
-        box=dev_secret_box(tmp_path),
-        policy=EgressPolicy(),
-        events=EventHub(redis),
-        queues=queues,
+    settings = Settings(GATEWAY_DATA_DIR=str(tmp_path))
+    # Never connected: the workers are built, not started.
+    deps = WorkerDeps.of(
+        await open_resources(settings, database_url="postgresql://nobody@127.0.0.1:1/none", redis_url=redis_url)
     )
+    queues = deps.queues
     try:
         workers = build_workers(deps)
         task_workers = [worker for worker in workers if worker.queue in queues.by_priority.values()]
@@ -38,6 +29,4 @@ async def test_task_queues_run_their_job_and_the_one_queued_before_its_rename(tm
             assert worker.functions[LEGACY_TASK_JOB] is execute_task
         assert EXECUTE_TASK_JOB == execute_task.__qualname__ != LEGACY_TASK_JOB
     finally:
-        await engine.dispose()
-        await queues.disconnect()
-        await redis.aclose()
+        await close_resources(deps)

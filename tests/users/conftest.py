@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from graph.app import create_app
-from graph.context import Resources
+from services.resources import Resources
 from tests.graphql_client import GraphQLClient
 
 

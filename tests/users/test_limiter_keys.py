@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from graph.context import Resources
+from services.resources import Resources
 from tests.graphql_client import PASSWORD, REGISTER, GraphQLClient
 from tests.users.flows import REQUEST_RESET, login, refused
 

@@ -17,9 +17,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from graph.app import GatewayGraphQL
-from graph.context import Info, Resources
+from graph.context import Info
 from graph.extensions import RequestLifecycle
 from graph.permissions import DeletedAccountsAreAnonymous, IsAuthenticated, IsOperator
+from services.resources import Resources
 from tests import factories
 from tests.factories import gid
 from tests.graphql_client import GraphQLClient, SignedUp

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import asyncpg
 
-from graph.context import Resources
 from services import ratelimit
+from services.resources import Resources
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.users.flows import CHANGE_PASSWORD, DELETE_ACCOUNT, REQUEST_RESET, login, mails_to, refused, signed_in
 

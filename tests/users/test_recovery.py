@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from graph.context import Resources
+from services.resources import Resources
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.users.flows import (
     REQUEST_RESET,

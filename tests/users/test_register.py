@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from argon2 import PasswordHasher
 
-from graph.context import Resources
+from services.resources import Resources
 from tests.graphql_client import PASSWORD, GraphQLClient
 
 REGISTER = """

@@ -17,7 +17,7 @@ import pytest
 from joserfc.jwk import KeySet
 
 from graph.app import create_app
-from graph.context import Resources
+from services.resources import Resources
 from services.tokens import TokenKeys, generate_key_set, load_key_set
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.users.flows import (

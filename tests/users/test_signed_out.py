@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import Settings
-from graph.context import Resources
+from services.resources import Resources
 from tests.conftest import signing_keys_json
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.live import GATEWAY, free_port, gateway_env

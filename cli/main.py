@@ -74,7 +74,7 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Serve the API (GraphiQL at /graphql). Starts embedded PostgreSQL/Redis when their URLs are unset."""
-    from gateway import migrate as migrations
+    from migrations import migrate as migrations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -96,9 +96,10 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from gateway.http import GuardedHttpToolsProtocol
-    from graph.app import close_resources, create_app, open_resources
+    from cli.http import GuardedHttpToolsProtocol
+    from graph.app import create_app
     from jobs import worker
+    from services.resources import close_resources, open_resources
 
     resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
     stop_worker = asyncio.Event()
@@ -148,7 +149,7 @@ def worker_command() -> None:
 @app.command(name="migrate")
 def migrate_command() -> None:
     """Apply database migrations (alembic upgrade head)."""
-    from gateway import migrate as migrations
+    from migrations import migrate as migrations
 
     with _owning_servers():
         database_url, _ = _urls()
@@ -178,8 +179,8 @@ def export_schema(
 @app.command(name="seed-demo")
 def seed_demo() -> None:
     """Create a demo account with realistic sessions, messages, documents, agents and tasks."""
-    from gateway import migrate as migrations
-    from gateway.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+    from cli.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+    from migrations import migrate as migrations
 
     with _owning_servers():
         database_url, _ = _urls()
@@ -246,9 +247,9 @@ def refresh_tokens() -> None:
 def rotate_encryption_key() -> None:
     """Re-encrypt every stored secret (integration tokens, agent keys) under the first key of
     GATEWAY_ENCRYPTION_KEYS, in batches; safe to re-run and to run while serving."""
-    from gateway.clients import secret_box
     from gateway.db import create_engine, session_factory
     from resolvers.key_rotation import RotationReport, rotate
+    from services.resources import secret_box
 
     settings = get_settings()
 

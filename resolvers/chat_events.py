@@ -1,4 +1,7 @@
-"""Chat events on Redis: one channel per session; each event carries the message as stored."""
+"""Chat events on Redis: one channel per chat session; each event carries the message as stored.
+
+Both ends live here, below graph/: the use cases publish what `message_event` makes after their commit,
+and the subscriptions read it back with `message_row`."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any
 
-from graph.node import column_values
 from models import Message
+from models.base import column_values
+from resolvers.unit_of_work import UnitOfWork
 
 
 class MessageEventKind(StrEnum):
@@ -20,6 +24,11 @@ class MessageEventKind(StrEnum):
 
 def session_channel(session_id: uuid.UUID) -> str:
     return f"chat:session:{session_id}"
+
+
+def publish_message(uow: UnitOfWork, kind: MessageEventKind, message: Message) -> None:
+    """Tell the chat session's subscribers, once the unit of work committed, what happened to `message`."""
+    uow.publish(session_channel(message.session_id), message_event(kind, message))
 
 
 def message_event(kind: MessageEventKind, message: Message) -> dict[str, Any]:

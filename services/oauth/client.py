@@ -9,6 +9,7 @@ provider's error code (`invalid_grant`, `access_denied`...), or `ProviderUnavail
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ class OAuthRefused(Exception):
     """The provider answered with an OAuth error (RFC 6749 section 5.2)."""
 
     def __init__(self, code: str, description: str | None = None) -> None:
-        self.code = (code or "invalid_request")[:64]
+        # The provider's words: only the code's safe characters are kept (it reaches logs and the history),
+        # and the description is never logged.
+        self.code = re.sub(r"[^A-Za-z0-9_.-]", "", code or "")[:64] or "invalid_request"
         self.description = (description or "")[:300]
         super().__init__(f"the provider refused: {self.code}")
 

@@ -149,14 +149,20 @@ class Vault:
     def _cache_key(self, integration_id: uuid.UUID) -> str:
         return f"vault:access:{integration_id}"
 
-    async def _cached(self, row: Integration) -> str | None:
+    async def _cached(self, integration_id: uuid.UUID) -> LentToken | None:
+        """A hit needs no database read: every move away from a live state (expire, error, disconnect,
+        reconnect, refresh) drops or replaces the entry after its commit, and `token` checks the row again
+        after filling it (a disconnect landing in between cannot leave a stale entry behind)."""
         try:
-            raw = await self.redis.get(self._cache_key(row.id))
+            raw = await self.redis.get(self._cache_key(integration_id))
             if raw is None:
                 return None
-            return self.box.decrypt(raw, context=f"vault:{row.id}:{row.encrypted_tokens[-16:]}")
-        except (RedisError, OSError, DecryptionError):
-            return None  # a cache that cannot answer (or an old key) is a miss
+            entry = json.loads(raw)
+            access = self.box.decrypt(entry["sealed"], context=f"vault:{integration_id}:{entry['provider']}")
+            expires_at = datetime.fromisoformat(entry["expiresAt"]) if entry.get("expiresAt") else None
+            return LentToken(integration_id, str(entry["provider"]), access, expires_at, tuple(entry["scopes"]))
+        except (RedisError, OSError, DecryptionError, ValueError, KeyError, TypeError):
+            return None  # a cache that cannot answer (or an entry under a retired key) is a miss
 
     async def _cache(self, row: Integration, access: str) -> None:
         if row.token_expires_at is None:
@@ -165,10 +171,14 @@ class Vault:
             ttl = int((row.token_expires_at - datetime.now(UTC)).total_seconds()) - self.margin_seconds
         if ttl <= 0:
             return
-        # Bound to the stored ciphertext: a cache entry outlives no refresh and no disconnect.
-        sealed = self.box.encrypt(access, context=f"vault:{row.id}:{row.encrypted_tokens[-16:]}")
+        entry = {
+            "sealed": self.box.encrypt(access, context=f"vault:{row.id}:{row.provider}"),
+            "provider": row.provider,
+            "expiresAt": row.token_expires_at.isoformat() if row.token_expires_at else None,
+            "scopes": list(row.scopes or ()),
+        }
         try:
-            await self.redis.set(self._cache_key(row.id), sealed, ex=ttl)
+            await self.redis.set(self._cache_key(row.id), json.dumps(entry), ex=ttl)
         except (RedisError, OSError):
             log.warning("vault cache unavailable")
 
@@ -189,23 +199,26 @@ class Vault:
 
     async def token(self, integration_id: uuid.UUID) -> LentToken:
         """A valid access token for the integration, refreshed first when it is about to expire."""
+        hit = await self._cached(integration_id)
+        if hit is not None:
+            return hit
         row = await self._row(integration_id)
+        if row is not None and row.status in lifecycle.LIVE and self._due(row, honour_backoff=True):
+            row = await self.refresh(row.id) or row
         if row is None or row.status not in lifecycle.LIVE:
             raise TokenUnavailable(_describe(row.provider if row else "integration", row.status if row else "gone"))
-        cached = await self._cached(row)
-        if cached is None and self._due(row, honour_backoff=True):
-            row = await self.refresh(row.id) or row
-            if row.status not in lifecycle.LIVE:
-                raise TokenUnavailable(_describe(row.provider, row.status))
         if row.token_expires_at is not None and row.token_expires_at <= datetime.now(UTC):
             raise TokenUnavailable(_describe(row.provider, "its token expired and could not be refreshed"))
-        if cached is None:
-            try:
-                cached = unseal_access(self.box, row)
-            except (DecryptionError, ValueError, KeyError):
-                raise TokenUnavailable(f"The {row.provider} integration's stored token cannot be read.") from None
-            await self._cache(row, cached)
-        return LentToken(row.id, row.provider, cached, row.token_expires_at, tuple(row.scopes or ()))
+        try:
+            access = unseal_access(self.box, row)
+        except (DecryptionError, ValueError, KeyError):
+            raise TokenUnavailable(f"The {row.provider} integration's stored token cannot be read.") from None
+        await self._cache(row, access)
+        current = await self._row(integration_id)
+        if current is None or current.status not in lifecycle.LIVE:
+            await self.forget(integration_id)
+            raise TokenUnavailable(_describe(row.provider, current.status if current else "gone"))
+        return LentToken(row.id, row.provider, access, row.token_expires_at, tuple(row.scopes or ()))
 
     # -- refreshing ------------------------------------------------------------------------------------
     async def refresh(self, integration_id: uuid.UUID, *, force: bool = False) -> Integration | None:

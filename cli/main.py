@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ from typing import Annotated
 
 import typer
 
+from gateway import logs
 from gateway.settings import Settings, get_settings
+from services import tracing
 
 app = typer.Typer(
     help="Assistant Gateway: the GraphQL API of the assistant.",
@@ -76,7 +77,8 @@ def serve(
     """Serve the API (GraphiQL at /graphql). Starts embedded PostgreSQL/Redis when their URLs are unset."""
     from migrations import migrate as migrations
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     settings = get_settings()
     embedded = settings.database_url is None or settings.redis_url is None
     run_worker = settings.run_worker if settings.run_worker is not None else embedded
@@ -121,6 +123,8 @@ async def _serve(
             host=host,
             port=port,
             log_level="info",
+            log_config=None,  # our handlers (gateway/logs.py): JSON lines, no access log
+            access_log=False,
             ws_max_size=1 << 20,
             proxy_headers=False,
             http=GuardedHttpToolsProtocol,
@@ -140,7 +144,8 @@ def worker_command() -> None:
     """Run the background worker: tasks (one queue per priority), agent health checks, recovery."""
     from jobs import worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json_lines=get_settings().log_format == "json")
+    tracing.configure("assistant-gateway")
     with _owning_servers():
         database_url, redis_url = _urls()
         worker.main(get_settings(), database_url=database_url, redis_url=redis_url)
@@ -236,7 +241,7 @@ def refresh_tokens() -> None:
     """Refresh every integration token that expires soon, once (the worker's cron does this every minute)."""
     from jobs.integrations import refresh_once
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(json_lines=get_settings().log_format == "json")
     with _owning_servers():
         database_url, redis_url = _urls()
         report = asyncio.run(refresh_once(get_settings(), database_url=database_url, redis_url=redis_url))

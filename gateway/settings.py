@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
     # The document itself (graph/document_limits.py): its length, and its selections once fragments are
     # expanded, in all and in one selection set.
+    metrics_token: str | None = Field(default=None, validation_alias="GATEWAY_METRICS_TOKEN")
+    log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="GATEWAY_LOG_FORMAT")
+    trusted_documents: Path | None = Field(default=None, validation_alias="GATEWAY_TRUSTED_DOCUMENTS")
     max_query_bytes: int = Field(default=32 * 1024, ge=1024, validation_alias="GATEWAY_MAX_QUERY_BYTES")
     max_fields: int = Field(default=1000, ge=10, validation_alias="GATEWAY_MAX_FIELDS")
     max_fields_per_set: int = Field(default=100, ge=10, validation_alias="GATEWAY_MAX_FIELDS_PER_SET")

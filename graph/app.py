@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
+from graphql import ExecutionResult
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,15 +21,19 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 
+from graph import ide, media
 from graph.context import Context
 from graph.errors import RequestErrorCode
 from graph.integrations.callback import oauth_callback
 from graph.limits import BodySizeLimit, body_limits
-from graph.metrics import Metrics
+from graph.metrics import HttpMetrics, metrics_route
+from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
-from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry
+from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
+from graph.telemetry import HttpSpans, RequestIds
 from services.resources import Resources
 from services.sessions import is_revoked
 
@@ -36,11 +42,14 @@ log = logging.getLogger("gateway")
 
 class GatewayGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.resources = resources
         self.sockets = SocketRegistry(resources.redis)
+        trusted = resources.settings.trusted_documents
+        self.persisted = PersistedQueries(resources.redis, load_manifest(trusted) if trusted else None)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's HTTP handling, except that a request it refuses (malformed JSON, a missing query,
@@ -48,10 +57,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = media.finish(request, await self.run(request))
         except ClientDisconnect:
             return  # the client left mid-body: nobody to answer, nothing to log
+        except PersistedQueryError as refused:
+            status = 400 if refused.code == RequestErrorCode.BAD_REQUEST else 200
+            response = JSONResponse(refused.as_response(), status_code=status)
         except HTTPException as refused:
             response = JSONResponse(
                 {"errors": [{"message": refused.reason, "extensions": {"code": RequestErrorCode.BAD_REQUEST.value}}]},
@@ -69,6 +82,40 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if media.is_request_error(result) and media.wants_graphql_response(request):
+            media.mark_request_error(request, cast("dict[str, Any]", processed))
+        return processed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query by its hash is a query, not a browser asking for GraphiQL.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Resolves a persisted query's hash (APQ or `documentId`) to its text first (graph/persisted.py)."""
+        if isinstance(request_data, GraphQLRequestData):
+            document_id = await _document_id(request_adapter) if request_data.query is None else None
+            query, context.persist = await self.persisted.resolve(
+                request_data.query, request_data.extensions, document_id
+            )
+            request_data = replace(request_data, query=query)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(request=request, response=response, resources=self.resources)
@@ -110,6 +157,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return False
 
 
+async def _document_id(request: Any) -> object:
+    """`documentId` (GraphQL over HTTP's persisted documents) from the query string or the JSON body."""
+    if request.method == "GET":
+        return request.query_params.get("documentId")
+    try:
+        body = json.loads(await request.get_body())
+    except (ValueError, RecursionError):
+        return None
+    return body.get("documentId") if isinstance(body, dict) else None
+
+
 def create_app(resources: Resources) -> Starlette:
     settings = resources.settings
     schema = build_schema(settings)
@@ -121,9 +179,9 @@ def create_app(resources: Resources) -> Starlette:
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
-    metrics = Metrics()
-
-    middleware = []
+    sockets = SocketApp(graphql, graphql.sockets, resources)
+    # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
+    middleware = [Middleware(HttpSpans), Middleware(HttpMetrics), Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -137,10 +195,11 @@ def create_app(resources: Resources) -> Starlette:
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
     return Starlette(
         routes=[
-            Route("/graphql", metrics.counting(graphql), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", SocketApp(graphql, graphql.sockets, resources)),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", sockets),
             *probe_routes(resources),
-            metrics.route(resources),
+            *(ide.asset_routes() if graphql.graphql_ide else []),
+            metrics_route(resources, sockets.open_count),
             # Integrations (issue 11): where OAuth providers send the browser back.
             Route("/oauth/callback/{provider}", oauth_callback(resources), methods=["GET"]),
         ],

@@ -65,6 +65,8 @@ class Context:
     viewer: Viewer | None = None
     auth_error: str | None = None
     connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
+    cost: int | None = None  # the operation's static cost, once computed
+    persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
     _db: RequestDb = field(init=False, repr=False)
     _loaders: Loaders = field(init=False, repr=False)
 

@@ -19,6 +19,8 @@ class RequestErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     BAD_REQUEST = "BAD_REQUEST"  # the HTTP request itself is malformed (not JSON, no query)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # APQ: send the text with the hash
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"  # not one of the trusted documents
 
 
 def request_error(message: str, code: RequestErrorCode) -> GraphQLError:

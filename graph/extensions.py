@@ -26,6 +26,8 @@ from graph.context import Context
 from graph.cost import CostCache
 from graph.document_limits import DocumentLimits, QueryTextLimit, rule_for
 from graph.errors import RequestErrorCode, request_error
+from graph.persisted import RegisterPersistedQuery
+from graph.telemetry import OperationTelemetry
 from services.cost_budget import CostBudget, spend
 
 log = logging.getLogger("gateway.graph")
@@ -135,6 +137,8 @@ class QueryCostLimiter(SchemaExtension):
             cost = self.limits.cache.cost(
                 execution.schema._schema, document, execution.query, execution.operation_name, variables
             )
+            if isinstance(execution.context, Context):
+                execution.context.cost = cost  # for the operation's span (graph/telemetry.py)
             limit = self.limits.limit
             if cost > limit:
                 raise GraphQLError(
@@ -176,6 +180,7 @@ def extensions(settings: Settings) -> list[Any]:
     cost_limits = CostLimits(settings)
 
     chosen: list[Any] = [
+        OperationTelemetry,  # first: it times and logs everything the others do
         RequestLifecycle,
         # Before anything that can touch the database (the deleted-account check loads the viewer).
         lambda: QueryCostLimiter(cost_limits),
@@ -191,6 +196,8 @@ def extensions(settings: Settings) -> list[Any]:
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
     ]
+    if settings.trusted_documents is None:
+        chosen.append(RegisterPersistedQuery)
     if settings.is_production:
         chosen += [DisableIntrospection, HideSuggestions]
     return chosen

@@ -1,55 +1,119 @@
-"""`/metrics` in the Prometheus text format: GraphQL requests, SQL statements, events and the process."""
+"""`/metrics` in the Prometheus text format: the process-wide metrics (services/metrics.py: HTTP, GraphQL
+operations, errors by code, jobs, the process) and this app's gauges and counters read at scrape time
+(sockets, subscriptions, the database pool, SQL statements, events, queue depths). In production it answers
+only to `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` (and not at all without that setting)."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import psutil
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.db import statements_executed
+from services import metrics
 from services.resources import Resources
 
-
-class Metrics:
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.requests = 0
-        self.process = psutil.Process()
-
-    def counting(self, app: ASGIApp) -> ASGIApp:
-        """`app` counting its HTTP requests."""
-        return _Counted(app, self)
-
-    def route(self, resources: Resources) -> Route:
-        async def metrics(_: Request) -> Response:
-            events = resources.events
-            samples = [
-                ("counter", "gateway_http_graphql_requests_total", self.requests),
-                ("counter", "gateway_sql_statements_total", statements_executed()),
-                ("counter", "gateway_events_published_total", events.counters.published),
-                ("counter", "gateway_event_publish_failures_total", events.counters.publish_failures),
-                ("counter", "gateway_event_subscribers_dropped_total", events.counters.dropped_subscribers),
-                ("gauge", "gateway_event_subscribers", events.subscriber_count),
-                ("gauge", "process_resident_memory_bytes", self.process.memory_info().rss),
-                ("gauge", "process_start_time_seconds", round(self.started)),
-            ]
-            lines = [line for kind, name, value in samples for line in (f"# TYPE {name} {kind}", f"{name} {value}")]
-            return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-        return Route("/metrics", metrics)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+QUEUE_TIMEOUT = 1.0
+# Route labels: the paths the gateway serves; anything else is `other` (a client cannot mint labels).
+ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/graphiql")
 
 
-class _Counted:
-    # A class, not a function: Starlette's Route takes a plain function for a request handler.
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+def route_label(path: str) -> str:
+    for route in ROUTES:
+        if path == route or path.startswith(route + "/"):
+            return route
+    return "other"
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.metrics.requests += 1
-        await self.app(scope, receive, send)
+
+class HttpMetrics:
+    """Counts and times every HTTP request (not WebSockets) by route, method and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+        route = route_label(scope["path"])
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            metrics.HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
+            metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
+
+
+class _AppCollector(Collector):
+    def __init__(self, resources: Resources, open_sockets: Callable[[], int]) -> None:
+        self.resources, self.open_sockets = resources, open_sockets
+
+    def collect(self) -> Iterator[Metric]:
+        events, pool = self.resources.events, self.resources.engine.pool
+        yield CounterMetricFamily("gateway_sql_statements", "SQL statements executed.", statements_executed())
+        yield CounterMetricFamily("gateway_events_published", "Events published.", events.counters.published)
+        yield CounterMetricFamily(
+            "gateway_event_publish_failures", "Events that could not be published.", events.counters.publish_failures
+        )
+        yield CounterMetricFamily(
+            "gateway_event_subscribers_dropped",
+            "Subscribers dropped for falling behind.",
+            events.counters.dropped_subscribers,
+        )
+        yield GaugeMetricFamily("gateway_event_subscribers", "Active subscriptions.", events.subscriber_count)
+        yield GaugeMetricFamily("gateway_websockets_open", "Open WebSockets.", self.open_sockets())
+        yield GaugeMetricFamily(
+            "gateway_db_pool_checked_out", "Pooled database connections in use.", getattr(pool, "checkedout", int)()
+        )
+        yield GaugeMetricFamily("gateway_db_pool_size", "Database pool size.", getattr(pool, "size", int)())
+
+
+async def _update_queue_depths(resources: Resources) -> None:
+    queues = resources.queues
+    named = [(f"tasks-{priority}", queue) for priority, queue in queues.by_priority.items()]
+    named.append(("maintenance", queues.maintenance))
+
+    async def depth(name: str, queue: Any) -> None:
+        try:
+            async with asyncio.timeout(QUEUE_TIMEOUT):
+                metrics.QUEUE_DEPTH.labels(name).set(await queue.count("queued"))
+        except Exception:
+            metrics.QUEUE_DEPTH.labels(name).set(float("nan"))  # unknown, not zero
+
+    await asyncio.gather(*(depth(name, queue) for name, queue in named))
+
+
+def metrics_route(resources: Resources, open_sockets: Callable[[], int]) -> Route:
+    registry = CollectorRegistry()
+    registry.register(_AppCollector(resources, open_sockets))
+    settings = resources.settings
+
+    async def endpoint(request: Request) -> Response:
+        if settings.is_production:
+            token = settings.metrics_token
+            given = request.headers.get("authorization", "")
+            if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return PlainTextResponse("Not found", status_code=404)
+        await _update_queue_depths(resources)
+        body = generate_latest(metrics.REGISTRY) + generate_latest(registry)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    return Route("/metrics", endpoint)

@@ -21,8 +21,10 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from graph.persisted import untrusted_socket_error
 from services.resources import Resources
 from services.sessions import REVOCATIONS_CHANNEL, is_revoked
 
@@ -117,6 +119,24 @@ class SocketRegistry:
                 await self._listener
 
 
+def _trusted(handler: Any) -> dict[str, str] | None:
+    persisted = getattr(handler.view, "persisted", None)
+    return persisted.trusted if persisted is not None else None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """strawberry's `graphql-transport-ws` handler, running only trusted documents when a manifest is set
+    (graph/persisted.py)."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        payload = message.get("payload") or {}
+        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        if error is not None and self.connection_acknowledged:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return
+        await super().handle_subscribe(message)
+
+
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """strawberry's legacy `graphql-ws` handler, made to refuse what graphql-transport-ws refuses:
     a rejected `connection_init` closes with 4403 (not 1011), and a socket that never sends one is
@@ -133,6 +153,14 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())  # type: ignore[attr-defined]
         if not self.connection_acknowledged:
             await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
+
+    async def handle_start(self, message: Any) -> None:
+        payload = message.get("payload") or {}
+        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        if error is not None and self.connection_acknowledged:
+            await self.send_message({"type": "error", "id": message["id"], "payload": error})
+            return
+        await super().handle_start(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         payload = message.get("payload")
@@ -160,6 +188,9 @@ class SocketApp:
     def __init__(self, app: ASGIApp, registry: SocketRegistry, resources: Resources) -> None:
         self.app, self.registry, self.resources = app, registry, resources
         self.open_per_address: Counter[str] = Counter()
+
+    def open_count(self) -> int:
+        return sum(self.open_per_address.values())
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         resources = self.resources

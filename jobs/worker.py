@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from typing import Any
 
 from saq import CronJob, Worker
@@ -19,6 +20,7 @@ from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
+from services import metrics, tracing
 from services.resources import close_resources, open_resources
 from services.task_queues import EXECUTE_TASK_JOB
 
@@ -38,12 +40,43 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
+async def open_job_span(ctx: dict[str, Any]) -> None:
+    """A span for the job, in the trace of the request that enqueued it."""
+    job = ctx.get("job")
+    if job is not None:
+        parent = tracing.parent_of((job.meta or {}).get("trace"))
+        ctx["span"] = tracing.tracer.start_span(
+            f"job {job.function}", context=parent, attributes={"saq.job.key": job.key, "saq.job.attempt": job.attempts}
+        )
+
+
+async def record_job(ctx: dict[str, Any]) -> None:
+    """A job's run time and outcome for /metrics (a retried job counts under its new status, `queued`)."""
+    job = ctx.get("job")
+    if job is not None and job.started:
+        seconds = max(0, time.time() * 1000 - job.started) / 1000
+        metrics.JOB_DURATION.labels(job.function, str(job.status.value)).observe(seconds)
+    span = ctx.pop("span", None)
+    if span is not None:
+        if job is not None:
+            span.set_attribute("saq.job.status", str(job.status.value))
+        span.end()
+
+
 def build_workers(deps: WorkerDeps) -> list[Worker]:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["deps"] = deps
 
     workers: list[Worker] = [
-        EmbeddedWorker(queue, functions=TASK_JOBS, concurrency=SLOTS[priority], startup=startup, timers={"sweep": 10})
+        EmbeddedWorker(
+            queue,
+            functions=TASK_JOBS,
+            concurrency=SLOTS[priority],
+            startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
+            timers={"sweep": 10},
+        )
         for priority, queue in deps.queues.by_priority.items()
     ]
     workers.append(
@@ -51,6 +84,8 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
             deps.queues.maintenance,
             functions=[check_agents, *INTEGRATION_JOBS],
             startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
             concurrency=2,
             cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *INTEGRATION_CRON_JOBS],
         )

@@ -8,10 +8,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from opentelemetry.trace import StatusCode
 
+from services import tracing
 from services.credentials import OriginBoundHeaders
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
@@ -52,16 +55,25 @@ async def _session(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
         yield session, initialized
 
 
-async def _bounded(link: AgentLink, work: Any) -> Any:
-    try:
-        async with asyncio.timeout(link.timeout_seconds + 1):
-            return await work()
-    except EgressRefused:
-        raise
-    except TimeoutError:
-        raise AgentUnreachable(f"no answer within {link.timeout_seconds:g} s") from None
-    except Exception as error:
-        raise AgentUnreachable(_describe(error)) from None
+async def _bounded(link: AgentLink, work: Any, operation: str) -> Any:
+    """`work` within the agent's timeout, in a span of its own (the endpoint's host, never its path)."""
+    with tracing.span(f"mcp {operation}", **{"mcp.operation": operation, "server.address": _host(link)}) as span:
+        try:
+            async with asyncio.timeout(link.timeout_seconds + 1):
+                return await work()
+        except EgressRefused:
+            span.set_status(StatusCode.ERROR, "egress refused")
+            raise
+        except TimeoutError:
+            span.set_status(StatusCode.ERROR, "timeout")
+            raise AgentUnreachable(f"no answer within {link.timeout_seconds:g} s") from None
+        except Exception as error:
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            raise AgentUnreachable(_describe(error)) from None
+
+
+def _host(link: AgentLink) -> str:
+    return urlsplit(link.endpoint).hostname or "unknown"
 
 
 def _describe(error: BaseException) -> str:
@@ -87,7 +99,7 @@ async def discover(link: AgentLink) -> Discovery:
             ]
             return Discovery(version=(initialized.server_info.version or None), tools=tools)
 
-    return await _bounded(link, work)  # type: ignore[no-any-return]
+    return await _bounded(link, work, "discover")  # type: ignore[no-any-return]
 
 
 async def call_tool(
@@ -101,7 +113,7 @@ async def call_tool(
             text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
             return ToolOutcome(is_error=bool(result.is_error), structured=result.structured_content, text=text)
 
-    return await _bounded(link, work)  # type: ignore[no-any-return]
+    return await _bounded(link, work, "call_tool")  # type: ignore[no-any-return]
 
 
 async def ping(link: AgentLink) -> None:
@@ -109,4 +121,4 @@ async def ping(link: AgentLink) -> None:
         async with _session(link) as (session, _):
             await session.send_ping()
 
-    await _bounded(link, work)
+    await _bounded(link, work, "ping")

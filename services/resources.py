@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
+from services import tracing
 from services.addresses import TrustedProxies
 from services.crypto import SecretBox, dev_secret_box
 from services.egress import EgressPolicy
@@ -82,6 +83,7 @@ async def open_resources(
 ) -> Resources:
     """Nothing connects yet: the pool, Redis and the queues connect on first use."""
     engine = create_engine(database_url, pool_size=pool_size or settings.db_pool_size)
+    tracing.instrument(engine)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=redis_timeout, socket_connect_timeout=2)
     return Resources(
         settings=settings,

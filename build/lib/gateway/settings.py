@@ -1,0 +1,116 @@
+"""Settings from the environment (pydantic-settings). The README's configuration table mirrors this."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def default_data_dir() -> Path:
+    # pgserver run as root creates a system user and opens traverse permissions on every parent of
+    # its data folder, so as root the embedded data never lives under a home folder.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/assistant-gateway")
+    return Path.home() / ".local" / "share" / "assistant-gateway"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    env: Environment = Field(default=Environment.DEVELOPMENT, validation_alias="GATEWAY_ENV")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="GATEWAY_DATA_DIR")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="GATEWAY_CORS_ORIGINS")
+    allow_loopback_agents: bool | None = Field(default=None, validation_alias="GATEWAY_ALLOW_LOOPBACK_AGENTS")
+    allow_private_agents: bool = Field(default=False, validation_alias="GATEWAY_ALLOW_PRIVATE_AGENTS")
+    run_worker: bool | None = Field(default=None, validation_alias="GATEWAY_RUN_WORKER")
+    smtp_url: str | None = Field(default=None, validation_alias="GATEWAY_SMTP_URL")
+    # JWT signing keys: a JSON JWK set of private Ed25519 keys, each with a `kid`; the first signs.
+    jwt_private_keys: str | None = Field(default=None, validation_alias="GATEWAY_JWT_PRIVATE_KEYS")
+    jwt_issuer: str = Field(default="assistant-gateway", validation_alias="GATEWAY_JWT_ISSUER")
+    access_token_ttl: int = Field(default=900, ge=60, le=3600, validation_alias="GATEWAY_ACCESS_TOKEN_TTL")
+    # Secrets at rest: `kid:base64key,kid2:base64key` (AES-256-GCM); the first encrypts.
+    encryption_keys: str | None = Field(default=None, validation_alias="GATEWAY_ENCRYPTION_KEYS")
+    max_query_depth: int = Field(default=12, ge=2, validation_alias="GATEWAY_MAX_QUERY_DEPTH")
+    max_aliases: int = Field(default=30, ge=1, validation_alias="GATEWAY_MAX_ALIASES")
+    max_tokens: int = Field(default=2000, ge=50, validation_alias="GATEWAY_MAX_TOKENS")
+    # The document itself (graph/document_limits.py): its length, and its selections once fragments are
+    # expanded, in all and in one selection set.
+    metrics_token: str | None = Field(default=None, validation_alias="GATEWAY_METRICS_TOKEN")
+    log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="GATEWAY_LOG_FORMAT")
+    trusted_documents: Path | None = Field(default=None, validation_alias="GATEWAY_TRUSTED_DOCUMENTS")
+    max_query_bytes: int = Field(default=32 * 1024, ge=1024, validation_alias="GATEWAY_MAX_QUERY_BYTES")
+    max_fields: int = Field(default=1000, ge=10, validation_alias="GATEWAY_MAX_FIELDS")
+    max_fields_per_set: int = Field(default=100, ge=10, validation_alias="GATEWAY_MAX_FIELDS_PER_SET")
+    ws_init_timeout: int = Field(default=10, ge=1, le=300, validation_alias="GATEWAY_WS_INIT_TIMEOUT")
+    ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
+    ws_queue_size: int = Field(default=1000, ge=10, validation_alias="GATEWAY_WS_QUEUE_SIZE")
+    ws_max_connections_per_user: int = Field(default=10, ge=1, validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
+    db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
+    max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
+    # HTTP connections (cli/http.py): open per peer address, and how long a request's headers may take.
+    max_connections_per_address: int = Field(default=256, ge=1, validation_alias="GATEWAY_MAX_CONNECTIONS_PER_ADDRESS")
+    http_header_timeout: float = Field(default=10.0, gt=0, le=300, validation_alias="GATEWAY_HTTP_HEADER_TIMEOUT")
+    # Proxies whose `X-Forwarded-For` names the client: comma-separated addresses or CIDRs.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="GATEWAY_TRUSTED_PROXIES"
+    )
+    # Query cost (graph/cost.py): the objects one operation may build, and the cost units each user (or
+    # anonymous client address) may spend per window; a budget of 0 turns the per-user budget off.
+    max_query_cost: int = Field(default=10_000, ge=1, validation_alias="GATEWAY_MAX_QUERY_COST")
+    cost_budget: int = Field(default=200_000, ge=0, validation_alias="GATEWAY_COST_BUDGET")
+    cost_window_seconds: int = Field(default=60, ge=1, le=86_400, validation_alias="GATEWAY_COST_WINDOW_SECONDS")
+    # Tasks: how many of one user's tasks run at once across all workers; more wait (deferred, not
+    # failed), so one user's backlog cannot take every worker slot.
+    tasks_per_user: int = Field(default=2, ge=1, le=1000, validation_alias="GATEWAY_TASKS_PER_USER")
+    # Identity hardening (issue 8): sign-ups per client address per hour, whatever their outcome.
+    register_per_hour: int = Field(default=20, ge=1, validation_alias="GATEWAY_REGISTER_PER_HOUR")
+    # Size limits at the door: an HTTP request body over this many bytes is refused with 413 before it
+    # is read whole (uploads will get their own limit).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"GATEWAY_TRUSTED_PROXIES: {entry!r} is not an address or CIDR") from None
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def loopback_agents_allowed(self) -> bool:
+        if self.allow_loopback_agents is None:
+            return not self.is_production
+        return self.allow_loopback_agents
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

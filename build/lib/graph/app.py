@@ -1,0 +1,204 @@
+"""The Starlette application: GraphQL over HTTP and WebSocket, with the probes (graph/probes.py), the
+metrics (graph/metrics.py) and socket admission (graph/sockets.py) mounted beside it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, cast
+
+from cross_web import HTTPException
+from graphql import ExecutionResult
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+
+from graph import ide, media
+from graph.context import Context
+from graph.errors import RequestErrorCode
+from graph.limits import BodySizeLimit, body_limits
+from graph.metrics import HttpMetrics, metrics_route
+from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
+from graph.probes import probe_routes
+from graph.schema import build_schema
+from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
+from graph.telemetry import HttpSpans, RequestIds
+from services.resources import Resources
+from services.sessions import is_revoked
+
+log = logging.getLogger("gateway")
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
+
+    def __init__(self, resources: Resources, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resources = resources
+        self.sockets = SocketRegistry(resources.redis)
+        trusted = resources.settings.trusted_documents
+        self.persisted = PersistedQueries(resources.redis, load_manifest(trusted) if trusted else None)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Strawberry's HTTP handling, except that a request it refuses (malformed JSON, a missing query,
+        a wrong method) is answered as a GraphQL error in JSON, like every other refusal."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = media.finish(request, await self.run(request))
+        except ClientDisconnect:
+            return  # the client left mid-body: nobody to answer, nothing to log
+        except PersistedQueryError as refused:
+            status = 400 if refused.code == RequestErrorCode.BAD_REQUEST else 200
+            response = JSONResponse(refused.as_response(), status_code=status)
+        except HTTPException as refused:
+            response = JSONResponse(
+                {"errors": [{"message": refused.reason, "extensions": {"code": RequestErrorCode.BAD_REQUEST.value}}]},
+                status_code=refused.status_code,
+            )
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body nested too deeply for the parser's recursion, with a number too long to convert or
+        with bytes that are not UTF-8 is malformed JSON like any other: HTTP 400 (a socket: 4400), never
+        an unexpected error."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if media.is_request_error(result) and media.wants_graphql_response(request):
+            media.mark_request_error(request, cast("dict[str, Any]", processed))
+        return processed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.page()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a persisted query by its hash is a query, not a browser asking for GraphiQL.
+        params = request.query_params
+        return super().should_render_graphql_ide(request) and "extensions" not in params and "documentId" not in params
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Resolves a persisted query's hash (APQ or `documentId`) to its text first (graph/persisted.py)."""
+        if isinstance(request_data, GraphQLRequestData):
+            document_id = await _document_id(request_adapter) if request_data.query is None else None
+            query, context.persist = await self.persisted.resolve(
+                request_data.query, request_data.extensions, document_id
+            )
+            request_data = replace(request_data, query=query)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(request=request, response=response, resources=self.resources)
+        if isinstance(request, Request):
+            context.authenticate(request.headers.get("authorization"))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Sockets authenticate in the `connection_init` payload: {"authorization": "Bearer ..."}.
+        A refused init closes the socket with 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        context.authenticate(authorization if isinstance(authorization, str) else None)
+        if context.auth_error:
+            raise ConnectionRejectionError({"message": context.auth_error})
+        viewer = context.viewer
+        if viewer is None:
+            # Every subscription needs a user: an anonymous socket would only hold resources.
+            raise ConnectionRejectionError(
+                {"message": 'Sign in first: send {"authorization": "Bearer <access token>"} in connection_init.'}
+            )
+        limit = self.resources.settings.ws_max_connections_per_user
+        if self.sockets.connections_of(viewer.user_id) >= limit:
+            raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
+        assert isinstance(context.request, WebSocket)
+        # Registered before the revocation check: a revocation landing in between still closes it.
+        self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
+        if viewer.session_id is not None and await self._revoked(viewer.session_id):
+            self.sockets.discard(context.request)
+            raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
+        return await super().on_ws_connect(context)
+
+    async def _revoked(self, session_id: str) -> bool:
+        try:
+            return await is_revoked(self.resources.redis, session_id)
+        except (RedisError, OSError):
+            # Without Redis a revocation cannot be known; the token's expiry still bounds the socket.
+            log.warning("cannot check session revocation: Redis unreachable")
+            return False
+
+
+async def _document_id(request: Any) -> object:
+    """`documentId` (GraphQL over HTTP's persisted documents) from the query string or the JSON body."""
+    if request.method == "GET":
+        return request.query_params.get("documentId")
+    try:
+        body = json.loads(await request.get_body())
+    except (ValueError, RecursionError):
+        return None
+    return body.get("documentId") if isinstance(body, dict) else None
+
+
+def create_app(resources: Resources) -> Starlette:
+    settings = resources.settings
+    schema = build_schema(settings)
+    graphql = GatewayGraphQL(
+        resources,
+        schema=schema,
+        graphql_ide=None if settings.is_production else "graphiql",
+        allowed_origins=settings.cors_origins,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
+    )
+    sockets = SocketApp(graphql, graphql.sockets, resources)
+    # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
+    middleware = [Middleware(HttpSpans), Middleware(HttpMetrics), Middleware(RequestIds)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
+    middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", sockets),
+            *probe_routes(resources),
+            *(ide.asset_routes() if graphql.graphql_ide else []),
+            metrics_route(resources, sockets.open_count),
+        ],
+        middleware=middleware,
+    )

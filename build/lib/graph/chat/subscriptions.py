@@ -1,0 +1,152 @@
+"""Live chat: `messageAdded` (replay after a cursor, then live, no gap and no duplicate) and
+`chatSessionEvents` (added, edited, deleted).
+
+The context lives as long as the socket, so nothing here holds a database session: each replay and
+each gap fill opens a short one of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from graph.chat.types import MessageNode
+from graph.connection import decode_cursor
+from graph.context import Info
+from graph.errors import RequestErrorCode, bad_input, request_error
+from graph.node import input_id
+from loaders import chat as chat_loaders
+from loaders.chat import MESSAGE_ORDERS
+from loaders.session import RequestDb
+from resolvers.chat_events import MessageEventKind, message_row, session_channel
+from services.events import StreamInterrupted
+
+REPLAY_BATCH = 100
+
+
+@strawberry.type(description="A message was added to the session.")
+class MessageAdded:
+    message: MessageNode
+
+
+@strawberry.type(description="A message's text was changed.")
+class MessageEdited:
+    message: MessageNode
+
+
+@strawberry.type(description="A message was deleted (it keeps its `seq`).")
+class MessageDeleted:
+    message: MessageNode
+
+
+ChatSessionEvent = Annotated[MessageAdded | MessageEdited | MessageDeleted, strawberry.union("ChatSessionEvent")]
+
+
+def _after_seq(after: str) -> int:
+    for order in MESSAGE_ORDERS.values():
+        try:
+            return int(decode_cursor(order, after, argument="after")[0])
+        except GraphQLError:
+            continue
+    raise bad_input("`after` is not a cursor of ChatSession.messages.")
+
+
+async def _checked_session(info: Info, session_id: str) -> tuple[uuid.UUID, int]:
+    """The session's key and current message count, if it is the viewer's; otherwise NOT_FOUND,
+    exactly as for a session that does not exist."""
+    viewer = info.context.viewer
+    if viewer is None:
+        raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
+    pk = input_id(session_id, "ChatSession")
+    db = RequestDb(info.context.resources.sessions)
+    try:
+        row = await chat_loaders.owned_session(db, viewer.user_id, pk) if pk else None
+    finally:
+        await db.close()
+    if row is None:
+        raise GraphQLError("No such chat session.", extensions={"code": "NOT_FOUND"})
+    return pk, int(row.message_count or 0)
+
+
+async def _replay(
+    info: Info, session_id: uuid.UUID, after_seq: int
+) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
+    """Everything after `after_seq` from the database: (seq, node), node None for deleted ones."""
+    while True:
+        db = RequestDb(info.context.resources.sessions)
+        try:
+            rows = await chat_loaders.messages_after(db, session_id, after_seq, REPLAY_BATCH)
+        finally:
+            await db.close()
+        for row in rows:
+            after_seq = row.seq
+            yield row.seq, (MessageNode.from_row(row) if row.deleted_at is None else None)
+        if len(rows) < REPLAY_BATCH:
+            return
+
+
+def _interrupted(error: StreamInterrupted) -> GraphQLError:
+    return GraphQLError(str(error), extensions={"code": "UNAVAILABLE"})
+
+
+@strawberry.type
+class ChatSubscription:
+    @strawberry.subscription(
+        description="Messages added to a session. With `after` (a cursor of "
+        "`ChatSession.messages`), first everything after it, then live."
+    )
+    async def message_added(
+        self, info: Info, session_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[MessageNode, None]:
+        after_seq = _after_seq(after) if after is not None else None
+        pk, _ = await _checked_session(info, session_id)
+        try:
+            async with info.context.resources.events.listen(session_channel(pk)) as events:
+                # Subscribed (confirmed by Redis) before reading: what the database does not have yet
+                # arrives as an event, so nothing falls between the two.
+                _, count = await _checked_session(info, session_id)
+                last = after_seq if after_seq is not None else count
+                async for seq, node in _replay(info, pk, last):
+                    last = seq
+                    if node is not None:
+                        yield node
+                async for event in events:
+                    if event.get("kind") != MessageEventKind.ADDED:
+                        continue
+                    row = message_row(event["message"])
+                    if row.seq <= last:
+                        continue
+                    if row.seq == last + 1:
+                        last = row.seq
+                        yield MessageNode.from_row(row)
+                        continue
+                    # An event went missing (Redis hiccup): the database has the gap.
+                    async for seq, node in _replay(info, pk, last):
+                        last = seq
+                        if node is not None:
+                            yield node
+        except StreamInterrupted as error:
+            raise _interrupted(error) from None
+
+    @strawberry.subscription(description="Everything that happens to a session's messages, live.")
+    async def chat_session_events(
+        self, info: Info, session_id: strawberry.ID
+    ) -> AsyncGenerator[ChatSessionEvent, None]:
+        pk, _ = await _checked_session(info, session_id)
+        kinds = {
+            MessageEventKind.ADDED: MessageAdded,
+            MessageEventKind.EDITED: MessageEdited,
+            MessageEventKind.DELETED: MessageDeleted,
+        }
+        try:
+            async with info.context.resources.events.listen(session_channel(pk)) as events:
+                async for event in events:
+                    kind = kinds.get(event.get("kind"))  # type: ignore[call-overload]
+                    if kind is not None:
+                        yield kind(message=MessageNode.from_row(message_row(event["message"])))
+        except StreamInterrupted as error:
+            raise _interrupted(error) from None

@@ -1,0 +1,270 @@
+"""Chat types: ChatSession, Message, their typed JSON and their connections."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+import strawberry
+
+from graph.connection import Connection, load_connection, page_request
+from graph.context import Info
+from graph.jsondata import JSON, from_json
+from graph.node import Node, build, columns, register_node
+from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS, MessageFilter, SessionFilter
+from models.chat import MessageRole, SessionStatus
+
+if TYPE_CHECKING:
+    from graph.documents import DocumentNode
+    from graph.tasks import TaskFilterInput, TaskNode, TaskOrder
+
+ChatSessionStatus = strawberry.enum(SessionStatus, name="ChatSessionStatus")
+MessageRoleEnum = strawberry.enum(MessageRole, name="MessageRole")
+
+
+@strawberry.type
+class BusinessContext:
+    current_project: str | None = None
+    client_info: JSON | None = None
+    task_type: str | None = None
+
+
+@strawberry.type
+class AiContext:
+    personality: str | None = None
+    memory: list[JSON] = strawberry.field(default_factory=list)
+    preferences: JSON | None = None
+
+
+@strawberry.type
+class IntegrationContext:
+    active_connections: list[str] = strawberry.field(default_factory=list)
+    recent_tasks: list[JSON] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="What the assistant knows about a conversation.")
+class ChatContext:
+    business_context: BusinessContext | None = None
+    ai_context: AiContext | None = None
+    integration_context: IntegrationContext | None = None
+
+
+@strawberry.type
+class MessageAttachment:
+    type: str = ""
+    url: str = ""
+    name: str = ""
+    size: int = strawberry.field(default=0, description="Bytes.")
+    document_id: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The attached document, while it exists and is yours.")
+    async def document(self, info: Info) -> Annotated[DocumentNode, strawberry.lazy("graph.documents")] | None:
+        from graph.documents import DocumentNode
+
+        try:
+            pk = uuid.UUID(self.document_id) if self.document_id else None
+        except ValueError:
+            return None
+        row = await info.context.loaders.documents.load(pk) if pk else None
+        return DocumentNode.from_row(row) if row is not None else None
+
+
+@strawberry.type
+class MessageAction:
+    type: str = ""
+    payload: JSON | None = None
+    completed: bool = False
+
+
+@strawberry.type
+class AiMetadata:
+    model: str | None = None
+    temperature: float | None = None
+    confidence: float | None = None
+    intent: str | None = None
+    entities: list[JSON] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MessageMetadata:
+    attachments: list[MessageAttachment] = strawberry.field(default_factory=list)
+    suggestions: list[str] = strawberry.field(default_factory=list)
+    actions: list[MessageAction] = strawberry.field(default_factory=list)
+    ai_metadata: AiMetadata | None = None
+
+
+@strawberry.enum
+class ChatSessionOrder(Enum):
+    LAST_ACTIVITY_DESC = "LAST_ACTIVITY_DESC"
+    LAST_ACTIVITY_ASC = "LAST_ACTIVITY_ASC"
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+
+
+@strawberry.enum
+class MessageOrder(Enum):
+    OLDEST_FIRST = "OLDEST_FIRST"
+    NEWEST_FIRST = "NEWEST_FIRST"
+
+
+@strawberry.input(
+    description="Which sessions to list. Without `status`: active and archived ones; "
+    "deleted sessions appear only when `status` asks for DELETED."
+)
+class ChatSessionFilter:
+    status: list[ChatSessionStatus] | None = None
+
+
+@strawberry.input(name="MessageFilter")
+class MessageFilterInput:
+    role: list[MessageRoleEnum] | None = None
+
+
+@strawberry.type(name="Message", description="One message of a chat session.")
+class MessageNode(Node):
+    COLUMNS: ClassVar[dict[str, str]] = columns(
+        "role",
+        "content",
+        "token_count",
+        "processing_time_ms",
+        "timestamp",
+        "edited_at",
+        "session_id",
+        "seq",
+        raw_metadata="metadata",
+    )
+    pk: strawberry.Private[uuid.UUID]
+    session_id: strawberry.Private[uuid.UUID]
+    raw_metadata: strawberry.Private[dict[str, Any] | None]
+    role: MessageRoleEnum
+    content: str
+    token_count: int | None
+    processing_time_ms: int | None
+    timestamp: datetime
+    edited_at: datetime | None
+    seq: int = strawberry.field(
+        description="Position in the session: 1, 2, 3... without gaps, in the order messages were committed."
+    )
+
+    @classmethod
+    def from_row(cls, row: Any) -> MessageNode:
+        return build(cls, "Message", row)
+
+    @strawberry.field(description="Typed metadata: attachments, suggestions, actions, AI details.")
+    def metadata(self) -> MessageMetadata:
+        return from_json(MessageMetadata, self.raw_metadata)
+
+    @strawberry.field(description="The session this message belongs to.")
+    async def session(self, info: Info) -> ChatSessionNode | None:
+        row = await info.context.loaders.chat_sessions.load(self.session_id)
+        return ChatSessionNode.from_row(row) if row is not None else None
+
+
+@strawberry.type(name="ChatSession", description="A conversation between the user and the assistant.")
+class ChatSessionNode(Node):
+    COLUMNS: ClassVar[dict[str, str]] = columns(
+        "title",
+        "status",
+        "message_count",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        raw_context="context_data",
+    )
+    pk: strawberry.Private[uuid.UUID]
+    raw_context: strawberry.Private[dict[str, Any] | None]
+    title: str | None
+    status: ChatSessionStatus
+    message_count: int
+    last_activity_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ChatSessionNode:
+        return build(cls, "ChatSession", row)
+
+    @strawberry.field
+    def context_data(self) -> ChatContext:
+        return from_json(ChatContext, self.raw_context)
+
+    @strawberry.field(description="Messages, oldest first by default.")
+    async def messages(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: MessageFilterInput | None = None,
+        order_by: MessageOrder = MessageOrder.OLDEST_FIRST,
+    ) -> Connection[MessageNode]:
+        roles = tuple(sorted(MessageRole(r.value) for r in (filter.role or []))) if filter else ()
+        request = page_request(
+            MESSAGE_ORDERS[order_by.value],
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filters=MessageFilter(roles=roles),
+        )
+        return await load_connection(info.context.loaders.messages_of_session, self.pk, request, MessageNode.from_row)
+
+    @strawberry.field(description="Tasks run from this session, newest first by default.")
+    async def tasks(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: Annotated[TaskFilterInput, strawberry.lazy("graph.tasks")] | None = None,
+        order_by: Annotated[TaskOrder, strawberry.lazy("graph.tasks")] | None = None,
+    ) -> Connection[Annotated[TaskNode, strawberry.lazy("graph.tasks")]]:
+        from graph.tasks import task_connection
+
+        return await task_connection(
+            info, info.context.loaders.tasks_of_session, self.pk, first, after, last, before, filter, order_by
+        )
+
+
+async def sessions_connection(
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: ChatSessionFilter | None,
+    order_by: ChatSessionOrder,
+) -> Connection[ChatSessionNode]:
+    statuses = SessionFilter().statuses
+    if filter is not None and filter.status:
+        statuses = tuple(sorted({SessionStatus(status.value) for status in filter.status}))
+    request = page_request(
+        SESSION_ORDERS[order_by.value],
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        filters=SessionFilter(statuses=statuses),
+    )
+    return await load_connection(info.context.loaders.sessions_of_user, owner_id, request, ChatSessionNode.from_row)
+
+
+async def _fetch_sessions(info: Info, pks: list[uuid.UUID]) -> list[ChatSessionNode | None]:
+    rows = await info.context.loaders.chat_sessions.load_many(pks)
+    return [ChatSessionNode.from_row(row) if row is not None else None for row in rows]
+
+
+async def _fetch_messages(info: Info, pks: list[uuid.UUID]) -> list[MessageNode | None]:
+    rows = await info.context.loaders.messages.load_many(pks)
+    return [MessageNode.from_row(row) if row is not None else None for row in rows]
+
+
+register_node("ChatSession", _fetch_sessions)
+register_node("Message", _fetch_messages)

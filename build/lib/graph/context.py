@@ -1,0 +1,194 @@
+"""The typed per-request context: who is asking, one database session, fresh loaders, Redis."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from loaders import Loaders
+from loaders.session import RequestDb
+from services.resources import Resources
+from services.sessions import is_revoked
+from services.tokens import InvalidToken
+
+log = logging.getLogger("gateway.graph")
+
+
+@dataclass
+class Viewer:
+    user_id: uuid.UUID
+    session_id: str | None
+    expires_at: int
+
+
+class OperationScope:
+    """The database session and loaders of one operation on a socket, renewed for every event.
+
+    A socket's context lives as long as the socket and serves every operation on it at once, so what
+    an operation loads cannot live on the context: a subscription would keep a pooled connection
+    (idle in transaction) from its first event until it ends, and 20 sockets would drain the pool.
+    """
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.db, self.loaders = context.fresh_db()
+
+    async def renew(self) -> None:
+        """Close this event's session (before the event is sent) and start the next one's."""
+        db, (self.db, self.loaders) = self.db, self.context.fresh_db()
+        await db.close()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+_operation_scope: ContextVar[OperationScope | None] = ContextVar("operation_scope", default=None)
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    resources: Resources
+    viewer: Viewer | None = None
+    auth_error: str | None = None
+    connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
+    cost: int | None = None  # the operation's static cost, once computed
+    persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
+    _db: RequestDb = field(init=False, repr=False)
+    _loaders: Loaders = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._db, self._loaders = self.fresh_db()
+
+    def fresh_db(self) -> tuple[RequestDb, Loaders]:
+        db = RequestDb(self.resources.sessions)
+        return db, Loaders(db, self.viewer_id)
+
+    @property
+    def is_socket(self) -> bool:
+        return isinstance(self.request, WebSocket)
+
+    def current_scope(self) -> OperationScope | None:
+        scope = _operation_scope.get()
+        return scope if scope is not None and scope.context is self else None
+
+    @property
+    def db(self) -> RequestDb:
+        """The operation's database session: the request's, or on a socket the current event's."""
+        scope = self.current_scope()
+        return scope.db if scope is not None else self._db
+
+    @property
+    def loaders(self) -> Loaders:
+        scope = self.current_scope()
+        return scope.loaders if scope is not None else self._loaders
+
+    @contextmanager
+    def operation(self) -> Iterator[OperationScope]:
+        """Open the scope of one operation on a socket. Each operation runs in a task of its own, and
+        the scope is a context variable of that task (and of the tasks it starts)."""
+        scope = OperationScope(self)
+        token = _operation_scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _operation_scope.reset(token)
+
+    def reset(self) -> None:
+        """Fresh database session and loaders, e.g. once the viewer changed (the old session must be
+        closed by the caller)."""
+        scope = self.current_scope()
+        if scope is not None:
+            scope.db, scope.loaders = self.fresh_db()
+        else:
+            self._db, self._loaders = self.fresh_db()
+
+    @property
+    def viewer_id(self) -> uuid.UUID | None:
+        return self.viewer.user_id if self.viewer is not None else None
+
+    @property
+    def redis(self) -> Redis:
+        return self.resources.redis
+
+    @property
+    def client_address(self) -> str | None:
+        """The client's address; `X-Forwarded-For` counts only from a trusted proxy."""
+        client = self.request.client
+        return self.resources.proxies.client(
+            client.host if client is not None else None, self.request.headers.get("x-forwarded-for")
+        )
+
+    async def active_viewer(self) -> Any:
+        """The viewer's row when signed in to an account that still exists (one cached load)."""
+        if self.viewer is None:
+            return None
+        return await self.loaders.users.load(self.viewer.user_id)
+
+    async def session_revoked(self) -> bool:
+        """Whether an HTTP request's access token belongs to a sign-in session that has ended (logout,
+        logout everywhere, a password change or reset, a reused refresh token): one Redis read. Sockets
+        check at `connection_init` and are closed by the revocation event instead."""
+        viewer = self.viewer
+        if viewer is None or viewer.session_id is None or isinstance(self.request, WebSocket):
+            return False
+        try:
+            return await is_revoked(self.redis, viewer.session_id)
+        except (RedisError, OSError):
+            # Without Redis a revocation cannot be known; the token's expiry still bounds it.
+            log.warning("cannot check session revocation: Redis unreachable")
+            return False
+
+    async def forget_deleted_viewer(self) -> None:
+        """An access token outlives its account's deletion by up to 15 minutes; until it expires the
+        account is anonymous: it sees nothing (node, nodes, agents) and changes nothing."""
+        if self.viewer is None:
+            return
+        if self.is_socket:
+            # A socket's context outlives every operation on it (a subscription streams for hours):
+            # check on a short session of its own, never holding a pooled connection.
+            db = RequestDb(self.resources.sessions)
+            try:
+                row = await Loaders(db, self.viewer.user_id).users.load(self.viewer.user_id)
+            finally:
+                await db.close()
+        else:
+            row = await self.active_viewer()
+        if row is None:
+            await self.db.close()
+            self.viewer = None
+            self.reset()
+
+    def authenticate(self, authorization: str | None) -> None:
+        """Set the viewer from an `Authorization: Bearer` value. No value means anonymous; a value
+        that is not a valid token is remembered and refuses the whole operation."""
+        self.viewer, self.auth_error = None, None
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                self.auth_error = "The Authorization header must be `Bearer <access token>`."
+            else:
+                try:
+                    claims = self.resources.keys.verify(token.strip())
+                    self.viewer = Viewer(
+                        user_id=claims.user_id, session_id=claims.session_id, expires_at=claims.expires_at
+                    )
+                except InvalidToken:
+                    self.auth_error = "The access token is invalid or has expired."
+        self.reset()
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,145 @@
+"""Documents and what was extracted from them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import strawberry
+
+from graph.connection import Connection, load_connection, page_request
+from graph.context import Info
+from graph.input_limits import NAME, limited
+from graph.jsondata import JSON, from_json
+from graph.node import Node, build, columns, register_node
+from loaders.documents import DOCUMENT_ORDERS, DocumentFilter
+from models.documents import ProcessingStatus
+
+ProcessingStatusEnum = strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
+
+
+@strawberry.type
+class ExtractedEntity:
+    type: str = ""
+    value: str = ""
+    confidence: float | None = None
+    start_offset: int | None = None
+    end_offset: int | None = None
+
+
+@strawberry.type
+class ExtractedMetadata:
+    page_count: int | None = None
+    language: str | None = None
+    author: str | None = None
+    created_date: str | None = None
+    modified_date: str | None = None
+
+
+@strawberry.type
+class DocumentBusinessContext:
+    relevant_to: list[str] = strawberry.field(default_factory=list)
+    action_items: list[str] = strawberry.field(default_factory=list)
+    contacts: list[JSON] = strawberry.field(default_factory=list)
+    dates: list[datetime] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DocumentExtractedData:
+    summary: str | None = None
+    key_terms: list[str] = strawberry.field(default_factory=list)
+    entities: list[ExtractedEntity] = strawberry.field(default_factory=list)
+    metadata: ExtractedMetadata | None = None
+    business_context: DocumentBusinessContext | None = None
+
+
+@strawberry.enum
+class DocumentOrder(Enum):
+    UPLOADED_AT_DESC = "UPLOADED_AT_DESC"
+    UPLOADED_AT_ASC = "UPLOADED_AT_ASC"
+    FILENAME_ASC = "FILENAME_ASC"
+
+
+@strawberry.input(name="DocumentFilter")
+class DocumentFilterInput:
+    category: list[str] | None = limited(NAME, default=None)
+    tags: list[str] | None = limited(NAME, default=None, description="Documents carrying all of these tags.")
+    processing_status: list[ProcessingStatusEnum] | None = None
+    deleted: bool = strawberry.field(default=False, description="Only soft-deleted documents (restorable).")
+
+
+@strawberry.type(name="Document", description="An uploaded file and what was extracted from it.")
+class DocumentNode(Node):
+    COLUMNS: ClassVar[dict[str, str]] = columns(
+        "filename",
+        "original_filename",
+        "title",
+        "category",
+        "tags",
+        "mime_type",
+        "file_size",
+        "content_text",
+        "processing_status",
+        "processing_error",
+        "uploaded_at",
+        "processed_at",
+        "deleted_at",
+        raw_extracted="extracted_data",
+    )
+    pk: strawberry.Private[uuid.UUID]
+    raw_extracted: strawberry.Private[Any]
+    filename: str
+    original_filename: str
+    title: str | None
+    category: str | None
+    tags: list[str] | None
+    mime_type: str
+    file_size: int = strawberry.field(description="Bytes.")
+    content_text: str | None
+    processing_status: ProcessingStatusEnum
+    processing_error: str | None
+    uploaded_at: datetime
+    processed_at: datetime | None
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> DocumentNode:
+        return build(cls, "Document", row)
+
+    @strawberry.field
+    def extracted_data(self) -> DocumentExtractedData:
+        return from_json(DocumentExtractedData, self.raw_extracted)
+
+
+async def documents_connection(
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: DocumentFilterInput | None,
+    order_by: DocumentOrder,
+) -> Connection[DocumentNode]:
+    spec_filter = DocumentFilter()
+    if filter is not None:
+        spec_filter = DocumentFilter(
+            categories=tuple(sorted(set(filter.category or []))),
+            tags=tuple(sorted(set(filter.tags or []))),
+            statuses=tuple(sorted({ProcessingStatus(s.value) for s in filter.processing_status or []})),
+            deleted=filter.deleted,
+        )
+    request = page_request(
+        DOCUMENT_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
+    )
+    return await load_connection(info.context.loaders.documents_of_user, owner_id, request, DocumentNode.from_row)
+
+
+async def _fetch_documents(info: Info, pks: list[uuid.UUID]) -> list[DocumentNode | None]:
+    rows = await info.context.loaders.documents.load_many(pks)
+    return [DocumentNode.from_row(row) if row is not None else None for row in rows]
+
+
+register_node("Document", _fetch_documents)

@@ -1,0 +1,47 @@
+"""Errors the graph answers with: payload `UserError`s for expected failures, and GraphQL errors with an
+`extensions.code` for requests that cannot run (bad token, bad arguments)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+from graphql import GraphQLError
+
+from resolvers.problems import ErrorCode, Problem
+
+ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="Stable codes of UserError.")
+
+
+class RequestErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BAD_REQUEST = "BAD_REQUEST"  # the HTTP request itself is malformed (not JSON, no query)
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # APQ: send the text with the hash
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"  # not one of the trusted documents
+
+
+def request_error(message: str, code: RequestErrorCode) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code.value})
+
+
+def bad_input(message: str) -> GraphQLError:
+    return request_error(message, RequestErrorCode.BAD_USER_INPUT)
+
+
+@strawberry.type(description="An expected failure of a mutation: what was wrong with which input.")
+class UserError:
+    field: str | None = strawberry.field(description="Dotted path of the offending input, e.g. `input.password`.")
+    code: ErrorCode
+    message: str
+    retry_after: int | None = strawberry.field(default=None, description="Seconds to wait (RATE_LIMITED).")
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> UserError:
+        return cls(field=problem.field, code=problem.code, message=problem.message, retry_after=problem.retry_after)
+
+
+def user_errors(problems: list[Problem]) -> list[UserError]:
+    return [UserError.from_problem(problem) for problem in problems]

@@ -1,0 +1,67 @@
+// Starts GraphiQL on the gateway's own page: queries over HTTP with the headers typed in the editor,
+// subscriptions over graphql-ws with the editor's Authorization header sent in connection_init.
+(function () {
+  "use strict";
+
+  var endpoint = new URL("/graphql", window.location.href).href;
+  var socketEndpoint = endpoint.replace(/^http/, "ws");
+  var overHttp = GraphiQL.createFetcher({ url: endpoint });
+
+  function authorizationOf(headers) {
+    for (var name in headers || {}) {
+      if (name.toLowerCase() === "authorization") return headers[name];
+    }
+    return undefined;
+  }
+
+  function isSubscription(params, options) {
+    var document = options && options.documentAST;
+    if (!document) return false;
+    return document.definitions.some(function (definition) {
+      return (
+        definition.kind === "OperationDefinition" &&
+        definition.operation === "subscription" &&
+        (!params.operationName || (definition.name && definition.name.value === params.operationName))
+      );
+    });
+  }
+
+  function overSocket(params, headers) {
+    return {
+      subscribe: function (observer) {
+        var client = graphqlWs.createClient({
+          url: socketEndpoint,
+          connectionParams: { authorization: authorizationOf(headers) },
+          retryAttempts: 0,
+        });
+        var stop = client.subscribe(params, {
+          next: function (value) { observer.next(value); },
+          error: function (error) {
+            observer.error(error instanceof Error ? error : new Error(error.reason || "subscription closed"));
+          },
+          complete: function () { observer.complete(); },
+        });
+        return {
+          unsubscribe: function () {
+            stop();
+            client.dispose();
+          },
+        };
+      },
+    };
+  }
+
+  function fetcher(params, options) {
+    if (isSubscription(params, options)) return overSocket(params, options && options.headers);
+    return overHttp(params, options);
+  }
+
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher: fetcher,
+      defaultEditorToolsVisibility: true,
+      shouldPersistHeaders: false,
+    })
+  );
+})();

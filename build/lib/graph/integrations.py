@@ -1,0 +1,121 @@
+"""Integrations with outside applications. Tokens are never part of the graph."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import strawberry
+
+from graph.connection import Connection, load_connection, page_request
+from graph.context import Info
+from graph.jsondata import from_json
+from graph.node import Node, build, columns, register_node
+from loaders.integrations import INTEGRATION_ORDERS, IntegrationFilter
+from models.integrations import IntegrationProvider, IntegrationStatus
+
+ProviderEnum = strawberry.enum(IntegrationProvider, name="IntegrationProvider")
+IntegrationStatusEnum = strawberry.enum(IntegrationStatus, name="IntegrationStatus")
+
+
+@strawberry.type
+class IntegrationError:
+    code: str = ""
+    message: str = ""
+    timestamp: datetime | None = None
+
+
+@strawberry.type
+class IntegrationSyncStats:
+    total_synced: int = 0
+    last_sync_duration: int = strawberry.field(default=0, description="Milliseconds.")
+    errors: int = 0
+
+
+@strawberry.type
+class IntegrationMetadata:
+    email: str | None = None
+    display_name: str | None = None
+    avatar: str | None = None
+    organization_id: str | None = None
+    last_error: IntegrationError | None = None
+    sync_stats: IntegrationSyncStats | None = None
+
+
+@strawberry.enum
+class IntegrationOrder(Enum):
+    PROVIDER_ASC = "PROVIDER_ASC"
+    CONNECTED_AT_DESC = "CONNECTED_AT_DESC"
+
+
+@strawberry.input(name="IntegrationFilter")
+class IntegrationFilterInput:
+    provider: list[ProviderEnum] | None = None
+    status: list[IntegrationStatusEnum] | None = None
+
+
+@strawberry.type(name="Integration", description="A connection to an outside application.")
+class IntegrationNode(Node):
+    COLUMNS: ClassVar[dict[str, str]] = columns(
+        "provider",
+        "provider_user_id",
+        "token_expires_at",
+        "scopes",
+        "capabilities",
+        "status",
+        "last_sync_at",
+        "connected_at",
+        "updated_at",
+        raw_metadata="metadata",
+    )
+    pk: strawberry.Private[uuid.UUID]
+    raw_metadata: strawberry.Private[Any]
+    provider: ProviderEnum
+    provider_user_id: str | None
+    token_expires_at: datetime | None
+    scopes: list[str] | None
+    capabilities: list[str] | None
+    status: IntegrationStatusEnum
+    last_sync_at: datetime | None
+    connected_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> IntegrationNode:
+        return build(cls, "Integration", row)
+
+    @strawberry.field
+    def metadata(self) -> IntegrationMetadata:
+        return from_json(IntegrationMetadata, self.raw_metadata)
+
+
+async def integrations_connection(
+    info: Info,
+    owner_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: IntegrationFilterInput | None,
+    order_by: IntegrationOrder,
+) -> Connection[IntegrationNode]:
+    spec_filter = IntegrationFilter()
+    if filter is not None:
+        spec_filter = IntegrationFilter(
+            providers=tuple(sorted({IntegrationProvider(p.value) for p in filter.provider or []})),
+            statuses=tuple(sorted({IntegrationStatus(s.value) for s in filter.status or []})),
+        )
+    request = page_request(
+        INTEGRATION_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
+    )
+    return await load_connection(info.context.loaders.integrations_of_user, owner_id, request, IntegrationNode.from_row)
+
+
+async def _fetch_integrations(info: Info, pks: list[uuid.UUID]) -> list[IntegrationNode | None]:
+    rows = await info.context.loaders.integrations.load_many(pks)
+    return [IntegrationNode.from_row(row) if row is not None else None for row in rows]
+
+
+register_node("Integration", _fetch_integrations)

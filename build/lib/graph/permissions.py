@@ -1,0 +1,58 @@
+"""Declared permissions: who may run a field, checked before its resolver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+from strawberry.permission import BasePermission
+
+from graph.context import Context, Info
+from graph.errors import RequestErrorCode, request_error
+from models.users import UserRole
+
+log = logging.getLogger("gateway.graph")
+
+
+class IsAuthenticated(BasePermission):
+    """A signed-in user whose account still exists (a deleted account can do nothing)."""
+
+    message = "Sign in first."
+    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return await info.context.active_viewer() is not None
+
+
+class IsOperator(BasePermission):
+    """Operators change the shared MCP agent registry."""
+
+    message = "Only operators can do this."
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        row = await info.context.active_viewer()
+        if row is None:
+            # One instance serves every request: raise, rather than change this denial's message.
+            raise request_error(IsAuthenticated.message, RequestErrorCode.UNAUTHENTICATED)
+        return row.role == UserRole.OPERATOR
+
+
+class DeletedAccountsAreAnonymous(SchemaExtension):
+    """A token of an ended sign-in session is refused (UNAUTHENTICATED); a deleted account's
+    still-valid token acts as no token at all. Checked once the document is valid (a refused one
+    costs nothing), through the users loader (so `viewer` costs no more)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            if await context.session_revoked():
+                raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
+            try:
+                await context.forget_deleted_viewer()
+            except Exception as error:
+                log.error("cannot check the viewer's account", exc_info=error)
+                raise request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR) from None
+        yield

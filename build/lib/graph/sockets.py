@@ -1,0 +1,244 @@
+"""WebSocket sessions: admission (sockets per address, message rate), who is on each socket, and closing
+sockets whose sign-in ends.
+
+A socket authenticates once, in `connection_init`. It is closed with 4401 when its access token
+expires or its sign-in session is revoked (logout, password change, theft detection, account deletion).
+One Redis subscription per process listens for revocations, not one per socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from graph.persisted import untrusted_socket_error
+from services.resources import Resources
+from services.sessions import REVOCATIONS_CHANNEL, is_revoked
+
+log = logging.getLogger("gateway.sockets")
+
+SESSION_ENDED = 4401
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+TOO_MANY_SOCKETS = 4429
+
+
+async def close_socket(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await websocket.close(code=code, reason=reason)
+
+
+class SocketRegistry:
+    """The process's authenticated sockets, by sign-in session, so a revocation closes them at once."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._by_session: dict[str, set[WebSocket]] = defaultdict(set)
+        self._users: dict[WebSocket, str] = {}
+        self._expiry: dict[WebSocket, asyncio.TimerHandle] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    def connections_of(self, user_id: object) -> int:
+        return sum(1 for owner in self._users.values() if owner == str(user_id))
+
+    def add(self, websocket: WebSocket, session_id: str | None, expires_at: int, user_id: object) -> None:
+        self._users[websocket] = str(user_id)
+        if session_id is not None:
+            self._by_session[session_id].add(websocket)
+        loop = asyncio.get_running_loop()
+        delay = max(expires_at - time.time(), 0)
+        self._expiry[websocket] = loop.call_later(
+            delay, lambda: asyncio.ensure_future(close_socket(websocket, SESSION_ENDED, "Token expired"))
+        )
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+
+    def discard_scope(self, scope: Any) -> None:
+        """Forget the socket of this ASGI scope (strawberry builds its own WebSocket on the scope)."""
+        for websocket in [ws for ws in self._expiry if ws.scope is scope]:
+            self.discard(websocket)
+
+    def discard(self, websocket: WebSocket) -> None:
+        self._users.pop(websocket, None)
+        timer = self._expiry.pop(websocket, None)
+        if timer is not None:
+            timer.cancel()
+        for session_id in [sid for sid, sockets in self._by_session.items() if websocket in sockets]:
+            self._by_session[session_id].discard(websocket)
+            if not self._by_session[session_id]:
+                del self._by_session[session_id]
+
+    async def revoke(self, session_id: str) -> None:
+        for websocket in list(self._by_session.pop(session_id, ())):
+            await close_socket(websocket, SESSION_ENDED, "Session revoked")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(REVOCATIONS_CHANNEL)
+                    await self._close_revoked()
+                    while True:
+                        # A read with its own timeout: a blocking `listen()` hits the client's
+                        # socket_timeout after a few idle seconds and drops the subscription.
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=60)
+                        if message is not None and message.get("type") == "message":
+                            session_id = json.loads(message["data"]).get("sid")
+                            if session_id:
+                                await self.revoke(session_id)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError):
+                log.warning("revocation listener lost Redis; retrying", exc_info=True)
+                await asyncio.sleep(1)
+
+    async def _close_revoked(self) -> None:
+        """Revocations published while not subscribed (start-up, a Redis outage) left their marks."""
+        for session_id in list(self._by_session):
+            if await is_revoked(self._redis, session_id):
+                await self.revoke(session_id)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+
+
+def _trusted(handler: Any) -> dict[str, str] | None:
+    persisted = getattr(handler.view, "persisted", None)
+    return persisted.trusted if persisted is not None else None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """strawberry's `graphql-transport-ws` handler, running only trusted documents when a manifest is set
+    (graph/persisted.py)."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        payload = message.get("payload") or {}
+        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        if error is not None and self.connection_acknowledged:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return
+        await super().handle_subscribe(message)
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """strawberry's legacy `graphql-ws` handler, made to refuse what graphql-transport-ws refuses:
+    a rejected `connection_init` closes with 4403 (not 1011), and a socket that never sends one is
+    closed with 4408 after the same wait."""
+
+    async def handle(self) -> None:
+        timeout = asyncio.create_task(self._close_if_not_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+
+    async def _close_if_not_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())  # type: ignore[attr-defined]
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
+
+    async def handle_start(self, message: Any) -> None:
+        payload = message.get("payload") or {}
+        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        if error is not None and self.connection_acknowledged:
+            await self.send_message({"type": "error", "id": message["id"], "payload": error})
+            return
+        await super().handle_start(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.send_message({"type": "connection_error"})
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        self.context.connection_params = payload
+        try:
+            await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as rejection:
+            await self.send_message({"type": "connection_error", "payload": rejection.payload})
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
+
+
+class SocketApp:
+    """The WebSocket endpoint: at most `GATEWAY_MAX_SOCKETS_PER_ADDRESS` open sockets per client address
+    (initialised or not), then strawberry's handler, then forgetting the socket when it ends."""
+
+    def __init__(self, app: ASGIApp, registry: SocketRegistry, resources: Resources) -> None:
+        self.app, self.registry, self.resources = app, registry, resources
+        self.open_per_address: Counter[str] = Counter()
+
+    def open_count(self) -> int:
+        return sum(self.open_per_address.values())
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        resources = self.resources
+        peer = scope.get("client")
+        forwarded = next(
+            (value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"), None
+        )
+        address = resources.proxies.client(peer[0] if peer else None, forwarded) or "unknown"
+        if self.open_per_address[address] >= resources.settings.max_sockets_per_address:
+            # Refused at the handshake (the client sees HTTP 403), before any per-socket work.
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": TOO_MANY_SOCKETS,
+                    "reason": "Too many open sockets from this address",
+                }
+            )
+            return
+        self.open_per_address[address] += 1
+        try:
+            await self.app(scope, MessageRate(receive, send), send)
+        finally:
+            self.open_per_address[address] -= 1
+            if self.open_per_address[address] <= 0:
+                del self.open_per_address[address]
+            self.registry.discard_scope(scope)
+
+
+class MessageRate:
+    """The socket's `receive`, allowing a burst of 100 client messages and 20 a second after that: a
+    ping flood (154,000 pings in 8 s from one socket, before `connection_init`) kept the loop answering
+    pongs, and /healthz waited 0.6 s. A socket over the rate is closed with 4429."""
+
+    BURST, PER_SECOND = 100, 20.0
+
+    def __init__(self, receive: Any, send: Any) -> None:
+        self.receive, self.send = receive, send
+        self.tokens, self.last = float(self.BURST), time.monotonic()
+
+    async def __call__(self) -> Any:
+        message = await self.receive()
+        if message.get("type") != "websocket.receive":
+            return message
+        now = time.monotonic()
+        self.tokens = min(self.BURST, self.tokens + (now - self.last) * self.PER_SECOND) - 1
+        self.last = now
+        if self.tokens >= 0:
+            return message
+        with contextlib.suppress(Exception):
+            await self.send({"type": "websocket.close", "code": TOO_MANY_SOCKETS, "reason": "Too many messages"})
+        return {"type": "websocket.disconnect", "code": TOO_MANY_SOCKETS}

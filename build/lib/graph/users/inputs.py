@@ -1,0 +1,198 @@
+"""Inputs and payloads of the account mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.errors import UserError
+from graph.input_limits import EMAIL, NAME, PASSWORD, PHONE, TIMEZONE, TITLE, TOKEN, limited
+from graph.users.types import AiPersonalityEnum, BusinessTypeEnum, UserNode
+
+
+@strawberry.input
+class RegisterInput:
+    email: str = limited(EMAIL)
+    password: str = limited(PASSWORD)
+    first_name: str = limited(NAME)
+    last_name: str = limited(NAME)
+    business_name: str | None = limited(TITLE, default=None)
+    business_type: BusinessTypeEnum | None = None
+    phone: str | None = limited(PHONE, default=None, description="International format, e.g. +61299990000.")
+    timezone: str | None = limited(TIMEZONE, default=None, description="IANA name; Australia/Sydney if unset.")
+
+
+@strawberry.input
+class LoginInput:
+    email: str = limited(EMAIL)
+    password: str = limited(PASSWORD)
+
+
+@strawberry.input
+class RefreshTokenInput:
+    refresh_token: str = limited(TOKEN)
+
+
+@strawberry.input
+class LogoutInput:
+    refresh_token: str = limited(TOKEN)
+
+
+@strawberry.input
+class LogoutEverywhereInput:
+    client_mutation_id: str | None = limited(NAME, default=None)
+
+
+@strawberry.input
+class RequestEmailVerificationInput:
+    client_mutation_id: str | None = limited(NAME, default=None)
+
+
+@strawberry.input
+class VerifyEmailInput:
+    token: str = limited(TOKEN)
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str = limited(EMAIL)
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = limited(TOKEN)
+    new_password: str = limited(PASSWORD)
+
+
+@strawberry.input(description="Only the fields given change; an empty string clears an optional one.")
+class UpdateProfileInput:
+    first_name: str | None = limited(NAME, default=None)
+    last_name: str | None = limited(NAME, default=None)
+    business_name: str | None = limited(TITLE, default=None)
+    business_type: BusinessTypeEnum | None = strawberry.UNSET
+    phone: str | None = limited(PHONE, default=None)
+    timezone: str | None = limited(TIMEZONE, default=None)
+
+
+@strawberry.input
+class NotificationPreferencesInput:
+    email: bool | None = None
+    push: bool | None = None
+    sms: bool | None = None
+
+
+@strawberry.input
+class AiPreferencesInput:
+    personality: AiPersonalityEnum | None = None
+    proactive_mode: bool | None = None
+    auto_suggestions: bool | None = None
+
+
+@strawberry.input
+class IntegrationPreferencesInput:
+    auto_connect: bool | None = None
+    default_calendar: str | None = limited(TITLE, default=None)
+    default_email: str | None = limited(EMAIL, default=None)
+
+
+@strawberry.input(description="Merged over the stored preferences: what is not given stays as it is.")
+class UpdatePreferencesInput:
+    notifications: NotificationPreferencesInput | None = None
+    ai: AiPreferencesInput | None = None
+    integrations: IntegrationPreferencesInput | None = None
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str = limited(PASSWORD)
+    new_password: str = limited(PASSWORD)
+
+
+@strawberry.input
+class DeleteAccountInput:
+    password: str = limited(PASSWORD)
+
+
+@strawberry.type
+class SignInPayload:
+    user: UserNode | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserPayload:
+    user: UserNode | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ErrorsPayload:
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="The new account, signed in.")
+class RegisterPayload(SignInPayload):
+    """Answer of `register`."""
+
+
+@strawberry.type(description="A new session.")
+class LoginPayload(SignInPayload):
+    """Answer of `login`."""
+
+
+@strawberry.type(description="A new access token and the refresh token that replaces the one sent.")
+class RefreshTokenPayload(SignInPayload):
+    """Answer of `refreshToken`."""
+
+
+@strawberry.type
+class LogoutPayload(ErrorsPayload):
+    """Answer of `logout`."""
+
+
+@strawberry.type
+class LogoutEverywherePayload(ErrorsPayload):
+    """Answer of `logoutEverywhere`."""
+
+    revoked_sessions: int = 0
+
+
+@strawberry.type
+class RequestEmailVerificationPayload(ErrorsPayload):
+    """Answer of `requestEmailVerification`."""
+
+
+@strawberry.type
+class VerifyEmailPayload(UserPayload):
+    """Answer of `verifyEmail`."""
+
+
+@strawberry.type(description="The same answer whether or not the account exists.")
+class RequestPasswordResetPayload(ErrorsPayload):
+    """Answer of `requestPasswordReset`."""
+
+
+@strawberry.type
+class ResetPasswordPayload(ErrorsPayload):
+    """Answer of `resetPassword`."""
+
+
+@strawberry.type
+class UpdateProfilePayload(UserPayload):
+    """Answer of `updateProfile`."""
+
+
+@strawberry.type
+class UpdatePreferencesPayload(UserPayload):
+    """Answer of `updatePreferences`."""
+
+
+@strawberry.type
+class ChangePasswordPayload(UserPayload):
+    """Answer of `changePassword`."""
+
+
+@strawberry.type
+class DeleteAccountPayload(ErrorsPayload):
+    """Answer of `deleteAccount`."""

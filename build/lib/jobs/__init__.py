@@ -1,0 +1,1 @@
+"""Background work on saq (Redis): running tasks, agent health checks, recovering lost work."""

@@ -1,0 +1,30 @@
+"""What job functions get in saq's `ctx`: the worker process's resources (the same clients the web process
+opens) and the worker's id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from services.resources import Resources
+
+
+@dataclass
+class WorkerDeps(Resources):
+    worker_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @classmethod
+    def of(cls, resources: Resources) -> WorkerDeps:
+        return cls(**{each.name: getattr(resources, each.name) for each in fields(Resources)})
+
+    @property
+    def tasks_per_user(self) -> int:
+        """GATEWAY_TASKS_PER_USER: tasks of one user running at once."""
+        return self.settings.tasks_per_user
+
+
+def deps_of(ctx: dict[str, Any]) -> WorkerDeps:
+    deps = ctx["deps"]
+    assert isinstance(deps, WorkerDeps)
+    return deps

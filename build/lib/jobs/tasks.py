@@ -1,0 +1,281 @@
+"""Running a task: wait for dependencies and the schedule, respect the agent's rate limit, call the tool
+with its timeout, retry with backoff, check the output, record the outcome, report every change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jobs.context import WorkerDeps, deps_of
+from models import MCPAgent, Task
+from models.tasks import TaskStatus
+from resolvers import task_lifecycle
+from resolvers.agents import CredentialUnavailable, link_for
+from resolvers.task_events import publish_task
+from resolvers.task_lifecycle import scheduled_time
+from resolvers.tasks import schema_problems
+from services import mcp, ratelimit
+
+log = logging.getLogger("gateway.jobs.tasks")
+DEPENDENCY_POLL_SECONDS = 1.0
+CANCEL_POLL_SECONDS = 0.5
+SCHEDULE_SLACK_SECONDS = 1.5
+# A job for a user already running GATEWAY_TASKS_PER_USER tasks comes back this much later (plus up to
+# a second of jitter, so deferred jobs do not wake in step): a slot goes to someone else meanwhile.
+USER_BUSY_DELAY_SECONDS = 1.0
+USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
+
+
+async def _finish(
+    deps: WorkerDeps,
+    task_id: uuid.UUID,
+    *,
+    succeeded: bool,
+    started: float,
+    output: Any = None,
+    error: str | None = None,
+) -> None:
+    """Record the outcome, unless the task left `running` meanwhile (a cancel wins)."""
+    async with deps.sessions() as db, db.begin():
+        task = await task_lifecycle.finish(
+            db,
+            task_id,
+            succeeded=succeeded,
+            output=output,
+            error=error,
+            processing_time_ms=int((time.monotonic() - started) * 1000),
+        )
+    if task is not None:
+        await publish_task(deps.events, task)
+
+
+async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
+    """pending -> failed with the reason (a task that cannot start)."""
+    async with deps.sessions() as db, db.begin():
+        task = await task_lifecycle.fail_before_start(db, task_id, error)
+    if task is not None:
+        await publish_task(deps.events, task)
+
+
+async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
+    """Whether the task may start now; otherwise it is failed or queued again for later."""
+    meta = task.meta or {}
+    dependencies = [uuid.UUID(pk) for pk in meta.get("dependencies") or []]
+    if dependencies:
+        async with deps.sessions() as session:
+            statuses = dict(
+                (await session.execute(select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all()
+            )
+        broken = [pk for pk in dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
+        if broken:
+            await fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
+            return False
+        if any(statuses[pk] != TaskStatus.COMPLETED for pk in dependencies):
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=DEPENDENCY_POLL_SECONDS)
+            return False
+    try:
+        scheduled = scheduled_time(meta)
+    except ValueError:
+        # Stored before runTask checked times (a naive "0001-01-01T00:00:00" was accepted): fail it with
+        # the reason rather than leave it to be queued again forever.
+        await fail_pending(
+            deps,
+            task.id,
+            "The task's scheduled time has no time zone or is not a time; "
+            "run it again with a time such as 2026-05-01T09:00:00Z.",
+        )
+        return False
+    if scheduled is not None:
+        remaining = scheduled.timestamp() - time.time()
+        if remaining > SCHEDULE_SLACK_SECONDS:
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {})  # at its scheduledFor
+            return False
+        if remaining > 0:
+            # saq schedules in whole seconds, so a job may arrive a little early: never start before
+            # the requested time.
+            await asyncio.sleep(remaining)
+    limit = (agent.configuration or {}).get("rateLimit")
+    if limit:
+        rule = ratelimit.Limit(f"agent:{agent.id}", int(limit["requests"]), int(limit["window"]))
+        try:
+            wait = await ratelimit.take(deps.redis, rule, "calls")
+        except (RedisError, OSError):
+            wait = 1  # cannot count calls: wait rather than overrun the agent
+        if wait is not None:
+            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=wait)
+            return False
+    return True
+
+
+async def _running_count(deps: WorkerDeps, user_id: uuid.UUID, session: AsyncSession | None = None) -> int:
+    query = select(func.count()).select_from(Task).where(Task.user_id == user_id, Task.status == TaskStatus.RUNNING)
+    if session is not None:
+        return int((await session.execute(query)).scalar_one())
+    async with deps.sessions() as own:
+        return int((await own.execute(query)).scalar_one())
+
+
+class UserBusy:
+    """The task's owner already runs as many tasks as one user may (GATEWAY_TASKS_PER_USER)."""
+
+
+USER_BUSY = UserBusy()
+
+
+async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Task | UserBusy | None:
+    """pending -> running, once: of several workers holding a job for the task, one wins; and only while
+    the owner runs fewer than `tasks_per_user` tasks. Claims of one user take turns on an advisory lock
+    (held to the end of this short transaction), so two workers cannot both take the last place."""
+    async with deps.sessions() as session, session.begin():
+        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(str(user_id)))))
+        if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
+            return USER_BUSY
+        task = await task_lifecycle.claim(session, task_id, deps.worker_id)
+    if task is not None:
+        await publish_task(deps.events, task)
+    return task
+
+
+async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
+    async with deps.sessions() as session:
+        return (await session.execute(select(Task.status).where(Task.id == task_id))).scalar_one_or_none()
+
+
+def _output(outcome: mcp.ToolOutcome) -> Any:
+    if outcome.structured is not None:
+        return outcome.structured
+    try:
+        return json.loads(outcome.text)
+    except ValueError:
+        return {"text": outcome.text}
+
+
+async def _call_unless_cancelled(
+    deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str, arguments: dict[str, Any]
+) -> mcp.ToolOutcome | None:
+    """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
+    cancelled task does not hold a worker slot until the agent answers)."""
+    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments))
+    try:
+        while True:
+            done, _ = await asyncio.wait({call}, timeout=CANCEL_POLL_SECONDS)
+            if done:
+                return call.result()
+            if await _status(deps, task_id) != TaskStatus.RUNNING:
+                return None
+    finally:
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(BaseException):
+                await call
+
+
+async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
+    config = agent.configuration or {}
+    retries = int(config.get("retries") or 0)
+    tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
+    started = time.monotonic()
+    try:
+        link = link_for(agent, deps.box, deps.policy)
+    except CredentialUnavailable as unavailable:
+        await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
+        return
+    error = "The task did not run."
+    for attempt in range(retries + 1):
+        if attempt:
+            async with deps.sessions() as db, db.begin():
+                await task_lifecycle.count_retry(db, task.id)
+            await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
+        if await _status(deps, task.id) != TaskStatus.RUNNING:
+            return  # cancelled meanwhile
+        try:
+            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {})
+        except mcp.AgentUnreachable as unreachable:
+            error = f"The agent did not answer: {unreachable}."
+            continue
+        if outcome is None:
+            return  # cancelled during the call: the worker lets go of it
+        if outcome.is_error:
+            error = (outcome.text or "The tool reported an error.")[:2000]
+            continue
+        output = _output(outcome)
+        mismatch = schema_problems(tool.get("outputSchema"), output, "output")
+        if mismatch:
+            await _finish(
+                deps,
+                task.id,
+                succeeded=False,
+                started=started,
+                output=output,
+                error=f"The output did not match the tool's outputSchema: {mismatch[0].message}",
+            )
+            return
+        await _finish(deps, task.id, succeeded=True, started=started, output=output)
+        return
+    await _finish(deps, task.id, succeeded=False, started=started, error=error)
+
+
+async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
+    """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
+    deps = deps_of(ctx)
+    pk = uuid.UUID(task_id)
+    await deps.queues.forget(pk)
+    async with deps.sessions() as session:
+        task = await session.get(Task, pk)
+        agent = await session.get(MCPAgent, task.agent_id) if task is not None else None
+    if task is None or task.status != TaskStatus.PENDING:
+        return
+    if agent is None or agent.deleted_at is not None:
+        await fail_pending(deps, pk, "The agent was removed.")
+        return
+    try:
+        # Checked first as well as at the claim, so a deferred job takes no token of the agent's rate limit.
+        busy = await _running_count(deps, task.user_id) >= deps.tasks_per_user
+        claimed: Task | UserBusy | None = USER_BUSY if busy else None
+        if not busy:
+            if not await _ready(deps, task, agent):
+                return
+            claimed = await _claim(deps, pk, task.user_id)
+        if isinstance(claimed, UserBusy):
+            # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
+            await task_lifecycle.enqueue(
+                deps.queues, task, agent.configuration or {}, delay=USER_BUSY_DELAY_SECONDS + random.random()
+            )
+            return
+    except (SQLAlchemyError, RedisError, OSError):
+        raise  # passing trouble: the sweep queues the task again, a bounded number of times
+    except Exception:
+        # A task that cannot even start (bad stored data) fails with a reason instead of coming back
+        # through the sweep forever.
+        log.exception("task %s could not start", pk)
+        await fail_pending(deps, pk, "The task could not be started by the gateway's worker.")
+        return
+    if claimed is None:
+        return
+    try:
+        await _attempts(deps, claimed, agent)
+    except asyncio.CancelledError:
+        # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(
+                _finish(deps, pk, succeeded=False, started=time.monotonic(), error="The task ran out of time.")
+            )
+        raise
+    except Exception:
+        # A fault of ours, not the agent's: fail the task rather than leave it `running` while this
+        # worker lives on (the sweep only recovers tasks of dead workers).
+        log.exception("task %s failed inside the worker", pk)
+        await _finish(
+            deps, pk, succeeded=False, started=time.monotonic(), error="The task failed inside the gateway's worker."
+        )

@@ -1,0 +1,81 @@
+"""Per-request DataLoaders. Build one `Loaders` per request (aiodataloader binds to the running loop)."""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+
+from loaders import agents, chat, documents, integrations, tasks, users
+from loaders.base import ConnectionLoaders, RowsByIdLoader
+from loaders.session import RequestDb
+from loaders.turns import Turns
+
+
+class Loaders:
+    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None) -> None:
+        self.db = db
+        self.viewer_id = viewer_id
+        self.turns = Turns()  # this request's share of the event loop
+
+    def _by_id(self, base, table) -> RowsByIdLoader:
+        return RowsByIdLoader(self.db, self.turns, base, table.c.id)
+
+    @cached_property
+    def users(self) -> RowsByIdLoader:
+        return self._by_id(users.visible_users(self.viewer_id), users.users)
+
+    @cached_property
+    def chat_sessions(self) -> RowsByIdLoader:
+        return self._by_id(chat.visible_sessions(self.viewer_id), chat.sessions)
+
+    @cached_property
+    def messages(self) -> RowsByIdLoader:
+        return self._by_id(chat.visible_messages(self.viewer_id), chat.messages)
+
+    @cached_property
+    def documents(self) -> RowsByIdLoader:
+        return self._by_id(documents.visible_documents(self.viewer_id), documents.documents)
+
+    @cached_property
+    def integrations(self) -> RowsByIdLoader:
+        return self._by_id(integrations.visible_integrations(self.viewer_id), integrations.integrations)
+
+    @cached_property
+    def agents(self) -> RowsByIdLoader:
+        return self._by_id(agents.visible_agents(self.viewer_id), agents.agents)
+
+    @cached_property
+    def tasks(self) -> RowsByIdLoader:
+        return self._by_id(tasks.visible_tasks(self.viewer_id), tasks.tasks)
+
+    @cached_property
+    def sessions_of_user(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, chat.sessions_of_user)
+
+    @cached_property
+    def messages_of_session(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, chat.messages_of_session)
+
+    @cached_property
+    def documents_of_user(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, documents.documents_of_user)
+
+    @cached_property
+    def integrations_of_user(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, integrations.integrations_of_user)
+
+    @cached_property
+    def agents_registry(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, agents.agents_registry)
+
+    @cached_property
+    def tasks_of_user(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_of_user)
+
+    @cached_property
+    def tasks_of_session(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.session_id, self.viewer_id))
+
+    @cached_property
+    def tasks_of_agent(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.agent_id, self.viewer_id))

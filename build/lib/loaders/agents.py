@@ -1,0 +1,50 @@
+"""MCP agents: shared, readable by every signed-in user."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, false, literal, select
+
+from loaders.columns import row_columns
+from loaders.pagination import Order, PageSpec
+from models import MCPAgent
+
+agents = MCPAgent.__table__  # type: ignore[attr-defined]
+AGENT_COLUMNS = row_columns(agents)
+
+# The root `agents` connection has no parent row; a constant parent lets it share the page machinery.
+REGISTRY = uuid.UUID(int=0)
+
+AGENT_ORDERS = {
+    "NAME_ASC": Order("ana+", (agents.c.name, agents.c.id), descending=False),
+    "NAME_DESC": Order("ana-", (agents.c.name, agents.c.id), descending=True),
+    "CREATED_AT_DESC": Order("acr-", (agents.c.created_at, agents.c.id), descending=True),
+}
+
+
+@dataclass(frozen=True)
+class AgentFilter:
+    statuses: tuple[str, ...] = ()
+    health: tuple[str, ...] = ()
+    capability: str | None = None
+
+
+def visible_agents(viewer_id: uuid.UUID | None) -> Select[Any]:
+    if viewer_id is None:
+        return select(*AGENT_COLUMNS).where(false())
+    return select(*AGENT_COLUMNS).where(agents.c.deleted_at.is_(None))
+
+
+def agents_registry(spec_filter: AgentFilter) -> PageSpec:
+    where = [agents.c.deleted_at.is_(None)]
+    if spec_filter.statuses:
+        where.append(agents.c.status.in_(spec_filter.statuses))
+    if spec_filter.health:
+        where.append(agents.c.health_status.in_(spec_filter.health))
+    if spec_filter.capability:
+        where.append(agents.c.capabilities.contains([{"name": spec_filter.capability}]))
+    registry = literal(REGISTRY).label("registry")
+    return PageSpec(base=select(*AGENT_COLUMNS, registry), parent=registry, where=tuple(where))

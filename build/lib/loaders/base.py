@@ -1,0 +1,124 @@
+"""Generic loaders: rows by primary key, pages of a connection, and per-parent totals.
+
+Every loader answers one result per key, in key order, and runs one statement per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from asyncio import Future
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader, Loader, dispatch_queue
+from sqlalchemy import ColumnElement, Row, Select
+
+from loaders.pagination import Page, PageRequest, PageSpec, count_rows, fetch_pages
+from loaders.session import RequestDb
+from loaders.turns import Turns
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FairLoader(DataLoader[K, V]):
+    """A DataLoader whose batch stays open while pages of its request wait for their turn on the loop
+    (loaders/turns.py): the loads those pages make still join one batch, one statement."""
+
+    def __init__(self, turns: Turns) -> None:
+        super().__init__()
+        self._turns = turns
+
+    def do_resolve_reject(self, key: K, future: Future[V]) -> None:
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            self.loop.call_soon(self._dispatch_when_settled, 2 if not self._turns.waiting else 0)
+
+    def _dispatch_when_settled(self, rounds_since_wait: int = 0) -> None:
+        if self._turns.waiting:
+            self.loop.call_soon(self._dispatch_when_settled, 0)
+            return
+        if rounds_since_wait < 2:
+            # The last pages to take their turn start their nested fields' tasks one or two rounds
+            # later (graphql-core gathers them): wait for those loads too.
+            self.loop.call_soon(self._dispatch_when_settled, rounds_since_wait + 1)
+            return
+        # As aiodataloader itself schedules it: one more round for loads made in this one.
+        self._dispatching = asyncio.ensure_future(self._dispatch())
+
+    async def _dispatch(self) -> None:
+        dispatch_queue(self)
+
+
+class RowsByIdLoader(FairLoader[uuid.UUID, Row[Any] | None]):
+    """Rows of `base` (already narrowed to what the viewer may see) keyed by `key` (usually `id`)."""
+
+    def __init__(self, db: RequestDb, turns: Turns, base: Select[Any], key: ColumnElement[Any]) -> None:
+        super().__init__(turns)
+        self._db = db
+        self._base = base
+        self._key = key
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Row[Any] | None]:
+        found = {
+            getattr(row, self._key.name): row
+            for row in await self._db.rows(self._base.where(self._key.in_(list(set(keys)))))
+        }
+        return [found.get(key) for key in keys]
+
+
+PageKey = tuple[uuid.UUID, PageRequest]
+CountKey = tuple[uuid.UUID, Hashable]
+
+
+class PageLoader(FairLoader[PageKey, Page]):
+    """Pages of one connection for many parents: one statement per distinct page request."""
+
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+        super().__init__(turns)
+        self._db = db
+        self._spec_for = spec_for
+
+    async def batch_load_fn(self, keys: Sequence[PageKey]) -> list[Page]:
+        groups: dict[PageRequest, list[uuid.UUID]] = defaultdict(list)
+        for parent_id, request in keys:
+            groups[request].append(parent_id)
+        pages: dict[PageKey, Page] = {}
+        for request, parent_ids in groups.items():
+            unique = list(dict.fromkeys(parent_ids))
+            for parent_id, page in (
+                await fetch_pages(self._db, self._spec_for(request.filters), request, unique)
+            ).items():
+                pages[(parent_id, request)] = page
+        return [pages[key] for key in keys]
+
+
+class CountLoader(FairLoader[CountKey, int]):
+    """`totalCount` of one connection for many parents: one GROUP BY per distinct filter set."""
+
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+        super().__init__(turns)
+        self._db = db
+        self._spec_for = spec_for
+
+    async def batch_load_fn(self, keys: Sequence[CountKey]) -> list[int]:
+        groups: dict[Hashable, list[uuid.UUID]] = defaultdict(list)
+        for parent_id, filters in keys:
+            groups[filters].append(parent_id)
+        totals: dict[CountKey, int] = {}
+        for filters, parent_ids in groups.items():
+            unique = list(dict.fromkeys(parent_ids))
+            for parent_id, total in (await count_rows(self._db, self._spec_for(filters), unique)).items():
+                totals[(parent_id, filters)] = total
+        return [totals[key] for key in keys]
+
+
+class ConnectionLoaders:
+    """The page and count loaders of one connection kind, sharing its spec."""
+
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+        self.turns = turns
+        self.pages = PageLoader(db, turns, spec_for)
+        self.counts = CountLoader(db, turns, spec_for)

@@ -1,0 +1,45 @@
+"""Integrations: node visibility, page specs, orders. Token columns are never selected."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, false, select
+
+from loaders.columns import row_columns
+from loaders.pagination import Order, PageSpec
+from models import Integration
+
+integrations = Integration.__table__  # type: ignore[attr-defined]
+
+SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
+PUBLIC_COLUMNS = tuple(row_columns(integrations, exclude=SECRET_COLUMNS))
+
+INTEGRATION_ORDERS = {
+    "PROVIDER_ASC": Order("ipr+", (integrations.c.provider, integrations.c.id), descending=False),
+    "CONNECTED_AT_DESC": Order("ico-", (integrations.c.connected_at, integrations.c.id), descending=True),
+}
+
+
+@dataclass(frozen=True)
+class IntegrationFilter:
+    providers: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+
+
+def visible_integrations(viewer_id: uuid.UUID | None) -> Select[Any]:
+    base = select(*PUBLIC_COLUMNS)
+    if viewer_id is None:
+        return base.where(false())
+    return base.where(integrations.c.user_id == viewer_id, integrations.c.deleted_at.is_(None))
+
+
+def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
+    where = [integrations.c.deleted_at.is_(None)]
+    if spec_filter.providers:
+        where.append(integrations.c.provider.in_(spec_filter.providers))
+    if spec_filter.statuses:
+        where.append(integrations.c.status.in_(spec_filter.statuses))
+    return PageSpec(base=select(*PUBLIC_COLUMNS), parent=integrations.c.user_id, where=tuple(where))

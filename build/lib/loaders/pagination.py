@@ -1,0 +1,144 @@
+"""Keyset pagination over one table, batched across parents.
+
+A `PageSpec` says which rows a connection reads (table, parent column, filters, order); a `PageRequest`
+is one page of it (first/last, decoded after/before). `fetch_pages` answers many parents' pages with one
+statement: a `row_number()` window per parent, cut at `first + 1` so `hasNextPage` costs nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, func, literal, select, tuple_
+
+from loaders.session import RequestDb
+
+
+@dataclass(frozen=True, eq=False)
+class Order:
+    """A total order over plain columns, the last one unique (the primary key). Orders are module-level
+    singletons compared by identity (a column's `==` builds SQL, so dataclass equality is off)."""
+
+    name: str
+    keys: tuple[ColumnElement[Any], ...]
+    descending: bool
+
+    def clauses(self, *, reverse: bool = False) -> list[ColumnElement[Any]]:
+        desc = self.descending != reverse
+        return [key.desc() if desc else key.asc() for key in self.keys]
+
+    def after(self, values: Sequence[Any], *, reverse: bool = False) -> ColumnElement[bool]:
+        """Rows strictly after `values` in this order (or before them, reversed)."""
+        desc = self.descending != reverse
+        keys = tuple_(*self.keys)
+        bound = tuple_(*[literal(value, key.type) for key, value in zip(self.keys, values, strict=True)])
+        return keys < bound if desc else keys > bound
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One page. Exactly one of `first`/`last` is set; cursors are already decoded into key values."""
+
+    order: Order
+    first: int | None = None
+    last: int | None = None
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+    filters: Hashable = None  # a hashable description of the filters, for batching
+
+    @property
+    def size(self) -> int:
+        return self.first if self.first is not None else (self.last or 0)
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None
+
+
+@dataclass
+class Page:
+    rows: list[Row[Any]]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """What a connection reads: `parent` is the column that ties rows to their parent."""
+
+    base: Select[Any]
+    parent: ColumnElement[Any]
+    where: tuple[ColumnElement[bool], ...] = field(default=())
+
+
+def _bounded(spec: PageSpec, request: PageRequest) -> Select[Any]:
+    stmt = spec.base.where(*spec.where)
+    if request.after is not None:
+        stmt = stmt.where(request.order.after(request.after))
+    if request.before is not None:
+        stmt = stmt.where(request.order.after(request.before, reverse=True))
+    return stmt
+
+
+async def fetch_pages(
+    db: RequestDb, spec: PageSpec, request: PageRequest, parent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Page]:
+    """One statement for every parent's page of the same request."""
+    limit = request.size + 1
+    order = request.order.clauses(reverse=request.backwards)
+    bounded = _bounded(spec, request)
+    if len(parent_ids) == 1:
+        stmt = bounded.where(spec.parent == parent_ids[0]).order_by(*order).limit(limit)
+        rows = list(await db.rows(stmt))
+        grouped: dict[uuid.UUID, list[Row[Any]]] = {parent_ids[0]: rows}
+    else:
+        ranked = (
+            bounded.add_columns(
+                func.row_number().over(partition_by=spec.parent, order_by=order).label("_rank"),
+                spec.parent.label("_parent"),
+            )
+            .where(spec.parent.in_(parent_ids))
+            .subquery()
+        )
+        # By key: `ranked.c._parent` would be the column collection's own `_parent`, not the column.
+        rank, parent = ranked.c["_rank"], ranked.c["_parent"]
+        stmt = select(ranked).where(rank <= limit).order_by(parent, rank)
+        grouped = {parent_id: [] for parent_id in parent_ids}
+        for row in await db.rows(stmt):
+            grouped[row._mapping["_parent"]].append(row)  # `row._parent` is Row's own metadata
+    pages: dict[uuid.UUID, Page] = {}
+    for parent_id, rows in grouped.items():
+        more = len(rows) > request.size
+        rows = rows[: request.size]
+        if request.backwards:
+            rows.reverse()
+            pages[parent_id] = Page(rows, has_next_page=request.before is not None, has_previous_page=more)
+        else:
+            pages[parent_id] = Page(rows, has_next_page=more, has_previous_page=request.after is not None)
+    return pages
+
+
+async def count_rows(db: RequestDb, spec: PageSpec, parent_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Per-parent totals (filters applied, cursors ignored) in one GROUP BY."""
+    counted = spec.base.where(*spec.where, spec.parent.in_(parent_ids)).subquery()
+    parent = counted.c.get(spec.parent.name)
+    if parent is None:
+        raise ValueError(f"page spec must select its parent column {spec.parent}")
+    stmt = select(parent, func.count()).group_by(parent)
+    totals = {parent_id: 0 for parent_id in parent_ids}
+    for parent_id, total in await db.rows(stmt):
+        totals[parent_id] = total
+    return totals
+
+
+def any_of(column: ColumnElement[Any], values: Sequence[Any] | None) -> ColumnElement[bool] | None:
+    if not values:
+        return None
+    return column.in_(list(values))
+
+
+def all_of(*clauses: ColumnElement[bool] | None) -> tuple[ColumnElement[bool], ...]:
+    return tuple(clause for clause in clauses if clause is not None)

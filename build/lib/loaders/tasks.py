@@ -1,0 +1,59 @@
+"""Tasks: node visibility, page specs (by user, session or agent; always the viewer's own), orders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select
+
+from loaders.columns import row_columns
+from loaders.pagination import Order, PageSpec
+from models import Task
+
+tasks = Task.__table__  # type: ignore[attr-defined]
+TASK_COLUMNS = row_columns(tasks)
+
+TASK_ORDERS = {
+    "STARTED_AT_DESC": Order("tst-", (tasks.c.started_at, tasks.c.id), descending=True),
+    "STARTED_AT_ASC": Order("tst+", (tasks.c.started_at, tasks.c.id), descending=False),
+}
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    statuses: tuple[str, ...] = ()
+    agent_ids: tuple[uuid.UUID, ...] = ()
+    task_types: tuple[str, ...] = ()
+
+
+def visible_tasks(viewer_id: uuid.UUID | None) -> Select[Any]:
+    if viewer_id is None:
+        return select(*TASK_COLUMNS).where(false())
+    return select(*TASK_COLUMNS).where(tasks.c.user_id == viewer_id)
+
+
+def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if spec_filter.statuses:
+        where.append(tasks.c.status.in_(spec_filter.statuses))
+    if spec_filter.agent_ids:
+        where.append(tasks.c.agent_id.in_(spec_filter.agent_ids))
+    if spec_filter.task_types:
+        where.append(tasks.c.task_type.in_(spec_filter.task_types))
+    return where
+
+
+def tasks_of_user(spec_filter: TaskFilter) -> PageSpec:
+    return PageSpec(base=select(*TASK_COLUMNS), parent=tasks.c.user_id, where=tuple(_where(spec_filter)))
+
+
+def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):
+    """Tasks under a session or an agent, narrowed to the viewer's own."""
+
+    def spec_for(spec_filter: TaskFilter) -> PageSpec:
+        owner = tasks.c.user_id == viewer_id if viewer_id is not None else false()
+        return PageSpec(base=select(*TASK_COLUMNS), parent=parent, where=(owner, *_where(spec_filter)))
+
+    return spec_for

@@ -1,0 +1,11 @@
+"""All tables, imported together so alembic and the metadata see every one of them."""
+
+from models.agents import MCPAgent
+from models.base import metadata
+from models.chat import ChatSession, Message
+from models.documents import Document
+from models.integrations import Integration
+from models.tasks import Task
+from models.users import User
+
+__all__ = ["ChatSession", "Document", "Integration", "MCPAgent", "Message", "Task", "User", "metadata"]

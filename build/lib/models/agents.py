@@ -1,0 +1,57 @@
+"""mcp_agents: the shared registry of Model Context Protocol agents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from models.base import jsonb, new_id, text_col, tstz, utcnow, uuid_pk, varchar
+
+
+class AgentStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    ERROR = "error"
+
+
+class HealthStatus(StrEnum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    UNKNOWN = "unknown"
+
+
+class AuthenticationType(StrEnum):
+    NONE = "none"
+    APIKEY = "apikey"
+    OAUTH = "oauth"
+
+
+class MCPAgent(SQLModel, table=True):
+    __tablename__ = "mcp_agents"
+    __table_args__ = (
+        Index("idx_mcp_agents_name", "name"),
+        Index("idx_mcp_agents_status", "status"),
+        Index("idx_mcp_agents_capabilities", "capabilities", postgresql_using="gin"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    name: str = Field(sa_column=varchar("name", 100, nullable=False, unique=True))
+    description: str | None = Field(default=None, sa_column=text_col("description"))
+    endpoint: str = Field(sa_column=varchar("endpoint", 500, nullable=False))
+    capabilities: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=jsonb("capabilities", default="'[]'::jsonb", nullable=False)
+    )
+    configuration: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("configuration"))
+    status: str = Field(default=AgentStatus.ACTIVE, sa_column=varchar("status", 20, default="active"))
+    version: str | None = Field(default=None, sa_column=varchar("version", 20))
+    health_check_url: str | None = Field(default=None, sa_column=varchar("health_check_url", 500))
+    last_health_check: datetime | None = Field(default=None, sa_column=tstz("last_health_check"))
+    health_status: str = Field(default=HealthStatus.UNKNOWN, sa_column=varchar("health_status", 20, default="unknown"))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=tstz("created_at", default_now=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))

@@ -1,0 +1,83 @@
+"""Column helpers shared by every table, and the metadata naming convention.
+
+The naming convention reproduces PostgreSQL's own default constraint names (`users_pkey`,
+`users_email_key`, `chat_sessions_user_id_fkey`), so the migrated catalogue reads exactly like the
+seed schema created by hand would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlmodel import SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "pk": "%(table_name)s_pkey",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "ix": "idx_%(table_name)s_%(column_0_N_name)s",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def column_values(model: Any) -> SimpleNamespace:
+    """A model instance seen as a row: attributes named by column (`meta` is read as `metadata`)."""
+    mapper = sa_inspect(type(model))
+    return SimpleNamespace(
+        **{column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns}
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def uuid_pk() -> Column[Any]:
+    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+
+
+def owner_fk(target: str, *, ondelete: str, nullable: bool = False, name: str) -> Column[Any]:
+    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable)
+
+
+def varchar(
+    name: str, length: int, *, nullable: bool = True, default: str | None = None, unique: bool = False
+) -> Column[Any]:
+    server_default = text(f"'{default}'::character varying") if default is not None else None
+    return Column(name, String(length), nullable=nullable, unique=unique, server_default=server_default)
+
+
+def text_col(name: str, *, nullable: bool = True) -> Column[Any]:
+    return Column(name, Text, nullable=nullable)
+
+
+def text_array(name: str) -> Column[Any]:
+    return Column(name, ARRAY(Text), nullable=True)
+
+
+def jsonb(name: str, *, default: str | None = "'{}'::jsonb", nullable: bool = True) -> Column[Any]:
+    return Column(name, JSONB, nullable=nullable, server_default=text(default) if default is not None else None)
+
+
+def tstz(name: str, *, default_now: bool = False) -> Column[Any]:
+    """`timestamptz` where the seed says TIMESTAMP: values are stored as UTC instants."""
+    return Column(name, DateTime(timezone=True), nullable=True, server_default=text("now()") if default_now else None)
+
+
+def integer(name: str, *, default: int | None = None) -> Column[Any]:
+    return Column(name, Integer, nullable=True, server_default=text(str(default)) if default is not None else None)
+
+
+def boolean(name: str, *, default: bool) -> Column[Any]:
+    return Column(name, Boolean, nullable=True, server_default=text("false" if not default else "true"))
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()

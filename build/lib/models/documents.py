@@ -1,0 +1,59 @@
+"""documents: uploaded files and what was extracted from them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, Integer, text
+from sqlmodel import Field, SQLModel
+
+from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+
+MAX_FILE_SIZE = 10 * 1024 * 1024
+MAX_TAGS = 10
+
+
+class ProcessingStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "documents"
+    __table_args__ = (
+        Index("idx_documents_user_id", "user_id"),
+        Index("idx_documents_category", "category"),
+        Index("idx_documents_tags", "tags", postgresql_using="gin"),
+        Index("idx_documents_processing_status", "processing_status"),
+        Index("idx_documents_uploaded_at", "uploaded_at"),
+        Index(
+            "idx_documents_content_text",
+            text("to_tsvector('english'::regconfig, content_text)"),
+            postgresql_using="gin",
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    filename: str = Field(sa_column=varchar("filename", 255, nullable=False))
+    original_filename: str = Field(sa_column=varchar("original_filename", 255, nullable=False))
+    title: str | None = Field(default=None, sa_column=varchar("title", 255))
+    category: str | None = Field(default=None, sa_column=varchar("category", 100))
+    tags: list[str] | None = Field(default=None, sa_column=text_array("tags"))
+    mime_type: str = Field(sa_column=varchar("mime_type", 100, nullable=False))
+    file_size: int = Field(sa_column=Column("file_size", Integer, nullable=False))
+    file_path: str = Field(sa_column=varchar("file_path", 500, nullable=False))
+    content_text: str | None = Field(default=None, sa_column=text_col("content_text"))
+    extracted_data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("extracted_data"))
+    processing_status: str = Field(
+        default=ProcessingStatus.PENDING, sa_column=varchar("processing_status", 20, default="pending")
+    )
+    processing_error: str | None = Field(default=None, sa_column=text_col("processing_error"))
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_column=tstz("uploaded_at", default_now=True))
+    processed_at: datetime | None = Field(default=None, sa_column=tstz("processed_at"))
+    deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))

@@ -1,0 +1,55 @@
+"""integrations: connections to outside applications and their (encrypted) OAuth tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+
+
+class IntegrationProvider(StrEnum):
+    GMAIL = "gmail"
+    GOOGLE_CALENDAR = "google_calendar"
+    HUBSPOT = "hubspot"
+    OUTLOOK = "outlook"
+    SLACK = "slack"
+
+
+class IntegrationStatus(StrEnum):
+    CONNECTED = "connected"
+    EXPIRED = "expired"
+    ERROR = "error"
+    DISCONNECTED = "disconnected"
+
+
+class Integration(SQLModel, table=True):
+    __tablename__ = "integrations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider"),
+        Index("idx_integrations_user_id", "user_id"),
+        Index("idx_integrations_provider", "provider"),
+        Index("idx_integrations_status", "status"),
+        Index("idx_integrations_token_expires_at", "token_expires_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    provider: str = Field(sa_column=varchar("provider", 50, nullable=False))
+    provider_user_id: str | None = Field(default=None, sa_column=varchar("provider_user_id", 255))
+    encrypted_tokens: str = Field(sa_column=text_col("encrypted_tokens", nullable=False))
+    refresh_token_encrypted: str | None = Field(default=None, sa_column=text_col("refresh_token_encrypted"))
+    token_expires_at: datetime | None = Field(default=None, sa_column=tstz("token_expires_at"))
+    scopes: list[str] | None = Field(default=None, sa_column=text_array("scopes"))
+    capabilities: list[str] | None = Field(default=None, sa_column=text_array("capabilities"))
+    status: str = Field(default=IntegrationStatus.CONNECTED, sa_column=varchar("status", 20, default="connected"))
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))
+    last_sync_at: datetime | None = Field(default=None, sa_column=tstz("last_sync_at"))
+    connected_at: datetime = Field(default_factory=utcnow, sa_column=tstz("connected_at", default_now=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
+    deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))

@@ -1,0 +1,56 @@
+"""tasks: work executed by MCP agents on a user's behalf."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TaskPriority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("idx_tasks_user_id", "user_id"),
+        Index("idx_tasks_session_id", "session_id"),
+        Index("idx_tasks_agent_id", "agent_id"),
+        Index("idx_tasks_status", "status"),
+        Index("idx_tasks_started_at", "started_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    session_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=owner_fk("chat_sessions.id", ondelete="SET NULL", nullable=True, name="session_id"),
+    )
+    agent_id: uuid.UUID = Field(sa_column=owner_fk("mcp_agents.id", ondelete="CASCADE", name="agent_id"))
+    task_type: str = Field(sa_column=varchar("task_type", 100, nullable=False))
+    input_payload: Any = Field(sa_column=jsonb("input_payload", default=None, nullable=False))
+    output_payload: Any = Field(default=None, sa_column=jsonb("output_payload", default=None))
+    status: str = Field(default=TaskStatus.PENDING, sa_column=varchar("status", 20, default="pending"))
+    error_message: str | None = Field(default=None, sa_column=text_col("error_message"))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=tstz("started_at", default_now=True))
+    completed_at: datetime | None = Field(default=None, sa_column=tstz("completed_at"))
+    processing_time_ms: int | None = Field(default=None, sa_column=integer("processing_time_ms"))
+    retry_count: int = Field(default=0, sa_column=integer("retry_count", default=0))
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))

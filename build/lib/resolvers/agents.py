@@ -1,0 +1,433 @@
+"""The MCP agent registry: register, update, delete, rediscover, check health. Operators only (the
+graph declares it); API keys are encrypted at rest and never returned."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import MCPAgent
+from models.agents import AuthenticationType, HealthStatus
+from resolvers.agent_links import (
+    DEFAULT_TIMEOUT_MS,
+    AgentSnapshot,
+    CredentialUnavailable,
+    auth_config,
+    link_for,
+    reach_of,
+    reseal_legacy,
+    seal_key,
+)
+from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.unit_of_work import UnitOfWork
+from resolvers.validation import check_length, collect
+from services import mcp
+from services.credentials import origin_of
+from services.crypto import SecretBox
+from services.egress import EgressPolicy, EgressRefused, guarded_client
+
+CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
+UNHEALTHY_AFTER_FAILURES = 3
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent.")
+# The peer was called with the agent as read, unlocked; the agent changed before its answer could be stored.
+AGENT_CHANGED = Problem(
+    "input.agentId",
+    ErrorCode.INVALID_STATE,
+    "The agent was changed while the gateway was calling it; nothing was stored. Try again.",
+)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    window: int
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """The writable part of an agent. None means "not given" (keep, or the default when new)."""
+
+    name: str | None = None
+    endpoint: str | None = None
+    description: str | None = None
+    health_check_url: str | None = None
+    timeout: int | None = None
+    retries: int | None = None
+    rate_limit: RateLimit | None = None
+    clear_rate_limit: bool = False
+    auth_type: AuthenticationType | None = None
+    api_key: str | None = None
+    api_key_header: str | None = None
+
+
+def _check_ranges(data: AgentSettings) -> list[Problem]:
+    problems: list[Problem] = []
+    if data.timeout is not None and not 100 <= data.timeout <= 300_000:
+        problems.append(
+            Problem(
+                "input.configuration.timeout", ErrorCode.INVALID, "The timeout is in milliseconds, from 100 to 300000."
+            )
+        )
+    if data.retries is not None and not 0 <= data.retries <= 10:
+        problems.append(Problem("input.configuration.retries", ErrorCode.INVALID, "Retries go from 0 to 10."))
+    if data.rate_limit is not None:
+        if not 1 <= data.rate_limit.requests <= 100_000:
+            problems.append(
+                Problem(
+                    "input.configuration.rateLimit.requests",
+                    ErrorCode.INVALID,
+                    "Allow from 1 to 100000 requests per window.",
+                )
+            )
+        if not 1 <= data.rate_limit.window <= 86_400:
+            problems.append(
+                Problem(
+                    "input.configuration.rateLimit.window",
+                    ErrorCode.INVALID,
+                    "The window is in seconds, from 1 to 86400.",
+                )
+            )
+    if data.api_key is not None:
+        problems += collect(
+            check_length(
+                "input.configuration.authentication.apiKey", data.api_key, minimum=1, maximum=4096, label="The API key"
+            )
+        )
+    if data.api_key_header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", data.api_key_header):
+        problems.append(
+            Problem("input.configuration.authentication.header", ErrorCode.INVALID, "Use a plain HTTP header name.")
+        )
+    return problems
+
+
+async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem]:
+    problems: list[Problem] = []
+    for field, url in (("input.endpoint", data.endpoint), ("input.healthCheckUrl", data.health_check_url)):
+        if not url:
+            continue
+        if len(url) > 500:
+            problems.append(Problem(field, ErrorCode.TOO_LONG, "URLs can have at most 500 characters."))
+            continue
+        try:
+            await policy.check_url(url)
+        except EgressRefused as refused:
+            problems.append(Problem(field, ErrorCode.UNSAFE_URL, f"The gateway may not connect there: {refused}."))
+    return problems
+
+
+def _configuration(
+    stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID, endpoint: str
+) -> dict[str, Any]:
+    config = dict(stored)
+    if data.timeout is not None or "timeout" not in config:
+        config["timeout"] = data.timeout if data.timeout is not None else DEFAULT_TIMEOUT_MS
+    if data.retries is not None or "retries" not in config:
+        config["retries"] = data.retries if data.retries is not None else 0
+    if data.rate_limit is not None:
+        config["rateLimit"] = {"requests": data.rate_limit.requests, "window": data.rate_limit.window}
+    elif data.clear_rate_limit:
+        config.pop("rateLimit", None)
+    if data.auth_type is not None:
+        auth: dict[str, Any] = {"type": data.auth_type.value}
+        if data.auth_type is not AuthenticationType.NONE:
+            previous = (stored.get("authentication") or {}).get("config") or {}
+            sealed = (
+                seal_key(box, agent_id, origin_of(endpoint), data.api_key)
+                if data.api_key
+                else {key: previous[key] for key in ("secret", "origin") if key in previous}
+            )
+            header = data.api_key_header or previous.get("header") or "Authorization"
+            auth["config"] = {"header": header, **sealed}
+        config["authentication"] = auth
+    config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
+    return config
+
+
+def _cache_after_commit(uow: UnitOfWork, redis: Redis, agent: MCPAgent) -> None:
+    uow.after_commit(lambda: cache_capabilities(redis, agent.id, agent.capabilities))
+
+
+async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
+    with contextlib.suppress(RedisError, OSError):  # the table holds them too; the cache only saves a read
+        await redis.set(f"agent:capabilities:{agent_id}", json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
+
+
+async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """The agent's tools: from the cache, else from the table (and cached again); None: no such agent."""
+    try:
+        cached = await redis.get(f"agent:capabilities:{agent_id}")
+    except (RedisError, OSError):
+        cached = None
+    if cached is not None:
+        return json.loads(cached)  # type: ignore[no-any-return]
+    agent = await session.get(MCPAgent, agent_id)
+    if agent is None or agent.deleted_at is not None:
+        return None
+    await cache_capabilities(redis, agent_id, agent.capabilities or [])
+    return agent.capabilities or []
+
+
+async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> mcp.Discovery:
+    try:
+        return await mcp.discover(link_for(agent, box, policy))
+    except CredentialUnavailable as unavailable:
+        raise Rejected(
+            [Problem("input.configuration.authentication.apiKey", ErrorCode.INVALID_STATE, str(unavailable))]
+        ) from None
+    except mcp.AgentUnreachable as error:
+        raise Rejected(
+            [Problem("input.endpoint", ErrorCode.UNREACHABLE, f"The agent did not answer as an MCP server ({error}).")]
+        ) from None
+
+
+async def _name_taken(db: AsyncSession, name: str) -> bool:
+    return bool((await db.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one())
+
+
+async def register_agent(
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, data: AgentSettings
+) -> MCPAgent:
+    """Check, discover the agent's tools (no transaction open), then insert."""
+    name = (data.name or "").strip()
+    problems = collect(check_length("input.name", name, minimum=1, maximum=100, label="The name"))
+    if name and not problems and not NAME_RE.match(name):
+        problems.append(Problem("input.name", ErrorCode.INVALID, "Use letters, digits, '.', '_' and '-'."))
+    if not data.endpoint:
+        problems.append(Problem("input.endpoint", ErrorCode.REQUIRED, "The MCP endpoint URL is required."))
+    if data.auth_type in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) and not data.api_key:
+        problems.append(
+            Problem(
+                "input.configuration.authentication.apiKey",
+                ErrorCode.REQUIRED,
+                "This authentication needs a key or token.",
+            )
+        )
+    problems += _check_ranges(data) + await _check_urls(data, policy)
+    taken: bool = bool(name) and await _name_taken(uow.db, name)
+    if taken:
+        problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
+    if problems:
+        raise Rejected(problems)
+    agent = MCPAgent(
+        name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
+    )
+    agent.configuration = _configuration({}, data, box, agent_id=agent.id, endpoint=agent.endpoint)
+    await uow.release()
+    discovery = await _discover(agent, box, policy)
+    agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
+    if agent.version and len(agent.version) > 20:
+        agent.version = agent.version[:20]
+    uow.db.add(agent)
+    try:
+        await uow.db.flush()
+    except IntegrityError:  # the same name, registered while the agent was being asked
+        raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")]) from None
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
+    return agent
+
+
+async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
+    """The agent, not deleted, read afresh (the session may hold an older copy from the read made before
+    a call to the peer); with `lock`, its row locked until the transaction ends."""
+    agent = await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True) if agent_id else None
+    if agent is None or agent.deleted_at is not None:
+        raise Rejected([AGENT_NOT_FOUND])
+    return agent
+
+
+async def _live(db: AsyncSession, agent_id: uuid.UUID | None) -> MCPAgent:
+    return await _readable(db, agent_id, lock=True)
+
+
+async def _snapshot(db: AsyncSession, agent_id: uuid.UUID | None) -> AgentSnapshot:
+    return AgentSnapshot.of(await _readable(db, agent_id, lock=False))
+
+
+def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
+    """A key goes only to the origin it was registered for: moving the endpoint to another origin needs
+    the key again in the same update (or authentication NONE)."""
+    if data.endpoint is None or data.api_key or data.auth_type is AuthenticationType.NONE:
+        return
+    if not auth_config(agent.configuration or {}).get("secret"):
+        return
+    if origin_of(data.endpoint) != origin_of(agent.endpoint):
+        raise Rejected(
+            [
+                Problem(
+                    "input.configuration.authentication.apiKey",
+                    ErrorCode.REQUIRED,
+                    "The endpoint moves to another origin: give the API key again (authentication.apiKey); "
+                    "a key is only sent where it was registered.",
+                )
+            ]
+        )
+
+
+async def _plan_reconnect(
+    db: AsyncSession, agent_id: uuid.UUID | None, data: AgentSettings, box: SecretBox
+) -> AgentSnapshot:
+    """The agent as the update would leave it, to discover with before anything is locked; the checks
+    that would refuse the update come first, so a refused update calls no one."""
+    agent = await _readable(db, agent_id, lock=False)
+    await _check_name(db, agent, data)
+    _check_key_follows_origin(agent, data)
+    endpoint = data.endpoint if data.endpoint is not None else agent.endpoint
+    planned = _configuration(agent.configuration or {}, data, box, agent_id=agent.id, endpoint=endpoint)
+    return replace(AgentSnapshot.of(agent), endpoint=endpoint, configuration=planned)
+
+
+async def _check_name(db: AsyncSession, agent: MCPAgent, data: AgentSettings) -> None:
+    if data.name is not None and data.name.strip() != agent.name and await _name_taken(db, data.name.strip()):
+        raise Rejected([Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists.")])
+
+
+async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: SecretBox) -> None:
+    await _check_name(db, agent, data)
+    if data.name is not None:
+        agent.name = data.name.strip()
+    _check_key_follows_origin(agent, data)
+    if not data.api_key:
+        with contextlib.suppress(CredentialUnavailable):  # an unusable key fails where it is used, clearly
+            reseal_legacy(agent, box)
+    if data.endpoint is not None:
+        agent.endpoint = data.endpoint
+    if data.description is not None:
+        agent.description = data.description or None
+    if data.health_check_url is not None:
+        agent.health_check_url = data.health_check_url or None
+    agent.configuration = _configuration(
+        agent.configuration or {}, data, box, agent_id=agent.id, endpoint=agent.endpoint
+    )
+
+
+async def update_agent(
+    uow: UnitOfWork,
+    redis: Redis,
+    box: SecretBox,
+    policy: EgressPolicy,
+    agent_id: uuid.UUID | None,
+    data: AgentSettings,
+) -> MCPAgent:
+    """A new endpoint or authentication is discovered first, with no transaction open; the write then
+    stores it only if no other update came in meanwhile (the discovery was made for the row as read)."""
+    problems = _check_ranges(data) + await _check_urls(data, policy)
+    if data.name is not None:
+        problems += collect(check_length("input.name", data.name.strip(), minimum=1, maximum=100, label="The name"))
+    if problems:
+        raise Rejected(problems)
+    planned: AgentSnapshot | None = None
+    discovery: mcp.Discovery | None = None
+    if data.endpoint is not None or data.auth_type is not None:
+        planned = await _plan_reconnect(uow.db, agent_id, data, box)
+        await uow.release()
+        discovery = await _discover(planned, box, policy)
+    agent = await _live(uow.db, agent_id)
+    if planned is not None and agent.updated_at != planned.updated_at:
+        raise Rejected([AGENT_CHANGED])
+    await _apply(uow.db, agent, data, box)
+    if discovery is not None:
+        agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
+    agent.updated_at = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
+    return agent
+
+
+async def refresh_capabilities(
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+) -> MCPAgent:
+    """Discover with the agent as read (no lock, no transaction), then store what it answered unless
+    its endpoint or key changed meanwhile."""
+    seen = await _snapshot(uow.db, agent_id)
+    await uow.release()
+    discovery = await _discover(seen, box, policy)
+    agent = await _live(uow.db, agent_id)
+    if reach_of(agent, box) != reach_of(seen, box):
+        raise Rejected([AGENT_CHANGED])
+    agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
+    agent.updated_at = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    _cache_after_commit(uow, redis, agent)
+    return agent
+
+
+async def delete_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
+    agent = await _live(uow.db, agent_id)
+    agent.deleted_at = func.now()
+    agent.updated_at = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    uow.after_commit(lambda: _forget_capabilities(redis, agent.id))
+    return agent
+
+
+async def _forget_capabilities(redis: Redis, agent_id: uuid.UUID) -> None:
+    with contextlib.suppress(RedisError, OSError):  # expires within its TTL; runTask checks deleted_at
+        await redis.delete(f"agent:capabilities:{agent_id}")
+
+
+async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> bool:
+    """One health probe: the health URL when set, else an MCP ping. Any failure to answer is a failed check."""
+    try:
+        link = link_for(agent, box, policy)
+        if agent.health_check_url:
+            # The credentials reach the health URL only when it is on the endpoint's origin.
+            async with guarded_client(policy, timeout=link.timeout_seconds, auth=link.credentials) as http:
+                response = await http.get(agent.health_check_url)
+            return 200 <= response.status_code < 300
+        await mcp.ping(link)
+    except Exception:
+        return False
+    return True
+
+
+async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool) -> int:
+    failures_key = f"agent:health:failures:{agent_id}"
+    try:
+        if healthy:
+            await redis.delete(failures_key)
+            return 0
+        failures = int(await redis.incr(failures_key))
+        await redis.expire(failures_key, 24 * 60 * 60)
+        return failures
+    except (RedisError, OSError):
+        return UNHEALTHY_AFTER_FAILURES if not healthy else 0
+
+
+async def check_health(
+    uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
+) -> MCPAgent:
+    """Probe the agent as read (no lock, no transaction), then record the outcome unless the agent was
+    deleted or its endpoint, health URL or key changed meanwhile; unhealthy after consecutive failures."""
+    seen = await _snapshot(uow.db, agent_id)
+    await uow.release()
+    healthy = await _answers(seen, box, policy)
+    agent = await _live(uow.db, agent_id)
+    if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
+        raise Rejected([AGENT_CHANGED])
+    with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
+        reseal_legacy(agent, box)
+    # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
+    failures = await _consecutive_failures(redis, agent.id, healthy)
+    if healthy:
+        agent.health_status = HealthStatus.HEALTHY
+    elif failures >= UNHEALTHY_AFTER_FAILURES:
+        agent.health_status = HealthStatus.UNHEALTHY
+    agent.last_health_check = func.now()
+    await uow.db.flush()
+    await uow.db.refresh(agent)
+    return agent

@@ -1,0 +1,199 @@
+"""The task lifecycle: its states, the moves allowed between them, and queueing a task for the worker.
+
+This is the only module that writes `tasks.status`. Every move is one conditional UPDATE (`WHERE status IN
+sources`) that answers the moved row, or None when the task was not in a state the move starts from (another
+worker, a cancel or the sweep got there first): the table stays the source of truth under races. The moves
+run inside the caller's transaction; publishing the event and queueing a job are for after its commit.
+
+    pending --claim--> running --finish--> completed | failed
+    pending | running --cancel--> cancelled
+    pending --fail_before_start--> failed        (it cannot start: dependency failed, agent removed, ...)
+    running --recover--> pending                 (its worker died and it has retries left)
+    failed --retry--> pending                    (`retryTask`)
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, null, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Task
+from models.tasks import TaskPriority, TaskStatus
+from services.task_queues import TaskQueues
+
+log = logging.getLogger("gateway.tasks")
+
+
+class TaskMove(StrEnum):
+    CLAIM = "claim"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    CANCEL = "cancel"
+    RETRY = "retry"
+    RECOVER = "recover"
+    FAIL_BEFORE_START = "fail_before_start"
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[TaskStatus]
+    target: TaskStatus
+
+
+MOVES: Mapping[TaskMove, Move] = {
+    TaskMove.CLAIM: Move(frozenset({TaskStatus.PENDING}), TaskStatus.RUNNING),
+    TaskMove.COMPLETE: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.COMPLETED),
+    TaskMove.FAIL: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.FAILED),
+    TaskMove.CANCEL: Move(frozenset({TaskStatus.PENDING, TaskStatus.RUNNING}), TaskStatus.CANCELLED),
+    TaskMove.RETRY: Move(frozenset({TaskStatus.FAILED}), TaskStatus.PENDING),
+    TaskMove.RECOVER: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.PENDING),
+    TaskMove.FAIL_BEFORE_START: Move(frozenset({TaskStatus.PENDING}), TaskStatus.FAILED),
+}
+FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+def may_move(source: TaskStatus | str, target: TaskStatus | str) -> bool:
+    """Whether some move leads from `source` to `target`; anything else (backwards) is refused."""
+    return any(source in move.sources and target == move.target for move in MOVES.values())
+
+
+async def _apply(
+    db: AsyncSession,
+    name: TaskMove,
+    task_id: uuid.UUID,
+    values: Mapping[str, Any] | None = None,
+    *,
+    owner: uuid.UUID | None = None,
+) -> Task | None:
+    move = MOVES[name]
+    statement = update(Task).where(Task.id == task_id, Task.status.in_(tuple(move.sources)))
+    if owner is not None:
+        statement = statement.where(Task.user_id == owner)
+    moved = (await db.execute(statement.values(status=move.target, **(values or {})).returning(Task.id))).first()
+    if moved is None:
+        return None
+    return await db.get(Task, task_id, populate_existing=True)
+
+
+async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | None:
+    """pending -> running, once: of several workers holding a job for the task, one wins."""
+    task = await _apply(db, TaskMove.CLAIM, task_id, {"started_at": func.now()})
+    if task is not None:
+        # Who runs it: the sweep recovers tasks whose worker stopped answering.
+        task.meta = {**(task.meta or {}), "worker": worker_id}
+    return task
+
+
+async def finish(
+    db: AsyncSession,
+    task_id: uuid.UUID,
+    *,
+    succeeded: bool,
+    processing_time_ms: int,
+    output: Any = None,
+    error: str | None = None,
+) -> Task | None:
+    """running -> completed or failed with the outcome; None when it left `running` meanwhile (a cancel wins)."""
+    values: dict[str, Any] = {
+        "completed_at": func.now(),
+        "error_message": error,
+        "processing_time_ms": processing_time_ms,
+    }
+    if output is not None:
+        values["output_payload"] = output
+    return await _apply(db, TaskMove.COMPLETE if succeeded else TaskMove.FAIL, task_id, values)
+
+
+async def fail_before_start(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | None:
+    """pending -> failed with the reason (a task that cannot start)."""
+    return await _apply(db, TaskMove.FAIL_BEFORE_START, task_id, {"error_message": error, "completed_at": func.now()})
+
+
+async def cancel(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> Task | None:
+    return await _apply(db, TaskMove.CANCEL, task_id, {"completed_at": func.now()}, owner=owner)
+
+
+async def retry(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> Task | None:
+    """failed -> pending, its last outcome cleared."""
+    return await _apply(
+        db,
+        TaskMove.RETRY,
+        task_id,
+        {"error_message": None, "completed_at": None, "processing_time_ms": None, "output_payload": null()},
+        owner=owner,
+    )
+
+
+async def recover(db: AsyncSession, task_id: uuid.UUID) -> Task | None:
+    """running -> pending for another attempt: its worker stopped answering."""
+    return await _apply(db, TaskMove.RECOVER, task_id, {"retry_count": Task.retry_count + 1})
+
+
+async def abandon(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | None:
+    """running -> failed without an outcome (its worker died and it has no retries left)."""
+    return await _apply(db, TaskMove.FAIL, task_id, {"completed_at": func.now(), "error_message": error})
+
+
+async def count_retry(db: AsyncSession, task_id: uuid.UUID) -> None:
+    """One more attempt of a running task (the worker's retry after a failed call)."""
+    await db.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+        .values(retry_count=Task.retry_count + 1)
+    )
+
+
+def priority_of(task: Task) -> TaskPriority:
+    """ValueError on a stored priority that is none of ours."""
+    return TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
+
+
+def scheduled_time(meta: Mapping[str, Any]) -> datetime | None:
+    """The task's `scheduledFor`; ValueError when it is not a time with a zone."""
+    value = meta.get("scheduledFor")
+    if not value:
+        return None
+    at = datetime.fromisoformat(str(value))
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("a scheduled time without a zone")
+    return at
+
+
+def job_timeout(configuration: Mapping[str, Any]) -> int:
+    """saq kills a job past this: every attempt's timeout plus the backoff between them, with slack."""
+    attempts = int(configuration.get("retries") or 0) + 1
+    per_attempt = (configuration.get("timeout") or 30_000) / 1000 + 2
+    return int(attempts * per_attempt + sum(min(0.2 * 2**n, 5) for n in range(attempts)) + 10)
+
+
+async def enqueue(
+    queues: TaskQueues,
+    task: Task,
+    configuration: Mapping[str, Any],
+    *,
+    delay: float = 0.0,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue one attempt to move the task on: after `delay` or at `not_before` when the caller names a time
+    (the worker polling a dependency, waiting out a rate limit), else at the task's `scheduledFor`. False
+    (logged) when Redis is away: the sweep queues it later. Raises ValueError on a stored priority or
+    configuration the queue cannot take."""
+    if not delay and not_before is None:
+        try:
+            not_before = scheduled_time(task.meta or {})
+        except ValueError:
+            not_before = None  # the worker fails such a task with the reason when its job comes
+    queued = await queues.enqueue_task(
+        task.id, priority_of(task), timeout_seconds=job_timeout(configuration), not_before=not_before, delay=delay
+    )
+    if not queued:
+        log.warning("task %s could not be queued (Redis unreachable); the worker's sweep will", task.id)
+    return queued

@@ -1,0 +1,182 @@
+"""Task use cases: create a task that runs a tool of an agent, cancel it, retry it. The worker
+(jobs/tasks.py) moves it on; every status move goes through resolvers/task_lifecycle.py."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import ChatSession, MCPAgent, Task
+from models.agents import AgentStatus
+from models.tasks import TaskPriority
+from resolvers import task_lifecycle
+from resolvers.agents import capabilities_of
+from resolvers.problems import ErrorCode, Problem, Rejected
+from resolvers.task_events import publish_task_after_commit
+from resolvers.unit_of_work import UnitOfWork
+
+TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
+MAX_DEPENDENCIES = 20
+# A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
+SCHEDULE_PAST_LIMIT = timedelta(days=1)
+SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    agent_id: uuid.UUID | None
+    task_type: str
+    input: Any
+    session_id: uuid.UUID | None = None
+    session_given: bool = False
+    priority: TaskPriority = TaskPriority.MEDIUM
+    scheduled_for: datetime | None = None
+    dependencies: tuple[uuid.UUID | None, ...] = ()
+    notify_on_complete: bool = False
+
+
+def schedule_problems(scheduled_for: datetime | None) -> list[Problem]:
+    if scheduled_for is None:
+        return []
+    if scheduled_for.tzinfo is None or scheduled_for.utcoffset() is None:
+        return [
+            Problem(
+                "input.scheduledFor", ErrorCode.INVALID, "Give the time with its time zone, e.g. 2026-05-01T09:00:00Z."
+            )
+        ]
+    now = datetime.now(UTC)
+    if scheduled_for < now - SCHEDULE_PAST_LIMIT:
+        return [Problem("input.scheduledFor", ErrorCode.INVALID, "The time is more than a day in the past.")]
+    if scheduled_for > now + SCHEDULE_FUTURE_LIMIT:
+        return [Problem("input.scheduledFor", ErrorCode.INVALID, "The time is more than a year ahead.")]
+    return []
+
+
+def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
+    """JSON Schema violations as problems pointing into the input (e.g. `input.input.b`)."""
+    if not isinstance(schema, dict):
+        return []
+    try:
+        validator = Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    except SchemaError:
+        return []
+    problems: list[Problem] = []
+    reported_missing: dict[tuple[str, ...], int] = {}
+    for error in errors[:20]:
+        path = [field, *(str(part) for part in error.absolute_path)]
+        if error.validator == "required" and isinstance(error.instance, dict):
+            # A missing property points at where it belongs. jsonschema reports one error per missing
+            # name, in the order of the `required` list (the sort above is stable).
+            missing = [name for name in error.validator_value if name not in error.instance]
+            index = reported_missing.get(tuple(path), 0)
+            reported_missing[tuple(path)] = index + 1
+            if index < len(missing):
+                path.append(str(missing[index]))
+        problems.append(Problem(".".join(path), ErrorCode.SCHEMA_MISMATCH, error.message))
+    return problems
+
+
+async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
+    """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
+    session = uow.db
+    problems: list[Problem] = []
+    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
+    if agent is None or agent.deleted_at is not None:
+        problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
+    elif agent.status != AgentStatus.ACTIVE:
+        problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
+    else:
+        tools = await capabilities_of(redis, session, agent.id) or []
+        tool = next((t for t in tools if t.get("name") == request.task_type), None)
+        if tool is None:
+            problems.append(
+                Problem("input.taskType", ErrorCode.UNKNOWN_TOOL, f"The agent has no tool named {request.task_type!r}.")
+            )
+        else:
+            problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
+    if request.session_given:
+        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
+        if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
+            problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
+    problems += schedule_problems(request.scheduled_for)
+    if len(request.dependencies) > MAX_DEPENDENCIES:
+        problems.append(
+            Problem("input.dependencies", ErrorCode.TOO_MANY, f"A task can wait for at most {MAX_DEPENDENCIES} others.")
+        )
+    else:
+        wanted = [pk for pk in request.dependencies if pk is not None]
+        mine = (
+            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            if wanted
+            else set()
+        )
+        for index, pk in enumerate(request.dependencies):
+            if pk not in mine:
+                problems.append(Problem(f"input.dependencies.{index}", ErrorCode.NOT_FOUND, "No such task."))
+    if problems:
+        raise Rejected(problems)
+    assert agent is not None
+    meta: dict[str, Any] = {
+        "priority": request.priority.value,
+        "userVisible": True,
+        "notifyOnComplete": request.notify_on_complete,
+        "dependencies": [str(pk) for pk in request.dependencies],
+    }
+    if request.scheduled_for is not None:
+        meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
+    task = Task(
+        user_id=user_id,
+        agent_id=agent.id,
+        session_id=request.session_id if request.session_given else None,
+        task_type=request.task_type,
+        input_payload=request.input,
+        meta=meta,
+    )
+    session.add(task)
+    await session.flush()
+    await session.refresh(task)
+    uow.enqueue_task(task, agent.configuration or {})
+    publish_task_after_commit(uow, task)
+    return task
+
+
+async def _moved(
+    session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str
+) -> Task:
+    """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
+    if moved is not None:
+        return moved
+    task = await session.get(Task, task_id, populate_existing=True)
+    if task is None or task.user_id != user_id:
+        raise Rejected([TASK_NOT_FOUND])
+    raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
+
+
+async def cancel_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+    if task_id is None:
+        raise Rejected([TASK_NOT_FOUND])
+    moved = await task_lifecycle.cancel(uow.db, task_id, owner=user_id)
+    task = await _moved(uow.db, user_id, task_id, moved, "A {status} task cannot be cancelled.")
+    publish_task_after_commit(uow, task)
+    return task
+
+
+async def retry_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | None) -> Task:
+    """failed -> pending; once committed, queued again."""
+    if task_id is None:
+        raise Rejected([TASK_NOT_FOUND])
+    moved = await task_lifecycle.retry(uow.db, task_id, owner=user_id)
+    task = await _moved(uow.db, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
+    agent = await uow.db.get(MCPAgent, task.agent_id)
+    uow.enqueue_task(task, (agent.configuration if agent else None) or {})
+    publish_task_after_commit(uow, task)
+    return task

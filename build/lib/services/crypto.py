@@ -1,0 +1,64 @@
+"""Secrets at rest: AES-256-GCM with key ids, so keys can rotate (new data under the first key, old
+data still readable under the others). Stored form: `v1:<kid>:<base64(nonce + ciphertext)>`."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+VERSION = "v1"
+
+
+class DecryptionError(Exception):
+    pass
+
+
+class SecretBox:
+    def __init__(self, keys: dict[str, bytes], primary: str) -> None:
+        if primary not in keys:
+            raise ValueError("the primary key id has no key")
+        for kid, key in keys.items():
+            if len(key) != 32 or ":" in kid:
+                raise ValueError(f"key {kid!r} must be 32 bytes and its id free of ':'")
+        self._keys = keys
+        self.primary = primary
+
+    @classmethod
+    def from_setting(cls, value: str) -> SecretBox:
+        """`kid:base64key,kid2:base64key`; the first id encrypts."""
+        keys: dict[str, bytes] = {}
+        for part in value.split(","):
+            kid, _, encoded = part.strip().partition(":")
+            keys[kid] = base64.b64decode(encoded)
+        return cls(keys, primary=next(iter(keys)))
+
+    def encrypt(self, plaintext: str, *, context: str = "") -> str:
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._keys[self.primary]).encrypt(nonce, plaintext.encode(), context.encode())
+        return f"{VERSION}:{self.primary}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, stored: str, *, context: str = "") -> str:
+        try:
+            version, kid, payload = stored.split(":", 2)
+            if version != VERSION or kid not in self._keys:
+                raise DecryptionError("unknown format or key id")
+            raw = base64.b64decode(payload)
+            return AESGCM(self._keys[kid]).decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except (ValueError, InvalidTag) as error:
+            raise DecryptionError("cannot decrypt") from error
+
+
+def dev_secret_box(data_dir: Path) -> SecretBox:
+    """Development key, generated once and kept (owner-only) in the data folder."""
+    path = data_dir / "keys" / "encryption-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"dev-{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}")
+    return SecretBox.from_setting(path.read_text().strip())

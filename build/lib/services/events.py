@@ -1,0 +1,205 @@
+"""Events through Redis pub/sub, so any gateway process can serve any subscriber.
+
+Each process holds ONE Redis subscription connection and fans events out to local subscribers through
+bounded queues. `listen()` returns only once Redis has confirmed the channel subscription: anything
+published after that reaches the subscriber, so a subscriber can read the database afterwards and know
+that whatever it did not find there will arrive as an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+log = logging.getLogger("gateway.events")
+
+PUBLISH_TIMEOUT_SECONDS = 1.0
+
+
+class StreamInterrupted(Exception):
+    """The event stream broke (Redis went away, or the subscriber fell too far behind)."""
+
+
+_INTERRUPTED = object()
+_TOO_SLOW = object()
+
+
+@dataclass
+class Counters:
+    published: int = 0
+    publish_failures: int = 0
+    delivered: int = 0
+    dropped_subscribers: int = 0
+
+
+@dataclass(eq=False)
+class Subscription:
+    channel: str
+    queue: asyncio.Queue[Any]
+    closed: bool = False
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        item = await self.queue.get()
+        if item is _INTERRUPTED:
+            raise StreamInterrupted("The event stream was interrupted; subscribe again with your last cursor.")
+        if item is _TOO_SLOW:
+            raise StreamInterrupted("Events arrived faster than they were read; subscribe again with your last cursor.")
+        return item  # type: ignore[no-any-return]
+
+
+@dataclass
+class EventHub:
+    redis: Redis
+    queue_size: int = 1000
+    counters: Counters = field(default_factory=Counters)
+    _subscribers: dict[str, set[Subscription]] = field(default_factory=dict)
+    _confirmed: dict[str, asyncio.Event] = field(default_factory=dict)
+    _pubsub: PubSub | None = None
+    _reader: asyncio.Task[None] | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> bool:
+        """Publish after a commit. A failure is logged and counted, never raised: the write stands and
+        subscribers catch up from the database when they resubscribe with their cursor."""
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                await self.redis.publish(channel, json.dumps(event, default=str))
+            self.counters.published += 1
+            return True
+        except (RedisError, OSError, TimeoutError):
+            self.counters.publish_failures += 1
+            log.warning("could not publish an event on %s", channel, exc_info=True)
+            return False
+
+    @contextlib.asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[Subscription]:
+        subscription = Subscription(channel, asyncio.Queue(maxsize=self.queue_size))
+        await self._add(subscription)
+        try:
+            yield subscription
+        finally:
+            await self._remove(subscription)
+
+    async def _add(self, subscription: Subscription) -> None:
+        async with self._lock:
+            try:
+                pubsub = await self._ensure_reader()
+            except (RedisError, OSError) as error:
+                raise StreamInterrupted("Live events are unavailable right now.") from error
+            channel = subscription.channel
+            first = channel not in self._subscribers
+            self._subscribers.setdefault(channel, set()).add(subscription)
+            if first:
+                self._confirmed[channel] = asyncio.Event()
+                try:
+                    await pubsub.subscribe(channel)
+                except (RedisError, OSError) as error:
+                    self._subscribers[channel].discard(subscription)
+                    raise StreamInterrupted("Live events are unavailable right now.") from error
+            confirmed = self._confirmed[channel]
+        try:
+            async with asyncio.timeout(5):
+                await confirmed.wait()
+        except TimeoutError:
+            await self._remove(subscription)
+            raise StreamInterrupted("Live events are unavailable right now.") from None
+
+    async def _remove(self, subscription: Subscription) -> None:
+        async with self._lock:
+            channel = subscription.channel
+            members = self._subscribers.get(channel)
+            if members is None:
+                return
+            members.discard(subscription)
+            if not members:
+                del self._subscribers[channel]
+                self._confirmed.pop(channel, None)
+                if self._pubsub is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._pubsub.unsubscribe(channel)
+
+    async def _ensure_reader(self) -> PubSub:
+        if self._pubsub is None or self._reader is None or self._reader.done():
+            self._pubsub = self.redis.pubsub()
+            # A connection must exist before the reader starts waiting on it.
+            await self._pubsub.ping()
+            self._reader = asyncio.create_task(self._read(self._pubsub))
+        return self._pubsub
+
+    async def _read(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+                if message is None:
+                    continue
+                kind, channel = message["type"], message["channel"]
+                if isinstance(channel, bytes):
+                    channel = channel.decode()
+                if kind == "subscribe" and channel in self._confirmed:
+                    self._confirmed[channel].set()
+                elif kind == "message":
+                    self._deliver(channel, message["data"])
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError):
+            log.warning("lost the Redis event subscription; interrupting local subscribers")
+        await self._interrupt_all(pubsub)
+
+    def _deliver(self, channel: str, data: Any) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            log.warning("ignoring a malformed event on %s", channel)
+            return
+        for subscription in list(self._subscribers.get(channel, ())):
+            if subscription.closed:
+                continue
+            try:
+                subscription.queue.put_nowait(event)
+                self.counters.delivered += 1
+            except asyncio.QueueFull:
+                self._drop(subscription, _TOO_SLOW)
+                self.counters.dropped_subscribers += 1
+
+    def _drop(self, subscription: Subscription, reason: object) -> None:
+        subscription.closed = True
+        while not subscription.queue.empty():
+            subscription.queue.get_nowait()
+        subscription.queue.put_nowait(reason)
+
+    async def _interrupt_all(self, pubsub: PubSub) -> None:
+        async with self._lock:
+            for members in self._subscribers.values():
+                for subscription in members:
+                    self._drop(subscription, _INTERRUPTED)
+            self._subscribers.clear()
+            self._confirmed.clear()
+            if self._pubsub is pubsub:
+                self._pubsub = None
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(members) for members in self._subscribers.values())

@@ -1,0 +1,120 @@
+"""Speaking MCP to agents with the official SDK: discovery (initialize + tools/list), tool calls, ping.
+All traffic goes through the egress guard."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from opentelemetry.trace import StatusCode
+
+from services import tracing
+from services.credentials import OriginBoundHeaders
+from services.egress import EgressPolicy, EgressRefused, guarded_client
+
+
+class AgentUnreachable(Exception):
+    """The agent did not answer as an MCP server (down, refused, timed out, or not MCP)."""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    version: str | None
+    tools: list[dict[str, Any]]  # AgentCapability documents (camelCase, as stored)
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    is_error: bool
+    structured: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class AgentLink:
+    endpoint: str
+    credentials: OriginBoundHeaders | None  # sent only to the origin they were registered for
+    policy: EgressPolicy
+    timeout_seconds: float
+
+
+@contextlib.asynccontextmanager
+async def _session(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
+    async with (
+        guarded_client(link.policy, timeout=link.timeout_seconds, auth=link.credentials) as http,
+        streamable_http_client(link.endpoint, http_client=http) as (read, write),
+        ClientSession(read, write, read_timeout_seconds=link.timeout_seconds) as session,
+    ):
+        initialized = await session.initialize()
+        yield session, initialized
+
+
+async def _bounded(link: AgentLink, work: Any, operation: str) -> Any:
+    """`work` within the agent's timeout, in a span of its own (the endpoint's host, never its path)."""
+    with tracing.span(f"mcp {operation}", **{"mcp.operation": operation, "server.address": _host(link)}) as span:
+        try:
+            async with asyncio.timeout(link.timeout_seconds + 1):
+                return await work()
+        except EgressRefused:
+            span.set_status(StatusCode.ERROR, "egress refused")
+            raise
+        except TimeoutError:
+            span.set_status(StatusCode.ERROR, "timeout")
+            raise AgentUnreachable(f"no answer within {link.timeout_seconds:g} s") from None
+        except Exception as error:
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            raise AgentUnreachable(_describe(error)) from None
+
+
+def _host(link: AgentLink) -> str:
+    return urlsplit(link.endpoint).hostname or "unknown"
+
+
+def _describe(error: BaseException) -> str:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    if isinstance(error, EgressRefused):
+        return f"refused destination: {error}"
+    return type(error).__name__
+
+
+async def discover(link: AgentLink) -> Discovery:
+    async def work() -> Discovery:
+        async with _session(link) as (session, initialized):
+            listed = await session.list_tools()
+            tools = [
+                {
+                    "name": tool.name,
+                    "description": tool.description or "",
+                    "inputSchema": tool.input_schema,
+                    "outputSchema": tool.output_schema,
+                }
+                for tool in listed.tools
+            ]
+            return Discovery(version=(initialized.server_info.version or None), tools=tools)
+
+    return await _bounded(link, work, "discover")  # type: ignore[no-any-return]
+
+
+async def call_tool(link: AgentLink, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+    async def work() -> ToolOutcome:
+        async with _session(link) as (session, _):
+            result = await session.call_tool(name, arguments)
+            text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
+            return ToolOutcome(is_error=bool(result.is_error), structured=result.structured_content, text=text)
+
+    return await _bounded(link, work, "call_tool")  # type: ignore[no-any-return]
+
+
+async def ping(link: AgentLink) -> None:
+    async def work() -> None:
+        async with _session(link) as (session, _):
+            await session.send_ping()
+
+    await _bounded(link, work, "ping")

@@ -1,0 +1,146 @@
+"""Sign-in sessions in Redis (the seed's "user sessions: Redis with 24h TTL", sliding).
+
+A session (`sid`) holds one live refresh token at a time. Refresh tokens are opaque and stored only as
+their SHA-256. Each use rotates the token; the spent one is kept marked `rotated`, so presenting it again
+is recognised as theft and revokes the whole session. Revocations are published so open sockets close.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+SESSION_TTL_SECONDS = 24 * 60 * 60
+REVOCATIONS_CHANNEL = "auth:revocations"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _refresh_key(token_hash: str) -> str:
+    return f"session:refresh:{token_hash}"
+
+
+def _sid_key(sid: str) -> str:
+    return f"session:sid:{sid}"
+
+
+def _user_key(user_id: uuid.UUID | str) -> str:
+    return f"session:user:{user_id}"
+
+
+def revoked_key(sid: str) -> str:
+    return f"session:revoked:{sid}"
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    session_id: str
+    refresh_token: str
+    user_id: uuid.UUID
+
+
+class RefreshFailure(StrEnum):
+    INVALID = "invalid"  # unknown, expired or revoked
+    REUSED = "reused"  # a rotated token came back: the session is revoked
+
+
+class RefreshRejected(Exception):
+    def __init__(self, reason: RefreshFailure) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+# Atomic rotation: check the presented token is the session's live one, mark it spent, store the new one.
+_ROTATE = """
+local old = KEYS[1]
+local new = KEYS[2]
+local ttl = tonumber(ARGV[2])
+local uid = redis.call('HGET', old, 'user_id')
+if not uid then return {'invalid'} end
+local sid = redis.call('HGET', old, 'sid')
+if redis.call('HGET', old, 'state') ~= 'current' then return {'reused', sid, uid} end
+local sid_key = 'session:sid:' .. sid
+if redis.call('EXISTS', sid_key) == 0 then return {'invalid'} end
+redis.call('HSET', old, 'state', 'rotated')
+redis.call('HSET', new, 'user_id', uid, 'sid', sid, 'state', 'current')
+redis.call('EXPIRE', new, ttl)
+redis.call('HSET', sid_key, 'current', ARGV[1])
+redis.call('EXPIRE', sid_key, ttl)
+redis.call('EXPIRE', 'session:user:' .. uid, ttl)
+return {'ok', sid, uid}
+"""
+
+
+async def open_session(redis: Redis, user_id: uuid.UUID) -> IssuedSession:
+    sid = secrets.token_urlsafe(16)
+    refresh_token = secrets.token_urlsafe(32)
+    token_hash = digest(refresh_token)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(_refresh_key(token_hash), mapping={"user_id": str(user_id), "sid": sid, "state": "current"})
+        pipe.expire(_refresh_key(token_hash), SESSION_TTL_SECONDS)
+        pipe.hset(_sid_key(sid), mapping={"user_id": str(user_id), "current": token_hash})
+        pipe.expire(_sid_key(sid), SESSION_TTL_SECONDS)
+        pipe.sadd(_user_key(user_id), sid)
+        pipe.expire(_user_key(user_id), SESSION_TTL_SECONDS)
+        await pipe.execute()
+    return IssuedSession(session_id=sid, refresh_token=refresh_token, user_id=user_id)
+
+
+async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
+    new_token = secrets.token_urlsafe(32)
+    new_hash = digest(new_token)
+    outcome = await redis.eval(
+        _ROTATE, 2, _refresh_key(digest(refresh_token)), _refresh_key(new_hash), new_hash, SESSION_TTL_SECONDS
+    )  # type: ignore[misc]
+    status = outcome[0]
+    if status == "reused":
+        await revoke_session(redis, outcome[1], uuid.UUID(outcome[2]))
+        raise RefreshRejected(RefreshFailure.REUSED)
+    if status != "ok":
+        raise RefreshRejected(RefreshFailure.INVALID)
+    return IssuedSession(session_id=outcome[1], refresh_token=new_token, user_id=uuid.UUID(outcome[2]))
+
+
+async def session_of(redis: Redis, refresh_token: str) -> tuple[str, uuid.UUID] | None:
+    record = await redis.hgetall(_refresh_key(digest(refresh_token)))  # type: ignore[misc]
+    if not record or not await redis.exists(_sid_key(record["sid"])):
+        return None
+    return record["sid"], uuid.UUID(record["user_id"])
+
+
+async def revoke_session(redis: Redis, sid: str, user_id: uuid.UUID, *, grace_seconds: int = 3600) -> None:
+    """End one session: its refresh token stops working and sockets using it are closed. The revoked mark
+    outlives every access token minted for the session."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(_sid_key(sid))
+        pipe.srem(_user_key(user_id), sid)
+        pipe.set(revoked_key(sid), "1", ex=grace_seconds)
+        pipe.publish(REVOCATIONS_CHANNEL, json.dumps({"sid": sid, "user_id": str(user_id)}))
+        await pipe.execute()
+
+
+async def revoke_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) -> int:
+    sids = [sid for sid in await redis.smembers(_user_key(user_id)) if sid != keep]  # type: ignore[misc]
+    for sid in sids:
+        await revoke_session(redis, sid, user_id)
+    return len(sids)
+
+
+async def is_revoked(redis: Redis, sid: str) -> bool:
+    return bool(await redis.exists(revoked_key(sid)))
+
+
+async def active_sessions(redis: Redis, user_id: uuid.UUID) -> set[str]:
+    return {
+        sid
+        for sid in await redis.smembers(_user_key(user_id))  # type: ignore[misc]
+        if await redis.exists(_sid_key(sid))
+    }

@@ -1,0 +1,100 @@
+"""The task queues. saq orders by priority only on its Postgres backend, so on Redis each priority has
+a queue of its own (the worker gives each its own slots, jobs/queues.py). Below graph/ and jobs/: the web
+process queues tasks through it as the worker does."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from datetime import datetime
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from saq import Queue
+from saq.queue.redis import RedisQueue
+
+from models.tasks import TaskPriority
+from services import tracing
+
+QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
+MAINTENANCE_QUEUE = "maintenance"
+# saq keys a job by its function's name: the worker registers jobs.tasks.execute_task under this name.
+EXECUTE_TASK_JOB = "execute_task"
+
+
+def queue_attempts_key(task_id: uuid.UUID | str) -> str:
+    """How many times the sweep queued a task since a worker last picked one of its jobs up."""
+    return f"task:queue-attempts:{task_id}"
+
+
+def enqueued_marker(task_id: uuid.UUID | str) -> str:
+    """Set while a task has a job in the queue. Gone after a Redis restart: the sweep then
+    re-enqueues the pending task from the table, which is the source of truth."""
+    return f"task:enqueued:{task_id}"
+
+
+class TaskQueues:
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        # Built on a client of our own rather than saq's from_url, which knows no unix:// URLs (the
+        # embedded Redis listens on a socket file).
+        self._client = Redis.from_url(redis_url)
+        self.by_priority: dict[TaskPriority, Queue] = {
+            priority: RedisQueue(self._client, name=name) for priority, name in QUEUE_NAMES.items()
+        }
+        self.maintenance: Queue = RedisQueue(self._client, name=MAINTENANCE_QUEUE)
+        self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+
+    async def enqueue_task(
+        self,
+        task_id: uuid.UUID,
+        priority: TaskPriority,
+        *,
+        timeout_seconds: int,
+        not_before: datetime | None = None,
+        delay: float = 0.0,
+    ) -> bool:
+        """Queue one attempt to move the task on; False (logged by the caller) when Redis is away."""
+        scheduled = time.time() + delay
+        if not_before is not None:
+            scheduled = max(scheduled, not_before.timestamp())
+        try:
+            await self._marks.set(enqueued_marker(task_id), "1")
+            await self.by_priority[priority].enqueue(
+                EXECUTE_TASK_JOB,
+                key=f"task:{task_id}:{uuid.uuid4().hex[:8]}",
+                task_id=str(task_id),
+                scheduled=int(scheduled) if scheduled > time.time() + 0.5 else 0,
+                timeout=timeout_seconds,
+                retries=1,
+                ttl=600,
+                meta={"trace": tracing.carrier()},  # the job's span continues the enqueuing request's trace
+            )
+            return True
+        except (RedisError, OSError):
+            # No marker without a job, or the sweep would wait for a job that never comes.
+            with contextlib.suppress(RedisError, OSError):
+                await self._marks.delete(enqueued_marker(task_id))
+            return False
+
+    async def forget(self, task_id: uuid.UUID | str) -> None:
+        """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._marks.delete(enqueued_marker(task_id), queue_attempts_key(task_id))
+
+    async def count_queue_attempt(self, task_id: uuid.UUID | str) -> int:
+        """One more time the sweep had to queue the task; counts within a day."""
+        key = queue_attempts_key(task_id)
+        attempts = int(await self._marks.incr(key))
+        await self._marks.expire(key, 24 * 60 * 60)
+        return attempts
+
+    async def is_enqueued(self, task_id: uuid.UUID | str) -> bool:
+        return bool(await self._marks.exists(enqueued_marker(task_id)))
+
+    async def disconnect(self) -> None:
+        for queue in (*self.by_priority.values(), self.maintenance):
+            await queue.disconnect()
+        await self._client.aclose()
+        await self._marks.aclose()

@@ -1,0 +1,108 @@
+"""JWT access tokens: Ed25519 signatures (JOSE alg `Ed25519`, RFC 9864), a `kid` on every token.
+
+Keys come from GATEWAY_JWT_PRIVATE_KEYS (a JWK set; the first key signs, all of them verify, which is
+how rotation works). In development a missing key set is generated once and kept in the data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OKPKey
+
+ALGORITHM = "Ed25519"
+AUDIENCE = "assistant-gateway"
+
+
+class InvalidToken(Exception):
+    """The bearer token is malformed, expired, or not signed by one of our keys."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: str | None
+    expires_at: int
+
+
+class TokenKeys:
+    def __init__(self, key_set: KeySet, *, issuer: str, ttl_seconds: int) -> None:
+        if not key_set.keys:
+            raise ValueError("the JWT key set is empty")
+        self._key_set = key_set
+        self._signing_key = key_set.keys[0]
+        self.issuer = issuer
+        self.ttl_seconds = ttl_seconds
+
+    @property
+    def signing_kid(self) -> str:
+        return str(self._signing_key.kid)
+
+    def public_jwks(self) -> dict[str, Any]:
+        return self._key_set.as_dict(private=False)
+
+    def issue(self, user_id: uuid.UUID, *, session_id: str | None = None, now: int | None = None) -> str:
+        issued = int(time.time()) if now is None else now
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": str(user_id),
+            "iat": issued,
+            "exp": issued + self.ttl_seconds,
+            "jti": secrets.token_urlsafe(12),
+        }
+        if session_id is not None:
+            claims["sid"] = session_id
+        header = {"alg": ALGORITHM, "kid": self.signing_kid, "typ": "JWT"}
+        return jwt.encode(header, claims, self._signing_key, algorithms=[ALGORITHM])
+
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            decoded = jwt.decode(token, self._key_set, algorithms=[ALGORITHM])
+            registry = jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": AUDIENCE},
+                sub={"essential": True},
+                exp={"essential": True},
+            )
+            registry.validate(decoded.claims)
+            if decoded.header.get("alg") != ALGORITHM:
+                raise InvalidToken("unexpected algorithm")
+            return AccessClaims(
+                user_id=uuid.UUID(str(decoded.claims["sub"])),
+                session_id=decoded.claims.get("sid"),
+                expires_at=int(decoded.claims["exp"]),
+            )
+        except (JoseError, ValueError, KeyError, TypeError) as error:
+            raise InvalidToken(str(error)) from None
+
+
+def generate_key_set() -> KeySet:
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": f"k-{secrets.token_hex(4)}"})
+    return KeySet([key])
+
+
+def load_key_set(raw: str) -> KeySet:
+    return KeySet.import_key_set(json.loads(raw))
+
+
+def dev_key_set(data_dir: Path) -> KeySet:
+    """The development key set, generated on first use and kept (owner-only) in the data folder."""
+    path = data_dir / "keys" / "jwt-keys.json"
+    if path.exists():
+        return load_key_set(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_set = generate_key_set()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(key_set.as_dict(private=True), handle)
+    return key_set

@@ -10,7 +10,7 @@ from sqlalchemy import Select, false, select
 
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import Integration
+from models import Integration, IntegrationTokenEvent
 
 integrations = Integration.__table__  # type: ignore[attr-defined]
 
@@ -46,3 +46,12 @@ def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
     if spec_filter.statuses:
         where.append(integrations.c.status.in_(spec_filter.statuses))
     return PageSpec(base=select(*PUBLIC_COLUMNS), parent=integrations.c.user_id, where=tuple(where))
+
+
+token_events = IntegrationTokenEvent.__table__  # type: ignore[attr-defined]
+TOKEN_EVENT_ORDER = Order("ite-", (token_events.c.attempted_at, token_events.c.id), descending=True)
+
+
+def token_events_of_integration(_: object) -> PageSpec:
+    """The refresh and revocation history of one integration (the parent is visible to the viewer)."""
+    return PageSpec(base=select(*token_events.c), parent=token_events.c.integration_id)

@@ -13,11 +13,18 @@ from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
 from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
-from loaders.integrations import INTEGRATION_ORDERS, IntegrationFilter
-from models.integrations import IntegrationProvider, IntegrationStatus
+from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER, IntegrationFilter
+from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 
 ProviderEnum = strawberry.enum(IntegrationProvider, name="IntegrationProvider")
 IntegrationStatusEnum = strawberry.enum(IntegrationStatus, name="IntegrationStatus")
+TokenEventKindEnum = strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
+TokenEventOutcomeEnum = strawberry.enum(
+    TokenEventOutcome,
+    name="IntegrationTokenEventOutcome",
+    description="`REFUSED`: the provider answered with an OAuth error; `UNAVAILABLE`: network, timeout or 5xx; "
+    "`UNSUPPORTED`: the provider offers no revocation.",
+)
 
 
 @strawberry.type
@@ -42,6 +49,25 @@ class IntegrationMetadata:
     organization_id: str | None = None
     last_error: IntegrationError | None = None
     sync_stats: IntegrationSyncStats | None = None
+
+
+@strawberry.type(description="One refresh or revocation of an integration's tokens, and how it went (kept 30 days).")
+class IntegrationTokenEvent:
+    kind: TokenEventKindEnum
+    outcome: TokenEventOutcomeEnum
+    error_code: str | None = strawberry.field(description="The provider's error code, e.g. `invalid_grant`.")
+    duration_ms: int | None
+    attempted_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> IntegrationTokenEvent:
+        return cls(
+            kind=TokenEventKind(row.kind),
+            outcome=TokenEventOutcome(row.outcome),
+            error_code=row.error_code,
+            duration_ms=row.duration_ms,
+            attempted_at=row.attempted_at,
+        )
 
 
 @strawberry.enum
@@ -89,6 +115,20 @@ class IntegrationNode(Node):
     @strawberry.field
     def metadata(self) -> IntegrationMetadata:
         return from_json(IntegrationMetadata, self.raw_metadata)
+
+    @strawberry.field(description="Its token refreshes and revocations, newest first (kept 30 days).")
+    async def token_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[IntegrationTokenEvent]:
+        request = page_request(TOKEN_EVENT_ORDER, first=first, after=after, last=last, before=before)
+        return await load_connection(
+            info.context.loaders.token_events_of_integration, self.pk, request, IntegrationTokenEvent.from_row
+        )
 
 
 async def integrations_connection(

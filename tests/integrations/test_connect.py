@@ -199,3 +199,24 @@ async def test_integration_providers_lists_each_with_scopes_and_capabilities(gql
     gmail = providers["GMAIL"]
     assert "email.send" in gmail["capabilities"]
     assert {"name": GMAIL_SEND, "description": "Send mail as you.", "capabilities": ["email.send"]} in gmail["scopes"]
+
+
+async def test_other_provider_errors_go_back_as_exchange_failed(
+    gql: GraphQLClient, browser: Browser, member: SignedUp, pg: asyncpg.Connection
+) -> None:
+    callback = await _callback_url(gql, browser, member)
+    state = query_of(callback)["state"]
+    answer = await browser.http.get(
+        "http://gateway.test/oauth/callback/gmail", params={"state": state, "error": "server_error"}
+    )
+    assert answer.status_code == 303
+    assert query_of(answer.headers["location"]) == {"error": "exchange_failed"}
+    assert await stored(pg, member) == []
+
+
+async def test_connection_attempts_are_limited_per_user(gql: GraphQLClient, member: SignedUp) -> None:
+    for _ in range(30):
+        assert (await start(gql, member))["errors"] == []
+    refused = await start(gql, member)
+    assert [e["code"] for e in refused["errors"]] == ["RATE_LIMITED"] and refused["errors"][0]["retryAfter"] > 0
+    assert refused["authorizationUrl"] is None

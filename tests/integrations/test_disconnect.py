@@ -72,6 +72,18 @@ async def test_revocation_is_best_effort_and_its_outcome_recorded(
         assert payload["integration"]["status"] == "DISCONNECTED"
     assert await history(pg, gmail) == [("revoke", "unavailable", "HTTP 503")]
     assert await history(pg, hubspot) == [("revoke", "unsupported", None)]
+    # The history is in the graph too, per integration, newest first.
+    data = await gql.data(
+        """query($filter: IntegrationFilter) { viewer { integrations(filter: $filter, orderBy: PROVIDER_ASC) {
+        nodes { provider tokenEvents { totalCount nodes { kind outcome errorCode durationMs } } } } } }""",
+        {"filter": {"status": ["DISCONNECTED"]}},
+        token=member.token,
+    )
+    events = {node["provider"]: node["tokenEvents"] for node in data["viewer"]["integrations"]["nodes"]}
+    assert events["GMAIL"]["totalCount"] == 1
+    assert events["GMAIL"]["nodes"][0]["kind"] == "REVOKE" and events["GMAIL"]["nodes"][0]["outcome"] == "UNAVAILABLE"
+    assert events["GMAIL"]["nodes"][0]["errorCode"] == "HTTP 503"
+    assert events["HUBSPOT"]["nodes"][0]["outcome"] == "UNSUPPORTED"
 
 
 async def test_every_status_change_is_pushed_live(

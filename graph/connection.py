@@ -8,20 +8,27 @@ order is refused by another.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import strawberry
 from sqlalchemy import BigInteger, DateTime, Integer, Row, SmallInteger, String
 from sqlalchemy.dialects.postgresql import UUID
 from strawberry.relay import PageInfo
+from strawberry.types import Info as StrawberryInfo
 
 from graph.errors import bad_input
 from loaders.base import ConnectionLoaders
 from loaders.pagination import Order, Page, PageRequest
+
+if TYPE_CHECKING:
+    from loaders import Loaders
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
@@ -150,3 +157,92 @@ async def load_connection(
     )
     count_key = (parent_id, request.filters)
     return Connection(edges=edges, page_info=page_info, _total=lambda: loaders.counts.load(count_key))
+
+
+FilterInputT = TypeVar("FilterInputT")
+ConnectionBuilder = Callable[
+    [Any, uuid.UUID, int | None, str | None, int | None, str | None, Any, Any], Awaitable["Connection[Any]"]
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListArguments(Generic[NodeT, FilterInputT]):
+    """What a connection field shows of a list: its node type, its filter input, its order enum and the
+    default order (`orderBy: X! = DEFAULT`; or `orderBy: X = null`, meaning the default)."""
+
+    node: type[NodeT]
+    filter_input: type[FilterInputT]
+    order: type[Enum]
+    default_order: Enum
+    order_required: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Listing(ListArguments[NodeT, FilterInputT]):
+    """A list answered through the keyset loaders: also what its filter input means to them and their
+    orders by name."""
+
+    to_filter: Callable[[FilterInputT | None], Hashable]
+    orders: Mapping[str, Order]
+
+    def builder(self, loaders: Callable[[Loaders], ConnectionLoaders]) -> ConnectionBuilder:
+        """filter -> page request -> one batched page load, for the lists `loaders` picks."""
+        build_node = cast("Callable[[Row[Any]], NodeT]", self.node.from_row)  # type: ignore[attr-defined]
+
+        async def build(
+            info: Any,
+            parent_id: uuid.UUID,
+            first: int | None,
+            after: str | None,
+            last: int | None,
+            before: str | None,
+            filter: FilterInputT | None,
+            order_by: Enum | None,
+        ) -> Connection[NodeT]:
+            order = self.orders[(order_by or self.default_order).value]
+            request = page_request(
+                order, first=first, after=after, last=last, before=before, filters=self.to_filter(filter)
+            )
+            return await load_connection(loaders(info.context.loaders), parent_id, request, build_node)
+
+        return build
+
+
+def connection_field(
+    listing: ListArguments[Any, Any],
+    build: ConnectionBuilder,
+    *,
+    description: str,
+    parent_id: Callable[[Any, Any], uuid.UUID | None] = lambda root, info: root.pk,
+    nullable: bool = False,
+) -> Any:
+    """A connection field with the arguments every list takes (`first/after/last/before`, `filter`,
+    `orderBy`), answered by `build` for the parent `parent_id(root, info)` (the parent object's key by
+    default); a nullable field answers null where there is no parent (e.g. for an anonymous viewer)."""
+    order_default: Enum | None = listing.default_order if listing.order_required else None
+
+    async def resolve(root: Any, info: Any, **arguments: Any) -> Connection[Any] | None:
+        parent = parent_id(root, info)
+        if parent is None:
+            return None
+        page = [arguments.get(name) for name in ("first", "after", "last", "before", "filter")]
+        return await build(info, parent, *page, arguments.get("order_by", order_default))
+
+    def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+    answer: Any = Connection[listing.node]  # type: ignore[name-defined]
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=StrawberryInfo),
+            parameter("first", int | None),
+            parameter("after", str | None),
+            parameter("last", int | None),
+            parameter("before", str | None),
+            parameter("filter", listing.filter_input | None),
+            parameter("order_by", listing.order if listing.order_required else listing.order | None, order_default),
+        ],
+        return_annotation=answer | None if nullable else answer,
+    )
+    return strawberry.field(resolver=resolve, description=description)

@@ -31,6 +31,8 @@ from graphql.error import GraphQLError as _GraphQLError
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
+from graph.errors import RequestErrorCode
+
 MAX_NAME_LENGTH = 100  # aliases, fields, fragments, variables: a response key is repeated per object
 
 
@@ -225,6 +227,6 @@ class QueryTextLimit(SchemaExtension):
         if query is not None and len(query) > self.max_bytes:
             raise _GraphQLError(
                 f"The document has {len(query)} characters; at most {self.max_bytes} are allowed.",
-                extensions={"code": "QUERY_TOO_LARGE", "limit": self.max_bytes},
+                extensions={"code": RequestErrorCode.QUERY_TOO_LARGE.value, "limit": self.max_bytes},
             )
         yield

@@ -8,9 +8,8 @@ from enum import StrEnum
 import strawberry
 from graphql import GraphQLError
 
-from resolvers.problems import ErrorCode, Problem
-
-ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="Stable codes of UserError.")
+from graph.enums import ErrorCode
+from resolvers.problems import Problem
 
 
 class RequestErrorCode(StrEnum):
@@ -21,10 +20,16 @@ class RequestErrorCode(StrEnum):
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # APQ: send the text with the hash
     PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"  # not one of the trusted documents
+    NOT_FOUND = "NOT_FOUND"  # a subscription's object does not exist or is not the viewer's
+    UNAVAILABLE = "UNAVAILABLE"  # the event stream broke
+    RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 
 
-def request_error(message: str, code: RequestErrorCode) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code.value})
+def request_error(message: str, code: RequestErrorCode, **extensions: object) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code.value, **extensions})
 
 
 def bad_input(message: str) -> GraphQLError:

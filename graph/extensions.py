@@ -141,16 +141,19 @@ class QueryCostLimiter(SchemaExtension):
                 execution.context.cost = cost  # for the operation's span (graph/telemetry.py)
             limit = self.limits.limit
             if cost > limit:
-                raise GraphQLError(
+                raise request_error(
                     f"The query could build {cost} objects; at most {limit} are allowed. Ask for smaller "
                     "pages or fewer nested lists.",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit},
+                    RequestErrorCode.QUERY_TOO_COMPLEX,
+                    cost=cost,
+                    limit=limit,
                 )
             wait = await self.limits.spend(execution.context, cost)
             if wait is not None:
-                raise GraphQLError(
+                raise request_error(
                     f"Query cost budget spent; try again in {wait} seconds.",
-                    extensions={"code": "RATE_LIMITED", "retryAfter": wait},
+                    RequestErrorCode.RATE_LIMITED,
+                    retryAfter=wait,
                 )
         yield
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.errors import RequestErrorCode
+
 # How much body a request may carry, by request: uploads (multipart) will get their own, larger limit
 # here; every other request gets the general one.
 BodyLimitFor = Callable[[Scope], int]
@@ -37,7 +39,7 @@ def too_large_response(limit: int) -> tuple[Message, Message]:
             "errors": [
                 {
                     "message": f"The request body is larger than {limit} bytes.",
-                    "extensions": {"code": "PAYLOAD_TOO_LARGE", "limit": limit},
+                    "extensions": {"code": RequestErrorCode.PAYLOAD_TOO_LARGE.value, "limit": limit},
                 }
             ]
         }

@@ -4,8 +4,13 @@ becomes the payload's `errors`; the use case's after-commit hooks (events, jobs)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import strawberry
+from strawberry.permission import BasePermission
 
 from graph.context import Info
 from graph.errors import UserError, user_errors
@@ -40,3 +45,82 @@ async def mutate(
             return payload(errors=user_errors(rejected.problems))
     await unit.run_hooks()
     return answer(result)
+
+
+Work = Callable[[UnitOfWork], Awaitable[T]]
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """What a mutation's payload holds beside `errors` (name -> type, each null when refused), and how
+    the use case's result fills it."""
+
+    fields: Mapping[str, Any]
+    values: Callable[[T], Mapping[str, Any]]
+
+
+NOTHING: Answer[Any] = Answer({}, lambda _: {})
+
+
+def node_answer(name: str, node: Any) -> Answer[Any]:
+    """The payload holds the changed object as `name` (e.g. `task: Task`), built from the row."""
+    return Answer({name: node | None}, lambda row: {name: node.from_row(row)})
+
+
+def _pascal(snake: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+
+
+def _payload_type(name: str, answer: Answer[Any], description: str | None) -> type:
+    annotations = {**answer.fields, "errors": list[UserError]}
+    namespace: dict[str, Any] = {"__annotations__": annotations, "__module__": __name__}
+    namespace.update(dict.fromkeys(answer.fields))
+    namespace["errors"] = strawberry.field(default_factory=list)
+    return strawberry.type(type(name, (), namespace), description=description)
+
+
+def _input_type(name: str, base: type) -> type:
+    """The mutation's own input type, `<Mutation>Input`, for a mutation that takes a shared one (an ID)."""
+    return strawberry.input(type(name, (base,), {"__module__": base.__module__}))
+
+
+def mutation(
+    answer: Answer[Any] | type,
+    *,
+    description: str | None = None,
+    payload_description: str | None = None,
+    permission_classes: list[type[BasePermission]] | None = None,
+) -> Callable[[Callable[..., Work[Any]]], Any]:
+    """A Relay mutation from a plan: `plan(self, info, input)` says what to do as the unit of work it
+    returns, and `mutate` runs it. The payload type is `<Mutation>Payload` holding `answer` and `errors`
+    (or `answer` itself, a payload class with `of(result)`); an `input` typed with a shared input class
+    gets its own `<Mutation>Input` subclass. Names follow the mutation's, so they cannot drift."""
+
+    def decorate(plan: Callable[..., Work[Any]]) -> Any:
+        name = _pascal(plan.__name__)
+        if isinstance(answer, Answer):
+            payload: Any = _payload_type(f"{name}Payload", answer, payload_description)
+            build: Callable[[Any], Any] = lambda result: payload(**answer.values(result))  # noqa: E731
+        else:
+            payload, build = answer, answer.of  # type: ignore[attr-defined]
+        signature = inspect.signature(plan)
+        parameters = []
+        for parameter in signature.parameters.values():
+            hint = parameter.annotation
+            if parameter.name == "input" and isinstance(hint, str):
+                hint = eval(hint, plan.__globals__)  # a name the plan's module imported
+            if parameter.name == "input" and isinstance(hint, type) and hint.__name__ != f"{name}Input":
+                parameter = parameter.replace(annotation=_input_type(f"{name}Input", hint))
+            parameters.append(parameter)
+
+        async def resolve(self: Any, info: Info, **arguments: Any) -> Any:
+            return await mutate(info, plan(self, info, **arguments), build, payload)
+
+        resolve.__name__ = resolve.__qualname__ = plan.__name__
+        resolve.__module__ = plan.__module__
+        resolve.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=parameters, return_annotation=payload
+        )
+        return strawberry.mutation(resolve, description=description, permission_classes=permission_classes)
+
+    return decorate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,17 +21,26 @@ class IsAuthenticated(BasePermission):
     """A signed-in user whose account still exists (a deleted account can do nothing)."""
 
     message = "Sign in first."
-    error_extensions = {"code": "UNAUTHENTICATED"}  # noqa: RUF012
+    error_extensions = {"code": RequestErrorCode.UNAUTHENTICATED.value}  # noqa: RUF012
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return await info.context.active_viewer() is not None
+
+
+SIGNED_IN: list[type[BasePermission]] = [IsAuthenticated]
+
+
+def viewer_id(info: Info) -> uuid.UUID:
+    """The signed-in viewer's id, in a field guarded by `IsAuthenticated` (which ran first)."""
+    assert info.context.viewer is not None
+    return info.context.viewer.user_id
 
 
 class IsOperator(BasePermission):
     """Operators change the shared MCP agent registry."""
 
     message = "Only operators can do this."
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+    error_extensions = {"code": RequestErrorCode.FORBIDDEN.value}  # noqa: RUF012
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         row = await info.context.active_viewer()
@@ -38,6 +48,9 @@ class IsOperator(BasePermission):
             # One instance serves every request: raise, rather than change this denial's message.
             raise request_error(IsAuthenticated.message, RequestErrorCode.UNAUTHENTICATED)
         return row.role == UserRole.OPERATOR
+
+
+OPERATORS: list[type[BasePermission]] = [IsOperator]
 
 
 class DeletedAccountsAreAnonymous(SchemaExtension):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import strawberry
 from graphql import GraphQLError, GraphQLObjectType
@@ -15,8 +14,7 @@ from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.field import StrawberryField
 
 from gateway.settings import Settings
-from graph.agent_mutations import AgentsMutation
-from graph.agents import AgentsQuery, MCPAgentNode
+from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
 from graph.documents import DocumentNode
@@ -24,8 +22,7 @@ from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
 from graph.node import Node, resolve_nodes
-from graph.task_mutations import TasksMutation, TasksSubscription
-from graph.tasks import TaskNode
+from graph.tasks import TaskNode, TasksMutation, TasksSubscription
 from graph.users import UserNode, UsersMutation, UsersQuery
 
 log = logging.getLogger("gateway.graph")
@@ -110,7 +107,7 @@ def _fields_with_arguments(schema: strawberry.Schema) -> list[StrawberryField]:
     return fields
 
 
-def printed_schema(types: Sequence[type] = ()) -> str:
+def printed_schema() -> str:
     from strawberry.printer import print_schema
 
     return print_schema(build_schema(Settings())) + "\n"

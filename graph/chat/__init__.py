@@ -1,6 +1,6 @@
 """Chat: sessions, messages, their mutations and live subscriptions."""
 
-from graph.chat.schema import ChatMutation
+from graph.chat.mutations import ChatMutation
 from graph.chat.subscriptions import ChatSubscription
 from graph.chat.types import ChatSessionNode, MessageNode
 

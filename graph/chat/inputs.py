@@ -1,15 +1,54 @@
-"""Inputs and payloads of the chat mutations."""
+"""Chat inputs: the lists' filters and orders, and the mutations' inputs."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import strawberry
 
-from graph.chat.types import ChatSessionNode, MessageNode
-from graph.errors import UserError
+from graph.enums import MessageRole, SessionStatus
 from graph.input_limits import MESSAGE, NAME, TITLE, limited
 from graph.jsondata import JSON
+from loaders.chat import MessageFilter, SessionFilter
+
+
+@strawberry.enum
+class ChatSessionOrder(Enum):
+    LAST_ACTIVITY_DESC = "LAST_ACTIVITY_DESC"
+    LAST_ACTIVITY_ASC = "LAST_ACTIVITY_ASC"
+    CREATED_AT_DESC = "CREATED_AT_DESC"
+    CREATED_AT_ASC = "CREATED_AT_ASC"
+
+
+@strawberry.enum
+class MessageOrder(Enum):
+    OLDEST_FIRST = "OLDEST_FIRST"
+    NEWEST_FIRST = "NEWEST_FIRST"
+
+
+@strawberry.input(
+    name="ChatSessionFilter",
+    description="Which sessions to list. Without `status`: active and archived ones; "
+    "deleted sessions appear only when `status` asks for DELETED.",
+)
+class ChatSessionFilterInput:
+    status: list[SessionStatus] | None = None
+
+
+def chat_session_filter(filter: ChatSessionFilterInput | None) -> SessionFilter:
+    if filter is None or not filter.status:
+        return SessionFilter()
+    return SessionFilter(statuses=tuple(sorted(set(filter.status))))
+
+
+@strawberry.input(name="MessageFilter")
+class MessageFilterInput:
+    role: list[MessageRole] | None = None
+
+
+def message_filter(filter: MessageFilterInput | None) -> MessageFilter:
+    return MessageFilter(roles=tuple(sorted(filter.role or []))) if filter is not None else MessageFilter()
 
 
 @strawberry.input
@@ -71,23 +110,13 @@ class UpdateChatSessionInput:
 
 
 @strawberry.input
-class ArchiveChatSessionInput:
-    session_id: strawberry.ID
-
-
-@strawberry.input
-class UnarchiveChatSessionInput:
-    session_id: strawberry.ID
-
-
-@strawberry.input
-class DeleteChatSessionInput:
+class ChatSessionIdInput:
     session_id: strawberry.ID
 
 
 @strawberry.input(description="Sessions can be restored for 30 days after deletion.")
-class RestoreChatSessionInput:
-    session_id: strawberry.ID
+class RestoreChatSessionInput(ChatSessionIdInput):
+    """Input of `restoreChatSession` (its own, for its description)."""
 
 
 @strawberry.input
@@ -106,62 +135,5 @@ class EditMessageInput:
 
 
 @strawberry.input
-class DeleteMessageInput:
+class MessageIdInput:
     message_id: strawberry.ID
-
-
-@strawberry.type
-class ChatSessionPayload:
-    chat_session: ChatSessionNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class MessagePayload:
-    message: MessageNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class CreateChatSessionPayload(ChatSessionPayload):
-    """Answer of `createChatSession`."""
-
-
-@strawberry.type
-class UpdateChatSessionPayload(ChatSessionPayload):
-    """Answer of `updateChatSession`."""
-
-
-@strawberry.type
-class ArchiveChatSessionPayload(ChatSessionPayload):
-    """Answer of `archiveChatSession`."""
-
-
-@strawberry.type
-class UnarchiveChatSessionPayload(ChatSessionPayload):
-    """Answer of `unarchiveChatSession`."""
-
-
-@strawberry.type
-class DeleteChatSessionPayload(ChatSessionPayload):
-    """Answer of `deleteChatSession`."""
-
-
-@strawberry.type
-class RestoreChatSessionPayload(ChatSessionPayload):
-    """Answer of `restoreChatSession`."""
-
-
-@strawberry.type
-class SendMessagePayload(MessagePayload):
-    """Answer of `sendMessage`."""
-
-
-@strawberry.type
-class EditMessagePayload(MessagePayload):
-    """Answer of `editMessage`."""
-
-
-@strawberry.type
-class DeleteMessagePayload(MessagePayload):
-    """Answer of `deleteMessage`."""

@@ -68,7 +68,7 @@ async def _checked_session(info: Info, session_id: str) -> tuple[uuid.UUID, int]
     finally:
         await db.close()
     if row is None:
-        raise GraphQLError("No such chat session.", extensions={"code": "NOT_FOUND"})
+        raise request_error("No such chat session.", RequestErrorCode.NOT_FOUND)
     return pk, int(row.message_count or 0)
 
 
@@ -90,7 +90,7 @@ async def _replay(
 
 
 def _interrupted(error: StreamInterrupted) -> GraphQLError:
-    return GraphQLError(str(error), extensions={"code": "UNAVAILABLE"})
+    return request_error(str(error), RequestErrorCode.UNAVAILABLE)
 
 
 @strawberry.type

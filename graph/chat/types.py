@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, load_connection, page_request
+from graph.chat.inputs import (
+    ChatSessionFilterInput,
+    ChatSessionOrder,
+    MessageFilterInput,
+    MessageOrder,
+    chat_session_filter,
+    message_filter,
+)
+from graph.connection import Listing, connection_field
 from graph.context import Info
+from graph.enums import MessageRole, SessionStatus
 from graph.jsondata import JSON, from_json
 from graph.node import Node, build, columns, register_node
-from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS, MessageFilter, SessionFilter
-from models.chat import MessageRole, SessionStatus
+from graph.tasks.types import tasks_field
+from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS
 
 if TYPE_CHECKING:
     from graph.documents import DocumentNode
-    from graph.tasks import TaskFilterInput, TaskNode, TaskOrder
-
-ChatSessionStatus = strawberry.enum(SessionStatus, name="ChatSessionStatus")
-MessageRoleEnum = strawberry.enum(MessageRole, name="MessageRole")
 
 
 @strawberry.type
@@ -95,33 +99,6 @@ class MessageMetadata:
     ai_metadata: AiMetadata | None = None
 
 
-@strawberry.enum
-class ChatSessionOrder(Enum):
-    LAST_ACTIVITY_DESC = "LAST_ACTIVITY_DESC"
-    LAST_ACTIVITY_ASC = "LAST_ACTIVITY_ASC"
-    CREATED_AT_DESC = "CREATED_AT_DESC"
-    CREATED_AT_ASC = "CREATED_AT_ASC"
-
-
-@strawberry.enum
-class MessageOrder(Enum):
-    OLDEST_FIRST = "OLDEST_FIRST"
-    NEWEST_FIRST = "NEWEST_FIRST"
-
-
-@strawberry.input(
-    description="Which sessions to list. Without `status`: active and archived ones; "
-    "deleted sessions appear only when `status` asks for DELETED."
-)
-class ChatSessionFilter:
-    status: list[ChatSessionStatus] | None = None
-
-
-@strawberry.input(name="MessageFilter")
-class MessageFilterInput:
-    role: list[MessageRoleEnum] | None = None
-
-
 @strawberry.type(name="Message", description="One message of a chat session.")
 class MessageNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
@@ -138,7 +115,7 @@ class MessageNode(Node):
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[dict[str, Any] | None]
-    role: MessageRoleEnum
+    role: MessageRole
     content: str
     token_count: int | None
     processing_time_ms: int | None
@@ -162,6 +139,16 @@ class MessageNode(Node):
         return ChatSessionNode.from_row(row) if row is not None else None
 
 
+MESSAGES = Listing(
+    node=MessageNode,
+    filter_input=MessageFilterInput,
+    to_filter=message_filter,
+    order=MessageOrder,
+    default_order=MessageOrder.OLDEST_FIRST,
+    orders=MESSAGE_ORDERS,
+)
+
+
 @strawberry.type(name="ChatSession", description="A conversation between the user and the assistant.")
 class ChatSessionNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
@@ -177,7 +164,7 @@ class ChatSessionNode(Node):
     pk: strawberry.Private[uuid.UUID]
     raw_context: strawberry.Private[dict[str, Any] | None]
     title: str | None
-    status: ChatSessionStatus
+    status: SessionStatus
     message_count: int
     last_activity_at: datetime
     created_at: datetime
@@ -192,68 +179,24 @@ class ChatSessionNode(Node):
     def context_data(self) -> ChatContext:
         return from_json(ChatContext, self.raw_context)
 
-    @strawberry.field(description="Messages, oldest first by default.")
-    async def messages(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: MessageFilterInput | None = None,
-        order_by: MessageOrder = MessageOrder.OLDEST_FIRST,
-    ) -> Connection[MessageNode]:
-        roles = tuple(sorted(MessageRole(r.value) for r in (filter.role or []))) if filter else ()
-        request = page_request(
-            MESSAGE_ORDERS[order_by.value],
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            filters=MessageFilter(roles=roles),
-        )
-        return await load_connection(info.context.loaders.messages_of_session, self.pk, request, MessageNode.from_row)
-
-    @strawberry.field(description="Tasks run from this session, newest first by default.")
-    async def tasks(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: Annotated[TaskFilterInput, strawberry.lazy("graph.tasks")] | None = None,
-        order_by: Annotated[TaskOrder, strawberry.lazy("graph.tasks")] | None = None,
-    ) -> Connection[Annotated[TaskNode, strawberry.lazy("graph.tasks")]]:
-        from graph.tasks import task_connection
-
-        return await task_connection(
-            info, info.context.loaders.tasks_of_session, self.pk, first, after, last, before, filter, order_by
-        )
-
-
-async def sessions_connection(
-    info: Info,
-    owner_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: ChatSessionFilter | None,
-    order_by: ChatSessionOrder,
-) -> Connection[ChatSessionNode]:
-    statuses = SessionFilter().statuses
-    if filter is not None and filter.status:
-        statuses = tuple(sorted({SessionStatus(status.value) for status in filter.status}))
-    request = page_request(
-        SESSION_ORDERS[order_by.value],
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        filters=SessionFilter(statuses=statuses),
+    messages = connection_field(
+        MESSAGES,
+        MESSAGES.builder(lambda loaders: loaders.messages_of_session),
+        description="Messages, oldest first by default.",
     )
-    return await load_connection(info.context.loaders.sessions_of_user, owner_id, request, ChatSessionNode.from_row)
+    tasks = tasks_field(
+        lambda loaders: loaders.tasks_of_session, "Tasks run from this session, newest first by default."
+    )
+
+
+CHAT_SESSIONS = Listing(
+    node=ChatSessionNode,
+    filter_input=ChatSessionFilterInput,
+    to_filter=chat_session_filter,
+    order=ChatSessionOrder,
+    default_order=ChatSessionOrder.LAST_ACTIVITY_DESC,
+    orders=SESSION_ORDERS,
+)
 
 
 async def _fetch_sessions(info: Info, pks: list[uuid.UUID]) -> list[ChatSessionNode | None]:

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.errors import UserError
+from graph.enums import IntegrationProvider, IntegrationStatus
 from graph.input_limits import URL, limited
-from graph.integrations.types import IntegrationNode, ProviderEnum
+from loaders.integrations import IntegrationFilter
 
 SCOPE = 200
 
 
+@strawberry.input(name="IntegrationFilter")
+class IntegrationFilterInput:
+    provider: list[IntegrationProvider] | None = None
+    status: list[IntegrationStatus] | None = None
+
+
+def integration_filter(filter: IntegrationFilterInput | None) -> IntegrationFilter:
+    if filter is None:
+        return IntegrationFilter()
+    return IntegrationFilter(
+        providers=tuple(sorted(set(filter.provider or []))), statuses=tuple(sorted(set(filter.status or [])))
+    )
+
+
 @strawberry.input
 class ConnectIntegrationInput:
-    provider: ProviderEnum
+    provider: IntegrationProvider
     scopes: list[str] | None = limited(
         SCOPE, default=None, description="Scopes to ask for (see `integrationProviders`); none: its defaults."
     )
@@ -22,20 +36,6 @@ class ConnectIntegrationInput:
     )
 
 
-@strawberry.type
-class ConnectIntegrationPayload:
-    authorization_url: str | None = strawberry.field(
-        default=None, description="Send the browser here; it comes back to `returnTo?integration=<id>` or `?error=`."
-    )
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class DisconnectIntegrationInput:
     integration_id: strawberry.ID
-
-
-@strawberry.type
-class DisconnectIntegrationPayload:
-    integration: IntegrationNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)

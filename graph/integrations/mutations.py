@@ -1,26 +1,22 @@
-"""`connectIntegration` and `disconnectIntegration`."""
+"""`connectIntegration` and `disconnectIntegration`. The use cases publish the integration's event and drop
+its cached token after the commit."""
 
 from __future__ import annotations
-
-import uuid
 
 import strawberry
 
 from graph.context import Info
-from graph.integrations import inputs as i
+from graph.integrations.inputs import ConnectIntegrationInput, DisconnectIntegrationInput
 from graph.integrations.types import IntegrationNode
-from graph.mutations import mutate
+from graph.mutations import Answer, Work, mutation, node_answer
 from graph.node import input_id
-from graph.permissions import IsAuthenticated
+from graph.permissions import SIGNED_IN, viewer_id
+from models import Integration
 from resolvers import integrations
 from resolvers.integration_vault import Vault
 
-SIGNED_IN = [IsAuthenticated]
-
-
-def _viewer(info: Info) -> uuid.UUID:
-    assert info.context.viewer is not None  # IsAuthenticated ran first
-    return info.context.viewer.user_id
+CONSENT_PAGE: Answer[str] = Answer({"authorization_url": str | None}, lambda url: {"authorization_url": url})
+INTEGRATION = node_answer("integration", IntegrationNode)
 
 
 def redirect_base(info: Info) -> str:
@@ -31,43 +27,34 @@ def redirect_base(info: Info) -> str:
 
 @strawberry.type
 class IntegrationsMutation:
-    @strawberry.mutation(
+    @mutation(
+        CONSENT_PAGE,
         permission_classes=SIGNED_IN,
-        description="Start connecting an application: answers the provider's consent page to send the browser to.",
+        description="Start connecting an application: answers `authorizationUrl`, the provider's consent page to "
+        "send the browser to; it comes back to `returnTo?integration=<id>` or `returnTo?error=<code>`.",
     )
-    async def connect_integration(self, info: Info, input: i.ConnectIntegrationInput) -> i.ConnectIntegrationPayload:
+    def connect_integration(self, info: Info, input: ConnectIntegrationInput) -> Work[str]:
         request = integrations.ConnectRequest(
-            provider=input.provider.value,
+            provider=input.provider,
             scopes=tuple(input.scopes) if input.scopes is not None else None,
             return_to=input.return_to,
         )
         resources = info.context.resources
-        return await mutate(
-            info,
-            lambda uow: integrations.start_connection(
-                Vault.of(resources),
-                _viewer(info),
-                request,
-                allowed_origins=resources.settings.cors_origins,
-                redirect_base=redirect_base(info),
-            ),
-            lambda url: i.ConnectIntegrationPayload(authorization_url=url),
-            i.ConnectIntegrationPayload,
+        return lambda uow: integrations.start_connection(
+            Vault.of(resources),
+            viewer_id(info),
+            request,
+            allowed_origins=resources.settings.cors_origins,
+            redirect_base=redirect_base(info),
         )
 
-    @strawberry.mutation(
+    @mutation(
+        INTEGRATION,
         permission_classes=SIGNED_IN,
         description="Revoke the tokens at the provider (where it offers that) and forget them; kept 90 days.",
     )
-    async def disconnect_integration(
-        self, info: Info, input: i.DisconnectIntegrationInput
-    ) -> i.DisconnectIntegrationPayload:
+    def disconnect_integration(self, info: Info, input: DisconnectIntegrationInput) -> Work[Integration]:
         vault = Vault.of(info.context.resources)
-        return await mutate(
-            info,
-            lambda uow: integrations.disconnect(
-                uow, vault, _viewer(info), input_id(input.integration_id, "Integration")
-            ),
-            lambda row: i.DisconnectIntegrationPayload(integration=IntegrationNode.from_row(row)),
-            i.DisconnectIntegrationPayload,
+        return lambda uow: integrations.disconnect(
+            uow, vault, viewer_id(info), input_id(input.integration_id, "Integration")
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
-from graph.integrations.types import ProviderEnum
+from graph.enums import IntegrationProvider
 from services.oauth.providers import ProviderConfig
 
 
@@ -18,7 +18,7 @@ class IntegrationScope:
 
 @strawberry.type(description="An application that can be connected, as configured on this gateway.")
 class IntegrationProviderInfo:
-    provider: ProviderEnum
+    provider: IntegrationProvider
     name: str
     configured: bool = strawberry.field(description="Client credentials are set; only then can it be connected.")
     scopes: list[IntegrationScope]

@@ -9,22 +9,13 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, load_connection, page_request
+from graph.connection import Connection, Listing, load_connection, page_request
 from graph.context import Info
+from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
+from graph.integrations.inputs import IntegrationFilterInput, integration_filter
 from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
-from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER, IntegrationFilter
-from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
-
-ProviderEnum = strawberry.enum(IntegrationProvider, name="IntegrationProvider")
-IntegrationStatusEnum = strawberry.enum(IntegrationStatus, name="IntegrationStatus")
-TokenEventKindEnum = strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
-TokenEventOutcomeEnum = strawberry.enum(
-    TokenEventOutcome,
-    name="IntegrationTokenEventOutcome",
-    description="`REFUSED`: the provider answered with an OAuth error; `UNAVAILABLE`: network, timeout or 5xx; "
-    "`UNSUPPORTED`: the provider offers no revocation.",
-)
+from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER
 
 
 @strawberry.type
@@ -53,8 +44,8 @@ class IntegrationMetadata:
 
 @strawberry.type(description="One refresh or revocation of an integration's tokens, and how it went (kept 30 days).")
 class IntegrationTokenEvent:
-    kind: TokenEventKindEnum
-    outcome: TokenEventOutcomeEnum
+    kind: TokenEventKind
+    outcome: TokenEventOutcome
     error_code: str | None = strawberry.field(description="The provider's error code, e.g. `invalid_grant`.")
     duration_ms: int | None
     attempted_at: datetime
@@ -76,12 +67,6 @@ class IntegrationOrder(Enum):
     CONNECTED_AT_DESC = "CONNECTED_AT_DESC"
 
 
-@strawberry.input(name="IntegrationFilter")
-class IntegrationFilterInput:
-    provider: list[ProviderEnum] | None = None
-    status: list[IntegrationStatusEnum] | None = None
-
-
 @strawberry.type(name="Integration", description="A connection to an outside application.")
 class IntegrationNode(Node):
     COLUMNS: ClassVar[dict[str, str]] = columns(
@@ -98,12 +83,12 @@ class IntegrationNode(Node):
     )
     pk: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[Any]
-    provider: ProviderEnum
+    provider: IntegrationProvider
     provider_user_id: str | None
     token_expires_at: datetime | None
     scopes: list[str] | None
     capabilities: list[str] | None
-    status: IntegrationStatusEnum
+    status: IntegrationStatus
     last_sync_at: datetime | None
     connected_at: datetime
     updated_at: datetime
@@ -131,26 +116,14 @@ class IntegrationNode(Node):
         )
 
 
-async def integrations_connection(
-    info: Info,
-    owner_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: IntegrationFilterInput | None,
-    order_by: IntegrationOrder,
-) -> Connection[IntegrationNode]:
-    spec_filter = IntegrationFilter()
-    if filter is not None:
-        spec_filter = IntegrationFilter(
-            providers=tuple(sorted({IntegrationProvider(p.value) for p in filter.provider or []})),
-            statuses=tuple(sorted({IntegrationStatus(s.value) for s in filter.status or []})),
-        )
-    request = page_request(
-        INTEGRATION_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
-    )
-    return await load_connection(info.context.loaders.integrations_of_user, owner_id, request, IntegrationNode.from_row)
+INTEGRATIONS = Listing(
+    node=IntegrationNode,
+    filter_input=IntegrationFilterInput,
+    to_filter=integration_filter,
+    order=IntegrationOrder,
+    default_order=IntegrationOrder.PROVIDER_ASC,
+    orders=INTEGRATION_ORDERS,
+)
 
 
 async def _fetch_integrations(info: Info, pks: list[uuid.UUID]) -> list[IntegrationNode | None]:

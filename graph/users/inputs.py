@@ -1,12 +1,11 @@
-"""Inputs and payloads of the account mutations."""
+"""Inputs of the account mutations."""
 
 from __future__ import annotations
 
 import strawberry
 
-from graph.errors import UserError
+from graph.enums import AiPersonality, BusinessType
 from graph.input_limits import EMAIL, NAME, PASSWORD, PHONE, TIMEZONE, TITLE, TOKEN, limited
-from graph.users.types import AiPersonalityEnum, BusinessTypeEnum, UserNode
 
 
 @strawberry.input
@@ -16,7 +15,7 @@ class RegisterInput:
     first_name: str = limited(NAME)
     last_name: str = limited(NAME)
     business_name: str | None = limited(TITLE, default=None)
-    business_type: BusinessTypeEnum | None = None
+    business_type: BusinessType | None = None
     phone: str | None = limited(PHONE, default=None, description="International format, e.g. +61299990000.")
     timezone: str | None = limited(TIMEZONE, default=None, description="IANA name; Australia/Sydney if unset.")
 
@@ -29,11 +28,6 @@ class LoginInput:
 
 @strawberry.input
 class RefreshTokenInput:
-    refresh_token: str = limited(TOKEN)
-
-
-@strawberry.input
-class LogoutInput:
     refresh_token: str = limited(TOKEN)
 
 
@@ -68,7 +62,7 @@ class UpdateProfileInput:
     first_name: str | None = limited(NAME, default=None)
     last_name: str | None = limited(NAME, default=None)
     business_name: str | None = limited(TITLE, default=None)
-    business_type: BusinessTypeEnum | None = strawberry.UNSET
+    business_type: BusinessType | None = strawberry.UNSET
     phone: str | None = limited(PHONE, default=None)
     timezone: str | None = limited(TIMEZONE, default=None)
 
@@ -82,7 +76,7 @@ class NotificationPreferencesInput:
 
 @strawberry.input
 class AiPreferencesInput:
-    personality: AiPersonalityEnum | None = None
+    personality: AiPersonality | None = None
     proactive_mode: bool | None = None
     auto_suggestions: bool | None = None
 
@@ -110,89 +104,3 @@ class ChangePasswordInput:
 @strawberry.input
 class DeleteAccountInput:
     password: str = limited(PASSWORD)
-
-
-@strawberry.type
-class SignInPayload:
-    user: UserNode | None = None
-    access_token: str | None = None
-    refresh_token: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class UserPayload:
-    user: UserNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class ErrorsPayload:
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type(description="The new account, signed in.")
-class RegisterPayload(SignInPayload):
-    """Answer of `register`."""
-
-
-@strawberry.type(description="A new session.")
-class LoginPayload(SignInPayload):
-    """Answer of `login`."""
-
-
-@strawberry.type(description="A new access token and the refresh token that replaces the one sent.")
-class RefreshTokenPayload(SignInPayload):
-    """Answer of `refreshToken`."""
-
-
-@strawberry.type
-class LogoutPayload(ErrorsPayload):
-    """Answer of `logout`."""
-
-
-@strawberry.type
-class LogoutEverywherePayload(ErrorsPayload):
-    """Answer of `logoutEverywhere`."""
-
-    revoked_sessions: int = 0
-
-
-@strawberry.type
-class RequestEmailVerificationPayload(ErrorsPayload):
-    """Answer of `requestEmailVerification`."""
-
-
-@strawberry.type
-class VerifyEmailPayload(UserPayload):
-    """Answer of `verifyEmail`."""
-
-
-@strawberry.type(description="The same answer whether or not the account exists.")
-class RequestPasswordResetPayload(ErrorsPayload):
-    """Answer of `requestPasswordReset`."""
-
-
-@strawberry.type
-class ResetPasswordPayload(ErrorsPayload):
-    """Answer of `resetPassword`."""
-
-
-@strawberry.type
-class UpdateProfilePayload(UserPayload):
-    """Answer of `updateProfile`."""
-
-
-@strawberry.type
-class UpdatePreferencesPayload(UserPayload):
-    """Answer of `updatePreferences`."""
-
-
-@strawberry.type
-class ChangePasswordPayload(UserPayload):
-    """Answer of `changePassword`."""
-
-
-@strawberry.type
-class DeleteAccountPayload(ErrorsPayload):
-    """Answer of `deleteAccount`."""

@@ -8,24 +8,23 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.chat.types import ChatSessionFilter, ChatSessionNode, ChatSessionOrder, sessions_connection
-from graph.connection import Connection
+from graph.chat.types import CHAT_SESSIONS
+from graph.connection import ListArguments, connection_field
 from graph.context import Info
 from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
-from graph.integrations.types import (
-    IntegrationFilterInput,
-    IntegrationNode,
-    IntegrationOrder,
-    integrations_connection,
-)
+from graph.enums import AiPersonality, BusinessType, UserRole
+from graph.integrations.types import INTEGRATIONS
 from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
-from graph.tasks import TaskFilterInput, TaskNode, TaskOrder, task_connection
-from models.users import AiPersonality, BusinessType, UserRole, default_preferences
+from graph.tasks.types import tasks_field
+from models.users import default_preferences
 
-BusinessTypeEnum = strawberry.enum(BusinessType, name="BusinessType", description="The predefined business types.")
-AiPersonalityEnum = strawberry.enum(AiPersonality, name="AiPersonality")
-UserRoleEnum = strawberry.enum(UserRole, name="UserRole")
+DOCUMENTS = ListArguments(
+    node=DocumentNode,
+    filter_input=DocumentFilterInput,
+    order=DocumentOrder,
+    default_order=DocumentOrder.UPLOADED_AT_DESC,
+)
 _DEFAULTS = default_preferences()
 
 
@@ -38,7 +37,7 @@ class NotificationPreferences:
 
 @strawberry.type
 class AiPreferences:
-    personality: AiPersonalityEnum = AiPersonality.PROFESSIONAL
+    personality: AiPersonality = AiPersonality.PROFESSIONAL
     proactive_mode: bool = _DEFAULTS["ai"]["proactiveMode"]
     auto_suggestions: bool = _DEFAULTS["ai"]["autoSuggestions"]
 
@@ -103,70 +102,32 @@ class UserNode(Node):
         return build(cls, "User", row)
 
     @strawberry.field
-    def business_type(self) -> BusinessTypeEnum | None:
+    def business_type(self) -> BusinessType | None:
         return _business_type(self.raw_business_type)
 
     @strawberry.field
     def preferences(self) -> UserPreferences:
         return from_json(UserPreferences, self.raw_preferences)
 
-    @strawberry.field(description="Chat sessions, most recently active first by default.")
-    async def chat_sessions(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ChatSessionFilter | None = None,
-        order_by: ChatSessionOrder = ChatSessionOrder.LAST_ACTIVITY_DESC,
-    ) -> Connection[ChatSessionNode]:
-        return await sessions_connection(info, self.pk, first, after, last, before, filter, order_by)
-
-    @strawberry.field(description="Documents, most recently uploaded first by default.")
-    async def documents(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: DocumentFilterInput | None = None,
-        order_by: DocumentOrder = DocumentOrder.UPLOADED_AT_DESC,
-    ) -> Connection[DocumentNode]:
-        return await documents_connection(info, self.pk, first, after, last, before, filter, order_by)
-
-    @strawberry.field(description="Connected applications, by provider by default.")
-    async def integrations(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: IntegrationFilterInput | None = None,
-        order_by: IntegrationOrder = IntegrationOrder.PROVIDER_ASC,
-    ) -> Connection[IntegrationNode]:
-        return await integrations_connection(info, self.pk, first, after, last, before, filter, order_by)
+    chat_sessions = connection_field(
+        CHAT_SESSIONS,
+        CHAT_SESSIONS.builder(lambda loaders: loaders.sessions_of_user),
+        description="Chat sessions, most recently active first by default.",
+    )
+    documents = connection_field(
+        DOCUMENTS, documents_connection, description="Documents, most recently uploaded first by default."
+    )
+    integrations = connection_field(
+        INTEGRATIONS,
+        INTEGRATIONS.builder(lambda loaders: loaders.integrations_of_user),
+        description="Connected applications, by provider by default.",
+    )
 
     @strawberry.field(description="`user` or `operator` (operators change the shared agent registry).")
-    def role(self) -> UserRoleEnum:
+    def role(self) -> UserRole:
         return UserRole(self.raw_role) if self.raw_role in UserRole.__members__.values() else UserRole.USER
 
-    @strawberry.field(description="Tasks, most recently started first by default.")
-    async def tasks(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: TaskFilterInput | None = None,
-        order_by: TaskOrder | None = None,
-    ) -> Connection[TaskNode]:
-        return await task_connection(
-            info, info.context.loaders.tasks_of_user, self.pk, first, after, last, before, filter, order_by
-        )
+    tasks = tasks_field(lambda loaders: loaders.tasks_of_user, "Tasks, most recently started first by default.")
 
 
 async def _fetch_users(info: Info, pks: list[uuid.UUID]) -> list[UserNode | None]:

@@ -1,51 +1,36 @@
-"""Tasks run by MCP agents."""
+"""The Task type: work an MCP agent does for the user, and its connection."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, load_connection, page_request
+from graph.connection import Listing, connection_field
 from graph.context import Info
-from graph.input_limits import NAME, limited
+from graph.enums import TaskPriority, TaskStatus
 from graph.jsondata import JSON, from_json, json_value
-from graph.node import Node, build, columns, expect_id, register_node
+from graph.node import Node, build, columns, register_node
+from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_filter
+from loaders import Loaders
 from loaders.base import ConnectionLoaders
-from loaders.tasks import TASK_ORDERS, TaskFilter
-from models.tasks import TaskPriority, TaskStatus
+from loaders.tasks import TASK_ORDERS
 
 if TYPE_CHECKING:
-    from graph.agents import MCPAgentNode
+    from graph.agents.types import MCPAgentNode
     from graph.chat.types import ChatSessionNode
-
-TaskStatusEnum = strawberry.enum(TaskStatus, name="TaskStatus")
-TaskPriorityEnum = strawberry.enum(TaskPriority, name="TaskPriority")
 
 
 @strawberry.type
 class TaskMetadata:
-    priority: TaskPriorityEnum | None = None
+    priority: TaskPriority | None = None
     scheduled_for: datetime | None = None
     dependencies: list[str] = strawberry.field(default_factory=list)
     user_visible: bool | None = None
     notify_on_complete: bool | None = None
-
-
-@strawberry.enum
-class TaskOrder(Enum):
-    STARTED_AT_DESC = "STARTED_AT_DESC"
-    STARTED_AT_ASC = "STARTED_AT_ASC"
-
-
-@strawberry.input(name="TaskFilter")
-class TaskFilterInput:
-    status: list[TaskStatusEnum] | None = None
-    agent_id: list[strawberry.ID] | None = None
-    task_type: list[str] | None = limited(NAME, default=None)
 
 
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
@@ -71,7 +56,7 @@ class TaskNode(Node):
     raw_input: strawberry.Private[Any]
     raw_output: strawberry.Private[Any]
     task_type: str
-    status: TaskStatusEnum
+    status: TaskStatus
     error_message: str | None
     started_at: datetime
     completed_at: datetime | None
@@ -104,46 +89,27 @@ class TaskNode(Node):
         return ChatSessionNode.from_row(row) if row is not None else None
 
     @strawberry.field(description="The agent that runs the task.")
-    async def agent(self, info: Info) -> Annotated[MCPAgentNode, strawberry.lazy("graph.agents")] | None:
-        from graph.agents import MCPAgentNode
+    async def agent(self, info: Info) -> Annotated[MCPAgentNode, strawberry.lazy("graph.agents.types")] | None:
+        from graph.agents.types import MCPAgentNode
 
         row = await info.context.loaders.agents.load(self.agent_id)
         return MCPAgentNode.from_row(row) if row is not None else None
 
 
-def task_filter(filter: TaskFilterInput | None) -> TaskFilter:
-    if filter is None:
-        return TaskFilter()
-    agent_ids = tuple(
-        sorted(
-            pk
-            for pk in (expect_id(value, "MCPAgent", field="filter.agentId") for value in filter.agent_id or [])
-            if pk is not None
-        )
-    )
-    if filter.agent_id and not agent_ids:
-        agent_ids = (uuid.UUID(int=0),)  # only unknown agents asked for: nothing matches
-    return TaskFilter(
-        statuses=tuple(sorted({TaskStatus(status.value) for status in filter.status or []})),
-        agent_ids=agent_ids,
-        task_types=tuple(sorted(set(filter.task_type or []))),
-    )
+TASKS = Listing(
+    node=TaskNode,
+    filter_input=TaskFilterInput,
+    to_filter=task_filter,
+    order=TaskOrder,
+    default_order=TaskOrder.STARTED_AT_DESC,
+    orders=TASK_ORDERS,
+    order_required=False,
+)
 
 
-async def task_connection(
-    info: Info,
-    loaders: ConnectionLoaders,
-    parent_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: TaskFilterInput | None,
-    order_by: TaskOrder | None,
-) -> Connection[TaskNode]:
-    order = TASK_ORDERS[(order_by or TaskOrder.STARTED_AT_DESC).value]
-    request = page_request(order, first=first, after=after, last=last, before=before, filters=task_filter(filter))
-    return await load_connection(loaders, parent_id, request, TaskNode.from_row)
+def tasks_field(loaders: Callable[[Loaders], ConnectionLoaders], description: str) -> Any:
+    """A parent's `tasks` connection (the viewer's, a chat session's, an agent's)."""
+    return connection_field(TASKS, TASKS.builder(loaders), description=description)
 
 
 async def _fetch_tasks(info: Info, pks: list[uuid.UUID]) -> list[TaskNode | None]:

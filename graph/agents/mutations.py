@@ -1,0 +1,71 @@
+"""The agent registry's mutations (operators only)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.agents.inputs import AgentIdInput, RegisterAgentInput, UpdateAgentInput
+from graph.agents.types import MCPAgentNode
+from graph.context import Info
+from graph.mutations import Work, mutation, node_answer
+from graph.node import input_id
+from graph.permissions import OPERATORS
+from models import MCPAgent
+from resolvers import agents
+
+AGENT = node_answer("agent", MCPAgentNode)
+
+
+def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettings:
+    config = data.configuration
+    auth = config.authentication if config else None
+    limit = config.rate_limit if config else None
+    return agents.AgentSettings(
+        name=data.name,
+        endpoint=data.endpoint,
+        description=data.description,
+        health_check_url=data.health_check_url,
+        timeout=config.timeout if config else None,
+        retries=config.retries if config else None,
+        rate_limit=agents.RateLimit(limit.requests, limit.window) if limit else None,
+        auth_type=auth.type if auth else None,
+        api_key=auth.api_key if auth else None,
+        api_key_header=auth.header if auth else None,
+        token_url=auth.token_url if auth else None,
+        client_id=auth.client_id if auth else None,
+        scope=auth.scope if auth else None,
+    )
+
+
+@strawberry.type
+class AgentsMutation:
+    @mutation(
+        AGENT,
+        permission_classes=OPERATORS,
+        description="Add an MCP agent; its tools are discovered over MCP before it is stored.",
+    )
+    def register_agent(self, info: Info, input: RegisterAgentInput) -> Work[MCPAgent]:
+        r = info.context.resources
+        return lambda uow: agents.register_agent(uow, r.redis, r.box, r.policy, _settings(input))
+
+    @mutation(AGENT, permission_classes=OPERATORS)
+    def update_agent(self, info: Info, input: UpdateAgentInput) -> Work[MCPAgent]:
+        r = info.context.resources
+        agent_id = input_id(input.agent_id, "MCPAgent")
+        return lambda uow: agents.update_agent(uow, r.redis, r.box, r.policy, agent_id, _settings(input))
+
+    @mutation(AGENT, permission_classes=OPERATORS, description="Soft delete.")
+    def delete_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        return lambda uow: agents.delete_agent(uow, info.context.redis, input_id(input.agent_id, "MCPAgent"))
+
+    @mutation(AGENT, permission_classes=OPERATORS, description="Ask the agent for its tools again.")
+    def refresh_agent_capabilities(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        r = info.context.resources
+        agent_id = input_id(input.agent_id, "MCPAgent")
+        return lambda uow: agents.refresh_capabilities(uow, r.redis, r.box, r.policy, agent_id)
+
+    @mutation(AGENT, permission_classes=OPERATORS, description="Check the agent's health now.")
+    def check_agent_health(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        r = info.context.resources
+        agent_id = input_id(input.agent_id, "MCPAgent")
+        return lambda uow: agents.check_health(uow, r.redis, r.box, r.policy, agent_id)

@@ -1,0 +1,79 @@
+"""The chat mutations. The message use cases publish their events after the commit."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from graph.chat.inputs import (
+    ChatSessionIdInput,
+    CreateChatSessionInput,
+    EditMessageInput,
+    MessageIdInput,
+    RestoreChatSessionInput,
+    SendMessageInput,
+    UpdateChatSessionInput,
+    context_document,
+)
+from graph.chat.types import ChatSessionNode, MessageNode
+from graph.context import Info
+from graph.mutations import Work, mutation, node_answer
+from graph.node import input_id
+from graph.permissions import SIGNED_IN, viewer_id
+from models import ChatSession, Message
+from resolvers import chat
+
+CHAT_SESSION = node_answer("chat_session", ChatSessionNode)
+MESSAGE = node_answer("message", MessageNode)
+
+
+def _chat_session_id(input: ChatSessionIdInput | UpdateChatSessionInput | SendMessageInput) -> uuid.UUID | None:
+    return input_id(input.session_id, "ChatSession")
+
+
+@strawberry.type
+class ChatMutation:
+    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Start a conversation.")
+    def create_chat_session(self, info: Info, input: CreateChatSessionInput) -> Work[ChatSession]:
+        context = context_document(input.context_data) if input.context_data else {}
+        return lambda uow: chat.create_session(uow.db, viewer_id(info), input.title, context)
+
+    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
+    def update_chat_session(self, info: Info, input: UpdateChatSessionInput) -> Work[ChatSession]:
+        context = context_document(input.context_data) if input.context_data else None
+        chat_session_id = _chat_session_id(input)
+        return lambda uow: chat.update_session(
+            uow.db, viewer_id(info), chat_session_id, title=input.title, context=context
+        )
+
+    @mutation(
+        CHAT_SESSION, permission_classes=SIGNED_IN, description="Set aside; archived sessions take no new messages."
+    )
+    def archive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
+        return lambda uow: chat.archive_session(uow.db, viewer_id(info), _chat_session_id(input))
+
+    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Make an archived session active again.")
+    def unarchive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
+        return lambda uow: chat.unarchive_session(uow.db, viewer_id(info), _chat_session_id(input))
+
+    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
+    def delete_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
+        return lambda uow: chat.delete_session(uow.db, viewer_id(info), _chat_session_id(input))
+
+    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
+    def restore_chat_session(self, info: Info, input: RestoreChatSessionInput) -> Work[ChatSession]:
+        return lambda uow: chat.restore_session(uow.db, viewer_id(info), _chat_session_id(input))
+
+    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Add your message to an active session.")
+    def send_message(self, info: Info, input: SendMessageInput) -> Work[Message]:
+        attachments = [chat.Attachment(input_id(value, "Document")) for value in input.attachments or []]
+        return lambda uow: chat.send_message(uow, viewer_id(info), _chat_session_id(input), input.content, attachments)
+
+    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Change the text of your message.")
+    def edit_message(self, info: Info, input: EditMessageInput) -> Work[Message]:
+        return lambda uow: chat.edit_message(uow, viewer_id(info), input_id(input.message_id, "Message"), input.content)
+
+    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Soft delete a message.")
+    def delete_message(self, info: Info, input: MessageIdInput) -> Work[Message]:
+        return lambda uow: chat.delete_message(uow, viewer_id(info), input_id(input.message_id, "Message"))

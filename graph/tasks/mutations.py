@@ -1,0 +1,44 @@
+"""Running tasks: `runTask`, `cancelTask`, `retryTask`. The use cases queue the task and publish its event
+after the commit."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.context import Info
+from graph.mutations import Work, mutation, node_answer
+from graph.node import input_id
+from graph.permissions import SIGNED_IN, viewer_id
+from graph.tasks.inputs import RunTaskInput, TaskIdInput
+from graph.tasks.types import TaskNode
+from models import Task
+from resolvers import tasks
+
+TASK = node_answer("task", TaskNode)
+
+
+@strawberry.type
+class TasksMutation:
+    @mutation(TASK, permission_classes=SIGNED_IN, description="Run one of an agent's tools as a task.")
+    def run_task(self, info: Info, input: RunTaskInput) -> Work[Task]:
+        request = tasks.TaskRequest(
+            agent_id=input_id(input.agent_id, "MCPAgent"),
+            task_type=input.task_type,
+            input=input.input,
+            session_id=input_id(input.session_id, "ChatSession"),
+            session_given=input.session_id is not None,
+            priority=input.priority,
+            scheduled_for=input.scheduled_for,
+            dependencies=tuple(input_id(value, "Task") for value in input.dependencies or []),
+            notify_on_complete=input.notify_on_complete,
+            integration_ids=tuple(input_id(value, "Integration") for value in input.integration_ids or []),
+        )
+        return lambda uow: tasks.create_task(uow, info.context.redis, viewer_id(info), request)
+
+    @mutation(TASK, permission_classes=SIGNED_IN, description="Stop a pending or running task.")
+    def cancel_task(self, info: Info, input: TaskIdInput) -> Work[Task]:
+        return lambda uow: tasks.cancel_task(uow, viewer_id(info), input_id(input.task_id, "Task"))
+
+    @mutation(TASK, permission_classes=SIGNED_IN, description="Run a failed task again.")
+    def retry_task(self, info: Info, input: TaskIdInput) -> Work[Task]:
+        return lambda uow: tasks.retry_task(uow, viewer_id(info), input_id(input.task_id, "Task"))

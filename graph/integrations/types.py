@@ -102,7 +102,7 @@ class IntegrationNode(Node):
         return from_json(IntegrationMetadata, self.raw_metadata)
 
     @strawberry.field(description="Its token refreshes and revocations, newest first (kept 30 days).")
-    async def token_events(
+    async def refresh_history(
         self,
         info: Info,
         first: int | None = None,

@@ -202,9 +202,9 @@ LIST_CASES = [
         sizes=(SMALL, len(PROVIDERS)),
     ),
     ListCase(
-        "viewer.integrations.tokenEvents",
+        "viewer.integrations.refreshHistory",
         """query($n: Int, $m: Int) { viewer { integrations(first: $n) { edges { node { id
-        tokenEvents(first: $m) { totalCount edges { cursor node { kind outcome attemptedAt } } } } } } } }""",
+        refreshHistory(first: $m) { totalCount edges { cursor node { kind outcome attemptedAt } } } } } } } }""",
         sizes=(SMALL, len(PROVIDERS)),
     ),
     ListCase(

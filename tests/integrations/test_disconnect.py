@@ -75,11 +75,11 @@ async def test_revocation_is_best_effort_and_its_outcome_recorded(
     # The history is in the graph too, per integration, newest first.
     data = await gql.data(
         """query($filter: IntegrationFilter) { viewer { integrations(filter: $filter, orderBy: PROVIDER_ASC) {
-        nodes { provider tokenEvents { totalCount nodes { kind outcome errorCode durationMs } } } } } }""",
+        nodes { provider refreshHistory { totalCount nodes { kind outcome errorCode durationMs } } } } } }""",
         {"filter": {"status": ["DISCONNECTED"]}},
         token=member.token,
     )
-    events = {node["provider"]: node["tokenEvents"] for node in data["viewer"]["integrations"]["nodes"]}
+    events = {node["provider"]: node["refreshHistory"] for node in data["viewer"]["integrations"]["nodes"]}
     assert events["GMAIL"]["totalCount"] == 1
     assert events["GMAIL"]["nodes"][0]["kind"] == "REVOKE" and events["GMAIL"]["nodes"][0]["outcome"] == "UNAVAILABLE"
     assert events["GMAIL"]["nodes"][0]["errorCode"] == "HTTP 503"

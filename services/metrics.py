@@ -51,10 +51,10 @@ _known_names: set[str] = set()
 _lock = threading.Lock()
 
 
-def operation_label(name: str | None) -> str:
+def operation_label(name: object) -> str:
     if name is None:
         return "anonymous"
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(name):
         return "other"
     with _lock:
         if name in _known_names:

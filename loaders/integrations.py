@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, select
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import Integration, IntegrationTokenEvent
-
-integrations = Integration.__table__  # type: ignore[attr-defined]
+from loaders.visibility import integrations, soft_deleted
+from models import IntegrationTokenEvent
 
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
 PUBLIC_COLUMNS = tuple(row_columns(integrations, exclude=SECRET_COLUMNS))
@@ -30,17 +30,15 @@ class IntegrationFilter:
 
 
 def visible_integrations(viewer_id: uuid.UUID | None) -> Select[Any]:
-    base = select(*PUBLIC_COLUMNS)
-    if viewer_id is None:
-        return base.where(false())
-    return base.where(integrations.c.user_id == viewer_id, integrations.c.deleted_at.is_(None))
+    return visibility.visible_integrations(viewer_id, *PUBLIC_COLUMNS)
 
 
 def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
-    """Disconnected integrations are soft-deleted: listed only when the filter asks for that status."""
+    """The parent is the viewer: the lists hang off `viewer`. Disconnected integrations are soft-deleted:
+    listed only when the filter asks for that status."""
     where = []
     if "disconnected" not in spec_filter.statuses:
-        where.append(integrations.c.deleted_at.is_(None))
+        where.append(soft_deleted(integrations))
     if spec_filter.providers:
         where.append(integrations.c.provider.in_(spec_filter.providers))
     if spec_filter.statuses:

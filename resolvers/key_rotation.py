@@ -20,7 +20,7 @@ from sqlmodel import col
 
 from models import Integration, MCPAgent
 from resolvers import integration_lifecycle
-from resolvers.agent_links import CredentialUnavailable, auth_config, seal_key, unseal_key
+from resolvers.agent_links import CredentialUnavailable, config_of, seal_key, unseal_key
 from resolvers.integration_vault import reseal
 from services.credentials import origin_of
 from services.crypto import VERSION, DecryptionError, SecretBox
@@ -76,14 +76,19 @@ async def _integrations(sessions: async_sessionmaker[AsyncSession], box: SecretB
 
 def _resealed_configuration(agent: MCPAgent, box: SecretBox) -> dict[str, Any] | None:
     """The agent's configuration with its key under the newest key id, or None when there is nothing to do."""
-    config = dict(agent.configuration or {})
-    sealed = auth_config(config)
-    if not sealed.get("secret") or _current(box, str(sealed["secret"])):
+    config = config_of(agent)
+    sealed = config.sealed_key
+    if sealed is None or not sealed.secret or _current(box, sealed.secret):
         return None
-    key = unseal_key(box, agent.id, agent.endpoint, sealed)
-    auth = dict(config["authentication"])
-    auth["config"] = {**sealed, **seal_key(box, agent.id, origin_of(agent.endpoint), key)}
-    return {**config, "authentication": auth}
+    fresh = seal_key(
+        box,
+        agent.id,
+        origin_of(agent.endpoint),
+        unseal_key(box, agent.id, agent.endpoint, sealed),
+        header=sealed.header,
+    )
+    key = sealed.model_copy(update={"secret": fresh.secret, "origin": fresh.origin})
+    return config.model_copy(update={"authentication": config.authentication.model_copy(update={"config": key})}).dump()
 
 
 async def _agents(sessions: async_sessionmaker[AsyncSession], box: SecretBox, report: RotationReport) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
 
+from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import TaskPriority
+from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -25,7 +25,6 @@ from resolvers.task_events import publish_task_after_commit
 from resolvers.unit_of_work import UnitOfWork
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
-MAX_DEPENDENCIES = 20
 MAX_INTEGRATIONS = 5
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
@@ -37,8 +36,8 @@ class TaskRequest:
     agent_id: uuid.UUID | None
     task_type: str
     input: Any
-    session_id: uuid.UUID | None = None
-    session_given: bool = False
+    chat_session_id: uuid.UUID | None = None
+    chat_session_given: bool = False
     priority: TaskPriority = TaskPriority.MEDIUM
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
@@ -123,15 +122,21 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
 
 async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
     """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
-    session = uow.db
+    db = uow.db
     problems: list[Problem] = []
-    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
-    if agent is None or agent.deleted_at is not None:
+    agent = (
+        (
+            await db.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
+        ).scalar_one_or_none()
+        if request.agent_id
+        else None
+    )
+    if agent is None:
         problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
     elif agent.status != AgentStatus.ACTIVE:
         problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
     else:
-        tools = await capabilities_of(redis, session, agent.id) or []
+        tools = await capabilities_of(redis, db, agent.id) or []
         tool = next((t for t in tools if t.get("name") == request.task_type), None)
         if tool is None:
             problems.append(
@@ -139,12 +144,22 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
             )
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
-    if request.session_given:
-        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
-        if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
+    if request.chat_session_given:
+        owned = (
+            (
+                await db.execute(
+                    visible_chat_sessions(user_id, col(ChatSession.id)).where(
+                        col(ChatSession.id) == request.chat_session_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if request.chat_session_id
+            else None
+        )
+        if owned is None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
-    problems += await integration_problems(session, user_id, request.integration_ids)
+    problems += await integration_problems(db, user_id, request.integration_ids)
     if len(request.dependencies) > MAX_DEPENDENCIES:
         problems.append(
             Problem("input.dependencies", ErrorCode.TOO_MANY, f"A task can wait for at most {MAX_DEPENDENCIES} others.")
@@ -152,7 +167,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
         mine = (
-            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            set((await db.execute(visible_tasks(user_id, col(Task.id)).where(col(Task.id).in_(wanted)))).scalars())
             if wanted
             else set()
         )
@@ -162,40 +177,40 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     if problems:
         raise Rejected(problems)
     assert agent is not None
-    meta: dict[str, Any] = {
-        "priority": request.priority.value,
-        "userVisible": True,
-        "notifyOnComplete": request.notify_on_complete,
-        "dependencies": [str(pk) for pk in request.dependencies],
-    }
-    if request.integration_ids:
-        meta["integrations"] = [str(pk) for pk in request.integration_ids]
-    if request.scheduled_for is not None:
-        meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
+    meta = TaskMeta(
+        priority=request.priority,
+        user_visible=True,
+        notify_on_complete=request.notify_on_complete,
+        dependencies=tuple(pk for pk in request.dependencies if pk is not None),
+        scheduled_for=request.scheduled_for.astimezone(UTC) if request.scheduled_for is not None else None,
+        integrations=tuple(pk for pk in request.integration_ids if pk is not None),
+    )
     task = Task(
         user_id=user_id,
         agent_id=agent.id,
-        session_id=request.session_id if request.session_given else None,
+        session_id=request.chat_session_id if request.chat_session_given else None,
         task_type=request.task_type,
         input_payload=request.input,
-        meta=meta,
+        meta=meta.dump(),
     )
-    session.add(task)
-    await session.flush()
-    await session.refresh(task)
-    uow.enqueue_task(task, agent.configuration or {})
+    db.add(task)
+    await db.flush()
+    await db.refresh(task)
+    uow.enqueue_task(task, agent.configuration)
     publish_task_after_commit(uow, task)
     return task
 
 
-async def _moved(
-    session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str
-) -> Task:
+async def _moved(db: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str) -> Task:
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved
-    task = await session.get(Task, task_id, populate_existing=True)
-    if task is None or task.user_id != user_id:
+    task = (
+        await db.execute(
+            visible_tasks(user_id, Task).where(col(Task.id) == task_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if task is None:
         raise Rejected([TASK_NOT_FOUND])
     raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
 
@@ -216,6 +231,6 @@ async def retry_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | N
     moved = await task_lifecycle.retry(uow.db, task_id, owner=user_id)
     task = await _moved(uow.db, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
     agent = await uow.db.get(MCPAgent, task.agent_id)
-    uow.enqueue_task(task, (agent.configuration if agent else None) or {})
+    uow.enqueue_task(task, agent.configuration if agent else None)
     publish_task_after_commit(uow, task)
     return task

@@ -117,12 +117,7 @@ class IntegrationNode(Node):
 
 
 INTEGRATIONS = Listing(
-    node=IntegrationNode,
-    filter_input=IntegrationFilterInput,
-    to_filter=integration_filter,
-    order=IntegrationOrder,
-    default_order=IntegrationOrder.PROVIDER_ASC,
-    orders=INTEGRATION_ORDERS,
+    IntegrationNode, IntegrationFilterInput, IntegrationOrder.PROVIDER_ASC, integration_filter, INTEGRATION_ORDERS
 )
 
 

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 from gateway.db import create_engine, session_factory
 from models import Integration
+from models.agents import SealedKey
 from resolvers.agent_links import seal_key, unseal_key
 from resolvers.integration_vault import Vault, seal, unseal_access, unseal_refresh
 from services.crypto import SecretBox
@@ -91,7 +91,7 @@ async def test_rotation_reencrypts_everything_and_only_the_new_key_is_needed_aft
         config = {
             "authentication": {
                 "type": "apikey",
-                "config": {"header": "X-API-Key", **seal_key(old_box, agent_id, "https://agent.example:443", "k-1")},
+                "config": seal_key(old_box, agent_id, "https://agent.example:443", "k-1", header="X-API-Key").dump(),
             }
         }
         await connection.execute(
@@ -122,8 +122,8 @@ async def test_rotation_reencrypts_everything_and_only_the_new_key_is_needed_aft
         index = ["gmail", "slack", "hubspot"].index(row["provider"])
         assert unseal_access(new_only, model) == f"at-{index}"
         assert unseal_refresh(new_only, model) == f"rt-{index}"
-    sealed_key: dict[str, Any] = json.loads(agent["configuration"])["authentication"]["config"]
-    assert sealed_key["secret"].startswith("v1:new:")
+    sealed_key = SealedKey.parse(json.loads(agent["configuration"])["authentication"]["config"])
+    assert sealed_key.secret is not None and sealed_key.secret.startswith("v1:new:")
     assert unseal_key(new_only, agent_id, endpoint, sealed_key) == "k-1"
 
     # The vault serves the tokens with only the new key.

@@ -6,12 +6,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from saq import CronJob
 
 from gateway.settings import Settings
-from jobs.context import deps_of
+from jobs.context import JobContext, deps_of
 from resolvers import integration_lifecycle
 from resolvers.integration_vault import RefreshReport, Vault
 from services.resources import close_resources, open_resources
@@ -19,7 +18,7 @@ from services.resources import close_resources, open_resources
 log = logging.getLogger("gateway.jobs.integrations")
 
 
-async def refresh_tokens(ctx: dict[str, Any]) -> dict[str, int]:
+async def refresh_tokens(ctx: JobContext) -> dict[str, int]:
     """saq cron job: one refresh pass."""
     report = await Vault.of(deps_of(ctx)).refresh_due()
     if report.refreshed or report.expired or report.failed:
@@ -27,7 +26,7 @@ async def refresh_tokens(ctx: dict[str, Any]) -> dict[str, int]:
     return vars(report)
 
 
-async def purge_integrations(ctx: dict[str, Any]) -> dict[str, int]:
+async def purge_integrations(ctx: JobContext) -> dict[str, int]:
     """saq cron job: the seed's retention for integration data."""
     async with deps_of(ctx).sessions() as db, db.begin():
         history, rows = await integration_lifecycle.purge(db)

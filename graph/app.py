@@ -27,6 +27,7 @@ from graph import ide, media
 from graph.context import Context
 from graph.downloads import download_endpoint
 from graph.errors import RequestErrorCode
+from graph.integrations.callback import oauth_callback
 from graph.limits import BodySizeLimit, body_limits
 from graph.metrics import HttpMetrics, metrics_route
 from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
@@ -234,6 +235,8 @@ def create_app(resources: Resources) -> Starlette:
             *(ide.asset_routes() if graphql.graphql_ide else []),
             metrics_route(resources, sockets.open_count),
             Route("/documents/{document_id}/download", download_endpoint(resources), methods=["GET"]),
+            # Integrations (issue 11): where OAuth providers send the browser back.
+            Route("/oauth/callback/{provider}", oauth_callback(resources), methods=["GET"]),
         ],
         middleware=middleware,
     )

@@ -12,6 +12,7 @@ import strawberry
 
 from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
+from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from models.tasks import TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
 from resolvers.problems import ErrorCode
@@ -27,6 +28,15 @@ strawberry.enum(HealthStatus, name="AgentHealthStatus")
 strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
+strawberry.enum(IntegrationProvider, name="IntegrationProvider")
+strawberry.enum(IntegrationStatus, name="IntegrationStatus")
+strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
+strawberry.enum(
+    TokenEventOutcome,
+    name="IntegrationTokenEventOutcome",
+    description="`REFUSED`: the provider answered with an OAuth error; `UNAVAILABLE`: network, timeout or 5xx; "
+    "`UNSUPPORTED`: the provider offers no revocation.",
+)
 
 __all__ = [
     "AgentStatus",
@@ -35,9 +45,13 @@ __all__ = [
     "BusinessType",
     "ErrorCode",
     "HealthStatus",
+    "IntegrationProvider",
+    "IntegrationStatus",
     "MessageRole",
     "SessionStatus",
     "TaskPriority",
     "TaskStatus",
+    "TokenEventKind",
+    "TokenEventOutcome",
     "UserRole",
 ]

@@ -118,7 +118,7 @@ class BodySizeLimit:
 def is_multipart(scope: Scope) -> bool:
     for name, value in scope.get("headers") or ():
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+            return bool(value.split(b";", 1)[0].strip().lower() == b"multipart/form-data")
     return False
 
 

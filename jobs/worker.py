@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from jobs.context import JobContext, WorkerDeps
 from jobs.documents import process_document, sweep_documents
 from jobs.health import check_agents
+from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
@@ -98,12 +99,12 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,
-            functions=[check_agents],
+            functions=[check_agents, *INTEGRATION_JOBS],
             startup=startup,
             before_process=open_job_span,
             after_process=record_job,
-            concurrency=1,
-            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
+            concurrency=2,
+            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *INTEGRATION_CRON_JOBS],
         )
     )
     return workers

@@ -74,6 +74,10 @@ class Loaders:
         return ConnectionLoaders(self.db, self.turns, integrations.integrations_of_user)
 
     @cached_property
+    def token_events_of_integration(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, integrations.token_events_of_integration)
+
+    @cached_property
     def agents_registry(self) -> ConnectionLoaders:
         return ConnectionLoaders(self.db, self.turns, agents.agents_registry)
 

@@ -4,8 +4,18 @@ from models.agents import MCPAgent
 from models.base import metadata
 from models.chat import ChatSession, Message
 from models.documents import Document
-from models.integrations import Integration
+from models.integrations import Integration, IntegrationTokenEvent
 from models.tasks import Task
 from models.users import User
 
-__all__ = ["ChatSession", "Document", "Integration", "MCPAgent", "Message", "Task", "User", "metadata"]
+__all__ = [
+    "ChatSession",
+    "Document",
+    "Integration",
+    "IntegrationTokenEvent",
+    "MCPAgent",
+    "Message",
+    "Task",
+    "User",
+    "metadata",
+]

@@ -18,6 +18,7 @@ from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.oauth.providers import Registry
 from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
@@ -40,6 +41,7 @@ class Resources:
     storage: Storage
     document_queue: DocumentQueue
     document_cache: DocumentCache
+    registry: Registry  # the OAuth providers as configured here (issue 11)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -52,6 +54,10 @@ def secret_box(settings: Settings) -> SecretBox:
 
 def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+
+
+def oauth_registry(settings: Settings) -> Registry:
+    return Registry.from_settings(settings.oauth_settings)
 
 
 def token_keys(settings: Settings) -> TokenKeys:
@@ -101,6 +107,7 @@ async def open_resources(
         storage=Storage.from_setting(settings.storage_url, settings.data_dir),
         document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
         document_cache=DocumentCache(redis),
+        registry=oauth_registry(settings),
     )
 
 

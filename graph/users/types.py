@@ -15,12 +15,7 @@ from graph.documents.queries import DocumentSearchConnection, document_search
 from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
 from graph.enums import AiPersonality, BusinessType, UserRole
 from graph.input_limits import MAX_LENGTH
-from graph.integrations import (
-    IntegrationFilterInput,
-    IntegrationNode,
-    IntegrationOrder,
-    integrations_connection,
-)
+from graph.integrations.types import INTEGRATIONS
 from graph.jsondata import from_json
 from graph.node import Node, field_columns, register_node_type
 from graph.tasks.types import TASKS
@@ -28,7 +23,6 @@ from models.users import default_preferences
 from resolvers.documents import QUERY_MAX
 
 DOCUMENTS = ListArguments(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC)
-INTEGRATIONS = ListArguments(IntegrationNode, IntegrationFilterInput, IntegrationOrder.PROVIDER_ASC)
 _DEFAULTS = default_preferences()
 
 
@@ -117,8 +111,8 @@ class UserNode(Node):
     ) -> DocumentSearchConnection:
         return await document_search(info, self.pk, query, first, after, filter)
 
-    integrations = connection_field(
-        INTEGRATIONS, integrations_connection, description="Connected applications, by provider by default."
+    integrations = INTEGRATIONS.field(
+        lambda loaders: loaders.integrations_of_user, "Connected applications, by provider by default."
     )
 
     @strawberry.field(description="`user` or `operator` (operators change the shared agent registry).")

@@ -12,6 +12,7 @@ import strawberry
 
 from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
+from models.documents import ProcessingStatus
 from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from models.tasks import TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
@@ -28,6 +29,7 @@ strawberry.enum(HealthStatus, name="AgentHealthStatus")
 strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
+strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
 strawberry.enum(IntegrationProvider, name="IntegrationProvider")
 strawberry.enum(IntegrationStatus, name="IntegrationStatus")
 strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
@@ -48,6 +50,7 @@ __all__ = [
     "IntegrationProvider",
     "IntegrationStatus",
     "MessageRole",
+    "ProcessingStatus",
     "SessionStatus",
     "TaskPriority",
     "TaskStatus",

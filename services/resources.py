@@ -12,6 +12,7 @@ from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from services import tracing
 from services.addresses import TrustedProxies
+from services.assistant import Provider, provider_from
 from services.crypto import SecretBox, dev_secret_box
 from services.egress import EgressPolicy
 from services.events import EventHub
@@ -33,6 +34,7 @@ class Resources:
     policy: EgressPolicy
     queues: TaskQueues
     proxies: TrustedProxies
+    assistant: Provider | None = None  # None: GATEWAY_ASSISTANT_URL unset, the assistant is off
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -45,6 +47,21 @@ def secret_box(settings: Settings) -> SecretBox:
 
 def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+
+
+def assistant_provider(settings: Settings) -> Provider | None:
+    allowed = settings.assistant_allow_private
+    key = settings.assistant_api_key
+    return provider_from(
+        settings.assistant_url,
+        settings.assistant_model,
+        key.get_secret_value() if key is not None else None,
+        policy=EgressPolicy(allow_loopback=allowed, allow_private=allowed),
+        temperature=settings.assistant_temperature,
+        first_token_timeout=settings.assistant_first_token_timeout,
+        idle_timeout=settings.assistant_idle_timeout,
+        max_output_tokens=settings.assistant_max_output_tokens,
+    )
 
 
 def token_keys(settings: Settings) -> TokenKeys:
@@ -91,10 +108,13 @@ async def open_resources(
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
         proxies=TrustedProxies(settings.trusted_proxies),
+        assistant=assistant_provider(settings),
     )
 
 
 async def close_resources(resources: Resources) -> None:
+    if resources.assistant is not None:
+        await resources.assistant.close()
     await resources.events.close()
     await resources.queues.disconnect()
     await resources.redis.aclose()

@@ -6,20 +6,23 @@ it up: then it fails with the reason, rather than being queued every few seconds
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from jobs.assistant import job_timeout_seconds
 from jobs.context import WorkerDeps
 from jobs.tasks import fail_pending
 from models import MCPAgent, Task
 from models.tasks import TaskStatus
-from resolvers import task_lifecycle
+from resolvers import reply_lifecycle, task_lifecycle
 from resolvers.task_events import publish_task
 
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
 MAX_QUEUE_ATTEMPTS = 3
+REPLY_WAIT = timedelta(seconds=30)
 
 
 def alive_key(worker_id: str) -> str:
@@ -96,6 +99,28 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     return queued
 
 
+async def requeue_replies(deps: WorkerDeps) -> int:
+    """Replies whose worker died go back to the queue; sessions whose queued replies waited longer than
+    REPLY_WAIT get another job (a job for a busy session ends at once, so an extra one is harmless)."""
+    sessions: set[object] = set()
+    async with deps.sessions() as db:
+        running = await reply_lifecycle.running_replies(db)
+    for reply_id, worker in running:
+        if await _worker_alive(deps, worker):
+            continue
+        async with deps.sessions() as db, db.begin():
+            moved = await reply_lifecycle.recover(db, reply_id)
+        if moved is not None:
+            log.warning("reply %s lost its worker: queued again", reply_id)
+            sessions.add(moved.session_id)
+    async with deps.sessions() as db:
+        sessions.update(await reply_lifecycle.waiting_sessions(db, REPLY_WAIT))
+    timeout = job_timeout_seconds(deps.settings.assistant_reply_timeout)
+    for session_id in sessions:
+        await deps.queues.enqueue_reply(session_id, timeout_seconds=timeout)  # type: ignore[arg-type]
+    return len(sessions)
+
+
 async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> str | None:
     """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
     try:
@@ -112,6 +137,7 @@ async def sweep(deps: WorkerDeps) -> None:
         await heartbeat(deps)
         recovered = await recover_running(deps)
         queued = await requeue_pending(deps)
+        queued += await requeue_replies(deps)
         if recovered or queued:
             log.info("sweep: %d running task(s) recovered, %d pending task(s) queued again", recovered, queued)
     except (RedisError, OSError):

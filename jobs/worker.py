@@ -14,6 +14,7 @@ from typing import Any
 from saq import CronJob, Worker
 
 from gateway.settings import Settings
+from jobs.assistant import answer_session
 from jobs.context import WorkerDeps
 from jobs.health import check_agents
 from jobs.queues import SLOTS
@@ -21,7 +22,7 @@ from jobs.sweep import sweep
 from jobs.tasks import execute_task
 from services import metrics, tracing
 from services.resources import close_resources, open_resources
-from services.task_queues import EXECUTE_TASK_JOB
+from services.task_queues import ANSWER_SESSION_JOB, EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
@@ -78,6 +79,16 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
         )
         for priority, queue in deps.queues.by_priority.items()
     ]
+    workers.append(
+        EmbeddedWorker(
+            deps.queues.assistant,
+            functions=[(ANSWER_SESSION_JOB, answer_session)],
+            concurrency=deps.settings.assistant_concurrency,
+            startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
+        )
+    )
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,

@@ -225,12 +225,33 @@ async def send_message(
         problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
+    message = await append_message(
+        session, chat.id, MessageRole.USER, content, {"attachments": stored} if stored else {}
+    )
+    assert message is not None  # the session's row is locked and live
+    publish_message(uow, MessageEventKind.ADDED, message)
+    return message
+
+
+async def append_message(
+    session: AsyncSession,
+    session_id: uuid.UUID,
+    role: MessageRole,
+    content: str,
+    meta: dict[str, Any],
+    *,
+    token_count: int | None = None,
+    processing_time_ms: int | None = None,
+) -> Message | None:
+    """Number and insert a message at the end of a session that is not deleted; None when it is (or is
+    gone). The UPDATE that counts the message takes its `seq` and locks the session's row: concurrent
+    appends to one session are serialised, numbers are gap-free and follow commit order."""
     # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
     # lastActivityAt never moves backwards and message times follow their numbers.
-    seq, at = (
+    counted = (
         await session.execute(
             update(ChatSession)
-            .where(ChatSession.id == chat.id)
+            .where(ChatSession.id == session_id, ChatSession.deleted_at.is_(None))
             .values(
                 message_count=ChatSession.message_count + 1,
                 last_activity_at=func.statement_timestamp(),
@@ -238,22 +259,25 @@ async def send_message(
             )
             .returning(ChatSession.message_count, ChatSession.last_activity_at)
         )
-    ).one()
+    ).first()
+    if counted is None:
+        return None
+    seq, at = counted
     message = Message(
-        session_id=chat.id,
-        role=MessageRole.USER,
+        session_id=session_id,
+        role=role,
         content=content,
         seq=seq,
-        meta={"attachments": stored} if stored else {},
+        meta=meta,
         timestamp=at,
+        token_count=token_count,
+        processing_time_ms=processing_time_ms,
     )
     session.add(message)
-    await _saved(session, message)
-    publish_message(uow, MessageEventKind.ADDED, message)
-    return message
+    return await _saved(session, message)
 
 
-async def _own_message(
+async def own_message(
     session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
 ) -> tuple[Message, ChatSession]:
     if message_id is None:
@@ -280,7 +304,7 @@ async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUI
     session = uow.db
     problems = collect(_check_content(content))
     try:
-        message, chat = await _own_message(session, user_id, message_id)
+        message, chat = await own_message(session, user_id, message_id)
         if message.role != MessageRole.USER:
             problems.insert(0, Problem("input.messageId", ErrorCode.FORBIDDEN, "Only your own messages can be edited."))
         elif chat.status != SessionStatus.ACTIVE:
@@ -301,7 +325,7 @@ async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUI
 async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
     """Soft delete; the message keeps its number, so the sequence stays gap-free."""
     session = uow.db
-    message, chat = await _own_message(session, user_id, message_id)
+    message, chat = await own_message(session, user_id, message_id)
     if chat.status != SessionStatus.ACTIVE:
         raise Rejected(
             [Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")]

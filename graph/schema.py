@@ -15,6 +15,7 @@ from strawberry.types.field import StrawberryField
 
 from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
+from graph.assistant import AssistantMutation, AssistantQuery
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
 from graph.documents import DocumentNode
@@ -40,8 +41,8 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
+Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery, AssistantQuery))
+Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, AssistantMutation))
 Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
 
 

@@ -22,7 +22,7 @@ from models.tasks import TaskStatus
 from resolvers import assistant, assistant_prompt, reply_lifecycle
 from resolvers.assistant_prompt import Grounding, Tool, estimate_tokens
 from resolvers.assistant_text import read_message, suggestions_for
-from resolvers.chat_events import session_channel
+from resolvers.chat_events import DELTA_KIND, session_channel
 from resolvers.problems import Rejected
 from resolvers.tasks import TaskRequest, create_task
 from resolvers.unit_of_work import run_unit_of_work
@@ -30,7 +30,6 @@ from services import token_budget
 from services.assistant import FailureCode, Provider, ProviderFailure, TextDelta, ToolCall, TurnEnd
 
 log = logging.getLogger("gateway.jobs.assistant")
-MAX_REPLIES_PER_JOB = 5
 MAX_TOOL_ROUNDS = 4
 MAX_TOOL_RESULT_CHARS = 4000
 TASK_POLL_SECONDS = 0.1
@@ -38,23 +37,20 @@ MAX_ACTIONS = 5
 PROPOSAL_TEXT = "I can do this once you confirm it."
 
 
-def job_timeout_seconds(reply_timeout: float) -> int:
-    """saq's limit for one job: every reply it may produce, with slack (each reply has its own limit)."""
-    return int(MAX_REPLIES_PER_JOB * (reply_timeout + 15) + 30)
-
-
 async def answer_session(ctx: dict[str, Any], *, session_id: str) -> None:
     """saq job: produce the session's queued replies, oldest first, while no other worker does."""
     deps = deps_of(ctx)
     pk = uuid.UUID(session_id)
-    for _ in range(MAX_REPLIES_PER_JOB):
+    for _ in range(assistant.MAX_REPLIES_PER_JOB):
         async with deps.sessions() as db, db.begin():
             reply = await reply_lifecycle.claim_next(db, pk, deps.worker_id)
         if reply is None:
             return
         await _produce(deps, reply)
     # More are queued: another job goes on, so one busy session does not hold a slot for ever.
-    await deps.queues.enqueue_reply(pk, timeout_seconds=job_timeout_seconds(deps.settings.assistant_reply_timeout))
+    await deps.queues.enqueue_reply(
+        pk, timeout_seconds=assistant.job_timeout_seconds(deps.settings.assistant_reply_timeout)
+    )
 
 
 @dataclass
@@ -83,7 +79,7 @@ async def _publish_delta(deps: WorkerDeps, draft: Draft, text: str) -> None:
     """One piece of the reply, live. Deltas are not stored: the final message is."""
     draft.parts.append(text)
     event = {
-        "kind": "delta",
+        "kind": DELTA_KIND,
         "delta": {"replyTo": str(draft.reply.reply_to), "index": draft.index, "delta": text},
     }
     draft.index += 1

@@ -11,12 +11,12 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from jobs.assistant import job_timeout_seconds
 from jobs.context import WorkerDeps
 from jobs.tasks import fail_pending
 from models import MCPAgent, Task
 from models.tasks import TaskStatus
 from resolvers import reply_lifecycle, task_lifecycle
+from resolvers.assistant import job_timeout_seconds
 from resolvers.task_events import publish_task
 
 log = logging.getLogger("gateway.jobs.sweep")

@@ -21,8 +21,10 @@ from resolvers.chat_events import MessageEventKind, publish_message
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.tasks import TaskRequest, create_task
 from resolvers.unit_of_work import UnitOfWork
+from services.resources import Resources
 
 RUN_TASK_ACTION = "run_task"
+MAX_REPLIES_PER_JOB = 5  # a job produces at most this many replies of its session, then queues another
 ASSISTANT_OFF = Problem("input.messageId", ErrorCode.INVALID_STATE, "The assistant is not configured on this gateway.")
 
 
@@ -32,6 +34,18 @@ class ReplyOptions:
 
     enabled: bool
     job_timeout_seconds: int
+
+
+def job_timeout_seconds(reply_timeout: float) -> int:
+    """saq's limit for one job: every reply it may produce, with slack (each reply has its own limit)."""
+    return int(MAX_REPLIES_PER_JOB * (reply_timeout + 15) + 30)
+
+
+def reply_options(resources: Resources) -> ReplyOptions:
+    return ReplyOptions(
+        enabled=resources.assistant is not None,
+        job_timeout_seconds=job_timeout_seconds(resources.settings.assistant_reply_timeout),
+    )
 
 
 def request_reply(uow: UnitOfWork, user_id: uuid.UUID, message: Message, options: ReplyOptions) -> None:

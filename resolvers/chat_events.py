@@ -22,6 +22,11 @@ class MessageEventKind(StrEnum):
     DELETED = "deleted"
 
 
+# The worker's pieces of a reply being written (jobs/assistant.py), on the same channel: not stored,
+# so `messageAdded` (which reads ADDED only) never sees them.
+DELTA_KIND = "delta"
+
+
 def session_channel(session_id: uuid.UUID) -> str:
     return f"chat:session:{session_id}"
 

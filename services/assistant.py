@@ -25,7 +25,7 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
-from services.egress import EgressPolicy, guarded_httpx_client
+from services.egress import EgressPolicy, EgressRefused, guarded_httpx_client
 
 log = logging.getLogger("gateway.assistant")
 
@@ -128,12 +128,13 @@ class Provider:
             arguments["tools"] = list(tools)
         calls: dict[int, ToolCall] = {}
         end: TurnEnd | None = None
+        started = False
         try:
-            async with asyncio.timeout(self.settings.first_token_timeout) as first_token:
+            async with asyncio.timeout(self.settings.first_token_timeout):
                 stream = await self._client.chat.completions.create(**arguments)
                 chunks = aiter(stream)
                 first = await anext(chunks, None)
-            first_token.reschedule(None)
+            started = first is not None
             pending = [first] if first is not None else []
             async for chunk in _chained(pending, chunks):
                 if chunk.usage is not None:
@@ -167,7 +168,13 @@ class Provider:
                 FailureCode.PROVIDER_REFUSED, f"The provider refused the request ({status})."
             ) from None
         except openai.APIConnectionError as error:
+            if started:  # the connection dropped mid-answer
+                raise ProviderFailure(FailureCode.MALFORMED_STREAM, "The provider's stream broke off.") from None
             raise ProviderFailure(FailureCode.PROVIDER_UNAVAILABLE, _connection_detail(error)) from None
+        except EgressRefused as refused:
+            raise ProviderFailure(
+                FailureCode.PROVIDER_UNAVAILABLE, f"The provider's address is refused ({refused})."
+            ) from None
         except (openai.APIError, httpx.HTTPError, ValueError) as error:
             # Mid-stream: the body broke off or a chunk was not JSON (the SDK raises APIError, or lets
             # httpx's and json's errors through).

@@ -36,7 +36,8 @@ SEND = f"""mutation($input: SendMessageInput!) {{ sendMessage(input: $input) {{ 
 REGENERATE = f"""mutation($input: RegenerateReplyInput!) {{
   regenerateReply(input: $input) {{ message {{ id role }} {ERRORS} }} }}"""
 CONFIRM = f"""mutation($input: ConfirmActionInput!) {{
-  confirmAction(input: $input) {{ message {{ {REPLY_FIELDS} }} task {{ id status taskType inputPayload }} {ERRORS} }} }}"""
+  confirmAction(input: $input) {{
+    message {{ {REPLY_FIELDS} }} task {{ id status taskType inputPayload }} {ERRORS} }} }}"""
 MESSAGES = f"""query($id: ID!) {{ node(id: $id) {{ ... on ChatSession {{
   messages(first: 100) {{ edges {{ cursor node {{ {REPLY_FIELDS} }} }} }}
   tasks(first: 20) {{ nodes {{ id taskType status outputPayload }} }}

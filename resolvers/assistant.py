@@ -66,10 +66,10 @@ async def regenerate_reply(
 ) -> Message:
     """Answer a user's message again: `messageId` names the user's message or a reply to it (an answer or
     a failure note). Answers the user's message; the new reply arrives like any other."""
-    if not options.enabled:
-        raise Rejected([ASSISTANT_OFF])
     db = uow.db
     message, chat = await own_message(db, user_id, message_id)
+    if not options.enabled:
+        raise Rejected([ASSISTANT_OFF])
     if message.role != MessageRole.USER:
         target = _uuid((message.meta or {}).get("replyTo"))
         found = await db.get(Message, target) if target else None

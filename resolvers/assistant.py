@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AssistantReply, ChatSession, Message, Task
+from models.assistant import ReplyStatus
 from models.chat import MessageRole, SessionStatus
 from models.tasks import TaskPriority
 from resolvers import reply_lifecycle
@@ -209,6 +210,6 @@ async def drop_reply(db: AsyncSession, reply_id: uuid.UUID) -> None:
 
 async def replies_waiting(db: AsyncSession, session_id: uuid.UUID) -> int:
     query = select(func.count()).where(
-        AssistantReply.session_id == session_id, AssistantReply.status == reply_lifecycle.ReplyStatus.QUEUED
+        AssistantReply.session_id == session_id, AssistantReply.status == ReplyStatus.QUEUED
     )
     return int((await db.execute(query)).scalar_one())

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import httpx
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
-from services.egress import EgressPolicy, EgressRefused, guarded_httpx_client
+from services.egress import EgressPolicy, EgressRefused, guarded_client
 
 log = logging.getLogger("gateway.assistant")
 
@@ -95,8 +95,7 @@ class Provider:
 
     def __init__(self, settings: ProviderSettings, policy: EgressPolicy) -> None:
         self.settings = settings
-        timeout = httpx.Timeout(settings.idle_timeout, connect=min(10.0, settings.first_token_timeout))
-        self._http = guarded_httpx_client(policy, timeout=timeout)
+        self._http = guarded_client(policy, timeout=settings.idle_timeout)
         self._client = AsyncOpenAI(
             base_url=settings.url,
             # Servers without keys (Ollama, llama.cpp) ignore it; the SDK insists on one.
@@ -175,9 +174,9 @@ class Provider:
             raise ProviderFailure(
                 FailureCode.PROVIDER_UNAVAILABLE, f"The provider's address is refused ({refused})."
             ) from None
-        except (openai.APIError, httpx.HTTPError, ValueError) as error:
+        except (openai.APIError, httpx2.HTTPError, ValueError) as error:
             # Mid-stream: the body broke off or a chunk was not JSON (the SDK raises APIError, or lets
-            # httpx's and json's errors through).
+            # httpx2's and json's errors through).
             raise ProviderFailure(
                 FailureCode.MALFORMED_STREAM, f"The provider's stream broke off ({type(error).__name__})."
             ) from None

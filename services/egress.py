@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpcore
 import httpcore2
-import httpx
 import httpx2
 from httpcore2._backends.auto import AutoBackend
 from httpcore2._backends.base import AsyncNetworkBackend, AsyncNetworkStream
@@ -191,47 +189,4 @@ def guarded_client(policy: EgressPolicy, *, timeout: float, auth: httpx2.Auth | 
     never in default headers, which would reach every URL the client is asked for."""
     return httpx2.AsyncClient(
         transport=GuardedTransport(policy), timeout=timeout, auth=auth, follow_redirects=False, trust_env=False
-    )
-
-
-class _GuardedHttpxBackend(httpcore.AsyncNetworkBackend):
-    """The same guard for clients built on httpx 0.x (the `openai` SDK's HTTP stack)."""
-
-    def __init__(self, policy: EgressPolicy) -> None:
-        self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.policy.resolve(host, port)
-        return await self.inner.connect_tcp(
-            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise EgressRefused("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class GuardedHttpxTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, policy: EgressPolicy) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=self._pool._ssl_context,
-            network_backend=_GuardedHttpxBackend(policy),
-        )
-
-
-def guarded_httpx_client(policy: EgressPolicy, *, timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """An httpx 0.x client whose connections pass the guard (no redirects, no proxy from the environment)."""
-    return httpx.AsyncClient(
-        transport=GuardedHttpxTransport(policy), timeout=timeout, follow_redirects=False, trust_env=False
     )

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.context import WorkerDeps, deps_of
-from jobs.tasks import execute_task
+from jobs.context import JobContext, WorkerDeps, deps_of
+from jobs.tasks import move_task
 from models import AssistantReply, Task
 from models.tasks import TaskStatus
 from resolvers import assistant, assistant_prompt, reply_lifecycle
@@ -37,7 +37,7 @@ MAX_ACTIONS = 5
 PROPOSAL_TEXT = "I can do this once you confirm it."
 
 
-async def answer_session(ctx: dict[str, Any], *, session_id: str) -> None:
+async def answer_session(ctx: JobContext, *, session_id: str) -> None:
     """saq job: produce the session's queued replies, oldest first, while no other worker does."""
     deps = deps_of(ctx)
     pk = uuid.UUID(session_id)
@@ -226,7 +226,7 @@ async def _run_read_only(
     draft.tasks.append(str(task.id))
     # Run it here rather than wait for a task slot; the queued job then finds it taken (claims are
     # conditional) and ends.
-    await execute_task({"deps": deps}, task_id=str(task.id))
+    await move_task(deps, str(task.id))
     finished = await _finished_task(deps, task.id)
     if finished is None:
         return json.dumps({"error": "The tool did not finish in time."})

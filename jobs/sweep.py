@@ -6,18 +6,24 @@ it up: then it fails with the reason, rather than being queued every few seconds
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlmodel import col
 
 from jobs.context import WorkerDeps
 from jobs.tasks import fail_pending
 from models import MCPAgent, Task
-from models.tasks import TaskStatus
+from models.agents import AgentConfig
+from models.json_document import unreadable_keys
+from models.tasks import TaskMeta, TaskStatus
 from resolvers import reply_lifecycle, task_lifecycle
 from resolvers.assistant import job_timeout_seconds
 from resolvers.task_events import publish_task
+from services import keys
 
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
@@ -25,18 +31,25 @@ MAX_QUEUE_ATTEMPTS = 3
 REPLY_WAIT = timedelta(seconds=30)
 
 
-def alive_key(worker_id: str) -> str:
-    return f"worker:alive:{worker_id}"
-
-
 async def heartbeat(deps: WorkerDeps) -> None:
-    await deps.redis.set(alive_key(deps.worker_id), "1", ex=ALIVE_TTL_SECONDS)
+    await deps.redis.set(keys.worker_alive(deps.worker_id), "1", ex=ALIVE_TTL_SECONDS)
 
 
-async def _worker_alive(deps: WorkerDeps, worker_id: str | None) -> bool:
+async def _worker_alive(deps: WorkerDeps, stored_meta: Any) -> bool:
+    try:
+        worker_id = TaskMeta.parse_only(stored_meta, "worker").worker
+    except ValueError:
+        return False  # no worker can be named: it is treated as gone
     if not worker_id:
         return False
-    return bool(await deps.redis.exists(alive_key(worker_id)))
+    return bool(await deps.redis.exists(keys.worker_alive(worker_id)))
+
+
+def _retries(configuration: Any) -> int:
+    try:
+        return AgentConfig.parse(configuration).retries
+    except ValueError:
+        return 0  # an unreadable configuration gives no retries: the task fails with the reason
 
 
 async def recover_running(deps: WorkerDeps) -> int:
@@ -44,16 +57,15 @@ async def recover_running(deps: WorkerDeps) -> int:
     async with deps.sessions() as session:
         running = (
             await session.execute(
-                select(Task.id, Task.meta, Task.retry_count, MCPAgent.configuration)
-                .join(MCPAgent, MCPAgent.id == Task.agent_id)
-                .where(Task.status == TaskStatus.RUNNING)
+                select(col(Task.id), col(Task.meta), col(Task.retry_count), col(MCPAgent.configuration))
+                .join(MCPAgent, col(MCPAgent.id) == col(Task.agent_id))
+                .where(col(Task.status) == TaskStatus.RUNNING)
             )
         ).all()
     for task_id, meta, retry_count, configuration in running:
-        if await _worker_alive(deps, (meta or {}).get("worker")):
+        if await _worker_alive(deps, meta):
             continue
-        retries = int((configuration or {}).get("retries") or 0)
-        out_of_retries = (retry_count or 0) >= retries
+        out_of_retries = (retry_count or 0) >= _retries(configuration)
         async with deps.sessions() as db, db.begin():
             task = (
                 await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
@@ -66,7 +78,7 @@ async def recover_running(deps: WorkerDeps) -> int:
         log.warning("task %s lost its worker: %s", task_id, "failed" if out_of_retries else "retrying")
         await publish_task(deps.events, task)
         if not out_of_retries:
-            await _enqueue(deps, task, configuration or {})
+            await _enqueue(deps, task, configuration)
     return recovered
 
 
@@ -75,9 +87,9 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     async with deps.sessions() as session:
         pending = (
             await session.execute(
-                select(Task, MCPAgent.configuration)
-                .join(MCPAgent, MCPAgent.id == Task.agent_id)
-                .where(Task.status == TaskStatus.PENDING)
+                select(Task, col(MCPAgent.configuration))
+                .join(MCPAgent, col(MCPAgent.id) == col(Task.agent_id))
+                .where(col(Task.status) == TaskStatus.PENDING)
             )
         ).all()
     for task, configuration in pending:
@@ -89,7 +101,7 @@ async def requeue_pending(deps: WorkerDeps) -> int:
                 deps, task.id, f"The task was queued {MAX_QUEUE_ATTEMPTS} times and no worker could start it."
             )
             continue
-        problem = await _enqueue(deps, task, configuration or {})
+        problem = await _enqueue(deps, task, configuration)
         if problem is None:
             queued += 1
         elif attempts >= MAX_QUEUE_ATTEMPTS:
@@ -102,11 +114,11 @@ async def requeue_pending(deps: WorkerDeps) -> int:
 async def requeue_replies(deps: WorkerDeps) -> int:
     """Replies whose worker died go back to the queue; sessions whose queued replies waited longer than
     REPLY_WAIT get another job (a job for a busy session ends at once, so an extra one is harmless)."""
-    sessions: set[object] = set()
+    sessions: set[uuid.UUID] = set()
     async with deps.sessions() as db:
         running = await reply_lifecycle.running_replies(db)
     for reply_id, worker in running:
-        if await _worker_alive(deps, worker):
+        if worker and await deps.redis.exists(keys.worker_alive(worker)):
             continue
         async with deps.sessions() as db, db.begin():
             moved = await reply_lifecycle.recover(db, reply_id)
@@ -117,16 +129,19 @@ async def requeue_replies(deps: WorkerDeps) -> int:
         sessions.update(await reply_lifecycle.waiting_sessions(db, REPLY_WAIT))
     timeout = job_timeout_seconds(deps.settings.assistant_reply_timeout)
     for session_id in sessions:
-        await deps.queues.enqueue_reply(session_id, timeout_seconds=timeout)  # type: ignore[arg-type]
+        await deps.queues.enqueue_reply(session_id, timeout_seconds=timeout)
     return len(sessions)
 
 
-async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> str | None:
+async def _enqueue(deps: WorkerDeps, task: Task, configuration: Any) -> str | None:
     """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
     try:
-        queued = await task_lifecycle.enqueue(deps.queues, task, configuration)
+        queued = await task_lifecycle.enqueue(deps.queues, task, AgentConfig.parse(configuration))
     except (RedisError, OSError):
         raise
+    except ValueError as error:  # the typed documents' parse errors (pydantic's included) are ValueErrors
+        unreadable = ", ".join(unreadable_keys(error))
+        return f"ValueError on its stored priority or agent configuration{f': {unreadable}' if unreadable else ''}"
     except Exception as error:
         return f"{type(error).__name__} on its stored priority or agent configuration"
     return None if queued else "Redis did not take the job"

@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import AssistantReply, ChatSession, Message, Task
 from models.assistant import ReplyStatus
@@ -80,7 +81,7 @@ async def regenerate_reply(
     if chat.status != SessionStatus.ACTIVE:
         raise Rejected([Problem("input.messageId", ErrorCode.INVALID_STATE, "Archived sessions get no replies.")])
     # The session's row lock orders this reply after any queued before it.
-    await db.execute(select(ChatSession.id).where(ChatSession.id == chat.id).with_for_update())
+    await db.execute(select(col(ChatSession.id)).where(col(ChatSession.id) == chat.id).with_for_update())
     if await reply_lifecycle.has_open_reply(db, message.id):
         raise Rejected(
             [Problem("input.messageId", ErrorCode.INVALID_STATE, "A reply to this message is already on its way.")]
@@ -210,6 +211,6 @@ async def drop_reply(db: AsyncSession, reply_id: uuid.UUID) -> None:
 
 async def replies_waiting(db: AsyncSession, session_id: uuid.UUID) -> int:
     query = select(func.count()).where(
-        AssistantReply.session_id == session_id, AssistantReply.status == ReplyStatus.QUEUED
+        col(AssistantReply.session_id) == session_id, col(AssistantReply.status) == ReplyStatus.QUEUED
     )
     return int((await db.execute(query)).scalar_one())

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import AssistantReply, ChatSession, Document, MCPAgent, Message, User
 from models.agents import AgentStatus, HealthStatus
@@ -148,14 +149,14 @@ async def _history(db: AsyncSession, session_id: uuid.UUID, up_to_seq: int, budg
     messages (failure notes) are the gateway's, not the conversation's."""
     rows = (
         await db.execute(
-            select(Message.role, Message.content)
+            select(col(Message.role), col(Message.content))
             .where(
-                Message.session_id == session_id,
-                Message.seq <= up_to_seq,
-                Message.deleted_at.is_(None),
-                Message.role != MessageRole.SYSTEM,
+                col(Message.session_id) == session_id,
+                col(Message.seq) <= up_to_seq,
+                col(Message.deleted_at).is_(None),
+                col(Message.role) != MessageRole.SYSTEM,
             )
-            .order_by(Message.seq.desc())
+            .order_by(col(Message.seq).desc())
             .limit(200)
         )
     ).all()
@@ -185,22 +186,22 @@ async def _documents(db: AsyncSession, user_id: uuid.UUID, content: str) -> tupl
     query_text = search_query(content)
     if query_text is None:
         return [], []
-    vector = func.to_tsvector(text("'english'::regconfig"), Document.content_text)
+    vector = func.to_tsvector(text("'english'::regconfig"), col(Document.content_text))
     query = func.to_tsquery(text("'english'::regconfig"), query_text)
     rank = func.ts_rank(vector, query)
     rows = (
         await db.execute(
             select(
-                Document.id,
-                Document.original_filename,
-                Document.title,
-                Document.mime_type,
-                Document.file_size,
-                func.left(Document.content_text, 20_000).label("content"),
+                col(Document.id),
+                col(Document.original_filename),
+                col(Document.title),
+                col(Document.mime_type),
+                col(Document.file_size),
+                func.left(col(Document.content_text), 20_000).label("content"),
                 rank.label("rank"),
             )
-            .where(Document.user_id == user_id, Document.deleted_at.is_(None), vector.op("@@")(query))
-            .order_by(rank.desc(), Document.id)
+            .where(col(Document.user_id) == user_id, col(Document.deleted_at).is_(None), vector.op("@@")(query))
+            .order_by(rank.desc(), col(Document.id))
             .limit(MAX_DOCUMENTS)
         )
     ).all()
@@ -234,13 +235,13 @@ async def _tools(db: AsyncSession) -> list[Tool]:
     share a name, each is prefixed by its agent's name."""
     agents = (
         await db.execute(
-            select(MCPAgent.id, MCPAgent.name, MCPAgent.capabilities)
+            select(col(MCPAgent.id), col(MCPAgent.name), col(MCPAgent.capabilities))
             .where(
-                MCPAgent.deleted_at.is_(None),
-                MCPAgent.status == AgentStatus.ACTIVE,
-                MCPAgent.health_status != HealthStatus.UNHEALTHY,
+                col(MCPAgent.deleted_at).is_(None),
+                col(MCPAgent.status) == AgentStatus.ACTIVE,
+                col(MCPAgent.health_status) != HealthStatus.UNHEALTHY,
             )
-            .order_by(MCPAgent.name)
+            .order_by(col(MCPAgent.name))
         )
     ).all()
     offered: list[tuple[str, uuid.UUID, dict[str, Any]]] = []

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import AssistantReply
 from models.assistant import ReplyStatus
@@ -60,9 +61,9 @@ async def _apply(
     move = MOVES[name]
     statement = (
         update(AssistantReply)
-        .where(AssistantReply.id == reply_id, AssistantReply.status.in_(tuple(move.sources)))
+        .where(col(AssistantReply.id) == reply_id, col(AssistantReply.status).in_(tuple(move.sources)))
         .values(status=move.target, **(values or {}))
-        .returning(AssistantReply.id)
+        .returning(col(AssistantReply.id))
     )
     if (await db.execute(statement)).first() is None:
         return None
@@ -77,7 +78,9 @@ def queue(db: AsyncSession, *, session_id: uuid.UUID, user_id: uuid.UUID, reply_
 
 
 async def has_open_reply(db: AsyncSession, reply_to: uuid.UUID) -> bool:
-    query = select(AssistantReply.id).where(AssistantReply.reply_to == reply_to, AssistantReply.status.in_(tuple(OPEN)))
+    query = select(col(AssistantReply.id)).where(
+        col(AssistantReply.reply_to) == reply_to, col(AssistantReply.status).in_(tuple(OPEN))
+    )
     return (await db.execute(query.limit(1))).first() is not None
 
 
@@ -85,20 +88,20 @@ async def claim_next(db: AsyncSession, session_id: uuid.UUID, worker: str) -> As
     """queued -> running for the session's oldest queued reply, if none of its replies runs. None: nothing
     queued, or another worker is producing this session's replies (it takes the next ones after)."""
     running = exists().where(
-        and_(AssistantReply.session_id == session_id, AssistantReply.status == ReplyStatus.RUNNING)
+        and_(col(AssistantReply.session_id) == session_id, col(AssistantReply.status) == ReplyStatus.RUNNING)
     )
     oldest = (
-        select(AssistantReply.id)
-        .where(AssistantReply.session_id == session_id, AssistantReply.status == ReplyStatus.QUEUED)
-        .order_by(AssistantReply.position)
+        select(col(AssistantReply.id))
+        .where(col(AssistantReply.session_id) == session_id, col(AssistantReply.status) == ReplyStatus.QUEUED)
+        .order_by(col(AssistantReply.position))
         .limit(1)
         .scalar_subquery()
     )
     statement = (
         update(AssistantReply)
-        .where(AssistantReply.id == oldest, AssistantReply.status == ReplyStatus.QUEUED, ~running)
+        .where(col(AssistantReply.id) == oldest, col(AssistantReply.status) == ReplyStatus.QUEUED, ~running)
         .values(status=ReplyStatus.RUNNING, started_at=func.now(), worker=worker)
-        .returning(AssistantReply.id)
+        .returning(col(AssistantReply.id))
     )
     try:
         async with db.begin_nested():
@@ -131,7 +134,9 @@ async def recover(db: AsyncSession, reply_id: uuid.UUID) -> AssistantReply | Non
 
 async def running_replies(db: AsyncSession, limit: int = 500) -> list[tuple[uuid.UUID, str | None]]:
     """(reply, worker) of every running reply, for the sweep to check its worker is alive."""
-    query = select(AssistantReply.id, AssistantReply.worker).where(AssistantReply.status == ReplyStatus.RUNNING)
+    query = select(col(AssistantReply.id), col(AssistantReply.worker)).where(
+        col(AssistantReply.status) == ReplyStatus.RUNNING
+    )
     return [(row[0], row[1]) for row in (await db.execute(query.limit(limit))).all()]
 
 
@@ -139,12 +144,12 @@ async def waiting_sessions(db: AsyncSession, older_than: timedelta, limit: int =
     """Sessions with a reply queued for longer than `older_than`: their job may be lost (a job for a
     session whose reply runs does nothing, so queueing one more is harmless)."""
     query = (
-        select(AssistantReply.session_id)
+        select(col(AssistantReply.session_id))
         .where(
-            AssistantReply.status == ReplyStatus.QUEUED,
-            AssistantReply.created_at < func.now() - older_than,
+            col(AssistantReply.status) == ReplyStatus.QUEUED,
+            col(AssistantReply.created_at) < func.now() - older_than,
         )
-        .group_by(AssistantReply.session_id)
+        .group_by(col(AssistantReply.session_id))
         .limit(limit)
     )
     return list((await db.execute(query)).scalars())

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services import keys
+
 KEEP_SECONDS = 2 * 24 * 60 * 60
 
 
-def _key(user_id: uuid.UUID, day: str | None = None) -> str:
-    return f"assistant:tokens:{user_id}:{day or datetime.now(UTC).strftime('%Y%m%d')}"
+def _key(user_id: uuid.UUID) -> str:
+    return keys.assistant_tokens(user_id, datetime.now(UTC).strftime("%Y%m%d"))
 
 
 async def spent_today(redis: Redis, user_id: uuid.UUID) -> int:

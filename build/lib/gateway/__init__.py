@@ -1,1 +1,0 @@
-"""Process-level wiring: settings, database and Redis clients, embedded servers, the CLI."""

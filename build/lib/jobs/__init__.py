@@ -1,1 +1,0 @@
-"""Background work on saq (Redis): running tasks, agent health checks, recovering lost work."""

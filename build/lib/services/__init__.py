@@ -1,1 +1,0 @@
-"""Adapters to the world outside the graph: keys and tokens, password hashing, sessions in Redis."""

@@ -94,7 +94,8 @@ async def discover(link: AgentLink) -> Discovery:
                     "description": tool.description or "",
                     "inputSchema": tool.input_schema,
                     "outputSchema": tool.output_schema,
-                    "annotations": _annotations(tool.annotations),
+                    # Hints only where the agent gave some (what the assistant acts on: readOnlyHint).
+                    **({"annotations": hints} if (hints := _annotations(tool.annotations)) else {}),
                 }
                 for tool in listed.tools
             ]

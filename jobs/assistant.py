@@ -22,7 +22,7 @@ from models.tasks import TaskStatus
 from resolvers import assistant, assistant_prompt, reply_lifecycle
 from resolvers.assistant_prompt import Grounding, Tool, estimate_tokens
 from resolvers.assistant_text import read_message, suggestions_for
-from resolvers.chat_events import DELTA_KIND, session_channel
+from resolvers.chat_events import DELTA_KIND, chat_session_channel
 from resolvers.problems import Rejected
 from resolvers.tasks import TaskRequest, create_task
 from resolvers.unit_of_work import run_unit_of_work
@@ -83,7 +83,7 @@ async def _publish_delta(deps: WorkerDeps, draft: Draft, text: str) -> None:
         "delta": {"replyTo": str(draft.reply.reply_to), "index": draft.index, "delta": text},
     }
     draft.index += 1
-    await deps.events.publish(session_channel(draft.reply.session_id), event)
+    await deps.events.publish(chat_session_channel(draft.reply.session_id), event)
 
 
 async def _produce(deps: WorkerDeps, reply: AssistantReply) -> None:
@@ -211,8 +211,8 @@ async def _run_read_only(
         agent_id=tool.agent_id,
         task_type=tool.tool_name,
         input=arguments,
-        session_id=grounding.session.id,
-        session_given=True,
+        chat_session_id=grounding.session.id,
+        chat_session_given=True,
     )
     try:
         task = await run_unit_of_work(

@@ -26,10 +26,10 @@ def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awai
 async def check_agents(ctx: JobContext) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
-    async with deps.sessions() as session:
+    async with deps.sessions() as db:
         agent_ids = list(
             (
-                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
+                await db.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
             ).scalars()
         )
     for agent_id in agent_ids:

@@ -33,6 +33,7 @@ from models.agents import (
     RateLimitConfig,
     SealedKey,
 )
+from models.base import database_now
 from models.json_document import unreadable_keys
 from resolvers.agent_links import (
     AgentSnapshot,
@@ -201,7 +202,7 @@ async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: li
         await redis.set(keys.agent_capabilities(agent_id), json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
 
 
-async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
+async def capabilities_of(redis: Redis, db: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
     """The agent's tools: from the cache, else from the table (and cached again); None: no such agent."""
     try:
         cached = await redis.get(keys.agent_capabilities(agent_id))
@@ -209,7 +210,7 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
         cached = None
     if cached is not None:
         return json.loads(cached)  # type: ignore[no-any-return]
-    agent = (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
+    agent = (await db.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
     if agent is None:
         return None
     await cache_capabilities(redis, agent_id, agent.capabilities or [])
@@ -257,6 +258,7 @@ async def register_agent(
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
         raise Rejected(problems)
+    assert data.endpoint is not None  # checked above: a missing one is a problem raised
     agent = MCPAgent(
         name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
     )
@@ -389,7 +391,7 @@ async def update_agent(
     await _apply(uow.db, agent, data, box)
     if discovery is not None:
         agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
-    agent.updated_at = func.now()
+    agent.updated_at = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     _cache_after_commit(uow, redis, agent)
@@ -408,7 +410,7 @@ async def refresh_capabilities(
     if reach_of(agent, box) != reach_of(seen, box):
         raise Rejected([AGENT_CHANGED])
     agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
-    agent.updated_at = func.now()
+    agent.updated_at = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     _cache_after_commit(uow, redis, agent)
@@ -417,8 +419,8 @@ async def refresh_capabilities(
 
 async def delete_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
     agent = await _live(uow.db, agent_id)
-    agent.deleted_at = func.now()
-    agent.updated_at = func.now()
+    agent.deleted_at = database_now()
+    agent.updated_at = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     uow.after_commit(lambda: _forget_capabilities(redis, agent.id))
@@ -479,7 +481,7 @@ async def check_health(
         agent.health_status = HealthStatus.HEALTHY
     elif failures >= UNHEALTHY_AFTER_FAILURES:
         agent.health_status = HealthStatus.UNHEALTHY
-    agent.last_health_check = func.now()
+    agent.last_health_check = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     return agent

@@ -124,8 +124,8 @@ async def confirm_action(
         agent_id=_uuid(payload.get("agentId")),
         task_type=str(payload.get("taskType") or ""),
         input=payload.get("input") if payload.get("input") is not None else {},
-        session_id=chat.id,
-        session_given=True,
+        chat_session_id=chat.id,
+        chat_session_given=True,
         priority=TaskPriority.HIGH,
     )
     try:

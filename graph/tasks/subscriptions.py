@@ -4,8 +4,10 @@ publish after their commits."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
+from sqlmodel import col
 
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
@@ -24,18 +26,23 @@ class TasksSubscription:
         description="Status changes of your tasks: one task, a session's tasks, or (with neither argument) all of them."
     )
     async def task_updated(
-        self, info: Info, task_id: strawberry.ID | None = None, session_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        task_id: strawberry.ID | None = None,
+        chat_session_id: Annotated[strawberry.ID | None, strawberry.argument(name="sessionId")] = None,
     ) -> AsyncGenerator[TaskNode, None]:
         viewer = info.context.viewer
         if viewer is None:
             raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
         wanted_task = input_id(task_id, "Task") if task_id is not None else None
-        wanted_chat_session = input_id(session_id, "ChatSession") if session_id is not None else None
+        wanted_chat_session = input_id(chat_session_id, "ChatSession") if chat_session_id is not None else None
         if task_id is not None:
             db = RequestDb(info.context.resources.sessions)
             try:
                 found = (
-                    await db.rows(visible_tasks(viewer.user_id).where(Task.id == wanted_task)) if wanted_task else []
+                    await db.rows(visible_tasks(viewer.user_id).where(col(Task.id) == wanted_task))
+                    if wanted_task
+                    else []
                 )
             finally:
                 await db.close()
@@ -47,7 +54,7 @@ class TasksSubscription:
                     row = decode_task(event)
                     if wanted_task is not None and row.id != wanted_task:
                         continue
-                    if session_id is not None and row.session_id != wanted_chat_session:
+                    if chat_session_id is not None and row.session_id != wanted_chat_session:
                         continue
                     yield TaskNode.from_row(row)
         except StreamInterrupted as error:

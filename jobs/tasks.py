@@ -192,11 +192,14 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
         return
     error = "The task did not run."
+    attempt_started = started
     for attempt in range(retries + 1):
         if attempt:
+            spent_ms = int((time.monotonic() - attempt_started) * 1000)
             async with deps.sessions() as db, db.begin():
-                await task_lifecycle.count_retry(db, task.id)
+                await task_lifecycle.count_retry(db, task.id, error=error, duration_ms=spent_ms)
             await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
+            attempt_started = time.monotonic()
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
         try:

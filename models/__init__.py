@@ -5,7 +5,7 @@ from models.base import metadata
 from models.chat import ChatSession, Message
 from models.documents import Document
 from models.integrations import Integration
-from models.tasks import Task
+from models.tasks import Task, TaskLog
 from models.users import User
 
-__all__ = ["ChatSession", "Document", "Integration", "MCPAgent", "Message", "Task", "User", "metadata"]
+__all__ = ["ChatSession", "Document", "Integration", "MCPAgent", "Message", "Task", "TaskLog", "User", "metadata"]

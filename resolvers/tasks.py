@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChatSession, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import TaskPriority
+from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -143,6 +143,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     )
     session.add(task)
     await session.flush()
+    await task_lifecycle.log_event(session, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
     await session.refresh(task)
     uow.enqueue_task(task, agent.configuration or {})
     publish_task_after_commit(uow, task)

@@ -7,10 +7,13 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
 
 from gateway.db import create_engine
 from gateway.settings import get_settings
 from models import ChatSession, Document, Integration, MCPAgent, Message, Task, User
+from models.agents import AgentConfig, RateLimitConfig
+from models.tasks import TaskMeta, TaskPriority
 from models.users import default_preferences
 from services.crypto import SecretBox, dev_secret_box
 from services.passwords import hash_password
@@ -70,12 +73,9 @@ AGENTS: list[dict[str, Any]] = [
                 "outputSchema": {"type": "object"},
             }
         ],
-        "configuration": {
-            "timeout": 10000,
-            "retries": 2,
-            "rateLimit": {"requests": 60, "window": 60},
-            "authentication": {"type": "none"},
-        },
+        "configuration": AgentConfig(
+            timeout=10_000, retries=2, rate_limit=RateLimitConfig(requests=60, window=60)
+        ).dump(),
     },
     {
         "name": "invoice-tools",
@@ -95,13 +95,13 @@ AGENTS: list[dict[str, Any]] = [
                 "outputSchema": None,
             }
         ],
-        "configuration": {"timeout": 30000, "retries": 1, "authentication": {"type": "none"}},
+        "configuration": AgentConfig(timeout=30_000, retries=1).dump(),
     },
 ]
 
 
 async def _demo_user(connection: AsyncConnection) -> bool:
-    found = await connection.execute(select(User.id).where(User.email == DEMO_EMAIL))
+    found = await connection.execute(select(col(User.id)).where(col(User.email) == DEMO_EMAIL))
     return found.first() is not None
 
 
@@ -141,16 +141,17 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                 email_verified=True,
                 email_verified_at=now,
             )
-            .returning(User.id)
+            .returning(col(User.id))
         )
     ).scalar_one()
     agent_ids = []
     for agent in AGENTS:
-        existing = (await connection.execute(select(MCPAgent.id).where(MCPAgent.name == agent["name"]))).first()
+        named = select(col(MCPAgent.id)).where(col(MCPAgent.name) == agent["name"])
+        existing = (await connection.execute(named)).first()
         agent_ids.append(
             existing[0]
             if existing
-            else (await connection.execute(insert(MCPAgent).values(**agent).returning(MCPAgent.id))).scalar_one()
+            else (await connection.execute(insert(MCPAgent).values(**agent).returning(col(MCPAgent.id)))).scalar_one()
         )
     session_ids = []
     for index, (title, lines) in enumerate(CONVERSATIONS):
@@ -166,7 +167,7 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                     created_at=started,
                     context_data={"businessContext": {"taskType": "admin"}},
                 )
-                .returning(ChatSession.id)
+                .returning(col(ChatSession.id))
             )
         ).scalar_one()
         session_ids.append(session_id)
@@ -266,7 +267,7 @@ async def _insert(connection: AsyncConnection, box: SecretBox) -> None:
                 "retry_count": 0,
                 "completed_at": now - timedelta(hours=index) if status == "completed" else None,
                 "processing_time_ms": 840 if status == "completed" else None,
-                "meta": {"priority": "medium"},
+                "meta": TaskMeta(priority=TaskPriority.MEDIUM).dump(),
             }
             for index, (task_type, payload, output, status) in enumerate(
                 [

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from strawberry.extensions import SchemaExtension
 
 from graph.errors import RequestErrorCode
-from services import ratelimit
+from services import keys, ratelimit
 
 log = logging.getLogger("gateway.persisted")
 
@@ -41,8 +41,6 @@ MAX_DOCUMENTS = 10_000
 REGISTER_PER_MINUTE = 60
 REGISTER_LIMIT = ratelimit.Limit("apq:register", REGISTER_PER_MINUTE, 60)
 _HASH = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
-_DOCUMENT_KEY = "apq:document:{}"
-_INDEX_KEY = "apq:index"
 
 # Store a document, remember when, and forget the oldest beyond the cap (their texts too), atomically.
 _REGISTER = """
@@ -128,7 +126,7 @@ class PersistedQueries:
             text = self.trusted.get(digest)
         else:
             try:
-                text = await self.redis.get(_DOCUMENT_KEY.format(digest))
+                text = await self.redis.get(keys.persisted_query(digest))
             except (RedisError, OSError):
                 # Unknown for now: the client sends the text, which runs (and registers later).
                 log.warning("cannot read a persisted query: Redis unreachable")
@@ -143,14 +141,14 @@ class PersistedQueries:
         await self.redis.eval(  # type: ignore[misc]  # redis-py types eval as sync-or-async
             _REGISTER,
             2,
-            _DOCUMENT_KEY.format(digest),
-            _INDEX_KEY,
+            keys.persisted_query(digest),
+            keys.PERSISTED_QUERY_INDEX,
             text,
             DOCUMENT_TTL_SECONDS,
             time.time(),
             digest,
             MAX_DOCUMENTS,
-            _DOCUMENT_KEY.format(""),
+            keys.persisted_query(""),
         )
 
 

@@ -65,23 +65,27 @@ class OperationTelemetry(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         # Lines logged while the operation runs (use cases, loaders) carry its name.
-        token = logs.operation_name.set(metrics.operation_label(self.execution_context.operation_name))
+        # Set back rather than reset by token: strawberry may leave a hook in another context than it
+        # entered it (a token reset there raises).
+        previous = logs.operation_name.get()
+        logs.operation_name.set(metrics.operation_label(self.execution_context.operation_name))
         try:
             yield
         finally:
-            logs.operation_name.reset(token)
+            logs.operation_name.set(previous)
 
     async def on_operation(self) -> AsyncIterator[None]:
         started = time.perf_counter()
         context = self.execution_context.context
         viewer = getattr(context, "viewer", None)
-        user_token = logs.user_id.set(str(viewer.user_id) if viewer is not None else None)
+        previous_user, previous_trace = logs.user_id.get(), otel_context.get_current()
+        logs.user_id.set(str(viewer.user_id) if viewer is not None else None)
         span = tracing.tracer.start_span("graphql.operation")
-        attached = otel_context.attach(trace.set_span_in_context(span))
+        otel_context.attach(trace.set_span_in_context(span))
         try:
             yield
         finally:
-            otel_context.detach(attached)
+            otel_context.attach(previous_trace)
             elapsed = time.perf_counter() - started
             name = metrics.operation_label(self.execution_context.operation_name)
             try:
@@ -116,7 +120,7 @@ class OperationTelemetry(SchemaExtension):
                     "error_codes": codes,
                 },
             )
-            logs.user_id.reset(user_token)
+            logs.user_id.set(previous_user)
 
 
 class HttpSpans:

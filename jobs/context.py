@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, fields
-from typing import Any
+
+from opentelemetry.trace import Span
+from saq.types import Context
 
 from services.resources import Resources
 
@@ -24,7 +26,13 @@ class WorkerDeps(Resources):
         return self.settings.tasks_per_user
 
 
-def deps_of(ctx: dict[str, Any]) -> WorkerDeps:
-    deps = ctx["deps"]
-    assert isinstance(deps, WorkerDeps)
-    return deps
+class JobContext(Context, total=False):
+    """saq's job context, with what the worker adds to it: its resources (at startup) and the job's span
+    (from before to after the job runs)."""
+
+    deps: WorkerDeps
+    span: Span
+
+
+def deps_of(ctx: JobContext) -> WorkerDeps:
+    return ctx["deps"]

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlmodel import col
 
-from jobs.context import deps_of
+from jobs.context import JobContext, WorkerDeps, deps_of
+from loaders.visibility import live_agents
 from models import MCPAgent
 from models.agents import AgentStatus
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
-from resolvers.unit_of_work import run_unit_of_work
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 
 log = logging.getLogger("gateway.jobs.health")
 
 
-async def check_agents(ctx: dict[str, Any]) -> int:
+def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awaitable[MCPAgent]]:
+    return lambda uow: check_health(uow, deps.redis, deps.box, deps.policy, agent_id)
+
+
+async def check_agents(ctx: JobContext) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
     async with deps.sessions() as session:
         agent_ids = list(
             (
-                await session.execute(
-                    select(MCPAgent.id).where(MCPAgent.status == AgentStatus.ACTIVE, MCPAgent.deleted_at.is_(None))
-                )
+                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
             ).scalars()
         )
     for agent_id in agent_ids:
@@ -35,7 +39,7 @@ async def check_agents(ctx: dict[str, Any]) -> int:
                 deps.sessions,
                 deps.events,
                 deps.queues,
-                lambda uow, agent_id=agent_id: check_health(uow, deps.redis, deps.box, deps.policy, agent_id),
+                _probe(deps, agent_id),
             )
         except Rejected:
             continue  # deleted or changed during its probe: the next run checks it as it is then

@@ -6,34 +6,46 @@ it up: then it fails with the reason, rather than being queued every few seconds
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlmodel import col
 
 from jobs.context import WorkerDeps
 from jobs.tasks import fail_pending
 from models import MCPAgent, Task
-from models.tasks import TaskStatus
+from models.agents import AgentConfig
+from models.json_document import unreadable_keys
+from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.task_events import publish_task
+from services import keys
 
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
 MAX_QUEUE_ATTEMPTS = 3
 
 
-def alive_key(worker_id: str) -> str:
-    return f"worker:alive:{worker_id}"
-
-
 async def heartbeat(deps: WorkerDeps) -> None:
-    await deps.redis.set(alive_key(deps.worker_id), "1", ex=ALIVE_TTL_SECONDS)
+    await deps.redis.set(keys.worker_alive(deps.worker_id), "1", ex=ALIVE_TTL_SECONDS)
 
 
-async def _worker_alive(deps: WorkerDeps, worker_id: str | None) -> bool:
+async def _worker_alive(deps: WorkerDeps, stored_meta: Any) -> bool:
+    try:
+        worker_id = TaskMeta.parse_only(stored_meta, "worker").worker
+    except ValueError:
+        return False  # no worker can be named: it is treated as gone
     if not worker_id:
         return False
-    return bool(await deps.redis.exists(alive_key(worker_id)))
+    return bool(await deps.redis.exists(keys.worker_alive(worker_id)))
+
+
+def _retries(configuration: Any) -> int:
+    try:
+        return AgentConfig.parse(configuration).retries
+    except ValueError:
+        return 0  # an unreadable configuration gives no retries: the task fails with the reason
 
 
 async def recover_running(deps: WorkerDeps) -> int:
@@ -41,16 +53,15 @@ async def recover_running(deps: WorkerDeps) -> int:
     async with deps.sessions() as session:
         running = (
             await session.execute(
-                select(Task.id, Task.meta, Task.retry_count, MCPAgent.configuration)
-                .join(MCPAgent, MCPAgent.id == Task.agent_id)
-                .where(Task.status == TaskStatus.RUNNING)
+                select(col(Task.id), col(Task.meta), col(Task.retry_count), col(MCPAgent.configuration))
+                .join(MCPAgent, col(MCPAgent.id) == col(Task.agent_id))
+                .where(col(Task.status) == TaskStatus.RUNNING)
             )
         ).all()
     for task_id, meta, retry_count, configuration in running:
-        if await _worker_alive(deps, (meta or {}).get("worker")):
+        if await _worker_alive(deps, meta):
             continue
-        retries = int((configuration or {}).get("retries") or 0)
-        out_of_retries = (retry_count or 0) >= retries
+        out_of_retries = (retry_count or 0) >= _retries(configuration)
         async with deps.sessions() as db, db.begin():
             task = (
                 await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
@@ -63,7 +74,7 @@ async def recover_running(deps: WorkerDeps) -> int:
         log.warning("task %s lost its worker: %s", task_id, "failed" if out_of_retries else "retrying")
         await publish_task(deps.events, task)
         if not out_of_retries:
-            await _enqueue(deps, task, configuration or {})
+            await _enqueue(deps, task, configuration)
     return recovered
 
 
@@ -72,9 +83,9 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     async with deps.sessions() as session:
         pending = (
             await session.execute(
-                select(Task, MCPAgent.configuration)
-                .join(MCPAgent, MCPAgent.id == Task.agent_id)
-                .where(Task.status == TaskStatus.PENDING)
+                select(Task, col(MCPAgent.configuration))
+                .join(MCPAgent, col(MCPAgent.id) == col(Task.agent_id))
+                .where(col(Task.status) == TaskStatus.PENDING)
             )
         ).all()
     for task, configuration in pending:
@@ -86,7 +97,7 @@ async def requeue_pending(deps: WorkerDeps) -> int:
                 deps, task.id, f"The task was queued {MAX_QUEUE_ATTEMPTS} times and no worker could start it."
             )
             continue
-        problem = await _enqueue(deps, task, configuration or {})
+        problem = await _enqueue(deps, task, configuration)
         if problem is None:
             queued += 1
         elif attempts >= MAX_QUEUE_ATTEMPTS:
@@ -96,12 +107,15 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     return queued
 
 
-async def _enqueue(deps: WorkerDeps, task: Task, configuration: dict[str, object]) -> str | None:
+async def _enqueue(deps: WorkerDeps, task: Task, configuration: Any) -> str | None:
     """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
     try:
-        queued = await task_lifecycle.enqueue(deps.queues, task, configuration)
+        queued = await task_lifecycle.enqueue(deps.queues, task, AgentConfig.parse(configuration))
     except (RedisError, OSError):
         raise
+    except ValueError as error:  # the typed documents' parse errors (pydantic's included) are ValueErrors
+        unreadable = ", ".join(unreadable_keys(error))
+        return f"ValueError on its stored priority or agent configuration{f': {unreadable}' if unreadable else ''}"
     except Exception as error:
         return f"{type(error).__name__} on its stored priority or agent configuration"
     return None if queued else "Redis did not take the job"

@@ -16,16 +16,19 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from jobs.context import WorkerDeps, deps_of
+from jobs.context import JobContext, WorkerDeps, deps_of
+from loaders.visibility import live_agents
 from models import MCPAgent, Task
-from models.tasks import TaskStatus
+from models.agents import AgentConfig
+from models.json_document import unreadable_keys
+from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
-from resolvers.agents import CredentialUnavailable, link_for
+from resolvers.agent_links import CredentialUnavailable, link_for
 from resolvers.task_events import publish_task
-from resolvers.task_lifecycle import scheduled_time
 from resolvers.tasks import schema_problems
-from services import mcp, ratelimit
+from services import keys, mcp, ratelimit
 
 log = logging.getLogger("gateway.jobs.tasks")
 DEPENDENCY_POLL_SECONDS = 1.0
@@ -68,58 +71,70 @@ async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None
         await publish_task(deps.events, task)
 
 
-async def _ready(deps: WorkerDeps, task: Task, agent: MCPAgent) -> bool:
+def _unreadable_reason(error: ValueError) -> str:
+    if "scheduledFor" in unreadable_keys(error):
+        # Stored before runTask checked times (a naive "0001-01-01T00:00:00" was accepted).
+        return (
+            "The task's scheduled time has no time zone or is not a time; "
+            "run it again with a time such as 2026-05-01T09:00:00Z."
+        )
+    return f"The task's stored metadata does not read ({', '.join(unreadable_keys(error)) or 'not an object'})."
+
+
+async def _ready(deps: WorkerDeps, task: Task, config: AgentConfig) -> bool:
     """Whether the task may start now; otherwise it is failed or queued again for later."""
-    meta = task.meta or {}
-    dependencies = [uuid.UUID(pk) for pk in meta.get("dependencies") or []]
-    if dependencies:
+    try:
+        meta = TaskMeta.parse(task.meta)
+    except ValueError as unreadable:
+        # Fail it with the reason rather than leave it to be queued again forever.
+        await fail_pending(deps, task.id, _unreadable_reason(unreadable))
+        return False
+    if meta.dependencies:
         async with deps.sessions() as session:
-            statuses = dict(
-                (await session.execute(select(Task.id, Task.status).where(Task.id.in_(dependencies)))).all()
-            )
-        broken = [pk for pk in dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
+            statuses: dict[uuid.UUID, str] = {
+                pk: status
+                for pk, status in (
+                    await session.execute(
+                        select(col(Task.id), col(Task.status)).where(col(Task.id).in_(meta.dependencies))
+                    )
+                ).all()
+            }
+        broken = [pk for pk in meta.dependencies if statuses.get(pk) in (TaskStatus.FAILED, TaskStatus.CANCELLED, None)]
         if broken:
             await fail_pending(deps, task.id, f"A task it depends on did not complete ({broken[0]}).")
             return False
-        if any(statuses[pk] != TaskStatus.COMPLETED for pk in dependencies):
-            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=DEPENDENCY_POLL_SECONDS)
+        if any(statuses[pk] != TaskStatus.COMPLETED for pk in meta.dependencies):
+            await task_lifecycle.enqueue(deps.queues, task, config, delay=DEPENDENCY_POLL_SECONDS)
             return False
-    try:
-        scheduled = scheduled_time(meta)
-    except ValueError:
-        # Stored before runTask checked times (a naive "0001-01-01T00:00:00" was accepted): fail it with
-        # the reason rather than leave it to be queued again forever.
-        await fail_pending(
-            deps,
-            task.id,
-            "The task's scheduled time has no time zone or is not a time; "
-            "run it again with a time such as 2026-05-01T09:00:00Z.",
-        )
-        return False
-    if scheduled is not None:
-        remaining = scheduled.timestamp() - time.time()
+    if meta.scheduled_for is not None:
+        remaining = meta.scheduled_for.timestamp() - time.time()
         if remaining > SCHEDULE_SLACK_SECONDS:
-            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {})  # at its scheduledFor
+            await task_lifecycle.enqueue(deps.queues, task, config)  # at its scheduledFor
             return False
         if remaining > 0:
             # saq schedules in whole seconds, so a job may arrive a little early: never start before
             # the requested time.
             await asyncio.sleep(remaining)
-    limit = (agent.configuration or {}).get("rateLimit")
-    if limit:
-        rule = ratelimit.Limit(f"agent:{agent.id}", int(limit["requests"]), int(limit["window"]))
+    if config.rate_limit is not None:
+        rule = ratelimit.Limit(
+            keys.agent_calls_limit(task.agent_id), config.rate_limit.requests, config.rate_limit.window
+        )
         try:
             wait = await ratelimit.take(deps.redis, rule, "calls")
         except (RedisError, OSError):
             wait = 1  # cannot count calls: wait rather than overrun the agent
         if wait is not None:
-            await task_lifecycle.enqueue(deps.queues, task, agent.configuration or {}, delay=wait)
+            await task_lifecycle.enqueue(deps.queues, task, config, delay=wait)
             return False
     return True
 
 
 async def _running_count(deps: WorkerDeps, user_id: uuid.UUID, session: AsyncSession | None = None) -> int:
-    query = select(func.count()).select_from(Task).where(Task.user_id == user_id, Task.status == TaskStatus.RUNNING)
+    query = (
+        select(func.count())
+        .select_from(Task)
+        .where(col(Task.user_id) == user_id, col(Task.status) == TaskStatus.RUNNING)
+    )
     if session is not None:
         return int((await session.execute(query)).scalar_one())
     async with deps.sessions() as own:
@@ -149,7 +164,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
     async with deps.sessions() as session:
-        return (await session.execute(select(Task.status).where(Task.id == task_id))).scalar_one_or_none()
+        return (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
 
 
 def _output(outcome: mcp.ToolOutcome) -> Any:
@@ -181,9 +196,7 @@ async def _call_unless_cancelled(
                 await call
 
 
-async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
-    config = agent.configuration or {}
-    retries = int(config.get("retries") or 0)
+async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: AgentConfig) -> None:
     tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
     started = time.monotonic()
     try:
@@ -193,7 +206,7 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
         return
     error = "The task did not run."
     attempt_started = started
-    for attempt in range(retries + 1):
+    for attempt in range(config.attempts):
         if attempt:
             spent_ms = int((time.monotonic() - attempt_started) * 1000)
             async with deps.sessions() as db, db.begin():
@@ -229,32 +242,35 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent) -> None:
     await _finish(deps, task.id, succeeded=False, started=started, error=error)
 
 
-async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
+async def execute_task(ctx: JobContext, *, task_id: str) -> None:
     """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
     deps = deps_of(ctx)
     pk = uuid.UUID(task_id)
     await deps.queues.forget(pk)
     async with deps.sessions() as session:
         task = await session.get(Task, pk)
-        agent = await session.get(MCPAgent, task.agent_id) if task is not None else None
+        agent = (
+            (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == task.agent_id))).scalar_one_or_none()
+            if task is not None
+            else None
+        )
     if task is None or task.status != TaskStatus.PENDING:
         return
-    if agent is None or agent.deleted_at is not None:
+    if agent is None:
         await fail_pending(deps, pk, "The agent was removed.")
         return
     try:
+        config = AgentConfig.parse(agent.configuration)
         # Checked first as well as at the claim, so a deferred job takes no token of the agent's rate limit.
         busy = await _running_count(deps, task.user_id) >= deps.tasks_per_user
         claimed: Task | UserBusy | None = USER_BUSY if busy else None
         if not busy:
-            if not await _ready(deps, task, agent):
+            if not await _ready(deps, task, config):
                 return
             claimed = await _claim(deps, pk, task.user_id)
         if isinstance(claimed, UserBusy):
             # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
-            await task_lifecycle.enqueue(
-                deps.queues, task, agent.configuration or {}, delay=USER_BUSY_DELAY_SECONDS + random.random()
-            )
+            await task_lifecycle.enqueue(deps.queues, task, config, delay=USER_BUSY_DELAY_SECONDS + random.random())
             return
     except (SQLAlchemyError, RedisError, OSError):
         raise  # passing trouble: the sweep queues the task again, a bounded number of times
@@ -267,7 +283,7 @@ async def execute_task(ctx: dict[str, Any], *, task_id: str) -> None:
     if claimed is None:
         return
     try:
-        await _attempts(deps, claimed, agent)
+        await _attempts(deps, claimed, agent, config)
     except asyncio.CancelledError:
         # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
         with contextlib.suppress(Exception):

@@ -9,12 +9,12 @@ import contextlib
 import logging
 import signal
 import time
-from typing import Any
 
 from saq import CronJob, Worker
+from saq.types import TimersDict
 
 from gateway.settings import Settings
-from jobs.context import WorkerDeps
+from jobs.context import JobContext, WorkerDeps
 from jobs.health import check_agents
 from jobs.queues import SLOTS
 from jobs.sweep import sweep
@@ -28,7 +28,7 @@ SWEEP_SECONDS = 5.0
 WORKER_POOL_SIZE = 5
 
 
-class EmbeddedWorker(Worker):
+class EmbeddedWorker(Worker[JobContext]):
     """saq's worker without its own signal handlers: the process that runs it owns the signals."""
 
     SIGNALS: list[signal.Signals] = []  # noqa: RUF012
@@ -39,7 +39,7 @@ LEGACY_TASK_JOB = "run_task"
 TASK_JOBS = [(EXECUTE_TASK_JOB, execute_task), (LEGACY_TASK_JOB, execute_task)]
 
 
-async def open_job_span(ctx: dict[str, Any]) -> None:
+async def open_job_span(ctx: JobContext) -> None:
     """A span for the job, in the trace of the request that enqueued it."""
     job = ctx.get("job")
     if job is not None:
@@ -49,7 +49,7 @@ async def open_job_span(ctx: dict[str, Any]) -> None:
         )
 
 
-async def record_job(ctx: dict[str, Any]) -> None:
+async def record_job(ctx: JobContext) -> None:
     """A job's run time and outcome for /metrics (a retried job counts under its new status, `queued`)."""
     job = ctx.get("job")
     if job is not None and job.started:
@@ -62,11 +62,16 @@ async def record_job(ctx: dict[str, Any]) -> None:
         span.end()
 
 
-def build_workers(deps: WorkerDeps) -> list[Worker]:
-    async def startup(ctx: dict[str, Any]) -> None:
+# saq's defaults but for its sweep of stuck jobs (60 s). Every key is given: saq's PartialTimersDict inherits
+# its keys as required from TimersDict, so a partial one does not type-check.
+TIMERS = TimersDict(schedule=1, worker_info=10, sweep=10, abort=1)
+
+
+def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
+    async def startup(ctx: JobContext) -> None:
         ctx["deps"] = deps
 
-    workers: list[Worker] = [
+    workers = [
         EmbeddedWorker(
             queue,
             functions=TASK_JOBS,
@@ -74,7 +79,7 @@ def build_workers(deps: WorkerDeps) -> list[Worker]:
             startup=startup,
             before_process=open_job_span,
             after_process=record_job,
-            timers={"sweep": 10},
+            timers=TIMERS,
         )
         for priority, queue in deps.queues.by_priority.items()
     ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from typing import Any
 
-from loaders import agents, chat, documents, integrations, tasks, users
+from sqlalchemy import Select, Table
+
+from loaders import agents, chat, documents, integrations, tasks, users, visibility
 from loaders.base import ConnectionLoaders, RowsByIdLoader
 from loaders.session import RequestDb
 from loaders.turns import Turns
@@ -17,36 +20,36 @@ class Loaders:
         self.viewer_id = viewer_id
         self.turns = Turns()  # this request's share of the event loop
 
-    def _by_id(self, base, table) -> RowsByIdLoader:
+    def _by_id(self, base: Select[Any], table: Table) -> RowsByIdLoader:
         return RowsByIdLoader(self.db, self.turns, base, table.c.id)
 
     @cached_property
     def users(self) -> RowsByIdLoader:
-        return self._by_id(users.visible_users(self.viewer_id), users.users)
+        return self._by_id(users.visible_users(self.viewer_id), visibility.users)
 
     @cached_property
     def chat_sessions(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_sessions(self.viewer_id), chat.sessions)
+        return self._by_id(chat.visible_sessions(self.viewer_id), visibility.chat_sessions)
 
     @cached_property
     def messages(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_messages(self.viewer_id), chat.messages)
+        return self._by_id(chat.visible_messages(self.viewer_id), visibility.messages)
 
     @cached_property
     def documents(self) -> RowsByIdLoader:
-        return self._by_id(documents.visible_documents(self.viewer_id), documents.documents)
+        return self._by_id(documents.visible_documents(self.viewer_id), visibility.documents)
 
     @cached_property
     def integrations(self) -> RowsByIdLoader:
-        return self._by_id(integrations.visible_integrations(self.viewer_id), integrations.integrations)
+        return self._by_id(integrations.visible_integrations(self.viewer_id), visibility.integrations)
 
     @cached_property
     def agents(self) -> RowsByIdLoader:
-        return self._by_id(agents.visible_agents(self.viewer_id), agents.agents)
+        return self._by_id(agents.visible_agents(self.viewer_id), visibility.agents)
 
     @cached_property
     def tasks(self) -> RowsByIdLoader:
-        return self._by_id(tasks.visible_tasks(self.viewer_id), tasks.tasks)
+        return self._by_id(tasks.visible_tasks(self.viewer_id), visibility.tasks)
 
     @cached_property
     def sessions_of_user(self) -> ConnectionLoaders:
@@ -74,8 +77,8 @@ class Loaders:
 
     @cached_property
     def tasks_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.session_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.session_id, self.viewer_id))
 
     @cached_property
     def tasks_of_agent(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(tasks.tasks.c.agent_id, self.viewer_id))
+        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.agent_id, self.viewer_id))

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, literal, select
+from sqlalchemy import ColumnElement, Select, literal
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import MCPAgent
+from loaders.visibility import agents
 
-agents = MCPAgent.__table__  # type: ignore[attr-defined]
 AGENT_COLUMNS = row_columns(agents)
 
 # The root `agents` connection has no parent row; a constant parent lets it share the page machinery.
@@ -33,13 +33,12 @@ class AgentFilter:
 
 
 def visible_agents(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*AGENT_COLUMNS).where(false())
-    return select(*AGENT_COLUMNS).where(agents.c.deleted_at.is_(None))
+    return visibility.visible_agents(viewer_id, *AGENT_COLUMNS)
 
 
 def agents_registry(spec_filter: AgentFilter) -> PageSpec:
-    where = [agents.c.deleted_at.is_(None)]
+    """The root `agents` connection (the graph answers null to anonymous viewers before it is read)."""
+    where: list[ColumnElement[bool]] = []
     if spec_filter.statuses:
         where.append(agents.c.status.in_(spec_filter.statuses))
     if spec_filter.health:
@@ -47,4 +46,4 @@ def agents_registry(spec_filter: AgentFilter) -> PageSpec:
     if spec_filter.capability:
         where.append(agents.c.capabilities.contains([{"name": spec_filter.capability}]))
     registry = literal(REGISTRY).label("registry")
-    return PageSpec(base=select(*AGENT_COLUMNS, registry), parent=registry, where=tuple(where))
+    return PageSpec(base=visibility.live_agents(*AGENT_COLUMNS, registry), parent=registry, where=tuple(where))

@@ -69,6 +69,9 @@ class RowsByIdLoader(FairLoader[uuid.UUID, Row[Any] | None]):
         return [found.get(key) for key in keys]
 
 
+# A connection's page spec for its filters. Each connection has a filter type of its own (SessionFilter,
+# TaskFilter, ...); the loaders get the filters back from the page requests, where they travel as Hashable.
+SpecFor = Callable[[Any], PageSpec]
 PageKey = tuple[uuid.UUID, PageRequest]
 CountKey = tuple[uuid.UUID, Hashable]
 
@@ -76,7 +79,7 @@ CountKey = tuple[uuid.UUID, Hashable]
 class PageLoader(FairLoader[PageKey, Page]):
     """Pages of one connection for many parents: one statement per distinct page request."""
 
-    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
         super().__init__(turns)
         self._db = db
         self._spec_for = spec_for
@@ -98,7 +101,7 @@ class PageLoader(FairLoader[PageKey, Page]):
 class CountLoader(FairLoader[CountKey, int]):
     """`totalCount` of one connection for many parents: one GROUP BY per distinct filter set."""
 
-    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
         super().__init__(turns)
         self._db = db
         self._spec_for = spec_for
@@ -118,7 +121,7 @@ class CountLoader(FairLoader[CountKey, int]):
 class ConnectionLoaders:
     """The page and count loaders of one connection kind, sharing its spec."""
 
-    def __init__(self, db: RequestDb, turns: Turns, spec_for: Callable[[Hashable], PageSpec]) -> None:
+    def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
         self.turns = turns
         self.pages = PageLoader(db, turns, spec_for)
         self.counts = CountLoader(db, turns, spec_for)

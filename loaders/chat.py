@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, false, select
+from sqlalchemy import ColumnElement, Row, Select, select
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from loaders.session import RequestDb
-from models import ChatSession, Message
+from loaders.visibility import chat_sessions as sessions
+from loaders.visibility import messages, soft_deleted
 from models.chat import SessionStatus
 
-sessions = ChatSession.__table__  # type: ignore[attr-defined]
-messages = Message.__table__  # type: ignore[attr-defined]
 SESSION_COLUMNS = row_columns(sessions)
 MESSAGE_COLUMNS = row_columns(messages)
 
@@ -45,30 +45,23 @@ class MessageFilter:
 
 
 def visible_sessions(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*SESSION_COLUMNS).where(false())
-    return select(*SESSION_COLUMNS).where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None))
+    return visibility.visible_chat_sessions(viewer_id, *SESSION_COLUMNS)
 
 
 def visible_messages(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*MESSAGE_COLUMNS).where(false())
-    return (
-        select(*MESSAGE_COLUMNS)
-        .join(sessions, sessions.c.id == messages.c.session_id)
-        .where(sessions.c.user_id == viewer_id, sessions.c.deleted_at.is_(None), messages.c.deleted_at.is_(None))
-    )
+    return visibility.visible_messages(viewer_id, *MESSAGE_COLUMNS)
 
 
 def sessions_of_user(spec_filter: SessionFilter) -> PageSpec:
-    where = [sessions.c.status.in_(spec_filter.statuses)]
+    """The parent is the viewer: the lists hang off `viewer`."""
+    where: list[ColumnElement[bool]] = [sessions.c.status.in_(spec_filter.statuses)]
     if SessionStatus.DELETED not in spec_filter.statuses:
-        where.append(sessions.c.deleted_at.is_(None))
+        where.append(soft_deleted(sessions))
     return PageSpec(base=select(*SESSION_COLUMNS), parent=sessions.c.user_id, where=tuple(where))
 
 
 def messages_of_session(spec_filter: MessageFilter) -> PageSpec:
-    where = [messages.c.deleted_at.is_(None)]
+    where = [soft_deleted(messages)]
     if spec_filter.roles:
         where.append(messages.c.role.in_(spec_filter.roles))
     return PageSpec(base=select(*MESSAGE_COLUMNS), parent=messages.c.session_id, where=tuple(where))

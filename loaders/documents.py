@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, select
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import Document
+from loaders.visibility import documents, soft_deleted
 
-documents = Document.__table__  # type: ignore[attr-defined]
 DOCUMENT_COLUMNS = row_columns(documents)
 
 DOCUMENT_ORDERS = {
@@ -31,14 +31,12 @@ class DocumentFilter:
 
 
 def visible_documents(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*DOCUMENT_COLUMNS).where(false())
-    return select(*DOCUMENT_COLUMNS).where(documents.c.user_id == viewer_id, documents.c.deleted_at.is_(None))
+    return visibility.visible_documents(viewer_id, *DOCUMENT_COLUMNS)
 
 
 def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
-    deleted = documents.c.deleted_at
-    where = [deleted.is_not(None) if spec_filter.deleted else deleted.is_(None)]
+    """The parent is the viewer: the lists hang off `viewer`."""
+    where = [soft_deleted(documents, deleted=spec_filter.deleted)]
     if spec_filter.categories:
         where.append(documents.c.category.in_(spec_filter.categories))
     if spec_filter.tags:

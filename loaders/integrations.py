@@ -6,13 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, select
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import Integration
-
-integrations = Integration.__table__  # type: ignore[attr-defined]
+from loaders.visibility import integrations, soft_deleted
 
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
 PUBLIC_COLUMNS = tuple(row_columns(integrations, exclude=SECRET_COLUMNS))
@@ -30,14 +29,12 @@ class IntegrationFilter:
 
 
 def visible_integrations(viewer_id: uuid.UUID | None) -> Select[Any]:
-    base = select(*PUBLIC_COLUMNS)
-    if viewer_id is None:
-        return base.where(false())
-    return base.where(integrations.c.user_id == viewer_id, integrations.c.deleted_at.is_(None))
+    return visibility.visible_integrations(viewer_id, *PUBLIC_COLUMNS)
 
 
 def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
-    where = [integrations.c.deleted_at.is_(None)]
+    """The parent is the viewer: the lists hang off `viewer`."""
+    where = [soft_deleted(integrations)]
     if spec_filter.providers:
         where.append(integrations.c.provider.in_(spec_filter.providers))
     if spec_filter.statuses:

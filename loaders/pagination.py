@@ -127,10 +127,10 @@ async def count_rows(db: RequestDb, spec: PageSpec, parent_ids: Sequence[uuid.UU
     parent = counted.c.get(spec.parent.name)
     if parent is None:
         raise ValueError(f"page spec must select its parent column {spec.parent}")
-    stmt = select(parent, func.count()).group_by(parent)
+    stmt = select(parent.label("parent_id"), func.count().label("total")).group_by(parent)
     totals = {parent_id: 0 for parent_id in parent_ids}
-    for parent_id, total in await db.rows(stmt):
-        totals[parent_id] = total
+    for row in await db.rows(stmt):
+        totals[row.parent_id] = row.total
     return totals
 
 

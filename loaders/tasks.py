@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, select
 
+from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
-from models import Task
+from loaders.visibility import tasks
 
-tasks = Task.__table__  # type: ignore[attr-defined]
 TASK_COLUMNS = row_columns(tasks)
 
 TASK_ORDERS = {
@@ -29,9 +30,7 @@ class TaskFilter:
 
 
 def visible_tasks(viewer_id: uuid.UUID | None) -> Select[Any]:
-    if viewer_id is None:
-        return select(*TASK_COLUMNS).where(false())
-    return select(*TASK_COLUMNS).where(tasks.c.user_id == viewer_id)
+    return visibility.visible_tasks(viewer_id, *TASK_COLUMNS)
 
 
 def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
@@ -46,14 +45,14 @@ def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
 
 
 def tasks_of_user(spec_filter: TaskFilter) -> PageSpec:
+    """The parent is the viewer: the lists hang off `viewer`."""
     return PageSpec(base=select(*TASK_COLUMNS), parent=tasks.c.user_id, where=tuple(_where(spec_filter)))
 
 
-def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None):
+def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None) -> Callable[[TaskFilter], PageSpec]:
     """Tasks under a session or an agent, narrowed to the viewer's own."""
 
     def spec_for(spec_filter: TaskFilter) -> PageSpec:
-        owner = tasks.c.user_id == viewer_id if viewer_id is not None else false()
-        return PageSpec(base=select(*TASK_COLUMNS), parent=parent, where=(owner, *_where(spec_filter)))
+        return PageSpec(base=visible_tasks(viewer_id), parent=parent, where=tuple(_where(spec_filter)))
 
     return spec_for

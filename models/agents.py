@@ -7,10 +7,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field as DocumentField
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import jsonb, new_id, text_col, tstz, utcnow, uuid_pk, varchar
+from models.json_document import JsonDocument
+
+DEFAULT_TIMEOUT_MS = 30_000
+# Bounds of the configuration, checked on input (with a problem per field) and again when it is read.
+TIMEOUT_MS_MIN, TIMEOUT_MS_MAX = 100, 300_000
+RETRIES_MAX = 10
+RATE_LIMIT_REQUESTS_MAX = 100_000
+RATE_LIMIT_WINDOW_MAX = 86_400  # seconds
+DEFAULT_KEY_HEADER = "Authorization"
 
 
 class AgentStatus(StrEnum):
@@ -29,6 +39,52 @@ class AuthenticationType(StrEnum):
     NONE = "none"
     APIKEY = "apikey"
     OAUTH = "oauth"
+
+
+class RateLimitConfig(JsonDocument):
+    requests: int = DocumentField(ge=1, le=RATE_LIMIT_REQUESTS_MAX)
+    window: int = DocumentField(ge=1, le=RATE_LIMIT_WINDOW_MAX, description="Seconds.")
+
+
+class SealedKey(JsonDocument):
+    """An API key or token encrypted for one agent and its endpoint's origin (resolvers/agent_links.py)."""
+
+    header: str = DEFAULT_KEY_HEADER
+    secret: str | None = None
+    # None: sealed before keys were bound to an origin (read as bound to the agent's current endpoint).
+    origin: str | None = None
+
+
+class AgentAuth(JsonDocument):
+    type: AuthenticationType = AuthenticationType.NONE
+    config: SealedKey | None = None
+
+
+class AgentConfig(JsonDocument):
+    """`mcp_agents.configuration`: `{timeout (ms), retries, rateLimit {requests, window (s)}, authentication
+    {type, config}}`. Missing keys take the defaults here and nowhere else."""
+
+    DUMP_DEFAULTS = True
+
+    timeout: int = DocumentField(default=DEFAULT_TIMEOUT_MS, ge=TIMEOUT_MS_MIN, le=TIMEOUT_MS_MAX)
+    retries: int = DocumentField(default=0, ge=0, le=RETRIES_MAX, description="Extra attempts after the first.")
+    rate_limit: RateLimitConfig | None = None
+    authentication: AgentAuth = DocumentField(default_factory=AgentAuth)
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.timeout / 1000
+
+    @property
+    def attempts(self) -> int:
+        return self.retries + 1
+
+    @property
+    def sealed_key(self) -> SealedKey | None:
+        """The stored credentials, unless the agent takes none."""
+        if self.authentication.type is AuthenticationType.NONE:
+            return None
+        return self.authentication.config
 
 
 class MCPAgent(SQLModel, table=True):

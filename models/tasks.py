@@ -7,10 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field as DocumentField
+from pydantic import StrictBool, field_serializer, field_validator
 from sqlalchemy import Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+from models.json_document import JsonDocument
+
+MAX_DEPENDENCIES = 20
 
 
 class TaskStatus(StrEnum):
@@ -25,6 +30,44 @@ class TaskPriority(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+class TaskMeta(JsonDocument):
+    """`tasks.metadata`: `{priority, scheduledFor, dependencies, userVisible, notifyOnComplete, worker}`.
+    Missing keys take the defaults here and nowhere else."""
+
+    priority: TaskPriority = TaskPriority.MEDIUM
+    # A time with its zone (ISO 8601); the job is not started before it.
+    scheduled_for: datetime | None = None
+    # Tasks of the same user that must complete first.
+    dependencies: tuple[uuid.UUID, ...] = DocumentField(default=(), max_length=MAX_DEPENDENCIES)
+    user_visible: StrictBool = True
+    notify_on_complete: StrictBool = False
+    # The worker running it (set by the claim): the sweep recovers tasks whose worker stopped answering.
+    worker: str | None = None
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def _blank_priority_is_medium(cls, value: Any) -> Any:
+        return value or TaskPriority.MEDIUM
+
+    @field_validator("scheduled_for", mode="before")
+    @classmethod
+    def _zoned_time(cls, value: Any) -> datetime:
+        """A time with its zone, as ISO 8601 text when stored (no numbers taken as epoch seconds, no naive times)."""
+        if not isinstance(value, str | datetime):
+            raise ValueError("a scheduled time is ISO 8601 text")
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("a scheduled time without a zone")
+        return at
+
+    def claimed_by(self, worker_id: str) -> TaskMeta:
+        return self.model_copy(update={"worker": worker_id})
+
+    @field_serializer("scheduled_for")
+    def _iso(self, value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
 
 
 class Task(SQLModel, table=True):

@@ -8,16 +8,14 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from models import MCPAgent
-from models.agents import AuthenticationType
+from models.agents import DEFAULT_KEY_HEADER, AgentConfig, SealedKey
 from services import mcp
 from services.credentials import OriginBoundHeaders, origin_of
 from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy
 
-DEFAULT_TIMEOUT_MS = 30_000
 LEGACY_SEAL_CONTEXT = "agent"  # associated data of keys stored before they were bound to agent and origin
 
 
@@ -32,7 +30,7 @@ class AgentSnapshot:
     id: uuid.UUID
     endpoint: str
     health_check_url: str | None
-    configuration: dict[str, Any]
+    configuration: AgentConfig
     updated_at: datetime
 
     @classmethod
@@ -46,74 +44,73 @@ class AgentSnapshot:
         )
 
 
+def config_of(agent: MCPAgent | AgentSnapshot) -> AgentConfig:
+    """The agent's configuration; ValueError when the stored one does not read."""
+    if isinstance(agent, AgentSnapshot):
+        return agent.configuration
+    return AgentConfig.parse(agent.configuration)
+
+
 def _seal_context(agent_id: uuid.UUID, origin: str) -> str:
     """The ciphertext's associated data: a key sealed for one agent and origin opens for no other (a
     ciphertext copied to another row, or kept across an endpoint's move, fails to decrypt)."""
     return f"mcp-agent:{agent_id}:{origin}"
 
 
-def seal_key(box: SecretBox, agent_id: uuid.UUID, origin: str, key: str) -> dict[str, str]:
-    return {"secret": box.encrypt(key, context=_seal_context(agent_id, origin)), "origin": origin}
+def seal_key(
+    box: SecretBox, agent_id: uuid.UUID, origin: str, key: str, *, header: str = DEFAULT_KEY_HEADER
+) -> SealedKey:
+    return SealedKey(header=header, secret=box.encrypt(key, context=_seal_context(agent_id, origin)), origin=origin)
 
 
-def unseal_key(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: dict[str, Any]) -> str:
+def unseal_key(box: SecretBox, agent_id: uuid.UUID, endpoint: str, sealed: SealedKey) -> str:
     """The key, for the agent's current endpoint. Secrets stored before origin binding (no `origin` beside
     them) were sealed with the fixed context "agent": they are read as bound to the current endpoint, as
     they were used, and sealed again on the agent's next update or health check (docs/decisions.md)."""
     try:
+        if sealed.secret is None:
+            raise KeyError("secret")
         origin = origin_of(endpoint)
-        legacy = "origin" not in sealed
-        return box.decrypt(
-            str(sealed["secret"]), context=LEGACY_SEAL_CONTEXT if legacy else _seal_context(agent_id, origin)
-        )
+        legacy = sealed.origin is None
+        return box.decrypt(sealed.secret, context=LEGACY_SEAL_CONTEXT if legacy else _seal_context(agent_id, origin))
     except (DecryptionError, ValueError, KeyError):
         raise CredentialUnavailable(
             "The agent's stored key cannot be used here; an operator must set it again with updateAgent."
         ) from None
 
 
-def auth_config(config: dict[str, Any]) -> dict[str, Any]:
-    auth = config.get("authentication") or {}
-    return dict(auth.get("config") or {}) if auth.get("type") != AuthenticationType.NONE else {}
+def resealed(config: AgentConfig, box: SecretBox, agent_id: uuid.UUID, endpoint: str) -> AgentConfig:
+    """The configuration with a secret of the old format sealed again, bound to the agent and its
+    endpoint's origin (unchanged when there is none)."""
+    sealed = config.sealed_key
+    if sealed is None or not sealed.secret or sealed.origin is not None:
+        return config
+    fresh = seal_key(box, agent_id, origin_of(endpoint), unseal_key(box, agent_id, endpoint, sealed))
+    key = sealed.model_copy(update={"secret": fresh.secret, "origin": fresh.origin})
+    return config.model_copy(update={"authentication": config.authentication.model_copy(update={"config": key})})
 
 
-def reseal_legacy(agent: MCPAgent, box: SecretBox) -> None:
-    """Seal a secret of the old format again, bound to the agent and its endpoint's origin."""
-    config = dict(agent.configuration or {})
-    sealed = auth_config(config)
-    if not sealed.get("secret") or "origin" in sealed:
-        return
-    key = unseal_key(box, agent.id, agent.endpoint, sealed)
-    auth = dict(config["authentication"])
-    auth["config"] = {**sealed, **seal_key(box, agent.id, origin_of(agent.endpoint), key)}
-    agent.configuration = {**config, "authentication": auth}
-
-
-def config_of(agent: Any) -> dict[str, Any]:
-    return agent.configuration if isinstance(agent.configuration, dict) else json.loads(agent.configuration or "{}")
-
-
-def credentials_of(agent: Any, box: SecretBox) -> OriginBoundHeaders | None:
-    config = config_of(agent)
-    auth = config.get("authentication") or {}
-    sealed = auth.get("config") or {}
-    if auth.get("type") not in (AuthenticationType.APIKEY, AuthenticationType.OAUTH) or not sealed.get("secret"):
+def credentials_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> OriginBoundHeaders | None:
+    sealed = config_of(agent).sealed_key
+    if sealed is None or not sealed.secret:
         return None
-    header = sealed.get("header") or "Authorization"
     value = unseal_key(box, agent.id, agent.endpoint, sealed)
+    header = sealed.header
     return OriginBoundHeaders(
         origin_of(agent.endpoint), {header: f"Bearer {value}" if header.lower() == "authorization" else value}
     )
 
 
-def link_for(agent: Any, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
+def link_for(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> mcp.AgentLink:
     """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
     guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
-    and endpoint."""
+    and endpoint, ValueError when its stored configuration does not read."""
     credentials = credentials_of(agent, box)
-    timeout_ms = config_of(agent).get("timeout") or DEFAULT_TIMEOUT_MS
     return mcp.AgentLink(
-        endpoint=agent.endpoint, credentials=credentials, policy=policy, timeout_seconds=timeout_ms / 1000
+        endpoint=agent.endpoint,
+        credentials=credentials,
+        policy=policy,
+        timeout_seconds=config_of(agent).timeout_seconds,
     )
 
 
@@ -123,5 +120,6 @@ def reach_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> tuple[object, .
     try:
         credentials = credentials_of(agent, box)
     except CredentialUnavailable:
-        return agent.endpoint, "unusable key", json.dumps(auth_config(config_of(agent)), sort_keys=True)
+        sealed = config_of(agent).sealed_key
+        return agent.endpoint, "unusable key", json.dumps(sealed.dump() if sealed else {}, sort_keys=True)
     return agent.endpoint, None if credentials is None else (credentials.origin, credentials.headers)

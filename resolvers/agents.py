@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,27 +16,42 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from loaders.visibility import live_agents
 from models import MCPAgent
-from models.agents import AuthenticationType, HealthStatus
+from models.agents import (
+    RATE_LIMIT_REQUESTS_MAX,
+    RATE_LIMIT_WINDOW_MAX,
+    RETRIES_MAX,
+    TIMEOUT_MS_MAX,
+    TIMEOUT_MS_MIN,
+    AgentAuth,
+    AgentConfig,
+    AuthenticationType,
+    HealthStatus,
+    RateLimitConfig,
+    SealedKey,
+)
+from models.json_document import unreadable_keys
 from resolvers.agent_links import (
-    DEFAULT_TIMEOUT_MS,
     AgentSnapshot,
     CredentialUnavailable,
-    auth_config,
+    config_of,
     link_for,
     reach_of,
-    reseal_legacy,
+    resealed,
     seal_key,
 )
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_length, collect
-from services import mcp
+from services import keys, mcp
 from services.credentials import origin_of
 from services.crypto import SecretBox
 from services.egress import EgressPolicy, EgressRefused, guarded_client
 
+log = logging.getLogger("gateway.agents")
 CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
 UNHEALTHY_AFTER_FAILURES = 3
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -73,29 +89,33 @@ class AgentSettings:
 
 def _check_ranges(data: AgentSettings) -> list[Problem]:
     problems: list[Problem] = []
-    if data.timeout is not None and not 100 <= data.timeout <= 300_000:
+    if data.timeout is not None and not TIMEOUT_MS_MIN <= data.timeout <= TIMEOUT_MS_MAX:
         problems.append(
             Problem(
-                "input.configuration.timeout", ErrorCode.INVALID, "The timeout is in milliseconds, from 100 to 300000."
+                "input.configuration.timeout",
+                ErrorCode.INVALID,
+                f"The timeout is in milliseconds, from {TIMEOUT_MS_MIN} to {TIMEOUT_MS_MAX}.",
             )
         )
-    if data.retries is not None and not 0 <= data.retries <= 10:
-        problems.append(Problem("input.configuration.retries", ErrorCode.INVALID, "Retries go from 0 to 10."))
+    if data.retries is not None and not 0 <= data.retries <= RETRIES_MAX:
+        problems.append(
+            Problem("input.configuration.retries", ErrorCode.INVALID, f"Retries go from 0 to {RETRIES_MAX}.")
+        )
     if data.rate_limit is not None:
-        if not 1 <= data.rate_limit.requests <= 100_000:
+        if not 1 <= data.rate_limit.requests <= RATE_LIMIT_REQUESTS_MAX:
             problems.append(
                 Problem(
                     "input.configuration.rateLimit.requests",
                     ErrorCode.INVALID,
-                    "Allow from 1 to 100000 requests per window.",
+                    f"Allow from 1 to {RATE_LIMIT_REQUESTS_MAX} requests per window.",
                 )
             )
-        if not 1 <= data.rate_limit.window <= 86_400:
+        if not 1 <= data.rate_limit.window <= RATE_LIMIT_WINDOW_MAX:
             problems.append(
                 Problem(
                     "input.configuration.rateLimit.window",
                     ErrorCode.INVALID,
-                    "The window is in seconds, from 1 to 86400.",
+                    f"The window is in seconds, from 1 to {RATE_LIMIT_WINDOW_MAX}.",
                 )
             )
     if data.api_key is not None:
@@ -127,31 +147,49 @@ async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem
 
 
 def _configuration(
-    stored: dict[str, Any], data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID, endpoint: str
-) -> dict[str, Any]:
-    config = dict(stored)
-    if data.timeout is not None or "timeout" not in config:
-        config["timeout"] = data.timeout if data.timeout is not None else DEFAULT_TIMEOUT_MS
-    if data.retries is not None or "retries" not in config:
-        config["retries"] = data.retries if data.retries is not None else 0
+    stored: AgentConfig, data: AgentSettings, box: SecretBox, *, agent_id: uuid.UUID, endpoint: str
+) -> AgentConfig:
+    """The stored configuration with the update's settings (checked by `_check_ranges` first)."""
+    changes: dict[str, Any] = {}
+    if data.timeout is not None:
+        changes["timeout"] = data.timeout
+    if data.retries is not None:
+        changes["retries"] = data.retries
     if data.rate_limit is not None:
-        config["rateLimit"] = {"requests": data.rate_limit.requests, "window": data.rate_limit.window}
+        changes["rate_limit"] = RateLimitConfig(requests=data.rate_limit.requests, window=data.rate_limit.window)
     elif data.clear_rate_limit:
-        config.pop("rateLimit", None)
+        changes["rate_limit"] = None
     if data.auth_type is not None:
-        auth: dict[str, Any] = {"type": data.auth_type.value}
+        key: SealedKey | None = None
         if data.auth_type is not AuthenticationType.NONE:
-            previous = (stored.get("authentication") or {}).get("config") or {}
-            sealed = (
-                seal_key(box, agent_id, origin_of(endpoint), data.api_key)
+            previous = stored.authentication.config or SealedKey()
+            header = data.api_key_header or previous.header
+            key = (
+                seal_key(box, agent_id, origin_of(endpoint), data.api_key, header=header)
                 if data.api_key
-                else {key: previous[key] for key in ("secret", "origin") if key in previous}
+                else SealedKey(header=header, secret=previous.secret, origin=previous.origin)
             )
-            header = data.api_key_header or previous.get("header") or "Authorization"
-            auth["config"] = {"header": header, **sealed}
-        config["authentication"] = auth
-    config.setdefault("authentication", {"type": AuthenticationType.NONE.value})
-    return config
+        changes["authentication"] = AgentAuth(type=data.auth_type, config=key)
+    return stored.model_copy(update=changes)
+
+
+def _unreadable(error: ValueError) -> Problem:
+    keys_named = ", ".join(unreadable_keys(error)) or "not an object"
+    return Problem(
+        "input.agentId",
+        ErrorCode.INVALID_STATE,
+        f"The agent's stored configuration does not read ({keys_named}); an operator must set it with updateAgent.",
+    )
+
+
+def _config_to_update(agent: MCPAgent) -> AgentConfig:
+    """The stored configuration an update starts from; one that does not read (written by hand in the
+    database) is replaced by the defaults and what the update gives, so that updateAgent can repair it."""
+    try:
+        return config_of(agent)
+    except ValueError as error:
+        log.warning("agent %s: stored configuration unreadable (%s), replaced", agent.id, unreadable_keys(error))
+        return AgentConfig()
 
 
 def _cache_after_commit(uow: UnitOfWork, redis: Redis, agent: MCPAgent) -> None:
@@ -160,19 +198,19 @@ def _cache_after_commit(uow: UnitOfWork, redis: Redis, agent: MCPAgent) -> None:
 
 async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: list[dict[str, Any]]) -> None:
     with contextlib.suppress(RedisError, OSError):  # the table holds them too; the cache only saves a read
-        await redis.set(f"agent:capabilities:{agent_id}", json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
+        await redis.set(keys.agent_capabilities(agent_id), json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
 
 
 async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
     """The agent's tools: from the cache, else from the table (and cached again); None: no such agent."""
     try:
-        cached = await redis.get(f"agent:capabilities:{agent_id}")
+        cached = await redis.get(keys.agent_capabilities(agent_id))
     except (RedisError, OSError):
         cached = None
     if cached is not None:
         return json.loads(cached)  # type: ignore[no-any-return]
-    agent = await session.get(MCPAgent, agent_id)
-    if agent is None or agent.deleted_at is not None:
+    agent = (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
+    if agent is None:
         return None
     await cache_capabilities(redis, agent_id, agent.capabilities or [])
     return agent.capabilities or []
@@ -192,7 +230,7 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:
-    return bool((await db.execute(select(func.count()).where(MCPAgent.name == name))).scalar_one())
+    return bool((await db.execute(select(func.count()).where(col(MCPAgent.name) == name))).scalar_one())
 
 
 async def register_agent(
@@ -222,7 +260,7 @@ async def register_agent(
     agent = MCPAgent(
         name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
     )
-    agent.configuration = _configuration({}, data, box, agent_id=agent.id, endpoint=agent.endpoint)
+    agent.configuration = _configuration(AgentConfig(), data, box, agent_id=agent.id, endpoint=agent.endpoint).dump()
     await uow.release()
     discovery = await _discover(agent, box, policy)
     agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
@@ -241,8 +279,11 @@ async def register_agent(
 async def _readable(db: AsyncSession, agent_id: uuid.UUID | None, *, lock: bool) -> MCPAgent:
     """The agent, not deleted, read afresh (the session may hold an older copy from the read made before
     a call to the peer); with `lock`, its row locked until the transaction ends."""
-    agent = await db.get(MCPAgent, agent_id, with_for_update=lock or None, populate_existing=True) if agent_id else None
-    if agent is None or agent.deleted_at is not None:
+    if agent_id is None:
+        raise Rejected([AGENT_NOT_FOUND])
+    query = live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id).execution_options(populate_existing=True)
+    agent: MCPAgent | None = (await db.execute(query.with_for_update() if lock else query)).scalar_one_or_none()
+    if agent is None:
         raise Rejected([AGENT_NOT_FOUND])
     return agent
 
@@ -252,15 +293,19 @@ async def _live(db: AsyncSession, agent_id: uuid.UUID | None) -> MCPAgent:
 
 
 async def _snapshot(db: AsyncSession, agent_id: uuid.UUID | None) -> AgentSnapshot:
-    return AgentSnapshot.of(await _readable(db, agent_id, lock=False))
+    agent = await _readable(db, agent_id, lock=False)
+    try:
+        return AgentSnapshot.of(agent)
+    except ValueError as error:
+        raise Rejected([_unreadable(error)]) from None
 
 
-def _check_key_follows_origin(agent: MCPAgent, data: AgentSettings) -> None:
+def _check_key_follows_origin(agent: MCPAgent, stored: AgentConfig, data: AgentSettings) -> None:
     """A key goes only to the origin it was registered for: moving the endpoint to another origin needs
     the key again in the same update (or authentication NONE)."""
     if data.endpoint is None or data.api_key or data.auth_type is AuthenticationType.NONE:
         return
-    if not auth_config(agent.configuration or {}).get("secret"):
+    if stored.sealed_key is None or not stored.sealed_key.secret:
         return
     if origin_of(data.endpoint) != origin_of(agent.endpoint):
         raise Rejected(
@@ -282,10 +327,16 @@ async def _plan_reconnect(
     that would refuse the update come first, so a refused update calls no one."""
     agent = await _readable(db, agent_id, lock=False)
     await _check_name(db, agent, data)
-    _check_key_follows_origin(agent, data)
+    stored = _config_to_update(agent)
+    _check_key_follows_origin(agent, stored, data)
     endpoint = data.endpoint if data.endpoint is not None else agent.endpoint
-    planned = _configuration(agent.configuration or {}, data, box, agent_id=agent.id, endpoint=endpoint)
-    return replace(AgentSnapshot.of(agent), endpoint=endpoint, configuration=planned)
+    return AgentSnapshot(
+        id=agent.id,
+        endpoint=endpoint,
+        health_check_url=agent.health_check_url,
+        configuration=_configuration(stored, data, box, agent_id=agent.id, endpoint=endpoint),
+        updated_at=agent.updated_at,
+    )
 
 
 async def _check_name(db: AsyncSession, agent: MCPAgent, data: AgentSettings) -> None:
@@ -297,19 +348,18 @@ async def _apply(db: AsyncSession, agent: MCPAgent, data: AgentSettings, box: Se
     await _check_name(db, agent, data)
     if data.name is not None:
         agent.name = data.name.strip()
-    _check_key_follows_origin(agent, data)
+    stored = _config_to_update(agent)
+    _check_key_follows_origin(agent, stored, data)
     if not data.api_key:
         with contextlib.suppress(CredentialUnavailable):  # an unusable key fails where it is used, clearly
-            reseal_legacy(agent, box)
+            stored = resealed(stored, box, agent.id, agent.endpoint)
     if data.endpoint is not None:
         agent.endpoint = data.endpoint
     if data.description is not None:
         agent.description = data.description or None
     if data.health_check_url is not None:
         agent.health_check_url = data.health_check_url or None
-    agent.configuration = _configuration(
-        agent.configuration or {}, data, box, agent_id=agent.id, endpoint=agent.endpoint
-    )
+    agent.configuration = _configuration(stored, data, box, agent_id=agent.id, endpoint=agent.endpoint).dump()
 
 
 async def update_agent(
@@ -377,7 +427,7 @@ async def delete_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None
 
 async def _forget_capabilities(redis: Redis, agent_id: uuid.UUID) -> None:
     with contextlib.suppress(RedisError, OSError):  # expires within its TTL; runTask checks deleted_at
-        await redis.delete(f"agent:capabilities:{agent_id}")
+        await redis.delete(keys.agent_capabilities(agent_id))
 
 
 async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> bool:
@@ -396,7 +446,7 @@ async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -
 
 
 async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool) -> int:
-    failures_key = f"agent:health:failures:{agent_id}"
+    failures_key = keys.agent_health_failures(agent_id)
     try:
         if healthy:
             await redis.delete(failures_key)
@@ -420,7 +470,9 @@ async def check_health(
     if (reach_of(agent, box), agent.health_check_url) != (reach_of(seen, box), seen.health_check_url):
         raise Rejected([AGENT_CHANGED])
     with contextlib.suppress(CredentialUnavailable):  # then the probe failed already, and says why
-        reseal_legacy(agent, box)
+        stored = config_of(agent)
+        if (updated := resealed(stored, box, agent.id, agent.endpoint)) is not stored:
+            agent.configuration = updated.dump()
     # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
     failures = await _consecutive_failures(redis, agent.id, healthy)
     if healthy:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from loaders.visibility import visible_chat_sessions, visible_documents, visible_messages
 from models import ChatSession, Document, Message
 from models.chat import CONTENT_MAX, RESTORE_WINDOW_DAYS, TITLE_MAX, MessageRole, SessionStatus
 from resolvers.chat_events import MessageEventKind, publish_message
@@ -68,9 +70,8 @@ async def _own_session(
 ) -> ChatSession:
     if session_id is None:
         raise Rejected([SESSION_NOT_FOUND])
-    query = select(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id == user_id)
-    query = query.where(ChatSession.deleted_at.is_not(None) if deleted else ChatSession.deleted_at.is_(None))
-    found = (await session.execute(query.with_for_update())).scalar_one_or_none()
+    query = visible_chat_sessions(user_id, ChatSession, deleted=deleted).where(col(ChatSession.id) == session_id)
+    found: ChatSession | None = (await session.execute(query.with_for_update())).scalar_one_or_none()
     if found is None:
         raise Rejected([SESSION_NOT_FOUND])
     return found
@@ -179,9 +180,13 @@ async def _attachments(
     rows = (
         (
             await session.execute(
-                select(Document.id, Document.original_filename, Document.mime_type, Document.file_size).where(
-                    Document.id.in_(wanted), Document.user_id == user_id, Document.deleted_at.is_(None)
-                )
+                visible_documents(
+                    user_id,
+                    col(Document.id),
+                    col(Document.original_filename),
+                    col(Document.mime_type),
+                    col(Document.file_size),
+                ).where(col(Document.id).in_(wanted))
             )
         ).all()
         if wanted
@@ -260,14 +265,8 @@ async def _own_message(
         raise Rejected([MESSAGE_NOT_FOUND])
     found = (
         await session.execute(
-            select(Message, ChatSession)
-            .join(ChatSession, ChatSession.id == Message.session_id)
-            .where(
-                Message.id == message_id,
-                Message.deleted_at.is_(None),
-                ChatSession.user_id == user_id,
-                ChatSession.deleted_at.is_(None),
-            )
+            visible_messages(user_id, Message, ChatSession)
+            .where(col(Message.id) == message_id)
             .with_for_update(of=Message)
         )
     ).first()

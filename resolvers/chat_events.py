@@ -14,6 +14,7 @@ from typing import Any
 from models import Message
 from models.base import column_values
 from resolvers.unit_of_work import UnitOfWork
+from services import keys
 
 
 class MessageEventKind(StrEnum):
@@ -23,7 +24,7 @@ class MessageEventKind(StrEnum):
 
 
 def session_channel(session_id: uuid.UUID) -> str:
-    return f"chat:session:{session_id}"
+    return keys.chat_session_events(session_id)
 
 
 def publish_message(uow: UnitOfWork, kind: MessageEventKind, message: Message) -> None:

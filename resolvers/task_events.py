@@ -14,6 +14,7 @@ from typing import Any
 from models import Task
 from models.base import column_values
 from resolvers.unit_of_work import UnitOfWork
+from services import keys
 from services.events import EventHub
 
 TASK_EVENT_KIND = "task"
@@ -22,8 +23,7 @@ _DATETIMES = ("started_at", "completed_at", "run_started_at")
 _JSON = ("input_payload", "output_payload", "metadata")
 
 
-def task_channel(user_id: uuid.UUID | str) -> str:
-    return f"tasks:user:{user_id}"
+task_channel = keys.task_events
 
 
 def encode_task(task: Task) -> dict[str, Any]:

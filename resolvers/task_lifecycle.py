@@ -25,9 +25,11 @@ from typing import Any
 
 from sqlalchemy import func, null, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import Task, TaskLog
-from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskPriority, TaskStatus
+from models.agents import AgentConfig
+from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from services.task_queues import TaskQueues
 
 log = logging.getLogger("gateway.tasks")
@@ -84,11 +86,13 @@ async def _apply(
     owner: uuid.UUID | None = None,
 ) -> Task | None:
     move = MOVES[name]
-    statement = update(Task).where(Task.id == task_id, Task.status.in_(tuple(move.sources)))
+    statement = update(Task).where(col(Task.id) == task_id, col(Task.status).in_(tuple(move.sources)))
     if owner is not None:
-        statement = statement.where(Task.user_id == owner)
+        statement = statement.where(col(Task.user_id) == owner)
     moved = (
-        await db.execute(statement.values(status=move.target, **(values or {})).returning(Task.id, Task.retry_count))
+        await db.execute(
+            statement.values(status=move.target, **(values or {})).returning(col(Task.id), col(Task.retry_count))
+        )
     ).first()
     if moved is None:
         return None
@@ -135,7 +139,7 @@ async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | 
     task = await _apply(db, TaskMove.CLAIM, task_id, {"run_started_at": func.now()})
     if task is not None:
         # Who runs it: the sweep recovers tasks whose worker stopped answering.
-        task.meta = {**(task.meta or {}), "worker": worker_id}
+        task.meta = TaskMeta.parse(task.meta).claimed_by(worker_id).dump()
     return task
 
 
@@ -195,9 +199,9 @@ async def count_retry(db: AsyncSession, task_id: uuid.UUID, *, error: str, durat
     counted = (
         await db.execute(
             update(Task)
-            .where(Task.id == task_id, Task.status == TaskStatus.RUNNING)
+            .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.RUNNING)
             .values(retry_count=Task.retry_count + 1)
-            .returning(Task.retry_count)
+            .returning(col(Task.retry_count))
         )
     ).first()
     if counted is not None:
@@ -212,48 +216,40 @@ async def count_retry(db: AsyncSession, task_id: uuid.UUID, *, error: str, durat
         )
 
 
-def priority_of(task: Task) -> TaskPriority:
-    """ValueError on a stored priority that is none of ours."""
-    return TaskPriority((task.meta or {}).get("priority") or TaskPriority.MEDIUM)
+def queue_terms(task: Task) -> tuple[TaskPriority, datetime | None]:
+    """The queue a task's job goes to and the time it is for. Metadata that does not read otherwise still
+    gives its priority, and the job is for now: the worker then fails the task with the reason. Without a
+    readable priority no queue can take it (ValueError)."""
+    try:
+        meta = TaskMeta.parse(task.meta)
+    except ValueError:
+        return TaskMeta.parse_only(task.meta, "priority").priority, None
+    return meta.priority, meta.scheduled_for
 
 
-def scheduled_time(meta: Mapping[str, Any]) -> datetime | None:
-    """The task's `scheduledFor`; ValueError when it is not a time with a zone."""
-    value = meta.get("scheduledFor")
-    if not value:
-        return None
-    at = datetime.fromisoformat(str(value))
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("a scheduled time without a zone")
-    return at
-
-
-def job_timeout(configuration: Mapping[str, Any]) -> int:
+def job_timeout(config: AgentConfig) -> int:
     """saq kills a job past this: every attempt's timeout plus the backoff between them, with slack."""
-    attempts = int(configuration.get("retries") or 0) + 1
-    per_attempt = (configuration.get("timeout") or 30_000) / 1000 + 2
-    return int(attempts * per_attempt + sum(min(0.2 * 2**n, 5) for n in range(attempts)) + 10)
+    per_attempt = config.timeout_seconds + 2
+    return int(config.attempts * per_attempt + sum(min(0.2 * 2**n, 5) for n in range(config.attempts)) + 10)
 
 
 async def enqueue(
     queues: TaskQueues,
     task: Task,
-    configuration: Mapping[str, Any],
+    config: AgentConfig,
     *,
     delay: float = 0.0,
     not_before: datetime | None = None,
 ) -> bool:
     """Queue one attempt to move the task on: after `delay` or at `not_before` when the caller names a time
     (the worker polling a dependency, waiting out a rate limit), else at the task's `scheduledFor`. False
-    (logged) when Redis is away: the sweep queues it later. Raises ValueError on a stored priority or
-    configuration the queue cannot take."""
+    (logged) when Redis is away: the sweep queues it later. Raises ValueError on a stored priority the
+    queue cannot take."""
+    priority, scheduled_for = queue_terms(task)
     if not delay and not_before is None:
-        try:
-            not_before = scheduled_time(task.meta or {})
-        except ValueError:
-            not_before = None  # the worker fails such a task with the reason when its job comes
+        not_before = scheduled_for
     queued = await queues.enqueue_task(
-        task.id, priority_of(task), timeout_seconds=job_timeout(configuration), not_before=not_before, delay=delay
+        task.id, priority, timeout_seconds=job_timeout(config), not_before=not_before, delay=delay
     )
     if not queued:
         log.warning("task %s could not be queued (Redis unreachable); the worker's sweep will", task.id)

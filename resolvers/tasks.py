@@ -11,12 +11,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
+from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -24,7 +25,6 @@ from resolvers.task_events import publish_task_after_commit
 from resolvers.unit_of_work import UnitOfWork
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
-MAX_DEPENDENCIES = 20
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
 SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
@@ -89,8 +89,14 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
     session = uow.db
     problems: list[Problem] = []
-    agent = await session.get(MCPAgent, request.agent_id) if request.agent_id else None
-    if agent is None or agent.deleted_at is not None:
+    agent = (
+        (
+            await session.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
+        ).scalar_one_or_none()
+        if request.agent_id
+        else None
+    )
+    if agent is None:
         problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
     elif agent.status != AgentStatus.ACTIVE:
         problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
@@ -104,8 +110,16 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
     if request.session_given:
-        owned = await session.get(ChatSession, request.session_id) if request.session_id else None
-        if owned is None or owned.user_id != user_id or owned.deleted_at is not None:
+        owned = (
+            (
+                await session.execute(
+                    visible_chat_sessions(user_id, col(ChatSession.id)).where(col(ChatSession.id) == request.session_id)
+                )
+            ).scalar_one_or_none()
+            if request.session_id
+            else None
+        )
+        if owned is None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
     if len(request.dependencies) > MAX_DEPENDENCIES:
@@ -115,7 +129,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
         mine = (
-            set((await session.execute(select(Task.id).where(Task.id.in_(wanted), Task.user_id == user_id))).scalars())
+            set((await session.execute(visible_tasks(user_id, col(Task.id)).where(col(Task.id).in_(wanted)))).scalars())
             if wanted
             else set()
         )
@@ -125,27 +139,26 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     if problems:
         raise Rejected(problems)
     assert agent is not None
-    meta: dict[str, Any] = {
-        "priority": request.priority.value,
-        "userVisible": True,
-        "notifyOnComplete": request.notify_on_complete,
-        "dependencies": [str(pk) for pk in request.dependencies],
-    }
-    if request.scheduled_for is not None:
-        meta["scheduledFor"] = request.scheduled_for.astimezone(UTC).isoformat()
+    meta = TaskMeta(
+        priority=request.priority,
+        user_visible=True,
+        notify_on_complete=request.notify_on_complete,
+        dependencies=tuple(pk for pk in request.dependencies if pk is not None),
+        scheduled_for=request.scheduled_for.astimezone(UTC) if request.scheduled_for is not None else None,
+    )
     task = Task(
         user_id=user_id,
         agent_id=agent.id,
         session_id=request.session_id if request.session_given else None,
         task_type=request.task_type,
         input_payload=request.input,
-        meta=meta,
+        meta=meta.dump(),
     )
     session.add(task)
     await session.flush()
     await task_lifecycle.log_event(session, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
     await session.refresh(task)
-    uow.enqueue_task(task, agent.configuration or {})
+    uow.enqueue_task(task, agent.configuration)
     publish_task_after_commit(uow, task)
     return task
 
@@ -156,8 +169,12 @@ async def _moved(
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved
-    task = await session.get(Task, task_id, populate_existing=True)
-    if task is None or task.user_id != user_id:
+    task = (
+        await session.execute(
+            visible_tasks(user_id, Task).where(col(Task.id) == task_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if task is None:
         raise Rejected([TASK_NOT_FOUND])
     raise Rejected([Problem("input.taskId", ErrorCode.INVALID_STATE, refusal.format(status=task.status))])
 
@@ -178,6 +195,6 @@ async def retry_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | N
     moved = await task_lifecycle.retry(uow.db, task_id, owner=user_id)
     task = await _moved(uow.db, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
     agent = await uow.db.get(MCPAgent, task.agent_id)
-    uow.enqueue_task(task, (agent.configuration if agent else None) or {})
+    uow.enqueue_task(task, agent.configuration if agent else None)
     publish_task_after_commit(uow, task)
     return task

@@ -13,13 +13,14 @@ session (graph/mutations.py), a job on a fresh session of its own (`run_unit_of_
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import Task
+from models.agents import AgentConfig
 from resolvers import task_lifecycle
 from services.events import EventHub
 from services.task_queues import TaskQueues
@@ -48,14 +49,18 @@ class UnitOfWork:
     def enqueue_task(
         self,
         task: Task,
-        configuration: Mapping[str, Any],
+        stored_configuration: Any,
         *,
         delay: float = 0.0,
         not_before: datetime | None = None,
     ) -> None:
-        """Queue a job that moves `task` on, after the commit (the worker must find the row it is about)."""
+        """Queue a job that moves `task` on, after the commit (the worker must find the row it is about).
+        The agent's configuration is read then: one that does not read fails the queueing, which the sweep
+        reports, rather than the use case."""
         self.after_commit(
-            lambda: task_lifecycle.enqueue(self.queues, task, configuration, delay=delay, not_before=not_before)
+            lambda: task_lifecycle.enqueue(
+                self.queues, task, AgentConfig.parse(stored_configuration), delay=delay, not_before=not_before
+            )
         )
 
     async def release(self) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.keys import cost_budget
+
 log = logging.getLogger("gateway.cost")
 
 # Spend first, then judge, in one atomic step: of any burst of parallel operations only what fits the
@@ -43,7 +45,7 @@ class CostBudget:
 
 
 def subject_key(subject: str) -> str:
-    return "ratelimit:cost:" + hashlib.sha256(subject.encode()).hexdigest()[:32]
+    return cost_budget(hashlib.sha256(subject.encode()).hexdigest()[:32])
 
 
 async def spend(redis: Redis, budget: CostBudget, subject: str, cost: int) -> int | None:

@@ -189,7 +189,7 @@ class EventHub:
             if self._pubsub is pubsub:
                 self._pubsub = None
         with contextlib.suppress(Exception):
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -198,7 +198,7 @@ class EventHub:
                 await self._reader
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
 
     @property
     def subscriber_count(self) -> int:

@@ -30,7 +30,7 @@ class Mailer:
             await asyncio.to_thread(self._file, message)
 
     def _smtp(self, message: EmailMessage) -> None:
-        url = urlparse(self.smtp_url)
+        url = urlparse(self.smtp_url or "")
         client_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
         with client_class(url.hostname or "localhost", url.port or 0, timeout=10) as client:
             if url.scheme == "smtp+starttls":

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.keys import attempt_counter, attempt_strikes
+
 # A back-off limit remembers how often its window filled up for this long, and never locks longer.
 STRIKE_MEMORY_SECONDS = 24 * 60 * 60
 MAX_LOCK_SECONDS = 24 * 60 * 60
@@ -48,7 +50,7 @@ def register_per_address(per_hour: int) -> Limit:
 
 def key(limit: Limit, subject: str) -> str:
     digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"ratelimit:{limit.name}:{digest}"
+    return attempt_counter(limit.name, digest)
 
 
 def pair(*parts: str | None) -> str:
@@ -101,7 +103,7 @@ def _keys(attempts: list[Attempt]) -> list[str]:
     keys: list[str] = []
     for limit, subject in attempts:
         counter = key(limit, subject)
-        keys += [counter, f"{counter}:strikes"]
+        keys += [counter, attempt_strikes(counter)]
     return keys
 
 

@@ -16,28 +16,14 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from services import keys
+from services.keys import REVOCATIONS_CHANNEL as REVOCATIONS_CHANNEL  # sockets listen on it (re-exported)
+
 SESSION_TTL_SECONDS = 24 * 60 * 60
-REVOCATIONS_CHANNEL = "auth:revocations"
 
 
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _refresh_key(token_hash: str) -> str:
-    return f"session:refresh:{token_hash}"
-
-
-def _sid_key(sid: str) -> str:
-    return f"session:sid:{sid}"
-
-
-def _user_key(user_id: uuid.UUID | str) -> str:
-    return f"session:user:{user_id}"
-
-
-def revoked_key(sid: str) -> str:
-    return f"session:revoked:{sid}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +45,7 @@ class RefreshRejected(Exception):
 
 
 # Atomic rotation: check the presented token is the session's live one, mark it spent, store the new one.
+# The session's keys are named from what the token's record holds: ARGV[3] and ARGV[4] are their prefixes.
 _ROTATE = """
 local old = KEYS[1]
 local new = KEYS[2]
@@ -67,14 +54,14 @@ local uid = redis.call('HGET', old, 'user_id')
 if not uid then return {'invalid'} end
 local sid = redis.call('HGET', old, 'sid')
 if redis.call('HGET', old, 'state') ~= 'current' then return {'reused', sid, uid} end
-local sid_key = 'session:sid:' .. sid
+local sid_key = ARGV[3] .. sid
 if redis.call('EXISTS', sid_key) == 0 then return {'invalid'} end
 redis.call('HSET', old, 'state', 'rotated')
 redis.call('HSET', new, 'user_id', uid, 'sid', sid, 'state', 'current')
 redis.call('EXPIRE', new, ttl)
 redis.call('HSET', sid_key, 'current', ARGV[1])
 redis.call('EXPIRE', sid_key, ttl)
-redis.call('EXPIRE', 'session:user:' .. uid, ttl)
+redis.call('EXPIRE', ARGV[4] .. uid, ttl)
 return {'ok', sid, uid}
 """
 
@@ -84,12 +71,12 @@ async def open_session(redis: Redis, user_id: uuid.UUID) -> IssuedSession:
     refresh_token = secrets.token_urlsafe(32)
     token_hash = digest(refresh_token)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(_refresh_key(token_hash), mapping={"user_id": str(user_id), "sid": sid, "state": "current"})
-        pipe.expire(_refresh_key(token_hash), SESSION_TTL_SECONDS)
-        pipe.hset(_sid_key(sid), mapping={"user_id": str(user_id), "current": token_hash})
-        pipe.expire(_sid_key(sid), SESSION_TTL_SECONDS)
-        pipe.sadd(_user_key(user_id), sid)
-        pipe.expire(_user_key(user_id), SESSION_TTL_SECONDS)
+        pipe.hset(keys.refresh_token(token_hash), mapping={"user_id": str(user_id), "sid": sid, "state": "current"})
+        pipe.expire(keys.refresh_token(token_hash), SESSION_TTL_SECONDS)
+        pipe.hset(keys.sign_in_session(sid), mapping={"user_id": str(user_id), "current": token_hash})
+        pipe.expire(keys.sign_in_session(sid), SESSION_TTL_SECONDS)
+        pipe.sadd(keys.sign_in_sessions_of(user_id), sid)
+        pipe.expire(keys.sign_in_sessions_of(user_id), SESSION_TTL_SECONDS)
         await pipe.execute()
     return IssuedSession(session_id=sid, refresh_token=refresh_token, user_id=user_id)
 
@@ -98,7 +85,14 @@ async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
     new_token = secrets.token_urlsafe(32)
     new_hash = digest(new_token)
     outcome = await redis.eval(
-        _ROTATE, 2, _refresh_key(digest(refresh_token)), _refresh_key(new_hash), new_hash, SESSION_TTL_SECONDS
+        _ROTATE,
+        2,
+        keys.refresh_token(digest(refresh_token)),
+        keys.refresh_token(new_hash),
+        new_hash,
+        SESSION_TTL_SECONDS,
+        keys.sign_in_session(""),
+        keys.sign_in_sessions_of(""),
     )  # type: ignore[misc]
     status = outcome[0]
     if status == "reused":
@@ -110,8 +104,8 @@ async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
 
 
 async def session_of(redis: Redis, refresh_token: str) -> tuple[str, uuid.UUID] | None:
-    record = await redis.hgetall(_refresh_key(digest(refresh_token)))  # type: ignore[misc]
-    if not record or not await redis.exists(_sid_key(record["sid"])):
+    record = await redis.hgetall(keys.refresh_token(digest(refresh_token)))  # type: ignore[misc]
+    if not record or not await redis.exists(keys.sign_in_session(record["sid"])):
         return None
     return record["sid"], uuid.UUID(record["user_id"])
 
@@ -120,27 +114,27 @@ async def revoke_session(redis: Redis, sid: str, user_id: uuid.UUID, *, grace_se
     """End one session: its refresh token stops working and sockets using it are closed. The revoked mark
     outlives every access token minted for the session."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(_sid_key(sid))
-        pipe.srem(_user_key(user_id), sid)
-        pipe.set(revoked_key(sid), "1", ex=grace_seconds)
+        pipe.delete(keys.sign_in_session(sid))
+        pipe.srem(keys.sign_in_sessions_of(user_id), sid)
+        pipe.set(keys.revoked_session(sid), "1", ex=grace_seconds)
         pipe.publish(REVOCATIONS_CHANNEL, json.dumps({"sid": sid, "user_id": str(user_id)}))
         await pipe.execute()
 
 
 async def revoke_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) -> int:
-    sids = [sid for sid in await redis.smembers(_user_key(user_id)) if sid != keep]  # type: ignore[misc]
+    sids = [sid for sid in await redis.smembers(keys.sign_in_sessions_of(user_id)) if sid != keep]  # type: ignore[misc]
     for sid in sids:
         await revoke_session(redis, sid, user_id)
     return len(sids)
 
 
 async def is_revoked(redis: Redis, sid: str) -> bool:
-    return bool(await redis.exists(revoked_key(sid)))
+    return bool(await redis.exists(keys.revoked_session(sid)))
 
 
 async def active_sessions(redis: Redis, user_id: uuid.UUID) -> set[str]:
     return {
         sid
-        for sid in await redis.smembers(_user_key(user_id))  # type: ignore[misc]
-        if await redis.exists(_sid_key(sid))
+        for sid in await redis.smembers(keys.sign_in_sessions_of(user_id))  # type: ignore[misc]
+        if await redis.exists(keys.sign_in_session(sid))
     }

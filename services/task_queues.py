@@ -15,23 +15,17 @@ from saq import Queue
 from saq.queue.redis import RedisQueue
 
 from models.tasks import TaskPriority
-from services import tracing
+from services import keys, tracing
+from services.keys import MAINTENANCE_QUEUE
 
-QUEUE_NAMES = {priority: f"tasks-{priority.value}" for priority in TaskPriority}
-MAINTENANCE_QUEUE = "maintenance"
+QUEUE_NAMES = {priority: keys.task_queue(priority) for priority in TaskPriority}
 # saq keys a job by its function's name: the worker registers jobs.tasks.execute_task under this name.
 EXECUTE_TASK_JOB = "execute_task"
 
 
-def queue_attempts_key(task_id: uuid.UUID | str) -> str:
-    """How many times the sweep queued a task since a worker last picked one of its jobs up."""
-    return f"task:queue-attempts:{task_id}"
-
-
-def enqueued_marker(task_id: uuid.UUID | str) -> str:
-    """Set while a task has a job in the queue. Gone after a Redis restart: the sweep then
-    re-enqueues the pending task from the table, which is the source of truth."""
-    return f"task:enqueued:{task_id}"
+# Redis marks of a task, beside its jobs: `task_enqueued` is set while the task has a job in the queue
+# (gone after a Redis restart: the sweep then queues the pending task again from the table, which is the
+# source of truth); `task_queue_attempts` counts the sweep's queueings since a worker last took a job.
 
 
 class TaskQueues:
@@ -60,10 +54,10 @@ class TaskQueues:
         if not_before is not None:
             scheduled = max(scheduled, not_before.timestamp())
         try:
-            await self._marks.set(enqueued_marker(task_id), "1")
+            await self._marks.set(keys.task_enqueued(task_id), "1")
             await self.by_priority[priority].enqueue(
                 EXECUTE_TASK_JOB,
-                key=f"task:{task_id}:{uuid.uuid4().hex[:8]}",
+                key=keys.task_job(task_id),
                 task_id=str(task_id),
                 scheduled=int(scheduled) if scheduled > time.time() + 0.5 else 0,
                 timeout=timeout_seconds,
@@ -75,23 +69,23 @@ class TaskQueues:
         except (RedisError, OSError):
             # No marker without a job, or the sweep would wait for a job that never comes.
             with contextlib.suppress(RedisError, OSError):
-                await self._marks.delete(enqueued_marker(task_id))
+                await self._marks.delete(keys.task_enqueued(task_id))
             return False
 
     async def forget(self, task_id: uuid.UUID | str) -> None:
         """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
         with contextlib.suppress(RedisError, OSError):
-            await self._marks.delete(enqueued_marker(task_id), queue_attempts_key(task_id))
+            await self._marks.delete(keys.task_enqueued(task_id), keys.task_queue_attempts(task_id))
 
     async def count_queue_attempt(self, task_id: uuid.UUID | str) -> int:
         """One more time the sweep had to queue the task; counts within a day."""
-        key = queue_attempts_key(task_id)
+        key = keys.task_queue_attempts(task_id)
         attempts = int(await self._marks.incr(key))
         await self._marks.expire(key, 24 * 60 * 60)
         return attempts
 
     async def is_enqueued(self, task_id: uuid.UUID | str) -> bool:
-        return bool(await self._marks.exists(enqueued_marker(task_id)))
+        return bool(await self._marks.exists(keys.task_enqueued(task_id)))
 
     async def disconnect(self) -> None:
         for queue in (*self.by_priority.values(), self.maintenance):

@@ -17,7 +17,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, OKPKey
+from joserfc.jwk import KeySet, KeySetSerialization, OKPKey
 
 ALGORITHM = "Ed25519"
 AUDIENCE = "assistant-gateway"
@@ -47,7 +47,7 @@ class TokenKeys:
     def signing_kid(self) -> str:
         return str(self._signing_key.kid)
 
-    def public_jwks(self) -> dict[str, Any]:
+    def public_jwks(self) -> KeySetSerialization:
         return self._key_set.as_dict(private=False)
 
     def issue(self, user_id: uuid.UUID, *, session_id: str | None = None, now: int | None = None) -> str:

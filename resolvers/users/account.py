@@ -9,9 +9,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loaders.visibility import visible_users
 from models import User
 from models.users import BusinessType, default_preferences
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -52,8 +53,8 @@ class PreferencesUpdate:
 
 
 async def _own(session: AsyncSession, user_id: uuid.UUID) -> User:
-    found = await session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)).with_for_update())
-    user = found.scalar_one_or_none()
+    found = await session.execute(visible_users(user_id, User).with_for_update())
+    user: User | None = found.scalar_one_or_none()
     if user is None:
         raise Rejected([Problem(None, ErrorCode.UNAUTHENTICATED, "The account no longer exists.")])
     return user

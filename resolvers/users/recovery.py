@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 
@@ -15,7 +14,7 @@ from models import User
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import UNAVAILABLE, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
-from services import ratelimit, sessions
+from services import keys, ratelimit, sessions
 from services.mailer import Mailer
 from services.passwords import hash_in_pool
 
@@ -25,7 +24,7 @@ BAD_TOKEN = Problem("input.token", ErrorCode.INVALID, "The link is invalid or ha
 
 
 def _key(purpose: str, token: str) -> str:
-    return f"{purpose}:{hashlib.sha256(token.encode()).hexdigest()}"
+    return keys.one_time_link(purpose, token)
 
 
 async def _mint(redis: Redis, purpose: str, user_id: uuid.UUID, ttl: int) -> str:

@@ -1,0 +1,111 @@
+"""Every Redis key and pub/sub channel the gateway names, in one place, so that two processes (or a process
+and a test) cannot drift apart on a format, and so that what goes into a key can be seen at a glance.
+
+Keys hold only values the gateway made: ids, hashes, names of its own. Anything a client sends (an email, a
+token, an address) is hashed before it becomes part of a key, by the caller (`services/ratelimit.py`,
+`services/cost_budget.py`, the one-time links) or here."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from models.tasks import TaskPriority
+
+# --- sign-in sessions (services/sessions.py) ---
+REVOCATIONS_CHANNEL = "auth:revocations"
+
+
+def refresh_token(token_hash: str) -> str:
+    """A refresh token, by its SHA-256 (the token itself is never stored)."""
+    return f"session:refresh:{token_hash}"
+
+
+def sign_in_session(sid: str) -> str:
+    return f"session:sid:{sid}"
+
+
+def sign_in_sessions_of(user_id: uuid.UUID | str) -> str:
+    return f"session:user:{user_id}"
+
+
+def revoked_session(sid: str) -> str:
+    return f"session:revoked:{sid}"
+
+
+# --- single-use links mailed to users (resolvers/users/recovery.py) ---
+def one_time_link(purpose: str, token: str) -> str:
+    return f"{purpose}:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+# --- attempt limits and query cost budgets ---
+def attempt_counter(limit_name: str, subject_digest: str) -> str:
+    return f"ratelimit:{limit_name}:{subject_digest}"
+
+
+def attempt_strikes(counter: str) -> str:
+    """How often the counter's window filled up (its back-off)."""
+    return f"{counter}:strikes"
+
+
+def cost_budget(subject_digest: str) -> str:
+    return f"ratelimit:cost:{subject_digest}"
+
+
+def agent_calls_limit(agent_id: uuid.UUID) -> str:
+    """The name of an agent's rate limit (`rateLimit` of its configuration), counted as an attempt limit."""
+    return f"agent:{agent_id}"
+
+
+# --- MCP agents ---
+def agent_capabilities(agent_id: uuid.UUID) -> str:
+    return f"agent:capabilities:{agent_id}"
+
+
+def agent_health_failures(agent_id: uuid.UUID) -> str:
+    return f"agent:health:failures:{agent_id}"
+
+
+# --- tasks, their queues and the workers running them ---
+MAINTENANCE_QUEUE = "maintenance"
+
+
+def task_queue(priority: TaskPriority) -> str:
+    """saq's queue for one priority (saq orders by priority only on its Postgres backend)."""
+    return f"tasks-{priority.value}"
+
+
+def task_job(task_id: uuid.UUID) -> str:
+    """A saq job key: one per attempt to move the task on (a nonce keeps two attempts apart)."""
+    return f"task:{task_id}:{uuid.uuid4().hex[:8]}"
+
+
+def task_enqueued(task_id: uuid.UUID | str) -> str:
+    return f"task:enqueued:{task_id}"
+
+
+def task_queue_attempts(task_id: uuid.UUID | str) -> str:
+    return f"task:queue-attempts:{task_id}"
+
+
+def worker_alive(worker_id: str) -> str:
+    return f"worker:alive:{worker_id}"
+
+
+# --- persisted queries (graph/persisted.py): documents by their sha256, and the index that bounds them ---
+PERSISTED_QUERY_INDEX = "apq:index"
+
+
+def persisted_query(digest: str) -> str:
+    return f"apq:document:{digest}"
+
+
+# --- event channels (services/events.py carries them) ---
+def task_events(user_id: uuid.UUID | str) -> str:
+    """Every change of the user's tasks."""
+    return f"tasks:user:{user_id}"
+
+
+def chat_session_events(chat_session_id: uuid.UUID) -> str:
+    """Messages added, edited and deleted in one chat session."""
+    return f"chat:session:{chat_session_id}"

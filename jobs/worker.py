@@ -1,6 +1,6 @@
 """The worker: saq workers for the task queues (one per priority) and the maintenance queue (agent health
-cron), plus the sweep that recovers lost work. `gateway worker` runs it; on the embedded default
-`gateway serve` runs it in-process."""
+cron, the daily retention purge), plus the sweep that recovers lost work. `gateway worker` runs it; on the
+embedded default `gateway serve` runs it in-process."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from jobs.context import JobContext, WorkerDeps
 from jobs.health import check_agents
 from jobs.queues import SLOTS
+from jobs.retention import RETENTION_CRON_JOBS, purge_expired
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
 from services import metrics, tracing
@@ -86,12 +87,12 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,
-            functions=[check_agents],
+            functions=[check_agents, purge_expired],
             startup=startup,
             before_process=open_job_span,
             after_process=record_job,
             concurrency=1,
-            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0)],
+            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *RETENTION_CRON_JOBS],
         )
     )
     return workers

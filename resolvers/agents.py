@@ -230,7 +230,9 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:
-    return bool((await db.execute(select(func.count()).where(col(MCPAgent.name) == name))).scalar_one())
+    """Whether a live agent has the name (a deleted agent's name is free: UNIQUE holds for live agents)."""
+    live = select(func.count()).where(col(MCPAgent.name) == name, col(MCPAgent.deleted_at).is_(None))
+    return bool((await db.execute(live)).scalar_one())
 
 
 async def register_agent(

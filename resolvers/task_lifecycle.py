@@ -1,10 +1,11 @@
 """The task lifecycle: its states, the moves allowed between them, and queueing a task for the worker.
 
 This is the only module that writes `tasks.status`, and the only one that writes the task log (`task_logs`):
-every move leaves a line there, with the error and the run time where it has them. Every move is one conditional UPDATE (`WHERE status IN
-sources`) that answers the moved row, or None when the task was not in a state the move starts from (another
-worker, a cancel or the sweep got there first): the table stays the source of truth under races. The moves
-run inside the caller's transaction; publishing the event and queueing a job are for after its commit.
+every move leaves a line there, with the error and the run time where it has them. Every move is one
+conditional UPDATE (`WHERE status IN sources`) that answers the moved row, or None when the task was not in a
+state the move starts from (another worker, a cancel or the sweep got there first): the table stays the source
+of truth under races. The moves run inside the caller's transaction; publishing the event and queueing a job
+are for after its commit.
 
     pending --claim--> running --finish--> completed | failed
     pending | running --cancel--> cancelled

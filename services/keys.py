@@ -92,6 +92,11 @@ def worker_alive(worker_id: str) -> str:
     return f"worker:alive:{worker_id}"
 
 
+# --- the retention purge (jobs/retention.py): totals of every process, for any gateway's /metrics ---
+PURGE_TOTALS = "purge:totals"  # hash: "<rule>:<table>" -> rows removed, all processes, ever
+PURGE_LAST_SUCCESS = "purge:last-success"  # unix time the last complete purge ended
+
+
 # --- persisted queries (graph/persisted.py): documents by their sha256, and the index that bounds them ---
 PERSISTED_QUERY_INDEX = "apq:index"
 

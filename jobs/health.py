@@ -11,7 +11,7 @@ from sqlmodel import col
 from jobs.context import JobContext, WorkerDeps, deps_of
 from loaders.visibility import live_agents
 from models import MCPAgent
-from models.agents import AgentStatus
+from resolvers.agent_lifecycle import CHECKED
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -24,12 +24,12 @@ def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awai
 
 
 async def check_agents(ctx: JobContext) -> int:
-    """Ping every active agent; returns how many were checked."""
+    """Ping every agent in use (active, or in error so that it recovers); returns how many were checked."""
     deps = deps_of(ctx)
     async with deps.sessions() as session:
         agent_ids = list(
             (
-                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
+                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status).in_(tuple(CHECKED))))
             ).scalars()
         )
     for agent_id in agent_ids:

@@ -143,7 +143,14 @@ async def delete_session(session: AsyncSession, user_id: uuid.UUID, session_id: 
 
 
 async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
-    chat = await _own_session(session, user_id, session_id, deleted=True)
+    try:
+        chat = await _own_session(session, user_id, session_id, deleted=True)
+    except Rejected:
+        # One the user has and that is not deleted: the state refuses it (its existence is theirs to know).
+        live = await _own_session(session, user_id, session_id)
+        raise Rejected(
+            [Problem("input.sessionId", ErrorCode.INVALID_STATE, f"The session is {live.status}, not deleted.")]
+        ) from None
     assert chat.deleted_at is not None
     if datetime.now(UTC) - chat.deleted_at > timedelta(days=RESTORE_WINDOW_DAYS):
         raise Rejected(

@@ -62,6 +62,7 @@ class MCPAgentNode(Node):
         "health_status",
         "created_at",
         "updated_at",
+        "deleted_at",
         raw_capabilities="capabilities",
         raw_configuration="configuration",
     )
@@ -78,6 +79,7 @@ class MCPAgentNode(Node):
     health_status: HealthStatus
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None
 
     @classmethod
     def from_row(cls, row: Any) -> MCPAgentNode:

@@ -110,6 +110,7 @@ class MessageNode(Node):
         "edited_at",
         "session_id",
         "seq",
+        "deleted_at",
         raw_metadata="metadata",
     )
     pk: strawberry.Private[uuid.UUID]
@@ -121,6 +122,7 @@ class MessageNode(Node):
     processing_time_ms: int | None
     timestamp: datetime
     edited_at: datetime | None
+    deleted_at: datetime | None
     seq: int = strawberry.field(
         description="Position in the session: 1, 2, 3... without gaps, in the order messages were committed."
     )

@@ -88,6 +88,7 @@ class UserNode(Node):
         "last_login_at",
         "created_at",
         "updated_at",
+        "deleted_at",
         raw_business_type="business_type",
         raw_preferences="preferences",
         raw_role="role",
@@ -107,6 +108,7 @@ class UserNode(Node):
     last_login_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None
 
     @classmethod
     def from_row(cls, row: Any) -> UserNode:

@@ -25,6 +25,12 @@ UPDATE_AGENT = f"""mutation($input: UpdateAgentInput!) {{
   updateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 DELETE_AGENT = f"""mutation($input: DeleteAgentInput!) {{
   deleteAgent(input: $input) {{ agent {{ id }} {ERRORS} }} }}"""
+RESTORE_AGENT = f"""mutation($input: RestoreAgentInput!) {{
+  restoreAgent(input: $input) {{ agent {{ {AGENT_FIELDS} deletedAt }} {ERRORS} }} }}"""
+DEACTIVATE_AGENT = f"""mutation($input: DeactivateAgentInput!) {{
+  deactivateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
+ACTIVATE_AGENT = f"""mutation($input: ActivateAgentInput!) {{
+  activateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 REFRESH_AGENT = f"""mutation($input: RefreshAgentCapabilitiesInput!) {{
   refreshAgentCapabilities(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 CHECK_HEALTH = f"""mutation($input: CheckAgentHealthInput!) {{

@@ -12,7 +12,7 @@ import strawberry
 
 from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
-from models.tasks import TaskPriority, TaskStatus
+from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
 from resolvers.problems import ErrorCode
 
@@ -27,6 +27,7 @@ strawberry.enum(HealthStatus, name="AgentHealthStatus")
 strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
+strawberry.enum(TaskLogEvent, name="TaskLogEvent", description="What a line of a task's log records.")
 
 __all__ = [
     "AgentStatus",
@@ -37,6 +38,7 @@ __all__ = [
     "HealthStatus",
     "MessageRole",
     "SessionStatus",
+    "TaskLogEvent",
     "TaskPriority",
     "TaskStatus",
     "UserRole",

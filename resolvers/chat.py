@@ -237,32 +237,45 @@ async def send_message(
         problems = rejected.problems + problems
     if problems:
         raise Rejected(problems)
+    return await _append(uow, chat.id, MessageRole.USER, content, {"attachments": stored} if stored else {})
+
+
+async def _append(
+    uow: UnitOfWork, chat_id: uuid.UUID, role: MessageRole, content: str, meta: dict[str, Any]
+) -> Message:
     # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
     # lastActivityAt never moves backwards and message times follow their numbers.
     seq, at = (
-        await session.execute(
+        await uow.db.execute(
             update(ChatSession)
-            .where(ChatSession.id == chat.id)
+            .where(col(ChatSession.id) == chat_id)
             .values(
                 message_count=ChatSession.message_count + 1,
                 last_activity_at=func.statement_timestamp(),
                 updated_at=func.statement_timestamp(),
             )
-            .returning(ChatSession.message_count, ChatSession.last_activity_at)
+            .returning(col(ChatSession.message_count), col(ChatSession.last_activity_at))
         )
     ).one()
-    message = Message(
-        session_id=chat.id,
-        role=MessageRole.USER,
-        content=content,
-        seq=seq,
-        meta={"attachments": stored} if stored else {},
-        timestamp=at,
-    )
-    session.add(message)
-    await _saved(session, message)
+    message = Message(session_id=chat_id, role=role, content=content[:CONTENT_MAX], seq=seq, meta=meta, timestamp=at)
+    uow.db.add(message)
+    await _saved(uow.db, message)
     publish_message(uow, MessageEventKind.ADDED, message)
     return message
+
+
+async def post_system_message(
+    uow: UnitOfWork, user_id: uuid.UUID, session_id: uuid.UUID, content: str, meta: dict[str, Any]
+) -> Message | None:
+    """A SYSTEM message from the gateway itself (a task's outcome) in the user's session, numbered like any
+    other; None when the session is gone or archived (it takes no new messages)."""
+    found = await uow.db.execute(
+        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == session_id).with_for_update()
+    )
+    chat: ChatSession | None = found.scalar_one_or_none()
+    if chat is None or chat.status != SessionStatus.ACTIVE:
+        return None
+    return await _append(uow, chat.id, MessageRole.SYSTEM, content, meta)
 
 
 async def _own_message(

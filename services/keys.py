@@ -111,6 +111,11 @@ def task_events(user_id: uuid.UUID | str) -> str:
     return f"tasks:user:{user_id}"
 
 
+def notifications(user_id: uuid.UUID | str) -> str:
+    """What the gateway tells the user of its own accord (a task asked to notify on completion)."""
+    return f"notifications:user:{user_id}"
+
+
 def chat_session_events(chat_session_id: uuid.UUID) -> str:
     """Messages added, edited and deleted in one chat session."""
     return f"chat:session:{chat_session_id}"

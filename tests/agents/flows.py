@@ -15,8 +15,8 @@ from tests.graphql_client import GraphQLClient, SignedUp
 AGENT_FIELDS = """id name description endpoint status version healthCheckUrl lastHealthCheck healthStatus
   capabilities { name description inputSchema outputSchema }
   configuration { timeout retries rateLimit { requests window } authentication { type } }"""
-TASK_FIELDS = """id taskType status inputPayload outputPayload errorMessage startedAt completedAt processingTimeMs
-  retryCount metadata { priority scheduledFor dependencies }"""
+TASK_FIELDS = """id taskType status inputPayload outputPayload errorMessage startedAt runStartedAt completedAt
+  processingTimeMs retryCount metadata { priority scheduledFor dependencies }"""
 ERRORS = "errors { field code message }"
 
 REGISTER_AGENT = f"""mutation($input: RegisterAgentInput!) {{

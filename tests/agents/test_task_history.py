@@ -86,9 +86,9 @@ async def test_task_updated_starts_with_how_the_task_stands(
 async def test_notify_on_complete_tells_the_user_and_the_session(
     live: GraphQLClient, worker_gateway: LiveServer, operator: SignedUp, owner: SignedUp
 ) -> None:
-    session = (await live.data(CREATE_SESSION, {"input": {"title": "Notify"}}, token=owner.token))[
-        "createChatSession"
-    ]["chatSession"]["id"]
+    session = (await live.data(CREATE_SESSION, {"input": {"title": "Notify"}}, token=owner.token))["createChatSession"][
+        "chatSession"
+    ]["id"]
     async with mcp_peer() as peer, transport_ws(worker_gateway.ws_url, owner.token) as socket:
         agent = await register_agent(live, operator, peer.url)
         await socket.subscribe("mine", NOTIFICATIONS)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any, cast
 
 from cross_web import HTTPException
-from graphql import ExecutionResult
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,6 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
 
 from graph import ide, media
 from graph.context import Context
@@ -82,7 +82,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(self, request: Request, result: StrawberryExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
         if media.is_request_error(result) and media.wants_graphql_response(request):
             media.mark_request_error(request, cast("dict[str, Any]", processed))

@@ -8,6 +8,7 @@ order is refused by another.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import inspect
 import json
 import uuid
@@ -36,17 +37,13 @@ MAX_PAGE = 100
 NodeT = TypeVar("NodeT")
 
 
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
+def _json_value(value: datetime | uuid.UUID) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def encode_cursor(order: Order, row: Row[Any]) -> str:
-    values = [_encode_value(getattr(row, key.name)) for key in order.keys]
-    raw = json.dumps([order.name, values], separators=(",", ":")).encode()
+    values = [getattr(row, key.name) for key in order.keys]
+    raw = json.dumps([order.name, values], separators=(",", ":"), default=_json_value).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -160,30 +157,46 @@ async def load_connection(
 
 
 FilterInputT = TypeVar("FilterInputT")
+
+
+def order_enum(name: str, orders: Mapping[str, Order]) -> type[Enum]:
+    """A list's `orderBy` enum: one value for each order its loaders know, under the same name."""
+    order: type[Enum] = Enum(name, [(key, key) for key in orders])  # type: ignore[misc]
+    return strawberry.enum(order)
+
+
 ConnectionBuilder = Callable[
     [Any, uuid.UUID, int | None, str | None, int | None, str | None, Any, Any], Awaitable["Connection[Any]"]
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ListArguments(Generic[NodeT, FilterInputT]):
-    """What a connection field shows of a list: its node type, its filter input, its order enum and the
-    default order (`orderBy: X! = DEFAULT`; or `orderBy: X = null`, meaning the default)."""
+    """What a connection field shows of a list: its node type, its filter input and its default order (a
+    member of its order enum): `orderBy: X! = DEFAULT`, or with `order_required=False` `orderBy: X = null`,
+    meaning the default."""
 
     node: type[NodeT]
     filter_input: type[FilterInputT]
-    order: type[Enum]
     default_order: Enum
-    order_required: bool = True
+    order_required: bool = dataclasses.field(default=True, kw_only=True)
+
+    @property
+    def order(self) -> type[Enum]:
+        return type(self.default_order)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Listing(ListArguments[NodeT, FilterInputT]):
     """A list answered through the keyset loaders: also what its filter input means to them and their
     orders by name."""
 
     to_filter: Callable[[FilterInputT | None], Hashable]
     orders: Mapping[str, Order]
+
+    def field(self, loaders: Callable[[Loaders], ConnectionLoaders], description: str) -> Any:
+        """A parent's connection field over the lists `loaders` picks, keyed by the parent's `pk`."""
+        return connection_field(self, self.builder(loaders), description=description)
 
     def builder(self, loaders: Callable[[Loaders], ConnectionLoaders]) -> ConnectionBuilder:
         """filter -> page request -> one batched page load, for the lists `loaders` picks."""
@@ -225,8 +238,16 @@ def connection_field(
         parent = parent_id(root, info)
         if parent is None:
             return None
-        page = [arguments.get(name) for name in ("first", "after", "last", "before", "filter")]
-        return await build(info, parent, *page, arguments.get("order_by", order_default))
+        return await build(
+            info,
+            parent,
+            arguments.get("first"),
+            arguments.get("after"),
+            arguments.get("last"),
+            arguments.get("before"),
+            arguments.get("filter"),
+            arguments.get("order_by", order_default),
+        )
 
     def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)

@@ -40,7 +40,7 @@ class RequestLifecycle(SchemaExtension):
             raise request_error(context.auth_error, RequestErrorCode.UNAUTHENTICATED)
         yield
 
-    async def on_operation(self) -> Any:  # type: ignore[override]
+    async def on_operation(self) -> Any:
         context = self.execution_context.context
         if not isinstance(context, Context):
             yield
@@ -57,7 +57,7 @@ class RequestLifecycle(SchemaExtension):
             finally:
                 await scope.close()
 
-    async def on_stream_result(self, result: Any) -> Any:  # type: ignore[override]
+    async def on_stream_result(self, result: Any) -> Any:
         """A socket's result (a subscription's event, or a query's answer) has been resolved: give its
         database connection back before it is sent, so no socket holds one between events."""
         context = self.execution_context.context
@@ -84,7 +84,7 @@ class HideSuggestions(SchemaExtension):
         self._strip(self.execution_context.result)
         self._strip(getattr(self.execution_context.result, "initial_result", None))
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:  # type: ignore[override]
+    def on_stream_result(self, result: Any) -> Iterator[None]:
         self._strip(result)
         yield
 

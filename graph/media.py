@@ -5,9 +5,8 @@ with no `data` entry. Clients asking for `application/json` (or nothing) keep HT
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from graphql import ExecutionResult
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,7 +21,12 @@ def wants_graphql_response(request: Request) -> bool:
     return False
 
 
-def is_request_error(result: ExecutionResult) -> bool:
+class _Result(Protocol):
+    data: Any
+    errors: Any
+
+
+def is_request_error(result: _Result) -> bool:
     """No data and no error located in the execution: the operation never ran (execution errors carry the
     path of their field, even when they null the whole `data`)."""
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or [])

@@ -5,6 +5,7 @@ becomes the payload's `errors`; the use case's after-commit hooks (events, jobs)
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -79,9 +80,15 @@ def _payload_type(name: str, answer: Answer[Any], description: str | None) -> ty
     return strawberry.type(type(name, (), namespace), description=description)
 
 
-def _input_type(name: str, base: type) -> type:
-    """The mutation's own input type, `<Mutation>Input`, for a mutation that takes a shared one (an ID)."""
-    return strawberry.input(type(name, (base,), {"__module__": base.__module__}))
+def _own_input(name: str, hint: Any) -> Any:
+    """The mutation's own input type, `<Mutation>Input`: a subclass of a shared input (an ID) it takes,
+    optional where that is."""
+    optional = isinstance(hint, types.UnionType) and type(None) in hint.__args__
+    shared = next(arg for arg in hint.__args__ if arg is not type(None)) if optional else hint
+    if not isinstance(shared, type) or shared.__name__ == name:
+        return hint
+    own = strawberry.input(type(name, (shared,), {"__module__": shared.__module__}))
+    return own | None if optional else own
 
 
 def mutation(
@@ -109,8 +116,8 @@ def mutation(
             hint = parameter.annotation
             if parameter.name == "input" and isinstance(hint, str):
                 hint = eval(hint, plan.__globals__)  # a name the plan's module imported
-            if parameter.name == "input" and isinstance(hint, type) and hint.__name__ != f"{name}Input":
-                parameter = parameter.replace(annotation=_input_type(f"{name}Input", hint))
+            if parameter.name == "input":
+                parameter = parameter.replace(annotation=_own_input(f"{name}Input", hint))
             parameters.append(parameter)
 
         async def resolve(self: Any, info: Info, **arguments: Any) -> Any:

@@ -6,27 +6,35 @@ id as a plain attribute computed when the object is built, so `id` costs no reso
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from base64 import b64encode
 from collections.abc import Awaitable, Callable, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from sqlmodel import SQLModel
 from strawberry.relay import from_base64
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from graph.errors import bad_input
 from models.base import column_values
 
 MAX_NODES = 100
+NodeT = TypeVar("NodeT")
 
 
 @strawberry.interface(name="Node", description="An object with a globally unique, opaque ID.")
 class Node:
     id: strawberry.ID = strawberry.field(description="The globally unique ID of this object.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        """The node of a row (a Core row or a model), by the type's declared `COLUMNS`."""
+        return build(cls, cls.__strawberry_definition__.name, row)  # type: ignore[attr-defined,no-any-return]
 
 
 def global_id(type_name: str, pk: uuid.UUID) -> str:
@@ -71,8 +79,25 @@ NodeFetcher = Callable[[Info, Sequence[uuid.UUID]], Awaitable[list[Any]]]
 _fetchers: dict[str, NodeFetcher] = {}
 
 
+async def load_node(node: type[NodeT], loader: Any, key: uuid.UUID | None) -> NodeT | None:
+    """A relation field's node: the row `loader` (a per-request loader by id) has for `key`, or None."""
+    row = await loader.load(key) if key is not None else None
+    return node.from_row(row) if row is not None else None  # type: ignore[attr-defined]
+
+
 def register_node(type_name: str, fetcher: NodeFetcher) -> None:
     _fetchers[type_name] = fetcher
+
+
+def register_node_type(node: type[Node], by_id: Callable[[Any], Any]) -> None:
+    """`node(id:)`/`nodes(ids:)` answer `node`'s global IDs through the per-request loader `by_id(loaders)`
+    picks (one result per key, None where the viewer may not see it)."""
+
+    async def fetch(info: Info, pks: Sequence[uuid.UUID]) -> list[Any]:
+        rows = await by_id(info.context.loaders).load_many(pks)
+        return [node.from_row(row) if row is not None else None for row in rows]
+
+    register_node(node.__strawberry_definition__.name, fetch)  # type: ignore[attr-defined]
 
 
 async def resolve_nodes(info: Info, ids: Sequence[str], *, argument: str = "ids") -> list[Any]:
@@ -95,19 +120,43 @@ async def resolve_nodes(info: Info, ids: Sequence[str], *, argument: str = "ids"
 
 def columns(*names: str, **renamed: str) -> dict[str, str]:
     """Field-to-column mapping of a node type: `columns("title", metadata="meta")` maps the field
-    `title` to the column attribute `title` and the field `metadata` to `meta`. This is the one place a
-    later whole-selection SQL fast path reads to know which column serves which field."""
+    `title` to the column attribute `title` and the field `metadata` to `meta`. `node_columns` is the
+    one place a later whole-selection SQL fast path reads to know which column serves which field."""
     return {**{name: name for name in names}, **renamed}
 
 
+class FieldColumns(dict[str, str]):
+    """Columns named like the node type's own fields, but for the ones renamed here."""
+
+
+def field_columns(**renamed: str) -> FieldColumns:
+    """Every stored field of the node type (its fields without a resolver, private ones included, but
+    `id` and `pk`) is the column of the same name, or the one `renamed` gives (`raw_metadata="metadata"`)."""
+    return FieldColumns(renamed)
+
+
+def node_columns(cls: type[Any]) -> dict[str, str]:
+    declared: dict[str, str] = cls.COLUMNS
+    if not isinstance(declared, FieldColumns):
+        return declared
+    stored = [
+        field.name
+        for field in dataclasses.fields(cls)
+        if field.name not in ("id", "pk")
+        and not (isinstance(field, StrawberryField) and field.base_resolver is not None)
+    ]
+    return {name: declared.get(name, name) for name in stored}
+
+
 def build(cls: type[Any], type_name: str, row: Any) -> Any:
-    """A node type instance from a row (a Core row or a model), by its declared `COLUMNS`, which name
-    columns as the database does."""
+    """A node type instance from a row (a Core row or a model), by its columns (`node_columns`), which
+    name columns as the database does."""
     if isinstance(row, SQLModel):
         row = column_values(row)
     getter = _getters.get(cls)
     if getter is None:
-        getter = _getters[cls] = (tuple(cls.COLUMNS), attrgetter(*cls.COLUMNS.values()))
+        mapping = node_columns(cls)
+        getter = _getters[cls] = (tuple(mapping), attrgetter(*mapping.values()))
     fields, read = getter
     pk = row.id
     return cls(id=b64encode(f"{type_name}:{pk}".encode()).decode(), pk=pk, **dict(zip(fields, read(row), strict=False)))

@@ -47,7 +47,7 @@ class IsOperator(BasePermission):
         if row is None:
             # One instance serves every request: raise, rather than change this denial's message.
             raise request_error(IsAuthenticated.message, RequestErrorCode.UNAUTHENTICATED)
-        return row.role == UserRole.OPERATOR
+        return bool(row.role == UserRole.OPERATOR)
 
 
 OPERATORS: list[type[BasePermission]] = [IsOperator]
@@ -58,7 +58,7 @@ class DeletedAccountsAreAnonymous(SchemaExtension):
     still-valid token acts as no token at all. Checked once the document is valid (a refused one
     costs nothing), through the users loader (so `viewer` costs no more)."""
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context):
             if await context.session_revoked():

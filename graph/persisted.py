@@ -170,7 +170,8 @@ class RegisterPersistedQuery(SchemaExtension):
             return
         context.persist = None
         try:
-            await PersistedQueries(context.redis).register(*pending, context.client_address)
+            digest, text = pending
+            await PersistedQueries(context.redis).register(digest, text, context.client_address)
         except (RedisError, OSError):
             log.warning("cannot register a persisted query: Redis unreachable")
 

@@ -33,7 +33,8 @@ NODE_TYPES = [UserNode, ChatSessionNode, MessageNode, IntegrationNode, DocumentN
 class NodeQuery:
     @strawberry.field(description="Fetch any object by its global ID; null if it does not exist or is not yours.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return (await resolve_nodes(info, [id], argument="id"))[0]
+        found: Node | None = (await resolve_nodes(info, [id], argument="id"))[0]
+        return found
 
     @strawberry.field(description="Fetch up to 100 objects by global ID, in order; null where unknown.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,7 +22,9 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage as TransportError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 
 from graph.persisted import untrusted_socket_error
 from services.resources import Resources
@@ -132,7 +134,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         payload = message.get("payload") or {}
         error = untrusted_socket_error(_trusted(self), payload.get("query"))
         if error is not None and self.connection_acknowledged:
-            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
 
@@ -150,7 +152,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
             timeout.cancel()
 
     async def _close_if_not_initialised(self) -> None:
-        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())  # type: ignore[attr-defined]
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
         if not self.connection_acknowledged:
             await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
 
@@ -158,7 +160,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         payload = message.get("payload") or {}
         error = untrusted_socket_error(_trusted(self), payload.get("query"))
         if error is not None and self.connection_acknowledged:
-            await self.send_message({"type": "error", "id": message["id"], "payload": error})
+            await self.send_message(LegacyError(type="error", id=message["id"], payload=cast(Any, error)))
             return
         await super().handle_start(message)
 

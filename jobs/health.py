@@ -24,13 +24,11 @@ def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awai
 
 
 async def check_agents(ctx: JobContext) -> int:
-    """Ping every agent in use (active, or in error so that it recovers); returns how many were checked."""
+    """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
-    async with deps.sessions() as session:
+    async with deps.sessions() as db:
         agent_ids = list(
-            (
-                await session.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status).in_(tuple(CHECKED))))
-            ).scalars()
+            (await db.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status).in_(tuple(CHECKED))))).scalars()
         )
     for agent_id in agent_ids:
         try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, func, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import SQLModel
@@ -25,6 +25,12 @@ SQLModel.metadata.naming_convention = {
     "ck": "%(table_name)s_%(constraint_name)s_check",
 }
 metadata: MetaData = SQLModel.metadata
+
+
+def database_now() -> datetime:
+    """The database's `now()` for a column set in a use case: the transaction's time, written with the row
+    (an SQL expression in place of a value, which SQLAlchemy accepts on assignment)."""
+    return cast(datetime, func.now())
 
 
 def column_values(model: Any) -> SimpleNamespace:

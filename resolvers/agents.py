@@ -33,6 +33,7 @@ from models.agents import (
     RateLimitConfig,
     SealedKey,
 )
+from models.base import database_now
 from models.json_document import unreadable_keys
 from resolvers import agent_lifecycle
 from resolvers.agent_links import (
@@ -202,7 +203,7 @@ async def cache_capabilities(redis: Redis, agent_id: uuid.UUID, capabilities: li
         await redis.set(keys.agent_capabilities(agent_id), json.dumps(capabilities), ex=CAPABILITIES_TTL_SECONDS)
 
 
-async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
+async def capabilities_of(redis: Redis, db: AsyncSession, agent_id: uuid.UUID) -> list[dict[str, Any]] | None:
     """The agent's tools: from the cache, else from the table (and cached again); None: no such agent."""
     try:
         cached = await redis.get(keys.agent_capabilities(agent_id))
@@ -210,7 +211,7 @@ async def capabilities_of(redis: Redis, session: AsyncSession, agent_id: uuid.UU
         cached = None
     if cached is not None:
         return json.loads(cached)  # type: ignore[no-any-return]
-    agent = (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
+    agent = (await db.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == agent_id))).scalar_one_or_none()
     if agent is None:
         return None
     await cache_capabilities(redis, agent_id, agent.capabilities or [])
@@ -260,6 +261,7 @@ async def register_agent(
         problems.append(Problem("input.name", ErrorCode.ALREADY_EXISTS, "An agent with this name exists."))
     if problems:
         raise Rejected(problems)
+    assert data.endpoint is not None  # checked above: a missing one is a problem raised
     agent = MCPAgent(
         name=name, endpoint=data.endpoint, description=data.description, health_check_url=data.health_check_url or None
     )
@@ -392,7 +394,7 @@ async def update_agent(
     await _apply(uow.db, agent, data, box)
     if discovery is not None:
         agent.capabilities, agent.version = discovery.tools, (discovery.version or None)
-    agent.updated_at = func.now()
+    agent.updated_at = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     _cache_after_commit(uow, redis, agent)
@@ -411,7 +413,7 @@ async def refresh_capabilities(
     if reach_of(agent, box) != reach_of(seen, box):
         raise Rejected([AGENT_CHANGED])
     agent.capabilities, agent.version = discovery.tools, (discovery.version or agent.version)
-    agent.updated_at = func.now()
+    agent.updated_at = database_now()
     await uow.db.flush()
     await uow.db.refresh(agent)
     _cache_after_commit(uow, redis, agent)
@@ -517,7 +519,7 @@ async def check_health(
         agent.health_status = HealthStatus.HEALTHY
     elif failures >= UNHEALTHY_AFTER_FAILURES:
         agent.health_status = HealthStatus.UNHEALTHY
-    agent.last_health_check = func.now()
+    agent.last_health_check = database_now()
     await uow.db.flush()
     # An active agent that stopped answering is in ERROR (runTask refuses it) until it answers again; an
     # agent an operator set INACTIVE stays so.

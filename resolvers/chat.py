@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from sqlmodel import col
 
 from loaders.visibility import visible_chat_sessions, visible_documents, visible_messages
 from models import ChatSession, Document, Message
+from models.base import database_now
 from models.chat import CONTENT_MAX, RESTORE_WINDOW_DAYS, TITLE_MAX, MessageRole, SessionStatus
 from resolvers.chat_events import MessageEventKind, publish_message
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -20,7 +22,7 @@ from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_length, collect
 
 MAX_ATTACHMENTS = 10
-SESSION_NOT_FOUND = Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session.")
+CHAT_SESSION_NOT_FOUND = Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session.")
 MESSAGE_NOT_FOUND = Problem("input.messageId", ErrorCode.NOT_FOUND, "No such message.")
 
 
@@ -38,10 +40,10 @@ def _holds_nul(value: Any) -> bool:
 Saved = TypeVar("Saved", ChatSession, Message)
 
 
-async def _saved(session: AsyncSession, row: Saved) -> Saved:
+async def _saved(db: AsyncSession, row: Saved) -> Saved:
     """Write the changes and read back what the database computed (now(), defaults)."""
-    await session.flush()
-    await session.refresh(row)
+    await db.flush()
+    await db.refresh(row)
     return row
 
 
@@ -65,94 +67,132 @@ def _check_content(content: str) -> Problem | None:
     return check_length("input.content", content, maximum=CONTENT_MAX, label="A message")
 
 
-async def _own_session(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None, *, deleted: bool = False
-) -> ChatSession:
-    if session_id is None:
-        raise Rejected([SESSION_NOT_FOUND])
-    query = visible_chat_sessions(user_id, ChatSession, deleted=deleted).where(col(ChatSession.id) == session_id)
-    found: ChatSession | None = (await session.execute(query.with_for_update())).scalar_one_or_none()
-    if found is None:
-        raise Rejected([SESSION_NOT_FOUND])
+Found = TypeVar("Found")
+
+
+async def _found(
+    lookup: Awaitable[Found], problems: list[Problem], refusal: Callable[[Found], Problem | None] = lambda _: None
+) -> Found:
+    """The row `lookup` finds, if neither it (not found), `refusal` (its state) nor the input's `problems`
+    refuse; otherwise all of them together, the row's first."""
+    try:
+        found = await lookup
+    except Rejected as rejected:
+        raise Rejected(rejected.problems + problems) from None
+    first = refusal(found)
+    if first is not None or problems:
+        raise Rejected([first, *problems] if first is not None else problems)
     return found
 
 
-async def create_session(
-    session: AsyncSession, user_id: uuid.UUID, title: str | None, context: dict[str, Any]
+async def _own_chat_session(
+    db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None, *, deleted: bool = False
+) -> ChatSession:
+    if chat_session_id is None:
+        raise Rejected([CHAT_SESSION_NOT_FOUND])
+    query = visible_chat_sessions(user_id, ChatSession, deleted=deleted).where(col(ChatSession.id) == chat_session_id)
+    found: ChatSession | None = (await db.execute(query.with_for_update())).scalar_one_or_none()
+    if found is None:
+        raise Rejected([CHAT_SESSION_NOT_FOUND])
+    return found
+
+
+def _refuse_archived_send(chat_session: ChatSession) -> Problem | None:
+    if chat_session.status != SessionStatus.ACTIVE:
+        return Problem("input.sessionId", ErrorCode.INVALID_STATE, "Archived sessions accept no new messages.")
+    return None
+
+
+ARCHIVED_MESSAGE = Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")
+
+
+def _refuse_edit(found: tuple[Message, ChatSession]) -> Problem | None:
+    message, chat_session = found
+    if message.role != MessageRole.USER:
+        return Problem("input.messageId", ErrorCode.FORBIDDEN, "Only your own messages can be edited.")
+    return ARCHIVED_MESSAGE if chat_session.status != SessionStatus.ACTIVE else None
+
+
+async def create_chat_session(
+    db: AsyncSession, user_id: uuid.UUID, title: str | None, context: dict[str, Any]
 ) -> ChatSession:
     title = title.strip() if title is not None else None
     problems = collect(_check_title(title), _check_context(context))
     if problems:
         raise Rejected(problems)
     created = ChatSession(user_id=user_id, title=title or None, context_data=context)
-    session.add(created)
-    await session.flush()
-    await session.refresh(created)
-    return created
+    db.add(created)
+    return await _saved(db, created)
 
 
-async def update_session(
-    session: AsyncSession,
+async def update_chat_session(
+    db: AsyncSession,
     user_id: uuid.UUID,
-    session_id: uuid.UUID | None,
+    chat_session_id: uuid.UUID | None,
     *,
     title: str | None,
     context: dict[str, Any] | None,
 ) -> ChatSession:
     title = title.strip() if title is not None else None
     problems = collect(_check_title(title), _check_context(context))
-    try:
-        chat = await _own_session(session, user_id, session_id)
-    except Rejected as rejected:
-        problems = rejected.problems + problems
-    if problems:
-        raise Rejected(problems)
+    chat_session = await _found(_own_chat_session(db, user_id, chat_session_id), problems)
     if title is not None:
-        chat.title = title or None
+        chat_session.title = title or None
     if context is not None:
-        chat.context_data = context
-    chat.updated_at = func.now()
-    return await _saved(session, chat)
+        chat_session.context_data = context
+    chat_session.updated_at = database_now()
+    return await _saved(db, chat_session)
 
 
-async def archive_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
-    chat = await _own_session(session, user_id, session_id)
-    if chat.status != SessionStatus.ACTIVE:
-        raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, "The session is already archived.")])
-    chat.status = SessionStatus.ARCHIVED
-    chat.updated_at = func.now()
-    return await _saved(session, chat)
+async def _set_status(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    chat_session_id: uuid.UUID | None,
+    *,
+    moves: tuple[SessionStatus, SessionStatus],
+    refusal: str,
+) -> ChatSession:
+    chat_session = await _own_chat_session(db, user_id, chat_session_id)
+    source, target = moves
+    if chat_session.status != source:
+        raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, refusal)])
+    chat_session.status = target
+    chat_session.updated_at = database_now()
+    return await _saved(db, chat_session)
 
 
-async def unarchive_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
-    chat = await _own_session(session, user_id, session_id)
-    if chat.status != SessionStatus.ARCHIVED:
-        raise Rejected([Problem("input.sessionId", ErrorCode.INVALID_STATE, "The session is not archived.")])
-    chat.status = SessionStatus.ACTIVE
-    chat.updated_at = func.now()
-    return await _saved(session, chat)
+async def archive_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None) -> ChatSession:
+    moves = (SessionStatus.ACTIVE, SessionStatus.ARCHIVED)
+    return await _set_status(db, user_id, chat_session_id, moves=moves, refusal="The session is already archived.")
 
 
-async def delete_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
+async def unarchive_chat_session(
+    db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None
+) -> ChatSession:
+    moves = (SessionStatus.ARCHIVED, SessionStatus.ACTIVE)
+    return await _set_status(db, user_id, chat_session_id, moves=moves, refusal="The session is not archived.")
+
+
+async def delete_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None) -> ChatSession:
     """Soft delete: restorable for 30 days, then the retention purge removes it."""
-    chat = await _own_session(session, user_id, session_id)
-    chat.status = SessionStatus.DELETED
-    chat.deleted_at = func.now()
-    chat.updated_at = func.now()
-    return await _saved(session, chat)
+    chat_session = await _own_chat_session(db, user_id, chat_session_id)
+    chat_session.status = SessionStatus.DELETED
+    chat_session.deleted_at = database_now()
+    chat_session.updated_at = database_now()
+    return await _saved(db, chat_session)
 
 
-async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None) -> ChatSession:
+async def restore_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None) -> ChatSession:
     try:
-        chat = await _own_session(session, user_id, session_id, deleted=True)
+        chat_session = await _own_chat_session(db, user_id, chat_session_id, deleted=True)
     except Rejected:
         # One the user has and that is not deleted: the state refuses it (its existence is theirs to know).
-        live = await _own_session(session, user_id, session_id)
+        live = await _own_chat_session(db, user_id, chat_session_id)
         raise Rejected(
             [Problem("input.sessionId", ErrorCode.INVALID_STATE, f"The session is {live.status}, not deleted.")]
         ) from None
-    assert chat.deleted_at is not None
-    if datetime.now(UTC) - chat.deleted_at > timedelta(days=RESTORE_WINDOW_DAYS):
+    assert chat_session.deleted_at is not None
+    if datetime.now(UTC) - chat_session.deleted_at > timedelta(days=RESTORE_WINDOW_DAYS):
         raise Rejected(
             [
                 Problem(
@@ -162,10 +202,10 @@ async def restore_session(session: AsyncSession, user_id: uuid.UUID, session_id:
                 )
             ]
         )
-    chat.status = SessionStatus.ACTIVE
-    chat.deleted_at = None
-    chat.updated_at = func.now()
-    return await _saved(session, chat)
+    chat_session.status = SessionStatus.ACTIVE
+    chat_session.deleted_at = None
+    chat_session.updated_at = database_now()
+    return await _saved(db, chat_session)
 
 
 @dataclass(frozen=True)
@@ -174,7 +214,7 @@ class Attachment:
 
 
 async def _attachments(
-    session: AsyncSession, user_id: uuid.UUID, attachments: list[Attachment]
+    db: AsyncSession, user_id: uuid.UUID, attachments: list[Attachment]
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
     problems: list[Problem] = []
     if len(attachments) > MAX_ATTACHMENTS:
@@ -186,7 +226,7 @@ async def _attachments(
     wanted = [a.document_id for a in attachments if a.document_id is not None]
     rows = (
         (
-            await session.execute(
+            await db.execute(
                 visible_documents(
                     user_id,
                     col(Document.id),
@@ -219,36 +259,27 @@ async def _attachments(
 
 
 async def send_message(
-    uow: UnitOfWork, user_id: uuid.UUID, session_id: uuid.UUID | None, content: str, attachments: list[Attachment]
+    uow: UnitOfWork, user_id: uuid.UUID, chat_session_id: uuid.UUID | None, content: str, attachments: list[Attachment]
 ) -> Message:
     """Append a user message. Its `seq` comes from the same UPDATE that counts it, whose row lock
     serialises concurrent sends to one session: numbers are gap-free and follow commit order."""
-    session = uow.db
+    db = uow.db
     problems = collect(_check_content(content))
-    stored, attachment_problems = await _attachments(session, user_id, attachments)
+    stored, attachment_problems = await _attachments(db, user_id, attachments)
     problems += attachment_problems
-    try:
-        chat = await _own_session(session, user_id, session_id)
-        if chat.status != SessionStatus.ACTIVE:
-            problems.insert(
-                0, Problem("input.sessionId", ErrorCode.INVALID_STATE, "Archived sessions accept no new messages.")
-            )
-    except Rejected as rejected:
-        problems = rejected.problems + problems
-    if problems:
-        raise Rejected(problems)
-    return await _append(uow, chat.id, MessageRole.USER, content, {"attachments": stored} if stored else {})
+    chat_session = await _found(_own_chat_session(db, user_id, chat_session_id), problems, _refuse_archived_send)
+    return await _append(uow, chat_session.id, MessageRole.USER, content, {"attachments": stored} if stored else {})
 
 
 async def _append(
-    uow: UnitOfWork, chat_id: uuid.UUID, role: MessageRole, content: str, meta: dict[str, Any]
+    uow: UnitOfWork, chat_session_id: uuid.UUID, role: MessageRole, content: str, meta: dict[str, Any]
 ) -> Message:
     # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
     # lastActivityAt never moves backwards and message times follow their numbers.
     seq, at = (
         await uow.db.execute(
             update(ChatSession)
-            .where(col(ChatSession.id) == chat_id)
+            .where(col(ChatSession.id) == chat_session_id)
             .values(
                 message_count=ChatSession.message_count + 1,
                 last_activity_at=func.statement_timestamp(),
@@ -257,7 +288,9 @@ async def _append(
             .returning(col(ChatSession.message_count), col(ChatSession.last_activity_at))
         )
     ).one()
-    message = Message(session_id=chat_id, role=role, content=content[:CONTENT_MAX], seq=seq, meta=meta, timestamp=at)
+    message = Message(
+        session_id=chat_session_id, role=role, content=content[:CONTENT_MAX], seq=seq, meta=meta, timestamp=at
+    )
     uow.db.add(message)
     await _saved(uow.db, message)
     publish_message(uow, MessageEventKind.ADDED, message)
@@ -272,19 +305,19 @@ async def post_system_message(
     found = await uow.db.execute(
         visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == session_id).with_for_update()
     )
-    chat: ChatSession | None = found.scalar_one_or_none()
-    if chat is None or chat.status != SessionStatus.ACTIVE:
+    chat_session: ChatSession | None = found.scalar_one_or_none()
+    if chat_session is None or chat_session.status != SessionStatus.ACTIVE:
         return None
-    return await _append(uow, chat.id, MessageRole.SYSTEM, content, meta)
+    return await _append(uow, chat_session.id, MessageRole.SYSTEM, content, meta)
 
 
 async def _own_message(
-    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
+    db: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
 ) -> tuple[Message, ChatSession]:
     if message_id is None:
         raise Rejected([MESSAGE_NOT_FOUND])
     found = (
-        await session.execute(
+        await db.execute(
             visible_messages(user_id, Message, ChatSession)
             .where(col(Message.id) == message_id)
             .with_for_update(of=Message)
@@ -296,36 +329,23 @@ async def _own_message(
 
 
 async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None, content: str) -> Message:
-    session = uow.db
+    db = uow.db
     problems = collect(_check_content(content))
-    try:
-        message, chat = await _own_message(session, user_id, message_id)
-        if message.role != MessageRole.USER:
-            problems.insert(0, Problem("input.messageId", ErrorCode.FORBIDDEN, "Only your own messages can be edited."))
-        elif chat.status != SessionStatus.ACTIVE:
-            problems.insert(
-                0, Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")
-            )
-    except Rejected as rejected:
-        problems = rejected.problems + problems
-    if problems:
-        raise Rejected(problems)
+    message, _ = await _found(_own_message(db, user_id, message_id), problems, _refuse_edit)
     message.content = content
-    message.edited_at = func.now()
-    await _saved(session, message)
+    message.edited_at = database_now()
+    await _saved(db, message)
     publish_message(uow, MessageEventKind.EDITED, message)
     return message
 
 
 async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
     """Soft delete; the message keeps its number, so the sequence stays gap-free."""
-    session = uow.db
-    message, chat = await _own_message(session, user_id, message_id)
-    if chat.status != SessionStatus.ACTIVE:
-        raise Rejected(
-            [Problem("input.messageId", ErrorCode.INVALID_STATE, "Messages of archived sessions cannot change.")]
-        )
-    message.deleted_at = func.now()
-    await _saved(session, message)
+    db = uow.db
+    message, chat_session = await _own_message(db, user_id, message_id)
+    if chat_session.status != SessionStatus.ACTIVE:
+        raise Rejected([ARCHIVED_MESSAGE])
+    message.deleted_at = database_now()
+    await _saved(db, message)
     publish_message(uow, MessageEventKind.DELETED, message)
     return message

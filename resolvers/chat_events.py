@@ -23,13 +23,13 @@ class MessageEventKind(StrEnum):
     DELETED = "deleted"
 
 
-def session_channel(session_id: uuid.UUID) -> str:
+def chat_session_channel(session_id: uuid.UUID) -> str:
     return keys.chat_session_events(session_id)
 
 
 def publish_message(uow: UnitOfWork, kind: MessageEventKind, message: Message) -> None:
     """Tell the chat session's subscribers, once the unit of work committed, what happened to `message`."""
-    uow.publish(session_channel(message.session_id), message_event(kind, message))
+    uow.publish(chat_session_channel(message.session_id), message_event(kind, message))
 
 
 def message_event(kind: MessageEventKind, message: Message) -> dict[str, Any]:
@@ -38,11 +38,8 @@ def message_event(kind: MessageEventKind, message: Message) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
+    """Times as ISO-8601 (what `message_row` reads back), ids as text, the rest as stored."""
+    return value.isoformat() if isinstance(value, datetime) else str(value) if isinstance(value, uuid.UUID) else value
 
 
 _DATETIMES = ("timestamp", "edited_at", "deleted_at")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import User
 from models.users import UserRole
@@ -14,8 +15,8 @@ async def set_role(session: AsyncSession, email: str, role: UserRole) -> bool:
     """Give the (not deleted) account with this email the role; False when there is no such account."""
     result = await session.execute(
         update(User)
-        .where(User.email == normalize_email(email), User.deleted_at.is_(None))
+        .where(col(User.email) == normalize_email(email), col(User.deleted_at).is_(None))
         .values(role=role.value, updated_at=func.now())
-        .returning(User.id)
+        .returning(col(User.id))
     )
     return result.first() is not None

@@ -35,8 +35,8 @@ class TaskRequest:
     agent_id: uuid.UUID | None
     task_type: str
     input: Any
-    session_id: uuid.UUID | None = None
-    session_given: bool = False
+    chat_session_id: uuid.UUID | None = None
+    chat_session_given: bool = False
     priority: TaskPriority = TaskPriority.MEDIUM
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
@@ -87,11 +87,11 @@ def schema_problems(schema: Any, value: Any, field: str) -> list[Problem]:
 
 async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request: TaskRequest) -> Task:
     """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
-    session = uow.db
+    db = uow.db
     problems: list[Problem] = []
     agent = (
         (
-            await session.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
+            await db.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
         ).scalar_one_or_none()
         if request.agent_id
         else None
@@ -101,7 +101,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     elif agent.status != AgentStatus.ACTIVE:
         problems.append(Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not active."))
     else:
-        tools = await capabilities_of(redis, session, agent.id) or []
+        tools = await capabilities_of(redis, db, agent.id) or []
         tool = next((t for t in tools if t.get("name") == request.task_type), None)
         if tool is None:
             problems.append(
@@ -109,14 +109,16 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
             )
         else:
             problems += schema_problems(tool.get("inputSchema"), request.input, "input.input")
-    if request.session_given:
+    if request.chat_session_given:
         owned = (
             (
-                await session.execute(
-                    visible_chat_sessions(user_id, col(ChatSession.id)).where(col(ChatSession.id) == request.session_id)
+                await db.execute(
+                    visible_chat_sessions(user_id, col(ChatSession.id)).where(
+                        col(ChatSession.id) == request.chat_session_id
+                    )
                 )
             ).scalar_one_or_none()
-            if request.session_id
+            if request.chat_session_id
             else None
         )
         if owned is None:
@@ -129,7 +131,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     else:
         wanted = [pk for pk in request.dependencies if pk is not None]
         mine = (
-            set((await session.execute(visible_tasks(user_id, col(Task.id)).where(col(Task.id).in_(wanted)))).scalars())
+            set((await db.execute(visible_tasks(user_id, col(Task.id)).where(col(Task.id).in_(wanted)))).scalars())
             if wanted
             else set()
         )
@@ -149,28 +151,26 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     task = Task(
         user_id=user_id,
         agent_id=agent.id,
-        session_id=request.session_id if request.session_given else None,
+        session_id=request.chat_session_id if request.chat_session_given else None,
         task_type=request.task_type,
         input_payload=request.input,
         meta=meta.dump(),
     )
-    session.add(task)
-    await session.flush()
-    await task_lifecycle.log_event(session, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
-    await session.refresh(task)
+    db.add(task)
+    await db.flush()
+    await task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
+    await db.refresh(task)
     uow.enqueue_task(task, agent.configuration)
     publish_task_after_commit(uow, task)
     return task
 
 
-async def _moved(
-    session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str
-) -> Task:
+async def _moved(db: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID, moved: Task | None, refusal: str) -> Task:
     """The moved task, or the problem: not found (also someone else's) or in a state the move refuses."""
     if moved is not None:
         return moved
     task = (
-        await session.execute(
+        await db.execute(
             visible_tasks(user_id, Task).where(col(Task.id) == task_id).execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()

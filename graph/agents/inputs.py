@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from graph.connection import order_enum
 from graph.enums import AgentStatus, AuthenticationType, HealthStatus
 from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
-from loaders.agents import AgentFilter
+from loaders.agents import AGENT_ORDERS, AgentFilter
 
-
-@strawberry.enum
-class AgentOrder(Enum):
-    NAME_ASC = "NAME_ASC"
-    NAME_DESC = "NAME_DESC"
-    CREATED_AT_DESC = "CREATED_AT_DESC"
+AgentOrder = order_enum("AgentOrder", AGENT_ORDERS)
 
 
 @strawberry.input(name="AgentFilter")

@@ -10,11 +10,10 @@ import strawberry
 
 from graph.agents.inputs import AgentFilterInput, AgentOrder, agent_filter
 from graph.connection import Listing
-from graph.context import Info
 from graph.enums import AgentStatus, AuthenticationType, HealthStatus
 from graph.jsondata import JSON, from_json, json_value
-from graph.node import Node, build, columns, register_node
-from graph.tasks.types import tasks_field
+from graph.node import Node, field_columns, register_node_type
+from graph.tasks.types import TASKS
 from loaders.agents import AGENT_ORDERS
 
 
@@ -51,20 +50,8 @@ class AgentConfiguration:
 
 @strawberry.type(name="MCPAgent", description="A Model Context Protocol agent the assistant can use.")
 class MCPAgentNode(Node):
-    COLUMNS: ClassVar[dict[str, str]] = columns(
-        "name",
-        "description",
-        "endpoint",
-        "status",
-        "version",
-        "health_check_url",
-        "last_health_check",
-        "health_status",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        raw_capabilities="capabilities",
-        raw_configuration="configuration",
+    COLUMNS: ClassVar[dict[str, str]] = field_columns(
+        raw_capabilities="capabilities", raw_configuration="configuration"
     )
     pk: strawberry.Private[uuid.UUID]
     raw_capabilities: strawberry.Private[Any]
@@ -81,10 +68,6 @@ class MCPAgentNode(Node):
     updated_at: datetime
     deleted_at: datetime | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> MCPAgentNode:
-        return build(cls, "MCPAgent", row)
-
     @strawberry.field
     def capabilities(self) -> list[AgentCapability]:
         raw = json_value(self.raw_capabilities)
@@ -95,24 +78,12 @@ class MCPAgentNode(Node):
     def configuration(self) -> AgentConfiguration:
         return from_json(AgentConfiguration, self.raw_configuration)
 
-    tasks = tasks_field(
+    tasks = TASKS.field(
         lambda loaders: loaders.tasks_of_agent, "The viewer's tasks run by this agent, newest first by default."
     )
 
 
-AGENTS = Listing(
-    node=MCPAgentNode,
-    filter_input=AgentFilterInput,
-    to_filter=agent_filter,
-    order=AgentOrder,
-    default_order=AgentOrder.NAME_ASC,
-    orders=AGENT_ORDERS,
-)
+AGENTS = Listing(MCPAgentNode, AgentFilterInput, AgentOrder["NAME_ASC"], agent_filter, AGENT_ORDERS)
 
 
-async def _fetch_agents(info: Info, pks: list[uuid.UUID]) -> list[MCPAgentNode | None]:
-    rows = await info.context.loaders.agents.load_many(pks)
-    return [MCPAgentNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("MCPAgent", _fetch_agents)
+register_node_type(MCPAgentNode, lambda loaders: loaders.agents)

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
 
+from graph.connection import order_enum
 from graph.enums import MessageRole, SessionStatus
 from graph.input_limits import MESSAGE, NAME, TITLE, limited
 from graph.jsondata import JSON
-from loaders.chat import MessageFilter, SessionFilter
+from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS, MessageFilter, SessionFilter
 
-
-@strawberry.enum
-class ChatSessionOrder(Enum):
-    LAST_ACTIVITY_DESC = "LAST_ACTIVITY_DESC"
-    LAST_ACTIVITY_ASC = "LAST_ACTIVITY_ASC"
-    CREATED_AT_DESC = "CREATED_AT_DESC"
-    CREATED_AT_ASC = "CREATED_AT_ASC"
-
-
-@strawberry.enum
-class MessageOrder(Enum):
-    OLDEST_FIRST = "OLDEST_FIRST"
-    NEWEST_FIRST = "NEWEST_FIRST"
+ChatSessionOrder = order_enum("ChatSessionOrder", SESSION_ORDERS)
+MessageOrder = order_enum("MessageOrder", MESSAGE_ORDERS)
 
 
 @strawberry.input(
@@ -104,14 +93,14 @@ class CreateChatSessionInput:
 
 @strawberry.input(description="Only what is given changes; an empty title clears it.")
 class UpdateChatSessionInput:
-    session_id: strawberry.ID
+    chat_session_id: strawberry.ID = strawberry.field(name="sessionId")
     title: str | None = limited(TITLE, default=None)
     context_data: ChatContextInput | None = None
 
 
 @strawberry.input
 class ChatSessionIdInput:
-    session_id: strawberry.ID
+    chat_session_id: strawberry.ID = strawberry.field(name="sessionId")
 
 
 @strawberry.input(description="Sessions can be restored for 30 days after deletion.")
@@ -121,7 +110,7 @@ class RestoreChatSessionInput(ChatSessionIdInput):
 
 @strawberry.input
 class SendMessageInput:
-    session_id: strawberry.ID
+    chat_session_id: strawberry.ID = strawberry.field(name="sessionId")
     content: str = limited(MESSAGE, description="1 to 10,000 characters.")
     attachments: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Global IDs of your own documents (at most 10)."

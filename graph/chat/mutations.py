@@ -29,7 +29,7 @@ MESSAGE = node_answer("message", MessageNode)
 
 
 def _chat_session_id(input: ChatSessionIdInput | UpdateChatSessionInput | SendMessageInput) -> uuid.UUID | None:
-    return input_id(input.session_id, "ChatSession")
+    return input_id(input.chat_session_id, "ChatSession")
 
 
 @strawberry.type
@@ -37,13 +37,13 @@ class ChatMutation:
     @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Start a conversation.")
     def create_chat_session(self, info: Info, input: CreateChatSessionInput) -> Work[ChatSession]:
         context = context_document(input.context_data) if input.context_data else {}
-        return lambda uow: chat.create_session(uow.db, viewer_id(info), input.title, context)
+        return lambda uow: chat.create_chat_session(uow.db, viewer_id(info), input.title, context)
 
     @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
     def update_chat_session(self, info: Info, input: UpdateChatSessionInput) -> Work[ChatSession]:
         context = context_document(input.context_data) if input.context_data else None
         chat_session_id = _chat_session_id(input)
-        return lambda uow: chat.update_session(
+        return lambda uow: chat.update_chat_session(
             uow.db, viewer_id(info), chat_session_id, title=input.title, context=context
         )
 
@@ -51,19 +51,19 @@ class ChatMutation:
         CHAT_SESSION, permission_classes=SIGNED_IN, description="Set aside; archived sessions take no new messages."
     )
     def archive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
-        return lambda uow: chat.archive_session(uow.db, viewer_id(info), _chat_session_id(input))
+        return lambda uow: chat.archive_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
     @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Make an archived session active again.")
     def unarchive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
-        return lambda uow: chat.unarchive_session(uow.db, viewer_id(info), _chat_session_id(input))
+        return lambda uow: chat.unarchive_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
     @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
     def delete_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
-        return lambda uow: chat.delete_session(uow.db, viewer_id(info), _chat_session_id(input))
+        return lambda uow: chat.delete_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
     @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
     def restore_chat_session(self, info: Info, input: RestoreChatSessionInput) -> Work[ChatSession]:
-        return lambda uow: chat.restore_session(uow.db, viewer_id(info), _chat_session_id(input))
+        return lambda uow: chat.restore_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
     @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Add your message to an active session.")
     def send_message(self, info: Info, input: SendMessageInput) -> Work[Message]:

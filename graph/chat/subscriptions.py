@@ -22,7 +22,7 @@ from graph.node import input_id
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS
 from loaders.session import RequestDb
-from resolvers.chat_events import MessageEventKind, message_row, session_channel
+from resolvers.chat_events import MessageEventKind, chat_session_channel, message_row
 from services.events import StreamInterrupted
 
 REPLAY_BATCH = 100
@@ -55,31 +55,31 @@ def _after_seq(after: str) -> int:
     raise bad_input("`after` is not a cursor of ChatSession.messages.")
 
 
-async def _checked_session(info: Info, session_id: str) -> tuple[uuid.UUID, int]:
+async def _checked_chat_session(info: Info, chat_session_id: str) -> tuple[uuid.UUID, int]:
     """The session's key and current message count, if it is the viewer's; otherwise NOT_FOUND,
     exactly as for a session that does not exist."""
     viewer = info.context.viewer
     if viewer is None:
         raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
-    pk = input_id(session_id, "ChatSession")
+    pk = input_id(chat_session_id, "ChatSession")
     db = RequestDb(info.context.resources.sessions)
     try:
         row = await chat_loaders.owned_session(db, viewer.user_id, pk) if pk else None
     finally:
         await db.close()
-    if row is None:
+    if row is None or pk is None:
         raise request_error("No such chat session.", RequestErrorCode.NOT_FOUND)
     return pk, int(row.message_count or 0)
 
 
 async def _replay(
-    info: Info, session_id: uuid.UUID, after_seq: int
+    info: Info, chat_session_id: uuid.UUID, after_seq: int
 ) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
     """Everything after `after_seq` from the database: (seq, node), node None for deleted ones."""
     while True:
         db = RequestDb(info.context.resources.sessions)
         try:
-            rows = await chat_loaders.messages_after(db, session_id, after_seq, REPLAY_BATCH)
+            rows = await chat_loaders.messages_after(db, chat_session_id, after_seq, REPLAY_BATCH)
         finally:
             await db.close()
         for row in rows:
@@ -100,15 +100,18 @@ class ChatSubscription:
         "`ChatSession.messages`), first everything after it, then live."
     )
     async def message_added(
-        self, info: Info, session_id: strawberry.ID, after: str | None = None
+        self,
+        info: Info,
+        chat_session_id: Annotated[strawberry.ID, strawberry.argument(name="sessionId")],
+        after: str | None = None,
     ) -> AsyncGenerator[MessageNode, None]:
         after_seq = _after_seq(after) if after is not None else None
-        pk, _ = await _checked_session(info, session_id)
+        pk, _ = await _checked_chat_session(info, chat_session_id)
         try:
-            async with info.context.resources.events.listen(session_channel(pk)) as events:
+            async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
                 # Subscribed (confirmed by Redis) before reading: what the database does not have yet
                 # arrives as an event, so nothing falls between the two.
-                _, count = await _checked_session(info, session_id)
+                _, count = await _checked_chat_session(info, chat_session_id)
                 last = after_seq if after_seq is not None else count
                 async for seq, node in _replay(info, pk, last):
                     last = seq
@@ -134,18 +137,18 @@ class ChatSubscription:
 
     @strawberry.subscription(description="Everything that happens to a session's messages, live.")
     async def chat_session_events(
-        self, info: Info, session_id: strawberry.ID
+        self, info: Info, chat_session_id: Annotated[strawberry.ID, strawberry.argument(name="sessionId")]
     ) -> AsyncGenerator[ChatSessionEvent, None]:
-        pk, _ = await _checked_session(info, session_id)
-        kinds = {
+        pk, _ = await _checked_chat_session(info, chat_session_id)
+        kinds: dict[str, type[MessageAdded] | type[MessageEdited] | type[MessageDeleted]] = {
             MessageEventKind.ADDED: MessageAdded,
             MessageEventKind.EDITED: MessageEdited,
             MessageEventKind.DELETED: MessageDeleted,
         }
         try:
-            async with info.context.resources.events.listen(session_channel(pk)) as events:
+            async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
                 async for event in events:
-                    kind = kinds.get(event.get("kind"))  # type: ignore[call-overload]
+                    kind = kinds.get(str(event.get("kind")))
                     if kind is not None:
                         yield kind(message=MessageNode.from_row(message_row(event["message"])))
         except StreamInterrupted as error:

@@ -16,12 +16,12 @@ from graph.chat.inputs import (
     chat_session_filter,
     message_filter,
 )
-from graph.connection import Listing, connection_field
+from graph.connection import Listing
 from graph.context import Info
 from graph.enums import MessageRole, SessionStatus
 from graph.jsondata import JSON, from_json
-from graph.node import Node, build, columns, register_node
-from graph.tasks.types import tasks_field
+from graph.node import Node, field_columns, load_node, register_node_type
+from graph.tasks.types import TASKS
 from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS
 
 if TYPE_CHECKING:
@@ -71,8 +71,7 @@ class MessageAttachment:
             pk = uuid.UUID(self.document_id) if self.document_id else None
         except ValueError:
             return None
-        row = await info.context.loaders.documents.load(pk) if pk else None
-        return DocumentNode.from_row(row) if row is not None else None
+        return await load_node(DocumentNode, info.context.loaders.documents, pk)
 
 
 @strawberry.type
@@ -101,18 +100,7 @@ class MessageMetadata:
 
 @strawberry.type(name="Message", description="One message of a chat session.")
 class MessageNode(Node):
-    COLUMNS: ClassVar[dict[str, str]] = columns(
-        "role",
-        "content",
-        "token_count",
-        "processing_time_ms",
-        "timestamp",
-        "edited_at",
-        "session_id",
-        "seq",
-        "deleted_at",
-        raw_metadata="metadata",
-    )
+    COLUMNS: ClassVar[dict[str, str]] = field_columns(raw_metadata="metadata")
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[dict[str, Any] | None]
@@ -127,42 +115,21 @@ class MessageNode(Node):
         description="Position in the session: 1, 2, 3... without gaps, in the order messages were committed."
     )
 
-    @classmethod
-    def from_row(cls, row: Any) -> MessageNode:
-        return build(cls, "Message", row)
-
     @strawberry.field(description="Typed metadata: attachments, suggestions, actions, AI details.")
     def metadata(self) -> MessageMetadata:
         return from_json(MessageMetadata, self.raw_metadata)
 
     @strawberry.field(description="The session this message belongs to.")
     async def session(self, info: Info) -> ChatSessionNode | None:
-        row = await info.context.loaders.chat_sessions.load(self.session_id)
-        return ChatSessionNode.from_row(row) if row is not None else None
+        return await load_node(ChatSessionNode, info.context.loaders.chat_sessions, self.session_id)
 
 
-MESSAGES = Listing(
-    node=MessageNode,
-    filter_input=MessageFilterInput,
-    to_filter=message_filter,
-    order=MessageOrder,
-    default_order=MessageOrder.OLDEST_FIRST,
-    orders=MESSAGE_ORDERS,
-)
+MESSAGES = Listing(MessageNode, MessageFilterInput, MessageOrder["OLDEST_FIRST"], message_filter, MESSAGE_ORDERS)
 
 
 @strawberry.type(name="ChatSession", description="A conversation between the user and the assistant.")
 class ChatSessionNode(Node):
-    COLUMNS: ClassVar[dict[str, str]] = columns(
-        "title",
-        "status",
-        "message_count",
-        "last_activity_at",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        raw_context="context_data",
-    )
+    COLUMNS: ClassVar[dict[str, str]] = field_columns(raw_context="context_data")
     pk: strawberry.Private[uuid.UUID]
     raw_context: strawberry.Private[dict[str, Any] | None]
     title: str | None
@@ -173,43 +140,20 @@ class ChatSessionNode(Node):
     updated_at: datetime
     deleted_at: datetime | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> ChatSessionNode:
-        return build(cls, "ChatSession", row)
-
     @strawberry.field
     def context_data(self) -> ChatContext:
         return from_json(ChatContext, self.raw_context)
 
-    messages = connection_field(
-        MESSAGES,
-        MESSAGES.builder(lambda loaders: loaders.messages_of_session),
-        description="Messages, oldest first by default.",
-    )
-    tasks = tasks_field(
+    messages = MESSAGES.field(lambda loaders: loaders.messages_of_session, "Messages, oldest first by default.")
+    tasks = TASKS.field(
         lambda loaders: loaders.tasks_of_session, "Tasks run from this session, newest first by default."
     )
 
 
 CHAT_SESSIONS = Listing(
-    node=ChatSessionNode,
-    filter_input=ChatSessionFilterInput,
-    to_filter=chat_session_filter,
-    order=ChatSessionOrder,
-    default_order=ChatSessionOrder.LAST_ACTIVITY_DESC,
-    orders=SESSION_ORDERS,
+    ChatSessionNode, ChatSessionFilterInput, ChatSessionOrder["LAST_ACTIVITY_DESC"], chat_session_filter, SESSION_ORDERS
 )
 
 
-async def _fetch_sessions(info: Info, pks: list[uuid.UUID]) -> list[ChatSessionNode | None]:
-    rows = await info.context.loaders.chat_sessions.load_many(pks)
-    return [ChatSessionNode.from_row(row) if row is not None else None for row in rows]
-
-
-async def _fetch_messages(info: Info, pks: list[uuid.UUID]) -> list[MessageNode | None]:
-    rows = await info.context.loaders.messages.load_many(pks)
-    return [MessageNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("ChatSession", _fetch_sessions)
-register_node("Message", _fetch_messages)
+register_node_type(ChatSessionNode, lambda loaders: loaders.chat_sessions)
+register_node_type(MessageNode, lambda loaders: loaders.messages)

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from graph.connection import order_enum
 from graph.enums import TaskPriority, TaskStatus
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON
 from graph.node import expect_id
-from loaders.tasks import TaskFilter
+from loaders.tasks import TASK_ORDERS, TaskFilter
 
-
-@strawberry.enum
-class TaskOrder(Enum):
-    STARTED_AT_DESC = "STARTED_AT_DESC"
-    STARTED_AT_ASC = "STARTED_AT_ASC"
+TaskOrder = order_enum("TaskOrder", TASK_ORDERS)
 
 
 @strawberry.input(name="TaskFilter")
@@ -52,7 +48,7 @@ class RunTaskInput:
     agent_id: strawberry.ID
     task_type: str = limited(NAME, description="One of the agent's tools (its capabilities' names).")
     input: JSON = strawberry.field(description="The tool's arguments; checked against its inputSchema.")
-    session_id: strawberry.ID | None = None
+    chat_session_id: strawberry.ID | None = strawberry.field(default=None, name="sessionId")
     priority: TaskPriority = TaskPriority.MEDIUM
     scheduled_for: datetime | None = strawberry.field(default=None, description="Not before this time.")
     dependencies: list[strawberry.ID] | None = strawberry.field(

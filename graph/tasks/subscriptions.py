@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from sqlmodel import col
@@ -67,13 +67,16 @@ class TasksSubscription:
         description="Status changes of your tasks: one task, a session's tasks, or (with neither argument) all of them."
     )
     async def task_updated(
-        self, info: Info, task_id: strawberry.ID | None = None, session_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        task_id: strawberry.ID | None = None,
+        chat_session_id: Annotated[strawberry.ID | None, strawberry.argument(name="sessionId")] = None,
     ) -> AsyncGenerator[TaskNode, None]:
         viewer = info.context.viewer
         if viewer is None:
             raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
         wanted_task = input_id(task_id, "Task") if task_id is not None else None
-        wanted_chat_session = input_id(session_id, "ChatSession") if session_id is not None else None
+        wanted_chat_session = input_id(chat_session_id, "ChatSession") if chat_session_id is not None else None
         if task_id is not None and wanted_task is None:
             raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
         try:
@@ -98,7 +101,7 @@ class TasksSubscription:
                         sent = _state(current)
                         yield TaskNode.from_row(current)
                         continue
-                    if session_id is not None and row.session_id != wanted_chat_session:
+                    if chat_session_id is not None and row.session_id != wanted_chat_session:
                         continue
                     if not _user_visible(row):
                         continue  # hidden from the user's lists, and so from the stream of all their tasks

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
-from graph.connection import Connection, Listing, connection_field, load_connection, page_request
+from graph.connection import Connection, Listing, load_connection, page_request
 from graph.context import Info
 from graph.enums import TaskLogEvent, TaskPriority, TaskStatus
 from graph.jsondata import JSON, from_json, json_value
-from graph.node import Node, build, columns, register_node
+from graph.node import Node, field_columns, load_node, register_node_type
 from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_filter
-from loaders import Loaders
-from loaders.base import ConnectionLoaders
 from loaders.tasks import TASK_LOG_ORDER, TASK_ORDERS
 
 if TYPE_CHECKING:
@@ -56,20 +53,8 @@ class TaskLogEntry:
 
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
 class TaskNode(Node):
-    COLUMNS: ClassVar[dict[str, str]] = columns(
-        "task_type",
-        "status",
-        "error_message",
-        "started_at",
-        "run_started_at",
-        "completed_at",
-        "processing_time_ms",
-        "retry_count",
-        "session_id",
-        "agent_id",
-        raw_metadata="metadata",
-        raw_input="input_payload",
-        raw_output="output_payload",
+    COLUMNS: ClassVar[dict[str, str]] = field_columns(
+        raw_metadata="metadata", raw_input="input_payload", raw_output="output_payload"
     )
     pk: strawberry.Private[uuid.UUID]
     session_id: strawberry.Private[uuid.UUID | None]
@@ -88,17 +73,13 @@ class TaskNode(Node):
     processing_time_ms: int | None
     retry_count: int
 
-    @classmethod
-    def from_row(cls, row: Any) -> TaskNode:
-        return build(cls, "Task", row)
-
     @strawberry.field
     def input_payload(self) -> JSON:
-        return json_value(self.raw_input)
+        return cast(JSON, json_value(self.raw_input))
 
     @strawberry.field
     def output_payload(self) -> JSON | None:
-        return json_value(self.raw_output)
+        return cast(JSON | None, json_value(self.raw_output))
 
     @strawberry.field
     def metadata(self) -> TaskMetadata:
@@ -120,38 +101,16 @@ class TaskNode(Node):
     async def session(self, info: Info) -> Annotated[ChatSessionNode, strawberry.lazy("graph.chat.types")] | None:
         from graph.chat.types import ChatSessionNode
 
-        if self.session_id is None:
-            return None
-        row = await info.context.loaders.chat_sessions.load(self.session_id)
-        return ChatSessionNode.from_row(row) if row is not None else None
+        return await load_node(ChatSessionNode, info.context.loaders.chat_sessions, self.session_id)
 
     @strawberry.field(description="The agent that runs the task.")
     async def agent(self, info: Info) -> Annotated[MCPAgentNode, strawberry.lazy("graph.agents.types")] | None:
         from graph.agents.types import MCPAgentNode
 
-        row = await info.context.loaders.agents.load(self.agent_id)
-        return MCPAgentNode.from_row(row) if row is not None else None
+        return await load_node(MCPAgentNode, info.context.loaders.agents, self.agent_id)
 
 
-TASKS = Listing(
-    node=TaskNode,
-    filter_input=TaskFilterInput,
-    to_filter=task_filter,
-    order=TaskOrder,
-    default_order=TaskOrder.STARTED_AT_DESC,
-    orders=TASK_ORDERS,
-    order_required=False,
-)
+TASKS = Listing(TaskNode, TaskFilterInput, TaskOrder["STARTED_AT_DESC"], task_filter, TASK_ORDERS, order_required=False)
 
 
-def tasks_field(loaders: Callable[[Loaders], ConnectionLoaders], description: str) -> Any:
-    """A parent's `tasks` connection (the viewer's, a chat session's, an agent's)."""
-    return connection_field(TASKS, TASKS.builder(loaders), description=description)
-
-
-async def _fetch_tasks(info: Info, pks: list[uuid.UUID]) -> list[TaskNode | None]:
-    rows = await info.context.loaders.tasks.load_many(pks)
-    return [TaskNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("Task", _fetch_tasks)
+register_node_type(TaskNode, lambda loaders: loaders.tasks)

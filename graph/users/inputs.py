@@ -32,12 +32,9 @@ class RefreshTokenInput:
 
 
 @strawberry.input
-class LogoutEverywhereInput:
-    client_mutation_id: str | None = limited(NAME, default=None)
+class ClientMutationInput:
+    """The input of a mutation that needs none but the client's own mark."""
 
-
-@strawberry.input
-class RequestEmailVerificationInput:
     client_mutation_id: str | None = limited(NAME, default=None)
 
 

@@ -10,12 +10,11 @@ from graph.mutations import NOTHING, Answer, Work, mutation, node_answer
 from graph.permissions import SIGNED_IN, viewer_id
 from graph.users.inputs import (
     ChangePasswordInput,
+    ClientMutationInput,
     DeleteAccountInput,
     LoginInput,
-    LogoutEverywhereInput,
     RefreshTokenInput,
     RegisterInput,
-    RequestEmailVerificationInput,
     RequestPasswordResetInput,
     ResetPasswordInput,
     UpdatePreferencesInput,
@@ -47,39 +46,27 @@ class LogoutEverywherePayload:
         return cls(revoked_sessions=revoked)
 
 
+def _given(**members: object) -> dict[str, object]:
+    return {name: value for name, value in members.items() if value is not None}
+
+
 def _preferences(data: UpdatePreferencesInput) -> dict[str, object]:
     """The input as a partial preferences document, in the stored camelCase shape."""
     changes: dict[str, object] = {}
-    if data.notifications is not None:
-        changes["notifications"] = {
-            k: v
-            for k, v in {
-                "email": data.notifications.email,
-                "push": data.notifications.push,
-                "sms": data.notifications.sms,
-            }.items()
-            if v is not None
-        }
-    if data.ai is not None:
-        changes["ai"] = {
-            k: v
-            for k, v in {
-                "personality": data.ai.personality.value if data.ai.personality else None,
-                "proactiveMode": data.ai.proactive_mode,
-                "autoSuggestions": data.ai.auto_suggestions,
-            }.items()
-            if v is not None
-        }
-    if data.integrations is not None:
-        changes["integrations"] = {
-            k: v
-            for k, v in {
-                "autoConnect": data.integrations.auto_connect,
-                "defaultCalendar": data.integrations.default_calendar,
-                "defaultEmail": data.integrations.default_email,
-            }.items()
-            if v is not None
-        }
+    if (notifications := data.notifications) is not None:
+        changes["notifications"] = _given(email=notifications.email, push=notifications.push, sms=notifications.sms)
+    if (ai := data.ai) is not None:
+        changes["ai"] = _given(
+            personality=ai.personality.value if ai.personality else None,
+            proactiveMode=ai.proactive_mode,
+            autoSuggestions=ai.auto_suggestions,
+        )
+    if (integrations := data.integrations) is not None:
+        changes["integrations"] = _given(
+            autoConnect=integrations.auto_connect,
+            defaultCalendar=integrations.default_calendar,
+            defaultEmail=integrations.default_email,
+        )
     return changes
 
 
@@ -124,19 +111,19 @@ class UsersMutation:
         payload_description="A new access token and the refresh token that replaces the one sent.",
     )
     def refresh_token(self, info: Info, input: RefreshTokenInput) -> Work[accounts.SignedIn]:
-        context = info.context
-        return lambda uow: accounts.refresh(uow.db, context.redis, context.resources.keys, input.refresh_token)
+        keys = info.context.resources.keys
+        return lambda uow: accounts.refresh(uow.db, info.context.redis, keys, input.refresh_token)
 
     @mutation(NOTHING, description="End the session of this refresh token (its sockets close).")
     def logout(self, info: Info, input: RefreshTokenInput) -> Work[None]:
         return lambda uow: accounts.logout(info.context.redis, input.refresh_token)
 
     @mutation(LogoutEverywherePayload, permission_classes=SIGNED_IN, description="End every session of the account.")
-    def logout_everywhere(self, info: Info, input: LogoutEverywhereInput | None = None) -> Work[int]:
+    def logout_everywhere(self, info: Info, input: ClientMutationInput | None = None) -> Work[int]:
         return lambda uow: accounts.logout_everywhere(info.context.redis, viewer_id(info))
 
     @mutation(NOTHING, permission_classes=SIGNED_IN, description="Mail a code that proves the address.")
-    def request_email_verification(self, info: Info, input: RequestEmailVerificationInput | None = None) -> Work[None]:
+    def request_email_verification(self, info: Info, input: ClientMutationInput | None = None) -> Work[None]:
         context = info.context
         return lambda uow: accounts.request_email_verification(
             uow.db, context.redis, context.resources.mailer, viewer_id(info), address=context.client_address

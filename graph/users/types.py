@@ -10,7 +10,6 @@ import strawberry
 
 from graph.chat.types import CHAT_SESSIONS
 from graph.connection import ListArguments, connection_field
-from graph.context import Info
 from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
 from graph.enums import AiPersonality, BusinessType, UserRole
 from graph.integrations import (
@@ -20,22 +19,12 @@ from graph.integrations import (
     integrations_connection,
 )
 from graph.jsondata import from_json
-from graph.node import Node, build, columns, register_node
-from graph.tasks.types import tasks_field
+from graph.node import Node, field_columns, register_node_type
+from graph.tasks.types import TASKS
 from models.users import default_preferences
 
-DOCUMENTS = ListArguments(
-    node=DocumentNode,
-    filter_input=DocumentFilterInput,
-    order=DocumentOrder,
-    default_order=DocumentOrder.UPLOADED_AT_DESC,
-)
-INTEGRATIONS = ListArguments(
-    node=IntegrationNode,
-    filter_input=IntegrationFilterInput,
-    order=IntegrationOrder,
-    default_order=IntegrationOrder.PROVIDER_ASC,
-)
+DOCUMENTS = ListArguments(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC)
+INTEGRATIONS = ListArguments(IntegrationNode, IntegrationFilterInput, IntegrationOrder.PROVIDER_ASC)
 _DEFAULTS = default_preferences()
 
 
@@ -76,22 +65,8 @@ def _business_type(value: str | None) -> BusinessType | None:
 
 @strawberry.type(name="User", description="An account: the person and their business.")
 class UserNode(Node):
-    COLUMNS: ClassVar[dict[str, str]] = columns(
-        "email",
-        "first_name",
-        "last_name",
-        "business_name",
-        "phone",
-        "timezone",
-        "email_verified",
-        "email_verified_at",
-        "last_login_at",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        raw_business_type="business_type",
-        raw_preferences="preferences",
-        raw_role="role",
+    COLUMNS: ClassVar[dict[str, str]] = field_columns(
+        raw_business_type="business_type", raw_preferences="preferences", raw_role="role"
     )
     pk: strawberry.Private[uuid.UUID]
     raw_business_type: strawberry.Private[str | None]
@@ -110,10 +85,6 @@ class UserNode(Node):
     updated_at: datetime
     deleted_at: datetime | None
 
-    @classmethod
-    def from_row(cls, row: Any) -> UserNode:
-        return build(cls, "User", row)
-
     @strawberry.field
     def business_type(self) -> BusinessType | None:
         return _business_type(self.raw_business_type)
@@ -122,10 +93,8 @@ class UserNode(Node):
     def preferences(self) -> UserPreferences:
         return from_json(UserPreferences, self.raw_preferences)
 
-    chat_sessions = connection_field(
-        CHAT_SESSIONS,
-        CHAT_SESSIONS.builder(lambda loaders: loaders.sessions_of_user),
-        description="Chat sessions, most recently active first by default.",
+    chat_sessions = CHAT_SESSIONS.field(
+        lambda loaders: loaders.sessions_of_user, "Chat sessions, most recently active first by default."
     )
     documents = connection_field(
         DOCUMENTS, documents_connection, description="Documents, most recently uploaded first by default."
@@ -138,12 +107,7 @@ class UserNode(Node):
     def role(self) -> UserRole:
         return UserRole(self.raw_role) if self.raw_role in UserRole.__members__.values() else UserRole.USER
 
-    tasks = tasks_field(lambda loaders: loaders.tasks_of_user, "Tasks, most recently started first by default.")
+    tasks = TASKS.field(lambda loaders: loaders.tasks_of_user, "Tasks, most recently started first by default.")
 
 
-async def _fetch_users(info: Info, pks: list[uuid.UUID]) -> list[UserNode | None]:
-    rows = await info.context.loaders.users.load_many(pks)
-    return [UserNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("User", _fetch_users)
+register_node_type(UserNode, lambda loaders: loaders.users)

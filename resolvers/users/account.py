@@ -9,11 +9,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loaders.visibility import visible_users
 from models import User
+from models.base import database_now
 from models.users import BusinessType, default_preferences
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import check_password as check_guarded_password
@@ -52,16 +52,16 @@ class PreferencesUpdate:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-async def _own(session: AsyncSession, user_id: uuid.UUID) -> User:
-    found = await session.execute(visible_users(user_id, User).with_for_update())
+async def _own(db: AsyncSession, user_id: uuid.UUID) -> User:
+    found = await db.execute(visible_users(user_id, User).with_for_update())
     user: User | None = found.scalar_one_or_none()
     if user is None:
         raise Rejected([Problem(None, ErrorCode.UNAUTHENTICATED, "The account no longer exists.")])
     return user
 
 
-async def update_profile(session: AsyncSession, user_id: uuid.UUID, update: ProfileUpdate) -> User:
-    user = await _own(session, user_id)
+async def update_profile(db: AsyncSession, user_id: uuid.UUID, update: ProfileUpdate) -> User:
+    user = await _own(db, user_id)
     first = update.first_name.strip() if update.first_name is not None else None
     last = update.last_name.strip() if update.last_name is not None else None
     phone = normalize_phone(update.phone) if update.phone else None
@@ -88,9 +88,9 @@ async def update_profile(session: AsyncSession, user_id: uuid.UUID, update: Prof
         user.phone = phone
     if update.timezone is not None:
         user.timezone = update.timezone
-    user.updated_at = func.now()
-    await session.flush()
-    await session.refresh(user)
+    user.updated_at = database_now()
+    await db.flush()
+    await db.refresh(user)
     return user
 
 
@@ -104,18 +104,18 @@ def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-async def update_preferences(session: AsyncSession, user_id: uuid.UUID, update: PreferencesUpdate) -> User:
-    user = await _own(session, user_id)
+async def update_preferences(db: AsyncSession, user_id: uuid.UUID, update: PreferencesUpdate) -> User:
+    user = await _own(db, user_id)
     stored = user.preferences if isinstance(user.preferences, dict) else {}
     user.preferences = _merge(_merge(default_preferences(), stored), update.changes)
-    user.updated_at = func.now()
-    await session.flush()
-    await session.refresh(user)
+    user.updated_at = database_now()
+    await db.flush()
+    await db.refresh(user)
     return user
 
 
 async def change_password(
-    session: AsyncSession,
+    db: AsyncSession,
     redis: Redis,
     user_id: uuid.UUID,
     current: str,
@@ -125,7 +125,7 @@ async def change_password(
     address: str | None,
 ) -> User:
     """Needs the current password (checked under the sign-in limits); signs out every other session."""
-    user = await _own(session, user_id)
+    user = await _own(db, user_id)
     problems = collect(check_password("input.newPassword", new, user.email))
     if not await check_guarded_password(
         redis, user.email, address, user.password_hash, current, message=TOO_MANY_GUESSES
@@ -134,26 +134,26 @@ async def change_password(
     if problems:
         raise Rejected(problems)
     user.password_hash = await hash_in_pool(new)
-    user.updated_at = func.now()
-    await session.flush()
+    user.updated_at = database_now()
+    await db.flush()
     await _revoke(redis, user_id, keep=keep_session)
-    await session.refresh(user)
+    await db.refresh(user)
     return user
 
 
 async def delete_account(
-    session: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *, address: str | None
+    db: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *, address: str | None
 ) -> None:
     """Soft delete: sign-in refused, data hidden, sessions revoked. The row (and so the email) stays
     until the retention purge removes it. The password is checked under the sign-in limits."""
-    user = await _own(session, user_id)
+    user = await _own(db, user_id)
     if not await check_guarded_password(
         redis, user.email, address, user.password_hash, password, message=TOO_MANY_GUESSES
     ):
         raise Rejected([Problem("input.password", ErrorCode.INVALID_CREDENTIALS, "The password is wrong.")])
-    user.deleted_at = func.now()
-    user.updated_at = func.now()
-    await session.flush()
+    user.deleted_at = database_now()
+    user.updated_at = database_now()
+    await db.flush()
     await _revoke(redis, user_id, keep=None)
 
 

@@ -7,10 +7,12 @@ import uuid
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import User
+from models.base import database_now
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import UNAVAILABLE, lift_password_lock, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
@@ -41,15 +43,27 @@ async def _spend(redis: Redis, purpose: str, token: str) -> uuid.UUID | None:
     return uuid.UUID(raw) if raw else None
 
 
+async def _mail_code(
+    redis: Redis, mailer: Mailer, user: User, code: tuple[str, int], subject: str, ask: str, terms: str
+) -> None:
+    """Mint a single-use code (`code`: its purpose and lifetime) and mail it to the user."""
+    purpose, ttl = code
+    try:
+        token = await _mint(redis, purpose, user.id, ttl)
+    except (RedisError, OSError):
+        raise Rejected([UNAVAILABLE]) from None
+    await mailer.send(user.email, subject, f"Hello {user.first_name},\n\n{ask}:\n\n{token}\n\n{terms}\n")
+
+
 def _per_address(limit: ratelimit.Limit, address: str | None) -> list[ratelimit.Attempt]:
     return [(limit, address)] if address else []
 
 
 async def request_email_verification(
-    session: AsyncSession, redis: Redis, mailer: Mailer, user_id: uuid.UUID, *, address: str | None
+    db: AsyncSession, redis: Redis, mailer: Mailer, user_id: uuid.UUID, *, address: str | None
 ) -> None:
     """A few mails an hour per account and per address: nobody floods a mailbox from here."""
-    user = (await session.execute(select(User).where(User.id == user_id))).scalar_one()
+    user = (await db.execute(select(User).where(col(User.id) == user_id))).scalar_one()
     if user.email_verified:
         raise Rejected([Problem(None, ErrorCode.INVALID_STATE, "The email address is already verified.")])
     await take_or_refuse(
@@ -57,34 +71,33 @@ async def request_email_verification(
         [(ratelimit.VERIFY_PER_ACCOUNT, str(user.id)), *_per_address(ratelimit.VERIFY_PER_ADDRESS, address)],
         "Too many verification mails; try again later.",
     )
-    try:
-        token = await _mint(redis, "verify-email", user.id, VERIFY_TTL_SECONDS)
-    except (RedisError, OSError):
-        raise Rejected([UNAVAILABLE]) from None
-    await mailer.send(
-        user.email,
+    await _mail_code(
+        redis,
+        mailer,
+        user,
+        ("verify-email", VERIFY_TTL_SECONDS),
         "Confirm your email address",
-        f"Hello {user.first_name},\n\nConfirm your address with this code:\n\n{token}\n\n"
-        "It works once, for 24 hours.\n",
+        "Confirm your address with this code",
+        "It works once, for 24 hours.",
     )
 
 
-async def verify_email(session: AsyncSession, redis: Redis, token: str) -> User:
+async def verify_email(db: AsyncSession, redis: Redis, token: str) -> User:
     user_id = await _spend(redis, "verify-email", token)
-    user = await session.get(User, user_id) if user_id else None
+    user = await db.get(User, user_id) if user_id else None
     if user is None or user.deleted_at is not None:
         raise Rejected([BAD_TOKEN])
     if not user.email_verified:
         user.email_verified = True
-        user.email_verified_at = func.now()
-        user.updated_at = func.now()
-        await session.flush()
-        await session.refresh(user)
+        user.email_verified_at = database_now()
+        user.updated_at = database_now()
+        await db.flush()
+        await db.refresh(user)
     return user
 
 
 async def request_password_reset(
-    session: AsyncSession, redis: Redis, mailer: Mailer, email: str, *, address: str | None
+    db: AsyncSession, redis: Redis, mailer: Mailer, email: str, *, address: str | None
 ) -> None:
     """The same answer whether or not the account exists; only the mailbox learns the difference."""
     email = normalize_email(email)
@@ -97,24 +110,23 @@ async def request_password_reset(
         [(ratelimit.RESET_PER_ACCOUNT, email), *_per_address(ratelimit.RESET_PER_ADDRESS, address)],
         "Too many reset requests; try again later.",
     )
-    found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
+    found = await db.execute(select(User).where(col(User.email) == email, col(User.deleted_at).is_(None)))
     user = found.scalar_one_or_none()
     if user is None:
         return
-    try:
-        token = await _mint(redis, "reset-password", user.id, RESET_TTL_SECONDS)
-    except (RedisError, OSError):
-        raise Rejected([UNAVAILABLE]) from None
-    await mailer.send(
-        user.email,
+    await _mail_code(
+        redis,
+        mailer,
+        user,
+        ("reset-password", RESET_TTL_SECONDS),
         "Reset your password",
-        f"Hello {user.first_name},\n\nReset your password with this code:\n\n{token}\n\n"
-        "It works once, for one hour. If you did not ask for it, ignore this email.\n",
+        "Reset your password with this code",
+        "It works once, for one hour. If you did not ask for it, ignore this email.",
     )
 
 
 async def reset_password(
-    session: AsyncSession, redis: Redis, token: str, new_password: str, *, address: str | None = None
+    db: AsyncSession, redis: Redis, token: str, new_password: str, *, address: str | None = None
 ) -> None:
     """Set a new password from a reset link; every session of the account is signed out, and the account's
     sign-in lock is lifted (from `address`, where the reset came from)."""
@@ -122,7 +134,7 @@ async def reset_password(
         raw = await redis.get(_key("reset-password", token))
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
-    user = await session.get(User, uuid.UUID(raw), with_for_update=True) if raw else None
+    user = await db.get(User, uuid.UUID(raw), with_for_update=True) if raw else None
     if user is None or user.deleted_at is not None:
         raise Rejected([BAD_TOKEN])
     problems = collect(check_password("input.newPassword", new_password, user.email))
@@ -132,8 +144,8 @@ async def reset_password(
     if await _spend(redis, "reset-password", token) != user.id:  # a concurrent use spent it first
         raise Rejected([BAD_TOKEN])
     user.password_hash = await hash_in_pool(new_password)
-    user.updated_at = func.now()
-    await session.flush()
+    user.updated_at = database_now()
+    await db.flush()
     try:
         await sessions.revoke_all(redis, user.id)
     except (RedisError, OSError):

@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import User
 from models.users import DEFAULT_TIMEZONE, BusinessType, default_preferences
@@ -56,14 +57,14 @@ class SignedIn:
     refresh_token: str
 
 
-async def _email_taken(session: AsyncSession, email: str) -> bool:
+async def _email_taken(db: AsyncSession, email: str) -> bool:
     # Soft-deleted accounts keep their email until the retention purge removes the row.
-    found = await session.execute(select(func.count()).select_from(User).where(User.email == email))
+    found = await db.execute(select(func.count()).select_from(User).where(col(User.email) == email))
     return bool(found.scalar_one())
 
 
 async def register(
-    session: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration, *, address: str | None, per_hour: int
+    db: AsyncSession, redis: Redis, keys: TokenKeys, data: Registration, *, address: str | None, per_hour: int
 ) -> SignedIn:
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone) if data.phone else None
@@ -81,7 +82,7 @@ async def register(
         # Counted once the email is well formed (a malformed one touches neither Redis nor the
         # database), before the address can learn whether the email is taken or make us hash.
         await _take_register_attempt(redis, address, per_hour)
-        if await _email_taken(session, email):
+        if await _email_taken(db, email):
             problems.append(
                 Problem("input.email", ErrorCode.ALREADY_EXISTS, "An account with this email already exists.")
             )
@@ -98,15 +99,15 @@ async def register(
         timezone=data.timezone or DEFAULT_TIMEZONE,
         preferences=default_preferences(),
     )
-    session.add(user)
+    db.add(user)
     try:
-        await session.flush()
+        await db.flush()
     except IntegrityError:
-        await session.rollback()
+        await db.rollback()
         raise Rejected(
             [Problem("input.email", ErrorCode.ALREADY_EXISTS, "An account with this email already exists.")]
         ) from None
-    return await _sign_in(session, redis, keys, user)
+    return await _sign_in(db, redis, keys, user)
 
 
 async def _take_register_attempt(redis: Redis, address: str | None, per_hour: int) -> None:
@@ -123,14 +124,14 @@ async def _take_register_attempt(redis: Redis, address: str | None, per_hour: in
 
 
 async def login(
-    session: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str, *, address: str | None = None
+    db: AsyncSession, redis: Redis, keys: TokenKeys, email: str, password: str, *, address: str | None = None
 ) -> SignedIn:
     email = normalize_email(email)
     # No account has a malformed email: refuse it (as for an unknown account) before any limiter
     # touches Redis.
     if check_email("input.email", email) is not None:
         raise Rejected([SIGN_IN_FAILED])
-    found = await session.execute(select(User).where(User.email == email, User.deleted_at.is_(None)))
+    found = await db.execute(select(User).where(col(User.email) == email, col(User.deleted_at).is_(None)))
     user = found.scalar_one_or_none()
     try:
         # Checked even when the account is unknown, so both failures take the same time and count alike.
@@ -143,23 +144,23 @@ async def login(
         raise
     if not correct or user is None:
         raise Rejected([SIGN_IN_FAILED])
-    await session.execute(update(User).where(User.id == user.id).values(last_login_at=func.now()))
-    await session.refresh(user)
-    return await _sign_in(session, redis, keys, user)
+    await db.execute(update(User).where(col(User.id) == user.id).values(last_login_at=func.now()))
+    await db.refresh(user)
+    return await _sign_in(db, redis, keys, user)
 
 
-async def _sign_in(session: AsyncSession, redis: Redis, keys: TokenKeys, user: User) -> SignedIn:
+async def _sign_in(db: AsyncSession, redis: Redis, keys: TokenKeys, user: User) -> SignedIn:
     try:
         issued = await sessions.open_session(redis, user.id)
     except (RedisError, OSError):
-        await session.rollback()
+        await db.rollback()
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     return SignedIn(
         user=user, access_token=keys.issue(user.id, session_id=issued.session_id), refresh_token=issued.refresh_token
     )
 
 
-async def refresh(session: AsyncSession, redis: Redis, keys: TokenKeys, refresh_token: str) -> SignedIn:
+async def refresh(db: AsyncSession, redis: Redis, keys: TokenKeys, refresh_token: str) -> SignedIn:
     """Rotate the refresh token. Presenting one already rotated revokes the whole session."""
     try:
         issued = await sessions.rotate(redis, refresh_token)
@@ -167,7 +168,7 @@ async def refresh(session: AsyncSession, redis: Redis, keys: TokenKeys, refresh_
         raise Rejected([REFRESH_FAILED]) from None
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
-    user = await session.get(User, issued.user_id)
+    user = await db.get(User, issued.user_id)
     if user is None or user.deleted_at is not None:
         await sessions.revoke_session(redis, issued.session_id, issued.user_id)
         raise Rejected([REFRESH_FAILED])

@@ -266,5 +266,48 @@ def purge_command(
     typer.echo(f"{'total':<28} {verb} {total} row(s)")
 
 
+# -- Integrations (issue 11) -------------------------------------------------------------------------
+
+
+@app.command(name="refresh-tokens")
+def refresh_tokens() -> None:
+    """Refresh every integration token that expires soon, once (the worker's cron does this every minute)."""
+    from jobs.integrations import refresh_once
+
+    logs.configure(json_lines=get_settings().log_format == "json")
+    with _owning_servers():
+        database_url, redis_url = _urls()
+        report = asyncio.run(refresh_once(get_settings(), database_url=database_url, redis_url=redis_url))
+    typer.echo(f"{report.refreshed} refreshed, {report.expired} expired, {report.failed} failed")
+
+
+@app.command(name="rotate-encryption-key")
+def rotate_encryption_key() -> None:
+    """Re-encrypt every stored secret (integration tokens, agent keys) under the first key of
+    GATEWAY_ENCRYPTION_KEYS, in batches; safe to re-run and to run while serving."""
+    from gateway.db import create_engine, session_factory
+    from resolvers.key_rotation import RotationReport, rotate
+    from services.resources import secret_box
+
+    settings = get_settings()
+
+    async def run(database_url: str) -> RotationReport:
+        engine = create_engine(database_url, pool_size=2)
+        try:
+            return await rotate(session_factory(engine), secret_box(settings))
+        finally:
+            await engine.dispose()
+
+    with _owning_servers():
+        database_url, _ = _urls()
+        report = asyncio.run(run(database_url))
+    typer.echo(
+        f"re-encrypted under {secret_box(settings).primary}: {report.integrations} integration(s), "
+        f"{report.agents} agent key(s); {report.skipped} skipped"
+    )
+    if report.skipped:
+        typer.echo("run it again before removing old keys", err=True)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

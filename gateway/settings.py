@@ -12,6 +12,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def oauth_environment() -> dict[str, str]:
+    """`GATEWAY_OAUTH_<PROVIDER>_<NAME>` variables as they are (services/oauth/providers.py reads them)."""
+    return {key.upper(): value for key, value in os.environ.items() if key.upper().startswith("GATEWAY_OAUTH_")}
+
+
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
@@ -80,6 +85,22 @@ class Settings(BaseSettings):
     # Size limits at the door: an HTTP request body over this many bytes is refused with 413 before it
     # is read whole (uploads will get their own limit).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    # Documents (issue 10): where originals live (unset: `uploads/` under the data folder; or
+    # `s3://bucket/prefix` with the standard AWS_* variables), how long one file's extraction may take,
+    # how many files one worker processes at once, and the external base URL of signed download links.
+    storage_url: str | None = Field(default=None, validation_alias="GATEWAY_STORAGE_URL")
+    document_timeout: float = Field(default=120.0, gt=0, le=3600, validation_alias="GATEWAY_DOCUMENT_TIMEOUT")
+    document_concurrency: int = Field(default=2, ge=1, le=64, validation_alias="GATEWAY_DOCUMENT_CONCURRENCY")
+    # The external base URL: signed download links and (issue 11) the OAuth callback; without it the
+    # callback's redirect URI is derived from the request that starts the connection.
+    public_url: str | None = Field(default=None, validation_alias="GATEWAY_PUBLIC_URL")
+
+    # Integrations (issue 11).
+    # Client credentials and endpoint overrides of the OAuth providers, read from the environment as a
+    # whole (five providers times six names); tests pass them directly.
+    oauth_settings: dict[str, str] = Field(default_factory=oauth_environment, exclude=True)
+    # Tokens expiring within this many seconds are refreshed by the cron pass and by the vault.
+    token_refresh_margin: int = Field(default=300, ge=30, le=3600, validation_alias="GATEWAY_TOKEN_REFRESH_MARGIN")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -25,7 +25,9 @@ from strawberry.types.execution import ExecutionResult as StrawberryExecutionRes
 
 from graph import ide, media
 from graph.context import Context
+from graph.downloads import download_endpoint
 from graph.errors import RequestErrorCode
+from graph.integrations.callback import oauth_callback
 from graph.limits import BodySizeLimit, body_limits
 from graph.metrics import HttpMetrics, metrics_route
 from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
@@ -55,6 +57,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         a wrong method) is answered as a GraphQL error in JSON, like every other refusal."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if not preflighted_upload(scope):
+            # Refused before a byte of the body is read.
+            await CSRF_REFUSAL(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
         try:
@@ -156,10 +162,38 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return False
 
 
+# Uploads (issue 10): a multipart POST is a "simple" request a browser sends cross-site without asking;
+# like Apollo Server, one without a header that forces a CORS preflight is refused (CSRF).
+PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-requested-with")
+CSRF_REFUSAL = JSONResponse(
+    {
+        "errors": [
+            {
+                "message": "This upload was blocked as a potential cross-site request forgery: send it with an "
+                "`Apollo-Require-Preflight: true` (or `X-Requested-With`) header.",
+                "extensions": {"code": RequestErrorCode.BAD_REQUEST.value},
+            }
+        ]
+    },
+    status_code=400,
+)
+
+
+def preflighted_upload(scope: Any) -> bool:
+    """True unless the request is multipart without a header that forces a preflight."""
+    headers = dict(scope.get("headers") or ())
+    content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    if content_type != b"multipart/form-data":
+        return True
+    return any(headers.get(name, b"").strip() for name in PREFLIGHT_HEADERS)
+
+
 async def _document_id(request: Any) -> object:
     """`documentId` (GraphQL over HTTP's persisted documents) from the query string or the JSON body."""
     if request.method == "GET":
         return request.query_params.get("documentId")
+    if (request.content_type or "").startswith("multipart/"):
+        return None  # an upload's body was read as a form, and names its query itself
     try:
         body = json.loads(await request.get_body())
     except (ValueError, RecursionError):
@@ -177,6 +211,7 @@ def create_app(resources: Resources) -> Starlette:
         allowed_origins=settings.cors_origins,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        multipart_uploads_enabled=True,  # uploadDocument; CSRF-guarded in GatewayGraphQL.__call__
     )
     sockets = SocketApp(graphql, graphql.sockets, resources)
     # Outermost: every answer is counted and carries its request id, refusals by the layers below too.
@@ -187,7 +222,7 @@ def create_app(resources: Resources) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", "apollo-require-preflight", "x-requested-with"],
             )
         )
     # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
@@ -199,6 +234,9 @@ def create_app(resources: Resources) -> Starlette:
             *probe_routes(resources),
             *(ide.asset_routes() if graphql.graphql_ide else []),
             metrics_route(resources, sockets.open_count),
+            Route("/documents/{document_id}/download", download_endpoint(resources), methods=["GET"]),
+            # Integrations (issue 11): where OAuth providers send the browser back.
+            Route("/oauth/callback/{provider}", oauth_callback(resources), methods=["GET"]),
         ],
         middleware=middleware,
     )

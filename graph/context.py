@@ -75,7 +75,7 @@ class Context:
 
     def fresh_db(self) -> tuple[RequestDb, Loaders]:
         db = RequestDb(self.resources.sessions)
-        return db, Loaders(db, self.viewer_id)
+        return db, Loaders(db, self.viewer_id, self.resources.document_cache)
 
     @property
     def is_socket(self) -> bool:

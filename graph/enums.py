@@ -12,6 +12,7 @@ import strawberry
 
 from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
+from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
 from resolvers.problems import ErrorCode
@@ -28,6 +29,15 @@ strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
 strawberry.enum(TaskLogEvent, name="TaskLogEvent", description="What a line of a task's log records.")
+strawberry.enum(IntegrationProvider, name="IntegrationProvider")
+strawberry.enum(IntegrationStatus, name="IntegrationStatus")
+strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
+strawberry.enum(
+    TokenEventOutcome,
+    name="IntegrationTokenEventOutcome",
+    description="`REFUSED`: the provider answered with an OAuth error; `UNAVAILABLE`: network, timeout or 5xx; "
+    "`UNSUPPORTED`: the provider offers no revocation.",
+)
 
 __all__ = [
     "AgentStatus",
@@ -36,10 +46,14 @@ __all__ = [
     "BusinessType",
     "ErrorCode",
     "HealthStatus",
+    "IntegrationProvider",
+    "IntegrationStatus",
     "MessageRole",
     "SessionStatus",
     "TaskLogEvent",
     "TaskPriority",
     "TaskStatus",
+    "TokenEventKind",
+    "TokenEventOutcome",
     "UserRole",
 ]

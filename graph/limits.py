@@ -12,10 +12,12 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.errors import RequestErrorCode
+from models.documents import MAX_FILE_SIZE
 
-# How much body a request may carry, by request: uploads (multipart) will get their own, larger limit
-# here; every other request gets the general one.
+# How much body a request may carry, by request: an upload (multipart) the largest document plus room for
+# the operation and the multipart framing; every other request the general limit.
 BodyLimitFor = Callable[[Scope], int]
+UPLOAD_OVERHEAD = 64 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -32,18 +34,20 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-def too_large_response(limit: int) -> tuple[Message, Message]:
-    """A GraphQL-shaped error, so clients read every refusal the same way."""
-    body = json.dumps(
-        {
-            "errors": [
-                {
-                    "message": f"The request body is larger than {limit} bytes.",
-                    "extensions": {"code": RequestErrorCode.PAYLOAD_TOO_LARGE.value, "limit": limit},
-                }
-            ]
+def too_large_response(limit: int, *, upload: bool = False) -> tuple[Message, Message]:
+    """A GraphQL-shaped error, so clients read every refusal the same way. An upload's says what the
+    payload error would have said: the file is too large."""
+    if upload:
+        error = {
+            "message": f"A document can be at most {MAX_FILE_SIZE} bytes (10 MiB).",
+            "extensions": {"code": "FILE_TOO_LARGE", "limit": MAX_FILE_SIZE},
         }
-    ).encode()
+    else:
+        error = {
+            "message": f"The request body is larger than {limit} bytes.",
+            "extensions": {"code": RequestErrorCode.PAYLOAD_TOO_LARGE.value, "limit": limit},
+        }
+    body = json.dumps({"errors": [error]}).encode()
     start: Message = {
         "type": "http.response.start",
         "status": 413,
@@ -69,9 +73,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope)
+        upload = is_multipart(scope)
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, upload=upload)
             return
 
         received = 0
@@ -101,17 +106,26 @@ class BodySizeLimit:
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not started:
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, upload=upload)
 
     @staticmethod
-    async def _refuse(send: Send, limit: int) -> None:
-        start, body = too_large_response(limit)
+    async def _refuse(send: Send, limit: int, *, upload: bool) -> None:
+        start, body = too_large_response(limit, upload=upload)
         await send(start)
         await send(body)
 
 
+def is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or ():
+        if name == b"content-type":
+            return bool(value.split(b";", 1)[0].strip().lower() == b"multipart/form-data")
+    return False
+
+
 def body_limits(max_body_bytes: int) -> BodyLimitFor:
-    def limit_for(_scope: Scope) -> int:
-        return max_body_bytes
+    upload_limit = max(max_body_bytes, MAX_FILE_SIZE + UPLOAD_OVERHEAD)
+
+    def limit_for(scope: Scope) -> int:
+        return upload_limit if is_multipart(scope) else max_body_bytes
 
     return limit_for

@@ -17,10 +17,10 @@ from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
-from graph.documents import DocumentNode
+from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
-from graph.integrations import IntegrationNode
+from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
 from graph.node import Node, resolve_nodes
 from graph.tasks import TaskNode, TasksMutation, TasksSubscription
 from graph.users import UserNode, UsersMutation, UsersQuery
@@ -41,9 +41,13 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery))
-Mutation = merge_types("Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation))
-Subscription = merge_types("Subscription", (ChatSubscription, TasksSubscription))
+Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery, IntegrationsQuery))
+Mutation = merge_types(
+    "Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, DocumentsMutation, IntegrationsMutation)
+)
+Subscription = merge_types(
+    "Subscription", (ChatSubscription, TasksSubscription, DocumentsSubscription, IntegrationsSubscription)
+)
 
 
 class CachingNameConverter(NameConverter):

@@ -21,6 +21,11 @@ class WorkerDeps(Resources):
         return cls(**{each.name: getattr(resources, each.name) for each in fields(Resources)})
 
     @property
+    def document_timeout(self) -> float:
+        """GATEWAY_DOCUMENT_TIMEOUT: seconds one file's extraction may take."""
+        return self.settings.document_timeout
+
+    @property
     def tasks_per_user(self) -> int:
         """GATEWAY_TASKS_PER_USER: tasks of one user running at once."""
         return self.settings.tasks_per_user

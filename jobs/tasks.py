@@ -26,6 +26,7 @@ from models.json_document import unreadable_keys
 from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agent_links import CredentialUnavailable, link_for
+from resolvers.integration_vault import TokenUnavailable, Vault
 from resolvers.task_events import publish_task, publish_task_after_commit
 from resolvers.task_notices import notify_if_asked
 from resolvers.tasks import schema_problems
@@ -186,12 +187,26 @@ def _output(outcome: mcp.ToolOutcome) -> Any:
         return {"text": outcome.text}
 
 
+async def _lent_tokens(deps: WorkerDeps, task: Task) -> dict[str, Any] | None:
+    """The `_meta` of the tool call: fresh tokens of the integrations the task may use (never stored).
+    Raises TokenUnavailable (a message fit for the task's error) when one cannot give a token."""
+    wanted = list(TaskMeta.parse(task.meta).integrations)
+    if not wanted:
+        return None
+    return {"integrations": await Vault.of(deps).lend(task.user_id, wanted)}
+
+
 async def _call_unless_cancelled(
-    deps: WorkerDeps, task_id: uuid.UUID, link: mcp.AgentLink, name: str, arguments: dict[str, Any]
+    deps: WorkerDeps,
+    task_id: uuid.UUID,
+    link: mcp.AgentLink,
+    name: str,
+    arguments: dict[str, Any],
+    meta: dict[str, Any] | None = None,
 ) -> mcp.ToolOutcome | None:
     """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
     cancelled task does not hold a worker slot until the agent answers)."""
-    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments))
+    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments, meta=meta))
     try:
         while True:
             done, _ = await asyncio.wait({call}, timeout=CANCEL_POLL_SECONDS)
@@ -226,7 +241,13 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
         try:
-            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {})
+            # Lent afresh for each attempt: a retry after a refresh gets the new token.
+            meta = await _lent_tokens(deps, task)
+        except TokenUnavailable as unavailable:
+            await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
+            return
+        try:
+            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {}, meta)
         except mcp.AgentUnreachable as unreachable:
             error = f"The agent did not answer: {unreachable}."
             continue

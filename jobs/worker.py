@@ -15,12 +15,15 @@ from saq.types import TimersDict
 
 from gateway.settings import Settings
 from jobs.context import JobContext, WorkerDeps
+from jobs.documents import process_document, sweep_documents
 from jobs.health import check_agents
+from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
 from jobs.retention import RETENTION_CRON_JOBS, purge_expired
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
 from services import metrics, tracing
+from services.document_queue import PROCESS_DOCUMENT_JOB
 from services.resources import close_resources, open_resources
 from services.task_queues import EXECUTE_TASK_JOB
 
@@ -86,13 +89,27 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
     ]
     workers.append(
         EmbeddedWorker(
-            deps.queues.maintenance,
-            functions=[check_agents, purge_expired],
+            deps.document_queue.queue,
+            functions=[(PROCESS_DOCUMENT_JOB, process_document)],
             startup=startup,
             before_process=open_job_span,
             after_process=record_job,
-            concurrency=1,
-            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *RETENTION_CRON_JOBS],
+            concurrency=deps.settings.document_concurrency,
+        )
+    )
+    workers.append(
+        EmbeddedWorker(
+            deps.queues.maintenance,
+            functions=[check_agents, purge_expired, *INTEGRATION_JOBS],
+            startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
+            concurrency=2,
+            cron_jobs=[
+                CronJob(check_agents, cron="* * * * *", timeout=120, retries=0),
+                *INTEGRATION_CRON_JOBS,
+                *RETENTION_CRON_JOBS,
+            ],
         )
     )
     return workers
@@ -113,6 +130,10 @@ async def run(settings: Settings, *, database_url: str, redis_url: str, stop: as
                 await sweep(deps)
             except Exception:
                 log.exception("sweep round failed")
+            try:
+                await sweep_documents(deps)
+            except Exception:
+                log.exception("document sweep round failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
     sweeper = asyncio.create_task(sweeping())

@@ -10,14 +10,16 @@ from sqlalchemy import Select, Table
 
 from loaders import agents, chat, documents, integrations, tasks, users, visibility
 from loaders.base import ConnectionLoaders, RowsByIdLoader
+from loaders.documents import DocumentsByIdLoader, DocumentTextLoader, MetadataCache
 from loaders.session import RequestDb
 from loaders.turns import Turns
 
 
 class Loaders:
-    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None) -> None:
+    def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: MetadataCache | None = None) -> None:
         self.db = db
         self.viewer_id = viewer_id
+        self.document_cache = document_cache
         self.turns = Turns()  # this request's share of the event loop
 
     def _by_id(self, base: Select[Any], table: Table) -> RowsByIdLoader:
@@ -36,8 +38,12 @@ class Loaders:
         return self._by_id(chat.visible_messages(self.viewer_id), visibility.messages)
 
     @cached_property
-    def documents(self) -> RowsByIdLoader:
-        return self._by_id(documents.visible_documents(self.viewer_id), visibility.documents)
+    def documents(self) -> DocumentsByIdLoader:
+        return DocumentsByIdLoader(self.db, self.turns, self.viewer_id, self.document_cache)
+
+    @cached_property
+    def document_texts(self) -> DocumentTextLoader:
+        return DocumentTextLoader(self.db, self.turns, self.viewer_id)
 
     @cached_property
     def integrations(self) -> RowsByIdLoader:
@@ -68,6 +74,10 @@ class Loaders:
         return ConnectionLoaders(self.db, self.turns, integrations.integrations_of_user)
 
     @cached_property
+    def token_events_of_integration(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, integrations.token_events_of_integration)
+
+    @cached_property
     def agents_registry(self) -> ConnectionLoaders:
         return ConnectionLoaders(self.db, self.turns, agents.agents_registry)
 
@@ -78,6 +88,10 @@ class Loaders:
     @cached_property
     def tasks_of_session(self) -> ConnectionLoaders:
         return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.session_id, self.viewer_id))
+
+    @cached_property
+    def logs_of_document(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, documents.logs_of_document)
 
     @cached_property
     def logs_of_task(self) -> ConnectionLoaders:

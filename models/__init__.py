@@ -3,9 +3,21 @@
 from models.agents import MCPAgent
 from models.base import metadata
 from models.chat import ChatSession, Message
-from models.documents import Document
-from models.integrations import Integration
+from models.documents import Document, DocumentProcessingLog
+from models.integrations import Integration, IntegrationTokenEvent
 from models.tasks import Task, TaskLog
 from models.users import User
 
-__all__ = ["ChatSession", "Document", "Integration", "MCPAgent", "Message", "Task", "TaskLog", "User", "metadata"]
+__all__ = [
+    "ChatSession",
+    "Document",
+    "DocumentProcessingLog",
+    "Integration",
+    "IntegrationTokenEvent",
+    "MCPAgent",
+    "Message",
+    "Task",
+    "TaskLog",
+    "User",
+    "metadata",
+]

@@ -53,6 +53,10 @@ class SealedKey(JsonDocument):
     secret: str | None = None
     # None: sealed before keys were bound to an origin (read as bound to the agent's current endpoint).
     origin: str | None = None
+    # `oauth` with the client-credentials grant: the secret is the client secret (none of these is secret).
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
 
 
 class AgentAuth(JsonDocument):

@@ -7,13 +7,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, text
+from sqlalchemy import Column, Computed, DateTime, Index, Integer, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
 
 MAX_FILE_SIZE = 10 * 1024 * 1024
 MAX_TAGS = 10
+TAG_MAX = 50
+TITLE_MAX = 255
+CATEGORY_MAX = 100
+FILENAME_MAX = 255
+RESTORE_WINDOW_DAYS = 30
+
+
+SEARCH_VECTOR = (
+    "setweight(to_tsvector('english'::regconfig, (COALESCE(title, ''::character varying))::text), 'A'::\"char\") "
+    "|| to_tsvector('english'::regconfig, COALESCE(content_text, ''::text))"
+)
 
 
 class ProcessingStatus(StrEnum):
@@ -34,6 +46,13 @@ class Document(SQLModel, table=True):
         Index(
             "idx_documents_content_text",
             text("to_tsvector('english'::regconfig, content_text)"),
+            postgresql_using="gin",
+        ),
+        # Search covers the title too (migration doc1): a second GIN index, so `title @@ q OR content @@ q`
+        # is a BitmapOr of two index scans, never a scan of the table.
+        Index(
+            "idx_documents_title_search",
+            text("to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"),
             postgresql_using="gin",
         ),
     )
@@ -57,3 +76,39 @@ class Document(SQLModel, table=True):
     uploaded_at: datetime = Field(default_factory=utcnow, sa_column=tstz("uploaded_at", default_now=True))
     processed_at: datetime | None = Field(default=None, sa_column=tstz("processed_at"))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
+    # doc1: the title and text as one weighted tsvector, kept by PostgreSQL, so ranking a search reads it
+    # instead of parsing every matching text again (the seed's GIN indexes still find the matches).
+    search_vector: Any = Field(
+        default=None,
+        sa_column=Column("search_vector", TSVECTOR, Computed(SEARCH_VECTOR, persisted=True), nullable=True),
+    )
+
+
+class ProcessingLogEvent(StrEnum):
+    """What a document processing log line records: a move of the document lifecycle."""
+
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REQUEUED = "requeued"  # `reprocessDocument`, or its worker stopped answering
+
+
+class DocumentProcessingLog(SQLModel, table=True):
+    """The seed's "processing logs" (migration lif3): each processing of a document, kept 90 days."""
+
+    __tablename__ = "document_processing_logs"
+    __table_args__ = (
+        Index("idx_document_processing_logs_document_id", "document_id", "logged_at"),
+        Index("idx_document_processing_logs_logged_at", "logged_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    document_id: uuid.UUID = Field(sa_column=owner_fk("documents.id", ondelete="CASCADE", name="document_id"))
+    event: str = Field(sa_column=varchar("event", 30, nullable=False))
+    status: str | None = Field(default=None, sa_column=varchar("status", 20))
+    message: str | None = Field(default=None, sa_column=text_col("message"))
+    duration_ms: int | None = Field(default=None, sa_column=Column("duration_ms", Integer, nullable=True))
+    logged_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column("logged_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import integer, jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
 
 
 class IntegrationProvider(StrEnum):
@@ -53,3 +53,34 @@ class Integration(SQLModel, table=True):
     connected_at: datetime = Field(default_factory=utcnow, sa_column=tstz("connected_at", default_now=True))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=tstz("updated_at", default_now=True))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
+
+
+class TokenEventKind(StrEnum):
+    REFRESH = "refresh"
+    REVOKE = "revoke"
+
+
+class TokenEventOutcome(StrEnum):
+    OK = "ok"
+    REFUSED = "refused"  # the provider answered with an OAuth error (e.g. invalid_grant)
+    UNAVAILABLE = "unavailable"  # network, timeout, 5xx
+    UNSUPPORTED = "unsupported"  # the provider offers no revocation
+
+
+class IntegrationTokenEvent(SQLModel, table=True):
+    """The seed's "token refresh history" (kept 30 days): every refresh attempt and every revocation, with
+    its outcome. Never a token."""
+
+    __tablename__ = "integration_token_events"
+    __table_args__ = (
+        Index("idx_integration_token_events_integration", "integration_id", "attempted_at"),
+        Index("idx_integration_token_events_attempted_at", "attempted_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    integration_id: uuid.UUID = Field(sa_column=owner_fk("integrations.id", ondelete="CASCADE", name="integration_id"))
+    kind: str = Field(sa_column=varchar("kind", 20, nullable=False))
+    outcome: str = Field(sa_column=varchar("outcome", 20, nullable=False))
+    error_code: str | None = Field(default=None, sa_column=varchar("error_code", 64))
+    duration_ms: int | None = Field(default=None, sa_column=integer("duration_ms"))
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=tstz("attempted_at", default_now=True))

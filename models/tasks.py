@@ -45,6 +45,8 @@ class TaskMeta(JsonDocument):
     notify_on_complete: StrictBool = False
     # The worker running it (set by the claim): the sweep recovers tasks whose worker stopped answering.
     worker: str | None = None
+    # The user's integrations the tool may act through: their ids only; tokens are lent per call (issue 11).
+    integrations: tuple[uuid.UUID, ...] = DocumentField(default=(), max_length=5)
 
     @field_validator("priority", mode="before")
     @classmethod

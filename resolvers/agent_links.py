@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from models import MCPAgent
-from models.agents import DEFAULT_KEY_HEADER, AgentConfig, SealedKey
+from models.agents import DEFAULT_KEY_HEADER, AgentConfig, AuthenticationType, SealedKey
 from services import mcp
-from services.credentials import OriginBoundHeaders, origin_of
+from services.credentials import ClientCredentialsAuth, OriginBoundHeaders, origin_of
 from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy
 
@@ -90,11 +90,23 @@ def resealed(config: AgentConfig, box: SecretBox, agent_id: uuid.UUID, endpoint:
     return config.model_copy(update={"authentication": config.authentication.model_copy(update={"config": key})})
 
 
-def credentials_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> OriginBoundHeaders | None:
+def credentials_of(
+    agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPolicy | None = None
+) -> OriginBoundHeaders | None:
     sealed = config_of(agent).sealed_key
     if sealed is None or not sealed.secret:
         return None
     value = unseal_key(box, agent.id, agent.endpoint, sealed)
+    if config_of(agent).authentication.type is AuthenticationType.OAUTH and sealed.token_url:
+        # The sealed secret is the client secret: tokens come from the client-credentials grant.
+        return ClientCredentialsAuth(
+            origin_of(agent.endpoint),
+            token_url=sealed.token_url,
+            client_id=sealed.client_id or "",
+            client_secret=value,
+            scope=sealed.scope,
+            policy=policy or EgressPolicy(),
+        )
     header = sealed.header
     return OriginBoundHeaders(
         origin_of(agent.endpoint), {header: f"Bearer {value}" if header.lower() == "authorization" else value}
@@ -105,7 +117,7 @@ def link_for(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPoli
     """How to reach an agent: its endpoint, its credentials (bound to the endpoint's origin), the egress
     guard, its timeout. Raises CredentialUnavailable when the stored key does not open for this agent
     and endpoint, ValueError when its stored configuration does not read."""
-    credentials = credentials_of(agent, box)
+    credentials = credentials_of(agent, box, policy)
     return mcp.AgentLink(
         endpoint=agent.endpoint,
         credentials=credentials,
@@ -122,4 +134,6 @@ def reach_of(agent: MCPAgent | AgentSnapshot, box: SecretBox) -> tuple[object, .
     except CredentialUnavailable:
         sealed = config_of(agent).sealed_key
         return agent.endpoint, "unusable key", json.dumps(sealed.dump() if sealed else {}, sort_keys=True)
-    return agent.endpoint, None if credentials is None else (credentials.origin, credentials.headers)
+    if credentials is None:
+        return agent.endpoint, None
+    return agent.endpoint, (credentials.origin, credentials.headers, getattr(credentials, "reach", None))

@@ -87,6 +87,10 @@ class AgentSettings:
     auth_type: AuthenticationType | None = None
     api_key: str | None = None
     api_key_header: str | None = None
+    # `oauth` with the client-credentials grant: the api key is then the client secret.
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
 
 
 def _check_ranges(data: AgentSettings) -> list[Problem]:
@@ -126,6 +130,18 @@ def _check_ranges(data: AgentSettings) -> list[Problem]:
                 "input.configuration.authentication.apiKey", data.api_key, minimum=1, maximum=4096, label="The API key"
             )
         )
+    if data.token_url and not data.client_id:
+        problems.append(
+            Problem(
+                "input.configuration.authentication.clientId",
+                ErrorCode.REQUIRED,
+                "The client-credentials grant needs the client id.",
+            )
+        )
+    if data.token_url and data.auth_type is not AuthenticationType.OAUTH:
+        problems.append(
+            Problem("input.configuration.authentication.tokenUrl", ErrorCode.INVALID, "A token URL is for OAUTH only.")
+        )
     if data.api_key_header is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", data.api_key_header):
         problems.append(
             Problem("input.configuration.authentication.header", ErrorCode.INVALID, "Use a plain HTTP header name.")
@@ -135,7 +151,12 @@ def _check_ranges(data: AgentSettings) -> list[Problem]:
 
 async def _check_urls(data: AgentSettings, policy: EgressPolicy) -> list[Problem]:
     problems: list[Problem] = []
-    for field, url in (("input.endpoint", data.endpoint), ("input.healthCheckUrl", data.health_check_url)):
+    urls = (
+        ("input.endpoint", data.endpoint),
+        ("input.healthCheckUrl", data.health_check_url),
+        ("input.configuration.authentication.tokenUrl", data.token_url),
+    )
+    for field, url in urls:
         if not url:
             continue
         if len(url) > 500:
@@ -171,6 +192,15 @@ def _configuration(
                 if data.api_key
                 else SealedKey(header=header, secret=previous.secret, origin=previous.origin)
             )
+            if data.auth_type is AuthenticationType.OAUTH:
+                # Client credentials (none of them secret): kept when an update does not give them again.
+                key = key.model_copy(
+                    update={
+                        "token_url": data.token_url if data.token_url is not None else previous.token_url,
+                        "client_id": data.client_id if data.client_id is not None else previous.client_id,
+                        "scope": data.scope if data.scope is not None else previous.scope,
+                    }
+                )
         changes["authentication"] = AgentAuth(type=data.auth_type, config=key)
     return stored.model_copy(update=changes)
 

@@ -12,10 +12,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
 
 from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
-from models import ChatSession, MCPAgent, Task
+from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
 from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers import task_lifecycle
@@ -25,6 +25,7 @@ from resolvers.task_events import publish_task_after_commit
 from resolvers.unit_of_work import UnitOfWork
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
+MAX_INTEGRATIONS = 5
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
 SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
@@ -41,6 +42,40 @@ class TaskRequest:
     scheduled_for: datetime | None = None
     dependencies: tuple[uuid.UUID | None, ...] = ()
     notify_on_complete: bool = False
+    integration_ids: tuple[uuid.UUID | None, ...] = ()
+
+
+async def integration_problems(
+    session: AsyncSession, user_id: uuid.UUID, wanted: tuple[uuid.UUID | None, ...]
+) -> list[Problem]:
+    """Each integration a task may use must be the user's and not disconnected (its status is checked
+    again when the task runs: it may expire meanwhile)."""
+    if len(wanted) > MAX_INTEGRATIONS:
+        return [Problem("input.integrationIds", ErrorCode.TOO_MANY, f"At most {MAX_INTEGRATIONS} integrations.")]
+    keys = [pk for pk in wanted if pk is not None]
+    rows = (
+        (
+            await session.execute(
+                select(col(Integration.id), col(Integration.provider)).where(
+                    col(Integration.id).in_(keys),
+                    col(Integration.user_id) == user_id,
+                    col(Integration.deleted_at).is_(None),
+                )
+            )
+        ).all()
+        if keys
+        else []
+    )
+    mine = dict(rows)
+    problems = [
+        Problem(f"input.integrationIds.{index}", ErrorCode.NOT_FOUND, "No such integration.")
+        for index, pk in enumerate(wanted)
+        if pk not in mine
+    ]
+    providers = [mine[pk] for pk in wanted if pk in mine]
+    if not problems and len(set(providers)) != len(providers):
+        problems.append(Problem("input.integrationIds", ErrorCode.INVALID, "Give each integration once."))
+    return problems
 
 
 def schedule_problems(scheduled_for: datetime | None) -> list[Problem]:
@@ -124,6 +159,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         if owned is None:
             problems.append(Problem("input.sessionId", ErrorCode.NOT_FOUND, "No such chat session."))
     problems += schedule_problems(request.scheduled_for)
+    problems += await integration_problems(db, user_id, request.integration_ids)
     if len(request.dependencies) > MAX_DEPENDENCIES:
         problems.append(
             Problem("input.dependencies", ErrorCode.TOO_MANY, f"A task can wait for at most {MAX_DEPENDENCIES} others.")
@@ -147,6 +183,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         notify_on_complete=request.notify_on_complete,
         dependencies=tuple(pk for pk in request.dependencies if pk is not None),
         scheduled_for=request.scheduled_for.astimezone(UTC) if request.scheduled_for is not None else None,
+        integrations=tuple(pk for pk in request.integration_ids if pk is not None),
     )
     task = Task(
         user_id=user_id,

@@ -9,7 +9,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = "v1"
 
@@ -36,6 +38,14 @@ class SecretBox:
             kid, _, encoded = part.strip().partition(":")
             keys[kid] = base64.b64decode(encoded)
         return cls(keys, primary=next(iter(keys)))
+
+    def derived_key(self, purpose: str, kid: str | None = None) -> tuple[str, bytes]:
+        """(key id, a 32-byte key for `purpose`) derived by HKDF from the key `kid` (default: the primary),
+        so signing keys rotate with the encryption keys and no key serves two purposes. KeyError for an
+        unknown id."""
+        kid = self.primary if kid is None else kid
+        derive = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"assistant-gateway:{purpose}".encode())
+        return kid, derive.derive(self._keys[kid])
 
     def encrypt(self, plaintext: str, *, context: str = "") -> str:
         nonce = os.urandom(12)

@@ -119,3 +119,37 @@ def notifications(user_id: uuid.UUID | str) -> str:
 def chat_session_events(chat_session_id: uuid.UUID) -> str:
     """Messages added, edited and deleted in one chat session."""
     return f"chat:session:{chat_session_id}"
+
+
+# --- documents (issue 10): events, metadata cache, processing queue ---
+DOCUMENTS_QUEUE = "documents"
+
+
+def document_events(user_id: uuid.UUID | str) -> str:
+    """The channel of one user's document changes (`documentUpdated`)."""
+    return f"documents:user:{user_id}"
+
+
+def document_metadata(document_id: uuid.UUID) -> str:
+    """A document's cached metadata (services/document_cache.py), tagged with its generation."""
+    return f"documents:meta:{document_id}"
+
+
+def document_generation(document_id: uuid.UUID) -> str:
+    """Bumped after every change of the document: a cache entry of an older generation is never served."""
+    return f"documents:generation:{document_id}"
+
+
+def document_queued(document_id: uuid.UUID) -> str:
+    """Set while a job for the document waits in the queue (the sweep leaves such a document alone)."""
+    return f"documents:queued:{document_id}"
+
+
+def document_lease(document_id: uuid.UUID) -> str:
+    """Held by the worker processing the document, for at most one job's time."""
+    return f"documents:lease:{document_id}"
+
+
+def document_job(document_id: uuid.UUID) -> str:
+    """A saq job key: unique per processing attempt."""
+    return f"document:{document_id}:{uuid.uuid4().hex[:8]}"

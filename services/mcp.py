@@ -102,10 +102,14 @@ async def discover(link: AgentLink) -> Discovery:
     return await _bounded(link, work, "discover")  # type: ignore[no-any-return]
 
 
-async def call_tool(link: AgentLink, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+async def call_tool(
+    link: AgentLink, name: str, arguments: dict[str, Any], *, meta: dict[str, Any] | None = None
+) -> ToolOutcome:
+    """`meta` goes in the request's `_meta` (tokens lent for this call: never in the stored arguments)."""
+
     async def work() -> ToolOutcome:
         async with _session(link) as (session, _):
-            result = await session.call_tool(name, arguments)
+            result = await session.call_tool(name, arguments, meta=meta)  # type: ignore[arg-type]
             text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
             return ToolOutcome(is_error=bool(result.is_error), structured=result.structured_content, text=text)
 

@@ -13,9 +13,13 @@ from gateway.settings import Settings
 from services import tracing
 from services.addresses import TrustedProxies
 from services.crypto import SecretBox, dev_secret_box
+from services.document_cache import DocumentCache
+from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.oauth.providers import Registry
+from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
 
@@ -33,6 +37,11 @@ class Resources:
     policy: EgressPolicy
     queues: TaskQueues
     proxies: TrustedProxies
+    # Documents (issue 10): where originals live, their processing queue, their metadata cache.
+    storage: Storage
+    document_queue: DocumentQueue
+    document_cache: DocumentCache
+    registry: Registry  # the OAuth providers as configured here (issue 11)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -45,6 +54,10 @@ def secret_box(settings: Settings) -> SecretBox:
 
 def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(allow_loopback=settings.loopback_agents_allowed, allow_private=settings.allow_private_agents)
+
+
+def oauth_registry(settings: Settings) -> Registry:
+    return Registry.from_settings(settings.oauth_settings)
 
 
 def token_keys(settings: Settings) -> TokenKeys:
@@ -91,11 +104,16 @@ async def open_resources(
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
         proxies=TrustedProxies(settings.trusted_proxies),
+        storage=Storage.from_setting(settings.storage_url, settings.data_dir),
+        document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
+        document_cache=DocumentCache(redis),
+        registry=oauth_registry(settings),
     )
 
 
 async def close_resources(resources: Resources) -> None:
     await resources.events.close()
     await resources.queues.disconnect()
+    await resources.document_queue.disconnect()
     await resources.redis.aclose()
     await resources.engine.dispose()

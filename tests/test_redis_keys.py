@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gateway", "graph", "jobs", "loaders", "models", "resolvers", "services")
 # The leading words of every key and channel: a string starting with one of them followed by ':' is a name.
-PREFIXES = ("agent", "apq", "auth", "chat", "ratelimit", "session", "task", "tasks", "worker")
+PREFIXES = ("agent", "apq", "auth", "chat", "document", "documents", "ratelimit", "session", "task", "tasks", "worker")
 
 
 def test_the_formats_other_processes_and_stored_data_rely_on() -> None:
@@ -38,6 +38,13 @@ def test_the_formats_other_processes_and_stored_data_rely_on() -> None:
     assert keys.attempt_strikes(keys.attempt_counter("password:pair", "d")) == "ratelimit:password:pair:d:strikes"
     assert keys.cost_budget("d") == "ratelimit:cost:d"
     assert (keys.persisted_query("ab"), keys.PERSISTED_QUERY_INDEX) == ("apq:document:ab", "apq:index")
+    assert keys.document_events(pk) == f"documents:user:{pk}"
+    assert (keys.document_metadata(pk), keys.document_generation(pk)) == (
+        f"documents:meta:{pk}",
+        f"documents:generation:{pk}",
+    )
+    assert (keys.document_queued(pk), keys.document_lease(pk)) == (f"documents:queued:{pk}", f"documents:lease:{pk}")
+    assert re.fullmatch(rf"document:{pk}:[0-9a-f]{{8}}", keys.document_job(pk))
 
 
 def test_untrusted_text_enters_a_key_only_as_its_hash() -> None:

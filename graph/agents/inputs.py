@@ -6,7 +6,7 @@ import strawberry
 
 from graph.connection import order_enum
 from graph.enums import AgentStatus, AuthenticationType, HealthStatus
-from graph.input_limits import API_KEY, DESCRIPTION, NAME, URL, limited
+from graph.input_limits import API_KEY, DESCRIPTION, NAME, TITLE, URL, limited
 from loaders.agents import AGENT_ORDERS, AgentFilter
 
 AgentOrder = order_enum("AgentOrder", AGENT_ORDERS)
@@ -44,10 +44,22 @@ class RateLimitInput:
 )
 class AgentAuthenticationInput:
     type: AuthenticationType
-    api_key: str | None = limited(API_KEY, default=None, description="For `APIKEY` (or an OAuth access token).")
+    api_key: str | None = limited(
+        API_KEY,
+        default=None,
+        description="For `APIKEY`; for `OAUTH`, an access token, or with `tokenUrl` the client secret.",
+    )
     header: str | None = limited(
         NAME, default=None, description="Header to send it in (default Authorization, as a Bearer token)."
     )
+    token_url: str | None = limited(
+        URL,
+        default=None,
+        description="`OAUTH` with the client-credentials grant: the token endpoint; tokens are fetched, cached "
+        "until they expire and fetched again.",
+    )
+    client_id: str | None = limited(TITLE, default=None, description="`OAUTH` with `tokenUrl`: the client id.")
+    scope: str | None = limited(URL, default=None, description="`OAUTH` with `tokenUrl`: the scope to ask for.")
 
 
 @strawberry.input

@@ -31,6 +31,9 @@ def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettin
         auth_type=auth.type if auth else None,
         api_key=auth.api_key if auth else None,
         api_key_header=auth.header if auth else None,
+        token_url=auth.token_url if auth else None,
+        client_id=auth.client_id if auth else None,
+        scope=auth.scope if auth else None,
     )
 
 

@@ -55,6 +55,11 @@ class RunTaskInput:
         default=None, description="Tasks that must complete first (a failed one fails this task)."
     )
     notify_on_complete: bool = False
+    integration_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="Your integrations the tool may act through: fresh access tokens reach the tool in the "
+        "call's `_meta.integrations.<provider>`, never in the stored input or output.",
+    )
 
 
 @strawberry.input

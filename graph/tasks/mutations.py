@@ -31,6 +31,7 @@ class TasksMutation:
             scheduled_for=input.scheduled_for,
             dependencies=tuple(input_id(value, "Task") for value in input.dependencies or []),
             notify_on_complete=input.notify_on_complete,
+            integration_ids=tuple(input_id(value, "Integration") for value in input.integration_ids or []),
         )
         return lambda uow: tasks.create_task(uow, info.context.redis, viewer_id(info), request)
 

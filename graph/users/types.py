@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import strawberry
 
 from graph.chat.types import CHAT_SESSIONS
 from graph.connection import ListArguments, connection_field
-from graph.documents import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
+from graph.context import Info
+from graph.documents.queries import DocumentSearchConnection, document_search
+from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
 from graph.enums import AiPersonality, BusinessType, UserRole
-from graph.integrations import (
-    IntegrationFilterInput,
-    IntegrationNode,
-    IntegrationOrder,
-    integrations_connection,
-)
+from graph.input_limits import MAX_LENGTH
+from graph.integrations.types import INTEGRATIONS
 from graph.jsondata import from_json
 from graph.node import Node, field_columns, register_node_type
 from graph.tasks.types import TASKS
 from models.users import default_preferences
+from resolvers.documents import QUERY_MAX
 
 DOCUMENTS = ListArguments(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC)
-INTEGRATIONS = ListArguments(IntegrationNode, IntegrationFilterInput, IntegrationOrder.PROVIDER_ASC)
 _DEFAULTS = default_preferences()
 
 
@@ -99,8 +97,23 @@ class UserNode(Node):
     documents = connection_field(
         DOCUMENTS, documents_connection, description="Documents, most recently uploaded first by default."
     )
-    integrations = connection_field(
-        INTEGRATIONS, integrations_connection, description="Connected applications, by provider by default."
+
+    @strawberry.field(
+        description="Your documents matching `query` (web-search syntax: quoted phrases, `or`, `-word`), "
+        "over title and text, best first."
+    )
+    async def document_search(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(metadata={MAX_LENGTH: QUERY_MAX})],
+        first: int | None = None,
+        after: str | None = None,
+        filter: DocumentFilterInput | None = None,
+    ) -> DocumentSearchConnection:
+        return await document_search(info, self.pk, query, first, after, filter)
+
+    integrations = INTEGRATIONS.field(
+        lambda loaders: loaders.integrations_of_user, "Connected applications, by provider by default."
     )
 
     @strawberry.field(description="`user` or `operator` (operators change the shared agent registry).")

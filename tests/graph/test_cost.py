@@ -230,6 +230,9 @@ EMBEDDED = {
     ("MessageMetadata", "attachments"),
     ("MessageMetadata", "actions"),
     ("DocumentExtractedData", "entities"),
+    # The provider registry is code, not rows: five providers, at most nine scopes each.
+    ("Query", "integrationProviders"),
+    ("IntegrationProviderInfo", "scopes"),
 }
 
 

@@ -88,7 +88,12 @@ def scalars(known_ids: list[str]) -> dict[str, st.SearchStrategy[graphql.ValueNo
         st.builds(lambda name, key: to_base64(name, str(key)), st.sampled_from(TYPE_NAMES), st.uuids()),
         st.text(max_size=20),
     )
-    return {"ID": ids.map(nodes.String), "JSON": JSON_VALUES.map(_json_node), "DateTime": TIMES.map(nodes.String)}
+    return {
+        "ID": ids.map(nodes.String),
+        "JSON": JSON_VALUES.map(_json_node),
+        "DateTime": TIMES.map(nodes.String),
+        "Upload": st.text(max_size=20).map(nodes.String),  # over JSON an upload is never a file
+    }
 
 
 def generate(count: int, known_ids: list[str]) -> list[str]:

@@ -57,6 +57,8 @@ SCALARS: dict[str, Any] = {
     "Boolean": True,
     "DateTime": "2026-01-01T00:00:00Z",
     "JSON": {},
+    # Over JSON an upload is no file (only the multipart request spec carries one): the use case says so.
+    "Upload": "not-a-file",
 }
 
 

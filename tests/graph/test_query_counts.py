@@ -72,6 +72,14 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
         world.integrations.append(
             await f.integration(pg, user.pk, provider=provider, metadata={"email": "owner@example.com"})
         )
+    await pg.execute(
+        """INSERT INTO integration_token_events (integration_id, kind, outcome, attempted_at)
+           SELECT i.id, 'refresh', 'ok', $2::timestamptz + n * interval '1 minute'
+           FROM unnest($1::uuid[]) AS i(id), generate_series(0, $3 - 1) AS n""",
+        world.integrations,
+        base,
+        N,
+    )
     prefix = unique("zz-count")
     agent_rows = await pg.fetch(
         """INSERT INTO mcp_agents (name, endpoint, capabilities, configuration)
@@ -200,6 +208,12 @@ LIST_CASES = [
         "viewer.integrations",
         """query($n: Int) { viewer { integrations(first: $n) { totalCount
         edges { node { id provider metadata { email } } } } } }""",
+        sizes=(SMALL, len(PROVIDERS)),
+    ),
+    ListCase(
+        "viewer.integrations.refreshHistory",
+        """query($n: Int, $m: Int) { viewer { integrations(first: $n) { edges { node { id
+        refreshHistory(first: $m) { totalCount edges { cursor node { kind outcome attemptedAt } } } } } } } }""",
         sizes=(SMALL, len(PROVIDERS)),
     ),
     ListCase(

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
+from models.documents import SEARCH_VECTOR
+
 # -- vocabulary: types and defaults as the catalogue spells them -------------------------------------
 
 UUID = "uuid"
@@ -323,6 +325,8 @@ ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     "messages": {"seq": not_null("integer")},
     # lif1: the run's start, beside the request time `started_at` keeps.
     "tasks": {"run_started_at": col(TIMESTAMPTZ)},
+    # doc1: the stored weighted tsvector that ranks document searches.
+    "documents": {"search_vector": col("tsvector", default=f"({SEARCH_VECTOR})")},
 }
 # Seed constraints a later migration replaced on purpose, with what replaced them (named in ADDED_*).
 # lif2: UNIQUE(name) holds for live agents only, so a deleted agent's name can be taken again.
@@ -341,6 +345,12 @@ ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
     "mcp_agents": {
         "mcp_agents_name_live_key": IndexSpec(("name",), "btree", unique=True, predicate="(deleted_at IS NULL)")
+    },
+    # doc1: search covers the title with an index of its own (resolvers/documents.py).
+    "documents": {
+        "idx_documents_title_search": gin(
+            "to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"
+        )
     },
 }
 

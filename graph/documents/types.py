@@ -1,4 +1,4 @@
-"""Documents and what was extracted from them."""
+"""The Document node and what was extracted from it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,33 @@ from graph.context import Info
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json
 from graph.node import Node, build, columns, register_node
-from loaders.documents import DOCUMENT_ORDERS, DocumentFilter
-from models.documents import ProcessingStatus
+from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
+from models.documents import ProcessingLogEvent, ProcessingStatus
+from services.download_links import download_path
 
 ProcessingStatusEnum = strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
+
+
+ProcessingLogEventEnum = strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
+
+
+@strawberry.type(description="One line of a document's processing log.")
+class DocumentProcessingLogEntry:
+    event: ProcessingLogEvent
+    status: ProcessingStatus | None = strawberry.field(description="The processing status it moved to.")
+    message: str | None = strawberry.field(description="The error, when the processing failed.")
+    duration_ms: int | None = strawberry.field(description="How long the processing took, on its outcome.")
+    logged_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> DocumentProcessingLogEntry:
+        return cls(
+            event=ProcessingLogEvent(row.event),
+            status=ProcessingStatus(row.status) if row.status else None,
+            message=row.message,
+            duration_ms=row.duration_ms,
+            logged_at=row.logged_at,
+        )
 
 
 @strawberry.type
@@ -80,24 +103,24 @@ class DocumentNode(Node):
         "tags",
         "mime_type",
         "file_size",
-        "content_text",
         "processing_status",
         "processing_error",
         "uploaded_at",
         "processed_at",
         "deleted_at",
         raw_extracted="extracted_data",
+        user_id="user_id",
     )
     pk: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID]
     raw_extracted: strawberry.Private[Any]
     filename: str
     original_filename: str
     title: str | None
     category: str | None
     tags: list[str] | None
-    mime_type: str
+    mime_type: str = strawberry.field(description="The type read from the file's content, never from its name.")
     file_size: int = strawberry.field(description="Bytes.")
-    content_text: str | None
     processing_status: ProcessingStatusEnum
     processing_error: str | None
     uploaded_at: datetime
@@ -111,6 +134,37 @@ class DocumentNode(Node):
     @strawberry.field
     def extracted_data(self) -> DocumentExtractedData:
         return from_json(DocumentExtractedData, self.raw_extracted)
+
+    @strawberry.field(
+        description="Each processing of the document, oldest first: claimed, completed or failed (with the error "
+        "and how long it took), queued again (kept 90 days)."
+    )
+    async def processing_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DocumentProcessingLogEntry]:
+        request = page_request(PROCESSING_LOG_ORDER, first=first, after=after, last=last, before=before)
+        return await load_connection(
+            info.context.loaders.logs_of_document, self.pk, request, DocumentProcessingLogEntry.from_row
+        )
+
+    @strawberry.field(description="The text extracted from the file, once processed.")
+    async def content_text(self, info: Info) -> str | None:
+        return await info.context.loaders.document_texts.load(self.pk)
+
+    @strawberry.field(
+        description="An absolute, signed link to the original file, valid for 15 minutes (null once deleted)."
+    )
+    def download_url(self, info: Info) -> str | None:
+        if self.deleted_at is not None or info.context.viewer_id != self.user_id:
+            return None
+        context = info.context
+        path = download_path(context.resources.box, self.pk, self.user_id)
+        return public_base(context.resources.settings.public_url, str(context.request.base_url)) + path
 
 
 async def documents_connection(
@@ -143,3 +197,11 @@ async def _fetch_documents(info: Info, pks: list[uuid.UUID]) -> list[DocumentNod
 
 
 register_node("Document", _fetch_documents)
+
+
+def public_base(configured: str | None, request_base: str) -> str:
+    """`GATEWAY_PUBLIC_URL`, else the base URL the client reached (a socket's, as HTTP)."""
+    base = configured or request_base
+    if base.startswith("ws"):
+        base = "http" + base[2:]
+    return base.rstrip("/")

@@ -9,15 +9,13 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, load_connection, page_request
+from graph.connection import Connection, Listing, load_connection, page_request
 from graph.context import Info
+from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
+from graph.integrations.inputs import IntegrationFilterInput, integration_filter
 from graph.jsondata import from_json
 from graph.node import Node, build, columns, register_node
-from loaders.integrations import INTEGRATION_ORDERS, IntegrationFilter
-from models.integrations import IntegrationProvider, IntegrationStatus
-
-ProviderEnum = strawberry.enum(IntegrationProvider, name="IntegrationProvider")
-IntegrationStatusEnum = strawberry.enum(IntegrationStatus, name="IntegrationStatus")
+from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER
 
 
 @strawberry.type
@@ -44,16 +42,29 @@ class IntegrationMetadata:
     sync_stats: IntegrationSyncStats | None = None
 
 
+@strawberry.type(description="One refresh or revocation of an integration's tokens, and how it went (kept 30 days).")
+class IntegrationTokenEvent:
+    kind: TokenEventKind
+    outcome: TokenEventOutcome
+    error_code: str | None = strawberry.field(description="The provider's error code, e.g. `invalid_grant`.")
+    duration_ms: int | None
+    attempted_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> IntegrationTokenEvent:
+        return cls(
+            kind=TokenEventKind(row.kind),
+            outcome=TokenEventOutcome(row.outcome),
+            error_code=row.error_code,
+            duration_ms=row.duration_ms,
+            attempted_at=row.attempted_at,
+        )
+
+
 @strawberry.enum
 class IntegrationOrder(Enum):
     PROVIDER_ASC = "PROVIDER_ASC"
     CONNECTED_AT_DESC = "CONNECTED_AT_DESC"
-
-
-@strawberry.input(name="IntegrationFilter")
-class IntegrationFilterInput:
-    provider: list[ProviderEnum] | None = None
-    status: list[IntegrationStatusEnum] | None = None
 
 
 @strawberry.type(name="Integration", description="A connection to an outside application.")
@@ -72,12 +83,12 @@ class IntegrationNode(Node):
     )
     pk: strawberry.Private[uuid.UUID]
     raw_metadata: strawberry.Private[Any]
-    provider: ProviderEnum
+    provider: IntegrationProvider
     provider_user_id: str | None
     token_expires_at: datetime | None
     scopes: list[str] | None
     capabilities: list[str] | None
-    status: IntegrationStatusEnum
+    status: IntegrationStatus
     last_sync_at: datetime | None
     connected_at: datetime
     updated_at: datetime
@@ -90,27 +101,24 @@ class IntegrationNode(Node):
     def metadata(self) -> IntegrationMetadata:
         return from_json(IntegrationMetadata, self.raw_metadata)
 
-
-async def integrations_connection(
-    info: Info,
-    owner_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: IntegrationFilterInput | None,
-    order_by: IntegrationOrder,
-) -> Connection[IntegrationNode]:
-    spec_filter = IntegrationFilter()
-    if filter is not None:
-        spec_filter = IntegrationFilter(
-            providers=tuple(sorted({IntegrationProvider(p.value) for p in filter.provider or []})),
-            statuses=tuple(sorted({IntegrationStatus(s.value) for s in filter.status or []})),
+    @strawberry.field(description="Its token refreshes and revocations, newest first (kept 30 days).")
+    async def refresh_history(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[IntegrationTokenEvent]:
+        request = page_request(TOKEN_EVENT_ORDER, first=first, after=after, last=last, before=before)
+        return await load_connection(
+            info.context.loaders.token_events_of_integration, self.pk, request, IntegrationTokenEvent.from_row
         )
-    request = page_request(
-        INTEGRATION_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
-    )
-    return await load_connection(info.context.loaders.integrations_of_user, owner_id, request, IntegrationNode.from_row)
+
+
+INTEGRATIONS = Listing(
+    IntegrationNode, IntegrationFilterInput, IntegrationOrder.PROVIDER_ASC, integration_filter, INTEGRATION_ORDERS
+)
 
 
 async def _fetch_integrations(info: Info, pks: list[uuid.UUID]) -> list[IntegrationNode | None]:

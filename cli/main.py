@@ -233,6 +233,39 @@ def revoke_operator(email: str) -> None:
     _set_role(email, "user")
 
 
+@app.command(name="purge")
+def purge_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what each rule would remove; remove nothing.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows per delete (one short transaction each).")
+    ] = 1000,
+) -> None:
+    """Apply the retention policies once (the worker runs this daily) and print what each rule removed."""
+    from jobs.retention import run_purge
+    from services.resources import close_resources, open_resources
+
+    async def run(database_url: str, redis_url: str) -> list[tuple[str, str, dict[str, int], int]]:
+        resources = await open_resources(get_settings(), database_url=database_url, redis_url=redis_url, pool_size=2)
+        try:
+            outcomes = await run_purge(resources, dry_run=dry_run, batch_size=batch_size)
+        finally:
+            await close_resources(resources)
+        return [(o.rule, o.policy, o.rows, o.files) for o in outcomes]
+
+    with _owning_servers():
+        database_url, redis_url = _urls()
+        outcomes = asyncio.run(run(database_url, redis_url))
+    verb = "would remove" if dry_run else "removed"
+    for rule, policy, rows, files in outcomes:
+        removed = ", ".join(f"{count} {table}" for table, count in rows.items() if count) or "nothing"
+        stored = f" and {files} stored file(s)" if files else ""
+        typer.echo(f"{rule:<28} {verb} {removed}{stored}    ({policy})")
+    total = sum(sum(rows.values()) for _, _, rows, _ in outcomes)
+    typer.echo(f"{'total':<28} {verb} {total} row(s)")
+
+
 # -- Integrations (issue 11) -------------------------------------------------------------------------
 
 

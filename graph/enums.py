@@ -14,7 +14,7 @@ from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
 from models.documents import ProcessingStatus
 from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
-from models.tasks import TaskPriority, TaskStatus
+from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
 from resolvers.problems import ErrorCode
 
@@ -30,6 +30,7 @@ strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
 strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
+strawberry.enum(TaskLogEvent, name="TaskLogEvent", description="What a line of a task's log records.")
 strawberry.enum(IntegrationProvider, name="IntegrationProvider")
 strawberry.enum(IntegrationStatus, name="IntegrationStatus")
 strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
@@ -52,6 +53,7 @@ __all__ = [
     "MessageRole",
     "ProcessingStatus",
     "SessionStatus",
+    "TaskLogEvent",
     "TaskPriority",
     "TaskStatus",
     "TokenEventKind",

@@ -1,6 +1,7 @@
 """`/metrics` in the Prometheus text format: the process-wide metrics (services/metrics.py: HTTP, GraphQL
 operations, errors by code, jobs, the process) and this app's gauges and counters read at scrape time
-(sockets, subscriptions, the database pool, SQL statements, events, queue depths). In production it answers
+(sockets, subscriptions, the database pool, SQL statements, events, queue depths, and the retention purge's
+totals over every process, from Redis). In production it answers
 only to `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` (and not at all without that setting)."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.db import statements_executed
-from services import metrics
+from services import keys, metrics
 from services.resources import Resources
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,11 +63,50 @@ class HttpMetrics:
             metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
 
 
-class _AppCollector(Collector):
-    def __init__(self, resources: Resources, open_sockets: Callable[[], int]) -> None:
-        self.resources, self.open_sockets = resources, open_sockets
+class PurgeTotals:
+    """The retention purge's totals over every process (jobs/retention.py keeps them in Redis), read at scrape
+    time: the worker that ran the purge is usually not the process being scraped."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], float] = {}
+        self.last_success: float | None = None
+
+    async def update(self, resources: Resources) -> None:
+        try:
+            async with asyncio.timeout(QUEUE_TIMEOUT):
+                totals = await resources.redis.hgetall(keys.PURGE_TOTALS)  # type: ignore[misc]
+                last = await resources.redis.get(keys.PURGE_LAST_SUCCESS)
+        except Exception:
+            return  # the last values read stand
+        rows: dict[tuple[str, str], float] = {}
+        for field, value in totals.items():
+            rule, _, table = (field.decode() if isinstance(field, bytes) else str(field)).partition(":")
+            rows[(rule, table)] = float(value)
+        self.rows, self.last_success = rows, float(last) if last is not None else None
 
     def collect(self) -> Iterator[Metric]:
+        removed = CounterMetricFamily(
+            "gateway_purge_rows_removed",
+            "Rows the retention purge removed, all processes, by rule and table.",
+            labels=["rule", "table"],
+        )
+        for (rule, table), value in sorted(self.rows.items()):
+            removed.add_metric([rule, table], value)
+        yield removed
+        if self.last_success is not None:
+            yield GaugeMetricFamily(
+                "gateway_purge_last_success_timestamp_seconds",
+                "When the last complete retention purge ended (any process).",
+                self.last_success,
+            )
+
+
+class _AppCollector(Collector):
+    def __init__(self, resources: Resources, open_sockets: Callable[[], int], purge: PurgeTotals) -> None:
+        self.resources, self.open_sockets, self.purge = resources, open_sockets, purge
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.purge.collect()
         events, pool = self.resources.events, self.resources.engine.pool
         yield CounterMetricFamily("gateway_sql_statements", "SQL statements executed.", statements_executed())
         yield CounterMetricFamily("gateway_events_published", "Events published.", events.counters.published)
@@ -104,7 +144,8 @@ async def _update_queue_depths(resources: Resources) -> None:
 
 def metrics_route(resources: Resources, open_sockets: Callable[[], int]) -> Route:
     registry = CollectorRegistry()
-    registry.register(_AppCollector(resources, open_sockets))
+    purge = PurgeTotals()
+    registry.register(_AppCollector(resources, open_sockets, purge))
     settings = resources.settings
 
     async def endpoint(request: Request) -> Response:
@@ -113,7 +154,7 @@ def metrics_route(resources: Resources, open_sockets: Callable[[], int]) -> Rout
             given = request.headers.get("authorization", "")
             if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 return PlainTextResponse("Not found", status_code=404)
-        await _update_queue_depths(resources)
+        await asyncio.gather(_update_queue_depths(resources), purge.update(resources))
         body = generate_latest(metrics.REGISTRY) + generate_latest(registry)
         return Response(body, media_type=CONTENT_TYPE)
 

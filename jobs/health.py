@@ -11,7 +11,7 @@ from sqlmodel import col
 from jobs.context import JobContext, WorkerDeps, deps_of
 from loaders.visibility import live_agents
 from models import MCPAgent
-from models.agents import AgentStatus
+from resolvers.agent_lifecycle import CHECKED
 from resolvers.agents import check_health
 from resolvers.problems import Rejected
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -28,9 +28,7 @@ async def check_agents(ctx: JobContext) -> int:
     deps = deps_of(ctx)
     async with deps.sessions() as db:
         agent_ids = list(
-            (
-                await db.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status) == AgentStatus.ACTIVE))
-            ).scalars()
+            (await db.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status).in_(tuple(CHECKED))))).scalars()
         )
     for agent_id in agent_ids:
         try:

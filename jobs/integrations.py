@@ -1,5 +1,6 @@
 """Integration jobs: the refresh pass (cron, every minute: tokens expiring within the margin are refreshed
-before anyone needs them) and the seed's retention (token history 30 days, disconnected rows 90 days)."""
+before anyone needs them). Their retention (token history 30 days, disconnected rows 90 days) is two rules of
+the one retention purge (resolvers/retention.py, jobs/retention.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from saq import CronJob
 
 from gateway.settings import Settings
 from jobs.context import JobContext, deps_of
-from resolvers import integration_lifecycle
 from resolvers.integration_vault import RefreshReport, Vault
 from services.resources import close_resources, open_resources
 
@@ -26,18 +26,8 @@ async def refresh_tokens(ctx: JobContext) -> dict[str, int]:
     return vars(report)
 
 
-async def purge_integrations(ctx: JobContext) -> dict[str, int]:
-    """saq cron job: the seed's retention for integration data."""
-    async with deps_of(ctx).sessions() as db, db.begin():
-        history, rows = await integration_lifecycle.purge(db)
-    return {"history": history, "integrations": rows}
-
-
-INTEGRATION_JOBS = [refresh_tokens, purge_integrations]
-INTEGRATION_CRON_JOBS = [
-    CronJob(refresh_tokens, cron="* * * * *", timeout=120, retries=0),
-    CronJob(purge_integrations, cron="17 3 * * *", timeout=300, retries=0),
-]
+INTEGRATION_JOBS = [refresh_tokens]
+INTEGRATION_CRON_JOBS = [CronJob(refresh_tokens, cron="* * * * *", timeout=120, retries=0)]
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,9 @@ from models.json_document import unreadable_keys
 from models.tasks import TaskMeta, TaskStatus
 from resolvers import reply_lifecycle, task_lifecycle
 from resolvers.assistant import job_timeout_seconds
-from resolvers.task_events import publish_task
+from resolvers.task_events import publish_task_after_commit
+from resolvers.task_notices import notify_if_asked
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import keys
 
 log = logging.getLogger("gateway.jobs.sweep")
@@ -66,17 +68,25 @@ async def recover_running(deps: WorkerDeps) -> int:
         if await _worker_alive(deps, meta):
             continue
         out_of_retries = (retry_count or 0) >= _retries(configuration)
-        async with deps.sessions() as db, db.begin():
+
+        async def move(
+            uow: UnitOfWork, task_id: uuid.UUID = task_id, out_of_retries: bool = out_of_retries
+        ) -> Task | None:
             task = (
-                await task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
+                await task_lifecycle.abandon(uow.db, task_id, "The worker running the task stopped.")
                 if out_of_retries
-                else await task_lifecycle.recover(db, task_id)
+                else await task_lifecycle.recover(uow.db, task_id)
             )
+            if task is not None:
+                publish_task_after_commit(uow, task)
+                await notify_if_asked(uow, task)
+            return task
+
+        task = await run_unit_of_work(deps.sessions, deps.events, deps.queues, move)
         if task is None:
             continue
         recovered += 1
         log.warning("task %s lost its worker: %s", task_id, "failed" if out_of_retries else "retrying")
-        await publish_task(deps.events, task)
         if not out_of_retries:
             await _enqueue(deps, task, configuration)
     return recovered

@@ -27,8 +27,10 @@ from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agent_links import CredentialUnavailable, link_for
 from resolvers.integration_vault import TokenUnavailable, Vault
-from resolvers.task_events import publish_task
+from resolvers.task_events import publish_task, publish_task_after_commit
+from resolvers.task_notices import notify_if_asked
 from resolvers.tasks import schema_problems
+from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import keys, mcp, ratelimit
 
 log = logging.getLogger("gateway.jobs.tasks")
@@ -50,26 +52,34 @@ async def _finish(
     output: Any = None,
     error: str | None = None,
 ) -> None:
-    """Record the outcome, unless the task left `running` meanwhile (a cancel wins)."""
-    async with deps.sessions() as db, db.begin():
+    """Record the outcome, unless the task left `running` meanwhile (a cancel wins); tell the owner."""
+
+    async def work(uow: UnitOfWork) -> None:
         task = await task_lifecycle.finish(
-            db,
+            uow.db,
             task_id,
             succeeded=succeeded,
             output=output,
             error=error,
             processing_time_ms=int((time.monotonic() - started) * 1000),
         )
-    if task is not None:
-        await publish_task(deps.events, task)
+        if task is not None:
+            publish_task_after_commit(uow, task)
+            await notify_if_asked(uow, task)
+
+    await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
 
 
 async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
-    """pending -> failed with the reason (a task that cannot start)."""
-    async with deps.sessions() as db, db.begin():
-        task = await task_lifecycle.fail_before_start(db, task_id, error)
-    if task is not None:
-        await publish_task(deps.events, task)
+    """pending -> failed with the reason (a task that cannot start); tell the owner."""
+
+    async def work(uow: UnitOfWork) -> None:
+        task = await task_lifecycle.fail_before_start(uow.db, task_id, error)
+        if task is not None:
+            publish_task_after_commit(uow, task)
+            await notify_if_asked(uow, task)
+
+    await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
 
 
 def _unreadable_reason(error: ValueError) -> str:
@@ -220,11 +230,14 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
         await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
         return
     error = "The task did not run."
+    attempt_started = started
     for attempt in range(config.attempts):
         if attempt:
+            spent_ms = int((time.monotonic() - attempt_started) * 1000)
             async with deps.sessions() as db, db.begin():
-                await task_lifecycle.count_retry(db, task.id)
+                await task_lifecycle.count_retry(db, task.id, error=error, duration_ms=spent_ms)
             await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
+            attempt_started = time.monotonic()
         if await _status(deps, task.id) != TaskStatus.RUNNING:
             return  # cancelled meanwhile
         try:

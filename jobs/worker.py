@@ -1,6 +1,6 @@
 """The worker: saq workers for the task queues (one per priority) and the maintenance queue (agent health
-cron), plus the sweep that recovers lost work. `gateway worker` runs it; on the embedded default
-`gateway serve` runs it in-process."""
+cron, the daily retention purge), plus the sweep that recovers lost work. `gateway worker` runs it; on the
+embedded default `gateway serve` runs it in-process."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from jobs.documents import process_document, sweep_documents
 from jobs.health import check_agents
 from jobs.integrations import INTEGRATION_CRON_JOBS, INTEGRATION_JOBS
 from jobs.queues import SLOTS
+from jobs.retention import RETENTION_CRON_JOBS, purge_expired
 from jobs.sweep import sweep
 from jobs.tasks import execute_task
 from services import metrics, tracing
@@ -111,12 +112,16 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
     workers.append(
         EmbeddedWorker(
             deps.queues.maintenance,
-            functions=[check_agents, *INTEGRATION_JOBS],
+            functions=[check_agents, purge_expired, *INTEGRATION_JOBS],
             startup=startup,
             before_process=open_job_span,
             after_process=record_job,
             concurrency=2,
-            cron_jobs=[CronJob(check_agents, cron="* * * * *", timeout=120, retries=0), *INTEGRATION_CRON_JOBS],
+            cron_jobs=[
+                CronJob(check_agents, cron="* * * * *", timeout=120, retries=0),
+                *INTEGRATION_CRON_JOBS,
+                *RETENTION_CRON_JOBS,
+            ],
         )
     )
     return workers

@@ -90,5 +90,13 @@ class Loaders:
         return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.session_id, self.viewer_id))
 
     @cached_property
+    def logs_of_document(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, documents.logs_of_document)
+
+    @cached_property
+    def logs_of_task(self) -> ConnectionLoaders:
+        return ConnectionLoaders(self.db, self.turns, tasks.logs_of_task)
+
+    @cached_property
     def tasks_of_agent(self) -> ConnectionLoaders:
         return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.agent_id, self.viewer_id))

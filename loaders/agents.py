@@ -30,6 +30,7 @@ class AgentFilter:
     statuses: tuple[str, ...] = ()
     health: tuple[str, ...] = ()
     capability: str | None = None
+    deleted: bool = False
 
 
 def visible_agents(viewer_id: uuid.UUID | None) -> Select[Any]:
@@ -46,4 +47,5 @@ def agents_registry(spec_filter: AgentFilter) -> PageSpec:
     if spec_filter.capability:
         where.append(agents.c.capabilities.contains([{"name": spec_filter.capability}]))
     registry = literal(REGISTRY).label("registry")
-    return PageSpec(base=visibility.live_agents(*AGENT_COLUMNS, registry), parent=registry, where=tuple(where))
+    base = visibility.live_agents(*AGENT_COLUMNS, registry, deleted=spec_filter.deleted)
+    return PageSpec(base=base, parent=registry, where=tuple(where))

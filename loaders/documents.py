@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, Table, select
 
 from loaders import visibility
 from loaders.base import FairLoader
@@ -16,6 +16,7 @@ from loaders.pagination import Order, PageSpec
 from loaders.session import RequestDb
 from loaders.turns import Turns
 from loaders.visibility import documents, soft_deleted
+from models import DocumentProcessingLog
 
 # A node's row: its text (up to a megabyte) is read only by `contentText`, and its storage key never.
 DOCUMENT_COLUMNS = row_columns(documents, exclude=frozenset({"content_text", "file_path", "search_vector"}))
@@ -105,3 +106,12 @@ class DocumentTextLoader(FairLoader[uuid.UUID, str | None]):
         )
         texts = {row.id: row.content_text for row in rows}
         return [texts.get(key) for key in keys]
+
+
+processing_logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]  # SQLModel: untyped
+PROCESSING_LOG_ORDER = Order("dpl+", (processing_logs.c.logged_at, processing_logs.c.id), descending=False)
+
+
+def logs_of_document(_: object) -> PageSpec:
+    """A document's processing log, oldest first (the parent document is one the viewer reads)."""
+    return PageSpec(base=select(*processing_logs.c), parent=processing_logs.c.document_id)

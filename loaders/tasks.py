@@ -1,4 +1,5 @@
-"""Tasks: node visibility, page specs (by user, session or agent; always the viewer's own), orders."""
+"""Tasks: node visibility, page specs (by user, session or agent; always the viewer's own, never the hidden ones),
+orders."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, Table, cast, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from loaders import visibility
 from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from loaders.visibility import tasks
+from models import TaskLog
 
 TASK_COLUMNS = row_columns(tasks)
 
@@ -33,8 +36,13 @@ def visible_tasks(viewer_id: uuid.UUID | None) -> Select[Any]:
     return visibility.visible_tasks(viewer_id, *TASK_COLUMNS)
 
 
+# `metadata.userVisible: false` (tasks the system runs for the user, e.g. the assistant's lookups): left out of
+# every list; still readable by `node(id:)` and `taskUpdated(taskId:)`.
+USER_VISIBLE = tasks.c.metadata["userVisible"].is_distinct_from(cast(literal("false"), JSONB))
+
+
 def _where(spec_filter: TaskFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+    where: list[ColumnElement[bool]] = [USER_VISIBLE]
     if spec_filter.statuses:
         where.append(tasks.c.status.in_(spec_filter.statuses))
     if spec_filter.agent_ids:
@@ -56,3 +64,12 @@ def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None) -> Callabl
         return PageSpec(base=visible_tasks(viewer_id), parent=parent, where=tuple(_where(spec_filter)))
 
     return spec_for
+
+
+task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
+TASK_LOG_ORDER = Order("tlg+", (task_logs.c.logged_at, task_logs.c.id), descending=False)
+
+
+def logs_of_task(_: object) -> PageSpec:
+    """A task's log, oldest first (the parent task is one the viewer reads)."""
+    return PageSpec(base=select(*task_logs.c), parent=task_logs.c.task_id)

@@ -81,9 +81,10 @@ def visible_tasks(viewer_id: uuid.UUID | None, *selected: Any) -> Select[Any]:
     return select(*selected).where(tasks.c.user_id == viewer_id)
 
 
-def live_agents(*selected: Any) -> Select[Any]:
-    """Agents not deleted: the registry as its operators' use cases and the worker see it."""
-    return select(*selected).where(soft_deleted(agents))
+def live_agents(*selected: Any, deleted: bool = False) -> Select[Any]:
+    """Agents not deleted: the registry as its operators' use cases and the worker see it (with `deleted`, only
+    the deleted ones: what a restore looks for)."""
+    return select(*selected).where(soft_deleted(agents, deleted=deleted))
 
 
 def visible_agents(viewer_id: uuid.UUID | None, *selected: Any) -> Select[Any]:

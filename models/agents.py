@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import Field as DocumentField
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import jsonb, new_id, text_col, tstz, utcnow, uuid_pk, varchar
@@ -97,10 +97,12 @@ class MCPAgent(SQLModel, table=True):
         Index("idx_mcp_agents_name", "name"),
         Index("idx_mcp_agents_status", "status"),
         Index("idx_mcp_agents_capabilities", "capabilities", postgresql_using="gin"),
+        # The seed's UNIQUE(name), for live agents only (migration lif2): a deleted agent's name is free.
+        Index("mcp_agents_name_live_key", "name", unique=True, postgresql_where=text("deleted_at IS NULL")),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    name: str = Field(sa_column=varchar("name", 100, nullable=False, unique=True))
+    name: str = Field(sa_column=varchar("name", 100, nullable=False))
     description: str | None = Field(default=None, sa_column=text_col("description"))
     endpoint: str = Field(sa_column=varchar("endpoint", 500, nullable=False))
     capabilities: list[dict[str, Any]] = Field(

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Computed, Index, Integer, text
+from sqlalchemy import Column, Computed, DateTime, Index, Integer, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import Field, SQLModel
 
@@ -81,4 +81,34 @@ class Document(SQLModel, table=True):
     search_vector: Any = Field(
         default=None,
         sa_column=Column("search_vector", TSVECTOR, Computed(SEARCH_VECTOR, persisted=True), nullable=True),
+    )
+
+
+class ProcessingLogEvent(StrEnum):
+    """What a document processing log line records: a move of the document lifecycle."""
+
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REQUEUED = "requeued"  # `reprocessDocument`, or its worker stopped answering
+
+
+class DocumentProcessingLog(SQLModel, table=True):
+    """The seed's "processing logs" (migration lif3): each processing of a document, kept 90 days."""
+
+    __tablename__ = "document_processing_logs"
+    __table_args__ = (
+        Index("idx_document_processing_logs_document_id", "document_id", "logged_at"),
+        Index("idx_document_processing_logs_logged_at", "logged_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    document_id: uuid.UUID = Field(sa_column=owner_fk("documents.id", ondelete="CASCADE", name="document_id"))
+    event: str = Field(sa_column=varchar("event", 30, nullable=False))
+    status: str | None = Field(default=None, sa_column=varchar("status", 20))
+    message: str | None = Field(default=None, sa_column=text_col("message"))
+    duration_ms: int | None = Field(default=None, sa_column=Column("duration_ms", Integer, nullable=True))
+    logged_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column("logged_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     )

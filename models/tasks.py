@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field as DocumentField
 from pydantic import StrictBool, field_serializer, field_validator
-from sqlalchemy import Index
+from sqlalchemy import Column, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
@@ -94,8 +94,49 @@ class Task(SQLModel, table=True):
     output_payload: Any = Field(default=None, sa_column=jsonb("output_payload", default=None))
     status: str = Field(default=TaskStatus.PENDING, sa_column=varchar("status", 20, default="pending"))
     error_message: str | None = Field(default=None, sa_column=text_col("error_message"))
+    # When the task was asked for (the claim no longer overwrites it); the current run's start is
+    # `run_started_at` (migration lif1).
     started_at: datetime = Field(default_factory=utcnow, sa_column=tstz("started_at", default_now=True))
     completed_at: datetime | None = Field(default=None, sa_column=tstz("completed_at"))
     processing_time_ms: int | None = Field(default=None, sa_column=integer("processing_time_ms"))
     retry_count: int = Field(default=0, sa_column=integer("retry_count", default=0))
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))
+    run_started_at: datetime | None = Field(default=None, sa_column=tstz("run_started_at"))
+
+
+LOG_MESSAGE_MAX = 1000
+
+
+class TaskLogEvent(StrEnum):
+    """What a task log line records: a move of the lifecycle, or one failed call attempt."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ATTEMPT_FAILED = "attempt_failed"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RETRIED = "retried"
+    RECOVERED = "recovered"
+
+
+class TaskLog(SQLModel, table=True):
+    """The seed's "task logs" (migration lif1): what happened to a task, kept 90 days."""
+
+    __tablename__ = "task_logs"
+    __table_args__ = (
+        Index("idx_task_logs_task_id", "task_id", "logged_at"),
+        Index("idx_task_logs_logged_at", "logged_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
+    task_id: uuid.UUID = Field(sa_column=owner_fk("tasks.id", ondelete="CASCADE", name="task_id"))
+    event: str = Field(sa_column=varchar("event", 30, nullable=False))
+    status: str | None = Field(default=None, sa_column=varchar("status", 20))
+    attempt: int | None = Field(default=None, sa_column=integer("attempt"))
+    message: str | None = Field(default=None, sa_column=text_col("message"))
+    duration_ms: int | None = Field(default=None, sa_column=integer("duration_ms"))
+    logged_at: datetime = Field(
+        default_factory=utcnow,
+        sa_column=Column("logged_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    )

@@ -35,6 +35,7 @@ from models.agents import (
 )
 from models.base import database_now
 from models.json_document import unreadable_keys
+from resolvers import agent_lifecycle
 from resolvers.agent_links import (
     AgentSnapshot,
     CredentialUnavailable,
@@ -261,7 +262,9 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:
-    return bool((await db.execute(select(func.count()).where(col(MCPAgent.name) == name))).scalar_one())
+    """Whether a live agent has the name (a deleted agent's name is free: UNIQUE holds for live agents)."""
+    live = select(func.count()).where(col(MCPAgent.name) == name, col(MCPAgent.deleted_at).is_(None))
+    return bool((await db.execute(live)).scalar_one())
 
 
 async def register_agent(
@@ -448,13 +451,48 @@ async def refresh_capabilities(
 
 
 async def delete_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
-    agent = await _live(uow.db, agent_id)
-    agent.deleted_at = database_now()
-    agent.updated_at = database_now()
-    await uow.db.flush()
-    await uow.db.refresh(agent)
+    """Soft delete: its name is free for a new agent; it can be restored while no live agent took the name."""
+    agent = await agent_lifecycle.delete(uow.db, agent_id) if agent_id is not None else None
+    if agent is None:
+        raise Rejected([AGENT_NOT_FOUND])
     uow.after_commit(lambda: _forget_capabilities(redis, agent.id))
     return agent
+
+
+async def restore_agent(uow: UnitOfWork, redis: Redis, agent_id: uuid.UUID | None) -> MCPAgent:
+    """A deleted agent back in the registry, with the status it had."""
+    if agent_id is None:
+        raise Rejected([AGENT_NOT_FOUND])
+    try:
+        async with uow.db.begin_nested():
+            agent = await agent_lifecycle.restore(uow.db, agent_id)
+    except IntegrityError:  # the partial unique index: a live agent has its name
+        raise Rejected(
+            [
+                Problem(
+                    "input.agentId", ErrorCode.ALREADY_EXISTS, "A live agent has this agent's name; rename one first."
+                )
+            ]
+        ) from None
+    if agent is None:
+        live = await uow.db.get(MCPAgent, agent_id)
+        if live is None:
+            raise Rejected([AGENT_NOT_FOUND])
+        raise Rejected([Problem("input.agentId", ErrorCode.INVALID_STATE, "The agent is not deleted.")])
+    _cache_after_commit(uow, redis, agent)
+    return agent
+
+
+async def set_active(uow: UnitOfWork, agent_id: uuid.UUID | None, *, active: bool) -> MCPAgent:
+    """An operator puts the agent out of use (INACTIVE: no new tasks, no health checks) or back (ACTIVE)."""
+    if agent_id is None:
+        raise Rejected([AGENT_NOT_FOUND])
+    name = agent_lifecycle.AgentMove.ACTIVATE if active else agent_lifecycle.AgentMove.DEACTIVATE
+    agent = await agent_lifecycle.move(uow.db, name, agent_id)
+    if agent is not None:
+        return agent
+    current = await _readable(uow.db, agent_id, lock=False)  # NOT_FOUND when missing or deleted
+    raise Rejected([Problem("input.agentId", ErrorCode.INVALID_STATE, f"The agent is already {current.status}.")])
 
 
 async def _forget_capabilities(redis: Redis, agent_id: uuid.UUID) -> None:
@@ -513,5 +551,11 @@ async def check_health(
         agent.health_status = HealthStatus.UNHEALTHY
     agent.last_health_check = database_now()
     await uow.db.flush()
+    # An active agent that stopped answering is in ERROR (runTask refuses it) until it answers again; an
+    # agent an operator set INACTIVE stays so.
+    if healthy:
+        await agent_lifecycle.move(uow.db, agent_lifecycle.AgentMove.RECOVER, agent.id)
+    elif failures >= UNHEALTHY_AFTER_FAILURES:
+        await agent_lifecycle.move(uow.db, agent_lifecycle.AgentMove.FAIL, agent.id)
     await uow.db.refresh(agent)
     return agent

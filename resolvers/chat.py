@@ -183,7 +183,14 @@ async def delete_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session
 
 
 async def restore_chat_session(db: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID | None) -> ChatSession:
-    chat_session = await _own_chat_session(db, user_id, chat_session_id, deleted=True)
+    try:
+        chat_session = await _own_chat_session(db, user_id, chat_session_id, deleted=True)
+    except Rejected:
+        # One the user has and that is not deleted: the state refuses it (its existence is theirs to know).
+        live = await _own_chat_session(db, user_id, chat_session_id)
+        raise Rejected(
+            [Problem("input.sessionId", ErrorCode.INVALID_STATE, f"The session is {live.status}, not deleted.")]
+        ) from None
     assert chat_session.deleted_at is not None
     if datetime.now(UTC) - chat_session.deleted_at > timedelta(days=RESTORE_WINDOW_DAYS):
         raise Rejected(
@@ -350,4 +357,21 @@ async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.U
     message.deleted_at = database_now()
     await _saved(db, message)
     publish_message(uow, MessageEventKind.DELETED, message)
+    return message
+
+
+async def post_system_message(
+    uow: UnitOfWork, user_id: uuid.UUID, chat_session_id: uuid.UUID, content: str, meta: dict[str, Any]
+) -> Message | None:
+    """A SYSTEM message from the gateway itself (a task's outcome) in the user's session, numbered like any
+    other; None when the session is gone or archived (it takes no new messages)."""
+    found = await uow.db.execute(
+        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == chat_session_id).with_for_update()
+    )
+    chat_session: ChatSession | None = found.scalar_one_or_none()
+    if chat_session is None or chat_session.status != SessionStatus.ACTIVE:
+        return None
+    message = await append_message(uow.db, chat_session.id, MessageRole.SYSTEM, content[:CONTENT_MAX], meta)
+    if message is not None:
+        publish_message(uow, MessageEventKind.ADDED, message)
     return message

@@ -1,6 +1,8 @@
 """The document lifecycle: its states and the moves allowed between them.
 
-This is the only module that writes `documents.processing_status`. Every move is one conditional
+This is the only module that writes `documents.processing_status`, and the only one that writes the
+processing log (`document_processing_logs`, kept 90 days): every move leaves a line, an outcome with its error
+and how long the processing took since its claim. Every move is one conditional
 UPDATE (`WHERE processing_status IN sources`) answering the moved row, or None when the document was
 not in a state the move starts from (another worker, a reprocess or a delete got there first): the
 table stays the source of truth under races. The moves run inside the caller's transaction; the event
@@ -21,14 +23,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Integer, Table, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loaders.visibility import documents
-from models import Document
-from models.documents import ProcessingStatus
+from models import Document, DocumentProcessingLog
+from models.documents import ProcessingLogEvent, ProcessingStatus
 
 MAX_ERROR_CHARS = 1000
+logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]  # SQLModel declares it untyped
 
 
 class DocumentMove(StrEnum):
@@ -81,7 +84,41 @@ async def _apply(
     ).first()
     if moved is None:
         return None
+    await _log(db, document_id, name, move.target, (values or {}).get("processing_error"))
     return await db.get(Document, document_id, populate_existing=True)
+
+
+LOGGED_AS: Mapping[DocumentMove, ProcessingLogEvent] = {
+    DocumentMove.CLAIM: ProcessingLogEvent.CLAIMED,
+    DocumentMove.COMPLETE: ProcessingLogEvent.COMPLETED,
+    DocumentMove.FAIL: ProcessingLogEvent.FAILED,
+    DocumentMove.FAIL_BEFORE_START: ProcessingLogEvent.FAILED,
+    DocumentMove.REPROCESS: ProcessingLogEvent.REQUEUED,
+    DocumentMove.RECOVER: ProcessingLogEvent.REQUEUED,
+}
+_TIMED = frozenset({DocumentMove.COMPLETE, DocumentMove.FAIL})
+
+
+async def _log(
+    db: AsyncSession, document_id: uuid.UUID, name: DocumentMove, target: ProcessingStatus, error: Any
+) -> None:
+    duration: Any = None
+    if name in _TIMED:
+        # Since the claim this outcome ends (its log line): clock time, not the transaction's start.
+        duration = (
+            select(cast(func.extract("epoch", func.clock_timestamp() - func.max(logs.c.logged_at)) * 1000, Integer))
+            .where(logs.c.document_id == document_id, logs.c.event == ProcessingLogEvent.CLAIMED.value)
+            .scalar_subquery()
+        )
+    await db.execute(
+        insert(logs).values(
+            document_id=document_id,
+            event=LOGGED_AS[name].value,
+            status=target.value,
+            message=error if isinstance(error, str) else None,
+            duration_ms=duration,
+        )
+    )
 
 
 async def claim(db: AsyncSession, document_id: uuid.UUID) -> Document | None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, null, update
+from sqlalchemy import ColumnElement, func, literal_column, null, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -253,19 +253,3 @@ async def record(
         )
     )
     await db.flush()
-
-
-async def purge(db: AsyncSession, *, history_days: int = 30, disconnected_days: int = 90) -> tuple[int, int]:
-    """The seed's retention: token history after 30 days, disconnected integrations after 90."""
-    history = await db.execute(
-        delete(IntegrationTokenEvent).where(
-            col(IntegrationTokenEvent.attempted_at) < func.now() - func.make_interval(0, 0, 0, history_days)
-        )
-    )
-    rows = await db.execute(
-        delete(Integration).where(
-            col(Integration.status) == IntegrationStatus.DISCONNECTED,
-            col(Integration.deleted_at) < func.now() - func.make_interval(0, 0, 0, disconnected_days),
-        )
-    )
-    return int(history.rowcount or 0), int(rows.rowcount or 0)  # type: ignore[attr-defined]

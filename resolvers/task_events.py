@@ -19,7 +19,7 @@ from services.events import EventHub
 
 TASK_EVENT_KIND = "task"
 _UUIDS = ("id", "user_id", "agent_id", "session_id")
-_DATETIMES = ("started_at", "completed_at")
+_DATETIMES = ("started_at", "completed_at", "run_started_at")
 _JSON = ("input_payload", "output_payload", "metadata")
 
 

@@ -1,9 +1,11 @@
 """The task lifecycle: its states, the moves allowed between them, and queueing a task for the worker.
 
-This is the only module that writes `tasks.status`. Every move is one conditional UPDATE (`WHERE status IN
-sources`) that answers the moved row, or None when the task was not in a state the move starts from (another
-worker, a cancel or the sweep got there first): the table stays the source of truth under races. The moves
-run inside the caller's transaction; publishing the event and queueing a job are for after its commit.
+This is the only module that writes `tasks.status`, and the only one that writes the task log (`task_logs`):
+every move leaves a line there, with the error and the run time where it has them. Every move is one
+conditional UPDATE (`WHERE status IN sources`) that answers the moved row, or None when the task was not in a
+state the move starts from (another worker, a cancel or the sweep got there first): the table stays the source
+of truth under races. The moves run inside the caller's transaction; publishing the event and queueing a job
+are for after its commit.
 
     pending --claim--> running --finish--> completed | failed
     pending | running --cancel--> cancelled
@@ -26,9 +28,9 @@ from sqlalchemy import func, null, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import Task
+from models import Task, TaskLog
 from models.agents import AgentConfig
-from models.tasks import TaskMeta, TaskPriority, TaskStatus
+from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from services.task_queues import TaskQueues
 
 log = logging.getLogger("gateway.tasks")
@@ -60,6 +62,15 @@ MOVES: Mapping[TaskMove, Move] = {
     TaskMove.FAIL_BEFORE_START: Move(frozenset({TaskStatus.PENDING}), TaskStatus.FAILED),
 }
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
+    TaskMove.CLAIM: TaskLogEvent.CLAIMED,
+    TaskMove.COMPLETE: TaskLogEvent.COMPLETED,
+    TaskMove.FAIL: TaskLogEvent.FAILED,
+    TaskMove.CANCEL: TaskLogEvent.CANCELLED,
+    TaskMove.RETRY: TaskLogEvent.RETRIED,
+    TaskMove.RECOVER: TaskLogEvent.RECOVERED,
+    TaskMove.FAIL_BEFORE_START: TaskLogEvent.FAILED,
+}
 
 
 def may_move(source: TaskStatus | str, target: TaskStatus | str) -> bool:
@@ -79,15 +90,54 @@ async def _apply(
     statement = update(Task).where(col(Task.id) == task_id, col(Task.status).in_(tuple(move.sources)))
     if owner is not None:
         statement = statement.where(col(Task.user_id) == owner)
-    moved = (await db.execute(statement.values(status=move.target, **(values or {})).returning(col(Task.id)))).first()
+    moved = (
+        await db.execute(
+            statement.values(status=move.target, **(values or {})).returning(col(Task.id), col(Task.retry_count))
+        )
+    ).first()
     if moved is None:
         return None
+    values = values or {}
+    await log_event(
+        db,
+        task_id,
+        LOGGED_AS[name],
+        status=move.target,
+        attempt=(moved.retry_count or 0) + 1,
+        message=values.get("error_message") if isinstance(values.get("error_message"), str) else None,
+        duration_ms=values.get("processing_time_ms") if isinstance(values.get("processing_time_ms"), int) else None,
+    )
     return await db.get(Task, task_id, populate_existing=True)
 
 
+async def log_event(
+    db: AsyncSession,
+    task_id: uuid.UUID,
+    event: TaskLogEvent,
+    *,
+    status: TaskStatus | None = None,
+    attempt: int | None = None,
+    message: str | None = None,
+    duration_ms: int | None = None,
+) -> None:
+    """One line of the task's log (kept 90 days by the retention purge)."""
+    db.add(
+        TaskLog(
+            task_id=task_id,
+            event=event.value,
+            status=status.value if status is not None else None,
+            attempt=attempt,
+            message=message[:LOG_MESSAGE_MAX] if message else None,
+            duration_ms=duration_ms,
+        )
+    )
+    await db.flush()
+
+
 async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | None:
-    """pending -> running, once: of several workers holding a job for the task, one wins."""
-    task = await _apply(db, TaskMove.CLAIM, task_id, {"started_at": func.now()})
+    """pending -> running, once: of several workers holding a job for the task, one wins. `started_at`
+    stays the time the task was asked for; the run's start is `run_started_at`."""
+    task = await _apply(db, TaskMove.CLAIM, task_id, {"run_started_at": func.now()})
     if task is not None:
         # Who runs it: the sweep recovers tasks whose worker stopped answering.
         task.meta = TaskMeta.parse(task.meta).claimed_by(worker_id).dump()
@@ -144,13 +194,27 @@ async def abandon(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | No
     return await _apply(db, TaskMove.FAIL, task_id, {"completed_at": func.now(), "error_message": error})
 
 
-async def count_retry(db: AsyncSession, task_id: uuid.UUID) -> None:
-    """One more attempt of a running task (the worker's retry after a failed call)."""
-    await db.execute(
-        update(Task)
-        .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.RUNNING)
-        .values(retry_count=Task.retry_count + 1)
-    )
+async def count_retry(db: AsyncSession, task_id: uuid.UUID, *, error: str, duration_ms: int) -> None:
+    """One more attempt of a running task (the worker's retry after a failed call), and the failed
+    attempt's error and duration in the log."""
+    counted = (
+        await db.execute(
+            update(Task)
+            .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.RUNNING)
+            .values(retry_count=Task.retry_count + 1)
+            .returning(col(Task.retry_count))
+        )
+    ).first()
+    if counted is not None:
+        await log_event(
+            db,
+            task_id,
+            TaskLogEvent.ATTEMPT_FAILED,
+            status=TaskStatus.RUNNING,
+            attempt=counted.retry_count,
+            message=error,
+            duration_ms=duration_ms,
+        )
 
 
 def queue_terms(task: Task) -> tuple[TaskPriority, datetime | None]:

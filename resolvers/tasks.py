@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
+from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -195,6 +195,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     )
     db.add(task)
     await db.flush()
+    await task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
     await db.refresh(task)
     uow.enqueue_task(task, agent.configuration)
     publish_task_after_commit(uow, task)

@@ -103,6 +103,11 @@ def worker_alive(worker_id: str) -> str:
     return f"worker:alive:{worker_id}"
 
 
+# --- the retention purge (jobs/retention.py): totals of every process, for any gateway's /metrics ---
+PURGE_TOTALS = "purge:totals"  # hash: "<rule>:<table>" -> rows removed, all processes, ever
+PURGE_LAST_SUCCESS = "purge:last-success"  # unix time the last complete purge ended
+
+
 # --- persisted queries (graph/persisted.py): documents by their sha256, and the index that bounds them ---
 PERSISTED_QUERY_INDEX = "apq:index"
 
@@ -115,6 +120,11 @@ def persisted_query(digest: str) -> str:
 def task_events(user_id: uuid.UUID | str) -> str:
     """Every change of the user's tasks."""
     return f"tasks:user:{user_id}"
+
+
+def notifications(user_id: uuid.UUID | str) -> str:
+    """What the gateway tells the user of its own accord (a task asked to notify on completion)."""
+    return f"notifications:user:{user_id}"
 
 
 def chat_session_events(chat_session_id: uuid.UUID) -> str:

@@ -43,6 +43,26 @@ JOB_DURATION = Histogram(
     buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0),
     registry=REGISTRY,
 )
+PURGED_ROWS = Counter(
+    "gateway_purge_rows",
+    "Rows the retention purge removed in this process, by rule and table.",
+    ["rule", "table"],
+    registry=REGISTRY,
+)
+PURGED_FILES = Counter(
+    "gateway_purge_files",
+    "Stored files the retention purge removed (or failed to), this process.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PURGE_RUNS = Counter("gateway_purge_runs", "Retention purges run in this process.", ["outcome"], registry=REGISTRY)
+PURGE_DURATION = Histogram(
+    "gateway_purge_duration_seconds",
+    "Time one rule of the retention purge took.",
+    ["rule"],
+    buckets=(0.01, 0.1, 1.0, 10.0, 60.0, 300.0, 1800.0),
+    registry=REGISTRY,
+)
 QUEUE_DEPTH = Gauge("gateway_job_queue_depth", "Jobs waiting in each queue.", ["queue"], registry=REGISTRY)
 
 MAX_OPERATION_NAMES = 500

@@ -133,5 +133,10 @@ async def give_back_all(redis: Redis, attempts: list[Attempt]) -> None:
     await redis.eval(_GIVE_BACK, len(keys), *keys)  # type: ignore[misc]
 
 
+async def forget_all(redis: Redis, attempts: list[Attempt]) -> None:
+    """Forget the counts and back-off strikes of these limits for these subjects (a lock lifted)."""
+    await redis.delete(*_keys(attempts))
+
+
 async def give_back(redis: Redis, limit: Limit, subject: str) -> None:
     await give_back_all(redis, [(limit, subject)])

@@ -17,6 +17,9 @@ class AgentFilterInput:
     status: list[AgentStatus] | None = None
     health_status: list[HealthStatus] | None = None
     capability: str | None = limited(NAME, default=None, description="Agents offering this tool.")
+    deleted: bool = strawberry.field(
+        default=False, description="Only the deleted agents (soft-deleted; an operator can restore them)."
+    )
 
 
 def agent_filter(filter: AgentFilterInput | None) -> AgentFilter:
@@ -26,6 +29,7 @@ def agent_filter(filter: AgentFilterInput | None) -> AgentFilter:
         statuses=tuple(sorted(set(filter.status or []))),
         health=tuple(sorted(set(filter.health_status or []))),
         capability=filter.capability,
+        deleted=filter.deleted,
     )
 
 

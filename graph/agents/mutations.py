@@ -54,9 +54,33 @@ class AgentsMutation:
         agent_id = input_id(input.agent_id, "MCPAgent")
         return lambda uow: agents.update_agent(uow, r.redis, r.box, r.policy, agent_id, _settings(input))
 
-    @mutation(AGENT, permission_classes=OPERATORS, description="Soft delete.")
+    @mutation(
+        AGENT,
+        permission_classes=OPERATORS,
+        description="Soft delete: its name is free again; `restoreAgent` brings it back while no live agent took it.",
+    )
     def delete_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         return lambda uow: agents.delete_agent(uow, info.context.redis, input_id(input.agent_id, "MCPAgent"))
+
+    @mutation(
+        AGENT,
+        permission_classes=OPERATORS,
+        description="Bring a deleted agent back (ALREADY_EXISTS when a live agent has its name).",
+    )
+    def restore_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        return lambda uow: agents.restore_agent(uow, info.context.redis, input_id(input.agent_id, "MCPAgent"))
+
+    @mutation(
+        AGENT,
+        permission_classes=OPERATORS,
+        description="Take the agent out of use (INACTIVE): runTask refuses it and health checks skip it.",
+    )
+    def deactivate_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        return lambda uow: agents.set_active(uow, input_id(input.agent_id, "MCPAgent"), active=False)
+
+    @mutation(AGENT, permission_classes=OPERATORS, description="Put an INACTIVE (or ERROR) agent back in use.")
+    def activate_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
+        return lambda uow: agents.set_active(uow, input_id(input.agent_id, "MCPAgent"), active=True)
 
     @mutation(AGENT, permission_classes=OPERATORS, description="Ask the agent for its tools again.")
     def refresh_agent_capabilities(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:

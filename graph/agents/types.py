@@ -66,6 +66,7 @@ class MCPAgentNode(Node):
     health_status: HealthStatus
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None
 
     @strawberry.field
     def capabilities(self) -> list[AgentCapability]:

@@ -140,6 +140,7 @@ class MessageNode(Node):
     processing_time_ms: int | None
     timestamp: datetime
     edited_at: datetime | None
+    deleted_at: datetime | None
     seq: int = strawberry.field(
         description="Position in the session: 1, 2, 3... without gaps, in the order messages were committed."
     )

@@ -15,8 +15,30 @@ from graph.enums import ProcessingStatus
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json
 from graph.node import Node, columns, register_node_type
-from loaders.documents import DOCUMENT_ORDERS, DocumentFilter
+from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
+from models.documents import ProcessingLogEvent
 from services.download_links import download_path
+
+ProcessingLogEventEnum = strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
+
+
+@strawberry.type(description="One line of a document's processing log.")
+class DocumentProcessingLogEntry:
+    event: ProcessingLogEvent
+    status: ProcessingStatus | None = strawberry.field(description="The processing status it moved to.")
+    message: str | None = strawberry.field(description="The error, when the processing failed.")
+    duration_ms: int | None = strawberry.field(description="How long the processing took, on its outcome.")
+    logged_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> DocumentProcessingLogEntry:
+        return cls(
+            event=ProcessingLogEvent(row.event),
+            status=ProcessingStatus(row.status) if row.status else None,
+            message=row.message,
+            duration_ms=row.duration_ms,
+            logged_at=row.logged_at,
+        )
 
 
 @strawberry.type
@@ -106,6 +128,23 @@ class DocumentNode(Node):
     @strawberry.field
     def extracted_data(self) -> DocumentExtractedData:
         return from_json(DocumentExtractedData, self.raw_extracted)
+
+    @strawberry.field(
+        description="Each processing of the document, oldest first: claimed, completed or failed (with the error "
+        "and how long it took), queued again (kept 90 days)."
+    )
+    async def processing_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DocumentProcessingLogEntry]:
+        request = page_request(PROCESSING_LOG_ORDER, first=first, after=after, last=last, before=before)
+        return await load_connection(
+            info.context.loaders.logs_of_document, self.pk, request, DocumentProcessingLogEntry.from_row
+        )
 
     @strawberry.field(description="The text extracted from the file, once processed.")
     async def content_text(self, info: Info) -> str | None:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
-from graph.connection import Listing
+from graph.connection import Connection, Listing, load_connection, page_request
 from graph.context import Info
-from graph.enums import TaskPriority, TaskStatus
+from graph.enums import TaskLogEvent, TaskPriority, TaskStatus
 from graph.jsondata import JSON, from_json, json_value
 from graph.node import Node, field_columns, load_node, register_node_type
 from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_filter
-from loaders.tasks import TASK_ORDERS
+from loaders.tasks import TASK_LOG_ORDER, TASK_ORDERS
 
 if TYPE_CHECKING:
     from graph.agents.types import MCPAgentNode
@@ -28,6 +28,27 @@ class TaskMetadata:
     dependencies: list[str] = strawberry.field(default_factory=list)
     user_visible: bool | None = None
     notify_on_complete: bool | None = None
+
+
+@strawberry.type(description="One line of a task's log: a move of its lifecycle or a failed attempt.")
+class TaskLogEntry:
+    event: TaskLogEvent
+    status: TaskStatus | None = strawberry.field(description="The status the task moved to.")
+    attempt: int | None = strawberry.field(description="Which attempt: 1 for the first run.")
+    message: str | None = strawberry.field(description="The error, when there was one.")
+    duration_ms: int | None
+    logged_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> TaskLogEntry:
+        return cls(
+            event=TaskLogEvent(row.event),
+            status=TaskStatus(row.status) if row.status else None,
+            attempt=row.attempt,
+            message=row.message,
+            duration_ms=row.duration_ms,
+            logged_at=row.logged_at,
+        )
 
 
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
@@ -44,7 +65,10 @@ class TaskNode(Node):
     task_type: str
     status: TaskStatus
     error_message: str | None
-    started_at: datetime
+    started_at: datetime = strawberry.field(description="When the task was asked for.")
+    run_started_at: datetime | None = strawberry.field(
+        description="When its current run started (null while it waits); `processingTimeMs` is that run's."
+    )
     completed_at: datetime | None
     processing_time_ms: int | None
     retry_count: int
@@ -60,6 +84,18 @@ class TaskNode(Node):
     @strawberry.field
     def metadata(self) -> TaskMetadata:
         return from_json(TaskMetadata, self.raw_metadata)
+
+    @strawberry.field(description="What happened to the task, oldest first: moves, failed attempts (kept 90 days).")
+    async def log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TaskLogEntry]:
+        request = page_request(TASK_LOG_ORDER, first=first, after=after, last=last, before=before)
+        return await load_connection(info.context.loaders.logs_of_task, self.pk, request, TaskLogEntry.from_row)
 
     @strawberry.field(description="The chat session the task was run from, if any.")
     async def session(self, info: Info) -> Annotated[ChatSessionNode, strawberry.lazy("graph.chat.types")] | None:

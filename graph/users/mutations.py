@@ -146,7 +146,10 @@ class UsersMutation:
 
     @mutation(NOTHING, description="Set a new password with a mailed reset code; signs out everywhere.")
     def reset_password(self, info: Info, input: ResetPasswordInput) -> Work[None]:
-        return lambda uow: accounts.reset_password(uow.db, info.context.redis, input.token, input.new_password)
+        context = info.context
+        return lambda uow: accounts.reset_password(
+            uow.db, context.redis, input.token, input.new_password, address=context.client_address
+        )
 
     @mutation(USER, permission_classes=SIGNED_IN)
     def update_profile(self, info: Info, input: UpdateProfileInput) -> Work[User]:

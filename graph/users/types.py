@@ -81,6 +81,7 @@ class UserNode(Node):
     last_login_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None
 
     @strawberry.field
     def business_type(self) -> BusinessType | None:

@@ -27,6 +27,18 @@ def password_attempts(email: str, address: str | None) -> list[ratelimit.Attempt
     return attempts
 
 
+async def lift_password_lock(redis: Redis, email: str, address: str | None) -> None:
+    """The account's own sign-in lock lifted (after a successful password reset, which proved the mailbox):
+    its count across addresses, and its count with back-off from the address the reset came from. The
+    per-address limit across accounts stays, or resetting one's own account would lift it for guessing others;
+    so do the counts of other addresses with this account (a stranger there only locked themselves)."""
+    lifted = [
+        attempt for attempt in password_attempts(email, address) if attempt[0] is not ratelimit.PASSWORD_PER_ADDRESS
+    ]
+    with contextlib.suppress(RedisError, OSError):
+        await ratelimit.forget_all(redis, lifted)
+
+
 async def take_password_attempt(
     redis: Redis, email: str, address: str | None, *, message: str
 ) -> list[ratelimit.Attempt]:

@@ -14,7 +14,7 @@ from sqlmodel import col
 from models import User
 from models.base import database_now
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.users.guard import UNAVAILABLE, take_or_refuse
+from resolvers.users.guard import UNAVAILABLE, lift_password_lock, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
 from services import keys, ratelimit, sessions
 from services.mailer import Mailer
@@ -125,8 +125,11 @@ async def request_password_reset(
     )
 
 
-async def reset_password(db: AsyncSession, redis: Redis, token: str, new_password: str) -> None:
-    """Set a new password from a reset link; every session of the account is signed out."""
+async def reset_password(
+    db: AsyncSession, redis: Redis, token: str, new_password: str, *, address: str | None = None
+) -> None:
+    """Set a new password from a reset link; every session of the account is signed out, and the account's
+    sign-in lock is lifted (from `address`, where the reset came from)."""
     try:
         raw = await redis.get(_key("reset-password", token))
     except (RedisError, OSError):
@@ -147,3 +150,4 @@ async def reset_password(db: AsyncSession, redis: Redis, token: str, new_passwor
         await sessions.revoke_all(redis, user.id)
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
+    await lift_password_lock(redis, user.email, address)

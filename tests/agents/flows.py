@@ -15,8 +15,8 @@ from tests.graphql_client import GraphQLClient, SignedUp
 AGENT_FIELDS = """id name description endpoint status version healthCheckUrl lastHealthCheck healthStatus
   capabilities { name description inputSchema outputSchema }
   configuration { timeout retries rateLimit { requests window } authentication { type } }"""
-TASK_FIELDS = """id taskType status inputPayload outputPayload errorMessage startedAt completedAt processingTimeMs
-  retryCount metadata { priority scheduledFor dependencies }"""
+TASK_FIELDS = """id taskType status inputPayload outputPayload errorMessage startedAt runStartedAt completedAt
+  processingTimeMs retryCount metadata { priority scheduledFor dependencies }"""
 ERRORS = "errors { field code message }"
 
 REGISTER_AGENT = f"""mutation($input: RegisterAgentInput!) {{
@@ -25,6 +25,12 @@ UPDATE_AGENT = f"""mutation($input: UpdateAgentInput!) {{
   updateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 DELETE_AGENT = f"""mutation($input: DeleteAgentInput!) {{
   deleteAgent(input: $input) {{ agent {{ id }} {ERRORS} }} }}"""
+RESTORE_AGENT = f"""mutation($input: RestoreAgentInput!) {{
+  restoreAgent(input: $input) {{ agent {{ {AGENT_FIELDS} deletedAt }} {ERRORS} }} }}"""
+DEACTIVATE_AGENT = f"""mutation($input: DeactivateAgentInput!) {{
+  deactivateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
+ACTIVATE_AGENT = f"""mutation($input: ActivateAgentInput!) {{
+  activateAgent(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 REFRESH_AGENT = f"""mutation($input: RefreshAgentCapabilitiesInput!) {{
   refreshAgentCapabilities(input: $input) {{ agent {{ {AGENT_FIELDS} }} {ERRORS} }} }}"""
 CHECK_HEALTH = f"""mutation($input: CheckAgentHealthInput!) {{

@@ -119,17 +119,18 @@ async def test_health_by_mcp_ping_turns_unhealthy_after_three_consecutive_failur
         assert peer.state.calls == {}  # a ping, not a tool call
     first_check = when(checked["lastHealthCheck"])
 
-    # Down: two failures are tolerated, the third marks it unhealthy.
+    # Down: two failures are tolerated, the third marks it unhealthy, and the agent in ERROR.
     statuses = []
     for _ in range(3):
         checked = await check(client, operator, agent["id"])
-        statuses.append(checked["healthStatus"])
+        statuses.append((checked["healthStatus"], checked["status"]))
         assert when(checked["lastHealthCheck"]) > first_check
-    assert statuses == ["HEALTHY", "HEALTHY", "UNHEALTHY"]
+    assert statuses == [("HEALTHY", "ACTIVE"), ("HEALTHY", "ACTIVE"), ("UNHEALTHY", "ERROR")]
 
-    # Back: healthy at once, and the failure count starts again from zero.
+    # Back: healthy and ACTIVE at once, and the failure count starts again from zero.
     async with mcp_peer(port=port):
-        assert (await check(client, operator, agent["id"]))["healthStatus"] == "HEALTHY"
+        back = await check(client, operator, agent["id"])
+        assert (back["healthStatus"], back["status"]) == ("HEALTHY", "ACTIVE")
     statuses = [(await check(client, operator, agent["id"]))["healthStatus"] for _ in range(3)]
     assert statuses == ["HEALTHY", "HEALTHY", "UNHEALTHY"]
 
@@ -158,7 +159,7 @@ async def test_health_uses_the_health_check_url_when_set(client: GraphQLClient, 
         assert statuses == ["HEALTHY", "HEALTHY", "UNHEALTHY"]
 
 
-async def test_the_cron_job_checks_every_active_agent(
+async def test_the_cron_job_checks_every_agent_in_use(
     client: GraphQLClient, pg: asyncpg.Connection, resources: Resources, operator: SignedUp
 ) -> None:
     deps = WorkerDeps.of(resources)
@@ -174,7 +175,10 @@ async def test_the_cron_job_checks_every_active_agent(
         await pg.execute("UPDATE mcp_agents SET status = 'inactive' WHERE id = $1", pk_of(inactive["id"]))
         deleted = await register_agent(client, operator, peer.url)
         await pg.execute("UPDATE mcp_agents SET deleted_at = now() WHERE id = $1", pk_of(deleted["id"]))
-        active = await pg.fetchval("SELECT count(*) FROM mcp_agents WHERE status = 'active' AND deleted_at IS NULL")
+        # Agents in ERROR are checked too, so that they recover; INACTIVE ones are out of use.
+        active = await pg.fetchval(
+            "SELECT count(*) FROM mcp_agents WHERE status IN ('active', 'error') AND deleted_at IS NULL"
+        )
 
         checked = await check_agents({"deps": deps})
         assert checked == active

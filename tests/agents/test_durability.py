@@ -102,7 +102,8 @@ async def test_a_killed_worker_does_not_leave_its_tasks_running(
         done = await wait_for_task(api, owner, again["id"], {"COMPLETED"}, timeout=60)
     assert "worker" in failed["errorMessage"] and failed["completedAt"] is not None
     assert done["retryCount"] == 1 and done["outputPayload"] == {"result": "slept 3.0"}
-    assert when(done["startedAt"]) > when(failed["startedAt"])  # the retry's own attempt start
+    assert when(done["runStartedAt"]) > when(failed["runStartedAt"])  # the retry's own attempt start
+    assert when(done["runStartedAt"]) > when(done["startedAt"])  # the request time stays
     assert peer.state.calls["sleep"] == 3  # two interrupted calls, one complete re-run
     assert await db.fetchval("SELECT count(*) FROM tasks WHERE status = 'running'") == 0
 
@@ -137,5 +138,5 @@ async def test_a_pending_task_survives_a_redis_restart(
         assert redis.cli("dbsize") == "0"
         done = await wait_for_task(api, owner, later["id"], {"COMPLETED"}, timeout=30)
     assert done["outputPayload"] == {"total": 3}
-    assert when(done["startedAt"]) >= at - timedelta(seconds=0.05)
+    assert when(done["runStartedAt"]) >= at - timedelta(seconds=0.05)
     assert peer.state.calls == {"add": 2}

@@ -15,12 +15,15 @@ from graph.app import create_app
 from services.egress import EgressPolicy
 from services.resources import Resources
 from tests.agents.flows import (
+    ACTIVATE_AGENT,
     AGENT_NODE,
     AGENTS,
     CHECK_HEALTH,
+    DEACTIVATE_AGENT,
     DELETE_AGENT,
     REFRESH_AGENT,
     REGISTER_AGENT,
+    RESTORE_AGENT,
     UPDATE_AGENT,
     agent_input,
     error_codes,
@@ -433,6 +436,55 @@ async def test_update_and_soft_delete(
         await client.data(UPDATE_AGENT, {"input": {"agentId": agent["id"], "description": "x"}}, token=operator.token)
     )["updateAgent"]
     assert error_codes(again) == [("input.agentId", "NOT_FOUND")]
-    # The seed's unique `name` column covers soft-deleted rows too: a clear error, not a crash.
+    # UNIQUE(name) holds for live agents: a deleted agent's name can be taken again...
     reused = await register(client, operator.token, agent_input(peer.url, name=agent["name"] + "-v2"))
-    assert error_codes(reused) == [("input.name", "ALREADY_EXISTS")]
+    assert reused["errors"] == []
+    # ...and then the deleted one cannot come back under it (a clear error, not a crash).
+    refused = (await client.data(RESTORE_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token))[
+        "restoreAgent"
+    ]
+    assert error_codes(refused) == [("input.agentId", "ALREADY_EXISTS")]
+    (await client.data(DELETE_AGENT, {"input": {"agentId": reused["agent"]["id"]}}, token=operator.token))
+    deleted_listed = (
+        await client.data(
+            "query($f: AgentFilter) { agents(filter: $f, first: 100) { edges { node { id deletedAt } } } }",
+            {"f": {"deleted": True}},
+            token=operator.token,
+        )
+    )["agents"]["edges"]
+    assert agent["id"] in [edge["node"]["id"] for edge in deleted_listed]
+    assert all(edge["node"]["deletedAt"] for edge in deleted_listed)
+    restored = (await client.data(RESTORE_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token))[
+        "restoreAgent"
+    ]
+    assert restored["errors"] == [] and restored["agent"]["deletedAt"] is None
+    assert restored["agent"]["name"] == agent["name"] + "-v2"
+    again = (await client.data(RESTORE_AGENT, {"input": {"agentId": agent["id"]}}, token=operator.token))[
+        "restoreAgent"
+    ]
+    assert error_codes(again) == [("input.agentId", "INVALID_STATE")]
+    denied = await client.execute(RESTORE_AGENT, {"input": {"agentId": agent["id"]}}, token=user.token)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_operators_take_an_agent_out_of_use_and_back(
+    client: GraphQLClient, operator: SignedUp, user: SignedUp, peer: RunningPeer
+) -> None:
+    agent = await register_agent(client, operator, peer.url)
+
+    async def set_state(document: str, name: str) -> dict:
+        payload = await client.data(document, {"input": {"agentId": agent["id"]}}, token=operator.token)
+        return payload[name]  # type: ignore[no-any-return]
+
+    off = await set_state(DEACTIVATE_AGENT, "deactivateAgent")
+    assert off["errors"] == [] and off["agent"]["status"] == "INACTIVE"
+    assert error_codes(await set_state(DEACTIVATE_AGENT, "deactivateAgent")) == [("input.agentId", "INVALID_STATE")]
+    run = await client.data(
+        "mutation($input: RunTaskInput!) { runTask(input: $input) { errors { field code } } }",
+        {"input": {"agentId": agent["id"], "taskType": "add", "input": {"a": 1, "b": 2}}},
+        token=user.token,
+    )
+    assert [(e["field"], e["code"]) for e in run["runTask"]["errors"]] == [("input.agentId", "INVALID_STATE")]
+    on = await set_state(ACTIVATE_AGENT, "activateAgent")
+    assert on["errors"] == [] and on["agent"]["status"] == "ACTIVE"
+    assert error_codes(await set_state(ACTIVATE_AGENT, "activateAgent")) == [("input.agentId", "INVALID_STATE")]

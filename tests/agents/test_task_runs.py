@@ -61,7 +61,8 @@ async def test_a_task_runs_to_completion_with_the_tools_output(
     assert done["outputPayload"] == {"total": 5}
     assert done["errorMessage"] is None and done["retryCount"] == 0
     assert done["processingTimeMs"] is not None and done["processingTimeMs"] >= 0
-    assert when(done["completedAt"]) >= when(done["startedAt"]) >= when(task["startedAt"])
+    assert when(done["completedAt"]) >= when(done["runStartedAt"]) >= when(task["startedAt"])
+    assert done["startedAt"] == task["startedAt"]  # the time it was asked for; the claim does not move it
     assert peer.state.calls == {"add": 1}  # the decrypted key got the call through the peer's check
 
 
@@ -162,8 +163,9 @@ async def test_scheduled_for_is_honoured_and_started_at_holds_the_creation_time(
             assert peer.state.calls == {}
             await asyncio.sleep(0.2)
         done = [await wait_for_task(live, owner, task["id"], {"COMPLETED"}, timeout=10) for task in tasks]
-    for task, at, k in zip(done, times, range(4), strict=True):
-        assert when(task["startedAt"]) >= at, (k, task["startedAt"], at)  # not started before its time
+    for task, at, c, k in zip(done, times, created, range(4), strict=True):
+        assert when(task["runStartedAt"]) >= at, (k, task["runStartedAt"], at)  # not started before its time
+        assert when(task["startedAt"]) == c  # still the time it was asked for
         assert when(task["metadata"]["scheduledFor"]) == at
         assert task["outputPayload"] == {"total": k + 1}
 
@@ -186,7 +188,7 @@ async def test_dependencies_are_waited_for_and_a_failed_one_fails_the_task(
         after = await wait_for_task(live, owner, then["id"], {"COMPLETED"}, timeout=10)
         first_done = await task_node(live, owner, first["id"])
     assert first_done["status"] == "COMPLETED"
-    assert when(after["startedAt"]) >= when(first_done["completedAt"])
+    assert when(after["runStartedAt"]) >= when(first_done["completedAt"])
     assert after["outputPayload"] == {"total": 3}
     assert str(pk_of(broken["id"])) in failed["errorMessage"]
     assert failed["outputPayload"] is None
@@ -232,7 +234,7 @@ async def test_priorities_have_queues_of_their_own(
     first_free = min(when(task["completedAt"]) for task in busy_done)
     assert when(high_done["completedAt"]) < first_free
     assert when(medium_done["completedAt"]) < first_free
-    assert when(behind_done["startedAt"]) >= first_free
+    assert when(behind_done["runStartedAt"]) >= first_free
 
     for task, queue in ((high, "high"), (medium, "medium"), (behind, "low")):
         jobs = {
@@ -249,7 +251,7 @@ async def test_the_agents_rate_limit_spaces_the_calls(live: GraphQLClient, opera
         agent = await register_agent(live, operator, peer.url, rateLimit={"requests": 1, "window": 2})
         tasks = [await run_task(live, owner, agent["id"], "add", {"a": n, "b": n}) for n in (1, 2)]
         done = [await wait_for_task(live, owner, task["id"], {"COMPLETED"}, timeout=10) for task in tasks]
-    starts = sorted(when(task["startedAt"]) for task in done)
+    starts = sorted(when(task["runStartedAt"]) for task in done)
     assert (starts[1] - starts[0]).total_seconds() >= 1.8, starts
     assert sorted(task["outputPayload"]["total"] for task in done) == [2, 4]
     assert peer.state.calls == {"add": 2}

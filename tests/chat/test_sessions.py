@@ -334,15 +334,23 @@ async def test_an_archived_session_can_be_deleted_and_restored(
     assert (await session_row(pg, created["id"]))["deleted_at"] is None
 
 
-async def test_restoring_a_session_that_is_not_deleted_is_not_found(
+async def test_restoring_a_session_that_is_not_deleted_is_an_invalid_state(
     client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
 ) -> None:
     created = await create_session(client, user, title="Fine")
-    before = await session_row(pg, created["id"])
-    assert problems(await mutate(client, RESTORE_SESSION, user, sessionId=created["id"])) == [
+    archived = await create_session(client, user, title="Put away")
+    ok(await mutate(client, ARCHIVE_SESSION, user, sessionId=archived["id"]))
+    for chat in (created, archived):
+        before = await session_row(pg, chat["id"])
+        assert problems(await mutate(client, RESTORE_SESSION, user, sessionId=chat["id"])) == [
+            ("input.sessionId", "INVALID_STATE")
+        ]
+        assert await session_row(pg, chat["id"]) == before
+    # Another user's session is still answered as missing.
+    stranger = await client.register()
+    assert problems(await mutate(client, RESTORE_SESSION, stranger, sessionId=created["id"])) == [
         ("input.sessionId", "NOT_FOUND")
     ]
-    assert await session_row(pg, created["id"]) == before
 
 
 async def test_restore_within_30_days(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> None:

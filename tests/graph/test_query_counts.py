@@ -110,6 +110,15 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
         [r[3] for r in records],
     )
     world.tasks = [row["id"] for row in sorted(task_rows, key=lambda r: r["started_at"], reverse=True)]
+    # N log lines for each of the newest N tasks (the first page of `viewer.tasks`).
+    await pg.execute(
+        """INSERT INTO task_logs (task_id, event, status, attempt, logged_at)
+           SELECT t.id, 'claimed', 'running', i + 1, $2::timestamptz + i * interval '1 second'
+           FROM unnest($1::uuid[]) AS t(id), generate_series(0, $3 - 1) AS i""",
+        world.tasks[:N],
+        base,
+        N,
+    )
     return world
 
 
@@ -211,6 +220,11 @@ LIST_CASES = [
         "viewer.tasks.agent.session",
         """query($n: Int) { viewer { tasks(first: $n) { totalCount
         edges { node { id taskType agent { id name } session { id title } } } } } }""",
+    ),
+    ListCase(
+        "viewer.tasks.log",
+        """query($n: Int, $m: Int) { viewer { tasks(first: $n) { edges { node { id
+        log(first: $m) { totalCount pageInfo { hasNextPage } edges { node { event attempt loggedAt } } } } } } } }""",
     ),
     ListCase(
         "agents.tasks.session",

@@ -323,9 +323,14 @@ ADDED_COLUMNS: dict[str, dict[str, ColumnSpec]] = {
     "users": {"role": not_null(varchar(20), default=string("user"))},
     # 0003: the gap-free per-session order of messages.
     "messages": {"seq": not_null("integer")},
+    # lif1: the run's start, beside the request time `started_at` keeps.
+    "tasks": {"run_started_at": col(TIMESTAMPTZ)},
     # doc1: the stored weighted tsvector that ranks document searches.
     "documents": {"search_vector": col("tsvector", default=f"({SEARCH_VECTOR})")},
 }
+# Seed constraints a later migration replaced on purpose, with what replaced them (named in ADDED_*).
+# lif2: UNIQUE(name) holds for live agents only, so a deleted agent's name can be taken again.
+REPLACED_CONSTRAINTS: dict[str, dict[str, str]] = {"mcp_agents": {"mcp_agents_name_key": "mcp_agents_name_live_key"}}
 ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
     "users": {
         "users_role_check": ConstraintSpec(
@@ -338,6 +343,9 @@ ADDED_CONSTRAINTS: dict[str, dict[str, ConstraintSpec]] = {
 }
 ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "messages": {"idx_messages_session_seq": IndexSpec(("session_id", "seq"), "btree", unique=True)},
+    "mcp_agents": {
+        "mcp_agents_name_live_key": IndexSpec(("name",), "btree", unique=True, predicate="(deleted_at IS NULL)")
+    },
     # doc1: search covers the title with an index of its own (resolvers/documents.py).
     "documents": {
         "idx_documents_title_search": gin(
@@ -480,6 +488,9 @@ async def test_columns_match_seed(pg: asyncpg.Connection, table: str) -> None:
 @pytest.mark.parametrize("table", SEED_TABLES)
 async def test_constraints_match_seed(pg: asyncpg.Connection, table: str) -> None:
     expected = {**SEED[table].constraints, **ADDED_CONSTRAINTS.get(table, {})}
+    for replaced, replacement in REPLACED_CONSTRAINTS.get(table, {}).items():
+        assert replacement in ADDED_INDEXES.get(table, {}) or replacement in ADDED_CONSTRAINTS.get(table, {})
+        expected.pop(replaced)
     assert await constraints(pg, table) == expected
 
 

@@ -139,7 +139,16 @@ async def test_duplicate_agent_name_is_refused(rows: Rows) -> None:
     await rows.agent(name)
     with pytest.raises(asyncpg.UniqueViolationError) as refused:
         await rows.agent(name)
-    assert refused.value.constraint_name == "mcp_agents_name_key"
+    assert refused.value.constraint_name == "mcp_agents_name_live_key"
+
+
+async def test_a_deleted_agents_name_is_free_again(rows: Rows, pg: asyncpg.Connection) -> None:
+    name = f"agent-{uuid.uuid4().hex}"
+    first = await rows.agent(name)
+    await pg.execute("UPDATE mcp_agents SET deleted_at = now() WHERE id = $1", first)
+    await rows.agent(name)  # UNIQUE holds for live agents only
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.execute("UPDATE mcp_agents SET deleted_at = NULL WHERE id = $1", first)
 
 
 # -- references --------------------------------------------------------------------------------------

@@ -157,6 +157,18 @@ async def test_reset_sets_the_new_password_and_signs_out_everywhere(
         refused(await refresh(client, refresh_token), "UNAUTHENTICATED")
 
 
+async def test_a_successful_reset_lifts_the_sign_in_lock(client: GraphQLClient, outbox: Path, user: SignedUp) -> None:
+    for _ in range(5):  # the (account, address) limit: locked, with back-off
+        refused(await login(client, user.email, "Wrong-Pass9"), "INVALID_CREDENTIALS")
+    refused(await login(client, user.email, PASSWORD), "RATE_LIMITED")
+    await request_reset(client, user.email)
+    code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])
+
+    assert (await reset(client, code))["errors"] == []
+
+    signed_in(await login(client, user.email, NEW_PASSWORD))  # at once, from the same address
+
+
 async def test_reset_code_works_once(client: GraphQLClient, outbox: Path, user: SignedUp) -> None:
     await request_reset(client, user.email)
     code = code_in(mails_to(outbox, user.email, RESET_SUBJECT)[-1])

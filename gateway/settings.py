@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -101,6 +101,32 @@ class Settings(BaseSettings):
     oauth_settings: dict[str, str] = Field(default_factory=oauth_environment, exclude=True)
     # Tokens expiring within this many seconds are refreshed by the cron pass and by the vault.
     token_refresh_margin: int = Field(default=300, ge=30, le=3600, validation_alias="GATEWAY_TOKEN_REFRESH_MARGIN")
+    # The assistant (issue 12): any OpenAI-compatible Chat Completions endpoint. Unset URL: the assistant
+    # is off and nothing answers. The URL is the operator's, but it still goes through the egress guard:
+    # a provider on loopback or a private network (a local Ollama, vLLM) needs
+    # GATEWAY_ASSISTANT_ALLOW_PRIVATE=true, which opens those ranges for the provider alone.
+    assistant_url: str | None = Field(default=None, validation_alias="GATEWAY_ASSISTANT_URL")
+    assistant_api_key: SecretStr | None = Field(default=None, validation_alias="GATEWAY_ASSISTANT_API_KEY")
+    assistant_model: str | None = Field(default=None, validation_alias="GATEWAY_ASSISTANT_MODEL")
+    # Tokens (prompt + completion, as the provider counts them) one user may spend per UTC day; 0: no limit.
+    assistant_daily_tokens: int = Field(default=200_000, ge=0, validation_alias="GATEWAY_ASSISTANT_DAILY_TOKENS")
+    assistant_allow_private: bool = Field(default=False, validation_alias="GATEWAY_ASSISTANT_ALLOW_PRIVATE")
+    assistant_temperature: float = Field(default=0.3, ge=0, le=2, validation_alias="GATEWAY_ASSISTANT_TEMPERATURE")
+    # Seconds: until the first token, between two chunks, and for a whole reply (all tool rounds).
+    assistant_first_token_timeout: float = Field(
+        default=30.0, gt=0, le=600, validation_alias="GATEWAY_ASSISTANT_FIRST_TOKEN_TIMEOUT"
+    )
+    assistant_idle_timeout: float = Field(default=30.0, gt=0, le=600, validation_alias="GATEWAY_ASSISTANT_IDLE_TIMEOUT")
+    assistant_reply_timeout: float = Field(
+        default=180.0, gt=0, le=1800, validation_alias="GATEWAY_ASSISTANT_REPLY_TIMEOUT"
+    )
+    # Prompt size: history is cut to this estimate of tokens (newest kept), the reply to max_output.
+    assistant_history_tokens: int = Field(default=3000, ge=100, validation_alias="GATEWAY_ASSISTANT_HISTORY_TOKENS")
+    assistant_max_output_tokens: int = Field(
+        default=1024, ge=16, validation_alias="GATEWAY_ASSISTANT_MAX_OUTPUT_TOKENS"
+    )
+    # Replies produced at once by one worker process (sessions in parallel; one session in turn).
+    assistant_concurrency: int = Field(default=8, ge=1, le=256, validation_alias="GATEWAY_ASSISTANT_CONCURRENCY")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -124,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def assistant_enabled(self) -> bool:
+        return bool(self.assistant_url and self.assistant_model)
 
     @property
     def loopback_agents_allowed(self) -> bool:

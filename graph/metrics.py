@@ -130,6 +130,7 @@ async def _update_queue_depths(resources: Resources) -> None:
     queues = resources.queues
     named = [(f"tasks-{priority}", queue) for priority, queue in queues.by_priority.items()]
     named.append(("maintenance", queues.maintenance))
+    named.append(("assistant", queues.assistant))
 
     async def depth(name: str, queue: Any) -> None:
         try:

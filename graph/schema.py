@@ -15,6 +15,7 @@ from strawberry.types.field import StrawberryField
 
 from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
+from graph.assistant import AssistantMutation, AssistantQuery
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
 from graph.context import Info
 from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
@@ -41,9 +42,18 @@ class NodeQuery:
         return await resolve_nodes(info, ids)
 
 
-Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery, IntegrationsQuery))
+Query = merge_types("Query", (UsersQuery, NodeQuery, AgentsQuery, IntegrationsQuery, AssistantQuery))
 Mutation = merge_types(
-    "Mutation", (UsersMutation, ChatMutation, AgentsMutation, TasksMutation, DocumentsMutation, IntegrationsMutation)
+    "Mutation",
+    (
+        UsersMutation,
+        ChatMutation,
+        AgentsMutation,
+        TasksMutation,
+        DocumentsMutation,
+        IntegrationsMutation,
+        AssistantMutation,
+    ),
 )
 Subscription = merge_types(
     "Subscription", (ChatSubscription, TasksSubscription, DocumentsSubscription, IntegrationsSubscription)

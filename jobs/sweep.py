@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -19,7 +20,8 @@ from models import MCPAgent, Task
 from models.agents import AgentConfig
 from models.json_document import unreadable_keys
 from models.tasks import TaskMeta, TaskStatus
-from resolvers import task_lifecycle
+from resolvers import reply_lifecycle, task_lifecycle
+from resolvers.assistant import job_timeout_seconds
 from resolvers.task_events import publish_task_after_commit
 from resolvers.task_notices import notify_if_asked
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -28,6 +30,7 @@ from services import keys
 log = logging.getLogger("gateway.jobs.sweep")
 ALIVE_TTL_SECONDS = 15
 MAX_QUEUE_ATTEMPTS = 3
+REPLY_WAIT = timedelta(seconds=30)
 
 
 async def heartbeat(deps: WorkerDeps) -> None:
@@ -118,6 +121,28 @@ async def requeue_pending(deps: WorkerDeps) -> int:
     return queued
 
 
+async def requeue_replies(deps: WorkerDeps) -> int:
+    """Replies whose worker died go back to the queue; sessions whose queued replies waited longer than
+    REPLY_WAIT get another job (a job for a busy session ends at once, so an extra one is harmless)."""
+    sessions: set[uuid.UUID] = set()
+    async with deps.sessions() as db:
+        running = await reply_lifecycle.running_replies(db)
+    for reply_id, worker in running:
+        if worker and await deps.redis.exists(keys.worker_alive(worker)):
+            continue
+        async with deps.sessions() as db, db.begin():
+            moved = await reply_lifecycle.recover(db, reply_id)
+        if moved is not None:
+            log.warning("reply %s lost its worker: queued again", reply_id)
+            sessions.add(moved.session_id)
+    async with deps.sessions() as db:
+        sessions.update(await reply_lifecycle.waiting_sessions(db, REPLY_WAIT))
+    timeout = job_timeout_seconds(deps.settings.assistant_reply_timeout)
+    for session_id in sessions:
+        await deps.queues.enqueue_reply(session_id, timeout_seconds=timeout)
+    return len(sessions)
+
+
 async def _enqueue(deps: WorkerDeps, task: Task, configuration: Any) -> str | None:
     """None when queued, else what went wrong (stored data the queue cannot take, or Redis away)."""
     try:
@@ -137,6 +162,7 @@ async def sweep(deps: WorkerDeps) -> None:
         await heartbeat(deps)
         recovered = await recover_running(deps)
         queued = await requeue_pending(deps)
+        queued += await requeue_replies(deps)
         if recovered or queued:
             log.info("sweep: %d running task(s) recovered, %d pending task(s) queued again", recovered, queued)
     except (RedisError, OSError):

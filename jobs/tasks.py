@@ -275,7 +275,11 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
 
 async def execute_task(ctx: JobContext, *, task_id: str) -> None:
     """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
-    deps = deps_of(ctx)
+    await move_task(deps_of(ctx), task_id)
+
+
+async def move_task(deps: WorkerDeps, task_id: str) -> None:
+    """Move one task on, in this process (the job's work; the assistant runs read-only tools through it)."""
     pk = uuid.UUID(task_id)
     await deps.queues.forget(pk)
     async with deps.sessions() as session:

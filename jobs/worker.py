@@ -14,6 +14,7 @@ from saq import CronJob, Worker
 from saq.types import TimersDict
 
 from gateway.settings import Settings
+from jobs.assistant import answer_session
 from jobs.context import JobContext, WorkerDeps
 from jobs.documents import process_document, sweep_documents
 from jobs.health import check_agents
@@ -25,7 +26,7 @@ from jobs.tasks import execute_task
 from services import metrics, tracing
 from services.document_queue import PROCESS_DOCUMENT_JOB
 from services.resources import close_resources, open_resources
-from services.task_queues import EXECUTE_TASK_JOB
+from services.task_queues import ANSWER_SESSION_JOB, EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
@@ -95,6 +96,17 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
             before_process=open_job_span,
             after_process=record_job,
             concurrency=deps.settings.document_concurrency,
+        )
+    )
+    workers.append(
+        EmbeddedWorker(
+            deps.queues.assistant,
+            functions=[(ANSWER_SESSION_JOB, answer_session)],
+            concurrency=deps.settings.assistant_concurrency,
+            startup=startup,
+            before_process=open_job_span,
+            after_process=record_job,
+            timers=TIMERS,
         )
     )
     workers.append(

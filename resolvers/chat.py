@@ -268,18 +268,33 @@ async def send_message(
     stored, attachment_problems = await _attachments(db, user_id, attachments)
     problems += attachment_problems
     chat_session = await _found(_own_chat_session(db, user_id, chat_session_id), problems, _refuse_archived_send)
-    return await _append(uow, chat_session.id, MessageRole.USER, content, {"attachments": stored} if stored else {})
+    message = await append_message(
+        db, chat_session.id, MessageRole.USER, content, {"attachments": stored} if stored else {}
+    )
+    assert message is not None  # the session's row is locked and live
+    publish_message(uow, MessageEventKind.ADDED, message)
+    return message
 
 
-async def _append(
-    uow: UnitOfWork, chat_session_id: uuid.UUID, role: MessageRole, content: str, meta: dict[str, Any]
-) -> Message:
+async def append_message(
+    db: AsyncSession,
+    chat_session_id: uuid.UUID,
+    role: MessageRole,
+    content: str,
+    meta: dict[str, Any],
+    *,
+    token_count: int | None = None,
+    processing_time_ms: int | None = None,
+) -> Message | None:
+    """Number and insert a message at the end of a session that is not deleted; None when it is (or is
+    gone). The UPDATE that counts the message takes its `seq` and locks the session's row: concurrent
+    appends to one session are serialised, numbers are gap-free and follow commit order."""
     # The time of this statement, sent while the row lock is held (not NOW(), the transaction's start):
     # lastActivityAt never moves backwards and message times follow their numbers.
-    seq, at = (
-        await uow.db.execute(
+    counted = (
+        await db.execute(
             update(ChatSession)
-            .where(col(ChatSession.id) == chat_session_id)
+            .where(col(ChatSession.id) == chat_session_id, col(ChatSession.deleted_at).is_(None))
             .values(
                 message_count=ChatSession.message_count + 1,
                 last_activity_at=func.statement_timestamp(),
@@ -287,31 +302,42 @@ async def _append(
             )
             .returning(col(ChatSession.message_count), col(ChatSession.last_activity_at))
         )
-    ).one()
+    ).first()
+    if counted is None:
+        return None
+    seq, at = counted
     message = Message(
-        session_id=chat_session_id, role=role, content=content[:CONTENT_MAX], seq=seq, meta=meta, timestamp=at
+        session_id=chat_session_id,
+        role=role,
+        content=content,
+        seq=seq,
+        meta=meta,
+        timestamp=at,
+        token_count=token_count,
+        processing_time_ms=processing_time_ms,
     )
-    uow.db.add(message)
-    await _saved(uow.db, message)
-    publish_message(uow, MessageEventKind.ADDED, message)
-    return message
+    db.add(message)
+    return await _saved(db, message)
 
 
 async def post_system_message(
-    uow: UnitOfWork, user_id: uuid.UUID, session_id: uuid.UUID, content: str, meta: dict[str, Any]
+    uow: UnitOfWork, user_id: uuid.UUID, chat_session_id: uuid.UUID, content: str, meta: dict[str, Any]
 ) -> Message | None:
     """A SYSTEM message from the gateway itself (a task's outcome) in the user's session, numbered like any
-    other; None when the session is gone or archived (it takes no new messages)."""
+    other and published after the commit; None when the session is gone or archived (it takes no new messages)."""
     found = await uow.db.execute(
-        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == session_id).with_for_update()
+        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == chat_session_id).with_for_update()
     )
     chat_session: ChatSession | None = found.scalar_one_or_none()
     if chat_session is None or chat_session.status != SessionStatus.ACTIVE:
         return None
-    return await _append(uow, chat_session.id, MessageRole.SYSTEM, content, meta)
+    message = await append_message(uow.db, chat_session.id, MessageRole.SYSTEM, content[:CONTENT_MAX], meta)
+    if message is not None:
+        publish_message(uow, MessageEventKind.ADDED, message)
+    return message
 
 
-async def _own_message(
+async def own_message(
     db: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
 ) -> tuple[Message, ChatSession]:
     if message_id is None:
@@ -331,7 +357,7 @@ async def _own_message(
 async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None, content: str) -> Message:
     db = uow.db
     problems = collect(_check_content(content))
-    message, _ = await _found(_own_message(db, user_id, message_id), problems, _refuse_edit)
+    message, _ = await _found(own_message(db, user_id, message_id), problems, _refuse_edit)
     message.content = content
     message.edited_at = database_now()
     await _saved(db, message)
@@ -342,7 +368,7 @@ async def edit_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUI
 async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.UUID | None) -> Message:
     """Soft delete; the message keeps its number, so the sequence stays gap-free."""
     db = uow.db
-    message, chat_session = await _own_message(db, user_id, message_id)
+    message, chat_session = await own_message(db, user_id, message_id)
     if chat_session.status != SessionStatus.ACTIVE:
         raise Rejected([ARCHIVED_MESSAGE])
     message.deleted_at = database_now()

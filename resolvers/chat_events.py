@@ -23,6 +23,11 @@ class MessageEventKind(StrEnum):
     DELETED = "deleted"
 
 
+# The worker's pieces of a reply being written (jobs/assistant.py), on the same channel: not stored,
+# so `messageAdded` (which reads ADDED only) never sees them.
+DELTA_KIND = "delta"
+
+
 def chat_session_channel(session_id: uuid.UUID) -> str:
     return keys.chat_session_events(session_id)
 

@@ -68,6 +68,17 @@ def agent_health_failures(agent_id: uuid.UUID) -> str:
 
 # --- tasks, their queues and the workers running them ---
 MAINTENANCE_QUEUE = "maintenance"
+ASSISTANT_QUEUE = "assistant"
+
+
+def reply_job(session_id: uuid.UUID) -> str:
+    """A saq job key: one per wake-up of a session's replies (a nonce, so no wake-up is deduplicated away)."""
+    return f"reply:{session_id}:{uuid.uuid4().hex[:8]}"
+
+
+def assistant_tokens(user_id: uuid.UUID, day: str) -> str:
+    """Tokens a user spent on the assistant on one UTC day (`yyyymmdd`)."""
+    return f"assistant:tokens:{user_id}:{day}"
 
 
 def task_queue(priority: TaskPriority) -> str:

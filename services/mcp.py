@@ -94,12 +94,31 @@ async def discover(link: AgentLink) -> Discovery:
                     "description": tool.description or "",
                     "inputSchema": tool.input_schema,
                     "outputSchema": tool.output_schema,
+                    # Hints only where the agent gave some (what the assistant acts on: readOnlyHint).
+                    **({"annotations": hints} if (hints := _annotations(tool.annotations)) else {}),
                 }
                 for tool in listed.tools
             ]
             return Discovery(version=(initialized.server_info.version or None), tools=tools)
 
     return await _bounded(link, work, "discover")  # type: ignore[no-any-return]
+
+
+def _annotations(annotations: Any) -> dict[str, bool]:
+    """The tool's behaviour hints that the gateway acts on (the assistant runs read-only tools without
+    asking); hints are the agent's word, and its operator registered the agent."""
+    hints: dict[str, bool] = {}
+    if annotations is None:
+        return hints
+    for attribute, key in (
+        ("read_only_hint", "readOnlyHint"),
+        ("destructive_hint", "destructiveHint"),
+        ("idempotent_hint", "idempotentHint"),
+    ):
+        value = getattr(annotations, attribute, None)
+        if isinstance(value, bool):
+            hints[key] = value
+    return hints
 
 
 async def call_tool(

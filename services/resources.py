@@ -12,6 +12,7 @@ from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from services import tracing
 from services.addresses import TrustedProxies
+from services.assistant import Provider, provider_from
 from services.crypto import SecretBox, dev_secret_box
 from services.document_cache import DocumentCache
 from services.document_queue import DocumentQueue
@@ -42,6 +43,7 @@ class Resources:
     document_queue: DocumentQueue
     document_cache: DocumentCache
     registry: Registry  # the OAuth providers as configured here (issue 11)
+    assistant: Provider | None = None  # None: GATEWAY_ASSISTANT_URL unset, the assistant is off
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -58,6 +60,21 @@ def egress_policy(settings: Settings) -> EgressPolicy:
 
 def oauth_registry(settings: Settings) -> Registry:
     return Registry.from_settings(settings.oauth_settings)
+
+
+def assistant_provider(settings: Settings) -> Provider | None:
+    allowed = settings.assistant_allow_private
+    key = settings.assistant_api_key
+    return provider_from(
+        settings.assistant_url,
+        settings.assistant_model,
+        key.get_secret_value() if key is not None else None,
+        policy=EgressPolicy(allow_loopback=allowed, allow_private=allowed),
+        temperature=settings.assistant_temperature,
+        first_token_timeout=settings.assistant_first_token_timeout,
+        idle_timeout=settings.assistant_idle_timeout,
+        max_output_tokens=settings.assistant_max_output_tokens,
+    )
 
 
 def token_keys(settings: Settings) -> TokenKeys:
@@ -108,10 +125,13 @@ async def open_resources(
         document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
         document_cache=DocumentCache(redis),
         registry=oauth_registry(settings),
+        assistant=assistant_provider(settings),
     )
 
 
 async def close_resources(resources: Resources) -> None:
+    if resources.assistant is not None:
+        await resources.assistant.close()
     await resources.events.close()
     await resources.queues.disconnect()
     await resources.document_queue.disconnect()

@@ -19,6 +19,8 @@ from services import keys, tracing
 from services.keys import MAINTENANCE_QUEUE
 
 QUEUE_NAMES = {priority: keys.task_queue(priority) for priority in TaskPriority}
+# The worker registers jobs.assistant.answer_session under this name.
+ANSWER_SESSION_JOB = "answer_session"
 # saq keys a job by its function's name: the worker registers jobs.tasks.execute_task under this name.
 EXECUTE_TASK_JOB = "execute_task"
 
@@ -38,6 +40,7 @@ class TaskQueues:
             priority: RedisQueue(self._client, name=name) for priority, name in QUEUE_NAMES.items()
         }
         self.maintenance: Queue = RedisQueue(self._client, name=MAINTENANCE_QUEUE)
+        self.assistant: Queue = RedisQueue(self._client, name=keys.ASSISTANT_QUEUE)
         self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
 
     async def enqueue_task(
@@ -72,6 +75,24 @@ class TaskQueues:
                 await self._marks.delete(keys.task_enqueued(task_id))
             return False
 
+    async def enqueue_reply(self, session_id: uuid.UUID, *, timeout_seconds: int) -> bool:
+        """Wake a worker to produce the session's queued replies, in order; False when Redis is away (the
+        sweep queues it again). Each call is a job of its own: a job that finds the session busy or
+        empty ends at once, so none is lost to deduplication."""
+        try:
+            await self.assistant.enqueue(
+                ANSWER_SESSION_JOB,
+                key=keys.reply_job(session_id),
+                session_id=str(session_id),
+                timeout=timeout_seconds,
+                retries=0,
+                ttl=600,
+                meta={"trace": tracing.carrier()},
+            )
+            return True
+        except (RedisError, OSError):
+            return False
+
     async def forget(self, task_id: uuid.UUID | str) -> None:
         """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
         with contextlib.suppress(RedisError, OSError):
@@ -88,7 +109,7 @@ class TaskQueues:
         return bool(await self._marks.exists(keys.task_enqueued(task_id)))
 
     async def disconnect(self) -> None:
-        for queue in (*self.by_priority.values(), self.maintenance):
+        for queue in (*self.by_priority.values(), self.maintenance, self.assistant):
             await queue.disconnect()
         await self._client.aclose()
         await self._marks.aclose()

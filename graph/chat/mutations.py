@@ -22,7 +22,8 @@ from graph.mutations import Work, mutation, node_answer
 from graph.node import input_id
 from graph.permissions import SIGNED_IN, viewer_id
 from models import ChatSession, Message
-from resolvers import chat
+from resolvers import assistant, chat
+from resolvers.unit_of_work import UnitOfWork
 
 CHAT_SESSION = node_answer("chat_session", ChatSessionNode)
 MESSAGE = node_answer("message", MessageNode)
@@ -65,10 +66,23 @@ class ChatMutation:
     def restore_chat_session(self, info: Info, input: RestoreChatSessionInput) -> Work[ChatSession]:
         return lambda uow: chat.restore_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
-    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Add your message to an active session.")
+    @mutation(
+        MESSAGE,
+        permission_classes=SIGNED_IN,
+        description="Add your message to an active session; the assistant, when enabled, answers it "
+        "(streamed in `chatSessionEvents`).",
+    )
     def send_message(self, info: Info, input: SendMessageInput) -> Work[Message]:
         attachments = [chat.Attachment(input_id(value, "Document")) for value in input.attachments or []]
-        return lambda uow: chat.send_message(uow, viewer_id(info), _chat_session_id(input), input.content, attachments)
+        options = assistant.reply_options(info.context.resources)
+        user_id, session_id = viewer_id(info), _chat_session_id(input)
+
+        async def work(uow: UnitOfWork) -> Message:
+            message = await chat.send_message(uow, user_id, session_id, input.content, attachments)
+            assistant.request_reply(uow, user_id, message, options)
+            return message
+
+        return work
 
     @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Change the text of your message.")
     def edit_message(self, info: Info, input: EditMessageInput) -> Work[Message]:

@@ -1,5 +1,5 @@
 """Live chat: `messageAdded` (replay after a cursor, then live, no gap and no duplicate) and
-`chatSessionEvents` (added, edited, deleted).
+`chatSessionEvents` (added, edited, deleted, and the assistant's reply as it is written).
 
 The context lives as long as the socket, so nothing here holds a database session: each replay and
 each gap fill opens a short one of its own.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -18,11 +18,11 @@ from graph.chat.types import MessageNode
 from graph.connection import decode_cursor
 from graph.context import Info
 from graph.errors import RequestErrorCode, bad_input, request_error
-from graph.node import input_id
+from graph.node import global_id, input_id
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS
 from loaders.session import RequestDb
-from resolvers.chat_events import MessageEventKind, chat_session_channel, message_row
+from resolvers.chat_events import DELTA_KIND, MessageEventKind, chat_session_channel, message_row
 from services.events import StreamInterrupted
 
 REPLAY_BATCH = 100
@@ -43,7 +43,34 @@ class MessageDeleted:
     message: MessageNode
 
 
-ChatSessionEvent = Annotated[MessageAdded | MessageEdited | MessageDeleted, strawberry.union("ChatSessionEvent")]
+@strawberry.type(
+    description="A piece of the assistant's reply as it is written: the pieces of one reply, joined in "
+    "`index` order, are the content of the ASSISTANT message that follows as `MessageAdded`. Not stored: "
+    "`messageAdded` replays only the final message."
+)
+class MessageDelta:
+    reply_to: strawberry.ID = strawberry.field(description="The user's message being answered.")
+    index: int = strawberry.field(description="0, 1, 2... within one reply.")
+    delta: str
+
+
+ChatSessionEvent = Annotated[
+    MessageAdded | MessageEdited | MessageDeleted | MessageDelta, strawberry.union("ChatSessionEvent")
+]
+
+
+def _delta(event: dict[str, Any]) -> MessageDelta | None:
+    """A delta event as published by the worker; None when it is not one (never trusted blindly)."""
+    delta = event.get("delta")
+    if not isinstance(delta, dict):
+        return None
+    try:
+        reply_to = uuid.UUID(str(delta["replyTo"]))
+        return MessageDelta(
+            reply_to=strawberry.ID(global_id("Message", reply_to)), index=int(delta["index"]), delta=str(delta["delta"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _after_seq(after: str) -> int:
@@ -135,7 +162,10 @@ class ChatSubscription:
         except StreamInterrupted as error:
             raise _interrupted(error) from None
 
-    @strawberry.subscription(description="Everything that happens to a session's messages, live.")
+    @strawberry.subscription(
+        description="Everything that happens to a session's messages, live, including the assistant's "
+        "reply as it is written (`MessageDelta`) before it is added."
+    )
     async def chat_session_events(
         self, info: Info, chat_session_id: Annotated[strawberry.ID, strawberry.argument(name="sessionId")]
     ) -> AsyncGenerator[ChatSessionEvent, None]:
@@ -148,6 +178,11 @@ class ChatSubscription:
         try:
             async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
                 async for event in events:
+                    if event.get("kind") == DELTA_KIND:
+                        delta = _delta(event)
+                        if delta is not None:
+                            yield delta
+                        continue
                     kind = kinds.get(str(event.get("kind")))
                     if kind is not None:
                         yield kind(message=MessageNode.from_row(message_row(event["message"])))

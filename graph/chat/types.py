@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
@@ -20,7 +21,7 @@ from graph.connection import Listing
 from graph.context import Info
 from graph.enums import MessageRole, SessionStatus
 from graph.jsondata import JSON, from_json
-from graph.node import Node, field_columns, load_node, register_node_type
+from graph.node import Node, field_columns, global_id, load_node, register_node_type
 from graph.tasks.types import TASKS
 from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS
 
@@ -90,12 +91,41 @@ class AiMetadata:
     entities: list[JSON] = strawberry.field(default_factory=list)
 
 
+@strawberry.enum(description="Why the assistant could not answer (on its SYSTEM message).")
+class AssistantErrorCode(Enum):
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"
+    PROVIDER_REFUSED = "PROVIDER_REFUSED"
+    MALFORMED_STREAM = "MALFORMED_STREAM"
+    BUDGET_SPENT = "BUDGET_SPENT"
+    INTERNAL = "INTERNAL"
+
+
+@strawberry.type
+class AssistantError:
+    code: AssistantErrorCode
+    message: str = ""
+
+
 @strawberry.type
 class MessageMetadata:
     attachments: list[MessageAttachment] = strawberry.field(default_factory=list)
     suggestions: list[str] = strawberry.field(default_factory=list)
     actions: list[MessageAction] = strawberry.field(default_factory=list)
     ai_metadata: AiMetadata | None = None
+    reply_to: strawberry.ID | None = strawberry.field(
+        default=None, description="On the assistant's replies and failure notes: the user's message answered."
+    )
+    error: AssistantError | None = strawberry.field(
+        default=None, description="On a SYSTEM message: why the assistant could not answer."
+    )
+
+
+def _global(type_name: str, key: Any) -> strawberry.ID | None:
+    try:
+        return strawberry.ID(global_id(type_name, uuid.UUID(str(key)))) if key else None
+    except ValueError:
+        return None
 
 
 @strawberry.type(name="Message", description="One message of a chat session.")
@@ -117,7 +147,17 @@ class MessageNode(Node):
 
     @strawberry.field(description="Typed metadata: attachments, suggestions, actions, AI details.")
     def metadata(self) -> MessageMetadata:
-        return from_json(MessageMetadata, self.raw_metadata)
+        metadata = from_json(MessageMetadata, self.raw_metadata)
+        # Stored as keys; the graph hands out global IDs.
+        metadata.reply_to = _global("Message", metadata.reply_to)
+        for action in metadata.actions:
+            if isinstance(action.payload, dict):
+                payload = dict(action.payload)
+                for key, type_name in (("agentId", "MCPAgent"), ("taskId", "Task")):
+                    if key in payload:
+                        payload[key] = _global(type_name, payload[key])
+                action.payload = payload
+        return metadata
 
     @strawberry.field(description="The session this message belongs to.")
     async def session(self, info: Info) -> ChatSessionNode | None:

@@ -14,11 +14,9 @@ from graph.documents.types import DocumentNode
 from graph.errors import user_errors
 from graph.mutations import mutate
 from graph.node import input_id
-from graph.permissions import IsAuthenticated
+from graph.permissions import SIGNED_IN
 from resolvers import documents
 from resolvers.problems import ErrorCode, Problem
-
-SIGNED_IN = [IsAuthenticated]
 
 
 def _viewer(info: Info) -> uuid.UUID:

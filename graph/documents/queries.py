@@ -18,7 +18,6 @@ from graph.connection import DEFAULT_PAGE, MAX_PAGE
 from graph.context import Info
 from graph.documents.types import DocumentFilterInput, DocumentNode
 from graph.errors import bad_input
-from models.documents import ProcessingStatus
 from resolvers import documents
 from resolvers.problems import Problem
 
@@ -82,7 +81,7 @@ def search_filter(filter: DocumentFilterInput | None) -> documents.SearchFilter:
     return documents.SearchFilter(
         categories=tuple(sorted(set(filter.category or []))),
         tags=tuple(sorted({tag.strip().lower() for tag in filter.tags or []})),
-        statuses=tuple(sorted({ProcessingStatus(s.value) for s in filter.processing_status or []})),
+        statuses=tuple(sorted(set(filter.processing_status or []))),
     )
 
 

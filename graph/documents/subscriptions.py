@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
+from sqlmodel import col
 
 from graph.context import Info
 from graph.documents.types import DocumentNode
@@ -34,7 +35,9 @@ class DocumentsSubscription:
         if document_id is not None:
             db = RequestDb(info.context.resources.sessions)
             try:
-                found = await db.rows(visible_documents(viewer.user_id).where(Document.id == wanted)) if wanted else []
+                found = (
+                    await db.rows(visible_documents(viewer.user_id).where(col(Document.id) == wanted)) if wanted else []
+                )
             finally:
                 await db.close()
             if not found:

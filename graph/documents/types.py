@@ -11,17 +11,12 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
+from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json
-from graph.node import Node, build, columns, register_node
+from graph.node import Node, columns, register_node_type
 from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
-from models.documents import ProcessingLogEvent, ProcessingStatus
 from services.download_links import download_path
-
-ProcessingStatusEnum = strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
-
-
-ProcessingLogEventEnum = strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
 
 
 @strawberry.type(description="One line of a document's processing log.")
@@ -89,7 +84,7 @@ class DocumentOrder(Enum):
 class DocumentFilterInput:
     category: list[str] | None = limited(NAME, default=None)
     tags: list[str] | None = limited(NAME, default=None, description="Documents carrying all of these tags.")
-    processing_status: list[ProcessingStatusEnum] | None = None
+    processing_status: list[ProcessingStatus] | None = None
     deleted: bool = strawberry.field(default=False, description="Only soft-deleted documents (restorable).")
 
 
@@ -121,15 +116,11 @@ class DocumentNode(Node):
     tags: list[str] | None
     mime_type: str = strawberry.field(description="The type read from the file's content, never from its name.")
     file_size: int = strawberry.field(description="Bytes.")
-    processing_status: ProcessingStatusEnum
+    processing_status: ProcessingStatus
     processing_error: str | None
     uploaded_at: datetime
     processed_at: datetime | None
     deleted_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> DocumentNode:
-        return build(cls, "Document", row)
 
     @strawberry.field
     def extracted_data(self) -> DocumentExtractedData:
@@ -182,7 +173,7 @@ async def documents_connection(
         spec_filter = DocumentFilter(
             categories=tuple(sorted(set(filter.category or []))),
             tags=tuple(sorted(set(filter.tags or []))),
-            statuses=tuple(sorted({ProcessingStatus(s.value) for s in filter.processing_status or []})),
+            statuses=tuple(sorted(set(filter.processing_status or []))),
             deleted=filter.deleted,
         )
     request = page_request(
@@ -191,12 +182,7 @@ async def documents_connection(
     return await load_connection(info.context.loaders.documents_of_user, owner_id, request, DocumentNode.from_row)
 
 
-async def _fetch_documents(info: Info, pks: list[uuid.UUID]) -> list[DocumentNode | None]:
-    rows = await info.context.loaders.documents.load_many(pks)
-    return [DocumentNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("Document", _fetch_documents)
+register_node_type(DocumentNode, lambda loaders: loaders.documents)
 
 
 def public_base(configured: str | None, request_base: str) -> str:

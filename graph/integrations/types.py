@@ -14,7 +14,7 @@ from graph.context import Info
 from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from graph.integrations.inputs import IntegrationFilterInput, integration_filter
 from graph.jsondata import from_json
-from graph.node import Node, build, columns, register_node
+from graph.node import Node, columns, register_node_type
 from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER
 
 
@@ -93,10 +93,6 @@ class IntegrationNode(Node):
     connected_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def from_row(cls, row: Any) -> IntegrationNode:
-        return build(cls, "Integration", row)
-
     @strawberry.field
     def metadata(self) -> IntegrationMetadata:
         return from_json(IntegrationMetadata, self.raw_metadata)
@@ -121,9 +117,4 @@ INTEGRATIONS = Listing(
 )
 
 
-async def _fetch_integrations(info: Info, pks: list[uuid.UUID]) -> list[IntegrationNode | None]:
-    rows = await info.context.loaders.integrations.load_many(pks)
-    return [IntegrationNode.from_row(row) if row is not None else None for row in rows]
-
-
-register_node("Integration", _fetch_integrations)
+register_node_type(IntegrationNode, lambda loaders: loaders.integrations)

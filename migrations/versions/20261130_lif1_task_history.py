@@ -6,7 +6,7 @@ seed's "task logs": one row per move of the task lifecycle and per failed call a
 and duration, readable as `Task.log` and purged after 90 days.
 
 Revision ID: lif1
-Revises: int1
+Revises: ast1
 Create Date: 2026-11-30 16:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "lif1"
-down_revision: str | Sequence[str] | None = "int1"
+down_revision: str | Sequence[str] | None = "ast1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

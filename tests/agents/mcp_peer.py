@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,8 +46,12 @@ class PeerState:
         return self.calls[tool]
 
 
-def build_server(state: PeerState, *, version: str = "1.4.2", only: set[str] | None = None) -> MCPServer:
+def build_server(
+    state: PeerState, *, version: str = "1.4.2", only: set[str] | None = None, assistant_tools: bool = False
+) -> MCPServer:
     server = MCPServer("test-peer", version=version)
+    if assistant_tools:
+        _assistant_tools(server, state)
 
     @server.tool(description="Add two integers.")
     def add(a: int, b: int) -> Sum:
@@ -74,6 +79,33 @@ def build_server(state: PeerState, *, version: str = "1.4.2", only: set[str] | N
         for name in {"add", "sleep", "flaky", "broken"} - only:
             server.remove_tool(name)
     return server
+
+
+class Customer(BaseModel):
+    name: str
+    plan: str
+    balance: int
+
+
+def _assistant_tools(server: MCPServer, state: PeerState) -> None:
+    """What the assistant's tests need: a read-only tool (run at once) and one with side effects
+    (proposed, run only once confirmed)."""
+
+    @server.tool(
+        description="Look a customer up by name.",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    )
+    def lookup_customer(name: str) -> Customer:
+        state.count("lookup_customer")
+        return Customer(name=name, plan="gold", balance=1200)
+
+    @server.tool(
+        description="Send an invoice to a customer.",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False),
+    )
+    def send_invoice(customer: str, amount: int) -> str:
+        state.count("send_invoice")
+        return f"invoice of {amount} sent to {customer}"
 
 
 class RequireKey:
@@ -155,9 +187,17 @@ async def mcp_peer(
     port: int | None = None,
     version: str = "1.4.2",
     only: set[str] | None = None,
+    assistant_tools: bool = False,
 ) -> AsyncIterator[RunningPeer]:
     state = PeerState(fail_first=fail_first)
-    app = RequireKey(Hang(build_server(state, version=version, only=only).streamable_http_app(), state), api_key, state)
+    app = RequireKey(
+        Hang(
+            build_server(state, version=version, only=only, assistant_tools=assistant_tools).streamable_http_app(),
+            state,
+        ),
+        api_key,
+        state,
+    )
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

@@ -12,7 +12,7 @@ import strawberry
 
 from models.agents import AgentStatus, AuthenticationType, HealthStatus
 from models.chat import MessageRole, SessionStatus
-from models.documents import ProcessingStatus
+from models.documents import ProcessingLogEvent, ProcessingStatus
 from models.integrations import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
@@ -29,8 +29,9 @@ strawberry.enum(HealthStatus, name="AgentHealthStatus")
 strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
 strawberry.enum(TaskStatus, name="TaskStatus")
 strawberry.enum(TaskPriority, name="TaskPriority")
-strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
 strawberry.enum(TaskLogEvent, name="TaskLogEvent", description="What a line of a task's log records.")
+strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
+strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
 strawberry.enum(IntegrationProvider, name="IntegrationProvider")
 strawberry.enum(IntegrationStatus, name="IntegrationStatus")
 strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
@@ -51,6 +52,7 @@ __all__ = [
     "IntegrationProvider",
     "IntegrationStatus",
     "MessageRole",
+    "ProcessingLogEvent",
     "ProcessingStatus",
     "SessionStatus",
     "TaskLogEvent",

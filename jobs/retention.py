@@ -41,12 +41,31 @@ async def _record(resources: Resources, outcomes: Sequence[retention.RuleOutcome
             await pipe.execute()
 
 
+def file_remover(resources: Resources) -> retention.RemoveFiles:
+    """Removes documents' stored files (after the batch that deleted their rows committed); answers how many
+    could not be removed. A file already gone counts as removed: a re-run after a crash finds it so."""
+
+    async def remove(keys_: Sequence[str]) -> int:
+        failed = 0
+        for key in keys_:
+            try:
+                await resources.storage.delete(key)
+            except Exception:
+                failed += 1
+                log.warning("retention: the stored file of a purged document could not be removed", exc_info=True)
+        return failed
+
+    return remove
+
+
 async def run_purge(
     resources: Resources, *, dry_run: bool = False, batch_size: int = retention.DEFAULT_BATCH_SIZE
 ) -> list[retention.RuleOutcome]:
     """Every rule once; counted unless it is a dry run."""
     try:
-        outcomes = await retention.purge(resources.sessions, dry_run=dry_run, batch_size=batch_size, remove_files=None)
+        outcomes = await retention.purge(
+            resources.sessions, dry_run=dry_run, batch_size=batch_size, remove_files=file_remover(resources)
+        )
     except Exception:
         if not dry_run:
             metrics.PURGE_RUNS.labels("failed").inc()

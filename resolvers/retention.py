@@ -27,7 +27,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import ChatSession, Document, Integration, Message, Task, TaskLog, User
+from models import (
+    ChatSession,
+    Document,
+    DocumentProcessingLog,
+    Integration,
+    IntegrationTokenEvent,
+    Message,
+    Task,
+    TaskLog,
+    User,
+)
 from models.chat import SessionStatus
 from models.integrations import IntegrationStatus
 from models.tasks import TaskStatus
@@ -43,6 +53,8 @@ tasks: Table = Task.__table__  # type: ignore[attr-defined]
 task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]
 documents: Table = Document.__table__  # type: ignore[attr-defined]
 integrations: Table = Integration.__table__  # type: ignore[attr-defined]
+document_logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]
+token_events: Table = IntegrationTokenEvent.__table__  # type: ignore[attr-defined]
 
 RemoveFiles = Callable[[Sequence[str]], Awaitable[int]]  # removes stored files, answers how many failed
 
@@ -118,11 +130,17 @@ def _tasks_rule(name: str, policy: str, expired: ColumnElement[bool]) -> Rule:
 
 
 def _documents_steps(expired: ColumnElement[bool]) -> tuple[Step, ...]:
-    return (Step(documents, expired, files=documents.c.file_path),)
+    return (
+        Step(document_logs, document_logs.c.document_id.in_(ids_of(documents, expired))),
+        Step(documents, expired, files=documents.c.file_path),
+    )
 
 
 def _integrations_steps(expired: ColumnElement[bool]) -> tuple[Step, ...]:
-    return (Step(integrations, expired),)
+    return (
+        Step(token_events, token_events.c.integration_id.in_(ids_of(integrations, expired))),
+        Step(integrations, expired),
+    )
 
 
 def _account_rule() -> Rule:
@@ -159,9 +177,19 @@ def rules() -> list[Rule]:
             _documents_steps(DELETED_DOCUMENT),
         ),
         Rule(
+            "document-processing-logs",
+            "Processing logs: 90 days",
+            (Step(document_logs, older_than(document_logs.c.logged_at, days=90)),),
+        ),
+        Rule(
             "disconnected-integrations",
             "Disconnected integrations: 90 days after disconnection",
             _integrations_steps(DISCONNECTED_INTEGRATION),
+        ),
+        Rule(
+            "token-refresh-history",
+            "Token refresh history: 30 days",
+            (Step(token_events, older_than(token_events.c.attempted_at, days=30)),),
         ),
         _tasks_rule("completed-tasks", "Completed tasks: 1 year", COMPLETED_TASK),
         _tasks_rule("failed-tasks", "Failed (and cancelled) tasks: 6 months", FAILED_TASK),

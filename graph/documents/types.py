@@ -11,15 +11,12 @@ import strawberry
 
 from graph.connection import Connection, load_connection, page_request
 from graph.context import Info
-from graph.enums import ProcessingStatus
+from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
 from graph.jsondata import JSON, from_json
 from graph.node import Node, columns, register_node_type
 from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
-from models.documents import ProcessingLogEvent
 from services.download_links import download_path
-
-ProcessingLogEventEnum = strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
 
 
 @strawberry.type(description="One line of a document's processing log.")

@@ -6,7 +6,7 @@ seed's "task logs": one row per move of the task lifecycle and per failed call a
 and duration, readable as `Task.log` and purged after 90 days.
 
 Revision ID: lif1
-Revises: int1
+Revises: ast1
 Create Date: 2026-11-30 16:00:00
 """
 

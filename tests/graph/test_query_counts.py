@@ -110,6 +110,14 @@ async def build_world(pg: asyncpg.Connection, user: SignedUp) -> World:
         [r[3] for r in records],
     )
     world.tasks = [row["id"] for row in sorted(task_rows, key=lambda r: r["started_at"], reverse=True)]
+    await pg.execute(
+        """INSERT INTO document_processing_logs (document_id, event, status, logged_at)
+           SELECT d.id, 'claimed', 'processing', $2::timestamptz + i * interval '1 second'
+           FROM unnest($1::uuid[]) AS d(id), generate_series(0, $3 - 1) AS i""",
+        world.documents,
+        base,
+        N,
+    )
     # N log lines for each of the newest N tasks (the first page of `viewer.tasks`).
     await pg.execute(
         """INSERT INTO task_logs (task_id, event, status, attempt, logged_at)
@@ -203,6 +211,11 @@ LIST_CASES = [
         "viewer.documents",
         """query($n: Int) { viewer { documents(first: $n) { totalCount
         edges { node { id filename extractedData { summary } } } } } }""",
+    ),
+    ListCase(
+        "viewer.documents.processingLog",
+        """query($n: Int, $m: Int) { viewer { documents(first: $n) { edges { node { id
+        processingLog(first: $m) { totalCount edges { node { event loggedAt } } } } } } } }""",
     ),
     ListCase(
         "viewer.integrations",

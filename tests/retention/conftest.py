@@ -145,6 +145,22 @@ class Rows:
             json.dumps({}),
         )
 
+    async def document_log(self, document_id: uuid.UUID, *, ago: str = "0") -> uuid.UUID:
+        return await self.pg.fetchval(
+            """INSERT INTO document_processing_logs (document_id, event, status, logged_at)
+               VALUES ($1, 'completed', 'completed', now() - $2::text::interval) RETURNING id""",
+            document_id,
+            ago,
+        )
+
+    async def token_event(self, integration_id: uuid.UUID, *, ago: str = "0") -> uuid.UUID:
+        return await self.pg.fetchval(
+            """INSERT INTO integration_token_events (integration_id, kind, outcome, attempted_at)
+               VALUES ($1, 'refresh', 'ok', now() - $2::text::interval) RETURNING id""",
+            integration_id,
+            ago,
+        )
+
     async def exists(self, table: str, pk: uuid.UUID) -> bool:
         return bool(await self.pg.fetchval(f"SELECT count(*) FROM {table} WHERE id = $1", pk))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import uuid
 from typing import Any
 
 import asyncpg
@@ -75,30 +76,54 @@ async def test_tasks_completed_a_year_and_failed_six_months_ago_go_with_their_lo
     assert await rows.exists("task_logs", log_recent)
 
 
-async def test_documents_deleted_30_days_ago_and_integrations_disconnected_90_days_ago(
+async def test_documents_deleted_30_days_ago_go_with_their_file_and_integrations_disconnected_90_days_ago(
     rows: Rows, retention_resources: Any
 ) -> None:
+    storage = retention_resources.storage
     user = await rows.user()
-    document_old = await rows.document(user, deleted_ago="30 days 1 hour")
-    document_recent = await rows.document(user, deleted_ago="29 days 23 hours")
-    document_live = await rows.document(user)
+    stored = {name: f"retention/{uuid.uuid4()}/{name}" for name in ("old", "recent", "live")}
+    for key in stored.values():
+        await storage.put_bytes(key, b"%PDF-1.4 retention")
+    document_old = await rows.document(user, deleted_ago="30 days 1 hour", file_path=stored["old"])
+    document_recent = await rows.document(user, deleted_ago="29 days 23 hours", file_path=stored["recent"])
+    document_live = await rows.document(user, file_path=stored["live"])
+    log_of_removed = await rows.document_log(document_old)
+    log_old = await rows.document_log(document_live, ago="90 days 1 hour")
+    log_recent = await rows.document_log(document_live, ago="89 days 23 hours")
     integration_old = await rows.integration(user, provider="gmail", disconnected_ago="90 days 1 hour")
     integration_recent = await rows.integration(user, provider="slack", disconnected_ago="89 days 23 hours")
     integration_live = await rows.integration(user, provider="hubspot")
+    event_of_removed = await rows.token_event(integration_old)
+    event_old = await rows.token_event(integration_live, ago="30 days 1 hour")
+    event_recent = await rows.token_event(integration_live, ago="29 days 23 hours")
 
-    removed = await _purge(retention_resources)
+    outcomes = {o.rule: o for o in await run_purge(retention_resources)}
 
-    assert removed["deleted-documents"]["documents"] == 1
-    assert removed["disconnected-integrations"]["integrations"] == 1
-    assert not await rows.exists("documents", document_old)
-    assert not await rows.exists("integrations", integration_old)
+    assert outcomes["deleted-documents"].rows == {"document_processing_logs": 1, "documents": 1}
+    assert outcomes["deleted-documents"].files == 1 and outcomes["deleted-documents"].file_failures == 0
+    assert outcomes["document-processing-logs"].rows == {"document_processing_logs": 1}
+    assert outcomes["disconnected-integrations"].rows == {"integration_token_events": 1, "integrations": 1}
+    assert outcomes["token-refresh-history"].rows == {"integration_token_events": 1}
+    assert not await storage.exists(stored["old"])  # the stored file went with its row
+    assert await storage.exists(stored["recent"]) and await storage.exists(stored["live"])
+    for table, gone in (
+        ("documents", document_old),
+        ("document_processing_logs", log_of_removed),
+        ("document_processing_logs", log_old),
+        ("integrations", integration_old),
+        ("integration_token_events", event_of_removed),
+        ("integration_token_events", event_old),
+    ):
+        assert not await rows.exists(table, gone), table
     for table, kept in (
         ("documents", document_recent),
         ("documents", document_live),
+        ("document_processing_logs", log_recent),
         ("integrations", integration_recent),
         ("integrations", integration_live),
+        ("integration_token_events", event_recent),
     ):
-        assert await rows.exists(table, kept)
+        assert await rows.exists(table, kept), table
 
 
 async def test_an_account_deleted_30_days_ago_goes_with_everything_it_owns_and_its_email_registers_again(
@@ -116,8 +141,12 @@ async def test_an_account_deleted_30_days_ago_goes_with_everything_it_owns_and_i
         await rows.task_log(task)
         owned["chat_sessions"].append(chat)
         owned["tasks"].append(task)
-        owned["documents"].append(await rows.document(user))
-        owned["integrations"].append(await rows.integration(user))
+        document = await rows.document(user)
+        await rows.document_log(document)
+        integration = await rows.integration(user)
+        await rows.token_event(integration)
+        owned["documents"].append(document)
+        owned["integrations"].append(integration)
     # The email is still taken while the account waits out its 30 days.
     await rows.pg.execute("UPDATE users SET deleted_at = now() - interval '30 days 1 hour' WHERE id = $1", gone)
     refused = await retention_client.execute(
@@ -133,7 +162,9 @@ async def test_an_account_deleted_30_days_ago_goes_with_everything_it_owns_and_i
         "task_logs": 1,
         "tasks": 1,
         "chat_sessions": 1,
+        "document_processing_logs": 1,
         "documents": 1,
+        "integration_token_events": 1,
         "integrations": 1,
         "users": 1,
     }

@@ -19,7 +19,9 @@ from typing import Any
 import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from opentelemetry.trace import StatusCode
 
+from services import tracing
 from services.egress import EgressPolicy, EgressRefused, GuardedTransport
 from services.oauth.providers import ProviderConfig
 
@@ -119,20 +121,27 @@ def authorization_url(
     return str(url)
 
 
-async def _guarded(work: Any) -> Any:
-    """Run one exchange, turning every failure into OAuthRefused or ProviderUnavailable."""
-    try:
-        return await work()
-    except OAuthError as error:
-        raise OAuthRefused(str(error.error or ""), error.description) from None
-    except EgressRefused as error:
-        raise ProviderUnavailable(f"refused destination: {error}") from None
-    except httpx2.HTTPStatusError as error:
-        raise ProviderUnavailable(f"HTTP {error.response.status_code}") from None
-    except httpx2.TimeoutException:
-        raise ProviderUnavailable("no answer in time") from None
-    except (httpx2.HTTPError, ValueError, KeyError, TypeError) as error:
-        raise ProviderUnavailable(type(error).__name__) from None
+async def _guarded(work: Any, operation: str) -> Any:
+    """Run one exchange in a span of its own (no URL, no token), turning every failure into OAuthRefused
+    or ProviderUnavailable."""
+    with tracing.span(f"oauth {operation}", **{"oauth.operation": operation}) as span:
+        try:
+            return await work()
+        except OAuthError as error:
+            span.set_status(StatusCode.ERROR, "refused")
+            raise OAuthRefused(str(error.error or ""), error.description) from None
+        except EgressRefused as error:
+            span.set_status(StatusCode.ERROR, "egress refused")
+            raise ProviderUnavailable(f"refused destination: {error}") from None
+        except httpx2.HTTPStatusError as error:
+            span.set_status(StatusCode.ERROR, f"HTTP {error.response.status_code}")
+            raise ProviderUnavailable(f"HTTP {error.response.status_code}") from None
+        except httpx2.TimeoutException:
+            span.set_status(StatusCode.ERROR, "timeout")
+            raise ProviderUnavailable("no answer in time") from None
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError) as error:
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            raise ProviderUnavailable(type(error).__name__) from None
 
 
 async def exchange_code(
@@ -155,7 +164,7 @@ async def exchange_code(
             )
             return TokenSet.from_answer(token)
 
-    return await _guarded(work)  # type: ignore[no-any-return]
+    return await _guarded(work, "exchange_code")  # type: ignore[no-any-return]
 
 
 async def refresh(
@@ -177,7 +186,7 @@ async def refresh(
                 )
             return answered
 
-    return await _guarded(work)  # type: ignore[no-any-return]
+    return await _guarded(work, "refresh")  # type: ignore[no-any-return]
 
 
 async def revoke(
@@ -205,7 +214,7 @@ async def revoke(
                     raise OAuthRefused(body["error"], body.get("error_description"))
                 response.raise_for_status()
 
-    await _guarded(work)
+    await _guarded(work, "revoke")
 
 
 def _text(value: Any) -> str | None:
@@ -251,7 +260,7 @@ async def fetch_identity(
                 raise ValueError("the user-info answer is not an object")
             return identity_of(answer)
 
-    return await _guarded(work)  # type: ignore[no-any-return]
+    return await _guarded(work, "userinfo")  # type: ignore[no-any-return]
 
 
 async def client_credentials(
@@ -279,4 +288,4 @@ async def client_credentials(
             token = await client.fetch_token(token_url, grant_type="client_credentials")
             return TokenSet.from_answer(token)
 
-    return await _guarded(work)  # type: ignore[no-any-return]
+    return await _guarded(work, "client_credentials")  # type: ignore[no-any-return]

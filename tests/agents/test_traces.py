@@ -131,3 +131,17 @@ async def test_the_trace_continues_from_the_caller_and_into_the_job(
     await record_job(context)
     job_span = next(span for span in exporter.get_finished_spans() if span.name.startswith("job "))
     assert job_span.context.trace_id == request_trace
+
+
+async def test_an_oauth_call_is_a_span_that_says_how_it_failed(exporter: InMemorySpanExporter) -> None:
+    from services.egress import EgressPolicy
+    from services.oauth.client import ProviderUnavailable, client_credentials
+    from tests.live import free_port
+
+    exporter.clear()
+    closed = f"http://127.0.0.1:{free_port()}/token"  # nothing listens there: the call fails at once
+    with pytest.raises(ProviderUnavailable):
+        await client_credentials(closed, EgressPolicy(allow_loopback=True), client_id="agent", client_secret="s3cret")
+    (span,) = [span for span in exporter.get_finished_spans() if span.name == "oauth client_credentials"]
+    assert span.status.status_code == trace.StatusCode.ERROR
+    assert "s3cret" not in str(span.attributes) and "127.0.0.1" not in str(span.attributes)

@@ -320,23 +320,6 @@ async def append_message(
     return await _saved(db, message)
 
 
-async def post_system_message(
-    uow: UnitOfWork, user_id: uuid.UUID, chat_session_id: uuid.UUID, content: str, meta: dict[str, Any]
-) -> Message | None:
-    """A SYSTEM message from the gateway itself (a task's outcome) in the user's session, numbered like any
-    other and published after the commit; None when the session is gone or archived (it takes no new messages)."""
-    found = await uow.db.execute(
-        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == chat_session_id).with_for_update()
-    )
-    chat_session: ChatSession | None = found.scalar_one_or_none()
-    if chat_session is None or chat_session.status != SessionStatus.ACTIVE:
-        return None
-    message = await append_message(uow.db, chat_session.id, MessageRole.SYSTEM, content[:CONTENT_MAX], meta)
-    if message is not None:
-        publish_message(uow, MessageEventKind.ADDED, message)
-    return message
-
-
 async def own_message(
     db: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID | None
 ) -> tuple[Message, ChatSession]:
@@ -374,4 +357,21 @@ async def delete_message(uow: UnitOfWork, user_id: uuid.UUID, message_id: uuid.U
     message.deleted_at = database_now()
     await _saved(db, message)
     publish_message(uow, MessageEventKind.DELETED, message)
+    return message
+
+
+async def post_system_message(
+    uow: UnitOfWork, user_id: uuid.UUID, chat_session_id: uuid.UUID, content: str, meta: dict[str, Any]
+) -> Message | None:
+    """A SYSTEM message from the gateway itself (a task's outcome) in the user's session, numbered like any
+    other; None when the session is gone or archived (it takes no new messages)."""
+    found = await uow.db.execute(
+        visible_chat_sessions(user_id, ChatSession).where(col(ChatSession.id) == chat_session_id).with_for_update()
+    )
+    chat_session: ChatSession | None = found.scalar_one_or_none()
+    if chat_session is None or chat_session.status != SessionStatus.ACTIVE:
+        return None
+    message = await append_message(uow.db, chat_session.id, MessageRole.SYSTEM, content[:CONTENT_MAX], meta)
+    if message is not None:
+        publish_message(uow, MessageEventKind.ADDED, message)
     return message

@@ -79,6 +79,7 @@ class IntegrationNode(Node):
         "last_sync_at",
         "connected_at",
         "updated_at",
+        "deleted_at",
         raw_metadata="metadata",
     )
     pk: strawberry.Private[uuid.UUID]
@@ -92,6 +93,7 @@ class IntegrationNode(Node):
     last_sync_at: datetime | None
     connected_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = strawberry.field(description="When it was disconnected (purged 90 days later).")
 
     @strawberry.field
     def metadata(self) -> IntegrationMetadata:

@@ -26,7 +26,7 @@ mutation($input: ConnectIntegrationInput!) {
 DISCONNECT = """
 mutation($input: DisconnectIntegrationInput!) {
   disconnectIntegration(input: $input) {
-    integration { id status provider scopes }
+    integration { id status provider scopes deletedAt }
     errors { field code message }
   }
 }"""

@@ -34,6 +34,7 @@ async def test_disconnect_revokes_empties_the_tokens_and_reconnecting_works(
     refresh_tokens = set(oauth.state.refresh)
     payload = await disconnect(gql, member, global_id("Integration", pk))
     assert payload["errors"] == [] and payload["integration"]["status"] == "DISCONNECTED"
+    assert payload["integration"]["deletedAt"] is not None  # when the 90 days of retention start
     assert oauth.state.revoked[-1] == "refresh_token" and len(refresh_tokens - set(oauth.state.refresh)) == 1
     row = await pg.fetchrow("SELECT * FROM integrations WHERE id = $1", pk)
     assert row["status"] == "disconnected" and row["deleted_at"] is not None

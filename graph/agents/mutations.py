@@ -11,23 +11,23 @@ from graph.mutations import Work, mutation, node_answer
 from graph.node import input_id
 from graph.permissions import OPERATORS
 from models import MCPAgent
-from resolvers import agents
+from resolvers import agent_settings, agents
 
 AGENT = node_answer("agent", MCPAgentNode)
 
 
-def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agents.AgentSettings:
+def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agent_settings.AgentSettings:
     config = data.configuration
     auth = config.authentication if config else None
     limit = config.rate_limit if config else None
-    return agents.AgentSettings(
+    return agent_settings.AgentSettings(
         name=data.name,
         endpoint=data.endpoint,
         description=data.description,
         health_check_url=data.health_check_url,
         timeout=config.timeout if config else None,
         retries=config.retries if config else None,
-        rate_limit=agents.RateLimit(limit.requests, limit.window) if limit else None,
+        rate_limit=agent_settings.RateLimit(limit.requests, limit.window) if limit else None,
         auth_type=auth.type if auth else None,
         api_key=auth.api_key if auth else None,
         api_key_header=auth.header if auth else None,

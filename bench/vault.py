@@ -54,7 +54,7 @@ async def measure(database_url: str, redis_url: str, args: argparse.Namespace) -
         vault = Vault.of(resources)
         try:
             ids: list[uuid.UUID] = []
-            async with resources.sessions() as db, db.begin():
+            async with resources.sessionmaker() as db, db.begin():
                 for index in range(args.integrations):
                     user_id = uuid.uuid4()
                     await db.execute(

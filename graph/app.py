@@ -36,7 +36,7 @@ from graph.schema import build_schema
 from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
 from graph.telemetry import HttpSpans, RequestIds
 from services.resources import Resources
-from services.sessions import is_revoked
+from services.sign_ins import is_revoked
 
 log = logging.getLogger("gateway")
 
@@ -147,15 +147,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": f"At most {limit} connections per user."})
         assert isinstance(context.request, WebSocket)
         # Registered before the revocation check: a revocation landing in between still closes it.
-        self.sockets.add(context.request, viewer.session_id, viewer.expires_at, viewer.user_id)
-        if viewer.session_id is not None and await self._revoked(viewer.session_id):
+        self.sockets.add(context.request, viewer.sign_in_id, viewer.expires_at, viewer.user_id)
+        if viewer.sign_in_id is not None and await self._revoked(viewer.sign_in_id):
             self.sockets.discard(context.request)
             raise ConnectionRejectionError({"message": "The session has ended; sign in again."})
         return await super().on_ws_connect(context)
 
-    async def _revoked(self, session_id: str) -> bool:
+    async def _revoked(self, sign_in_id: str) -> bool:
         try:
-            return await is_revoked(self.resources.redis, session_id)
+            return await is_revoked(self.resources.redis, sign_in_id)
         except (RedisError, OSError):
             # Without Redis a revocation cannot be known; the token's expiry still bounds the socket.
             log.warning("cannot check session revocation: Redis unreachable")

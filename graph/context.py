@@ -20,7 +20,7 @@ from strawberry.types import Info as StrawberryInfo
 from loaders import Loaders
 from loaders.session import RequestDb
 from services.resources import Resources
-from services.sessions import is_revoked
+from services.sign_ins import is_revoked
 from services.tokens import InvalidToken
 
 log = logging.getLogger("gateway.graph")
@@ -29,7 +29,7 @@ log = logging.getLogger("gateway.graph")
 @dataclass
 class Viewer:
     user_id: uuid.UUID
-    session_id: str | None
+    sign_in_id: str | None
     expires_at: int
 
 
@@ -74,7 +74,7 @@ class Context:
         self._db, self._loaders = self.fresh_db()
 
     def fresh_db(self) -> tuple[RequestDb, Loaders]:
-        db = RequestDb(self.resources.sessions)
+        db = RequestDb(self.resources.sessionmaker)
         return db, Loaders(db, self.viewer_id, self.resources.document_cache)
 
     @property
@@ -143,10 +143,10 @@ class Context:
         logout everywhere, a password change or reset, a reused refresh token): one Redis read. Sockets
         check at `connection_init` and are closed by the revocation event instead."""
         viewer = self.viewer
-        if viewer is None or viewer.session_id is None or isinstance(self.request, WebSocket):
+        if viewer is None or viewer.sign_in_id is None or isinstance(self.request, WebSocket):
             return False
         try:
-            return await is_revoked(self.redis, viewer.session_id)
+            return await is_revoked(self.redis, viewer.sign_in_id)
         except (RedisError, OSError):
             # Without Redis a revocation cannot be known; the token's expiry still bounds it.
             log.warning("cannot check session revocation: Redis unreachable")
@@ -160,7 +160,7 @@ class Context:
         if self.is_socket:
             # A socket's context outlives every operation on it (a subscription streams for hours):
             # check on a short session of its own, never holding a pooled connection.
-            db = RequestDb(self.resources.sessions)
+            db = RequestDb(self.resources.sessionmaker)
             try:
                 row = await Loaders(db, self.viewer.user_id).users.load(self.viewer.user_id)
             finally:
@@ -184,7 +184,7 @@ class Context:
                 try:
                     claims = self.resources.keys.verify(token.strip())
                     self.viewer = Viewer(
-                        user_id=claims.user_id, session_id=claims.session_id, expires_at=claims.expires_at
+                        user_id=claims.user_id, sign_in_id=claims.sign_in_id, expires_at=claims.expires_at
                     )
                 except InvalidToken:
                     self.auth_error = "The access token is invalid or has expired."

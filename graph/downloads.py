@@ -49,7 +49,7 @@ def download_endpoint(resources: Resources):  # type: ignore[no-untyped-def]
             )
         except LinkRefused:
             return _refused(403, "This download link is invalid or has expired.")
-        async with resources.sessions() as db:
+        async with resources.sessionmaker() as db:
             found = await downloadable(db, signed.user_id, signed.document_id)
         if found is None:
             return _refused(404, "No such document.")

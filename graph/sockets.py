@@ -28,7 +28,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as 
 
 from graph.persisted import untrusted_socket_error
 from services.resources import Resources
-from services.sessions import REVOCATIONS_CHANNEL, is_revoked
+from services.sign_ins import REVOCATIONS_CHANNEL, is_revoked
 
 log = logging.getLogger("gateway.sockets")
 
@@ -49,7 +49,7 @@ class SocketRegistry:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._by_session: dict[str, set[WebSocket]] = defaultdict(set)
+        self._by_sign_in: dict[str, set[WebSocket]] = defaultdict(set)
         self._users: dict[WebSocket, str] = {}
         self._expiry: dict[WebSocket, asyncio.TimerHandle] = {}
         self._listener: asyncio.Task[None] | None = None
@@ -57,10 +57,10 @@ class SocketRegistry:
     def connections_of(self, user_id: object) -> int:
         return sum(1 for owner in self._users.values() if owner == str(user_id))
 
-    def add(self, websocket: WebSocket, session_id: str | None, expires_at: int, user_id: object) -> None:
+    def add(self, websocket: WebSocket, sign_in_id: str | None, expires_at: int, user_id: object) -> None:
         self._users[websocket] = str(user_id)
-        if session_id is not None:
-            self._by_session[session_id].add(websocket)
+        if sign_in_id is not None:
+            self._by_sign_in[sign_in_id].add(websocket)
         loop = asyncio.get_running_loop()
         delay = max(expires_at - time.time(), 0)
         self._expiry[websocket] = loop.call_later(
@@ -79,13 +79,13 @@ class SocketRegistry:
         timer = self._expiry.pop(websocket, None)
         if timer is not None:
             timer.cancel()
-        for session_id in [sid for sid, sockets in self._by_session.items() if websocket in sockets]:
-            self._by_session[session_id].discard(websocket)
-            if not self._by_session[session_id]:
-                del self._by_session[session_id]
+        for sign_in_id in [sid for sid, sockets in self._by_sign_in.items() if websocket in sockets]:
+            self._by_sign_in[sign_in_id].discard(websocket)
+            if not self._by_sign_in[sign_in_id]:
+                del self._by_sign_in[sign_in_id]
 
-    async def revoke(self, session_id: str) -> None:
-        for websocket in list(self._by_session.pop(session_id, ())):
+    async def revoke(self, sign_in_id: str) -> None:
+        for websocket in list(self._by_sign_in.pop(sign_in_id, ())):
             await close_socket(websocket, SESSION_ENDED, "Session revoked")
 
     async def _listen(self) -> None:
@@ -99,9 +99,9 @@ class SocketRegistry:
                         # socket_timeout after a few idle seconds and drops the subscription.
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=60)
                         if message is not None and message.get("type") == "message":
-                            session_id = json.loads(message["data"]).get("sid")
-                            if session_id:
-                                await self.revoke(session_id)
+                            sign_in_id = json.loads(message["data"]).get("sid")
+                            if sign_in_id:
+                                await self.revoke(sign_in_id)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, ValueError):
@@ -110,9 +110,9 @@ class SocketRegistry:
 
     async def _close_revoked(self) -> None:
         """Revocations published while not subscribed (start-up, a Redis outage) left their marks."""
-        for session_id in list(self._by_session):
-            if await is_revoked(self._redis, session_id):
-                await self.revoke(session_id)
+        for sign_in_id in list(self._by_sign_in):
+            if await is_revoked(self._redis, sign_in_id):
+                await self.revoke(sign_in_id)
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -42,7 +42,7 @@ async def answer_session(ctx: JobContext, *, session_id: str) -> None:
     deps = deps_of(ctx)
     pk = uuid.UUID(session_id)
     for _ in range(assistant.MAX_REPLIES_PER_JOB):
-        async with deps.sessions() as db, db.begin():
+        async with deps.sessionmaker() as db, db.begin():
             reply = await reply_lifecycle.claim_next(db, pk, deps.worker_id)
         if reply is None:
             return
@@ -88,10 +88,10 @@ async def _publish_delta(deps: WorkerDeps, draft: Draft, text: str) -> None:
 
 async def _produce(deps: WorkerDeps, reply: AssistantReply) -> None:
     started = time.monotonic()
-    async with deps.sessions() as db:
+    async with deps.sessionmaker() as db:
         grounding = await assistant_prompt.gather(db, reply, history_tokens=deps.settings.assistant_history_tokens)
     if grounding is None:
-        async with deps.sessions() as db, db.begin():
+        async with deps.sessionmaker() as db, db.begin():
             await assistant.drop_reply(db, reply.id)
         return
     draft = Draft(reply)
@@ -216,7 +216,7 @@ async def _run_read_only(
     )
     try:
         task = await run_unit_of_work(
-            deps.sessions,
+            deps.sessionmaker,
             deps.events,
             deps.queues,
             lambda uow: create_task(uow, deps.redis, grounding.user.id, request),
@@ -239,7 +239,7 @@ async def _finished_task(deps: WorkerDeps, task_id: uuid.UUID) -> Task | None:
     """The task once it ended; None if it is still going when the reply's time runs short."""
     deadline = time.monotonic() + deps.settings.assistant_reply_timeout / 2
     while time.monotonic() < deadline:
-        async with deps.sessions() as db:
+        async with deps.sessionmaker() as db:
             task = await db.get(Task, task_id)
         if task is not None and task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED):
             return task
@@ -269,7 +269,7 @@ async def _store(deps: WorkerDeps, grounding: Grounding, draft: Draft, started: 
     elapsed = int((time.monotonic() - started) * 1000)
     try:
         await run_unit_of_work(
-            deps.sessions,
+            deps.sessionmaker,
             deps.events,
             deps.queues,
             lambda uow: assistant.record_answer(
@@ -285,7 +285,7 @@ async def _fail(deps: WorkerDeps, reply: AssistantReply, code: FailureCode, deta
     log.info("reply %s failed: %s", reply.id, code.value)
     try:
         await run_unit_of_work(
-            deps.sessions,
+            deps.sessionmaker,
             deps.events,
             deps.queues,
             lambda uow: assistant.record_failure(uow, reply, code.value, detail, processing_time_ms=elapsed),

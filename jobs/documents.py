@@ -38,7 +38,7 @@ async def _moved(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Docu
             announce(uow, deps.document_cache, document)
         return document
 
-    return await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
+    return await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
 
 
 async def process(deps: WorkerDeps, document_id: uuid.UUID) -> Document | None:
@@ -88,7 +88,7 @@ async def sweep_documents(deps: WorkerDeps) -> int:
     """Queue again what lost its job: a PENDING document with no job waiting, a PROCESSING one whose
     worker's lease ran out (moved back to PENDING first). The table is the source of truth; a second job
     for one document is harmless (only one claims it). How many were queued."""
-    async with deps.sessions() as db:
+    async with deps.sessionmaker() as db:
         rows = (
             await db.execute(
                 select(documents.c.id, documents.c.processing_status)

@@ -26,7 +26,7 @@ def _probe(deps: WorkerDeps, agent_id: uuid.UUID) -> Callable[[UnitOfWork], Awai
 async def check_agents(ctx: JobContext) -> int:
     """Ping every active agent; returns how many were checked."""
     deps = deps_of(ctx)
-    async with deps.sessions() as db:
+    async with deps.sessionmaker() as db:
         agent_ids = list(
             (await db.execute(live_agents(col(MCPAgent.id)).where(col(MCPAgent.status).in_(tuple(CHECKED))))).scalars()
         )
@@ -34,7 +34,7 @@ async def check_agents(ctx: JobContext) -> int:
         try:
             # Each agent's probe runs outside any transaction; only its outcome is written in one.
             await run_unit_of_work(
-                deps.sessions,
+                deps.sessionmaker,
                 deps.events,
                 deps.queues,
                 _probe(deps, agent_id),

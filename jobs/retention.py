@@ -64,7 +64,7 @@ async def run_purge(
     """Every rule once; counted unless it is a dry run."""
     try:
         outcomes = await retention.purge(
-            resources.sessions, dry_run=dry_run, batch_size=batch_size, remove_files=file_remover(resources)
+            resources.sessionmaker, dry_run=dry_run, batch_size=batch_size, remove_files=file_remover(resources)
         )
     except Exception:
         if not dry_run:

@@ -56,7 +56,7 @@ def _retries(configuration: Any) -> int:
 
 async def recover_running(deps: WorkerDeps) -> int:
     recovered = 0
-    async with deps.sessions() as session:
+    async with deps.sessionmaker() as session:
         running = (
             await session.execute(
                 select(col(Task.id), col(Task.meta), col(Task.retry_count), col(MCPAgent.configuration))
@@ -82,7 +82,7 @@ async def recover_running(deps: WorkerDeps) -> int:
                 await notify_if_asked(uow, task)
             return task
 
-        task = await run_unit_of_work(deps.sessions, deps.events, deps.queues, move)
+        task = await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, move)
         if task is None:
             continue
         recovered += 1
@@ -94,7 +94,7 @@ async def recover_running(deps: WorkerDeps) -> int:
 
 async def requeue_pending(deps: WorkerDeps) -> int:
     queued = 0
-    async with deps.sessions() as session:
+    async with deps.sessionmaker() as session:
         pending = (
             await session.execute(
                 select(Task, col(MCPAgent.configuration))
@@ -125,17 +125,17 @@ async def requeue_replies(deps: WorkerDeps) -> int:
     """Replies whose worker died go back to the queue; sessions whose queued replies waited longer than
     REPLY_WAIT get another job (a job for a busy session ends at once, so an extra one is harmless)."""
     sessions: set[uuid.UUID] = set()
-    async with deps.sessions() as db:
+    async with deps.sessionmaker() as db:
         running = await reply_lifecycle.running_replies(db)
     for reply_id, worker in running:
         if worker and await deps.redis.exists(keys.worker_alive(worker)):
             continue
-        async with deps.sessions() as db, db.begin():
+        async with deps.sessionmaker() as db, db.begin():
             moved = await reply_lifecycle.recover(db, reply_id)
         if moved is not None:
             log.warning("reply %s lost its worker: queued again", reply_id)
             sessions.add(moved.session_id)
-    async with deps.sessions() as db:
+    async with deps.sessionmaker() as db:
         sessions.update(await reply_lifecycle.waiting_sessions(db, REPLY_WAIT))
     timeout = job_timeout_seconds(deps.settings.assistant_reply_timeout)
     for session_id in sessions:

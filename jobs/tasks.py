@@ -67,7 +67,7 @@ async def _finish(
             publish_task_after_commit(uow, task)
             await notify_if_asked(uow, task)
 
-    await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
+    await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
 
 
 async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
@@ -79,7 +79,7 @@ async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None
             publish_task_after_commit(uow, task)
             await notify_if_asked(uow, task)
 
-    await run_unit_of_work(deps.sessions, deps.events, deps.queues, work)
+    await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
 
 
 def _unreadable_reason(error: ValueError) -> str:
@@ -101,7 +101,7 @@ async def _ready(deps: WorkerDeps, task: Task, config: AgentConfig) -> bool:
         await fail_pending(deps, task.id, _unreadable_reason(unreadable))
         return False
     if meta.dependencies:
-        async with deps.sessions() as session:
+        async with deps.sessionmaker() as session:
             statuses: dict[uuid.UUID, str] = {
                 pk: status
                 for pk, status in (
@@ -148,7 +148,7 @@ async def _running_count(deps: WorkerDeps, user_id: uuid.UUID, session: AsyncSes
     )
     if session is not None:
         return int((await session.execute(query)).scalar_one())
-    async with deps.sessions() as own:
+    async with deps.sessionmaker() as own:
         return int((await own.execute(query)).scalar_one())
 
 
@@ -163,7 +163,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
     """pending -> running, once: of several workers holding a job for the task, one wins; and only while
     the owner runs fewer than `tasks_per_user` tasks. Claims of one user take turns on an advisory lock
     (held to the end of this short transaction), so two workers cannot both take the last place."""
-    async with deps.sessions() as session, session.begin():
+    async with deps.sessionmaker() as session, session.begin():
         await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(str(user_id)))))
         if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
             return USER_BUSY
@@ -174,7 +174,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
-    async with deps.sessions() as session:
+    async with deps.sessionmaker() as session:
         return (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
 
 
@@ -234,7 +234,7 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
     for attempt in range(config.attempts):
         if attempt:
             spent_ms = int((time.monotonic() - attempt_started) * 1000)
-            async with deps.sessions() as db, db.begin():
+            async with deps.sessionmaker() as db, db.begin():
                 await task_lifecycle.count_retry(db, task.id, error=error, duration_ms=spent_ms)
             await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5))
             attempt_started = time.monotonic()
@@ -282,7 +282,7 @@ async def move_task(deps: WorkerDeps, task_id: str) -> None:
     """Move one task on, in this process (the job's work; the assistant runs read-only tools through it)."""
     pk = uuid.UUID(task_id)
     await deps.queues.forget(pk)
-    async with deps.sessions() as session:
+    async with deps.sessionmaker() as session:
         task = await session.get(Task, pk)
         agent = (
             (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == task.agent_id))).scalar_one_or_none()

@@ -119,7 +119,7 @@ def _describe(provider: str, status: str) -> str:
 
 @dataclass
 class Vault:
-    sessions: async_sessionmaker[AsyncSession]
+    sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
     box: SecretBox
     policy: EgressPolicy
@@ -131,7 +131,7 @@ class Vault:
     @classmethod
     def of(cls, resources: Resources) -> Vault:
         return cls(
-            sessions=resources.sessions,
+            sessionmaker=resources.sessionmaker,
             redis=resources.redis,
             box=resources.box,
             policy=resources.policy,
@@ -143,7 +143,7 @@ class Vault:
 
     # -- reading ---------------------------------------------------------------------------------------
     async def _row(self, integration_id: uuid.UUID) -> Integration | None:
-        async with self.sessions() as db:
+        async with self.sessionmaker() as db:
             return await db.get(Integration, integration_id)
 
     def _cache_key(self, integration_id: uuid.UUID) -> str:
@@ -282,7 +282,7 @@ class Vault:
                 publish_integration_after_commit(uow, moved)
             return moved
 
-        moved = await run_unit_of_work(self.sessions, self.events, self.queues, write)
+        moved = await run_unit_of_work(self.sessionmaker, self.events, self.queues, write)
         if moved is None:
             return await self._row(row.id)
         if outcome is TokenEventOutcome.OK:
@@ -295,7 +295,7 @@ class Vault:
     async def refresh_due(self, *, limit: int = 200, concurrency: int = 4) -> RefreshReport:
         """One pass: refresh every live integration whose token expires within the margin (the cron's job
         and `gateway refresh-tokens`)."""
-        async with self.sessions() as db:
+        async with self.sessionmaker() as db:
             due = (
                 await db.execute(
                     select(col(Integration.id))
@@ -337,7 +337,7 @@ class Vault:
     async def lend(self, user_id: uuid.UUID, integration_ids: list[uuid.UUID]) -> dict[str, dict[str, Any]]:
         """Tokens for a task's tool call, by provider: `{gmail: {accessToken, expiresAt, scopes}}`."""
         lent: dict[str, dict[str, Any]] = {}
-        async with self.sessions() as db:
+        async with self.sessionmaker() as db:
             owners = dict(
                 (
                     await db.execute(

@@ -178,7 +178,7 @@ async def complete_connection(vault: Vault, provider: str, params: Mapping[str, 
         publish_integration_after_commit(uow, integration)
         return integration
 
-    integration = await run_unit_of_work(vault.sessions, vault.events, vault.queues, store)
+    integration = await run_unit_of_work(vault.sessionmaker, vault.events, vault.queues, store)
     return CallbackOutcome(back, integration=integration)
 
 

@@ -12,25 +12,25 @@ import uuid
 
 from models.tasks import TaskPriority
 
-# --- sign-in sessions (services/sessions.py) ---
+# --- sign-ins (services/sign_ins.py) ---
 REVOCATIONS_CHANNEL = "auth:revocations"
 
 
 def refresh_token(token_hash: str) -> str:
     """A refresh token, by its SHA-256 (the token itself is never stored)."""
-    return f"session:refresh:{token_hash}"
+    return f"signin:refresh:{token_hash}"
 
 
-def sign_in_session(sid: str) -> str:
-    return f"session:sid:{sid}"
+def sign_in(sid: str) -> str:
+    return f"signin:sid:{sid}"
 
 
-def sign_in_sessions_of(user_id: uuid.UUID | str) -> str:
-    return f"session:user:{user_id}"
+def sign_ins_of(user_id: uuid.UUID | str) -> str:
+    return f"signin:user:{user_id}"
 
 
-def revoked_session(sid: str) -> str:
-    return f"session:revoked:{sid}"
+def revoked_sign_in(sid: str) -> str:
+    return f"signin:revoked:{sid}"
 
 
 # --- single-use links mailed to users (resolvers/users/recovery.py) ---

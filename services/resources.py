@@ -29,7 +29,7 @@ from services.tokens import TokenKeys, dev_key_set, load_key_set
 class Resources:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessionmaker: async_sessionmaker[AsyncSession]
     redis: Redis
     keys: TokenKeys
     mailer: Mailer
@@ -112,7 +112,7 @@ async def open_resources(
     return Resources(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessionmaker=session_factory(engine),
         redis=redis,
         keys=token_keys(settings),
         mailer=mailer(settings),

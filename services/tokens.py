@@ -30,7 +30,7 @@ class InvalidToken(Exception):
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: uuid.UUID
-    session_id: str | None
+    sign_in_id: str | None
     expires_at: int
 
 
@@ -50,7 +50,7 @@ class TokenKeys:
     def public_jwks(self) -> KeySetSerialization:
         return self._key_set.as_dict(private=False)
 
-    def issue(self, user_id: uuid.UUID, *, session_id: str | None = None, now: int | None = None) -> str:
+    def issue(self, user_id: uuid.UUID, *, sign_in_id: str | None = None, now: int | None = None) -> str:
         issued = int(time.time()) if now is None else now
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -60,8 +60,8 @@ class TokenKeys:
             "exp": issued + self.ttl_seconds,
             "jti": secrets.token_urlsafe(12),
         }
-        if session_id is not None:
-            claims["sid"] = session_id
+        if sign_in_id is not None:
+            claims["sid"] = sign_in_id
         header = {"alg": ALGORITHM, "kid": self.signing_kid, "typ": "JWT"}
         return jwt.encode(header, claims, self._signing_key, algorithms=[ALGORITHM])
 
@@ -79,7 +79,7 @@ class TokenKeys:
                 raise InvalidToken("unexpected algorithm")
             return AccessClaims(
                 user_id=uuid.UUID(str(decoded.claims["sub"])),
-                session_id=decoded.claims.get("sid"),
+                sign_in_id=decoded.claims.get("sid"),
                 expires_at=int(decoded.claims["exp"]),
             )
         except (JoseError, ValueError, KeyError, TypeError) as error:

@@ -32,7 +32,7 @@ from tests.users.flows import (
     LOGOUT,
     LOGOUT_EVERYWHERE,
     REFRESH,
-    session_id,
+    sign_in_id,
 )
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
@@ -160,8 +160,8 @@ def bad_tokens(server_keys: TokenKeys) -> dict[str, str]:
     user_id = uuid.uuid4()
     return {
         "garbage": "not-a-jwt",
-        "foreign-key": stranger.issue(user_id, session_id="s"),
-        "expired": server_keys.issue(user_id, session_id="s", now=int(time.time()) - 901),
+        "foreign-key": stranger.issue(user_id, sign_in_id="s"),
+        "expired": server_keys.issue(user_id, sign_in_id="s", now=int(time.time()) - 901),
     }
 
 
@@ -212,7 +212,7 @@ async def test_the_socket_closes_with_4401_when_its_token_expires(
     access, _ = await account.sign_in()
     # The server's own key, issued long enough ago that about four seconds remain.
     expires = int(time.time()) + 4
-    short = server_keys.issue(account.pk, session_id=session_id(access), now=expires - 15 * 60)
+    short = server_keys.issue(account.pk, sign_in_id=sign_in_id(access), now=expires - 15 * 60)
     async with connected(server, protocol, short) as socket:
         assert await close_code(socket, 10) == 4401
         assert time.time() >= expires - 0.1  # not at once: when the token runs out

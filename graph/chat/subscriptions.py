@@ -89,7 +89,7 @@ async def _checked_chat_session(info: Info, chat_session_id: str) -> tuple[uuid.
     if viewer is None:
         raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
     pk = input_id(chat_session_id, "ChatSession")
-    db = RequestDb(info.context.resources.sessions)
+    db = RequestDb(info.context.resources.sessionmaker)
     try:
         row = await chat_loaders.owned_session(db, viewer.user_id, pk) if pk else None
     finally:
@@ -104,7 +104,7 @@ async def _replay(
 ) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
     """Everything after `after_seq` from the database: (seq, node), node None for deleted ones."""
     while True:
-        db = RequestDb(info.context.resources.sessions)
+        db = RequestDb(info.context.resources.sessionmaker)
         try:
             rows = await chat_loaders.messages_after(db, chat_session_id, after_seq, REPLAY_BATCH)
         finally:

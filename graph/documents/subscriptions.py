@@ -33,7 +33,7 @@ class DocumentsSubscription:
             raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
         wanted = input_id(document_id, "Document") if document_id is not None else None
         if document_id is not None:
-            db = RequestDb(info.context.resources.sessions)
+            db = RequestDb(info.context.resources.sessionmaker)
             try:
                 found = (
                     await db.rows(visible_documents(viewer.user_id).where(col(Document.id) == wanted)) if wanted else []

@@ -32,7 +32,7 @@ class IntegrationsSubscription:
             raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
         wanted = input_id(integration_id, "Integration") if integration_id is not None else None
         if integration_id is not None:
-            db = RequestDb(info.context.resources.sessions)
+            db = RequestDb(info.context.resources.sessionmaker)
             try:
                 query = visible_integrations(viewer.user_id).where(col(Integration.id) == wanted)
                 found = await db.rows(query) if wanted else []

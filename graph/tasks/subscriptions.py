@@ -112,7 +112,7 @@ class TasksSubscription:
 
 async def _current(info: Info, viewer_id: uuid.UUID, task_id: uuid.UUID) -> Any:
     """The task as stored now, read on a short session of its own (a subscription outlives requests)."""
-    db = RequestDb(info.context.resources.sessions)
+    db = RequestDb(info.context.resources.sessionmaker)
     try:
         found = await db.rows(visible_tasks(viewer_id).where(col(Task.id) == task_id))
     finally:

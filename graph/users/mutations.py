@@ -182,7 +182,7 @@ class UsersMutation:
             viewer.user_id,
             input.current_password,
             input.new_password,
-            keep_session=viewer.session_id,
+            keep_sign_in=viewer.sign_in_id,
             address=info.context.client_address,
         )
 

@@ -25,7 +25,7 @@ from resolvers.validation import (
     collect,
     normalize_phone,
 )
-from services import sessions
+from services import sign_ins
 from services.passwords import hash_in_pool
 
 TOO_MANY_GUESSES = "Too many wrong passwords; try again later."
@@ -121,7 +121,7 @@ async def change_password(
     current: str,
     new: str,
     *,
-    keep_session: str | None,
+    keep_sign_in: str | None,
     address: str | None,
 ) -> User:
     """Needs the current password (checked under the sign-in limits); signs out every other session."""
@@ -136,7 +136,7 @@ async def change_password(
     user.password_hash = await hash_in_pool(new)
     user.updated_at = database_now()
     await db.flush()
-    await _revoke(redis, user_id, keep=keep_session)
+    await _revoke(redis, user_id, keep=keep_sign_in)
     await db.refresh(user)
     return user
 
@@ -144,7 +144,7 @@ async def change_password(
 async def delete_account(
     db: AsyncSession, redis: Redis, user_id: uuid.UUID, password: str, *, address: str | None
 ) -> None:
-    """Soft delete: sign-in refused, data hidden, sessions revoked. The row (and so the email) stays
+    """Soft delete: sign-in refused, data hidden, sign-ins ended. The row (and so the email) stays
     until the retention purge removes it. The password is checked under the sign-in limits."""
     user = await _own(db, user_id)
     if not await check_guarded_password(
@@ -159,9 +159,9 @@ async def delete_account(
 
 async def _revoke(redis: Redis, user_id: uuid.UUID, *, keep: str | None) -> None:
     try:
-        await sessions.revoke_all(redis, user_id, keep=keep)
+        await sign_ins.end_all(redis, user_id, keep=keep)
     except (RedisError, OSError):
-        # Refuse rather than leave sessions alive that the user believes are gone.
+        # Refuse rather than leave sign-ins alive that the user believes are gone.
         raise Rejected(
             [Problem(None, ErrorCode.UNAVAILABLE, "Sessions cannot be signed out right now; try again shortly.")]
         ) from None

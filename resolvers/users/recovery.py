@@ -16,7 +16,7 @@ from models.base import database_now
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.users.guard import UNAVAILABLE, lift_password_lock, take_or_refuse
 from resolvers.validation import check_email, check_password, collect, normalize_email
-from services import keys, ratelimit, sessions
+from services import keys, ratelimit, sign_ins
 from services.mailer import Mailer
 from services.passwords import hash_in_pool
 
@@ -147,7 +147,7 @@ async def reset_password(
     user.updated_at = database_now()
     await db.flush()
     try:
-        await sessions.revoke_all(redis, user.id)
+        await sign_ins.end_all(redis, user.id)
     except (RedisError, OSError):
         raise Rejected([UNAVAILABLE]) from None
     await lift_password_lock(redis, user.email, address)

@@ -1,4 +1,4 @@
-"""Signing up and in, and the sessions that follow: refresh, logout."""
+"""Signing up and in, and the sign-ins that follow: refresh, logout."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from resolvers.validation import (
     normalize_email,
     normalize_phone,
 )
-from services import ratelimit, sessions
+from services import ratelimit, sign_ins
 from services.passwords import hash_in_pool
 from services.tokens import TokenKeys
 
@@ -151,43 +151,43 @@ async def login(
 
 async def _sign_in(db: AsyncSession, redis: Redis, keys: TokenKeys, user: User) -> SignedIn:
     try:
-        issued = await sessions.open_session(redis, user.id)
+        issued = await sign_ins.start(redis, user.id)
     except (RedisError, OSError):
         await db.rollback()
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     return SignedIn(
-        user=user, access_token=keys.issue(user.id, session_id=issued.session_id), refresh_token=issued.refresh_token
+        user=user, access_token=keys.issue(user.id, sign_in_id=issued.sign_in_id), refresh_token=issued.refresh_token
     )
 
 
 async def refresh(db: AsyncSession, redis: Redis, keys: TokenKeys, refresh_token: str) -> SignedIn:
     """Rotate the refresh token. Presenting one already rotated revokes the whole session."""
     try:
-        issued = await sessions.rotate(redis, refresh_token)
-    except sessions.RefreshRejected:
+        issued = await sign_ins.rotate(redis, refresh_token)
+    except sign_ins.RefreshRejected:
         raise Rejected([REFRESH_FAILED]) from None
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
     user = await db.get(User, issued.user_id)
     if user is None or user.deleted_at is not None:
-        await sessions.revoke_session(redis, issued.session_id, issued.user_id)
+        await sign_ins.end(redis, issued.sign_in_id, issued.user_id)
         raise Rejected([REFRESH_FAILED])
     return SignedIn(
-        user=user, access_token=keys.issue(user.id, session_id=issued.session_id), refresh_token=issued.refresh_token
+        user=user, access_token=keys.issue(user.id, sign_in_id=issued.sign_in_id), refresh_token=issued.refresh_token
     )
 
 
 async def logout(redis: Redis, refresh_token: str) -> None:
     try:
-        found = await sessions.session_of(redis, refresh_token)
+        found = await sign_ins.find(redis, refresh_token)
         if found is not None:
-            await sessions.revoke_session(redis, *found)
+            await sign_ins.end(redis, *found)
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None
 
 
 async def logout_everywhere(redis: Redis, user_id: uuid.UUID) -> int:
     try:
-        return await sessions.revoke_all(redis, user_id)
+        return await sign_ins.end_all(redis, user_id)
     except (RedisError, OSError):
         raise Rejected([SESSIONS_UNAVAILABLE]) from None

@@ -36,17 +36,17 @@ async def test_replies_are_claimed_in_order_one_at_a_time(resources: Any, client
     session, replies = await _queued(pg, user.pk, 3)
     claimed = []
     for _ in replies:
-        async with resources.sessions() as db, db.begin():
+        async with resources.sessionmaker() as db, db.begin():
             reply = await reply_lifecycle.claim_next(db, session, "worker-a")
             assert reply is not None
             assert await reply_lifecycle.claim_next(db, session, "worker-b") is None  # one runs already
             claimed.append(reply.id)
             message_id = reply.reply_to
-        async with resources.sessions() as db, db.begin():
+        async with resources.sessionmaker() as db, db.begin():
             assert await reply_lifecycle.answer(db, reply.id, message_id) is not None
             assert await reply_lifecycle.answer(db, reply.id, message_id) is None  # conditional: once
     assert claimed == replies
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await reply_lifecycle.claim_next(db, session, "worker-a") is None  # nothing left
 
 
@@ -59,7 +59,7 @@ async def test_two_workers_claiming_at_once_get_one_reply_between_them(
     session, replies = await _queued(pg, user.pk, 2)
 
     async def claim(worker: str) -> uuid.UUID | None:
-        async with resources.sessions() as db, db.begin():
+        async with resources.sessionmaker() as db, db.begin():
             reply = await reply_lifecycle.claim_next(db, session, worker)
             await asyncio.sleep(0.2)  # hold the claim open while the other tries
             return reply.id if reply is not None else None
@@ -81,7 +81,7 @@ async def test_a_reply_whose_worker_died_is_queued_again(resources: Any, client:
 
     user = await client.register()
     session, (reply_id,) = await _queued(pg, user.pk, 1)
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await reply_lifecycle.claim_next(db, session, "a-dead-worker") is not None
     assert await requeue_replies(WorkerDeps.of(resources)) >= 1
     assert await pg.fetchval("SELECT status FROM assistant_replies WHERE id = $1", reply_id) == "queued"

@@ -19,15 +19,15 @@ async def test_each_processing_is_logged_with_its_outcome_and_duration(
     client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, resources: Any
 ) -> None:
     document = await f.document(pg, user.pk, status="pending")
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await document_lifecycle.claim(db, document) is not None
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await document_lifecycle.fail(db, document, "The PDF is encrypted.") is not None
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await document_lifecycle.reprocess(db, document, owner=user.pk) is not None
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await document_lifecycle.claim(db, document) is not None
-    async with resources.sessions() as db, db.begin():
+    async with resources.sessionmaker() as db, db.begin():
         assert await document_lifecycle.complete(db, document, "text", {}) is not None
 
     data = await client.data(LOG, {"id": f.gid("Document", document)}, token=user.token)

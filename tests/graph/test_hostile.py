@@ -507,7 +507,7 @@ async def unreachable_database(resources: Resources, tmp_path) -> AsyncIterator[
             GATEWAY_DATA_DIR=str(tmp_path), GATEWAY_JWT_PRIVATE_KEYS=resources.settings.jwt_private_keys, **env
         )
         return create_app(
-            dataclasses.replace(resources, settings=settings, engine=engine, sessions=session_factory(engine))
+            dataclasses.replace(resources, settings=settings, engine=engine, sessionmaker=session_factory(engine))
         )
 
     yield build

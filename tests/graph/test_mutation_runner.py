@@ -27,7 +27,7 @@ class Answer:
 
 def request_info(resources: Any) -> Any:
     """What the runner reads of strawberry's Info: the request's database and the process's clients."""
-    return SimpleNamespace(context=SimpleNamespace(db=RequestDb(resources.sessions), resources=resources))
+    return SimpleNamespace(context=SimpleNamespace(db=RequestDb(resources.sessionmaker), resources=resources))
 
 
 async def insert_chat_session(uow: UnitOfWork, user_id: uuid.UUID, title: str) -> str:
@@ -141,7 +141,7 @@ async def test_a_job_runs_its_unit_of_work_on_a_fresh_session(resources, pg, use
         uow.after_commit(lambda: _record(ran, "after"))
         return await insert_chat_session(uow, user_id, "from a job")
 
-    assert await run_unit_of_work(resources.sessions, resources.events, resources.queues, work) == "from a job"
+    assert await run_unit_of_work(resources.sessionmaker, resources.events, resources.queues, work) == "from a job"
     assert await titles(pg, user_id) == ["from a job"]
     assert ran == ["after"]
 

@@ -133,7 +133,7 @@ async def test_rotation_reencrypts_everything_and_only_the_new_key_is_needed_aft
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         vault = Vault(
-            sessions=session_factory(engine),
+            sessionmaker=session_factory(engine),
             redis=redis,
             box=new_only,
             policy=EgressPolicy(),

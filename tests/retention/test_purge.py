@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 async def _purge(resources: Any, **options: Any) -> dict[str, dict[str, int]]:
-    return {outcome.rule: outcome.rows for outcome in await retention.purge(resources.sessions, **options)}
+    return {outcome.rule: outcome.rows for outcome in await retention.purge(resources.sessionmaker, **options)}
 
 
 async def test_chat_sessions_deleted_30_days_and_archived_2_years_ago_go_with_their_messages(
@@ -211,8 +211,8 @@ async def test_batches_are_bounded_and_two_purges_at_once_share_the_work(
     event.listen(engine, "before_cursor_execute", record)
     try:
         first, second = await asyncio.gather(
-            retention.purge(retention_resources.sessions, batch_size=100, only=["deleted-chat-sessions"]),
-            retention.purge(retention_resources.sessions, batch_size=100, only=["deleted-chat-sessions"]),
+            retention.purge(retention_resources.sessionmaker, batch_size=100, only=["deleted-chat-sessions"]),
+            retention.purge(retention_resources.sessionmaker, batch_size=100, only=["deleted-chat-sessions"]),
         )
     finally:
         event.remove(engine, "before_cursor_execute", record)

@@ -88,7 +88,7 @@ def token_claims(token: str) -> dict[str, Any]:
     return jose_part(token.split(".")[1])
 
 
-def session_id(access_token: str) -> str:
+def sign_in_id(access_token: str) -> str:
     return str(token_claims(access_token)["sid"])
 
 

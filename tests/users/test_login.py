@@ -60,8 +60,8 @@ async def test_right_password_signs_in(
     assert viewer["lastLoginAt"] is not None
 
     digest = hashlib.sha256(payload["refreshToken"].encode()).hexdigest()
-    assert await resources.redis.hget(f"session:refresh:{digest}", "user_id") == str(user.pk)
-    assert not await resources.redis.exists(f"session:refresh:{payload['refreshToken']}")
+    assert await resources.redis.hget(f"signin:refresh:{digest}", "user_id") == str(user.pk)
+    assert not await resources.redis.exists(f"signin:refresh:{payload['refreshToken']}")
 
 
 async def test_every_login_moves_last_login_forward(

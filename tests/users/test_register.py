@@ -127,9 +127,9 @@ async def test_refresh_token_is_opaque_and_stored_only_as_its_sha256(
 
     redis = resources.redis
     digest = hashlib.sha256(refresh_token.encode()).hexdigest()
-    stored = await redis.hgetall(f"session:refresh:{digest}")
+    stored = await redis.hgetall(f"signin:refresh:{digest}")
     assert stored["user_id"] == user_pk
-    assert 0 < await redis.ttl(f"session:refresh:{digest}") <= 24 * 60 * 60
+    assert 0 < await redis.ttl(f"signin:refresh:{digest}") <= 24 * 60 * 60
     assert refresh_token not in json.dumps(stored)
 
     async for key in redis.scan_iter(match="session:*", count=1000):

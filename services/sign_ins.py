@@ -1,8 +1,10 @@
-"""Sign-in sessions in Redis (the seed's "user sessions: Redis with 24h TTL", sliding).
+"""Sign-ins in Redis (the seed's "user sessions: Redis with 24h TTL", sliding). This project says "sign-in" for
+what the seed calls a user session, so that "session" means a chat session only.
 
-A session (`sid`) holds one live refresh token at a time. Refresh tokens are opaque and stored only as
-their SHA-256. Each use rotates the token; the spent one is kept marked `rotated`, so presenting it again
-is recognised as theft and revokes the whole session. Revocations are published so open sockets close.
+A sign-in (`sid`, the JWT claim naming it) holds one live refresh token at a time. Refresh tokens are opaque
+and stored only as their SHA-256. Each use rotates the token; the spent one is kept marked `rotated`, so
+presenting it again is recognised as theft and ends the whole sign-in. Revocations are published so open
+sockets close.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from redis.asyncio import Redis
 from services import keys
 from services.keys import REVOCATIONS_CHANNEL as REVOCATIONS_CHANNEL  # sockets listen on it (re-exported)
 
-SESSION_TTL_SECONDS = 24 * 60 * 60
+SIGN_IN_TTL_SECONDS = 24 * 60 * 60
 
 
 def digest(token: str) -> str:
@@ -27,15 +29,15 @@ def digest(token: str) -> str:
 
 
 @dataclass(frozen=True)
-class IssuedSession:
-    session_id: str
+class IssuedSignIn:
+    sign_in_id: str
     refresh_token: str
     user_id: uuid.UUID
 
 
 class RefreshFailure(StrEnum):
     INVALID = "invalid"  # unknown, expired or revoked
-    REUSED = "reused"  # a rotated token came back: the session is revoked
+    REUSED = "reused"  # a rotated token came back: the sign-in is ended
 
 
 class RefreshRejected(Exception):
@@ -45,7 +47,7 @@ class RefreshRejected(Exception):
 
 
 # Atomic rotation: check the presented token is the session's live one, mark it spent, store the new one.
-# The session's keys are named from what the token's record holds: ARGV[3] and ARGV[4] are their prefixes.
+# The sign-in's keys are named from what the token's record holds: ARGV[3] and ARGV[4] are their prefixes.
 _ROTATE = """
 local old = KEYS[1]
 local new = KEYS[2]
@@ -66,22 +68,22 @@ return {'ok', sid, uid}
 """
 
 
-async def open_session(redis: Redis, user_id: uuid.UUID) -> IssuedSession:
+async def start(redis: Redis, user_id: uuid.UUID) -> IssuedSignIn:
     sid = secrets.token_urlsafe(16)
     refresh_token = secrets.token_urlsafe(32)
     token_hash = digest(refresh_token)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(keys.refresh_token(token_hash), mapping={"user_id": str(user_id), "sid": sid, "state": "current"})
-        pipe.expire(keys.refresh_token(token_hash), SESSION_TTL_SECONDS)
-        pipe.hset(keys.sign_in_session(sid), mapping={"user_id": str(user_id), "current": token_hash})
-        pipe.expire(keys.sign_in_session(sid), SESSION_TTL_SECONDS)
-        pipe.sadd(keys.sign_in_sessions_of(user_id), sid)
-        pipe.expire(keys.sign_in_sessions_of(user_id), SESSION_TTL_SECONDS)
+        pipe.expire(keys.refresh_token(token_hash), SIGN_IN_TTL_SECONDS)
+        pipe.hset(keys.sign_in(sid), mapping={"user_id": str(user_id), "current": token_hash})
+        pipe.expire(keys.sign_in(sid), SIGN_IN_TTL_SECONDS)
+        pipe.sadd(keys.sign_ins_of(user_id), sid)
+        pipe.expire(keys.sign_ins_of(user_id), SIGN_IN_TTL_SECONDS)
         await pipe.execute()
-    return IssuedSession(session_id=sid, refresh_token=refresh_token, user_id=user_id)
+    return IssuedSignIn(sign_in_id=sid, refresh_token=refresh_token, user_id=user_id)
 
 
-async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
+async def rotate(redis: Redis, refresh_token: str) -> IssuedSignIn:
     new_token = secrets.token_urlsafe(32)
     new_hash = digest(new_token)
     outcome = await redis.eval(
@@ -90,51 +92,43 @@ async def rotate(redis: Redis, refresh_token: str) -> IssuedSession:
         keys.refresh_token(digest(refresh_token)),
         keys.refresh_token(new_hash),
         new_hash,
-        SESSION_TTL_SECONDS,
-        keys.sign_in_session(""),
-        keys.sign_in_sessions_of(""),
+        SIGN_IN_TTL_SECONDS,
+        keys.sign_in(""),
+        keys.sign_ins_of(""),
     )  # type: ignore[misc]
     status = outcome[0]
     if status == "reused":
-        await revoke_session(redis, outcome[1], uuid.UUID(outcome[2]))
+        await end(redis, outcome[1], uuid.UUID(outcome[2]))
         raise RefreshRejected(RefreshFailure.REUSED)
     if status != "ok":
         raise RefreshRejected(RefreshFailure.INVALID)
-    return IssuedSession(session_id=outcome[1], refresh_token=new_token, user_id=uuid.UUID(outcome[2]))
+    return IssuedSignIn(sign_in_id=outcome[1], refresh_token=new_token, user_id=uuid.UUID(outcome[2]))
 
 
-async def session_of(redis: Redis, refresh_token: str) -> tuple[str, uuid.UUID] | None:
+async def find(redis: Redis, refresh_token: str) -> tuple[str, uuid.UUID] | None:
     record = await redis.hgetall(keys.refresh_token(digest(refresh_token)))  # type: ignore[misc]
-    if not record or not await redis.exists(keys.sign_in_session(record["sid"])):
+    if not record or not await redis.exists(keys.sign_in(record["sid"])):
         return None
     return record["sid"], uuid.UUID(record["user_id"])
 
 
-async def revoke_session(redis: Redis, sid: str, user_id: uuid.UUID, *, grace_seconds: int = 3600) -> None:
-    """End one session: its refresh token stops working and sockets using it are closed. The revoked mark
-    outlives every access token minted for the session."""
+async def end(redis: Redis, sid: str, user_id: uuid.UUID, *, grace_seconds: int = 3600) -> None:
+    """End one sign-in: its refresh token stops working and sockets using it are closed. The revoked mark
+    outlives every access token minted for it."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.sign_in_session(sid))
-        pipe.srem(keys.sign_in_sessions_of(user_id), sid)
-        pipe.set(keys.revoked_session(sid), "1", ex=grace_seconds)
+        pipe.delete(keys.sign_in(sid))
+        pipe.srem(keys.sign_ins_of(user_id), sid)
+        pipe.set(keys.revoked_sign_in(sid), "1", ex=grace_seconds)
         pipe.publish(REVOCATIONS_CHANNEL, json.dumps({"sid": sid, "user_id": str(user_id)}))
         await pipe.execute()
 
 
-async def revoke_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) -> int:
-    sids = [sid for sid in await redis.smembers(keys.sign_in_sessions_of(user_id)) if sid != keep]  # type: ignore[misc]
+async def end_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) -> int:
+    sids = [sid for sid in await redis.smembers(keys.sign_ins_of(user_id)) if sid != keep]  # type: ignore[misc]
     for sid in sids:
-        await revoke_session(redis, sid, user_id)
+        await end(redis, sid, user_id)
     return len(sids)
 
 
 async def is_revoked(redis: Redis, sid: str) -> bool:
-    return bool(await redis.exists(keys.revoked_session(sid)))
-
-
-async def active_sessions(redis: Redis, user_id: uuid.UUID) -> set[str]:
-    return {
-        sid
-        for sid in await redis.smembers(keys.sign_in_sessions_of(user_id))  # type: ignore[misc]
-        if await redis.exists(keys.sign_in_session(sid))
-    }
+    return bool(await redis.exists(keys.revoked_sign_in(sid)))

@@ -1,4 +1,4 @@
-"""Tokens and sessions: 15-minute Ed25519 access tokens with a `kid` and key rotation; opaque refresh
+"""Tokens and sign-ins: 15-minute Ed25519 access tokens with a `kid` and key rotation; opaque refresh
 tokens kept hashed in Redis for 24 h (sliding), rotated on every use, and a reused one ends the whole
 session; logout and logoutEverywhere; with Redis down, signing in answers UNAVAILABLE while requests
 with a valid access token keep working."""
@@ -32,7 +32,7 @@ from tests.users.flows import (
     logout,
     refresh,
     refused,
-    session_id,
+    sign_in_id,
     signed_in,
     token_claims,
     token_header,
@@ -43,7 +43,7 @@ DAY = 24 * 60 * 60
 
 
 def refresh_key(token: str) -> str:
-    return f"session:refresh:{hashlib.sha256(token.encode()).hexdigest()}"
+    return f"signin:refresh:{hashlib.sha256(token.encode()).hexdigest()}"
 
 
 async def viewer_id(client: GraphQLClient, token: str) -> str | None:
@@ -62,7 +62,7 @@ async def test_access_token_lasts_15_minutes_and_names_its_key(
     assert header["kid"] == resources.keys.signing_kid
     assert claims["exp"] - claims["iat"] == 15 * 60
     assert claims["sub"] == str(user.pk)
-    assert claims["sid"]  # tied to the sign-in session, so revocation can find its sockets
+    assert claims["sid"]  # tied to the sign-in, so revocation can find its sockets
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ async def test_a_token_of_a_retired_key_is_refused(
 
 
 async def test_an_expired_access_token_is_refused(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
-    stale = resources.keys.issue(user.pk, session_id=session_id(user.token), now=int(time.time()) - 15 * 60 - 5)
+    stale = resources.keys.issue(user.pk, sign_in_id=sign_in_id(user.token), now=int(time.time()) - 15 * 60 - 5)
     body = await client.execute("{ viewer { id } }", token=stale)
     assert unauthenticated(body)
     assert await viewer_id(client, user.token) == user.id
@@ -121,7 +121,7 @@ async def test_refresh_hands_out_new_tokens_and_retires_the_old_refresh_token(
     assert first["user"]["id"] == user.id
     assert first["refreshToken"] != user.refresh_token
     assert first["accessToken"] != user.token
-    assert session_id(first["accessToken"]) == session_id(user.token)  # the same session, carried on
+    assert sign_in_id(first["accessToken"]) == sign_in_id(user.token)  # the same session, carried on
     assert await viewer_id(client, first["accessToken"]) == user.id
 
     second = signed_in(await refresh(client, first["refreshToken"]))
@@ -160,27 +160,27 @@ async def test_two_refreshes_racing_with_one_token_yield_one_winner(client: Grap
 
 async def test_session_lives_24_hours_in_redis(resources: Resources, user: SignedUp) -> None:
     redis = resources.redis
-    sid = session_id(user.token)
-    for key in (refresh_key(user.refresh_token), f"session:sid:{sid}"):
+    sid = sign_in_id(user.token)
+    for key in (refresh_key(user.refresh_token), f"signin:sid:{sid}"):
         assert DAY - 10 <= await redis.ttl(key) <= DAY, key
 
 
 async def test_refresh_slides_the_24_hour_window(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
     redis = resources.redis
-    sid = session_id(user.token)
+    sid = sign_in_id(user.token)
     # The session was last used almost a day ago.
-    for key in (refresh_key(user.refresh_token), f"session:sid:{sid}", f"session:user:{user.pk}"):
+    for key in (refresh_key(user.refresh_token), f"signin:sid:{sid}", f"signin:user:{user.pk}"):
         await redis.expire(key, 60)
 
     renewed = signed_in(await refresh(client, user.refresh_token))
-    for key in (refresh_key(renewed["refreshToken"]), f"session:sid:{sid}", f"session:user:{user.pk}"):
+    for key in (refresh_key(renewed["refreshToken"]), f"signin:sid:{sid}", f"signin:user:{user.pk}"):
         assert DAY - 10 <= await redis.ttl(key) <= DAY, key
 
 
 async def test_an_expired_session_cannot_be_refreshed(
     client: GraphQLClient, resources: Resources, user: SignedUp
 ) -> None:
-    await resources.redis.delete(f"session:sid:{session_id(user.token)}")  # what the 24 h TTL does
+    await resources.redis.delete(f"signin:sid:{sign_in_id(user.token)}")  # what the 24 h TTL does
     refused(await refresh(client, user.refresh_token), "UNAUTHENTICATED")
 
 

@@ -126,7 +126,7 @@ class UsersMutation:
     def request_email_verification(self, info: Info, input: ClientMutationInput | None = None) -> Work[None]:
         context = info.context
         return lambda uow: accounts.request_email_verification(
-            uow.db, context.redis, context.resources.mailer, viewer_id(info), address=context.client_address
+            uow, context.redis, context.resources.mailer, viewer_id(info), address=context.client_address
         )
 
     @mutation(USER, description="Confirm an email address with the mailed code (works once).")
@@ -141,7 +141,7 @@ class UsersMutation:
     def request_password_reset(self, info: Info, input: RequestPasswordResetInput) -> Work[None]:
         context = info.context
         return lambda uow: accounts.request_password_reset(
-            uow.db, context.redis, context.resources.mailer, input.email, address=context.client_address
+            uow, context.redis, context.resources.mailer, input.email, address=context.client_address
         )
 
     @mutation(NOTHING, description="Set a new password with a mailed reset code; signs out everywhere.")

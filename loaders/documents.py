@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, Table, select
+from sqlalchemy import ColumnElement, Row, Select, Table, select
 
 from loaders import visibility
 from loaders.base import FairLoader
@@ -40,15 +40,21 @@ def visible_documents(viewer_id: uuid.UUID | None) -> Select[Any]:
     return visibility.visible_documents(viewer_id, *DOCUMENT_COLUMNS)
 
 
-def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
-    """The parent is the viewer: the lists hang off `viewer`."""
-    where = [soft_deleted(documents, deleted=spec_filter.deleted)]
+def matching(spec_filter: DocumentFilter) -> list[ColumnElement[bool]]:
+    """The filter's conditions on category, tags and processing status (the lists and the search share them)."""
+    where: list[ColumnElement[bool]] = []
     if spec_filter.categories:
         where.append(documents.c.category.in_(spec_filter.categories))
     if spec_filter.tags:
         where.append(documents.c.tags.contains(list(spec_filter.tags)))
     if spec_filter.statuses:
         where.append(documents.c.processing_status.in_(spec_filter.statuses))
+    return where
+
+
+def documents_of_user(spec_filter: DocumentFilter) -> PageSpec:
+    """The parent is the viewer: the lists hang off `viewer`."""
+    where = [soft_deleted(documents, deleted=spec_filter.deleted), *matching(spec_filter)]
     return PageSpec(base=select(*DOCUMENT_COLUMNS), parent=documents.c.user_id, where=tuple(where))
 
 

@@ -16,9 +16,10 @@ from strawberry.relay import PageInfo
 
 from graph.connection import DEFAULT_PAGE, MAX_PAGE
 from graph.context import Info
-from graph.documents.types import DocumentFilterInput, DocumentNode
+from graph.documents.types import DocumentFilterInput, DocumentNode, document_filter
 from graph.errors import bad_input
-from resolvers import documents
+from loaders.documents import DocumentFilter
+from resolvers import document_search as search
 from resolvers.problems import Problem
 
 CURSOR_KIND = "dsearch"
@@ -73,16 +74,10 @@ def marked(fragment: str) -> str:
     return html.escape(fragment).replace("\x02", "<mark>").replace("\x03", "</mark>")
 
 
-def search_filter(filter: DocumentFilterInput | None) -> documents.SearchFilter:
-    if filter is None:
-        return documents.SearchFilter()
-    if filter.deleted:
+def search_filter(filter: DocumentFilterInput | None) -> DocumentFilter:
+    if filter is not None and filter.deleted:
         raise bad_input("`filter.deleted`: search covers documents that are not deleted.")
-    return documents.SearchFilter(
-        categories=tuple(sorted(set(filter.category or []))),
-        tags=tuple(sorted({tag.strip().lower() for tag in filter.tags or []})),
-        statuses=tuple(sorted(set(filter.processing_status or []))),
-    )
+    return document_filter(filter)
 
 
 async def document_search(
@@ -93,7 +88,7 @@ async def document_search(
     after: str | None,
     filter: DocumentFilterInput | None,
 ) -> DocumentSearchConnection:
-    problem: Problem | None = documents.check_query(query)
+    problem: Problem | None = search.check_query(query)
     if problem is not None:
         raise bad_input(f"`query`: {problem.message}")
     size = DEFAULT_PAGE if first is None else first
@@ -102,7 +97,7 @@ async def document_search(
     wanted = search_filter(filter)
     position = decode_cursor(after) if after is not None else None
     db = info.context.db
-    hits, more = await documents.search_documents(db, owner_id, query, wanted, first=size, after=position)
+    hits, more = await search.search_documents(db, owner_id, query, wanted, first=size, after=position)
     edges = [
         DocumentSearchEdge(
             node=DocumentSearchHit(
@@ -121,5 +116,5 @@ async def document_search(
         end_cursor=edges[-1].cursor if edges else None,
     )
     return DocumentSearchConnection(
-        edges=edges, page_info=page_info, _total=lambda: documents.count_matches(db, owner_id, query, wanted)
+        edges=edges, page_info=page_info, _total=lambda: search.count_matches(db, owner_id, query, wanted)
     )

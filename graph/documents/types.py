@@ -158,6 +158,19 @@ class DocumentNode(Node):
         return public_base(context.resources.settings.public_url, str(context.request.base_url)) + path
 
 
+def document_filter(filter: DocumentFilterInput | None) -> DocumentFilter:
+    """What a client's filter keeps, in a canonical form (it keys the batching of pages). Tags are matched as
+    they are stored: trimmed and lower-cased."""
+    if filter is None:
+        return DocumentFilter()
+    return DocumentFilter(
+        categories=tuple(sorted(set(filter.category or []))),
+        tags=tuple(sorted({tag.strip().lower() for tag in filter.tags or []})),
+        statuses=tuple(sorted(set(filter.processing_status or []))),
+        deleted=filter.deleted,
+    )
+
+
 async def documents_connection(
     info: Info,
     owner_id: uuid.UUID,
@@ -168,14 +181,7 @@ async def documents_connection(
     filter: DocumentFilterInput | None,
     order_by: DocumentOrder,
 ) -> Connection[DocumentNode]:
-    spec_filter = DocumentFilter()
-    if filter is not None:
-        spec_filter = DocumentFilter(
-            categories=tuple(sorted(set(filter.category or []))),
-            tags=tuple(sorted(set(filter.tags or []))),
-            statuses=tuple(sorted(set(filter.processing_status or []))),
-            deleted=filter.deleted,
-        )
+    spec_filter = document_filter(filter)
     request = page_request(
         DOCUMENT_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
     )

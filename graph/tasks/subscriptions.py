@@ -15,15 +15,14 @@ from sqlmodel import col
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
 from graph.node import global_id, input_id
+from graph.streams import listening, read, signed_in
 from graph.tasks.types import TaskNode
-from loaders.session import RequestDb
 from loaders.tasks import visible_tasks
 from models import Task
 from models.tasks import TaskMeta
 from resolvers.task_events import decode_task, task_channel
 from resolvers.task_notices import NoticeKind
 from services import keys
-from services.events import StreamInterrupted
 
 strawberry.enum(NoticeKind, name="NotificationKind")
 
@@ -45,23 +44,18 @@ class TasksSubscription:
         description="Your notifications: tasks run with notifyOnComplete that completed or failed."
     )
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
-        viewer = info.context.viewer
-        if viewer is None:
-            raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
-        try:
-            async with info.context.resources.events.listen(keys.notifications(viewer.user_id)) as events:
-                async for event in events:
-                    task = await _current(info, viewer.user_id, uuid.UUID(event["task_id"]))
-                    message_id = event.get("message_id")
-                    yield Notification(
-                        kind=NoticeKind(event["kind"]),
-                        text=str(event["text"]),
-                        at=datetime.fromisoformat(event["at"]),
-                        task=TaskNode.from_row(task) if task is not None else None,
-                        message_id=strawberry.ID(global_id("Message", uuid.UUID(message_id))) if message_id else None,
-                    )
-        except StreamInterrupted as error:
-            raise request_error(str(error), RequestErrorCode.UNAVAILABLE) from None
+        viewer_id = signed_in(info)
+        async with listening(info, keys.notifications(viewer_id)) as events:
+            async for event in events:
+                task = await _current(info, viewer_id, uuid.UUID(event["task_id"]))
+                message_id = event.get("message_id")
+                yield Notification(
+                    kind=NoticeKind(event["kind"]),
+                    text=str(event["text"]),
+                    at=datetime.fromisoformat(event["at"]),
+                    task=TaskNode.from_row(task) if task is not None else None,
+                    message_id=strawberry.ID(global_id("Message", uuid.UUID(message_id))) if message_id else None,
+                )
 
     @strawberry.subscription(
         description="Status changes of your tasks: one task, a session's tasks, or (with neither argument) all of them."
@@ -72,51 +66,42 @@ class TasksSubscription:
         task_id: strawberry.ID | None = None,
         chat_session_id: Annotated[strawberry.ID | None, strawberry.argument(name="sessionId")] = None,
     ) -> AsyncGenerator[TaskNode, None]:
-        viewer = info.context.viewer
-        if viewer is None:
-            raise request_error("Sign in first.", RequestErrorCode.UNAUTHENTICATED)
+        viewer_id = signed_in(info)
         wanted_task = input_id(task_id, "Task") if task_id is not None else None
         wanted_chat_session = input_id(chat_session_id, "ChatSession") if chat_session_id is not None else None
         if task_id is not None and wanted_task is None:
             raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
-        try:
-            async with info.context.resources.events.listen(task_channel(viewer.user_id)) as events:
+        async with listening(info, task_channel(viewer_id)) as events:
+            if wanted_task is not None:
+                # Listening first, then the current state: a move made in between is in both, never in
+                # neither. From here on the table, not the event, says how the task stands, so an event
+                # from before the read never takes a client back to an older state.
+                current = await _current(info, viewer_id, wanted_task)
+                if current is None:
+                    raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
+                sent = _state(current)
+                yield TaskNode.from_row(current)
+            async for event in events:
+                row = decode_task(event)
                 if wanted_task is not None:
-                    # Listening first, then the current state: a move made in between is in both, never in
-                    # neither. From here on the table, not the event, says how the task stands, so an event
-                    # from before the read never takes a client back to an older state.
-                    current = await _current(info, viewer.user_id, wanted_task)
-                    if current is None:
-                        raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
+                    if row.id != wanted_task:
+                        continue
+                    current = await _current(info, viewer_id, wanted_task)
+                    if current is None or _state(current) == sent:
+                        continue
                     sent = _state(current)
                     yield TaskNode.from_row(current)
-                async for event in events:
-                    row = decode_task(event)
-                    if wanted_task is not None:
-                        if row.id != wanted_task:
-                            continue
-                        current = await _current(info, viewer.user_id, wanted_task)
-                        if current is None or _state(current) == sent:
-                            continue
-                        sent = _state(current)
-                        yield TaskNode.from_row(current)
-                        continue
-                    if chat_session_id is not None and row.session_id != wanted_chat_session:
-                        continue
-                    if not _user_visible(row):
-                        continue  # hidden from the user's lists, and so from the stream of all their tasks
-                    yield TaskNode.from_row(row)
-        except StreamInterrupted as error:
-            raise request_error(str(error), RequestErrorCode.UNAVAILABLE) from None
+                    continue
+                if chat_session_id is not None and row.session_id != wanted_chat_session:
+                    continue
+                if not _user_visible(row):
+                    continue  # hidden from the user's lists, and so from the stream of all their tasks
+                yield TaskNode.from_row(row)
 
 
 async def _current(info: Info, viewer_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-    """The task as stored now, read on a short session of its own (a subscription outlives requests)."""
-    db = RequestDb(info.context.resources.sessionmaker)
-    try:
-        found = await db.rows(visible_tasks(viewer_id).where(col(Task.id) == task_id))
-    finally:
-        await db.close()
+    """The task as stored now."""
+    found = await read(info, visible_tasks(viewer_id).where(col(Task.id) == task_id))
     return found[0] if found else None
 
 

@@ -20,7 +20,7 @@ from graph.jsondata import from_json
 from graph.node import Node, field_columns, register_node_type
 from graph.tasks.types import TASKS
 from models.users import default_preferences
-from resolvers.documents import QUERY_MAX
+from resolvers.document_search import QUERY_MAX
 
 DOCUMENTS = ListArguments(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC)
 _DEFAULTS = default_preferences()

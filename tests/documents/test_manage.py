@@ -56,6 +56,13 @@ async def test_update_normalizes_and_refuses_with_nothing_written(
     assert problems(refused) == [("input.tags", "TOO_MANY")]
     row = await document_row(pg, document["id"])
     assert row is not None and (row["title"], row["tags"]) == ("Shop quote", ["a", "b"])
+    # The list filters by tags as they are stored: " B " finds the document tagged "b", like the search does.
+    listed = await client.data(
+        "query($tags: [String!]) { viewer { documents(filter: {tags: $tags}) { nodes { id } } } }",
+        {"tags": [" B ", "A"]},
+        token=user.token,
+    )
+    assert [node["id"] for node in listed["viewer"]["documents"]["nodes"]] == [document["id"]]
     cleared = await mutate(client, UPDATE, user, documentId=document["id"], title="", tags=[])
     assert (cleared["document"]["title"], cleared["document"]["tags"]) == (None, [])
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy.dialects import postgresql
 
 from graph.node import global_id
-from resolvers.documents import SearchFilter, search_statement
+from loaders.documents import DocumentFilter
+from resolvers.document_search import search_statement
 from tests.documents.flows import search
 from tests.graphql_client import GraphQLClient, SignedUp
 
@@ -153,7 +154,7 @@ async def test_the_search_uses_the_seeds_gin_index(user: SignedUp, pg: asyncpg.C
         user.pk,
     )
     await pg.execute("ANALYZE documents")
-    statement = search_statement(user.pk, "zebra", SearchFilter(), 11, None)
+    statement = search_statement(user.pk, "zebra", DocumentFilter(), 11, None)
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     plan = "\n".join(row[0] for row in await pg.fetch("EXPLAIN " + sql))
     assert "idx_documents_content_text" in plan, plan

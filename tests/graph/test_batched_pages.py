@@ -58,7 +58,7 @@ async def parents(pg: asyncpg.Connection, user: SignedUp) -> list[uuid.UUID]:
 
 @pytest.fixture
 async def db(resources: Resources) -> AsyncIterator[RequestDb]:
-    request_db = RequestDb(resources.sessions)
+    request_db = RequestDb(resources.sessionmaker)
     try:
         yield request_db
     finally:

@@ -16,8 +16,11 @@ from sqlalchemy import event
 from loaders.chat import MESSAGE_ORDERS, MessageFilter, messages_of_session
 from loaders.pagination import Page, PageRequest, fetch_pages
 from loaders.session import RequestDb
+from loaders.tasks import TASK_ORDERS, TaskFilter, tasks_by
+from loaders.visibility import tasks
 from services.resources import Resources
 from tests import factories as f
+from tests.graph.paging import new_agent
 from tests.graphql_client import SignedUp
 
 BIG = 20_000
@@ -168,3 +171,37 @@ async def test_the_batched_statement_reads_a_page_of_the_big_parent_not_all_of_i
     # Four parents, each reading at most a page and the one past it, plus a sort group and a few deleted
     # rows on the way: far from the big session's 20,000 (a window over each parent read them all).
     assert read <= 4 * (SIZE + 1) + 100, (read, json.dumps(explained["Plan"], indent=1))
+
+
+async def test_an_agents_tasks_batched_read_a_page_of_the_busy_agent(
+    db: RequestDb, pg: asyncpg.Connection, user: SignedUp, captured: Captured
+) -> None:
+    """`MCPAgent.tasks` for several agents: by start, narrowed to the viewer's own, over (agent_id, user_id,
+    started_at) (migration pag1) rather than every task of the busy agent."""
+    busy, quiet = await new_agent(pg), await new_agent(pg)
+    await pg.execute(
+        """INSERT INTO tasks (user_id, agent_id, task_type, input_payload, status, started_at)
+           SELECT $1, $2, 'add', '{}'::jsonb, 'completed', $3::timestamptz + n * interval '1 second'
+           FROM generate_series(1, $4::int) AS n""",
+        user.pk,
+        busy,
+        f.BASE_TIME,
+        BIG,
+    )
+    for minutes in range(3):
+        await f.task(pg, user.pk, quiet, minutes=minutes)
+    await pg.execute("ANALYZE tasks")
+    spec = tasks_by(tasks.c.agent_id, user.pk)(TaskFilter())
+    request = PageRequest(TASK_ORDERS["STARTED_AT_DESC"], first=SIZE, filters=TaskFilter())
+    captured.sent.clear()
+    batched = await fetch_pages(db, spec, request, [busy, quiet])
+    [(statement, parameters)] = [sent for sent in captured.sent if "tasks" in sent[0]]
+    for agent_id in (busy, quiet):
+        [alone] = (await fetch_pages(db, spec, request, [agent_id])).values()
+        assert ids(batched[agent_id]) == ids(alone)
+    newest = [row.started_at for row in batched[busy].rows]
+    assert newest == sorted(newest, reverse=True) and len(newest) == SIZE and batched[busy].has_next_page
+    assert len(batched[quiet].rows) == 3 and not batched[quiet].has_next_page
+    [explained] = json.loads(await pg.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *parameters))
+    read = _rows_read(explained["Plan"], "tasks")
+    assert read <= 2 * (SIZE + 1) + 100, (read, json.dumps(explained["Plan"], indent=1))

@@ -94,7 +94,7 @@ def batched_pages(spec: PageSpec, request: PageRequest, parent_ids: Sequence[uui
     carries its parent as `_parent`; rows come out parent after parent, each parent's in the order read."""
     backwards = request.backwards
     parents = (
-        func.unnest(literal(list(parent_ids), ARRAY(spec.parent.type)))
+        func.unnest(literal(list(dict.fromkeys(parent_ids)), ARRAY(spec.parent.type)))  # each parent once
         .table_valued(column("id", spec.parent.type), with_ordinality="ord")
         .render_derived(name="parents")
     )

@@ -2,7 +2,11 @@
 
 A `PageSpec` says which rows a connection reads (table, parent column, filters, order); a `PageRequest`
 is one page of it (first/last, decoded after/before). `fetch_pages` answers many parents' pages with one
-statement: a `row_number()` window per parent, cut at `first + 1` so `hasNextPage` costs nothing.
+statement: the parent ids (`unnest`) each joined to a `LATERAL` subquery that reads that parent's rows in
+the page order, cut at `first + 1` (so `hasNextPage` costs nothing). With an index on (parent, order keys)
+each page reads about `first + 1` rows, however many rows its parent holds; a `row_number()` window over
+all parents' rows read every row of each parent (issue 14: 211 ms against 72 ms for a 100,000-message
+session batched with a small one).
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, column, func, literal, select, true, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from loaders.session import RequestDb
 
@@ -83,31 +88,52 @@ def _bounded(spec: PageSpec, request: PageRequest) -> Select[Any]:
     return stmt
 
 
+def batched_pages(spec: PageSpec, request: PageRequest, parent_ids: Sequence[uuid.UUID]) -> Select[Any]:
+    """The statement of a page for each of `parent_ids`: `unnest(ids) WITH ORDINALITY AS parents JOIN LATERAL
+    (<spec's rows of one parent, filters and cursors> ORDER BY <order> LIMIT size + 1) ON true`. Each row
+    carries its parent as `_parent`; rows come out parent after parent, each parent's in the order read."""
+    backwards = request.backwards
+    parents = (
+        func.unnest(literal(list(dict.fromkeys(parent_ids)), ARRAY(spec.parent.type)))  # each parent once
+        .table_valued(column("id", spec.parent.type), with_ordinality="ord")
+        .render_derived(name="parents")
+    )
+    page = (
+        _bounded(spec, request)
+        .where(spec.parent == parents.c.id)
+        .order_by(*request.order.clauses(reverse=backwards))
+        .limit(request.size + 1)
+        .lateral("page")
+    )
+    # The order again, over the subquery's columns: a join keeps no order of its own.
+    desc = request.order.descending != backwards
+    resorted = [_page_column(page, key) for key in request.order.keys]
+    return (
+        select(parents.c.id.label("_parent"), page)
+        .select_from(parents)
+        .join(page, true())
+        .order_by(parents.c.ord, *[key.desc() if desc else key.asc() for key in resorted])
+    )
+
+
+def _page_column(page: Any, key: ColumnElement[Any]) -> ColumnElement[Any]:
+    found: ColumnElement[Any] | None = page.corresponding_column(key)
+    if found is None:
+        raise ValueError(f"page spec must select its order key {key}")
+    return found
+
+
 async def fetch_pages(
     db: RequestDb, spec: PageSpec, request: PageRequest, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Page]:
     """One statement for every parent's page of the same request."""
-    limit = request.size + 1
-    order = request.order.clauses(reverse=request.backwards)
-    bounded = _bounded(spec, request)
     if len(parent_ids) == 1:
-        stmt = bounded.where(spec.parent == parent_ids[0]).order_by(*order).limit(limit)
-        rows = list(await db.rows(stmt))
-        grouped: dict[uuid.UUID, list[Row[Any]]] = {parent_ids[0]: rows}
+        order = request.order.clauses(reverse=request.backwards)
+        stmt = _bounded(spec, request).where(spec.parent == parent_ids[0]).order_by(*order).limit(request.size + 1)
+        grouped: dict[uuid.UUID, list[Row[Any]]] = {parent_ids[0]: list(await db.rows(stmt))}
     else:
-        ranked = (
-            bounded.add_columns(
-                func.row_number().over(partition_by=spec.parent, order_by=order).label("_rank"),
-                spec.parent.label("_parent"),
-            )
-            .where(spec.parent.in_(parent_ids))
-            .subquery()
-        )
-        # By key: `ranked.c._parent` would be the column collection's own `_parent`, not the column.
-        rank, parent = ranked.c["_rank"], ranked.c["_parent"]
-        stmt = select(ranked).where(rank <= limit).order_by(parent, rank)
         grouped = {parent_id: [] for parent_id in parent_ids}
-        for row in await db.rows(stmt):
+        for row in await db.rows(batched_pages(spec, request, parent_ids)):
             grouped[row._mapping["_parent"]].append(row)  # `row._parent` is Row's own metadata
     pages: dict[uuid.UUID, Page] = {}
     for parent_id, rows in grouped.items():

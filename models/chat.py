@@ -34,6 +34,8 @@ class ChatSession(SQLModel, table=True):
         Index("idx_chat_sessions_user_id", "user_id"),
         Index("idx_chat_sessions_last_activity", "last_activity_at"),
         Index("idx_chat_sessions_status", "status"),
+        # A user's sessions by activity, the default order of `viewer.chatSessions` (migration pag1).
+        Index("idx_chat_sessions_user_activity", "user_id", "last_activity_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())

@@ -43,6 +43,8 @@ class Document(SQLModel, table=True):
         Index("idx_documents_tags", "tags", postgresql_using="gin"),
         Index("idx_documents_processing_status", "processing_status"),
         Index("idx_documents_uploaded_at", "uploaded_at"),
+        # A user's documents by upload, the default order of `viewer.documents` (migration pag1).
+        Index("idx_documents_user_uploaded", "user_id", "uploaded_at", "id"),
         Index(
             "idx_documents_content_text",
             text("to_tsvector('english'::regconfig, content_text)"),

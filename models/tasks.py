@@ -80,6 +80,11 @@ class Task(SQLModel, table=True):
         Index("idx_tasks_agent_id", "agent_id"),
         Index("idx_tasks_status", "status"),
         Index("idx_tasks_started_at", "started_at"),
+        # Tasks by start under each parent a connection hangs them off (migration pag1): the viewer, a
+        # session, an agent (narrowed to the viewer's own).
+        Index("idx_tasks_user_started", "user_id", "started_at", "id"),
+        Index("idx_tasks_session_started", "session_id", "started_at", "id"),
+        Index("idx_tasks_agent_user_started", "agent_id", "user_id", "started_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())

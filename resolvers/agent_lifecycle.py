@@ -54,6 +54,12 @@ async def _refreshed(db: AsyncSession, agent_id: uuid.UUID) -> MCPAgent | None:
 
 async def move(db: AsyncSession, name: AgentMove, agent_id: uuid.UUID) -> MCPAgent | None:
     """Move a live agent; None when it is deleted or not in a state the move starts from."""
+    return await _refreshed(db, agent_id) if await advance(db, name, agent_id) else None
+
+
+async def advance(db: AsyncSession, name: AgentMove, agent_id: uuid.UUID) -> bool:
+    """`move` without reading the row back (for an agent whose row may not read: a failed health check);
+    False when it is deleted or not in a state the move starts from."""
     rule = MOVES[name]
     moved = (
         await db.execute(
@@ -67,7 +73,7 @@ async def move(db: AsyncSession, name: AgentMove, agent_id: uuid.UUID) -> MCPAge
             .returning(col(MCPAgent.id))
         )
     ).first()
-    return await _refreshed(db, agent_id) if moved is not None else None
+    return moved is not None
 
 
 async def delete(db: AsyncSession, agent_id: uuid.UUID) -> MCPAgent | None:

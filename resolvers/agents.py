@@ -26,6 +26,7 @@ from models.agents import (
 )
 from models.base import database_now
 from resolvers import agent_lifecycle
+from resolvers.agent_health import UNHEALTHY_AFTER_FAILURES, consecutive_failures
 from resolvers.agent_links import (
     AgentSnapshot,
     CredentialUnavailable,
@@ -52,7 +53,6 @@ from services.egress import EgressPolicy, guarded_client
 
 log = logging.getLogger("gateway.agents")
 CAPABILITIES_TTL_SECONDS = 6 * 60 * 60  # the seed's "MCP agent capabilities: Redis with 6h TTL"
-UNHEALTHY_AFTER_FAILURES = 3
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 AGENT_NOT_FOUND = Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent.")
 # The peer was called with the agent as read, unlocked; the agent changed before its answer could be stored.
@@ -354,19 +354,6 @@ async def _answers(agent: AgentSnapshot, box: SecretBox, policy: EgressPolicy) -
     return True
 
 
-async def _consecutive_failures(redis: Redis, agent_id: uuid.UUID, healthy: bool) -> int:
-    failures_key = keys.agent_health_failures(agent_id)
-    try:
-        if healthy:
-            await redis.delete(failures_key)
-            return 0
-        failures = int(await redis.incr(failures_key))
-        await redis.expire(failures_key, 24 * 60 * 60)
-        return failures
-    except (RedisError, OSError):
-        return UNHEALTHY_AFTER_FAILURES if not healthy else 0
-
-
 async def check_health(
     uow: UnitOfWork, redis: Redis, box: SecretBox, policy: EgressPolicy, agent_id: uuid.UUID | None
 ) -> MCPAgent:
@@ -383,7 +370,7 @@ async def check_health(
         if (updated := resealed(stored, box, agent.id, agent.endpoint)) is not stored:
             agent.configuration = updated.dump()
     # Counted only once the outcome is known to be the current agent's (a stale one is not counted).
-    failures = await _consecutive_failures(redis, agent.id, healthy)
+    failures = await consecutive_failures(redis, agent.id, healthy)
     if healthy:
         agent.health_status = HealthStatus.HEALTHY
     elif failures >= UNHEALTHY_AFTER_FAILURES:

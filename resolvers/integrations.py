@@ -98,7 +98,7 @@ async def start_connection(
         str(user_id), config.provider.value, verifier, redirect_uri, request.return_to, chosen
     )
     try:
-        await states.remember(vault.redis, state, pending)
+        await states.remember(vault.redis, vault.box, state, pending)
     except (RedisError, OSError):
         raise Rejected([Problem(None, ErrorCode.UNAVAILABLE, "Connecting is unavailable; try again.")]) from None
     return oauth.authorization_url(
@@ -128,7 +128,7 @@ async def complete_connection(vault: Vault, provider: str, params: Mapping[str, 
     """The provider sent the browser back: take the state once, exchange the code, read the identity,
     store the tokens sealed. Nothing is stored unless every step succeeded."""
     try:
-        pending = await states.take(vault.redis, params.get("state"))
+        pending = await states.take(vault.redis, vault.box, params.get("state"))
     except (RedisError, OSError):
         pending = None
     if pending is None or pending.provider != provider:

@@ -249,21 +249,47 @@ def connection_field(
             arguments.get("order_by", order_default),
         )
 
-    def parameter(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-
     answer: Any = Connection[listing.node]  # type: ignore[name-defined]
     resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
-            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=StrawberryInfo),
-            parameter("first", int | None),
-            parameter("after", str | None),
-            parameter("last", int | None),
-            parameter("before", str | None),
-            parameter("filter", listing.filter_input | None),
-            parameter("order_by", listing.order if listing.order_required else listing.order | None, order_default),
+            *_page_parameters(),
+            _keyword("filter", listing.filter_input | None),
+            _keyword("order_by", listing.order if listing.order_required else listing.order | None, order_default),
         ],
         return_annotation=answer | None if nullable else answer,
     )
     return strawberry.field(resolver=resolve, description=description)
+
+
+def history_field(
+    node: type[Any], order: Order, loaders: Callable[[Loaders], ConnectionLoaders], *, description: str
+) -> Any:
+    """A list in one fixed order with only the page arguments: a record of what happened to its parent
+    (a task's log, a document's processing, an integration's token refreshes), keyed by the parent's `pk`."""
+    build_node = cast("Callable[[Row[Any]], Any]", node.from_row)
+
+    async def resolve(root: Any, info: Any, **arguments: Any) -> Connection[Any]:
+        request = page_request(order, **arguments)
+        return await load_connection(loaders(info.context.loaders), root.pk, request, build_node)
+
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        _page_parameters(),
+        return_annotation=Connection[node],  # type: ignore[valid-type]
+    )
+    return strawberry.field(resolver=resolve, description=description)
+
+
+def _keyword(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _page_parameters() -> list[inspect.Parameter]:
+    """`root`, `info` and the page arguments every list takes, as a resolver's signature spells them."""
+    return [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=StrawberryInfo),
+        _keyword("first", int | None),
+        _keyword("after", str | None),
+        _keyword("last", int | None),
+        _keyword("before", str | None),
+    ]

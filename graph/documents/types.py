@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, load_connection, page_request
+from graph.connection import Connection, history_field, load_connection, page_request
 from graph.context import Info
 from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
@@ -126,22 +126,13 @@ class DocumentNode(Node):
     def extracted_data(self) -> DocumentExtractedData:
         return from_json(DocumentExtractedData, self.raw_extracted)
 
-    @strawberry.field(
+    processing_log: Connection[DocumentProcessingLogEntry] = history_field(
+        DocumentProcessingLogEntry,
+        PROCESSING_LOG_ORDER,
+        lambda loaders: loaders.logs_of_document,
         description="Each processing of the document, oldest first: claimed, completed or failed (with the error "
-        "and how long it took), queued again (kept 90 days)."
+        "and how long it took), queued again (kept 90 days).",
     )
-    async def processing_log(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[DocumentProcessingLogEntry]:
-        request = page_request(PROCESSING_LOG_ORDER, first=first, after=after, last=last, before=before)
-        return await load_connection(
-            info.context.loaders.logs_of_document, self.pk, request, DocumentProcessingLogEntry.from_row
-        )
 
     @strawberry.field(description="The text extracted from the file, once processed.")
     async def content_text(self, info: Info) -> str | None:

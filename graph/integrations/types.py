@@ -9,8 +9,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, Listing, load_connection, page_request
-from graph.context import Info
+from graph.connection import Connection, Listing, history_field
 from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from graph.integrations.inputs import IntegrationFilterInput, integration_filter
 from graph.jsondata import from_json
@@ -99,19 +98,12 @@ class IntegrationNode(Node):
     def metadata(self) -> IntegrationMetadata:
         return from_json(IntegrationMetadata, self.raw_metadata)
 
-    @strawberry.field(description="Its token refreshes and revocations, newest first (kept 30 days).")
-    async def refresh_history(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[IntegrationTokenEvent]:
-        request = page_request(TOKEN_EVENT_ORDER, first=first, after=after, last=last, before=before)
-        return await load_connection(
-            info.context.loaders.token_events_of_integration, self.pk, request, IntegrationTokenEvent.from_row
-        )
+    refresh_history: Connection[IntegrationTokenEvent] = history_field(
+        IntegrationTokenEvent,
+        TOKEN_EVENT_ORDER,
+        lambda loaders: loaders.token_events_of_integration,
+        description="Its token refreshes and revocations, newest first (kept 30 days).",
+    )
 
 
 INTEGRATIONS = Listing(

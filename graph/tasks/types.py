@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
-from graph.connection import Connection, Listing, load_connection, page_request
+from graph.connection import Connection, Listing, history_field
 from graph.context import Info
 from graph.enums import TaskLogEvent, TaskPriority, TaskStatus
 from graph.jsondata import JSON, from_json, json_value
@@ -85,17 +85,12 @@ class TaskNode(Node):
     def metadata(self) -> TaskMetadata:
         return from_json(TaskMetadata, self.raw_metadata)
 
-    @strawberry.field(description="What happened to the task, oldest first: moves, failed attempts (kept 90 days).")
-    async def log(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[TaskLogEntry]:
-        request = page_request(TASK_LOG_ORDER, first=first, after=after, last=last, before=before)
-        return await load_connection(info.context.loaders.logs_of_task, self.pk, request, TaskLogEntry.from_row)
+    log: Connection[TaskLogEntry] = history_field(
+        TaskLogEntry,
+        TASK_LOG_ORDER,
+        lambda loaders: loaders.logs_of_task,
+        description="What happened to the task, oldest first: moves, failed attempts (kept 90 days).",
+    )
 
     @strawberry.field(description="The chat session the task was run from, if any.")
     async def session(self, info: Info) -> Annotated[ChatSessionNode, strawberry.lazy("graph.chat.types")] | None:

@@ -5,39 +5,29 @@ Both ends live here, below graph/ and jobs/, so the publisher and `documentUpdat
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from models import Document
 from models.base import column_values
+from models.row_codec import RowCodec
 from services import keys
 from services.events import EventHub
 
 DOCUMENT_EVENT_KIND = "document"
-_LEFT_OUT = ("content_text", "file_path", "search_vector")
-_DATETIMES = ("uploaded_at", "processed_at", "deleted_at")
+_ROWS = RowCodec.of(Document.__table__, leave_out=("content_text", "file_path", "search_vector"))  # type: ignore[attr-defined]
 
 
 document_channel = keys.document_events
 
 
 def encode_document(document: Document) -> dict[str, Any]:
-    row = {key: value for key, value in vars(column_values(document)).items() if key not in _LEFT_OUT}
-    return {"kind": DOCUMENT_EVENT_KIND, "document": json.loads(json.dumps(row, default=str))}
+    return {"kind": DOCUMENT_EVENT_KIND, "document": _ROWS.encode(vars(column_values(document)))}
 
 
 def decode_document(event: dict[str, Any]) -> SimpleNamespace:
     """The row an event carries, with its column types back (what `DocumentNode.from_row` reads)."""
-    row = dict(event["document"])
-    row["id"] = uuid.UUID(row["id"])
-    row["user_id"] = uuid.UUID(row["user_id"])
-    for key in _DATETIMES:
-        if row.get(key):
-            row[key] = datetime.fromisoformat(row[key])
-    return SimpleNamespace(**row)
+    return _ROWS.decode(event["document"])
 
 
 async def publish_document(events: EventHub, document: Document) -> None:

@@ -4,21 +4,19 @@ makes, and `integrationUpdated` reads it back with `decode_integration`."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from models import Integration
 from models.base import column_values
+from models.row_codec import RowCodec
 from resolvers.unit_of_work import UnitOfWork
 from services.events import EventHub
 
 INTEGRATION_EVENT_KIND = "integration"
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
-_UUIDS = ("id", "user_id")
-_DATETIMES = ("token_expires_at", "last_sync_at", "connected_at", "updated_at", "deleted_at")
+_ROWS = RowCodec.of(Integration.__table__, leave_out=SECRET_COLUMNS)  # type: ignore[attr-defined]
 
 
 def integration_channel(user_id: uuid.UUID | str) -> str:
@@ -26,20 +24,12 @@ def integration_channel(user_id: uuid.UUID | str) -> str:
 
 
 def encode_integration(integration: Integration) -> dict[str, Any]:
-    row = {key: value for key, value in vars(column_values(integration)).items() if key not in SECRET_COLUMNS}
-    return {"kind": INTEGRATION_EVENT_KIND, "integration": json.loads(json.dumps(row, default=str))}
+    return {"kind": INTEGRATION_EVENT_KIND, "integration": _ROWS.encode(vars(column_values(integration)))}
 
 
 def decode_integration(event: dict[str, Any]) -> SimpleNamespace:
     """The row an event carries, with its column types back (what `IntegrationNode.from_row` reads)."""
-    row = dict(event["integration"])
-    for key in _UUIDS:
-        if row.get(key):
-            row[key] = uuid.UUID(row[key])
-    for key in _DATETIMES:
-        if row.get(key):
-            row[key] = datetime.fromisoformat(row[key])
-    return SimpleNamespace(**row)
+    return _ROWS.decode(event["integration"])
 
 
 async def publish_integration(events: EventHub, integration: Integration) -> None:

@@ -5,22 +5,18 @@ makes, and `taskUpdated` reads it back with `decode_task`, so the two cannot dri
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from models import Task
 from models.base import column_values
+from models.row_codec import RowCodec
 from resolvers.unit_of_work import UnitOfWork
 from services import keys
 from services.events import EventHub
 
 TASK_EVENT_KIND = "task"
-_UUIDS = ("id", "user_id", "agent_id", "session_id")
-_DATETIMES = ("started_at", "completed_at", "run_started_at")
-_JSON = ("input_payload", "output_payload", "metadata")
+_ROWS = RowCodec.of(Task.__table__, json_text=("input_payload", "output_payload", "metadata"))  # type: ignore[attr-defined]
 
 
 task_channel = keys.task_events
@@ -28,23 +24,12 @@ task_channel = keys.task_events
 
 def encode_task(task: Task) -> dict[str, Any]:
     """A task as stored, for `taskUpdated` subscribers (plain JSON)."""
-    row = vars(column_values(task))
-    return {"kind": TASK_EVENT_KIND, "task": json.loads(json.dumps(row, default=str))}
+    return {"kind": TASK_EVENT_KIND, "task": _ROWS.encode(vars(column_values(task)))}
 
 
 def decode_task(event: dict[str, Any]) -> SimpleNamespace:
     """The row an event carries, with its column types back (what `TaskNode.from_row` reads)."""
-    row = dict(event["task"])
-    for key in _UUIDS:
-        if row.get(key):
-            row[key] = uuid.UUID(row[key])
-    for key in _DATETIMES:
-        if row.get(key):
-            row[key] = datetime.fromisoformat(row[key])
-    for key in _JSON:
-        if isinstance(row.get(key), str):
-            row[key] = json.loads(row[key])
-    return SimpleNamespace(**row)
+    return _ROWS.decode(event["task"])
 
 
 async def publish_task(events: EventHub, task: Task) -> None:

@@ -14,22 +14,22 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from models import Document
+from models.row_codec import RowCodec
 from services import keys
 
 log = logging.getLogger("gateway.documents.cache")
 
 TTL_SECONDS = 60 * 60
 GENERATION_TTL_SECONDS = 2 * TTL_SECONDS  # outlives every entry written under it
-_UUIDS = ("id", "user_id")
-_DATETIMES = ("uploaded_at", "processed_at", "deleted_at")
+_ROWS = RowCodec.of(Document.__table__)  # type: ignore[attr-defined]
 
 
 entry_key = keys.document_metadata
@@ -37,19 +37,7 @@ generation_key = keys.document_generation
 
 
 def _encode(row: Any) -> dict[str, Any]:
-    values = row._asdict() if hasattr(row, "_asdict") else dict(vars(row))
-    return json.loads(json.dumps(values, default=str))  # type: ignore[no-any-return]
-
-
-def _decode(values: Mapping[str, Any]) -> SimpleNamespace:
-    row = dict(values)
-    for key in _UUIDS:
-        if row.get(key):
-            row[key] = uuid.UUID(row[key])
-    for key in _DATETIMES:
-        if row.get(key):
-            row[key] = datetime.fromisoformat(row[key])
-    return SimpleNamespace(**row)
+    return _ROWS.encode(row._asdict() if hasattr(row, "_asdict") else vars(row))
 
 
 class DocumentCache:
@@ -77,7 +65,7 @@ class DocumentCache:
             except ValueError:
                 continue
             if entry.get("generation") == current[pk]:
-                found[pk] = _decode(entry["row"])
+                found[pk] = _ROWS.decode(entry["row"])
         return found, current
 
     async def write(self, rows: Iterable[tuple[uuid.UUID, Any, int]]) -> None:

@@ -15,7 +15,7 @@ from strawberry.permission import BasePermission
 
 from graph.context import Info
 from graph.errors import UserError, user_errors
-from resolvers.problems import Rejected
+from resolvers.problems import Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
@@ -49,6 +49,15 @@ async def mutate(
 
 
 Work = Callable[[UnitOfWork], Awaitable[T]]
+
+
+def refuse(*problems: Problem) -> Work[Any]:
+    """A plan that turns the mutation down before any work: `problems` become the payload's `errors`."""
+
+    async def refused(uow: UnitOfWork) -> Any:
+        raise Rejected(list(problems))
+
+    return refused
 
 
 @dataclass(frozen=True)

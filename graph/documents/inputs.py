@@ -1,12 +1,10 @@
-"""The documents mutations' inputs and payloads."""
+"""The documents mutations' inputs (their payloads are made by graph/mutations.py)."""
 
 from __future__ import annotations
 
 import strawberry
 from strawberry.file_uploads import Upload
 
-from graph.documents.types import DocumentNode
-from graph.errors import UserError
 from graph.input_limits import NAME, TITLE, limited
 
 TAG = 50
@@ -32,47 +30,6 @@ class UpdateDocumentInput:
     tags: list[str] | None = limited(TAG, default=None, description="Replaces the tags; [] removes them all.")
 
 
-@strawberry.input
-class DeleteDocumentInput:
+@strawberry.input(description="The document a mutation is about (deleteDocument, restoreDocument, reprocessDocument).")
+class DocumentInput:
     document_id: strawberry.ID
-
-
-@strawberry.input
-class RestoreDocumentInput:
-    document_id: strawberry.ID
-
-
-@strawberry.input
-class ReprocessDocumentInput:
-    document_id: strawberry.ID
-
-
-@strawberry.type
-class DocumentPayload:
-    document: DocumentNode | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class UploadDocumentPayload(DocumentPayload):
-    """Answer of `uploadDocument`: the document, PENDING, queued for processing."""
-
-
-@strawberry.type
-class UpdateDocumentPayload(DocumentPayload):
-    """Answer of `updateDocument`."""
-
-
-@strawberry.type
-class DeleteDocumentPayload(DocumentPayload):
-    """Answer of `deleteDocument`: the document, with `deletedAt` set."""
-
-
-@strawberry.type
-class RestoreDocumentPayload(DocumentPayload):
-    """Answer of `restoreDocument`."""
-
-
-@strawberry.type
-class ReprocessDocumentPayload(DocumentPayload):
-    """Answer of `reprocessDocument`: the document, PENDING again, queued."""

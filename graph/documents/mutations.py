@@ -11,17 +11,12 @@ import strawberry
 from graph.context import Info
 from graph.documents import inputs as i
 from graph.documents.types import DocumentNode
-from graph.errors import user_errors
-from graph.mutations import mutate
+from graph.mutations import Work, mutation, node_answer, refuse
 from graph.node import input_id
-from graph.permissions import SIGNED_IN
+from graph.permissions import SIGNED_IN, viewer_id
+from models import Document
 from resolvers import documents
 from resolvers.problems import ErrorCode, Problem
-
-
-def _viewer(info: Info) -> uuid.UUID:
-    assert info.context.viewer is not None  # IsAuthenticated ran first
-    return info.context.viewer.user_id
 
 
 def _services(info: Info) -> documents.DocumentServices:
@@ -31,8 +26,8 @@ def _services(info: Info) -> documents.DocumentServices:
     )
 
 
-def _document(info: Info, value: strawberry.ID) -> uuid.UUID | None:
-    return input_id(value, "Document")
+def _document(input: i.UpdateDocumentInput | i.DocumentInput) -> uuid.UUID | None:
+    return input_id(input.document_id, "Document")
 
 
 def _upload_file(value: Any) -> tuple[Any, str | None] | None:
@@ -44,68 +39,63 @@ def _upload_file(value: Any) -> tuple[Any, str | None] | None:
     return file, getattr(value, "filename", None)
 
 
+DOCUMENT = node_answer("document", DocumentNode)
+
+
 @strawberry.type
 class DocumentsMutation:
-    @strawberry.mutation(
+    @mutation(
+        DOCUMENT,
         permission_classes=SIGNED_IN,
         description="Upload a document (GraphQL multipart request; send `Apollo-Require-Preflight: true`).",
+        payload_description="Answer of `uploadDocument`: the document, PENDING, queued for processing.",
     )
-    async def upload_document(self, info: Info, input: i.UploadDocumentInput) -> i.UploadDocumentPayload:
+    def upload_document(self, info: Info, input: i.UploadDocumentInput) -> Work[Document]:
         upload = _upload_file(input.file)
         if upload is None:
-            problem = Problem("input.file", ErrorCode.REQUIRED, "Send the file as a multipart upload.")
-            return i.UploadDocumentPayload(errors=user_errors([problem]))
+            return refuse(Problem("input.file", ErrorCode.REQUIRED, "Send the file as a multipart upload."))
         request = documents.UploadRequest(
             file=upload[0], filename=upload[1], title=input.title, category=input.category, tags=input.tags
         )
-        return await mutate(
-            info,
-            lambda uow: documents.upload_document(uow, _services(info), _viewer(info), request),
-            lambda row: i.UploadDocumentPayload(document=DocumentNode.from_row(row)),
-            i.UploadDocumentPayload,
-        )
+        return lambda uow: documents.upload_document(uow, _services(info), viewer_id(info), request)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN, description="Change a document's title, category or tags.")
-    async def update_document(self, info: Info, input: i.UpdateDocumentInput) -> i.UpdateDocumentPayload:
+    @mutation(
+        DOCUMENT,
+        permission_classes=SIGNED_IN,
+        description="Change a document's title, category or tags.",
+        payload_description="Answer of `updateDocument`.",
+    )
+    def update_document(self, info: Info, input: i.UpdateDocumentInput) -> Work[Document]:
         changes = documents.DocumentChanges(title=input.title, category=input.category, tags=input.tags)
-        return await mutate(
-            info,
-            lambda uow: documents.update_document(
-                uow, _services(info), _viewer(info), _document(info, input.document_id), changes
-            ),
-            lambda row: i.UpdateDocumentPayload(document=DocumentNode.from_row(row)),
-            i.UpdateDocumentPayload,
-        )
+        document_id = _document(input)
+        return lambda uow: documents.update_document(uow, _services(info), viewer_id(info), document_id, changes)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
-    async def delete_document(self, info: Info, input: i.DeleteDocumentInput) -> i.DeleteDocumentPayload:
-        return await mutate(
-            info,
-            lambda uow: documents.delete_document(
-                uow, _services(info), _viewer(info), _document(info, input.document_id)
-            ),
-            lambda row: i.DeleteDocumentPayload(document=DocumentNode.from_row(row)),
-            i.DeleteDocumentPayload,
-        )
+    @mutation(
+        DOCUMENT,
+        permission_classes=SIGNED_IN,
+        description="Soft delete, restorable for 30 days.",
+        payload_description="Answer of `deleteDocument`: the document, with `deletedAt` set.",
+    )
+    def delete_document(self, info: Info, input: i.DocumentInput) -> Work[Document]:
+        document_id = _document(input)
+        return lambda uow: documents.delete_document(uow, _services(info), viewer_id(info), document_id)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN, description="Bring back a document deleted in the last 30 days.")
-    async def restore_document(self, info: Info, input: i.RestoreDocumentInput) -> i.RestoreDocumentPayload:
-        return await mutate(
-            info,
-            lambda uow: documents.restore_document(
-                uow, _services(info), _viewer(info), _document(info, input.document_id)
-            ),
-            lambda row: i.RestoreDocumentPayload(document=DocumentNode.from_row(row)),
-            i.RestoreDocumentPayload,
-        )
+    @mutation(
+        DOCUMENT,
+        permission_classes=SIGNED_IN,
+        description="Bring back a document deleted in the last 30 days.",
+        payload_description="Answer of `restoreDocument`.",
+    )
+    def restore_document(self, info: Info, input: i.DocumentInput) -> Work[Document]:
+        document_id = _document(input)
+        return lambda uow: documents.restore_document(uow, _services(info), viewer_id(info), document_id)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN, description="Process a completed or failed document again.")
-    async def reprocess_document(self, info: Info, input: i.ReprocessDocumentInput) -> i.ReprocessDocumentPayload:
-        return await mutate(
-            info,
-            lambda uow: documents.reprocess_document(
-                uow, _services(info), _viewer(info), _document(info, input.document_id)
-            ),
-            lambda row: i.ReprocessDocumentPayload(document=DocumentNode.from_row(row)),
-            i.ReprocessDocumentPayload,
-        )
+    @mutation(
+        DOCUMENT,
+        permission_classes=SIGNED_IN,
+        description="Process a completed or failed document again.",
+        payload_description="Answer of `reprocessDocument`: the document, PENDING again, queued.",
+    )
+    def reprocess_document(self, info: Info, input: i.DocumentInput) -> Work[Document]:
+        document_id = _document(input)
+        return lambda uow: documents.reprocess_document(uow, _services(info), viewer_id(info), document_id)

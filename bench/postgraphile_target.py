@@ -146,6 +146,12 @@ def check_against_baseline(answer: dict[str, Any], baseline: dict[str, Any]) -> 
                 raise WrongAnswer(f"postgraphile: sessions[{index}].messages[{position}] differs from the baseline")
 
 
+async def statements(http: aiohttp.ClientSession, base_url: str) -> float:
+    """Statements PostGraphile's connections have sent so far (counted in server.mjs around the `pg` client)."""
+    async with http.get(f"{base_url}/__bench/statements") as response:
+        return float(await response.text())
+
+
 class PostGraphileNested:
     """The verified nested read against a running PostGraphile, as a load `Call`."""
 

@@ -125,15 +125,17 @@ async def postgraphile_row(args: argparse.Namespace, dsn: str, pool: asyncpg.Poo
             await target.verify(await baseline.nested(pool, user.id))
             call = target.call()
             await warm_up(call, args, "nested/postgraphile")
+            before = await postgraphile_target.statements(http, server.base_url)
             with ServerSampler(server.pid) as sampler:
                 result = await timed(call, args, "nested/postgraphile")
-        # No pg_stat_statements on this server: SQL per request is left blank (bench/README.md).
+            after = await postgraphile_target.statements(http, server.base_url)
+        sent = result.requests + result.errors
         return Row.of(
             "nested",
             "postgraphile",
             args.concurrency,
             result,
-            sql_per_request=None,
+            sql_per_request=(after - before) / sent if sent else None,
             peak_rss=sampler.peak,
             cpu_s=sampler.cpu_s,
         )

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from bench import baseline, queries, report
+from bench import baseline, postgraphile_target, queries, report
 from bench.config import (
     BENCH_PASSWORD,
     DEFAULT_DSN,
@@ -110,6 +110,39 @@ async def run_scenario(
     return [gateway_row, baseline_row]
 
 
+async def postgraphile_row(args: argparse.Namespace, dsn: str, pool: asyncpg.Pool, user: baseline.BenchUser) -> Row:
+    """The nested read served by PostGraphile V5 over the same database (bench/postgraphile_target.py)."""
+    await asyncio.to_thread(postgraphile_target.install)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    server = postgraphile_target.PostGraphileProcess(dsn, args.concurrency, RESULTS_DIR / f"postgraphile-{stamp}.log")
+    log(f"starting PostGraphile V5 on {server.base_url} (log: {server.log_path})")
+    await asyncio.to_thread(server.start)
+    try:
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+            target = postgraphile_target.PostGraphileNested(http, server.base_url, user.id)
+            log("nested: verifying PostGraphile's answer against the baseline")
+            await target.verify(await baseline.nested(pool, user.id))
+            call = target.call()
+            await warm_up(call, args, "nested/postgraphile")
+            before = await postgraphile_target.statements(http, server.base_url)
+            with ServerSampler(server.pid) as sampler:
+                result = await timed(call, args, "nested/postgraphile")
+            after = await postgraphile_target.statements(http, server.base_url)
+        sent = result.requests + result.errors
+        return Row.of(
+            "nested",
+            "postgraphile",
+            args.concurrency,
+            result,
+            sql_per_request=(after - before) / sent if sent else None,
+            peak_rss=sampler.peak,
+            cpu_s=sampler.cpu_s,
+        )
+    finally:
+        server.stop()
+
+
 def _git_commit() -> str | None:
     try:
         return (
@@ -161,6 +194,8 @@ async def bench(args: argparse.Namespace) -> int:
             for name in args.queries:
                 scenario = SCENARIOS[name](name, http, f"{base_url}/graphql", headers, pool, user)
                 rows += await run_scenario(scenario, args, base_url, server_pid)
+        if args.postgraphile:
+            rows.append(await postgraphile_row(args, dsn, pool, user))
     finally:
         if server is not None:
             server.stop()
@@ -191,6 +226,7 @@ async def bench(args: argparse.Namespace) -> int:
                 "seed": SeedSpec().as_dict(),
                 "idle_rss_mib": idle_rss / report.MIB,
                 "external_server": bool(args.url),
+                "postgraphile": args.postgraphile,
             },
         )
         print(f"results: {path}")
@@ -215,6 +251,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-seed", action="store_true", help="do not check or create the seed")
     parser.add_argument("--json", type=Path, help="where to write the results (default bench/results/)")
     parser.add_argument("--no-save", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--postgraphile",
+        action="store_true",
+        help="also serve the nested read with PostGraphile V5 (Node 22, installed under bench/postgraphile/)",
+    )
     args = parser.parse_args(argv)
     unknown = [name for name in args.queries if name not in SCENARIOS]
     if unknown or not args.queries:

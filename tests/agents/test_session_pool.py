@@ -159,3 +159,15 @@ async def test_an_idle_session_is_closed() -> None:
             assert pool.open_sessions == 0
     finally:
         await pool.close()
+
+
+async def test_closing_the_resources_closes_the_pool(settings, database_url: str, redis_url: str) -> None:
+    """What the worker does on shutdown (jobs/worker.py closes its resources)."""
+    from services.resources import close_resources, open_resources
+
+    resources = await open_resources(settings, database_url=database_url, redis_url=redis_url)
+    async with mcp_peer() as peer:
+        await resources.agent_sessions.call_tool(uuid.uuid4(), link(peer.url), "add", {"a": 1, "b": 1})
+        assert resources.agent_sessions.open_sessions == 1
+        await close_resources(resources)
+        assert resources.agent_sessions.open_sessions == 0

@@ -5,9 +5,13 @@ still decides every connection, and closing the pool ends every session."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from services.credentials import OriginBoundHeaders, origin_of
@@ -171,3 +175,49 @@ async def test_closing_the_resources_closes_the_pool(settings, database_url: str
         assert resources.agent_sessions.open_sessions == 1
         await close_resources(resources)
         assert resources.agent_sessions.open_sessions == 0
+
+
+@contextlib.asynccontextmanager
+async def peer_process(port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """The tests' MCP peer in a process of its own, so it can die mid-call (SIGKILL)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.agents.mcp_peer", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(timeout=1) as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+        yield process
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+async def test_a_call_lost_with_its_peer_is_not_sent_again_unless_idempotent(pool: AgentSessions) -> None:
+    agent, port = uuid.uuid4(), free_port()
+    endpoint = f"http://127.0.0.1:{port}/mcp"
+    async with peer_process(port) as process:
+        await pool.call_tool(agent, link(endpoint), "add", {"a": 1, "b": 1})
+        call = asyncio.ensure_future(pool.call_tool(agent, link(endpoint), "sleep", {"seconds": 3}))
+        await asyncio.sleep(1.0)  # the call is at the peer
+        process.kill()
+        # It may have run: the gateway does not send it again (that would find no peer: ConnectError), it
+        # reports the connection lost under the call.
+        with pytest.raises(AgentUnreachable) as lost:
+            await call
+        assert "ConnectError" not in str(lost.value), lost.value
+    async with peer_process(port) as process:
+        idempotent = asyncio.ensure_future(
+            pool.call_tool(agent, link(endpoint), "sleep", {"seconds": 3}, idempotent=True)
+        )
+        await asyncio.sleep(1.0)
+        process.kill()
+        # An idempotent tool is sent once more, on a new session: here the peer is gone, so that fails.
+        with pytest.raises(AgentUnreachable, match="ConnectError"):
+            await idempotent
+    async with peer_process(port):
+        outcome = await pool.call_tool(agent, link(endpoint), "add", {"a": 2, "b": 3})
+        assert outcome.structured == {"total": 5}  # the broken session was replaced

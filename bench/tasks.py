@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 import websockets
 
 from bench.config import require_loopback, scratch_database
@@ -44,7 +47,19 @@ async def _gql(http: httpx.AsyncClient, query: str, variables: dict[str, object]
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int, concurrency: int) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far."""
+    process = psutil.Process(pid)
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
+async def measure(
+    base_url: str, env: dict[str, str], peer_url: str, tasks: int, concurrency: int, pids: tuple[int, int]
+) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         email = f"bench-op-{uuid.uuid4().hex[:8]}@bench.example.com"
         token = (
@@ -106,6 +121,7 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
                     )
                     answered[data["runTask"]["task"]["id"]] = time.perf_counter()
 
+            cpu_before = [_cpu_seconds(pid) for pid in pids]
             started = time.perf_counter()
             await asyncio.gather(*(submit() for _ in range(concurrency)))
             try:
@@ -113,6 +129,7 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
             except TimeoutError:
                 raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
             elapsed = max(finished.values()) - started
+            gateway_cpu, peer_cpu = (_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True))
 
             # Unsaturated: one task at a time, so the wait is the pick-up, not a backlog.
             idle_waits: list[float] = []
@@ -140,6 +157,8 @@ async def measure(base_url: str, env: dict[str, str], peer_url: str, tasks: int,
         "start_max_ms": max(waits),
         "idle_p50_ms": statistics.median(idle_waits),
         "idle_p99_ms": percentile(idle_waits, 0.99),
+        "gateway_cpu_ms_per_task": gateway_cpu * 1000 / tasks,
+        "peer_cpu_ms_per_task": peer_cpu * 1000 / tasks,
     }
 
 
@@ -161,9 +180,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--tasks-per-user",
+        type=int,
+        default=64,
+        help="GATEWAY_TASKS_PER_USER of the server (all tasks are one user's; the default 2 would measure the cap)",
+    )
     args = parser.parse_args(argv)
     require_loopback(args.dsn)
     require_loopback(args.redis_url)
+    load = os.getloadavg()[0]
     peer_port = free_port()
     peer = subprocess.Popen(
         [sys.executable, "-m", "tests.agents.mcp_peer", str(peer_port)],
@@ -172,7 +198,11 @@ def main(argv: list[str]) -> None:
         stderr=subprocess.DEVNULL,
     )
     keys = json.dumps(generate_key_set().as_dict(private=True))
-    extra = {"GATEWAY_JWT_PRIVATE_KEYS": keys, "GATEWAY_RUN_WORKER": "true"}
+    extra = {
+        "GATEWAY_JWT_PRIVATE_KEYS": keys,
+        "GATEWAY_RUN_WORKER": "true",
+        "GATEWAY_TASKS_PER_USER": str(args.tasks_per_user),
+    }
     with scratch_database(args.dsn, "gateway_bench_tasks") as dsn:
         gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/tasks-gateway.log"), extra_env=extra)
         try:
@@ -180,18 +210,33 @@ def main(argv: list[str]) -> None:
             gateway.start()
             env = {**gateway._env}
             result = asyncio.run(
-                measure(gateway.base_url, env, f"http://127.0.0.1:{peer_port}/mcp", args.tasks, args.concurrency)
+                measure(
+                    gateway.base_url,
+                    env,
+                    f"http://127.0.0.1:{peer_port}/mcp",
+                    args.tasks,
+                    args.concurrency,
+                    (gateway.pid, peer.pid),
+                )
             )
         finally:
             gateway.stop()
             peer.terminate()
             peer.wait(10)
-    print(f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters)")
-    print(f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32}")
+    print(
+        f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters, "
+        f"GATEWAY_TASKS_PER_USER={args.tasks_per_user})"
+    )
+    print(
+        f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32} "
+        f"{'gateway CPU ms/task':>20} {'peer CPU ms/task':>17}"
+    )
     print(
         f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "
-        f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f}"
+        f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f} "
+        f"{result['gateway_cpu_ms_per_task']:>20.1f} {result['peer_cpu_ms_per_task']:>17.1f}"
     )
+    print(f"load average before the run: {load:.2f} (2-core machine shared with other work: figures are noisy)")
 
 
 if __name__ == "__main__":

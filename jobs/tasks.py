@@ -196,23 +196,33 @@ async def _lent_tokens(deps: WorkerDeps, task: Task) -> dict[str, Any] | None:
     return {"integrations": await Vault.of(deps).lend(task.user_id, wanted)}
 
 
+def _idempotent(tool: dict[str, Any]) -> bool:
+    """Whether the agent says calling the tool twice does no more than once (its hints: read-only or
+    idempotent), so a call lost with a broken session may be sent again."""
+    hints = tool.get("annotations") or {}
+    return hints.get("readOnlyHint") is True or hints.get("idempotentHint") is True
+
+
 async def _call_unless_cancelled(
     deps: WorkerDeps,
-    task_id: uuid.UUID,
+    task: Task,
     link: mcp.AgentLink,
-    name: str,
-    arguments: dict[str, Any],
+    tool: dict[str, Any],
     meta: dict[str, Any] | None = None,
 ) -> mcp.ToolOutcome | None:
-    """The tool's outcome; None when the task was cancelled meanwhile (the call is then abandoned, so a
-    cancelled task does not hold a worker slot until the agent answers)."""
-    call = asyncio.ensure_future(mcp.call_tool(link, name, arguments, meta=meta))
+    """The tool's outcome, over the agent's pooled session; None when the task was cancelled meanwhile
+    (the call is then abandoned, so a cancelled task does not hold a worker slot until the agent answers)."""
+    call = asyncio.ensure_future(
+        deps.agent_sessions.call_tool(
+            task.agent_id, link, task.task_type, task.input_payload or {}, meta=meta, idempotent=_idempotent(tool)
+        )
+    )
     try:
         while True:
             done, _ = await asyncio.wait({call}, timeout=CANCEL_POLL_SECONDS)
             if done:
                 return call.result()
-            if await _status(deps, task_id) != TaskStatus.RUNNING:
+            if await _status(deps, task.id) != TaskStatus.RUNNING:
                 return None
     finally:
         if not call.done():
@@ -247,7 +257,7 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
             await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
             return
         try:
-            outcome = await _call_unless_cancelled(deps, task.id, link, task.task_type, task.input_payload or {}, meta)
+            outcome = await _call_unless_cancelled(deps, task, link, tool, meta)
         except mcp.AgentUnreachable as unreachable:
             error = f"The agent did not answer: {unreachable}."
             continue

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -184,9 +184,18 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
         )
 
 
-def guarded_client(policy: EgressPolicy, *, timeout: float, auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
+def guarded_client(
+    policy: EgressPolicy,
+    *,
+    timeout: float,
+    auth: httpx2.Auth | None = None,
+    wrap: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport] | None = None,
+) -> httpx2.AsyncClient:
     """A client whose connections pass the guard. Credentials go in `auth` (see services/credentials.py),
-    never in default headers, which would reach every URL the client is asked for."""
-    return httpx2.AsyncClient(
-        transport=GuardedTransport(policy), timeout=timeout, auth=auth, follow_redirects=False, trust_env=False
-    )
+    never in default headers, which would reach every URL the client is asked for. `wrap` may put a layer
+    in front of the guarded transport (one that answers some requests itself); what reaches the network
+    still goes through the guard."""
+    transport: httpx2.AsyncBaseTransport = GuardedTransport(policy)
+    if wrap is not None:
+        transport = wrap(transport)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, auth=auth, follow_redirects=False, trust_env=False)

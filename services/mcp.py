@@ -1,5 +1,6 @@
-"""Speaking MCP to agents with the official SDK: discovery (initialize + tools/list), tool calls, ping.
-All traffic goes through the egress guard."""
+"""Speaking MCP to agents with the official SDK: discovery (initialize + tools/list) and ping on a session
+of their own; tool calls go over the pooled sessions of services/mcp_pool.py. All traffic goes through the
+egress guard."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from opentelemetry.trace import StatusCode
@@ -44,18 +47,41 @@ class AgentLink:
     timeout_seconds: float
 
 
+class NoStandaloneStream(httpx2.AsyncBaseTransport):
+    """Answers the GET that opens MCP's standalone server-to-client stream with 405 itself, as an agent
+    without that stream would: the gateway asks agents for nothing they would send unprompted (answers
+    and progress come on each request's own response), and a session kept open would otherwise hold a
+    connection at the agent for its whole life. Every other request goes to the guarded transport."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "GET":
+            return httpx2.Response(405, request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @contextlib.asynccontextmanager
-async def _session(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
+async def session_over(link: AgentLink) -> AsyncIterator[tuple[ClientSession, Any]]:
+    """An initialized session to the agent, through the egress guard, with its credentials bound to the
+    endpoint's origin. Entered and left by one task (the SDK's task groups require it)."""
     async with (
-        guarded_client(link.policy, timeout=link.timeout_seconds, auth=link.credentials) as http,
+        guarded_client(
+            link.policy, timeout=link.timeout_seconds, auth=link.credentials, wrap=NoStandaloneStream
+        ) as http,
         streamable_http_client(link.endpoint, http_client=http) as (read, write),
         ClientSession(read, write, read_timeout_seconds=link.timeout_seconds) as session,
     ):
-        initialized = await session.initialize()
+        with anyio.fail_after(link.timeout_seconds):
+            initialized = await session.initialize()
         yield session, initialized
 
 
-async def _bounded(link: AgentLink, work: Any, operation: str) -> Any:
+async def bounded(link: AgentLink, work: Any, operation: str) -> Any:
     """`work` within the agent's timeout, in a span of its own (the endpoint's host, never its path)."""
     with tracing.span(f"mcp {operation}", **{"mcp.operation": operation, "server.address": _host(link)}) as span:
         try:
@@ -86,7 +112,7 @@ def _describe(error: BaseException) -> str:
 
 async def discover(link: AgentLink) -> Discovery:
     async def work() -> Discovery:
-        async with _session(link) as (session, initialized):
+        async with session_over(link) as (session, initialized):
             listed = await session.list_tools()
             tools = [
                 {
@@ -101,7 +127,7 @@ async def discover(link: AgentLink) -> Discovery:
             ]
             return Discovery(version=(initialized.server_info.version or None), tools=tools)
 
-    return await _bounded(link, work, "discover")  # type: ignore[no-any-return]
+    return await bounded(link, work, "discover")  # type: ignore[no-any-return]
 
 
 def _annotations(annotations: Any) -> dict[str, bool]:
@@ -121,23 +147,15 @@ def _annotations(annotations: Any) -> dict[str, bool]:
     return hints
 
 
-async def call_tool(
-    link: AgentLink, name: str, arguments: dict[str, Any], *, meta: dict[str, Any] | None = None
-) -> ToolOutcome:
-    """`meta` goes in the request's `_meta` (tokens lent for this call: never in the stored arguments)."""
-
-    async def work() -> ToolOutcome:
-        async with _session(link) as (session, _):
-            result = await session.call_tool(name, arguments, meta=meta)  # type: ignore[arg-type]
-            text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
-            return ToolOutcome(is_error=bool(result.is_error), structured=result.structured_content, text=text)
-
-    return await _bounded(link, work, "call_tool")  # type: ignore[no-any-return]
+def outcome_of(result: Any) -> ToolOutcome:
+    """A `tools/call` result as the gateway keeps it: the error flag, the structured output, the text."""
+    text = "\n".join(getattr(part, "text", "") for part in result.content if getattr(part, "text", None))
+    return ToolOutcome(is_error=bool(result.is_error), structured=result.structured_content, text=text)
 
 
 async def ping(link: AgentLink) -> None:
     async def work() -> None:
-        async with _session(link) as (session, _):
+        async with session_over(link) as (session, _):
             await session.send_ping()
 
-    await _bounded(link, work, "ping")
+    await bounded(link, work, "ping")

@@ -3,7 +3,7 @@ the worker build the same `Resources` (the worker with a smaller pool), so a new
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +19,7 @@ from services.document_queue import DocumentQueue
 from services.egress import EgressPolicy
 from services.events import EventHub
 from services.mailer import Mailer
+from services.mcp_pool import AgentSessions
 from services.oauth.providers import Registry
 from services.storage import Storage
 from services.task_queues import TaskQueues
@@ -44,6 +45,9 @@ class Resources:
     document_cache: DocumentCache
     registry: Registry  # the OAuth providers as configured here (issue 11)
     assistant: Provider | None = None  # None: GATEWAY_ASSISTANT_URL unset, the assistant is off
+    # One MCP session per agent for the tool calls of tasks (issue 14): opened on first use, so a process
+    # that calls no tool (the web process) holds none.
+    agent_sessions: AgentSessions = field(default_factory=AgentSessions)
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -130,6 +134,7 @@ async def open_resources(
 
 
 async def close_resources(resources: Resources) -> None:
+    await resources.agent_sessions.close()
     if resources.assistant is not None:
         await resources.assistant.close()
     await resources.events.close()

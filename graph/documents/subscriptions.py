@@ -13,6 +13,7 @@ from graph.context import Info
 from graph.documents.types import DocumentNode
 from graph.errors import RequestErrorCode, request_error
 from graph.node import input_id
+from graph.shared_results import derived, shared_payload
 from loaders.documents import visible_documents
 from loaders.session import RequestDb
 from models import Document
@@ -45,9 +46,9 @@ class DocumentsSubscription:
         try:
             async with info.context.resources.events.listen(document_channel(viewer.user_id)) as events:
                 async for event in events:
-                    row = decode_document(event)
+                    row = derived(event, "row", decode_document, event)
                     if wanted is not None and row.id != wanted:
                         continue
-                    yield DocumentNode.from_row(row)
+                    yield shared_payload(event, "node", DocumentNode.from_row, row)
         except StreamInterrupted as error:
             raise GraphQLError(str(error), extensions={"code": "UNAVAILABLE"}) from None

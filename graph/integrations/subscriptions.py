@@ -12,6 +12,7 @@ from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
 from graph.integrations.types import IntegrationNode
 from graph.node import input_id
+from graph.shared_results import derived, shared_payload
 from loaders.integrations import visible_integrations
 from loaders.session import RequestDb
 from models import Integration
@@ -43,9 +44,9 @@ class IntegrationsSubscription:
         try:
             async with info.context.resources.events.listen(integration_channel(viewer.user_id)) as events:
                 async for event in events:
-                    row = decode_integration(event)
+                    row = derived(event, "row", decode_integration, event)
                     if wanted is not None and row.id != wanted:
                         continue
-                    yield IntegrationNode.from_row(row)
+                    yield shared_payload(event, "node", IntegrationNode.from_row, row)
         except StreamInterrupted as error:
             raise GraphQLError(str(error), extensions={"code": "UNAVAILABLE"}) from None

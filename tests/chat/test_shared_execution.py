@@ -5,9 +5,11 @@ document is answered with the same typed error as over HTTP. A real gateway proc
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import httpx
+import websockets
 
 from tests.chat.live_client import LiveUser
 from tests.live import LiveServer
@@ -122,3 +124,18 @@ async def test_an_oversized_subscription_document_is_refused_with_the_http_error
     assert refusal["type"] == "error", refusal
     assert refusal["payload"][0]["extensions"] == {"code": "QUERY_TOO_LARGE", "limit": limit}
     assert live["content"] == "still here"
+
+
+async def test_legacy_clients_get_the_same_refusal_for_an_oversized_document(gateway_a: LiveServer) -> None:
+    user = await LiveUser.register(gateway_a.url)
+    limit = 32 * 1024
+    async with websockets.connect(gateway_a.ws_url, subprotocols=["graphql-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        oversized = "subscription { __typename } #" + "x" * limit
+        await socket.send(json.dumps({"id": "big", "type": "start", "payload": {"query": oversized}}))
+        message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        while message["type"] == "ka":
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert (message["id"], message["type"]) == ("big", "error"), message
+    assert message["payload"]["extensions"] == {"code": "QUERY_TOO_LARGE", "limit": limit}

@@ -46,7 +46,11 @@ class OperationScope:
         self.db, self.loaders = context.fresh_db()
 
     async def renew(self) -> None:
-        """Close this event's session (before the event is sent) and start the next one's."""
+        """Close this event's session (before the event is sent) and start the next one's. An event
+        that read nothing (a live message is built from the event itself) leaves both as they are:
+        renewing them per subscriber per event cost a session, a lock and the loaders for nothing."""
+        if not self.db.opened and self.loaders.unused:
+            return
         db, (self.db, self.loaders) = self.db, self.context.fresh_db()
         await db.close()
 

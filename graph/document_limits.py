@@ -225,8 +225,13 @@ class QueryTextLimit(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
         if query is not None and len(query) > self.max_bytes:
-            raise _GraphQLError(
-                f"The document has {len(query)} characters; at most {self.max_bytes} are allowed.",
-                extensions={"code": RequestErrorCode.QUERY_TOO_LARGE.value, "limit": self.max_bytes},
-            )
+            raise too_large_error(len(query), self.max_bytes)
         yield
+
+
+def too_large_error(length: int, limit: int) -> GraphQLError:
+    """The refusal of a document over the text limit, over HTTP and over sockets alike."""
+    return _GraphQLError(
+        f"The document has {length} characters; at most {limit} are allowed.",
+        extensions={"code": RequestErrorCode.QUERY_TOO_LARGE.value, "limit": limit},
+    )

@@ -158,6 +158,16 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
 
+class QuietMaskErrors(MaskErrors):
+    """strawberry's MaskErrors, with a fast path for a result without errors: it checked every socket
+    result against a runtime protocol (`isinstance` in typing.py), 8% of a server's time when 500
+    subscribers receive a message."""
+
+    def _process_result(self, result: object) -> None:
+        if getattr(result, "errors", None):
+            super()._process_result(result)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """Mask exceptions we did not raise on purpose; keep validation and coded errors readable."""
     original = error.original_error
@@ -192,7 +202,7 @@ def extensions(settings: Settings) -> list[Any]:
         # classes, and the validation cache (keyed by the rules) would then never hit.
         lambda: AddValidationRules([document_rule, OneCredentialMutation]),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: MaskErrors(should_mask_error=is_unexpected),
+        lambda: QuietMaskErrors(should_mask_error=is_unexpected),
         # Clients send the same few documents over and over; graphql-core's validation alone costs
         # ~7 ms for a one-node query. Both caches key on the document text.
         lambda: QueryTextLimit(settings.max_query_bytes),  # before the cache: nothing oversized enters it

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.db import statements_executed
+from graph.shared_results import counters as sharing
 from services import keys, metrics
 from services.resources import Resources
 
@@ -119,6 +120,16 @@ class _AppCollector(Collector):
             events.counters.dropped_subscribers,
         )
         yield GaugeMetricFamily("gateway_event_subscribers", "Active subscriptions.", events.subscriber_count)
+        yield CounterMetricFamily(
+            "gateway_subscription_executions",
+            "Subscription events whose selection was executed (once per payload, document, variables and viewer).",
+            sharing.executions,
+        )
+        yield CounterMetricFamily(
+            "gateway_subscription_results_shared",
+            "Subscription results handed to a subscriber without executing the selection again.",
+            sharing.shared,
+        )
         yield GaugeMetricFamily("gateway_websockets_open", "Open WebSockets.", self.open_sockets())
         yield GaugeMetricFamily(
             "gateway_db_pool_checked_out", "Pooled database connections in use.", getattr(pool, "checkedout", int)()

@@ -23,6 +23,7 @@ from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
 from graph.node import Node, resolve_nodes
+from graph.shared_results import SharingExecutor
 from graph.tasks import TaskNode, TasksMutation, TasksSubscription
 from graph.users import UserNode, UsersMutation, UsersQuery
 
@@ -108,6 +109,8 @@ def _schema(settings: Settings) -> strawberry.Schema:
         types=NODE_TYPES,
         extensions=extensions(settings),
         config=StrawberryConfig(name_converter=CachingNameConverter()),
+        # Subscription events executed once per (payload, operation, variables, viewer): graph/shared_results.py
+        execution_context_class=SharingExecutor,
     )
 
 

@@ -19,14 +19,17 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage as TransportError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 
+from graph.document_limits import too_large_error
 from graph.persisted import untrusted_socket_error
+from graph.shared_results import next_frame
 from services.resources import Resources
 from services.sign_ins import REVOCATIONS_CHANNEL, is_revoked
 
@@ -126,17 +129,42 @@ def _trusted(handler: Any) -> dict[str, str] | None:
     return persisted.trusted if persisted is not None else None
 
 
+def oversized_document_error(view: Any, query: object) -> dict[str, Any] | None:
+    """The error the HTTP path answers for a document over the text limit (graph/document_limits.py),
+    for the socket handlers to send as an `error` message instead of failing the operation's task."""
+    resources = getattr(view, "resources", None)
+    limit = resources.settings.max_query_bytes if resources is not None else None
+    if limit is None or not isinstance(query, str) or len(query) <= limit:
+        return None
+    return cast(dict[str, Any], too_large_error(len(query), limit).formatted)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """strawberry's `graphql-transport-ws` handler, running only trusted documents when a manifest is set
     (graph/persisted.py)."""
 
     async def handle_subscribe(self, message: Any) -> None:
         payload = message.get("payload") or {}
-        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        query = payload.get("query")
+        error = untrusted_socket_error(_trusted(self), query)
+        if error is None:
+            error = oversized_document_error(self.view, query)
         if error is not None and self.connection_acknowledged:
             await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
+
+    async def send_message(self, message: Any) -> None:
+        """A `next` frame whose data several subscribers share goes out with the data encoded once
+        (graph/shared_results.py); everything else as strawberry sends it."""
+        text = next_frame(message, self.view.encode_json_string)
+        if text is None:
+            await super().send_message(message)
+            return
+        try:
+            await cast(Any, self.websocket).ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
@@ -158,7 +186,10 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
 
     async def handle_start(self, message: Any) -> None:
         payload = message.get("payload") or {}
-        error = untrusted_socket_error(_trusted(self), payload.get("query"))
+        query = payload.get("query")
+        error = untrusted_socket_error(_trusted(self), query)
+        if error is None:
+            error = oversized_document_error(self.view, query)
         if error is not None and self.connection_acknowledged:
             await self.send_message(LegacyError(type="error", id=message["id"], payload=cast(Any, error)))
             return

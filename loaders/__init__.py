@@ -14,6 +14,8 @@ from loaders.documents import DocumentsByIdLoader, DocumentTextLoader, MetadataC
 from loaders.session import RequestDb
 from loaders.turns import Turns
 
+_UNUSED = frozenset({"db", "viewer_id", "document_cache", "turns"})
+
 
 class Loaders:
     def __init__(self, db: RequestDb, viewer_id: uuid.UUID | None, document_cache: MetadataCache | None = None) -> None:
@@ -21,6 +23,11 @@ class Loaders:
         self.viewer_id = viewer_id
         self.document_cache = document_cache
         self.turns = Turns()  # this request's share of the event loop
+
+    @property
+    def unused(self) -> bool:
+        """No loader was made yet (each is built on first use), so none holds rows."""
+        return vars(self).keys() <= _UNUSED
 
     def _by_id(self, base: Select[Any], table: Table) -> RowsByIdLoader:
         return RowsByIdLoader(self.db, self.turns, base, table.c.id)

@@ -27,6 +27,11 @@ class RequestDb:
         self.lock = asyncio.Lock()
 
     @property
+    def opened(self) -> bool:
+        """Whether a session was started (a statement ran, or is about to)."""
+        return self._session is not None
+
+    @property
     def session(self) -> AsyncSession:
         if self._closed:
             raise RequestFinished("the request's database session is closed")

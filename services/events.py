@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger("gateway.events")
 
 PUBLISH_TIMEOUT_SECONDS = 1.0
+T = TypeVar("T")
 
 
 class StreamInterrupted(Exception):
@@ -31,6 +32,17 @@ class StreamInterrupted(Exception):
 
 _INTERRUPTED = object()
 _TOO_SLOW = object()
+
+
+class Event(dict[str, Any]):
+    """An event as the local subscribers of its channel receive it: one object for all of them, so what
+    they derive from it (the node a subscription yields) is derived once, by the first that needs it."""
+
+    def derive(self, name: str, build: Callable[[], T]) -> T:
+        derived: dict[str, Any] = self.__dict__
+        if name not in derived:
+            derived[name] = build()
+        return derived[name]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -163,6 +175,8 @@ class EventHub:
         except ValueError:
             log.warning("ignoring a malformed event on %s", channel)
             return
+        if isinstance(event, dict):
+            event = Event(event)
         for subscription in list(self._subscribers.get(channel, ())):
             if subscription.closed:
                 continue

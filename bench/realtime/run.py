@@ -59,6 +59,10 @@ async def run(args: argparse.Namespace) -> Outcome:
         "GATEWAY_JWT_PRIVATE_KEYS": json.dumps(generate_key_set().as_dict(private=True)),
         "GATEWAY_WS_MAX_CONNECTIONS_PER_USER": str(sockets_per_server + 10),
         "GATEWAY_WS_MAX_SUBSCRIPTIONS": str(max(args.subs_per_socket, 20)),
+        # Every socket comes from 127.0.0.1: the per-address caps would refuse all but the first 100.
+        # HTTP connections count too: the sender's pool and the subscriber processes' own, besides the sockets.
+        "GATEWAY_MAX_SOCKETS_PER_ADDRESS": str(sockets_per_server + 50),
+        "GATEWAY_MAX_CONNECTIONS_PER_ADDRESS": str(sockets_per_server + 300),
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     processes = [

@@ -19,6 +19,7 @@ from graph.connection import decode_cursor
 from graph.context import Info
 from graph.errors import RequestErrorCode, bad_input, request_error
 from graph.node import global_id, input_id
+from graph.shared_results import derived, shared_payload
 from loaders import chat as chat_loaders
 from loaders.chat import MESSAGE_ORDERS
 from loaders.session import RequestDb
@@ -71,6 +72,21 @@ def _delta(event: dict[str, Any]) -> MessageDelta | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+_KINDS: dict[str, type[MessageAdded] | type[MessageEdited] | type[MessageDeleted]] = {
+    MessageEventKind.ADDED: MessageAdded,
+    MessageEventKind.EDITED: MessageEdited,
+    MessageEventKind.DELETED: MessageDeleted,
+}
+
+
+def _session_event(event: dict[str, Any]) -> MessageAdded | MessageEdited | MessageDeleted | MessageDelta | None:
+    """What `chatSessionEvents` yields for an event; None for one it does not stream."""
+    if event.get("kind") == DELTA_KIND:
+        return _delta(event)
+    kind = _KINDS.get(str(event.get("kind")))
+    return kind(message=MessageNode.from_row(message_row(event["message"]))) if kind is not None else None
 
 
 def _after_seq(after: str) -> int:
@@ -147,12 +163,12 @@ class ChatSubscription:
                 async for event in events:
                     if event.get("kind") != MessageEventKind.ADDED:
                         continue
-                    row = message_row(event["message"])
+                    row = derived(event, "row", message_row, event["message"])
                     if row.seq <= last:
                         continue
                     if row.seq == last + 1:
                         last = row.seq
-                        yield MessageNode.from_row(row)
+                        yield shared_payload(event, "node", MessageNode.from_row, row)
                         continue
                     # An event went missing (Redis hiccup): the database has the gap.
                     async for seq, node in _replay(info, pk, last):
@@ -170,21 +186,11 @@ class ChatSubscription:
         self, info: Info, chat_session_id: Annotated[strawberry.ID, strawberry.argument(name="sessionId")]
     ) -> AsyncGenerator[ChatSessionEvent, None]:
         pk, _ = await _checked_chat_session(info, chat_session_id)
-        kinds: dict[str, type[MessageAdded] | type[MessageEdited] | type[MessageDeleted]] = {
-            MessageEventKind.ADDED: MessageAdded,
-            MessageEventKind.EDITED: MessageEdited,
-            MessageEventKind.DELETED: MessageDeleted,
-        }
         try:
             async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
                 async for event in events:
-                    if event.get("kind") == DELTA_KIND:
-                        delta = _delta(event)
-                        if delta is not None:
-                            yield delta
-                        continue
-                    kind = kinds.get(str(event.get("kind")))
-                    if kind is not None:
-                        yield kind(message=MessageNode.from_row(message_row(event["message"])))
+                    node = shared_payload(event, "session-event", _session_event, event)
+                    if node is not None:
+                        yield node
         except StreamInterrupted as error:
             raise _interrupted(error) from None

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from graph.context import Info
 from graph.documents.types import DocumentNode
+from graph.shared_results import derived, shared_payload
 from graph.streams import listening, signed_in, watched
 from loaders.documents import visible_documents
 from models import Document
@@ -30,6 +31,6 @@ class DocumentsSubscription:
         )
         async with listening(info, document_channel(viewer_id)) as events:
             async for event in events:
-                row = decode_document(event)
+                row = derived(event, "row", decode_document, event)
                 if wanted is None or row.id == wanted:
-                    yield DocumentNode.from_row(row)
+                    yield shared_payload(event, "node", DocumentNode.from_row, row)

@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from graph.context import Info
 from graph.integrations.types import IntegrationNode
+from graph.shared_results import derived, shared_payload
 from graph.streams import listening, signed_in, watched
 from loaders.integrations import visible_integrations
 from models import Integration
@@ -32,6 +33,6 @@ class IntegrationsSubscription:
         )
         async with listening(info, integration_channel(viewer_id)) as events:
             async for event in events:
-                row = decode_integration(event)
+                row = derived(event, "row", decode_integration, event)
                 if wanted is None or row.id == wanted:
-                    yield IntegrationNode.from_row(row)
+                    yield shared_payload(event, "node", IntegrationNode.from_row, row)

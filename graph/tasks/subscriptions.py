@@ -15,6 +15,7 @@ from sqlmodel import col
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
 from graph.node import global_id, input_id
+from graph.shared_results import derived, shared_payload
 from graph.streams import listening, read, signed_in
 from graph.tasks.types import TaskNode
 from loaders.tasks import visible_tasks
@@ -82,7 +83,7 @@ class TasksSubscription:
                 sent = _state(current)
                 yield TaskNode.from_row(current)
             async for event in events:
-                row = decode_task(event)
+                row = derived(event, "row", decode_task, event)
                 if wanted_task is not None:
                     if row.id != wanted_task:
                         continue
@@ -96,7 +97,7 @@ class TasksSubscription:
                     continue
                 if not _user_visible(row):
                     continue  # hidden from the user's lists, and so from the stream of all their tasks
-                yield TaskNode.from_row(row)
+                yield shared_payload(event, "node", TaskNode.from_row, row)
 
 
 async def _current(info: Info, viewer_id: uuid.UUID, task_id: uuid.UUID) -> Any:

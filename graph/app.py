@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, cast
 
+import orjson
 from cross_web import HTTPException
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -87,6 +88,20 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         except (RecursionError, ValueError) as error:
             raise json.JSONDecodeError(f"unreadable JSON ({type(error).__name__})", "", 0) from None
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """HTTP answers are encoded with orjson: fast, and it splices the JSON text PostgreSQL built for a
+        compiled selection (graph/compiled/) as it is, never parsing and re-encoding it. (Socket frames
+        keep `encode_json`: text frames, and sockets never compile.)"""
+        response = Response(orjson.dumps(response_data), status_code=200, media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
 
     async def process_result(self, request: Request, result: StrawberryExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)

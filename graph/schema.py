@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
 from graph.assistant import AssistantMutation, AssistantQuery
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
+from graph.compiled.execution import CompilingExecutionContext
 from graph.context import Info
 from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
 from graph.extensions import extensions
@@ -108,6 +109,7 @@ def _schema(settings: Settings) -> strawberry.Schema:
         types=NODE_TYPES,
         extensions=extensions(settings),
         config=StrawberryConfig(name_converter=CachingNameConverter()),
+        execution_context_class=CompilingExecutionContext,
     )
 
 

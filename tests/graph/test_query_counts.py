@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.resources import Resources
 from tests import factories as f
 from tests.graph.paging import PROVIDERS, unique
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
@@ -148,12 +149,24 @@ HEADLINE = """query($n: Int, $m: Int) { viewer { chatSessions(first: $n) { total
   id title messages(first: $m) { totalCount edges { node { id role content timestamp } } } } } } } }"""
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "resolvers"])
 @pytest.mark.parametrize(("n", "m"), [(SMALL, SMALL), (LARGE, LARGE), (LARGE, SMALL), (SMALL, LARGE)])
 async def test_sessions_with_their_messages_take_five_statements(
-    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter, n: int, m: int
+    client: GraphQLClient,
+    user: SignedUp,
+    pg: asyncpg.Connection,
+    sql_counter: StatementCounter,
+    resources: Resources,
+    n: int,
+    m: int,
+    compiled: bool,
 ) -> None:
     world = await build_world(pg, user)
-    count, data = await measure(client, user, sql_counter, HEADLINE, {"n": n, "m": m})
+    resources.settings.sql_compiler = compiled
+    try:
+        count, data = await measure(client, user, sql_counter, HEADLINE, {"n": n, "m": m})
+    finally:
+        resources.settings.sql_compiler = True
     sessions = data["viewer"]["chatSessions"]
     assert sessions["totalCount"] == N
     assert [s["id"] for s in edges(sessions)] == [f.gid("ChatSession", pk) for pk in world.sessions[:n]]
@@ -162,8 +175,9 @@ async def test_sessions_with_their_messages_take_five_statements(
         assert [msg["id"] for msg in edges(session["messages"])] == [
             f.gid("Message", mid) for mid in world.messages[pk][:m]
         ]
-    # viewer + sessions page + sessions count + every session's messages page + every session's count
-    assert count == 5, sql_counter.statements
+    # Compiled (graph/compiled/): one statement builds the whole answer. Through the resolvers: viewer +
+    # sessions page + sessions count + every session's messages page + every session's count.
+    assert count == (1 if compiled else 5), sql_counter.statements
 
 
 @dataclass(frozen=True)

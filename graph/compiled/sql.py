@@ -1,0 +1,225 @@
+"""Plan -> one SQL statement whose single value is the JSON text of the answer, printed as the resolver
+path prints it: global IDs (graph/node.py), cursors (graph/connection.py), DateTime (`isoformat()`),
+enums by name. Each page is a correlated subquery over the index (`ORDER BY ... LIMIT n + 1`), so it
+costs the same whatever the parent's size."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer
+from sqlalchemy.dialects.postgresql import UUID
+
+from graph.compiled.plan import ConnectionPlan, Constant, ObjectPlan, PagePart, Value
+from graph.compiled.tables import TABLES
+from loaders.pagination import Order
+
+
+@dataclass
+class Statement:
+    """SQL text with its bound parameters (`:p0`, `:p1`...)."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    aliases: int = 0
+
+    def bind(self, value: Any, sql_type: str) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"CAST(:{name} AS {sql_type})"
+
+    def alias(self) -> str:
+        self.aliases += 1
+        return f"a{self.aliases}"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _base64(text_sql: str) -> str:
+    return f"replace(encode(convert_to({text_sql}, 'UTF8'), 'base64'), E'\\n', '')"
+
+
+def _iso(column: str) -> str:
+    """Python's `datetime.isoformat()` of an aware UTC value: microseconds only when not zero."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        f"CASE WHEN date_part('microseconds', {column})::bigint % 1000000 <> 0 THEN to_char({utc}, '.US') "
+        "ELSE '' END || '+00:00' END"
+    )
+
+
+def _value(value: Value, alias: str, type_name: str) -> str:
+    column = f"{alias}.{value.column}"
+    if value.kind == "id":
+        return f"to_json({_base64(_quote(type_name + ':') + f' || {column}::text')})"
+    if value.kind == "datetime":
+        return f"to_json({_iso(column)})"
+    if value.kind == "enum":
+        cases = " ".join(f"WHEN {_quote(stored)} THEN {_quote(name)}" for stored, name in value.enum)
+        return f"to_json(CASE {column}::text {cases} END)"
+    return f"to_json({column})"
+
+
+def _object(statement: Statement, plan: ObjectPlan, alias: str) -> str:
+    entries: list[str] = []
+    for entry in plan.fields:
+        if isinstance(entry, Constant):
+            expression = f"to_json({_quote(entry.value)}::text)"
+        elif isinstance(entry, Value):
+            expression = _value(entry, alias, plan.table.type_name)
+        else:
+            expression = connection(statement, entry, f"{alias}.id")
+        entries.append(f"{_quote(entry.key)}, {expression}")
+    return "json_build_object(" + ", ".join(entries) + ")"
+
+
+def _cursor(order: Order, alias: str) -> str:
+    values = []
+    for key in order.keys:
+        column = f"{alias}.{key.name}"
+        if isinstance(key.type, DateTime):
+            values.append(f"to_json({_iso(column)})::text")
+        elif isinstance(key.type, Integer):
+            values.append(f"{column}::text")
+        else:
+            values.append(f"to_json({column}::text)::text")
+    raw = f"'[\"{order.name}\",[' || " + " || ',' || ".join(values) + " || ']]'"
+    return f"rtrim(translate({_base64(raw)}, '+/', '-_'), '=')"
+
+
+def _sql_type(key: Any) -> str:
+    if isinstance(key.type, DateTime):
+        return "timestamptz"
+    if isinstance(key.type, UUID):
+        return "uuid"
+    return "bigint" if isinstance(key.type, Integer) else "text"
+
+
+def _keyset(statement: Statement, order: Order, values: tuple[Any, ...], alias: str, *, reverse: bool) -> str:
+    descending = order.descending != reverse
+    keys = ", ".join(f"{alias}.{key.name}" for key in order.keys)
+    bound = ", ".join(
+        statement.bind(_plain(value), _sql_type(key)) for key, value in zip(order.keys, values, strict=True)
+    )
+    return f"({keys}) {'<' if descending else '>'} ({bound})"
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, datetime | uuid.UUID | int) else str(value)
+
+
+def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
+    spec, request = plan.spec, plan.request
+    table = TABLES[spec.child]
+    inner, row = statement.alias(), statement.alias()
+    order = request.order
+    where = [f"{inner}.{spec.parent_column} = {parent}"]
+    where += [condition.replace("t.", f"{inner}.") for condition in spec.where(plan.filter_values)]
+    count_where = list(where)
+    if request.after is not None:
+        where.append(_keyset(statement, order, request.after, inner, reverse=False))
+    if request.before is not None:
+        where.append(_keyset(statement, order, request.before, inner, reverse=True))
+    ordering = ", ".join(f"{inner}.{key.name} {'DESC' if desc else 'ASC'}" for key, desc in _directions(plan))
+    size = request.size
+    page = (
+        f"SELECT {inner}.*, {_cursor(order, inner)} AS _cursor, row_number() OVER (ORDER BY {ordering}) AS _rank "
+        f"FROM {table.table} {inner} WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT {size + 1}"
+    )
+    shown = f"ORDER BY {row}._rank {'DESC' if request.backwards else 'ASC'}"
+    within = f"FILTER (WHERE {row}._rank <= {size})"
+    more = f"coalesce(max({row}._rank), 0) > {size}"
+    entries: list[str] = []
+    for part in plan.parts:
+        entries.append(f"{_quote(part.key)}, {_part(statement, part, plan, row, shown, within, more, count_where)}")
+    # `GROUP BY ()`: one answer even for an empty page, whichever parts are asked for.
+    return f"(SELECT json_build_object({', '.join(entries)}) FROM ({page}) {row} GROUP BY ())"
+
+
+def _directions(plan: ConnectionPlan) -> list[tuple[Any, bool]]:
+    descending = plan.request.order.descending != plan.request.backwards
+    return [(key, descending) for key in plan.request.order.keys]
+
+
+def _part(
+    statement: Statement,
+    part: PagePart,
+    plan: ConnectionPlan,
+    row: str,
+    shown: str,
+    within: str,
+    more: str,
+    count_where: list[str],
+) -> str:
+    if part.kind == "typename":
+        return f"to_json({_quote(part.parts[0].value if isinstance(part.parts[0], Constant) else '')}::text)"
+    if part.kind == "totalCount":
+        table = TABLES[plan.spec.child].table
+        counted = " AND ".join(count_where)
+        inner = counted.split(".", 1)[0]
+        return f"(SELECT count(*) FROM {table} {inner} WHERE {counted})"
+    if part.kind == "nodes":
+        assert part.node is not None
+        return f"coalesce(json_agg({_object(statement, part.node, row)} {shown}) {within}, '[]'::json)"
+    if part.kind == "edges":
+        entries = []
+        for entry in part.parts:
+            if isinstance(entry, Constant):
+                expression = f"to_json({_quote(entry.value)}::text)"
+            elif entry.column == "node":
+                assert part.node is not None
+                expression = _object(statement, part.node, row)
+            else:
+                expression = f"to_json({row}._cursor)"
+            entries.append(f"{_quote(entry.key)}, {expression}")
+        return f"coalesce(json_agg(json_build_object({', '.join(entries)}) {shown}) {within}, '[]'::json)"
+    return _page_info(part, plan, row, within, more)
+
+
+def _page_info(part: PagePart, plan: ConnectionPlan, row: str, within: str, more: str) -> str:
+    request = plan.request
+    forward_order, backward_order = (
+        (f"{row}._rank DESC", f"{row}._rank")
+        if request.backwards
+        else (
+            f"{row}._rank",
+            f"{row}._rank DESC",
+        )
+    )
+    answers = {
+        "hasNextPage": f"to_json({'true' if request.before is not None else 'false'})"
+        if request.backwards
+        else f"to_json({more})",
+        "hasPreviousPage": f"to_json({more})"
+        if request.backwards
+        else f"to_json({'true' if request.after is not None else 'false'})",
+        "startCursor": f"to_json((array_agg({row}._cursor ORDER BY {forward_order}) {within})[1])",
+        "endCursor": f"to_json((array_agg({row}._cursor ORDER BY {backward_order}) {within})[1])",
+    }
+    entries = []
+    for entry in part.parts:
+        expression = f"to_json({_quote(entry.value)}::text)" if isinstance(entry, Constant) else answers[entry.column]
+        entries.append(f"{_quote(entry.key)}, {expression}")
+    return f"json_build_object({', '.join(entries)})"
+
+
+def viewer_statement(plan: ObjectPlan, viewer_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    """`viewer`: the signed-in user's row while the account is not deleted (loaders/visibility.py)."""
+    statement = Statement()
+    alias = statement.alias()
+    viewer = statement.bind(viewer_id, "uuid")
+    body = _object(statement, plan, alias)
+    sql = f"SELECT (SELECT {body} FROM users {alias} WHERE {alias}.id = {viewer} AND {alias}.deleted_at IS NULL)::text"
+    return sql, statement.params
+
+
+def connection_statement(plan: ConnectionPlan, parent_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    """An owned connection of a parent the resolvers already answered (so already visible to the viewer)."""
+    statement = Statement()
+    parent = statement.bind(parent_id, "uuid")
+    return f"SELECT ({connection(statement, plan, parent)})::text", statement.params

@@ -28,6 +28,14 @@ from graph.context import Context
 log = logging.getLogger("gateway.graph.compiled")
 
 
+def _in_list(path: Path | None) -> bool:
+    while path is not None:
+        if isinstance(path.key, int):
+            return True
+        path = path.prev
+    return False
+
+
 class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def execute_field(
         self,
@@ -37,7 +45,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any = None,
     ) -> Any:
-        compiled = self._compile(parent_type, source, field_details_list)
+        compiled = self._compile(parent_type, source, field_details_list, path)
         if compiled is None:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         return self._answer(compiled, parent_type, field_details_list, path)
@@ -49,7 +57,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return collected.grouped_field_set
 
     def _compile(
-        self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList
+        self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
     ) -> tuple[str, dict[str, Any]] | None:
         context = self.context_value
         if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
@@ -66,8 +74,8 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return viewer_statement(plan, context.viewer.user_id) if isinstance(plan, ObjectPlan) else None
         spec = CONNECTIONS.get((parent_type.name, name))
         parent_id = getattr(source, "pk", None)
-        if spec is None or not isinstance(parent_id, uuid.UUID):
-            return None
+        if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):
+            return None  # under a list of parents, the loaders batch every parent's page in one statement
         definition = parent_type.fields[name]
         plan = plan_connection(self._collect, definition, details, self.variable_values, spec, name)
         return connection_statement(plan, parent_id) if plan is not None else None

@@ -31,6 +31,8 @@ from loaders.pagination import PageRequest
 
 # Collects a field's sub-selection on its (object) type: key -> the field nodes merged under it, or None
 # when the selection cannot be collected plainly (`@defer`).
+# `json_build_object` takes at most 100 arguments: a larger selection set stays with the resolvers.
+MAX_ENTRIES = 50
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], "Mapping[str, FieldDetailsList] | None"]
 
 
@@ -100,7 +102,7 @@ def plan_object(
 ) -> ObjectPlan | None:
     table = TABLES.get(type_.name)
     grouped = collect(type_, details)
-    if table is None or grouped is None:
+    if table is None or grouped is None or len(grouped) > MAX_ENTRIES:
         return None
     fields: list[Value | Constant | ConnectionPlan] = []
     for key, field_details in grouped.items():
@@ -175,7 +177,7 @@ def plan_connection(
         return None
     requested = _request(spec, arguments)
     grouped = collect(connection_type, details)
-    if requested is None or grouped is None:
+    if requested is None or grouped is None or len(grouped) > MAX_ENTRIES:
         return None
     parts: list[PagePart] = []
     for part_key, part_details in grouped.items():
@@ -204,7 +206,7 @@ def _page_part(
         node = plan_object(collect, item_type, details, variables)
         return PagePart(key, "nodes", node=node) if node is not None else None
     grouped = collect(item_type, details)
-    if grouped is None:
+    if grouped is None or len(grouped) > MAX_ENTRIES:
         return None
     entries: list[Constant | Value] = []
     node_plan: ObjectPlan | None = None

@@ -127,8 +127,10 @@ def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
         where.append(_keyset(statement, order, request.before, inner, reverse=True))
     ordering = ", ".join(f"{inner}.{key.name} {'DESC' if desc else 'ASC'}" for key, desc in _directions(plan))
     size = request.size
+    cursor = _cursor(order, inner) if _needs_cursor(plan) else "NULL::text"
+    selected = ", ".join(f"{inner}.{column}" for column in sorted(_columns(plan)))
     page = (
-        f"SELECT {inner}.*, {_cursor(order, inner)} AS _cursor, row_number() OVER (ORDER BY {ordering}) AS _rank "
+        f"SELECT {selected}, {cursor} AS _cursor, row_number() OVER (ORDER BY {ordering}) AS _rank "
         f"FROM {table.table} {inner} WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT {size + 1}"
     )
     shown = f"ORDER BY {row}._rank {'DESC' if request.backwards else 'ASC'}"
@@ -139,6 +141,22 @@ def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
         entries.append(f"{_quote(part.key)}, {_part(statement, part, plan, row, shown, within, more, count_where)}")
     # `GROUP BY ()`: one answer even for an empty page, whichever parts are asked for.
     return f"(SELECT json_build_object({', '.join(entries)}) FROM ({page}) {row} GROUP BY ())"
+
+
+def _columns(plan: ConnectionPlan) -> set[str]:
+    """The columns the page's rows must carry: the key, the order's keys and what the nodes show (a wide
+    row, say a message's metadata, stays unread)."""
+    columns = {"id", *(key.name for key in plan.request.order.keys)}
+    for part in plan.parts:
+        if part.node is not None:
+            columns.update(entry.column for entry in part.node.fields if isinstance(entry, Value))
+    return columns
+
+
+def _needs_cursor(plan: ConnectionPlan) -> bool:
+    """Cursors cost a base64 per row: printed only when the selection shows one."""
+    wanted = {"cursor", "startCursor", "endCursor"}
+    return any(isinstance(entry, Value) and entry.column in wanted for part in plan.parts for entry in part.parts)
 
 
 def _directions(plan: ConnectionPlan) -> list[tuple[Any, bool]]:

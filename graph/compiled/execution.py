@@ -20,6 +20,7 @@ from graphql.pyutils import Path
 from sqlalchemy import text
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graph.compiled.nodes import compile_nodes
 from graph.compiled.plan import ConnectionPlan, ObjectPlan, plan_connection, plan_object
 from graph.compiled.sql import connection_statement, viewer_statement
 from graph.compiled.tables import CONNECTIONS
@@ -72,6 +73,13 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 self._collect, user_type, details, self.variable_values
             )
             return viewer_statement(plan, context.viewer.user_id) if isinstance(plan, ObjectPlan) else None
+        if parent_type is self.schema.query_type and name in ("node", "nodes"):
+            if context.viewer is None:
+                return None
+            definition = parent_type.fields[name]
+            return compile_nodes(
+                self._collect, self.schema, definition, details, self.variable_values, context.viewer.user_id
+            )
         spec = CONNECTIONS.get((parent_type.name, name))
         parent_id = getattr(source, "pk", None)
         if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):

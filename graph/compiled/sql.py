@@ -241,3 +241,32 @@ def connection_statement(plan: ConnectionPlan, parent_id: uuid.UUID) -> tuple[st
     statement = Statement()
     parent = statement.bind(parent_id, "uuid")
     return f"SELECT ({connection(statement, plan, parent)})::text", statement.params
+
+
+# `node`/`nodes`: the row while the viewer may see it (loaders/visibility.py): an own session not deleted,
+# a message not deleted in an own session not deleted.
+_VISIBLE = {
+    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL",
+    "Message": "FROM messages {a} JOIN chat_sessions {a}s ON {a}s.id = {a}.session_id WHERE {a}.id = {pk} "
+    "AND {a}s.user_id = {viewer} AND {a}s.deleted_at IS NULL AND {a}.deleted_at IS NULL",
+}
+
+
+def nodes_statement(
+    items: list[tuple[ObjectPlan, uuid.UUID] | None], viewer_id: uuid.UUID, *, many: bool
+) -> tuple[str, dict[str, Any]]:
+    """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's."""
+    statement = Statement()
+    viewer = statement.bind(viewer_id, "uuid")
+    values = []
+    for item in items:
+        if item is None:
+            values.append("'null'::json")
+            continue
+        plan, pk = item
+        alias = statement.alias()
+        source = _VISIBLE[plan.table.type_name].format(a=alias, pk=statement.bind(pk, "uuid"), viewer=viewer)
+        values.append(f"(SELECT {_object(statement, plan, alias)} {source})")
+    if not many:
+        return f"SELECT ({values[0]})::text", statement.params
+    return f"SELECT json_build_array({', '.join(values)})::text", statement.params

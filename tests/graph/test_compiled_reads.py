@@ -31,6 +31,7 @@ class Seeded:
     other: SignedUp
     session_cursors: list[str]
     message_cursors: list[str]
+    ids: list[str]  # both users' sessions and messages, deleted ones included, and IDs naming nothing
 
 
 async def _seed(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> Seeded:
@@ -61,11 +62,18 @@ async def _seed(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -
         token=user.token,
     )
     edges = page["viewer"]["chatSessions"]["edges"]
+    sessions = await pg.fetch("SELECT id FROM chat_sessions WHERE user_id = ANY($1::uuid[])", [user.pk, other.pk])
+    messages = await pg.fetch(
+        "SELECT id FROM messages WHERE session_id = ANY($1::uuid[])", [row["id"] for row in sessions]
+    )
+    ids = [f.gid("ChatSession", row["id"]) for row in sessions] + [f.gid("Message", row["id"]) for row in messages]
+    ids += [user.id, f.gid("Nothing", sessions[0]["id"]), f.gid("Message", sessions[0]["id"]), "bm9wZQ"]
     return Seeded(
         user,
         other,
         [edge["cursor"] for edge in edges],
         [message["cursor"] for edge in edges for message in edge["node"]["messages"]["edges"]],
+        ids,
     )
 
 
@@ -146,6 +154,21 @@ def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
     return f"{{ viewer {{ {viewer} }} }}{fragments}"
 
 
+@st.composite
+def _node_queries(draw: st.DrawFn, seeded: Seeded) -> str:
+    session = _keyed(draw, SESSION_FIELDS, [])
+    message = _keyed(draw, MESSAGE_FIELDS, [])
+    selection = f"__typename ... on ChatSession {{ {session} }} ... on Message {{ {message} }}"
+    if draw(st.booleans()):
+        selection = f"id {selection}"
+    ids = draw(st.lists(st.sampled_from(seeded.ids), max_size=8))
+    quoted = ", ".join(f'"{value}"' for value in ids)
+    if draw(st.booleans()):
+        return f"{{ a: nodes(ids: [{quoted}]) {{ {selection} }} }}"
+    single = f'"{ids[0]}"' if ids else '"bm9wZQ"'
+    return f"{{ node(id: {single}) {{ {selection} }} }}"
+
+
 async def _both(client: GraphQLClient, resources: Resources, query: str, token: str) -> tuple[Any, Any]:
     compiled = (await client.post(query, token=token)).json()
     resources.settings.sql_compiler = False
@@ -164,6 +187,18 @@ async def test_compiled_reads_answer_as_the_resolvers_do(
     client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
 ) -> None:
     query = data.draw(_queries(seeded), label="query")  # type: ignore[no-untyped-call]
+    compiled, resolved = await _both(client, resources, query, seeded.user.token)
+    assert compiled == resolved, query
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=st.data())
+async def test_compiled_nodes_answer_as_the_resolvers_do(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
+) -> None:
+    query = data.draw(_node_queries(seeded), label="query")  # type: ignore[no-untyped-call]
     compiled, resolved = await _both(client, resources, query, seeded.user.token)
     assert compiled == resolved, query
 

@@ -257,7 +257,8 @@ def nodes_statement(
 ) -> tuple[str, dict[str, Any]]:
     """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's."""
     statement = Statement()
-    viewer = statement.bind(viewer_id, "uuid")
+    # Bound only when some ID names a row: every parameter must appear in the text.
+    viewer = statement.bind(viewer_id, "uuid") if any(items) else ""
     values = []
     for item in items:
         if item is None:

@@ -203,6 +203,24 @@ async def test_compiled_nodes_answer_as_the_resolvers_do(
     assert compiled == resolved, query
 
 
+async def test_nodes_naming_nothing_answer_as_the_resolvers_do(
+    client: GraphQLClient, resources: Resources, seeded: Seeded
+) -> None:
+    """IDs of no compiled row (an unknown type, a key that is not a row), none at all, or mixed with real ones."""
+    unknown = [value for value in seeded.ids[-3:-1]]
+    own = seeded.ids[0]
+    for query in (
+        f'{{ node(id: "{unknown[0]}") {{ id }} }}',
+        f'{{ node(id: "{unknown[1]}") {{ id }} }}',
+        f'{{ nodes(ids: ["{unknown[0]}", "{unknown[1]}"]) {{ id }} }}',
+        "{ nodes(ids: []) { id } }",
+        f'{{ nodes(ids: ["{unknown[0]}", "{own}", "{own}"]) {{ __typename id }} }}',
+    ):
+        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        assert "errors" not in compiled, (query, compiled)
+        assert compiled == resolved, query
+
+
 async def test_other_users_rows_and_deleted_accounts_stay_hidden(
     client: GraphQLClient, resources: Resources, seeded: Seeded, pg: asyncpg.Connection
 ) -> None:

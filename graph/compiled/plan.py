@@ -31,8 +31,16 @@ from loaders.pagination import PageRequest
 
 # Collects a field's sub-selection on its (object) type: key -> the field nodes merged under it, or None
 # when the selection cannot be collected plainly (`@defer`).
-# `json_build_object` takes at most 100 arguments: a larger selection set stays with the resolvers.
+# A selection set larger than this, or with a key longer than a PostgreSQL name (63 bytes: keys are column
+# names in sql.py), stays with the resolvers.
 MAX_ENTRIES = 50
+MAX_KEY_BYTES = 63
+
+
+def _oversized(grouped: Mapping[str, FieldDetailsList]) -> bool:
+    return len(grouped) > MAX_ENTRIES or any(len(key.encode()) > MAX_KEY_BYTES for key in grouped)
+
+
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], "Mapping[str, FieldDetailsList] | None"]
 
 
@@ -102,7 +110,7 @@ def plan_object(
 ) -> ObjectPlan | None:
     table = TABLES.get(type_.name)
     grouped = collect(type_, details)
-    if table is None or grouped is None or len(grouped) > MAX_ENTRIES:
+    if table is None or grouped is None or _oversized(grouped):
         return None
     fields: list[Value | Constant | ConnectionPlan] = []
     for key, field_details in grouped.items():
@@ -177,7 +185,7 @@ def plan_connection(
         return None
     requested = _request(spec, arguments)
     grouped = collect(connection_type, details)
-    if requested is None or grouped is None or len(grouped) > MAX_ENTRIES:
+    if requested is None or grouped is None or _oversized(grouped):
         return None
     parts: list[PagePart] = []
     for part_key, part_details in grouped.items():
@@ -206,7 +214,7 @@ def _page_part(
         node = plan_object(collect, item_type, details, variables)
         return PagePart(key, "nodes", node=node) if node is not None else None
     grouped = collect(item_type, details)
-    if grouped is None or len(grouped) > MAX_ENTRIES:
+    if grouped is None or _oversized(grouped):
         return None
     entries: list[Constant | Value] = []
     node_plan: ObjectPlan | None = None

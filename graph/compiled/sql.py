@@ -35,6 +35,18 @@ class Statement:
         return f"a{self.aliases}"
 
 
+def _record(entries: list[tuple[str, str]]) -> str:
+    """A JSON object of (key, value expression) in order, printed compactly (`json_build_object` pads with
+    spaces: a third more bytes on the headline read). Keys are GraphQL names of at most 63 bytes (plan.py)."""
+    columns = ", ".join(f'{expression} AS "{key}"' for key, expression in entries)
+    return f"(SELECT row_to_json(_r) FROM (SELECT {columns}) _r)"
+
+
+def _array(expression: str, order: str, within: str) -> str:
+    """A compact JSON array of the page's rows (`json_agg` separates items with a space)."""
+    return f"coalesce(array_to_json(array_agg({expression} {order}) {within}), '[]'::json)"
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -66,7 +78,7 @@ def _value(value: Value, alias: str, type_name: str) -> str:
 
 
 def _object(statement: Statement, plan: ObjectPlan, alias: str) -> str:
-    entries: list[str] = []
+    entries: list[tuple[str, str]] = []
     for entry in plan.fields:
         if isinstance(entry, Constant):
             expression = f"to_json({_quote(entry.value)}::text)"
@@ -74,8 +86,8 @@ def _object(statement: Statement, plan: ObjectPlan, alias: str) -> str:
             expression = _value(entry, alias, plan.table.type_name)
         else:
             expression = connection(statement, entry, f"{alias}.id")
-        entries.append(f"{_quote(entry.key)}, {expression}")
-    return "json_build_object(" + ", ".join(entries) + ")"
+        entries.append((entry.key, expression))
+    return _record(entries)
 
 
 def _cursor(order: Order, alias: str) -> str:
@@ -136,11 +148,9 @@ def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
     shown = f"ORDER BY {row}._rank {'DESC' if request.backwards else 'ASC'}"
     within = f"FILTER (WHERE {row}._rank <= {size})"
     more = f"coalesce(max({row}._rank), 0) > {size}"
-    entries: list[str] = []
-    for part in plan.parts:
-        entries.append(f"{_quote(part.key)}, {_part(statement, part, plan, row, shown, within, more, count_where)}")
+    entries = [(part.key, _part(statement, part, plan, row, shown, within, more, count_where)) for part in plan.parts]
     # `GROUP BY ()`: one answer even for an empty page, whichever parts are asked for.
-    return f"(SELECT json_build_object({', '.join(entries)}) FROM ({page}) {row} GROUP BY ())"
+    return f"(SELECT {_record(entries)} FROM ({page}) {row} GROUP BY ())"
 
 
 def _columns(plan: ConnectionPlan) -> set[str]:
@@ -183,9 +193,9 @@ def _part(
         return f"(SELECT count(*) FROM {table} {inner} WHERE {counted})"
     if part.kind == "nodes":
         assert part.node is not None
-        return f"coalesce(json_agg({_object(statement, part.node, row)} {shown}) {within}, '[]'::json)"
+        return _array(_object(statement, part.node, row), shown, within)
     if part.kind == "edges":
-        entries = []
+        entries: list[tuple[str, str]] = []
         for entry in part.parts:
             if isinstance(entry, Constant):
                 expression = f"to_json({_quote(entry.value)}::text)"
@@ -194,8 +204,8 @@ def _part(
                 expression = _object(statement, part.node, row)
             else:
                 expression = f"to_json({row}._cursor)"
-            entries.append(f"{_quote(entry.key)}, {expression}")
-        return f"coalesce(json_agg(json_build_object({', '.join(entries)}) {shown}) {within}, '[]'::json)"
+            entries.append((entry.key, expression))
+        return _array(_record(entries), shown, within)
     return _page_info(part, plan, row, within, more)
 
 
@@ -222,8 +232,8 @@ def _page_info(part: PagePart, plan: ConnectionPlan, row: str, within: str, more
     entries = []
     for entry in part.parts:
         expression = f"to_json({_quote(entry.value)}::text)" if isinstance(entry, Constant) else answers[entry.column]
-        entries.append(f"{_quote(entry.key)}, {expression}")
-    return f"json_build_object({', '.join(entries)})"
+        entries.append((entry.key, expression))
+    return _record(entries)
 
 
 def viewer_statement(plan: ObjectPlan, viewer_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
@@ -270,4 +280,4 @@ def nodes_statement(
         values.append(f"(SELECT {_object(statement, plan, alias)} {source})")
     if not many:
         return f"SELECT ({values[0]})::text", statement.params
-    return f"SELECT json_build_array({', '.join(values)})::text", statement.params
+    return f"SELECT array_to_json(ARRAY[{', '.join(values)}]::json[])::text", statement.params

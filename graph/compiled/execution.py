@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, OperationType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from sqlalchemy import text
@@ -63,6 +63,8 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
             return None
+        if self.operation.operation == OperationType.SUBSCRIPTION:
+            return None  # streamed over HTTP, its results are encoded by `encode_json`, which splices nothing
         name = details[0].node.name.value
         if parent_type is self.schema.query_type and name == "viewer":
             if context.viewer is None:

@@ -246,3 +246,23 @@ async def test_the_headline_read_is_one_statement(
     assert sorted(edge["node"]["title"] or "" for edge in sessions) == ["", "S0", "S1", "S3", "S4", "S5"]
     assert [len(edge["node"]["messages"]["edges"]) for edge in sessions] != [0] * 6
     assert (await _both(client, resources, HEADLINE, seeded.user.token))[1] == body
+
+
+async def test_a_stored_integer_beyond_64_bits_is_answered(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
+    """Responses are encoded with orjson, which refuses integers beyond 64 bits; a JSON document may hold one."""
+    huge = 10**30
+    await f.session(pg, user.pk, context={"businessContext": {"clientInfo": {"n": huge, "m": -huge}}})
+    body = await client.execute(
+        "{ viewer { chatSessions { nodes { contextData { businessContext { clientInfo } } } } } }", token=user.token
+    )
+    assert body == {
+        "data": {
+            "viewer": {
+                "chatSessions": {
+                    "nodes": [{"contextData": {"businessContext": {"clientInfo": {"n": huge, "m": -huge}}}}]
+                }
+            }
+        }
+    }

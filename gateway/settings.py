@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(default=20, ge=1, validation_alias="GATEWAY_WS_MAX_SUBSCRIPTIONS")
     ws_queue_size: int = Field(default=1000, ge=10, validation_alias="GATEWAY_WS_QUEUE_SIZE")
     ws_max_connections_per_user: int = Field(default=10, ge=1, validation_alias="GATEWAY_WS_MAX_CONNECTIONS_PER_USER")
+    # Reads (issue 14): a selection the database can answer whole is compiled into one SQL statement that
+    # builds its JSON (graph/compiled/); off, every field goes through its resolver.
+    sql_compiler: bool = Field(default=True, validation_alias="GATEWAY_SQL_COMPILER")
     db_pool_size: int = Field(default=10, ge=1, validation_alias="GATEWAY_DB_POOL_SIZE")
     max_sockets_per_address: int = Field(default=100, ge=1, validation_alias="GATEWAY_MAX_SOCKETS_PER_ADDRESS")
     # HTTP connections (cli/http.py): open per peer address, and how long a request's headers may take.

@@ -7,8 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from graphql import FieldNode, OperationType, get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
+from strawberry.types import ExecutionContext
 
 from graph.context import Context, Info
 from graph.errors import RequestErrorCode, request_error
@@ -64,8 +66,23 @@ class DeletedAccountsAreAnonymous(SchemaExtension):
             if await context.session_revoked():
                 raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
             try:
-                await context.forget_deleted_viewer()
+                if not only_viewer(self.execution_context):
+                    await context.forget_deleted_viewer()
             except Exception as error:
                 log.error("cannot check the viewer's account", exc_info=error)
                 raise request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR) from None
         yield
+
+
+def only_viewer(execution: ExecutionContext) -> bool:
+    """A query reading nothing but `viewer` (and `__typename`) needs no account check first: `viewer` is
+    the account's own row, null once it is deleted, and everything below it hangs off that row. This keeps
+    the headline read at one statement (graph/compiled/)."""
+    document = execution.graphql_document
+    operation = get_operation_ast(document, execution.operation_name) if document is not None else None
+    if operation is None or operation.operation != OperationType.QUERY:
+        return False
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value in ("viewer", "__typename")
+        for selection in operation.selection_set.selections
+    )

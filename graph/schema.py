@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from graph.agents import AgentsMutation, AgentsQuery, MCPAgentNode
 from graph.assistant import AssistantMutation, AssistantQuery
 from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageNode
+from graph.compiled.execution import CompilingExecutionContext
 from graph.context import Info
 from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
 from graph.extensions import extensions
@@ -91,6 +92,11 @@ class GatewaySchema(strawberry.Schema):
                 log.debug("refused: %.200r", error.message)
 
 
+class GatewayExecutionContext(CompilingExecutionContext, SharingExecutor):
+    """Reads the database can answer are compiled to one SQL statement (graph/compiled/); a subscription's
+    event is executed once per (payload, operation, variables, viewer) (graph/shared_results.py)."""
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     schema = _schema(settings)
     # Every field with arguments checks them at the door (graph/input_limits.py). The fields are found
@@ -109,8 +115,7 @@ def _schema(settings: Settings) -> strawberry.Schema:
         types=NODE_TYPES,
         extensions=extensions(settings),
         config=StrawberryConfig(name_converter=CachingNameConverter()),
-        # Subscription events executed once per (payload, operation, variables, viewer): graph/shared_results.py
-        execution_context_class=SharingExecutor,
+        execution_context_class=GatewayExecutionContext,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.resources import Resources
 from tests import factories as f
 from tests.graph.paging import PROVIDERS, unique
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
@@ -140,6 +142,13 @@ async def measure(
     return count, body["data"]
 
 
+@pytest.fixture
+def no_compiler(resources: Resources) -> Iterator[None]:
+    resources.settings.sql_compiler = False
+    yield
+    resources.settings.sql_compiler = True
+
+
 def edges(connection: dict[str, Any]) -> list[dict[str, Any]]:
     return [edge["node"] for edge in connection["edges"]]
 
@@ -148,12 +157,24 @@ HEADLINE = """query($n: Int, $m: Int) { viewer { chatSessions(first: $n) { total
   id title messages(first: $m) { totalCount edges { node { id role content timestamp } } } } } } } }"""
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "resolvers"])
 @pytest.mark.parametrize(("n", "m"), [(SMALL, SMALL), (LARGE, LARGE), (LARGE, SMALL), (SMALL, LARGE)])
 async def test_sessions_with_their_messages_take_five_statements(
-    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter, n: int, m: int
+    client: GraphQLClient,
+    user: SignedUp,
+    pg: asyncpg.Connection,
+    sql_counter: StatementCounter,
+    resources: Resources,
+    n: int,
+    m: int,
+    compiled: bool,
 ) -> None:
     world = await build_world(pg, user)
-    count, data = await measure(client, user, sql_counter, HEADLINE, {"n": n, "m": m})
+    resources.settings.sql_compiler = compiled
+    try:
+        count, data = await measure(client, user, sql_counter, HEADLINE, {"n": n, "m": m})
+    finally:
+        resources.settings.sql_compiler = True
     sessions = data["viewer"]["chatSessions"]
     assert sessions["totalCount"] == N
     assert [s["id"] for s in edges(sessions)] == [f.gid("ChatSession", pk) for pk in world.sessions[:n]]
@@ -162,8 +183,9 @@ async def test_sessions_with_their_messages_take_five_statements(
         assert [msg["id"] for msg in edges(session["messages"])] == [
             f.gid("Message", mid) for mid in world.messages[pk][:m]
         ]
-    # viewer + sessions page + sessions count + every session's messages page + every session's count
-    assert count == 5, sql_counter.statements
+    # Compiled (graph/compiled/): one statement builds the whole answer. Through the resolvers: viewer +
+    # sessions page + sessions count + every session's messages page + every session's count.
+    assert count == (1 if compiled else 5), sql_counter.statements
 
 
 @dataclass(frozen=True)
@@ -365,9 +387,16 @@ async def test_many_node_fields_in_one_query_cost_the_same_as_two(
 
 
 async def test_statement_count_is_not_changed_by_json_views(
-    client: GraphQLClient, user: SignedUp, pg: asyncpg.Connection, sql_counter: StatementCounter
+    client: GraphQLClient,
+    user: SignedUp,
+    pg: asyncpg.Connection,
+    sql_counter: StatementCounter,
+    resources: Resources,
+    no_compiler: None,
 ) -> None:
-    """Typed JSON views are read from the row already loaded: asking for them adds no statement."""
+    """Typed JSON views are read from the row already loaded: asking for them adds no statement. (Through
+    the resolvers: compiled, the plain read is one statement, and a JSON view, which needs Python, sends
+    the read back to the resolvers.)"""
     world = await build_world(pg, user)
     plain = """query { viewer { chatSessions(first: 20) { edges { node { id } } } } }"""
     with_json = """query { viewer { preferences { ai { personality } } chatSessions(first: 20) { edges { node {

@@ -1,0 +1,114 @@
+"""The execution hook: a field whose whole selection compiles (graph/compiled/plan.py) is answered by one
+SQL statement building its JSON (graph/compiled/sql.py), returned as a pre-encoded `orjson.Fragment` the
+HTTP response splices as it is; graphql-core completes none of that subtree's fields. Any other field,
+and any field whose selection does not compile, runs its resolver as before, in the same response.
+
+Only HTTP requests compile (their responses are encoded with orjson, graph/app.py); sockets, and every
+request when `GATEWAY_SQL_COMPILER` is off, take the resolver path."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import orjson
+from graphql import GraphQLObjectType, OperationType
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from sqlalchemy import text
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.compiled.nodes import compile_nodes
+from graph.compiled.plan import ConnectionPlan, ObjectPlan, plan_connection, plan_object
+from graph.compiled.sql import connection_statement, viewer_statement
+from graph.compiled.tables import CONNECTIONS
+from graph.context import Context
+
+log = logging.getLogger("gateway.graph.compiled")
+
+
+def _in_list(path: Path | None) -> bool:
+    while path is not None:
+        if isinstance(path.key, int):
+            return True
+        path = path.prev
+    return False
+
+
+class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any = None,
+    ) -> Any:
+        compiled = self._compile(parent_type, source, field_details_list, path)
+        if compiled is None:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return self._answer(compiled, parent_type, field_details_list, path)
+
+    def _collect(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Mapping[str, FieldDetailsList] | None:
+        collected = self.collect_subfields(type_, details)
+        if collected.new_defer_usages or any(item.fragment_variable_values for item in details):
+            return None
+        return collected.grouped_field_set
+
+    def _compile(
+        self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
+    ) -> tuple[str, dict[str, Any]] | None:
+        context = self.context_value
+        if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
+            return None
+        if self.operation.operation == OperationType.SUBSCRIPTION:
+            return None  # streamed over HTTP, its results are encoded by `encode_json`, which splices nothing
+        name = details[0].node.name.value
+        if parent_type is self.schema.query_type and name == "viewer":
+            if context.viewer is None:
+                return None  # anonymous: the resolver answers null without a statement
+            user_type = self.schema.get_type("User")
+            assert isinstance(user_type, GraphQLObjectType)
+            plan: ObjectPlan | ConnectionPlan | None = plan_object(
+                self._collect, user_type, details, self.variable_values
+            )
+            return viewer_statement(plan, context.viewer.user_id) if isinstance(plan, ObjectPlan) else None
+        if parent_type is self.schema.query_type and name in ("node", "nodes"):
+            if context.viewer is None:
+                return None
+            definition = parent_type.fields[name]
+            return compile_nodes(
+                self._collect, self.schema, definition, details, self.variable_values, context.viewer.user_id
+            )
+        spec = CONNECTIONS.get((parent_type.name, name))
+        parent_id = getattr(source, "pk", None)
+        if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):
+            return None  # under a list of parents, the loaders batch every parent's page in one statement
+        definition = parent_type.fields[name]
+        plan = plan_connection(self._collect, definition, details, self.variable_values, spec, name)
+        return connection_statement(plan, parent_id) if plan is not None else None
+
+    def _answer(
+        self,
+        compiled: tuple[str, dict[str, Any]],
+        parent_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Awaitable[Any]:
+        context = self.context_value
+        assert isinstance(context, Context)
+        sql, params = compiled
+
+        async def run() -> Any:
+            try:
+                rows = await context.db.rows(text(sql).bindparams(**params))
+            except Exception as error:
+                field = parent_type.fields[details[0].node.name.value]
+                self.handle_field_error(error, field.type, details, path)
+                return None
+            value = rows[0][0] if rows else None
+            return orjson.Fragment(value) if value is not None else None
+
+        return run()

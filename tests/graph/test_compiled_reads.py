@@ -1,0 +1,268 @@
+"""Whole-selection SQL (graph/compiled/): the compiled path answers exactly what the resolver path
+answers (`GATEWAY_SQL_COMPILER` off), for random selections over the compilable part of the schema, on
+data with two users, deleted and archived sessions, deleted messages and timestamps with and without
+microseconds; and the headline read costs one statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from services.resources import Resources
+from tests import factories as f
+from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
+
+SESSION_FIELDS = ["id", "title", "status", "messageCount", "lastActivityAt", "createdAt", "updatedAt", "deletedAt"]
+MESSAGE_FIELDS = ["id", "role", "content", "timestamp", "seq", "tokenCount", "editedAt", "deletedAt"]
+PAGE_INFO = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"]
+HEADLINE = """{ viewer { chatSessions(first: 100) { edges { node { id title
+  messages(first: 20) { edges { node { id role content timestamp } } } } } } } }"""
+
+
+@dataclass
+class Seeded:
+    user: SignedUp
+    other: SignedUp
+    session_cursors: list[str]
+    message_cursors: list[str]
+    ids: list[str]  # both users' sessions and messages, deleted ones included, and IDs naming nothing
+
+
+async def _seed(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> Seeded:
+    other = await client.register()
+    statuses = ["active", "archived", "active", "active", "archived", "active"]
+    for index, status in enumerate(statuses):
+        session = await f.session(pg, user.pk, title=f"S{index}" if index != 2 else None, status=status, minutes=index)
+        for seconds in range(index % 4 + 1):
+            role = ("user", "assistant", "system")[seconds % 3]
+            await f.message(pg, session, role=role, content=f'm{index}.{seconds} "q" é', seconds=seconds)
+        await f.message(pg, session, content="gone", seconds=9, deleted=True)
+    await f.session(pg, user.pk, title="deleted", status="deleted", minutes=7, deleted=True)
+    await f.session(pg, other.pk, title="not yours", minutes=8)
+    # Microseconds with trailing zeros, without any, and all six digits (Python prints them as given).
+    await pg.execute(
+        """UPDATE chat_sessions
+           SET last_activity_at = last_activity_at + (ascii(coalesce(title, 'x')) % 3) * interval '120 ms'
+                                  + (length(coalesce(title, '')) % 2) * interval '3 microseconds'
+           WHERE user_id = $1""",
+        user.pk,
+    )
+    await pg.execute(
+        "UPDATE messages SET timestamp = timestamp + interval '5 microseconds', edited_at = timestamp WHERE seq = 2"
+    )
+    page = await client.data(
+        """{ viewer { chatSessions(first: 100, filter: {status: [ACTIVE, ARCHIVED, DELETED]}) { edges { cursor
+             node { messages(first: 20) { edges { cursor } } } } } } }""",
+        token=user.token,
+    )
+    edges = page["viewer"]["chatSessions"]["edges"]
+    sessions = await pg.fetch("SELECT id FROM chat_sessions WHERE user_id = ANY($1::uuid[])", [user.pk, other.pk])
+    messages = await pg.fetch(
+        "SELECT id FROM messages WHERE session_id = ANY($1::uuid[])", [row["id"] for row in sessions]
+    )
+    ids = [f.gid("ChatSession", row["id"]) for row in sessions] + [f.gid("Message", row["id"]) for row in messages]
+    ids += [user.id, f.gid("Nothing", sessions[0]["id"]), f.gid("Message", sessions[0]["id"]), "bm9wZQ"]
+    return Seeded(
+        user,
+        other,
+        [edge["cursor"] for edge in edges],
+        [message["cursor"] for edge in edges for message in edge["node"]["messages"]["edges"]],
+        ids,
+    )
+
+
+@pytest.fixture
+async def seeded(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> Seeded:
+    return await _seed(client, pg, user)
+
+
+def _keyed(draw: st.DrawFn, names: list[str], extra: list[str]) -> str:
+    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
+    parts = [f"a{index}: {name}" if draw(st.booleans()) else name for index, name in enumerate(chosen)]
+    return " ".join(parts + extra)
+
+
+@st.composite
+def _arguments(draw: st.DrawFn, cursors: list[str], orders: list[str], filter_values: list[str]) -> str:
+    arguments: list[str] = []
+    # Mostly valid pages; now and then one the checks refuse (both sizes, out of range, a foreign cursor).
+    size = st.sampled_from([0, 1, 2, 3, 5, 100])
+    if draw(st.integers(0, 19)) == 0:
+        size = st.sampled_from([101, -1, 2])
+    sizes = draw(st.sampled_from(["first", "first", "first", "last", "last", "none", "both"]))
+    for name in ("first", "last"):
+        if sizes in (name, "both"):
+            arguments.append(f"{name}: {draw(size)}")
+    real = st.sampled_from(cursors or ["x"])
+    cursor = real if draw(st.integers(0, 19)) else st.sampled_from(["", "bm9wZQ", "W10", "x" * 300])
+    for name in ("after", "before"):
+        if draw(st.integers(0, 2)) == 0:
+            arguments.append(f'{name}: "{draw(cursor)}"')
+    if draw(st.booleans()):
+        values = draw(st.lists(st.sampled_from(filter_values), max_size=3))
+        name = "status" if "ACTIVE" in filter_values else "role"
+        arguments.append(f"filter: {{{name}: [{', '.join(values)}]}}")
+    if draw(st.booleans()):
+        arguments.append(f"orderBy: {draw(st.sampled_from(orders))}")
+    return f"({', '.join(arguments)})" if arguments else ""
+
+
+@st.composite
+def _connection(draw: st.DrawFn, node: str, cursors: list[str], orders: list[str], filters: list[str]) -> str:
+    parts: list[str] = []
+    if draw(st.booleans()):
+        parts.append(f"edges {{ {'cursor ' if draw(st.booleans()) else ''}node {{ {node} }} }}")
+    if draw(st.booleans()):
+        parts.append(f"pageInfo {{ {_keyed(draw, PAGE_INFO, [])} }}")
+    if draw(st.booleans()):
+        parts.append("totalCount")
+    if draw(st.booleans()) or not parts:
+        parts.append(f"nodes {{ {node} }}")
+    if draw(st.booleans()):
+        parts.append("__typename")
+    arguments = draw(_arguments(cursors, orders, filters))  # type: ignore[no-untyped-call]
+    return f"{arguments} {{ {' '.join(parts)} }}"
+
+
+@st.composite
+def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
+    message = _keyed(draw, MESSAGE_FIELDS, ["__typename"] if draw(st.booleans()) else [])
+    messages = draw(
+        _connection(message, seeded.message_cursors, ["OLDEST_FIRST", "NEWEST_FIRST"], ["USER", "ASSISTANT", "SYSTEM"])
+    )
+    extra = [f"messages{messages}"]
+    if draw(st.integers(0, 5)) == 0:
+        extra.append("contextData { businessContext { currentProject } }")  # needs Python: falls back
+    session = _keyed(draw, SESSION_FIELDS, extra)
+    fragments = ""
+    shape = draw(st.sampled_from(["plain", "named", "inline", "include"]))
+    if shape == "named":
+        fragments, session = f" fragment S on ChatSession {{ {session} }}", "...S"
+    elif shape == "inline":
+        session = f"... on ChatSession {{ {session} }}"
+    elif shape == "include":
+        session = f"id @include(if: {str(draw(st.booleans())).lower()}) {session}"
+    orders = ["LAST_ACTIVITY_DESC", "LAST_ACTIVITY_ASC", "CREATED_AT_DESC", "CREATED_AT_ASC"]
+    sessions = draw(_connection(session, seeded.session_cursors, orders, ["ACTIVE", "ARCHIVED", "DELETED"]))
+    viewer = _keyed(draw, ["id", "email", "firstName", "createdAt", "emailVerified"], [f"chatSessions{sessions}"])
+    return f"{{ viewer {{ {viewer} }} }}{fragments}"
+
+
+@st.composite
+def _node_queries(draw: st.DrawFn, seeded: Seeded) -> str:
+    session = _keyed(draw, SESSION_FIELDS, [])
+    message = _keyed(draw, MESSAGE_FIELDS, [])
+    selection = f"__typename ... on ChatSession {{ {session} }} ... on Message {{ {message} }}"
+    if draw(st.booleans()):
+        selection = f"id {selection}"
+    ids = draw(st.lists(st.sampled_from(seeded.ids), max_size=8))
+    quoted = ", ".join(f'"{value}"' for value in ids)
+    if draw(st.booleans()):
+        return f"{{ a: nodes(ids: [{quoted}]) {{ {selection} }} }}"
+    single = f'"{ids[0]}"' if ids else '"bm9wZQ"'
+    return f"{{ node(id: {single}) {{ {selection} }} }}"
+
+
+async def _both(client: GraphQLClient, resources: Resources, query: str, token: str) -> tuple[Any, Any]:
+    compiled = (await client.post(query, token=token)).json()
+    resources.settings.sql_compiler = False
+    try:
+        resolved = (await client.post(query, token=token)).json()
+    finally:
+        resources.settings.sql_compiler = True
+    return compiled, resolved
+
+
+@hypothesis_settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=st.data())
+async def test_compiled_reads_answer_as_the_resolvers_do(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
+) -> None:
+    query = data.draw(_queries(seeded), label="query")  # type: ignore[no-untyped-call]
+    compiled, resolved = await _both(client, resources, query, seeded.user.token)
+    assert compiled == resolved, query
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=st.data())
+async def test_compiled_nodes_answer_as_the_resolvers_do(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
+) -> None:
+    query = data.draw(_node_queries(seeded), label="query")  # type: ignore[no-untyped-call]
+    compiled, resolved = await _both(client, resources, query, seeded.user.token)
+    assert compiled == resolved, query
+
+
+async def test_nodes_naming_nothing_answer_as_the_resolvers_do(
+    client: GraphQLClient, resources: Resources, seeded: Seeded
+) -> None:
+    """IDs of no compiled row (an unknown type, a key that is not a row), none at all, or mixed with real ones."""
+    unknown = [value for value in seeded.ids[-3:-1]]
+    own = seeded.ids[0]
+    for query in (
+        f'{{ node(id: "{unknown[0]}") {{ id }} }}',
+        f'{{ node(id: "{unknown[1]}") {{ id }} }}',
+        f'{{ nodes(ids: ["{unknown[0]}", "{unknown[1]}"]) {{ id }} }}',
+        "{ nodes(ids: []) { id } }",
+        f'{{ nodes(ids: ["{unknown[0]}", "{own}", "{own}"]) {{ __typename id }} }}',
+    ):
+        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        assert "errors" not in compiled, (query, compiled)
+        assert compiled == resolved, query
+
+
+async def test_other_users_rows_and_deleted_accounts_stay_hidden(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, pg: asyncpg.Connection
+) -> None:
+    query = "{ viewer { id chatSessions(filter: {status: [DELETED]}) { totalCount nodes { title } } } }"
+    compiled, resolved = await _both(client, resources, query, seeded.other.token)
+    assert (
+        compiled
+        == resolved
+        == {"data": {"viewer": {"id": seeded.other.id, "chatSessions": {"totalCount": 0, "nodes": []}}}}
+    )
+    await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.other.pk)
+    compiled, resolved = await _both(client, resources, query, seeded.other.token)
+    assert compiled == resolved == {"data": {"viewer": None}}
+
+
+async def test_the_headline_read_is_one_statement(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, sql_counter: StatementCounter
+) -> None:
+    sql_counter.reset()
+    body = await client.execute(HEADLINE, token=seeded.user.token)
+    assert sql_counter.count == 1, sql_counter.statements
+    sessions = body["data"]["viewer"]["chatSessions"]["edges"]
+    assert sorted(edge["node"]["title"] or "" for edge in sessions) == ["", "S0", "S1", "S3", "S4", "S5"]
+    assert [len(edge["node"]["messages"]["edges"]) for edge in sessions] != [0] * 6
+    assert (await _both(client, resources, HEADLINE, seeded.user.token))[1] == body
+
+
+async def test_a_stored_integer_beyond_64_bits_is_answered(
+    client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp
+) -> None:
+    """Responses are encoded with orjson, which refuses integers beyond 64 bits; a JSON document may hold one."""
+    huge = 10**30
+    await f.session(pg, user.pk, context={"businessContext": {"clientInfo": {"n": huge, "m": -huge}}})
+    body = await client.execute(
+        "{ viewer { chatSessions { nodes { contextData { businessContext { clientInfo } } } } } }", token=user.token
+    )
+    assert body == {
+        "data": {
+            "viewer": {
+                "chatSessions": {
+                    "nodes": [{"contextData": {"businessContext": {"clientInfo": {"n": huge, "m": -huge}}}}]
+                }
+            }
+        }
+    }

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import AssistantReply, ChatSession, Document, MCPAgent, Message, User
+from loaders.visibility import documents, visible_documents
+from models import AssistantReply, ChatSession, MCPAgent, Message, User
 from models.agents import AgentStatus, HealthStatus
 from models.chat import MessageRole
+from resolvers.document_search import ENGLISH, content_vector
 
 CHARS_PER_TOKEN = 4  # the estimate used for budgets when no tokenizer of the provider's model is at hand
 MAX_DOCUMENTS = 3
@@ -186,22 +188,23 @@ async def _documents(db: AsyncSession, user_id: uuid.UUID, content: str) -> tupl
     query_text = search_query(content)
     if query_text is None:
         return [], []
-    vector = func.to_tsvector(text("'english'::regconfig"), col(Document.content_text))
-    query = func.to_tsquery(text("'english'::regconfig"), query_text)
+    vector = content_vector()  # the index expression of idx_documents_content_text, as documentSearch uses it
+    query = func.to_tsquery(ENGLISH, query_text)
     rank = func.ts_rank(vector, query)
     rows = (
         await db.execute(
-            select(
-                col(Document.id),
-                col(Document.original_filename),
-                col(Document.title),
-                col(Document.mime_type),
-                col(Document.file_size),
-                func.left(col(Document.content_text), 20_000).label("content"),
+            visible_documents(
+                user_id,
+                documents.c.id,
+                documents.c.original_filename,
+                documents.c.title,
+                documents.c.mime_type,
+                documents.c.file_size,
+                func.left(documents.c.content_text, 20_000).label("content"),
                 rank.label("rank"),
             )
-            .where(col(Document.user_id) == user_id, col(Document.deleted_at).is_(None), vector.op("@@")(query))
-            .order_by(rank.desc(), col(Document.id))
+            .where(vector.op("@@")(query))
+            .order_by(rank.desc(), documents.c.id)
             .limit(MAX_DOCUMENTS)
         )
     ).all()

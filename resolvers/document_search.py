@@ -35,7 +35,7 @@ HEADLINE_OPTIONS = "StartSel=\x02, StopSel=\x03, MaxFragments=3, MaxWords=20, Mi
 HEADLINE_CHARS = 50_000  # highlights come from the start of a long text: its cost must stay bounded
 
 
-def _content_vector() -> Any:
+def content_vector() -> Any:
     return func.to_tsvector(ENGLISH, documents.c.content_text)  # idx_documents_content_text
 
 
@@ -48,7 +48,7 @@ def _title_vector() -> Any:
 
 def _search_where(tsquery: Any, search_filter: DocumentFilter) -> list[Any]:
     """Matches of `tsquery` among the documents the filter keeps (search never covers deleted ones)."""
-    return [or_(_content_vector().op("@@")(tsquery), _title_vector().op("@@")(tsquery)), *matching(search_filter)]
+    return [or_(content_vector().op("@@")(tsquery), _title_vector().op("@@")(tsquery)), *matching(search_filter)]
 
 
 def search_statement(

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -86,11 +86,28 @@ def serve(
         database_url, redis_url = _urls()
         if migrate:
             migrations.upgrade(database_url)
-        asyncio.run(
-            _serve(
-                settings, database_url=database_url, redis_url=redis_url, host=host, port=port, run_worker=run_worker
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(
+                _serve(
+                    settings,
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    host=host,
+                    port=port,
+                    run_worker=run_worker,
+                )
             )
-        )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (uvicorn[standard] brings it, except on Windows), as
+    `uvicorn.run` would pick: its transports write to sockets in C (a subscription delivery is one write
+    per socket). Elsewhere asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(
@@ -128,6 +145,9 @@ async def _serve(
             ws_max_size=1 << 20,
             proxy_headers=False,
             http=GuardedHttpToolsProtocol,
+            # No permessage-deflate: browsers offer it on every socket, and accepting it cost 43 KiB of
+            # memory per socket (its zlib contexts) for frames of a few hundred bytes (docs/decisions.md).
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         typer.echo(f"GraphiQL: http://{host}:{port}/graphql")

@@ -50,6 +50,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=40.0,
         help="seconds the fan-out deliveries may take to arrive after the row (default 40)",
     )
+    parser.add_argument(
+        "--compress",
+        action="store_true",
+        help="subscribers offer permessage-deflate, as browsers and Node's ws do (default: offer none)",
+    )
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between priming and reading RSS")
     parser.add_argument(
         "--time-limit", type=float, default=175.0, help="stop (exit 2) when the whole run takes longer (default 175 s)"

@@ -88,7 +88,10 @@ def plan_workers(
     for index, numbers in by_server.items():
         for start in range(0, len(numbers), args.subs_per_socket):
             sockets.append(SocketPlan(servers[index].ws_url, numbers[start : start + args.subs_per_socket]))
-    plans = [WorkerPlan(token, session_id, after, sockets[k :: args.client_procs]) for k in range(args.client_procs)]
+    plans = [
+        WorkerPlan(token, session_id, after, sockets[k :: args.client_procs], compress=15 if args.compress else 0)
+        for k in range(args.client_procs)
+    ]
     server_of = {n: index for index, numbers in by_server.items() for n in numbers}
     return [p for p in plans if p.sockets], server_of
 

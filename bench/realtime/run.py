@@ -129,7 +129,7 @@ async def run(args: argparse.Namespace) -> Outcome:
             )
             workers.extend(WorkerHandle(plan) for plan in plans)
             opened_at = time.monotonic()
-            replies = await asyncio.gather(*(w.ask("open", 90) for w in workers))
+            replies = await asyncio.gather(*(w.ask("open", max(90.0, args.subscribers / 40)) for w in workers))
             failed = sum(r["failed"] for r in replies)
             if failed:
                 raise DeliveryFailure(

@@ -38,6 +38,7 @@ class WorkerPlan:
     after: str
     sockets: list[SocketPlan]
     open_concurrency: int = 32
+    compress: int = 0  # permessage-deflate window bits offered (15, as browsers do), 0 offers none
 
 
 class SubscriberWorker:
@@ -77,6 +78,7 @@ class SubscriberWorker:
                 autoping=True,
                 heartbeat=None,
                 max_msg_size=0,
+                compress=self.plan.compress,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5),
             )
             await ws.send_str(

@@ -103,7 +103,7 @@ async def requeue_pending(deps: WorkerDeps) -> int:
             )
         ).all()
     for task, configuration in pending:
-        if await deps.queues.is_enqueued(task.id):
+        if await deps.queues.is_enqueued(task.id) or not await _still_pending(deps, task.id):
             continue
         attempts = await deps.queues.count_queue_attempt(task.id)
         if attempts > MAX_QUEUE_ATTEMPTS:
@@ -119,6 +119,14 @@ async def requeue_pending(deps: WorkerDeps) -> int:
         else:
             log.warning("task %s could not be queued (%s), attempt %d", task.id, problem, attempts)
     return queued
+
+
+async def _still_pending(deps: WorkerDeps, task_id: uuid.UUID) -> bool:
+    """Read again once the mark is found gone: the list above may be seconds old, and a worker clears the
+    mark only after its claim has committed, so a task still pending now has no job starting it."""
+    async with deps.sessionmaker() as session:
+        status = (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
+    return status == TaskStatus.PENDING
 
 
 async def requeue_replies(deps: WorkerDeps) -> int:

@@ -285,13 +285,12 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
 
 async def execute_task(ctx: JobContext, *, task_id: str) -> None:
     """saq job: move one task on (module-level: saq keys jobs by the function's qualified name)."""
-    await move_task(deps_of(ctx), task_id)
+    job = ctx.get("job")
+    await move_task(deps_of(ctx), task_id, job.key if job is not None else None)
 
 
-async def move_task(deps: WorkerDeps, task_id: str) -> None:
-    """Move one task on, in this process (the job's work; the assistant runs read-only tools through it)."""
-    pk = uuid.UUID(task_id)
-    await deps.queues.forget(pk)
+async def _start(deps: WorkerDeps, pk: uuid.UUID) -> tuple[Task, MCPAgent, AgentConfig] | None:
+    """pending -> running, or queued again for later, or failed with the reason; the claimed task to run."""
     async with deps.sessionmaker() as session:
         task = await session.get(Task, pk)
         agent = (
@@ -300,10 +299,10 @@ async def move_task(deps: WorkerDeps, task_id: str) -> None:
             else None
         )
     if task is None or task.status != TaskStatus.PENDING:
-        return
+        return None
     if agent is None:
         await fail_pending(deps, pk, "The agent was removed.")
-        return
+        return None
     try:
         config = AgentConfig.parse(agent.configuration)
         # Checked first as well as at the claim, so a deferred job takes no token of the agent's rate limit.
@@ -311,12 +310,12 @@ async def move_task(deps: WorkerDeps, task_id: str) -> None:
         claimed: Task | UserBusy | None = USER_BUSY if busy else None
         if not busy:
             if not await _ready(deps, task, config):
-                return
+                return None
             claimed = await _claim(deps, pk, task.user_id)
         if isinstance(claimed, UserBusy):
             # Not a retry: the task has not started. It comes back shortly, its slot goes to others.
             await task_lifecycle.enqueue(deps.queues, task, config, delay=USER_BUSY_DELAY_SECONDS + random.random())
-            return
+            return None
     except (SQLAlchemyError, RedisError, OSError):
         raise  # passing trouble: the sweep queues the task again, a bounded number of times
     except Exception:
@@ -324,11 +323,24 @@ async def move_task(deps: WorkerDeps, task_id: str) -> None:
         # through the sweep forever.
         log.exception("task %s could not start", pk)
         await fail_pending(deps, pk, "The task could not be started by the gateway's worker.")
-        return
+        return None
+    return None if claimed is None else (claimed, agent, config)
+
+
+async def move_task(deps: WorkerDeps, task_id: str, job_key: str | None = None) -> None:
+    """Move one task on, in this process (the job's work; the assistant runs read-only tools through it)."""
+    pk = uuid.UUID(task_id)
+    try:
+        claimed = await _start(deps, pk)
+    finally:
+        # After the claim has committed (or the task was queued again, failed, or found moved on): the
+        # sweep re-reads the task once the mark is gone, so it never queues a task that is being started.
+        await deps.queues.forget(pk, job_key)
     if claimed is None:
         return
+    task, agent, config = claimed
     try:
-        await _attempts(deps, claimed, agent, config)
+        await _attempts(deps, task, agent, config)
     except asyncio.CancelledError:
         # saq's timeout (or shutdown) cancelled the job: the task must not stay `running`.
         with contextlib.suppress(Exception):

@@ -30,7 +30,6 @@ from services.task_queues import ANSWER_SESSION_JOB, EXECUTE_TASK_JOB
 
 log = logging.getLogger("gateway.worker")
 SWEEP_SECONDS = 5.0
-WORKER_POOL_SIZE = 5
 
 
 class EmbeddedWorker(Worker[JobContext]):
@@ -129,7 +128,11 @@ def build_workers(deps: WorkerDeps) -> list[EmbeddedWorker]:
 
 async def run(settings: Settings, *, database_url: str, redis_url: str, stop: asyncio.Event) -> None:
     resources = await open_resources(
-        settings, database_url=database_url, redis_url=redis_url, pool_size=WORKER_POOL_SIZE, redis_timeout=5.0
+        settings,
+        database_url=database_url,
+        redis_url=redis_url,
+        pool_size=settings.worker_db_pool_size,
+        redis_timeout=5.0,
     )
     deps = WorkerDeps.of(resources)
     workers = build_workers(deps)

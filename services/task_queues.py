@@ -30,6 +30,15 @@ EXECUTE_TASK_JOB = "execute_task"
 # source of truth); `task_queue_attempts` counts the sweep's queueings since a worker last took a job.
 
 
+# Deletes the task's mark only while it names the job that ends (KEYS[1] the mark, ARGV[1] the job's key),
+# and the sweep's count of queueings (KEYS[2]) in any case: one round trip.
+FORGET_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
 class TaskQueues:
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
@@ -42,6 +51,7 @@ class TaskQueues:
         self.maintenance: Queue = RedisQueue(self._client, name=MAINTENANCE_QUEUE)
         self.assistant: Queue = RedisQueue(self._client, name=keys.ASSISTANT_QUEUE)
         self._marks = Redis.from_url(redis_url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
+        self._forget_script = self._marks.register_script(FORGET_SCRIPT)
 
     async def enqueue_task(
         self,
@@ -56,11 +66,13 @@ class TaskQueues:
         scheduled = time.time() + delay
         if not_before is not None:
             scheduled = max(scheduled, not_before.timestamp())
+        job_key = keys.task_job(task_id)
         try:
-            await self._marks.set(keys.task_enqueued(task_id), "1")
+            # The mark names the job, so the job clears only its own mark, never a later job's.
+            await self._marks.set(keys.task_enqueued(task_id), job_key)
             await self.by_priority[priority].enqueue(
                 EXECUTE_TASK_JOB,
-                key=keys.task_job(task_id),
+                key=job_key,
                 task_id=str(task_id),
                 scheduled=int(scheduled) if scheduled > time.time() + 0.5 else 0,
                 timeout=timeout_seconds,
@@ -93,10 +105,18 @@ class TaskQueues:
         except (RedisError, OSError):
             return False
 
-    async def forget(self, task_id: uuid.UUID | str) -> None:
-        """A worker picked up the task's job: no job is queued, and the sweep's count starts again."""
+    async def forget(self, task_id: uuid.UUID | str, job_key: str | None = None) -> None:
+        """A worker took the task's job and is done starting it (claimed it, queued it again, or found it
+        moved on): the job's mark goes (only if it still names this job: a job queued again in the
+        meantime keeps its own), and the sweep's count starts again. Called after the claim, not at
+        pick-up, so the sweep never sees a task that is pending and unmarked while its job is starting."""
         with contextlib.suppress(RedisError, OSError):
-            await self._marks.delete(keys.task_enqueued(task_id), keys.task_queue_attempts(task_id))
+            if job_key is None:
+                await self._marks.delete(keys.task_enqueued(task_id), keys.task_queue_attempts(task_id))
+            else:
+                await self._forget_script(
+                    keys=[keys.task_enqueued(task_id), keys.task_queue_attempts(task_id)], args=[job_key]
+                )
 
     async def count_queue_attempt(self, task_id: uuid.UUID | str) -> int:
         """One more time the sweep had to queue the task; counts within a day."""

@@ -44,8 +44,10 @@ def workers(durable_env: LiveEnv) -> Iterator[list[WorkerProcess]]:
         worker.stop()
 
 
-def start_worker(env: LiveEnv, workers: list[WorkerProcess]) -> WorkerProcess:
-    worker = WorkerProcess(env.env, env.logs / f"worker-{len(workers)}-{datetime.now(UTC):%H%M%S%f}.log")
+def start_worker(env: LiveEnv, workers: list[WorkerProcess], **settings: str) -> WorkerProcess:
+    worker = WorkerProcess(
+        {**env.env, **settings}, env.logs / f"worker-{len(workers)}-{datetime.now(UTC):%H%M%S%f}.log"
+    )
     workers.append(worker)
     worker.wait_started()
     return worker
@@ -140,3 +142,33 @@ async def test_a_pending_task_survives_a_redis_restart(
     assert done["outputPayload"] == {"total": 3}
     assert when(done["runStartedAt"]) >= at - timedelta(seconds=0.05)
     assert peer.state.calls == {"add": 2}
+
+
+async def test_a_backlog_runs_each_task_once_while_the_sweep_runs(
+    api: GraphQLClient, durable_env: LiveEnv, operator: SignedUp, workers: list[WorkerProcess]
+) -> None:
+    """The sweep (every 5 s) looks at pending tasks while the worker is starting them: it must not queue
+    one whose job is being started or has just run. N tasks -> N calls at the peer and one saq job each."""
+    owner = await api.register()
+    redis = durable_env.redis
+    count = 120
+    async with mcp_peer() as peer:
+        agent = await register_agent(api, operator, peer.url)
+        submitted: list[dict[str, object]] = []
+        for start in range(0, count, 10):  # queued with no worker up: a backlog the worker drains
+            submitted += await asyncio.gather(
+                *(run_task(api, owner, agent["id"], "add", {"a": n, "b": 1}) for n in range(start, start + 10))
+            )
+        # One owner: a cap above the backlog, or the cap's deferrals would queue tasks again (by design).
+        start_worker(durable_env, workers, GATEWAY_TASKS_PER_USER=str(count))
+        for task in submitted:
+            await wait_for_task(api, owner, str(task["id"]), {"COMPLETED"}, timeout=90)
+        await asyncio.sleep(6)  # one more sweep round after the last task: nothing is queued again
+    assert peer.state.calls == {"add": count}
+    jobs = {
+        str(task["id"]): redis.cli(
+            "--scan", "--pattern", f"saq:job:tasks-medium:task:{decode_global_id(str(task['id']))[1]}:*"
+        ).split()
+        for task in submitted
+    }
+    assert [task for task, keys in jobs.items() if len(keys) != 1] == []

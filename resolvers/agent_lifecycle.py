@@ -13,8 +13,6 @@ the move starts from.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import func, update
@@ -23,6 +21,7 @@ from sqlmodel import col
 
 from models import MCPAgent
 from models.agents import AgentStatus
+from resolvers.moves import Move, Moves
 
 
 class AgentMove(StrEnum):
@@ -32,18 +31,14 @@ class AgentMove(StrEnum):
     RECOVER = "recover"
 
 
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[AgentStatus]
-    target: AgentStatus
-
-
-MOVES: Mapping[AgentMove, Move] = {
-    AgentMove.DEACTIVATE: Move(frozenset({AgentStatus.ACTIVE, AgentStatus.ERROR}), AgentStatus.INACTIVE),
-    AgentMove.ACTIVATE: Move(frozenset({AgentStatus.INACTIVE, AgentStatus.ERROR}), AgentStatus.ACTIVE),
-    AgentMove.FAIL: Move(frozenset({AgentStatus.ACTIVE}), AgentStatus.ERROR),
-    AgentMove.RECOVER: Move(frozenset({AgentStatus.ERROR}), AgentStatus.ACTIVE),
-}
+MOVES: Moves[AgentMove, AgentStatus] = Moves(
+    {
+        AgentMove.DEACTIVATE: Move(frozenset({AgentStatus.ACTIVE, AgentStatus.ERROR}), AgentStatus.INACTIVE),
+        AgentMove.ACTIVATE: Move(frozenset({AgentStatus.INACTIVE, AgentStatus.ERROR}), AgentStatus.ACTIVE),
+        AgentMove.FAIL: Move(frozenset({AgentStatus.ACTIVE}), AgentStatus.ERROR),
+        AgentMove.RECOVER: Move(frozenset({AgentStatus.ERROR}), AgentStatus.ACTIVE),
+    }
+)
 # Agents the health cron checks: an inactive agent is out of use; an agent in error is checked so it recovers.
 CHECKED = frozenset({AgentStatus.ACTIVE, AgentStatus.ERROR})
 

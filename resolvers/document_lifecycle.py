@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loaders.visibility import documents
 from models import Document, DocumentProcessingLog
 from models.documents import ProcessingLogEvent, ProcessingStatus
+from resolvers.moves import Move, Moves
 
 MAX_ERROR_CHARS = 1000
 logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]  # SQLModel declares it untyped
@@ -43,26 +43,21 @@ class DocumentMove(StrEnum):
     RECOVER = "recover"
 
 
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[ProcessingStatus]
-    target: ProcessingStatus
+MOVES: Moves[DocumentMove, ProcessingStatus] = Moves(
+    {
+        DocumentMove.CLAIM: Move(frozenset({ProcessingStatus.PENDING}), ProcessingStatus.PROCESSING),
+        DocumentMove.COMPLETE: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.COMPLETED),
+        DocumentMove.FAIL: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.FAILED),
+        DocumentMove.FAIL_BEFORE_START: Move(frozenset({ProcessingStatus.PENDING}), ProcessingStatus.FAILED),
+        DocumentMove.REPROCESS: Move(
+            frozenset({ProcessingStatus.COMPLETED, ProcessingStatus.FAILED}), ProcessingStatus.PENDING
+        ),
+        DocumentMove.RECOVER: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.PENDING),
+    }
+)
 
 
-MOVES: Mapping[DocumentMove, Move] = {
-    DocumentMove.CLAIM: Move(frozenset({ProcessingStatus.PENDING}), ProcessingStatus.PROCESSING),
-    DocumentMove.COMPLETE: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.COMPLETED),
-    DocumentMove.FAIL: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.FAILED),
-    DocumentMove.FAIL_BEFORE_START: Move(frozenset({ProcessingStatus.PENDING}), ProcessingStatus.FAILED),
-    DocumentMove.REPROCESS: Move(
-        frozenset({ProcessingStatus.COMPLETED, ProcessingStatus.FAILED}), ProcessingStatus.PENDING
-    ),
-    DocumentMove.RECOVER: Move(frozenset({ProcessingStatus.PROCESSING}), ProcessingStatus.PENDING),
-}
-
-
-def may_move(source: ProcessingStatus | str, target: ProcessingStatus | str) -> bool:
-    return any(source in move.sources and target == move.target for move in MOVES.values())
+may_move = MOVES.may_move
 
 
 async def _apply(
@@ -100,7 +95,7 @@ _TIMED = frozenset({DocumentMove.COMPLETE, DocumentMove.FAIL})
 
 
 async def _log(
-    db: AsyncSession, document_id: uuid.UUID, name: DocumentMove, target: ProcessingStatus, error: Any
+    db: AsyncSession, document_id: uuid.UUID, name: DocumentMove, target: ProcessingStatus | None, error: Any
 ) -> None:
     duration: Any = None
     if name in _TIMED:
@@ -114,7 +109,7 @@ async def _log(
         insert(logs).values(
             document_id=document_id,
             event=LOGGED_AS[name].value,
-            status=target.value,
+            status=target.value if target is not None else None,
             message=error if isinstance(error, str) else None,
             duration_ms=duration,
         )

@@ -29,6 +29,7 @@ from sqlmodel import col
 
 from models import Integration, IntegrationTokenEvent
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
+from resolvers.moves import Move, Moves
 
 
 class IntegrationMove(StrEnum):
@@ -39,23 +40,19 @@ class IntegrationMove(StrEnum):
     DISCONNECT = "disconnect"
 
 
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[IntegrationStatus]
-    target: IntegrationStatus | None  # None: the status stays
-
-
 LIVE = frozenset({IntegrationStatus.CONNECTED, IntegrationStatus.ERROR})
-MOVES: Mapping[IntegrationMove, Move] = {
-    IntegrationMove.REFRESHED: Move(LIVE, IntegrationStatus.CONNECTED),
-    IntegrationMove.EXPIRE: Move(LIVE, IntegrationStatus.EXPIRED),
-    IntegrationMove.FAIL: Move(LIVE, IntegrationStatus.ERROR),
-    IntegrationMove.NOTE_FAILURE: Move(LIVE, None),
-    IntegrationMove.DISCONNECT: Move(
-        frozenset({IntegrationStatus.CONNECTED, IntegrationStatus.EXPIRED, IntegrationStatus.ERROR}),
-        IntegrationStatus.DISCONNECTED,
-    ),
-}
+MOVES: Moves[IntegrationMove, IntegrationStatus] = Moves(
+    {
+        IntegrationMove.REFRESHED: Move(LIVE, IntegrationStatus.CONNECTED),
+        IntegrationMove.EXPIRE: Move(LIVE, IntegrationStatus.EXPIRED),
+        IntegrationMove.FAIL: Move(LIVE, IntegrationStatus.ERROR),
+        IntegrationMove.NOTE_FAILURE: Move(LIVE, None),
+        IntegrationMove.DISCONNECT: Move(
+            frozenset({IntegrationStatus.CONNECTED, IntegrationStatus.EXPIRED, IntegrationStatus.ERROR}),
+            IntegrationStatus.DISCONNECTED,
+        ),
+    }
+)
 TABLE = Integration.__table__  # type: ignore[attr-defined]
 FAILURE_KEYS = ("lastError", "refreshFailures", "nextRefreshAt")
 
@@ -73,8 +70,7 @@ def _without_failures(column: Any) -> Any:
 FAILURES_BEFORE_ERROR = 3
 
 
-def may_move(source: IntegrationStatus | str, target: IntegrationStatus | str) -> bool:
-    return any(source in move.sources and target == move.target for move in MOVES.values())
+may_move = MOVES.may_move
 
 
 def last_error(code: str, message: str) -> dict[str, str]:

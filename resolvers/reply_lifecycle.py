@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -29,6 +28,7 @@ from sqlmodel import col
 
 from models import AssistantReply
 from models.assistant import ReplyStatus
+from resolvers.moves import Move, Moves
 
 
 class ReplyMove(StrEnum):
@@ -39,19 +39,15 @@ class ReplyMove(StrEnum):
     RECOVER = "recover"
 
 
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[ReplyStatus]
-    target: ReplyStatus
-
-
-MOVES: Mapping[ReplyMove, Move] = {
-    ReplyMove.CLAIM: Move(frozenset({ReplyStatus.QUEUED}), ReplyStatus.RUNNING),
-    ReplyMove.ANSWER: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.ANSWERED),
-    ReplyMove.FAIL: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.FAILED),
-    ReplyMove.DROP: Move(frozenset({ReplyStatus.QUEUED, ReplyStatus.RUNNING}), ReplyStatus.DROPPED),
-    ReplyMove.RECOVER: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.QUEUED),
-}
+MOVES: Moves[ReplyMove, ReplyStatus] = Moves(
+    {
+        ReplyMove.CLAIM: Move(frozenset({ReplyStatus.QUEUED}), ReplyStatus.RUNNING),
+        ReplyMove.ANSWER: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.ANSWERED),
+        ReplyMove.FAIL: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.FAILED),
+        ReplyMove.DROP: Move(frozenset({ReplyStatus.QUEUED, ReplyStatus.RUNNING}), ReplyStatus.DROPPED),
+        ReplyMove.RECOVER: Move(frozenset({ReplyStatus.RUNNING}), ReplyStatus.QUEUED),
+    }
+)
 OPEN = frozenset({ReplyStatus.QUEUED, ReplyStatus.RUNNING})
 
 

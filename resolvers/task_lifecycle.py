@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -31,6 +30,7 @@ from sqlmodel import col
 from models import Task, TaskLog
 from models.agents import AgentConfig
 from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
+from resolvers.moves import Move, Moves
 from services.task_queues import TaskQueues
 
 log = logging.getLogger("gateway.tasks")
@@ -46,21 +46,17 @@ class TaskMove(StrEnum):
     FAIL_BEFORE_START = "fail_before_start"
 
 
-@dataclass(frozen=True)
-class Move:
-    sources: frozenset[TaskStatus]
-    target: TaskStatus
-
-
-MOVES: Mapping[TaskMove, Move] = {
-    TaskMove.CLAIM: Move(frozenset({TaskStatus.PENDING}), TaskStatus.RUNNING),
-    TaskMove.COMPLETE: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.COMPLETED),
-    TaskMove.FAIL: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.FAILED),
-    TaskMove.CANCEL: Move(frozenset({TaskStatus.PENDING, TaskStatus.RUNNING}), TaskStatus.CANCELLED),
-    TaskMove.RETRY: Move(frozenset({TaskStatus.FAILED}), TaskStatus.PENDING),
-    TaskMove.RECOVER: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.PENDING),
-    TaskMove.FAIL_BEFORE_START: Move(frozenset({TaskStatus.PENDING}), TaskStatus.FAILED),
-}
+MOVES: Moves[TaskMove, TaskStatus] = Moves(
+    {
+        TaskMove.CLAIM: Move(frozenset({TaskStatus.PENDING}), TaskStatus.RUNNING),
+        TaskMove.COMPLETE: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.COMPLETED),
+        TaskMove.FAIL: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.FAILED),
+        TaskMove.CANCEL: Move(frozenset({TaskStatus.PENDING, TaskStatus.RUNNING}), TaskStatus.CANCELLED),
+        TaskMove.RETRY: Move(frozenset({TaskStatus.FAILED}), TaskStatus.PENDING),
+        TaskMove.RECOVER: Move(frozenset({TaskStatus.RUNNING}), TaskStatus.PENDING),
+        TaskMove.FAIL_BEFORE_START: Move(frozenset({TaskStatus.PENDING}), TaskStatus.FAILED),
+    }
+)
 FINISHED = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
 LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
     TaskMove.CLAIM: TaskLogEvent.CLAIMED,
@@ -73,9 +69,7 @@ LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
 }
 
 
-def may_move(source: TaskStatus | str, target: TaskStatus | str) -> bool:
-    """Whether some move leads from `source` to `target`; anything else (backwards) is refused."""
-    return any(source in move.sources and target == move.target for move in MOVES.values())
+may_move = MOVES.may_move
 
 
 async def _apply(

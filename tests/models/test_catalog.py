@@ -346,11 +346,21 @@ ADDED_INDEXES: dict[str, dict[str, IndexSpec]] = {
     "mcp_agents": {
         "mcp_agents_name_live_key": IndexSpec(("name",), "btree", unique=True, predicate="(deleted_at IS NULL)")
     },
-    # doc1: search covers the title with an index of its own (resolvers/documents.py).
+    # doc1: search covers the title with an index of its own (resolvers/document_search.py).
+    # pag1: (parent, order key, id) for the lists whose default order no seed index served (issue 14).
     "documents": {
         "idx_documents_title_search": gin(
             "to_tsvector('english'::regconfig, COALESCE(title, ''::character varying)::text)"
-        )
+        ),
+        "idx_documents_user_uploaded": IndexSpec(("user_id", "uploaded_at", "id"), "btree"),
+    },
+    "chat_sessions": {
+        "idx_chat_sessions_user_activity": IndexSpec(("user_id", "last_activity_at", "id"), "btree"),
+    },
+    "tasks": {
+        "idx_tasks_user_started": IndexSpec(("user_id", "started_at", "id"), "btree"),
+        "idx_tasks_session_started": IndexSpec(("session_id", "started_at", "id"), "btree"),
+        "idx_tasks_agent_user_started": IndexSpec(("agent_id", "user_id", "started_at", "id"), "btree"),
     },
 }
 

@@ -190,7 +190,7 @@ async def test_two_processes_refreshing_at_once_refresh_once(
         for _ in range(2)
     ]
     outputs = [(await process.communicate())[0].decode() for process in processes]
-    assert all(process.returncode == 0 for process in processes), outputs
+    assert all(process.returncode == 0 for process in processes), "\n\n".join(outputs)  # in full on failure
     assert await history(pg, pk) == [("refresh", "ok", None)], outputs
     status = await pg.fetchval("SELECT status FROM integrations WHERE id = $1", pk)
     assert status == "connected"

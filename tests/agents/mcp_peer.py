@@ -36,10 +36,15 @@ class PeerState:
     hold_seconds: float = 10.0  # how long it sits on them at most
     held: asyncio.Event = field(default_factory=asyncio.Event)  # set once a held request has arrived
     release: asyncio.Event = field(default_factory=asyncio.Event)  # set to answer held requests at once
+    rpc: list[tuple[str, str | None]] = field(default_factory=list)  # each JSON-RPC POST: (method, session id)
 
     def saw(self, secret: str) -> bool:
         """Whether any request so far carried `secret` in any header."""
         return any(secret in value for headers in self.headers for value in headers.values())
+
+    def sessions_calling(self, method: str) -> set[str | None]:
+        """The MCP session ids that carried a `method` request (e.g. `tools/call`)."""
+        return {session for seen, session in self.rpc if seen == method}
 
     def count(self, tool: str) -> int:
         self.calls[tool] = self.calls.get(tool, 0) + 1
@@ -132,14 +137,15 @@ class RequireKey:
 
 
 class Hang:
-    """Sits on requests for the JSON-RPC methods in `state.hold` (e.g. `tools/list`, `ping`) for up to
-    `state.hold_seconds` before the MCP server sees them: a peer that hangs mid-call."""
+    """Records each JSON-RPC request's method and MCP session, and sits on requests for the methods in
+    `state.hold` (e.g. `tools/list`, `ping`) for up to `state.hold_seconds` before the MCP server sees
+    them: a peer that hangs mid-call."""
 
     def __init__(self, app: ASGIApp, state: PeerState) -> None:
         self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not self.state.hold:
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -149,8 +155,12 @@ class Hang:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
+        session = dict(scope.get("headers") or []).get(b"mcp-session-id")
         with contextlib.suppress(ValueError):
-            if isinstance(parsed := json.loads(body), dict) and parsed.get("method") in self.state.hold:
+            parsed = json.loads(body)
+            if isinstance(parsed, dict) and isinstance(method := parsed.get("method"), str):
+                self.state.rpc.append((method, session.decode("latin-1") if session else None))
+            if isinstance(parsed, dict) and parsed.get("method") in self.state.hold:
                 self.state.held.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.state.release.wait(), self.state.hold_seconds)

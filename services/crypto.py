@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from services.key_files import read_or_create
+
 VERSION = "v1"
 
 
@@ -65,10 +67,8 @@ class SecretBox:
 
 def dev_secret_box(data_dir: Path) -> SecretBox:
     """Development key, generated once and kept (owner-only) in the data folder."""
-    path = data_dir / "keys" / "encryption-keys"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"dev-{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}")
-    return SecretBox.from_setting(path.read_text().strip())
+    text = read_or_create(
+        data_dir / "keys" / "encryption-keys",
+        lambda: f"dev-{secrets.token_hex(4)}:{base64.b64encode(os.urandom(32)).decode()}",
+    )
+    return SecretBox.from_setting(text.strip())

@@ -7,7 +7,6 @@ how rotation works). In development a missing key set is generated once and kept
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import uuid
@@ -18,6 +17,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, KeySetSerialization, OKPKey
+
+from services.key_files import read_or_create
 
 ALGORITHM = "Ed25519"
 AUDIENCE = "assistant-gateway"
@@ -97,12 +98,7 @@ def load_key_set(raw: str) -> KeySet:
 
 def dev_key_set(data_dir: Path) -> KeySet:
     """The development key set, generated on first use and kept (owner-only) in the data folder."""
-    path = data_dir / "keys" / "jwt-keys.json"
-    if path.exists():
-        return load_key_set(path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key_set = generate_key_set()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(key_set.as_dict(private=True), handle)
-    return key_set
+    text = read_or_create(
+        data_dir / "keys" / "jwt-keys.json", lambda: json.dumps(generate_key_set().as_dict(private=True))
+    )
+    return load_key_set(text)

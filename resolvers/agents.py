@@ -43,6 +43,7 @@ from resolvers.agent_settings import (
     configuration,
     unreadable,
 )
+from resolvers.agent_tools import capabilities_problem
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_length, collect
@@ -89,7 +90,7 @@ async def capabilities_of(redis: Redis, db: AsyncSession, agent_id: uuid.UUID) -
 
 async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: EgressPolicy) -> mcp.Discovery:
     try:
-        return await mcp.discover(link_for(agent, box, policy))
+        discovery = await mcp.discover(link_for(agent, box, policy))
     except CredentialUnavailable as unavailable:
         raise Rejected(
             [Problem("input.configuration.authentication.apiKey", ErrorCode.INVALID_STATE, str(unavailable))]
@@ -98,6 +99,9 @@ async def _discover(agent: MCPAgent | AgentSnapshot, box: SecretBox, policy: Egr
         raise Rejected(
             [Problem("input.endpoint", ErrorCode.UNREACHABLE, f"The agent did not answer as an MCP server ({error}).")]
         ) from None
+    if (unfit := capabilities_problem(discovery.tools)) is not None:
+        raise Rejected([unfit])
+    return discovery
 
 
 async def _name_taken(db: AsyncSession, name: str) -> bool:

@@ -10,12 +10,13 @@ import contextlib
 import json
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool as MCPTool
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
@@ -37,6 +38,7 @@ class PeerState:
     held: asyncio.Event = field(default_factory=asyncio.Event)  # set once a held request has arrived
     release: asyncio.Event = field(default_factory=asyncio.Event)  # set to answer held requests at once
     rpc: list[tuple[str, str | None]] = field(default_factory=list)  # each JSON-RPC POST: (method, session id)
+    listing: Callable[[list[MCPTool]], list[MCPTool]] | None = None  # rewrites `tools/list` (a hostile agent)
 
     def saw(self, secret: str) -> bool:
         """Whether any request so far carried `secret` in any header."""
@@ -51,10 +53,22 @@ class PeerState:
         return self.calls[tool]
 
 
+class _PeerServer(MCPServer):
+    """The SDK's server, with a tool list the test may rewrite (`PeerState.listing`)."""
+
+    def __init__(self, state: PeerState, name: str, *, version: str) -> None:
+        super().__init__(name, version=version)
+        self.state = state
+
+    async def list_tools(self) -> list[MCPTool]:
+        tools = await super().list_tools()
+        return tools if self.state.listing is None else self.state.listing(tools)
+
+
 def build_server(
     state: PeerState, *, version: str = "1.4.2", only: set[str] | None = None, assistant_tools: bool = False
 ) -> MCPServer:
-    server = MCPServer("test-peer", version=version)
+    server = _PeerServer(state, "test-peer", version=version)
     if assistant_tools:
         _assistant_tools(server, state)
 

@@ -35,10 +35,16 @@ INDEXES = (
 
 
 def upgrade() -> None:
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns)
+    # Built CONCURRENTLY, outside the migration's transaction: a busy database keeps taking writes to
+    # these tables meanwhile (a plain CREATE INDEX blocks them for the whole build). A build that was
+    # interrupted leaves an invalid index behind, so a re-run drops whatever is there first.
+    with op.get_context().autocommit_block():
+        for name, table, columns in INDEXES:
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True)
 
 
 def downgrade() -> None:
-    for name, table, _ in reversed(INDEXES):
-        op.drop_index(name, table_name=table)
+    with op.get_context().autocommit_block():
+        for name, table, _ in reversed(INDEXES):
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)

@@ -7,6 +7,8 @@ session's running loop, so everything that migrates is a plain (sync) test.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +124,22 @@ def test_upgrade_downgrade_upgrade_round_trip(scratch_url: str) -> None:
 
 async def test_models_match_the_migrated_database(database_url: str) -> None:
     assert await model_drift(database_url) == []
+
+
+def test_processes_migrating_at_once_all_reach_head(pg_server_url: str) -> None:
+    """Several processes that start together (each `gateway serve` migrates first) on an empty database:
+    one migrates, the others wait for it and find the schema at head; none fails. (Processes, not
+    threads: alembic's `context` is one per process.)"""
+    url = create_database(pg_server_url, "gateway_migrating_at_once")
+    script = f"from migrations import migrate; migrate.upgrade({url!r})"
+    try:
+        processes = [
+            subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for _ in range(3)
+        ]
+        outputs = [process.communicate(timeout=120)[0].decode() for process in processes]
+        assert [process.returncode for process in processes] == [0, 0, 0], "\n\n".join(outputs)
+        assert asyncio.run(_state(url))[1] == [head_revision(url)]
+        assert asyncio.run(model_drift(url)) == []
+    finally:
+        drop_database(pg_server_url, url)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, history_field, load_connection, page_request
+from graph.connection import Connection, HistoryEntry, history_field, load_connection, page_request
 from graph.context import Info
 from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
@@ -20,22 +20,12 @@ from services.download_links import download_path
 
 
 @strawberry.type(description="One line of a document's processing log.")
-class DocumentProcessingLogEntry:
+class DocumentProcessingLogEntry(HistoryEntry):
     event: ProcessingLogEvent
     status: ProcessingStatus | None = strawberry.field(description="The processing status it moved to.")
     message: str | None = strawberry.field(description="The error, when the processing failed.")
     duration_ms: int | None = strawberry.field(description="How long the processing took, on its outcome.")
     logged_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> DocumentProcessingLogEntry:
-        return cls(
-            event=ProcessingLogEvent(row.event),
-            status=ProcessingStatus(row.status) if row.status else None,
-            message=row.message,
-            duration_ms=row.duration_ms,
-            logged_at=row.logged_at,
-        )
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, Listing, history_field
+from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from graph.integrations.inputs import IntegrationFilterInput, integration_filter
 from graph.jsondata import from_json
@@ -42,22 +42,12 @@ class IntegrationMetadata:
 
 
 @strawberry.type(description="One refresh or revocation of an integration's tokens, and how it went (kept 30 days).")
-class IntegrationTokenEvent:
+class IntegrationTokenEvent(HistoryEntry):
     kind: TokenEventKind
     outcome: TokenEventOutcome
     error_code: str | None = strawberry.field(description="The provider's error code, e.g. `invalid_grant`.")
     duration_ms: int | None
     attempted_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> IntegrationTokenEvent:
-        return cls(
-            kind=TokenEventKind(row.kind),
-            outcome=TokenEventOutcome(row.outcome),
-            error_code=row.error_code,
-            duration_ms=row.duration_ms,
-            attempted_at=row.attempted_at,
-        )
 
 
 @strawberry.enum

@@ -13,7 +13,7 @@ from graph.connection import Connection, HistoryEntry, history_field, load_conne
 from graph.context import Info
 from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
-from graph.jsondata import JSON, from_json
+from graph.jsondata import JSON, json_field
 from graph.node import Node, columns, register_node_type
 from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
 from services.download_links import download_path
@@ -112,9 +112,7 @@ class DocumentNode(Node):
     processed_at: datetime | None
     deleted_at: datetime | None
 
-    @strawberry.field
-    def extracted_data(self) -> DocumentExtractedData:
-        return from_json(DocumentExtractedData, self.raw_extracted)
+    extracted_data = json_field(DocumentExtractedData, "raw_extracted")
 
     processing_log: Connection[DocumentProcessingLogEntry] = history_field(
         DocumentProcessingLogEntry,

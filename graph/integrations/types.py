@@ -12,7 +12,7 @@ import strawberry
 from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from graph.integrations.inputs import IntegrationFilterInput, integration_filter
-from graph.jsondata import from_json
+from graph.jsondata import json_field
 from graph.node import Node, columns, register_node_type
 from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER
 
@@ -84,9 +84,7 @@ class IntegrationNode(Node):
     updated_at: datetime
     deleted_at: datetime | None = strawberry.field(description="When it was disconnected (purged 90 days later).")
 
-    @strawberry.field
-    def metadata(self) -> IntegrationMetadata:
-        return from_json(IntegrationMetadata, self.raw_metadata)
+    metadata = json_field(IntegrationMetadata, "raw_metadata")
 
     refresh_history: Connection[IntegrationTokenEvent] = history_field(
         IntegrationTokenEvent,

@@ -11,7 +11,7 @@ import strawberry
 from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.context import Info
 from graph.enums import TaskLogEvent, TaskPriority, TaskStatus
-from graph.jsondata import JSON, from_json, json_value
+from graph.jsondata import JSON, json_field, json_value
 from graph.node import Node, field_columns, load_node, register_node_type
 from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_filter
 from loaders.tasks import TASK_LOG_ORDER, TASK_ORDERS
@@ -70,9 +70,7 @@ class TaskNode(Node):
     def output_payload(self) -> JSON | None:
         return cast(JSON | None, json_value(self.raw_output))
 
-    @strawberry.field
-    def metadata(self) -> TaskMetadata:
-        return from_json(TaskMetadata, self.raw_metadata)
+    metadata = json_field(TaskMetadata, "raw_metadata")
 
     log: Connection[TaskLogEntry] = history_field(
         TaskLogEntry,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, get_args, get_type_hints
 
 import strawberry
 from sqlalchemy import BigInteger, DateTime, Integer, Row, SmallInteger, String
@@ -261,8 +261,35 @@ def connection_field(
     return strawberry.field(resolver=resolve, description=description)
 
 
+def _enum_in(hint: Any) -> type[Enum] | None:
+    """The enum a field's type names (alone or in a union with None)."""
+    return next((arg for arg in get_args(hint) or (hint,) if isinstance(arg, type) and issubclass(arg, Enum)), None)
+
+
+def _read(enum: type[Enum] | None) -> Callable[[Any], Any]:
+    if enum is None:
+        return lambda value: value
+    return lambda value: enum(value) if value else None
+
+
+class HistoryEntry:
+    """A line of a parent's history (`history_field`), built from its row: each field is the column of the
+    same name, and a field typed with an enum reads the column's text as that enum (an empty one as null)."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        readers = _readers.get(cls)
+        if readers is None:
+            hints = get_type_hints(cls)
+            readers = _readers[cls] = [(name, _read(_enum_in(hint))) for name, hint in hints.items()]
+        return cls(**{name: read(getattr(row, name)) for name, read in readers})
+
+
+_readers: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
 def history_field(
-    node: type[Any], order: Order, loaders: Callable[[Loaders], ConnectionLoaders], *, description: str
+    node: type[HistoryEntry], order: Order, loaders: Callable[[Loaders], ConnectionLoaders], *, description: str
 ) -> Any:
     """A list in one fixed order with only the page arguments: a record of what happened to its parent
     (a task's log, a document's processing, an integration's token refreshes), keyed by the parent's `pk`."""

@@ -18,29 +18,37 @@ from models.tasks import TaskLogEvent, TaskPriority, TaskStatus
 from models.users import AiPersonality, BusinessType, UserRole
 from resolvers.problems import ErrorCode
 
-strawberry.enum(ErrorCode, name="ErrorCode", description="Stable codes of UserError.")
-strawberry.enum(BusinessType, name="BusinessType", description="The predefined business types.")
-strawberry.enum(AiPersonality, name="AiPersonality")
-strawberry.enum(UserRole, name="UserRole")
-strawberry.enum(SessionStatus, name="ChatSessionStatus")
-strawberry.enum(MessageRole, name="MessageRole")
-strawberry.enum(AgentStatus, name="AgentStatus")
-strawberry.enum(HealthStatus, name="AgentHealthStatus")
-strawberry.enum(AuthenticationType, name="AgentAuthenticationType")
-strawberry.enum(TaskStatus, name="TaskStatus")
-strawberry.enum(TaskPriority, name="TaskPriority")
-strawberry.enum(TaskLogEvent, name="TaskLogEvent", description="What a line of a task's log records.")
-strawberry.enum(ProcessingStatus, name="DocumentProcessingStatus")
-strawberry.enum(ProcessingLogEvent, name="DocumentProcessingLogEvent")
-strawberry.enum(IntegrationProvider, name="IntegrationProvider")
-strawberry.enum(IntegrationStatus, name="IntegrationStatus")
-strawberry.enum(TokenEventKind, name="IntegrationTokenEventKind")
+strawberry.enum(ErrorCode, description="Stable codes of UserError.")
+strawberry.enum(BusinessType, description="The predefined business types.")
+strawberry.enum(TaskLogEvent, description="What a line of a task's log records.")
 strawberry.enum(
     TokenEventOutcome,
     name="IntegrationTokenEventOutcome",
     description="`REFUSED`: the provider answered with an OAuth error; `UNAVAILABLE`: network, timeout or 5xx; "
     "`UNSUPPORTED`: the provider offers no revocation.",
 )
+# Named in the graph as in the model.
+for same_name in (
+    AiPersonality,
+    UserRole,
+    MessageRole,
+    AgentStatus,
+    TaskStatus,
+    TaskPriority,
+    IntegrationProvider,
+    IntegrationStatus,
+):
+    strawberry.enum(same_name)
+# The model leaves out the domain its name has in the graph.
+for model_enum, graph_name in (
+    (SessionStatus, "ChatSessionStatus"),
+    (HealthStatus, "AgentHealthStatus"),
+    (AuthenticationType, "AgentAuthenticationType"),
+    (ProcessingStatus, "DocumentProcessingStatus"),
+    (ProcessingLogEvent, "DocumentProcessingLogEvent"),
+    (TokenEventKind, "IntegrationTokenEventKind"),
+):
+    strawberry.enum(model_enum, name=graph_name)
 
 __all__ = [
     "AgentStatus",

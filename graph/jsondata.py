@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import json
 import math
 from datetime import datetime
 from typing import Any, TypeVar
 
+import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.utils.str_converters import to_camel_case
 
-__all__ = ["JSON", "from_json", "json_value"]
+__all__ = ["JSON", "from_json", "json_field", "json_value"]
 
 T = TypeVar("T")
 _MISSING = object()
@@ -52,6 +54,19 @@ def from_json(cls: type[T], data: Any) -> T:
             if attribute.name not in public and key in data and isinstance(data[key], str | int):
                 values[attribute.name] = data[key]
     return cls(**values)
+
+
+def json_field(kind: type[Any], stored: str) -> Any:
+    """The field of a node type that answers the JSON document its private attribute `stored` holds, read
+    as `kind` (`from_json`)."""
+
+    def resolve(root: Any) -> Any:
+        return from_json(kind, getattr(root, stored))
+
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD)], return_annotation=kind
+    )
+    return strawberry.field(resolver=resolve)
 
 
 def _convert(kind: Any, value: Any) -> Any:

@@ -18,9 +18,10 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.db import statements_executed
+from graph.middleware import ScopedMiddleware
 from graph.shared_results import counters as sharing
 from services import keys, metrics
 from services.resources import Resources
@@ -38,16 +39,10 @@ def route_label(path: str) -> str:
     return "other"
 
 
-class HttpMetrics:
+class HttpMetrics(ScopedMiddleware):
     """Counts and times every HTTP request (not WebSockets) by route, method and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def wrap(self, scope: Scope, receive: Receive, send: Send) -> None:
         started, status = time.perf_counter(), 500
         route = route_label(scope["path"])
 

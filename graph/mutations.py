@@ -8,6 +8,7 @@ import inspect
 import types
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
@@ -15,6 +16,7 @@ from strawberry.permission import BasePermission
 
 from graph.context import Info
 from graph.errors import UserError, user_errors
+from graph.permissions import OPERATORS, SIGNED_IN
 from resolvers.problems import Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork
 
@@ -140,3 +142,10 @@ def mutation(
         return strawberry.mutation(resolve, description=description, permission_classes=permission_classes)
 
     return decorate
+
+
+signed_in_mutation = partial(mutation, permission_classes=SIGNED_IN)
+"""`mutation` for signed-in users only (graph/permissions.py `IsAuthenticated`)."""
+
+operator_mutation = partial(mutation, permission_classes=OPERATORS)
+"""`mutation` for operators only (graph/permissions.py `IsOperator`)."""

@@ -124,9 +124,15 @@ class SocketRegistry:
                 await self._listener
 
 
-def _trusted(handler: Any) -> dict[str, str] | None:
+def _refused_operation(handler: Any, message: Any) -> dict[str, Any] | None:
+    """The error an acknowledged socket is answered with instead of running the operation `message` starts
+    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it."""
+    query = (message.get("payload") or {}).get("query")
     persisted = getattr(handler.view, "persisted", None)
-    return persisted.trusted if persisted is not None else None
+    error = untrusted_socket_error(persisted.trusted if persisted is not None else None, query)
+    if error is None:
+        error = oversized_document_error(handler.view, query)
+    return error if handler.connection_acknowledged else None
 
 
 def oversized_document_error(view: Any, query: object) -> dict[str, Any] | None:
@@ -144,12 +150,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     (graph/persisted.py)."""
 
     async def handle_subscribe(self, message: Any) -> None:
-        payload = message.get("payload") or {}
-        query = payload.get("query")
-        error = untrusted_socket_error(_trusted(self), query)
-        if error is None:
-            error = oversized_document_error(self.view, query)
-        if error is not None and self.connection_acknowledged:
+        error = _refused_operation(self, message)
+        if error is not None:
             await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
@@ -185,12 +187,8 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
 
     async def handle_start(self, message: Any) -> None:
-        payload = message.get("payload") or {}
-        query = payload.get("query")
-        error = untrusted_socket_error(_trusted(self), query)
-        if error is None:
-            error = oversized_document_error(self.view, query)
-        if error is not None and self.connection_acknowledged:
+        error = _refused_operation(self, message)
+        if error is not None:
             await self.send_message(LegacyError(type="error", id=message["id"], payload=cast(Any, error)))
             return
         await super().handle_start(message)

@@ -6,8 +6,9 @@ own."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import strawberry
@@ -16,6 +17,7 @@ from sqlalchemy import Row, Select
 from graph.context import Info
 from graph.errors import RequestErrorCode, request_error
 from graph.node import input_id
+from graph.shared_results import derived, shared_payload
 from loaders.session import RequestDb
 from services.events import StreamInterrupted, Subscription
 
@@ -60,3 +62,37 @@ async def listening(info: Info, channel: str) -> AsyncIterator[Subscription]:
             yield events
     except StreamInterrupted as error:
         raise request_error(str(error), RequestErrorCode.UNAVAILABLE) from None
+
+
+def updates_field(
+    node: type[Any],
+    argument: str,
+    visible: Callable[[uuid.UUID, uuid.UUID], Select[Any]],
+    channel: Callable[[uuid.UUID], str],
+    decode: Callable[[Any], Any],
+    *,
+    description: str,
+) -> Any:
+    """A subscription to the changes of the viewer's rows of one table as their owner's `channel` carries
+    them (each event's row read by `decode`, shown as `node`): of all of them, or of the one row the
+    optional ID `argument` names, which `visible(viewer_id, pk)` must find."""
+    type_name = node.__strawberry_definition__.name
+
+    async def subscribe(root: Any, info: Info, **arguments: Any) -> AsyncGenerator[Any, None]:
+        viewer_id = signed_in(info)
+        wanted = await watched(info, arguments.get(argument), type_name, lambda pk: visible(viewer_id, pk))
+        async with listening(info, channel(viewer_id)) as events:
+            async for event in events:
+                row = derived(event, "row", decode, event)
+                if wanted is None or row.id == wanted:
+                    yield shared_payload(event, "node", node.from_row, row)
+
+    subscribe.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+            inspect.Parameter(argument, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=strawberry.ID | None),
+        ],
+        return_annotation=AsyncGenerator[node, None],  # type: ignore[valid-type]
+    )
+    return strawberry.subscription(subscribe, description=description)

@@ -16,25 +16,22 @@ from graphql import GraphQLError
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from gateway import logs
 from graph.metrics import route_label
+from graph.middleware import ScopedMiddleware
 from services import metrics, tracing
 
 log = logging.getLogger("gateway.operation")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestIds:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class RequestIds(ScopedMiddleware):
+    SCOPES = ("http", "websocket")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    async def wrap(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"")
         text = given.decode("latin-1")
         request_id = text if _REQUEST_ID.match(text) else uuid.uuid4().hex
@@ -123,16 +120,10 @@ class OperationTelemetry(SchemaExtension):
             logs.user_id.set(previous_user)
 
 
-class HttpSpans:
+class HttpSpans(ScopedMiddleware):
     """A server span per HTTP request, continuing the caller's trace (W3C `traceparent`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def wrap(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", ())}
         route = route_label(scope["path"])
         with tracing.tracer.start_as_current_span(

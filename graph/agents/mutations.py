@@ -7,9 +7,8 @@ import strawberry
 from graph.agents.inputs import AgentIdInput, RegisterAgentInput, UpdateAgentInput
 from graph.agents.types import MCPAgentNode
 from graph.context import Info
-from graph.mutations import Work, mutation, node_answer
+from graph.mutations import Work, node_answer, operator_mutation
 from graph.node import input_id
-from graph.permissions import OPERATORS
 from models import MCPAgent
 from resolvers import agent_settings, agents
 
@@ -39,56 +38,52 @@ def _settings(data: RegisterAgentInput | UpdateAgentInput) -> agent_settings.Age
 
 @strawberry.type
 class AgentsMutation:
-    @mutation(
+    @operator_mutation(
         AGENT,
-        permission_classes=OPERATORS,
         description="Add an MCP agent; its tools are discovered over MCP before it is stored.",
     )
     def register_agent(self, info: Info, input: RegisterAgentInput) -> Work[MCPAgent]:
         r = info.context.resources
         return lambda uow: agents.register_agent(uow, r.redis, r.box, r.policy, _settings(input))
 
-    @mutation(AGENT, permission_classes=OPERATORS)
+    @operator_mutation(AGENT)
     def update_agent(self, info: Info, input: UpdateAgentInput) -> Work[MCPAgent]:
         r = info.context.resources
         agent_id = input_id(input.agent_id, "MCPAgent")
         return lambda uow: agents.update_agent(uow, r.redis, r.box, r.policy, agent_id, _settings(input))
 
-    @mutation(
+    @operator_mutation(
         AGENT,
-        permission_classes=OPERATORS,
         description="Soft delete: its name is free again; `restoreAgent` brings it back while no live agent took it.",
     )
     def delete_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         return lambda uow: agents.delete_agent(uow, info.context.redis, input_id(input.agent_id, "MCPAgent"))
 
-    @mutation(
+    @operator_mutation(
         AGENT,
-        permission_classes=OPERATORS,
         description="Bring a deleted agent back (ALREADY_EXISTS when a live agent has its name).",
     )
     def restore_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         return lambda uow: agents.restore_agent(uow, info.context.redis, input_id(input.agent_id, "MCPAgent"))
 
-    @mutation(
+    @operator_mutation(
         AGENT,
-        permission_classes=OPERATORS,
         description="Take the agent out of use (INACTIVE): runTask refuses it and health checks skip it.",
     )
     def deactivate_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         return lambda uow: agents.set_active(uow, input_id(input.agent_id, "MCPAgent"), active=False)
 
-    @mutation(AGENT, permission_classes=OPERATORS, description="Put an INACTIVE (or ERROR) agent back in use.")
+    @operator_mutation(AGENT, description="Put an INACTIVE (or ERROR) agent back in use.")
     def activate_agent(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         return lambda uow: agents.set_active(uow, input_id(input.agent_id, "MCPAgent"), active=True)
 
-    @mutation(AGENT, permission_classes=OPERATORS, description="Ask the agent for its tools again.")
+    @operator_mutation(AGENT, description="Ask the agent for its tools again.")
     def refresh_agent_capabilities(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         r = info.context.resources
         agent_id = input_id(input.agent_id, "MCPAgent")
         return lambda uow: agents.refresh_capabilities(uow, r.redis, r.box, r.policy, agent_id)
 
-    @mutation(AGENT, permission_classes=OPERATORS, description="Check the agent's health now.")
+    @operator_mutation(AGENT, description="Check the agent's health now.")
     def check_agent_health(self, info: Info, input: AgentIdInput) -> Work[MCPAgent]:
         r = info.context.resources
         agent_id = input_id(input.agent_id, "MCPAgent")

@@ -11,7 +11,7 @@ import strawberry
 from graph.agents.inputs import AgentFilterInput, AgentOrder, agent_filter
 from graph.connection import Listing
 from graph.enums import AgentStatus, AuthenticationType, HealthStatus
-from graph.jsondata import JSON, from_json, json_value
+from graph.jsondata import JSON, from_json, json_field, json_value
 from graph.node import Node, field_columns, register_node_type
 from graph.tasks.types import TASKS
 from loaders.agents import AGENT_ORDERS
@@ -74,9 +74,7 @@ class MCPAgentNode(Node):
         raw = raw if isinstance(raw, list) else []
         return [from_json(AgentCapability, item) for item in raw if isinstance(item, dict)]
 
-    @strawberry.field
-    def configuration(self) -> AgentConfiguration:
-        return from_json(AgentConfiguration, self.raw_configuration)
+    configuration = json_field(AgentConfiguration, "raw_configuration")
 
     tasks = TASKS.field(
         lambda loaders: loaders.tasks_of_agent, "The viewer's tasks run by this agent, newest first by default."

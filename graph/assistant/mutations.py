@@ -9,9 +9,9 @@ import strawberry
 from graph.assistant.inputs import ConfirmActionInput, RegenerateReplyInput
 from graph.chat.types import MessageNode
 from graph.context import Info
-from graph.mutations import Answer, Work, mutation, node_answer
+from graph.mutations import Answer, Work, node_answer, signed_in_mutation
 from graph.node import input_id
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.permissions import viewer_id
 from graph.tasks.types import TaskNode
 from models import Message, Task
 from resolvers import assistant
@@ -25,9 +25,8 @@ CONFIRMED: Answer[tuple[Message, Task]] = Answer(
 
 @strawberry.type
 class AssistantMutation:
-    @mutation(
+    @signed_in_mutation(
         MESSAGE,
-        permission_classes=SIGNED_IN,
         description="Ask the assistant to answer a message again (after a failure, or for another answer). "
         "Answers the user's message; the reply streams in `chatSessionEvents` like any other.",
     )
@@ -36,9 +35,8 @@ class AssistantMutation:
         message_id = input_id(input.message_id, "Message")
         return lambda uow: assistant.regenerate_reply(uow, viewer_id(info), message_id, options)
 
-    @mutation(
+    @signed_in_mutation(
         CONFIRMED,
-        permission_classes=SIGNED_IN,
         description="Run an action the assistant proposed as a task of the session; confirming it again "
         "answers the same task.",
     )

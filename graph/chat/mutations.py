@@ -18,9 +18,9 @@ from graph.chat.inputs import (
 )
 from graph.chat.types import ChatSessionNode, MessageNode
 from graph.context import Info
-from graph.mutations import Work, mutation, node_answer
+from graph.mutations import Work, node_answer, signed_in_mutation
 from graph.node import input_id
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.permissions import viewer_id
 from models import ChatSession, Message
 from resolvers import assistant, chat
 from resolvers.unit_of_work import UnitOfWork
@@ -35,12 +35,12 @@ def _chat_session_id(input: ChatSessionIdInput | UpdateChatSessionInput | SendMe
 
 @strawberry.type
 class ChatMutation:
-    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Start a conversation.")
+    @signed_in_mutation(CHAT_SESSION, description="Start a conversation.")
     def create_chat_session(self, info: Info, input: CreateChatSessionInput) -> Work[ChatSession]:
         context = context_document(input.context_data) if input.context_data else {}
         return lambda uow: chat.create_chat_session(uow.db, viewer_id(info), input.title, context)
 
-    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
+    @signed_in_mutation(CHAT_SESSION)
     def update_chat_session(self, info: Info, input: UpdateChatSessionInput) -> Work[ChatSession]:
         context = context_document(input.context_data) if input.context_data else None
         chat_session_id = _chat_session_id(input)
@@ -48,27 +48,24 @@ class ChatMutation:
             uow.db, viewer_id(info), chat_session_id, title=input.title, context=context
         )
 
-    @mutation(
-        CHAT_SESSION, permission_classes=SIGNED_IN, description="Set aside; archived sessions take no new messages."
-    )
+    @signed_in_mutation(CHAT_SESSION, description="Set aside; archived sessions take no new messages.")
     def archive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
         return lambda uow: chat.archive_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
-    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Make an archived session active again.")
+    @signed_in_mutation(CHAT_SESSION, description="Make an archived session active again.")
     def unarchive_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
         return lambda uow: chat.unarchive_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
-    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN, description="Soft delete, restorable for 30 days.")
+    @signed_in_mutation(CHAT_SESSION, description="Soft delete, restorable for 30 days.")
     def delete_chat_session(self, info: Info, input: ChatSessionIdInput) -> Work[ChatSession]:
         return lambda uow: chat.delete_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
-    @mutation(CHAT_SESSION, permission_classes=SIGNED_IN)
+    @signed_in_mutation(CHAT_SESSION)
     def restore_chat_session(self, info: Info, input: RestoreChatSessionInput) -> Work[ChatSession]:
         return lambda uow: chat.restore_chat_session(uow.db, viewer_id(info), _chat_session_id(input))
 
-    @mutation(
+    @signed_in_mutation(
         MESSAGE,
-        permission_classes=SIGNED_IN,
         description="Add your message to an active session; the assistant, when enabled, answers it "
         "(streamed in `chatSessionEvents`).",
     )
@@ -84,10 +81,10 @@ class ChatMutation:
 
         return work
 
-    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Change the text of your message.")
+    @signed_in_mutation(MESSAGE, description="Change the text of your message.")
     def edit_message(self, info: Info, input: EditMessageInput) -> Work[Message]:
         return lambda uow: chat.edit_message(uow, viewer_id(info), input_id(input.message_id, "Message"), input.content)
 
-    @mutation(MESSAGE, permission_classes=SIGNED_IN, description="Soft delete a message.")
+    @signed_in_mutation(MESSAGE, description="Soft delete a message.")
     def delete_message(self, info: Info, input: MessageIdInput) -> Work[Message]:
         return lambda uow: chat.delete_message(uow, viewer_id(info), input_id(input.message_id, "Message"))

@@ -20,7 +20,7 @@ from graph.chat.inputs import (
 from graph.connection import Listing
 from graph.context import Info
 from graph.enums import MessageRole, SessionStatus
-from graph.jsondata import JSON, from_json
+from graph.jsondata import JSON, from_json, json_field
 from graph.node import Node, field_columns, global_id, load_node, register_node_type
 from graph.tasks.types import TASKS
 from loaders.chat import MESSAGE_ORDERS, SESSION_ORDERS
@@ -180,9 +180,7 @@ class ChatSessionNode(Node):
     updated_at: datetime
     deleted_at: datetime | None
 
-    @strawberry.field
-    def context_data(self) -> ChatContext:
-        return from_json(ChatContext, self.raw_context)
+    context_data = json_field(ChatContext, "raw_context")
 
     messages = MESSAGES.field(lambda loaders: loaders.messages_of_session, "Messages, oldest first by default.")
     tasks = TASKS.field(

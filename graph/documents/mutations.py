@@ -11,9 +11,9 @@ import strawberry
 from graph.context import Info
 from graph.documents import inputs as i
 from graph.documents.types import DocumentNode
-from graph.mutations import Work, mutation, node_answer, refuse
+from graph.mutations import Work, node_answer, refuse, signed_in_mutation
 from graph.node import input_id
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.permissions import viewer_id
 from models import Document
 from resolvers import documents
 from resolvers.problems import ErrorCode, Problem
@@ -44,9 +44,8 @@ DOCUMENT = node_answer("document", DocumentNode)
 
 @strawberry.type
 class DocumentsMutation:
-    @mutation(
+    @signed_in_mutation(
         DOCUMENT,
-        permission_classes=SIGNED_IN,
         description="Upload a document (GraphQL multipart request; send `Apollo-Require-Preflight: true`).",
         payload_description="Answer of `uploadDocument`: the document, PENDING, queued for processing.",
     )
@@ -59,9 +58,8 @@ class DocumentsMutation:
         )
         return lambda uow: documents.upload_document(uow, _services(info), viewer_id(info), request)
 
-    @mutation(
+    @signed_in_mutation(
         DOCUMENT,
-        permission_classes=SIGNED_IN,
         description="Change a document's title, category or tags.",
         payload_description="Answer of `updateDocument`.",
     )
@@ -70,9 +68,8 @@ class DocumentsMutation:
         document_id = _document(input)
         return lambda uow: documents.update_document(uow, _services(info), viewer_id(info), document_id, changes)
 
-    @mutation(
+    @signed_in_mutation(
         DOCUMENT,
-        permission_classes=SIGNED_IN,
         description="Soft delete, restorable for 30 days.",
         payload_description="Answer of `deleteDocument`: the document, with `deletedAt` set.",
     )
@@ -80,9 +77,8 @@ class DocumentsMutation:
         document_id = _document(input)
         return lambda uow: documents.delete_document(uow, _services(info), viewer_id(info), document_id)
 
-    @mutation(
+    @signed_in_mutation(
         DOCUMENT,
-        permission_classes=SIGNED_IN,
         description="Bring back a document deleted in the last 30 days.",
         payload_description="Answer of `restoreDocument`.",
     )
@@ -90,9 +86,8 @@ class DocumentsMutation:
         document_id = _document(input)
         return lambda uow: documents.restore_document(uow, _services(info), viewer_id(info), document_id)
 
-    @mutation(
+    @signed_in_mutation(
         DOCUMENT,
-        permission_classes=SIGNED_IN,
         description="Process a completed or failed document again.",
         payload_description="Answer of `reprocessDocument`: the document, PENDING again, queued.",
     )

@@ -3,15 +3,11 @@ carries it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 import strawberry
 from sqlmodel import col
 
-from graph.context import Info
 from graph.documents.types import DocumentNode
-from graph.shared_results import derived, shared_payload
-from graph.streams import listening, signed_in, watched
+from graph.streams import updates_field
 from loaders.documents import visible_documents
 from models import Document
 from resolvers.document_events import decode_document, document_channel
@@ -19,18 +15,11 @@ from resolvers.document_events import decode_document, document_channel
 
 @strawberry.type
 class DocumentsSubscription:
-    @strawberry.subscription(
-        description="Changes of your documents (processing progress, edits, deletes): one, or all of them."
+    document_updated = updates_field(
+        DocumentNode,
+        "document_id",
+        lambda viewer_id, pk: visible_documents(viewer_id).where(col(Document.id) == pk),
+        document_channel,
+        decode_document,
+        description="Changes of your documents (processing progress, edits, deletes): one, or all of them.",
     )
-    async def document_updated(
-        self, info: Info, document_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[DocumentNode, None]:
-        viewer_id = signed_in(info)
-        wanted = await watched(
-            info, document_id, "Document", lambda pk: visible_documents(viewer_id).where(col(Document.id) == pk)
-        )
-        async with listening(info, document_channel(viewer_id)) as events:
-            async for event in events:
-                row = derived(event, "row", decode_document, event)
-                if wanted is None or row.id == wanted:
-                    yield shared_payload(event, "node", DocumentNode.from_row, row)

@@ -9,33 +9,23 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, history_field, load_connection, page_request
+from graph.connection import Connection, HistoryEntry, history_field, load_connection, page_request
 from graph.context import Info
 from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
-from graph.jsondata import JSON, from_json
+from graph.jsondata import JSON, json_field
 from graph.node import Node, columns, register_node_type
 from loaders.documents import DOCUMENT_ORDERS, PROCESSING_LOG_ORDER, DocumentFilter
 from services.download_links import download_path
 
 
 @strawberry.type(description="One line of a document's processing log.")
-class DocumentProcessingLogEntry:
+class DocumentProcessingLogEntry(HistoryEntry):
     event: ProcessingLogEvent
     status: ProcessingStatus | None = strawberry.field(description="The processing status it moved to.")
     message: str | None = strawberry.field(description="The error, when the processing failed.")
     duration_ms: int | None = strawberry.field(description="How long the processing took, on its outcome.")
     logged_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> DocumentProcessingLogEntry:
-        return cls(
-            event=ProcessingLogEvent(row.event),
-            status=ProcessingStatus(row.status) if row.status else None,
-            message=row.message,
-            duration_ms=row.duration_ms,
-            logged_at=row.logged_at,
-        )
 
 
 @strawberry.type
@@ -122,9 +112,7 @@ class DocumentNode(Node):
     processed_at: datetime | None
     deleted_at: datetime | None
 
-    @strawberry.field
-    def extracted_data(self) -> DocumentExtractedData:
-        return from_json(DocumentExtractedData, self.raw_extracted)
+    extracted_data = json_field(DocumentExtractedData, "raw_extracted")
 
     processing_log: Connection[DocumentProcessingLogEntry] = history_field(
         DocumentProcessingLogEntry,

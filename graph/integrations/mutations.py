@@ -8,9 +8,9 @@ import strawberry
 from graph.context import Info
 from graph.integrations.inputs import ConnectIntegrationInput, DisconnectIntegrationInput
 from graph.integrations.types import IntegrationNode
-from graph.mutations import Answer, Work, mutation, node_answer
+from graph.mutations import Answer, Work, node_answer, signed_in_mutation
 from graph.node import input_id
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.permissions import viewer_id
 from models import Integration
 from resolvers import integrations
 from resolvers.integration_vault import Vault
@@ -27,9 +27,8 @@ def redirect_base(info: Info) -> str:
 
 @strawberry.type
 class IntegrationsMutation:
-    @mutation(
+    @signed_in_mutation(
         CONSENT_PAGE,
-        permission_classes=SIGNED_IN,
         description="Start connecting an application: answers `authorizationUrl`, the provider's consent page to "
         "send the browser to; it comes back to `returnTo?integration=<id>` or `returnTo?error=<code>`.",
     )
@@ -48,9 +47,8 @@ class IntegrationsMutation:
             redirect_base=redirect_base(info),
         )
 
-    @mutation(
+    @signed_in_mutation(
         INTEGRATION,
-        permission_classes=SIGNED_IN,
         description="Revoke the tokens at the provider (where it offers that) and forget them; kept 90 days.",
     )
     def disconnect_integration(self, info: Info, input: DisconnectIntegrationInput) -> Work[Integration]:

@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, Listing, history_field
+from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.enums import IntegrationProvider, IntegrationStatus, TokenEventKind, TokenEventOutcome
 from graph.integrations.inputs import IntegrationFilterInput, integration_filter
-from graph.jsondata import from_json
+from graph.jsondata import json_field
 from graph.node import Node, columns, register_node_type
 from loaders.integrations import INTEGRATION_ORDERS, TOKEN_EVENT_ORDER
 
@@ -42,22 +42,12 @@ class IntegrationMetadata:
 
 
 @strawberry.type(description="One refresh or revocation of an integration's tokens, and how it went (kept 30 days).")
-class IntegrationTokenEvent:
+class IntegrationTokenEvent(HistoryEntry):
     kind: TokenEventKind
     outcome: TokenEventOutcome
     error_code: str | None = strawberry.field(description="The provider's error code, e.g. `invalid_grant`.")
     duration_ms: int | None
     attempted_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> IntegrationTokenEvent:
-        return cls(
-            kind=TokenEventKind(row.kind),
-            outcome=TokenEventOutcome(row.outcome),
-            error_code=row.error_code,
-            duration_ms=row.duration_ms,
-            attempted_at=row.attempted_at,
-        )
 
 
 @strawberry.enum
@@ -94,9 +84,7 @@ class IntegrationNode(Node):
     updated_at: datetime
     deleted_at: datetime | None = strawberry.field(description="When it was disconnected (purged 90 days later).")
 
-    @strawberry.field
-    def metadata(self) -> IntegrationMetadata:
-        return from_json(IntegrationMetadata, self.raw_metadata)
+    metadata = json_field(IntegrationMetadata, "raw_metadata")
 
     refresh_history: Connection[IntegrationTokenEvent] = history_field(
         IntegrationTokenEvent,

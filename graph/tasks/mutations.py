@@ -6,9 +6,9 @@ from __future__ import annotations
 import strawberry
 
 from graph.context import Info
-from graph.mutations import Work, mutation, node_answer
+from graph.mutations import Work, node_answer, signed_in_mutation
 from graph.node import input_id
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.permissions import viewer_id
 from graph.tasks.inputs import RunTaskInput, TaskIdInput
 from graph.tasks.types import TaskNode
 from models import Task
@@ -19,7 +19,7 @@ TASK = node_answer("task", TaskNode)
 
 @strawberry.type
 class TasksMutation:
-    @mutation(TASK, permission_classes=SIGNED_IN, description="Run one of an agent's tools as a task.")
+    @signed_in_mutation(TASK, description="Run one of an agent's tools as a task.")
     def run_task(self, info: Info, input: RunTaskInput) -> Work[Task]:
         request = tasks.TaskRequest(
             agent_id=input_id(input.agent_id, "MCPAgent"),
@@ -35,10 +35,10 @@ class TasksMutation:
         )
         return lambda uow: tasks.create_task(uow, info.context.redis, viewer_id(info), request)
 
-    @mutation(TASK, permission_classes=SIGNED_IN, description="Stop a pending or running task.")
+    @signed_in_mutation(TASK, description="Stop a pending or running task.")
     def cancel_task(self, info: Info, input: TaskIdInput) -> Work[Task]:
         return lambda uow: tasks.cancel_task(uow, viewer_id(info), input_id(input.task_id, "Task"))
 
-    @mutation(TASK, permission_classes=SIGNED_IN, description="Run a failed task again.")
+    @signed_in_mutation(TASK, description="Run a failed task again.")
     def retry_task(self, info: Info, input: TaskIdInput) -> Work[Task]:
         return lambda uow: tasks.retry_task(uow, viewer_id(info), input_id(input.task_id, "Task"))

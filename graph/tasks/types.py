@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import strawberry
 
-from graph.connection import Connection, Listing, history_field
+from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.context import Info
 from graph.enums import TaskLogEvent, TaskPriority, TaskStatus
-from graph.jsondata import JSON, from_json, json_value
+from graph.jsondata import JSON, json_field, json_value
 from graph.node import Node, field_columns, load_node, register_node_type
 from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_filter
 from loaders.tasks import TASK_LOG_ORDER, TASK_ORDERS
@@ -31,24 +31,13 @@ class TaskMetadata:
 
 
 @strawberry.type(description="One line of a task's log: a move of its lifecycle or a failed attempt.")
-class TaskLogEntry:
+class TaskLogEntry(HistoryEntry):
     event: TaskLogEvent
     status: TaskStatus | None = strawberry.field(description="The status the task moved to.")
     attempt: int | None = strawberry.field(description="Which attempt: 1 for the first run.")
     message: str | None = strawberry.field(description="The error, when there was one.")
     duration_ms: int | None
     logged_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> TaskLogEntry:
-        return cls(
-            event=TaskLogEvent(row.event),
-            status=TaskStatus(row.status) if row.status else None,
-            attempt=row.attempt,
-            message=row.message,
-            duration_ms=row.duration_ms,
-            logged_at=row.logged_at,
-        )
 
 
 @strawberry.type(name="Task", description="Work an MCP agent does for the user.")
@@ -81,9 +70,7 @@ class TaskNode(Node):
     def output_payload(self) -> JSON | None:
         return cast(JSON | None, json_value(self.raw_output))
 
-    @strawberry.field
-    def metadata(self) -> TaskMetadata:
-        return from_json(TaskMetadata, self.raw_metadata)
+    metadata = json_field(TaskMetadata, "raw_metadata")
 
     log: Connection[TaskLogEntry] = history_field(
         TaskLogEntry,

@@ -6,8 +6,8 @@ import strawberry
 
 from graph.context import Info
 from graph.errors import UserError
-from graph.mutations import NOTHING, Answer, Work, mutation, node_answer
-from graph.permissions import SIGNED_IN, viewer_id
+from graph.mutations import NOTHING, Answer, Work, mutation, node_answer, signed_in_mutation
+from graph.permissions import viewer_id
 from graph.users.inputs import (
     ChangePasswordInput,
     ClientMutationInput,
@@ -118,11 +118,11 @@ class UsersMutation:
     def logout(self, info: Info, input: RefreshTokenInput) -> Work[None]:
         return lambda uow: accounts.logout(info.context.redis, input.refresh_token)
 
-    @mutation(LogoutEverywherePayload, permission_classes=SIGNED_IN, description="End every session of the account.")
+    @signed_in_mutation(LogoutEverywherePayload, description="End every session of the account.")
     def logout_everywhere(self, info: Info, input: ClientMutationInput | None = None) -> Work[int]:
         return lambda uow: accounts.logout_everywhere(info.context.redis, viewer_id(info))
 
-    @mutation(NOTHING, permission_classes=SIGNED_IN, description="Mail a code that proves the address.")
+    @signed_in_mutation(NOTHING, description="Mail a code that proves the address.")
     def request_email_verification(self, info: Info, input: ClientMutationInput | None = None) -> Work[None]:
         context = info.context
         return lambda uow: accounts.request_email_verification(
@@ -151,7 +151,7 @@ class UsersMutation:
             uow.db, context.redis, input.token, input.new_password, address=context.client_address
         )
 
-    @mutation(USER, permission_classes=SIGNED_IN)
+    @signed_in_mutation(USER)
     def update_profile(self, info: Info, input: UpdateProfileInput) -> Work[User]:
         business_type = input.business_type
         update = accounts.ProfileUpdate(
@@ -165,14 +165,12 @@ class UsersMutation:
         )
         return lambda uow: accounts.update_profile(uow.db, viewer_id(info), update)
 
-    @mutation(USER, permission_classes=SIGNED_IN)
+    @signed_in_mutation(USER)
     def update_preferences(self, info: Info, input: UpdatePreferencesInput) -> Work[User]:
         update = accounts.PreferencesUpdate(changes=_preferences(input))
         return lambda uow: accounts.update_preferences(uow.db, viewer_id(info), update)
 
-    @mutation(
-        USER, permission_classes=SIGNED_IN, description="Needs the current password; signs out every other session."
-    )
+    @signed_in_mutation(USER, description="Needs the current password; signs out every other session.")
     def change_password(self, info: Info, input: ChangePasswordInput) -> Work[User]:
         viewer = info.context.viewer
         assert viewer is not None
@@ -186,9 +184,8 @@ class UsersMutation:
             address=info.context.client_address,
         )
 
-    @mutation(
+    @signed_in_mutation(
         NOTHING,
-        permission_classes=SIGNED_IN,
         description="Needs the password. Sign-in stops, data is hidden, sessions end; "
         "the email stays taken until the retention purge.",
     )

@@ -16,7 +16,7 @@ from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrd
 from graph.enums import AiPersonality, BusinessType, UserRole
 from graph.input_limits import MAX_LENGTH
 from graph.integrations.types import INTEGRATIONS
-from graph.jsondata import from_json
+from graph.jsondata import json_field
 from graph.node import Node, field_columns, register_node_type
 from graph.tasks.types import TASKS
 from models.users import default_preferences
@@ -87,9 +87,7 @@ class UserNode(Node):
     def business_type(self) -> BusinessType | None:
         return _business_type(self.raw_business_type)
 
-    @strawberry.field
-    def preferences(self) -> UserPreferences:
-        return from_json(UserPreferences, self.raw_preferences)
+    preferences = json_field(UserPreferences, "raw_preferences")
 
     chat_sessions = CHAT_SESSIONS.field(
         lambda loaders: loaders.sessions_of_user, "Chat sessions, most recently active first by default."

@@ -22,7 +22,7 @@ from models.json_document import unreadable_keys
 from models.tasks import TaskMeta, TaskStatus
 from resolvers import reply_lifecycle, task_lifecycle
 from resolvers.assistant import job_timeout_seconds
-from resolvers.task_events import publish_task_after_commit
+from resolvers.task_events import TASK_EVENTS
 from resolvers.task_notices import notify_if_asked
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import keys
@@ -78,7 +78,7 @@ async def recover_running(deps: WorkerDeps) -> int:
                 else await task_lifecycle.recover(uow.db, task_id)
             )
             if task is not None:
-                publish_task_after_commit(uow, task)
+                TASK_EVENTS.publish_after_commit(uow, task)
                 await notify_if_asked(uow, task)
             return task
 

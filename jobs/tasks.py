@@ -27,7 +27,7 @@ from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agent_links import CredentialUnavailable, link_for
 from resolvers.integration_vault import TokenUnavailable, Vault
-from resolvers.task_events import publish_task, publish_task_after_commit
+from resolvers.task_events import TASK_EVENTS
 from resolvers.task_notices import notify_if_asked
 from resolvers.tasks import schema_problems
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -64,7 +64,7 @@ async def _finish(
             processing_time_ms=int((time.monotonic() - started) * 1000),
         )
         if task is not None:
-            publish_task_after_commit(uow, task)
+            TASK_EVENTS.publish_after_commit(uow, task)
             await notify_if_asked(uow, task)
 
     await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
@@ -76,7 +76,7 @@ async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None
     async def work(uow: UnitOfWork) -> None:
         task = await task_lifecycle.fail_before_start(uow.db, task_id, error)
         if task is not None:
-            publish_task_after_commit(uow, task)
+            TASK_EVENTS.publish_after_commit(uow, task)
             await notify_if_asked(uow, task)
 
     await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
@@ -169,7 +169,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
             return USER_BUSY
         task = await task_lifecycle.claim(session, task_id, deps.worker_id)
     if task is not None:
-        await publish_task(deps.events, task)
+        await TASK_EVENTS.publish(deps.events, task)
     return task
 
 

@@ -24,7 +24,7 @@ import psutil
 
 from gateway.embedded import processes
 from gateway.embedded.errors import EmbeddedServerError
-from gateway.embedded.running import Running, own
+from gateway.embedded.running import Server, launch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ START_TIMEOUT = 60.0
 # immediate one (crash recovery at the next start) if fast shutdown hangs.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 STOP_TIMEOUT = 15.0
+SERVER = Server("PostgreSQL", ("postgres",), STOP_SIGNALS, STOP_TIMEOUT)
 
 
 def _bin() -> Path:
@@ -232,29 +233,14 @@ def start(data_dir: Path, database: str) -> str:
                 _initdb(pgdata, account)
             socket_dir = _socket_dir(pgdata, account)
             log_path = run / "postgres.log"
-            with log_path.open("ab") as output:
-                popen = subprocess.Popen(
-                    [str(_bin() / "postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-h", ""],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    # Its own session: a terminal's Ctrl-C reaches the gateway, which stops it in order.
-                    start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGINT),
-                    **account,
-                )
-            own(
-                Running(
-                    name="PostgreSQL",
-                    popen=popen,
-                    claim_path=claim_path,
-                    workdir=pgdata,
-                    process_names=("postgres",),
-                    signals=STOP_SIGNALS,
-                    timeout=STOP_TIMEOUT,
-                )
+            popen = launch(
+                SERVER,
+                [str(_bin() / "postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-h", ""],
+                log_path=log_path,
+                claim_path=claim_path,
+                workdir=pgdata,
+                **account,
             )
-            processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_bin() / "postgres")).write(claim_path)
             _wait_ready(popen, pgdata, log_path)
             log.info("embedded PostgreSQL (pid %d) on %s", popen.pid, pgdata)
     _ensure_database(socket_dir, database)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import signal
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ import redis
 
 from gateway.embedded import processes
 from gateway.embedded.errors import EmbeddedServerError
-from gateway.embedded.running import Running, own
+from gateway.embedded.running import Server, launch
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,7 @@ START_TIMEOUT = 20.0
 STOP_SIGNALS = (signal.SIGTERM,)
 STOP_TIMEOUT = 10.0
 NAMES = ("redis-server",)
+SERVER = Server("Redis", NAMES, STOP_SIGNALS, STOP_TIMEOUT)
 
 
 def _binary() -> Path:
@@ -141,27 +141,9 @@ def start(data_dir: Path) -> str:
             config = redis_dir / "redis.conf"
             config.write_text(_config(redis_dir, socket, append_only=append_only))
             log_path = run / "redis.log"
-            with log_path.open("ab") as output:
-                popen = subprocess.Popen(
-                    [str(_binary()), str(config)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGTERM),
-                )
-            own(
-                Running(
-                    name="Redis",
-                    popen=popen,
-                    claim_path=claim_path,
-                    workdir=redis_dir,
-                    process_names=NAMES,
-                    signals=STOP_SIGNALS,
-                    timeout=STOP_TIMEOUT,
-                )
+            popen = launch(
+                SERVER, [str(_binary()), str(config)], log_path=log_path, claim_path=claim_path, workdir=redis_dir
             )
-            processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_binary())).write(claim_path)
             _wait_ready(popen, socket, log_path)
             if not append_only:
                 client = redis.Redis(unix_socket_path=str(socket))

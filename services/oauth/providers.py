@@ -86,16 +86,16 @@ GOOGLE_OFFLINE = (("access_type", "offline"), ("prompt", "consent"))
 def _google(
     provider: IntegrationProvider, display_name: str, scopes: tuple[Scope, ...], *, default_scope: str
 ) -> ProviderSpec:
-    """A Google API: Google's endpoints, its sign-in scopes beside the API's own, asked for offline access."""
+    """A Google API: its own scopes beside Google's sign-in ones, on Google's endpoints, asked for offline access."""
     return ProviderSpec(
         provider=provider,
         display_name=display_name,
+        scopes=(*GOOGLE_IDENTITY, *scopes),
+        default_scopes=("openid", "email", "profile", default_scope),
         authorize_url=GOOGLE_AUTHORIZE,
         token_url=GOOGLE_TOKEN,
         revoke_url=GOOGLE_REVOKE,
         userinfo_url=GOOGLE_USERINFO,
-        scopes=(*GOOGLE_IDENTITY, *scopes),
-        default_scopes=("openid", "email", "profile", default_scope),
         authorize_params=GOOGLE_OFFLINE,
     )
 

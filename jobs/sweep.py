@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from jobs.context import WorkerDeps
-from jobs.tasks import fail_pending
+from jobs.tasks import apply_move, fail_pending
 from models import MCPAgent, Task
 from models.agents import AgentConfig
 from models.json_document import unreadable_keys
 from models.tasks import TaskMeta, TaskStatus
 from resolvers import reply_lifecycle, task_lifecycle
 from resolvers.assistant import job_timeout_seconds
-from resolvers.task_events import publish_task_after_commit
-from resolvers.task_notices import notify_if_asked
-from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import keys
 
 log = logging.getLogger("gateway.jobs.sweep")
@@ -69,20 +68,14 @@ async def recover_running(deps: WorkerDeps) -> int:
             continue
         out_of_retries = (retry_count or 0) >= _retries(configuration)
 
-        async def move(
-            uow: UnitOfWork, task_id: uuid.UUID = task_id, out_of_retries: bool = out_of_retries
-        ) -> Task | None:
-            task = (
-                await task_lifecycle.abandon(uow.db, task_id, "The worker running the task stopped.")
-                if out_of_retries
-                else await task_lifecycle.recover(uow.db, task_id)
-            )
-            if task is not None:
-                publish_task_after_commit(uow, task)
-                await notify_if_asked(uow, task)
-            return task
+        def move(
+            db: AsyncSession, task_id: uuid.UUID = task_id, out_of_retries: bool = out_of_retries
+        ) -> Awaitable[Task | None]:
+            if out_of_retries:
+                return task_lifecycle.abandon(db, task_id, "The worker running the task stopped.")
+            return task_lifecycle.recover(db, task_id)
 
-        task = await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, move)
+        task = await apply_move(deps, move)
         if task is None:
             continue
         recovered += 1

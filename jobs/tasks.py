@@ -10,6 +10,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -27,7 +28,7 @@ from models.tasks import TaskMeta, TaskStatus
 from resolvers import task_lifecycle
 from resolvers.agent_links import CredentialUnavailable, link_for
 from resolvers.integration_vault import TokenUnavailable, Vault
-from resolvers.task_events import publish_task, publish_task_after_commit
+from resolvers.task_events import TASK_EVENTS
 from resolvers.task_notices import notify_if_asked
 from resolvers.tasks import schema_problems
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -53,33 +54,32 @@ async def _finish(
     error: str | None = None,
 ) -> None:
     """Record the outcome, unless the task left `running` meanwhile (a cancel wins); tell the owner."""
-
-    async def work(uow: UnitOfWork) -> None:
-        task = await task_lifecycle.finish(
-            uow.db,
-            task_id,
-            succeeded=succeeded,
-            output=output,
-            error=error,
-            processing_time_ms=int((time.monotonic() - started) * 1000),
-        )
-        if task is not None:
-            publish_task_after_commit(uow, task)
-            await notify_if_asked(uow, task)
-
-    await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
+    processing_time_ms = int((time.monotonic() - started) * 1000)
+    await apply_move(
+        deps,
+        lambda db: task_lifecycle.finish(
+            db, task_id, succeeded=succeeded, output=output, error=error, processing_time_ms=processing_time_ms
+        ),
+    )
 
 
 async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None:
     """pending -> failed with the reason (a task that cannot start); tell the owner."""
+    await apply_move(deps, lambda db: task_lifecycle.fail_before_start(db, task_id, error))
 
-    async def work(uow: UnitOfWork) -> None:
-        task = await task_lifecycle.fail_before_start(uow.db, task_id, error)
+
+async def apply_move(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Task | None]]) -> Task | None:
+    """One lifecycle move in a unit of work of its own; once it has committed, the owner hears how the task
+    stands (and is notified when the task asked for it). None when the task was not in a state to move."""
+
+    async def work(uow: UnitOfWork) -> Task | None:
+        task = await move(uow.db)
         if task is not None:
-            publish_task_after_commit(uow, task)
+            TASK_EVENTS.publish_after_commit(uow, task)
             await notify_if_asked(uow, task)
+        return task
 
-    await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
+    return await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
 
 
 def _unreadable_reason(error: ValueError) -> str:
@@ -169,7 +169,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
             return USER_BUSY
         task = await task_lifecycle.claim(session, task_id, deps.worker_id)
     if task is not None:
-        await publish_task(deps.events, task)
+        await TASK_EVENTS.publish(deps.events, task)
     return task
 
 

@@ -130,22 +130,16 @@ async def complete(db: AsyncSession, document_id: uuid.UUID, text: str, data: di
     )
 
 
+def _failure(reason: str) -> dict[str, Any]:
+    return {"processing_error": reason[:MAX_ERROR_CHARS], "processed_at": func.now()}
+
+
 async def fail(db: AsyncSession, document_id: uuid.UUID, reason: str) -> Document | None:
-    return await _apply(
-        db,
-        DocumentMove.FAIL,
-        document_id,
-        {"processing_error": reason[:MAX_ERROR_CHARS], "processed_at": func.now()},
-    )
+    return await _apply(db, DocumentMove.FAIL, document_id, _failure(reason))
 
 
 async def fail_before_start(db: AsyncSession, document_id: uuid.UUID, reason: str) -> Document | None:
-    return await _apply(
-        db,
-        DocumentMove.FAIL_BEFORE_START,
-        document_id,
-        {"processing_error": reason[:MAX_ERROR_CHARS], "processed_at": func.now()},
-    )
+    return await _apply(db, DocumentMove.FAIL_BEFORE_START, document_id, _failure(reason))
 
 
 async def reprocess(db: AsyncSession, document_id: uuid.UUID, *, owner: uuid.UUID) -> Document | None:

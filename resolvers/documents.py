@@ -33,7 +33,7 @@ from models.documents import (
     TITLE_MAX,
 )
 from resolvers import document_lifecycle
-from resolvers.document_events import document_channel, encode_document
+from resolvers.document_events import DOCUMENT_EVENTS
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork
 from resolvers.validation import check_text, collect
@@ -57,7 +57,7 @@ class DocumentServices:
 def announce(uow: UnitOfWork, cache: DocumentCache, document: Document) -> None:
     """After the commit: forget the cached metadata, then tell the owner's subscribers how it stands."""
     uow.after_commit(lambda: cache.invalidate(document.id))
-    uow.publish(document_channel(document.user_id), encode_document(document))
+    DOCUMENT_EVENTS.publish_after_commit(uow, document)
 
 
 def enqueue_after_commit(uow: UnitOfWork, queue: DocumentQueue, document_id: uuid.UUID) -> None:
@@ -189,6 +189,14 @@ async def _own(db: AsyncSession, user_id: uuid.UUID, document_id: uuid.UUID | No
     return document
 
 
+async def _saved(uow: UnitOfWork, cache: DocumentCache, document: Document) -> Document:
+    """Write the document's changes, read it back as stored, and announce it after the commit."""
+    await uow.db.flush()
+    await uow.db.refresh(document)
+    announce(uow, cache, document)
+    return document
+
+
 async def update_document(
     uow: UnitOfWork,
     services: DocumentServices,
@@ -202,18 +210,14 @@ async def update_document(
     problems = collect(title_problem, category_problem) + problems
     if problems:
         raise Rejected(problems)
-    db = uow.db
-    document = await _own(db, user_id, document_id, deleted=False)
+    document = await _own(uow.db, user_id, document_id, deleted=False)
     if changes.title is not None:
         document.title = title
     if changes.category is not None:
         document.category = category
     if changes.tags is not None:
         document.tags = tags
-    await db.flush()
-    await db.refresh(document)
-    announce(uow, services.cache, document)
-    return document
+    return await _saved(uow, services.cache, document)
 
 
 async def delete_document(
@@ -222,10 +226,7 @@ async def delete_document(
     """Soft delete: hidden everywhere, restorable for 30 days."""
     document = await _own(uow.db, user_id, document_id, deleted=False)
     document.deleted_at = func.now()  # type: ignore[assignment]
-    await uow.db.flush()
-    await uow.db.refresh(document)
-    announce(uow, services.cache, document)
-    return document
+    return await _saved(uow, services.cache, document)
 
 
 async def restore_document(
@@ -244,10 +245,7 @@ async def restore_document(
             ]
         )
     document.deleted_at = None
-    await uow.db.flush()
-    await uow.db.refresh(document)
-    announce(uow, services.cache, document)
-    return document
+    return await _saved(uow, services.cache, document)
 
 
 async def reprocess_document(

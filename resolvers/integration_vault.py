@@ -34,7 +34,7 @@ from sqlmodel import col
 from models import Integration
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
 from resolvers import integration_lifecycle as lifecycle
-from resolvers.integration_events import publish_integration_after_commit
+from resolvers.integration_events import INTEGRATION_EVENTS
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services.crypto import DecryptionError, SecretBox
 from services.egress import EgressPolicy
@@ -279,7 +279,7 @@ class Vault:
                 )
             await lifecycle.record(uow.db, row.id, TokenEventKind.REFRESH, outcome, error_code=code, duration_ms=took)
             if moved is not None and moved.status != row.status:
-                publish_integration_after_commit(uow, moved)
+                INTEGRATION_EVENTS.publish_after_commit(uow, moved)
             return moved
 
         moved = await run_unit_of_work(self.sessionmaker, self.events, self.queues, write)

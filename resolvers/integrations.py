@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Integration
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
 from resolvers import integration_lifecycle as lifecycle
-from resolvers.integration_events import publish_integration_after_commit
+from resolvers.integration_events import INTEGRATION_EVENTS
 from resolvers.integration_vault import Vault, seal, unseal_access, unseal_refresh
 from resolvers.problems import ErrorCode, Problem, Rejected
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
@@ -175,7 +175,7 @@ async def complete_connection(vault: Vault, provider: str, params: Mapping[str, 
             identity=meta,
         )
         uow.after_commit(lambda: vault.forget(integration.id))
-        publish_integration_after_commit(uow, integration)
+        INTEGRATION_EVENTS.publish_after_commit(uow, integration)
         return integration
 
     integration = await run_unit_of_work(vault.sessionmaker, vault.events, vault.queues, store)
@@ -226,7 +226,7 @@ async def disconnect(
         )
     await lifecycle.record(uow.db, row.id, TokenEventKind.REVOKE, outcome, error_code=code, duration_ms=took)
     uow.after_commit(lambda: vault.forget(moved.id))
-    publish_integration_after_commit(uow, moved)
+    INTEGRATION_EVENTS.publish_after_commit(uow, moved)
     return moved
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -27,6 +28,7 @@ from services.crypto import VERSION, DecryptionError, SecretBox
 
 log = logging.getLogger("gateway.keys")
 BATCH = 100
+Sealed = TypeVar("Sealed", Integration, MCPAgent)  # the tables holding secrets under a key id
 
 
 @dataclass
@@ -40,23 +42,24 @@ def _current(box: SecretBox, stored: str | None) -> bool:
     return not stored or stored.startswith(f"{VERSION}:{box.primary}:")
 
 
-async def _integrations(sessions: async_sessionmaker[AsyncSession], box: SecretBox, report: RotationReport) -> None:
+async def _batches(
+    sessions: async_sessionmaker[AsyncSession], model: type[Sealed], *conditions: ColumnElement[bool]
+) -> AsyncIterator[list[Sealed]]:
+    """The table's rows meeting `conditions`, a batch at a time by id (keyset), each read in a short session
+    of its own so that no transaction stays open across batches."""
     after = uuid.UUID(int=0)
     while True:
         async with sessions() as db:
-            rows = list(
-                (
-                    await db.execute(
-                        select(Integration)
-                        .where(col(Integration.id) > after, col(Integration.encrypted_tokens) != "")
-                        .order_by(col(Integration.id))
-                        .limit(BATCH)
-                    )
-                ).scalars()
-            )
+            statement = select(model).where(col(model.id) > after, *conditions).order_by(col(model.id)).limit(BATCH)
+            rows = list((await db.execute(statement)).scalars())
         if not rows:
             return
         after = rows[-1].id
+        yield rows
+
+
+async def _integrations(sessions: async_sessionmaker[AsyncSession], box: SecretBox, report: RotationReport) -> None:
+    async for rows in _batches(sessions, Integration, col(Integration.encrypted_tokens) != ""):
         async with sessions() as db, db.begin():
             for row in rows:
                 if _current(box, row.encrypted_tokens) and _current(box, row.refresh_token_encrypted):
@@ -92,19 +95,7 @@ def _resealed_configuration(agent: MCPAgent, box: SecretBox) -> dict[str, Any] |
 
 
 async def _agents(sessions: async_sessionmaker[AsyncSession], box: SecretBox, report: RotationReport) -> None:
-    after = uuid.UUID(int=0)
-    while True:
-        async with sessions() as db:
-            rows = list(
-                (
-                    await db.execute(
-                        select(MCPAgent).where(col(MCPAgent.id) > after).order_by(col(MCPAgent.id)).limit(BATCH)
-                    )
-                ).scalars()
-            )
-        if not rows:
-            return
-        after = rows[-1].id
+    async for rows in _batches(sessions, MCPAgent):
         async with sessions() as db, db.begin():
             for agent in rows:
                 try:

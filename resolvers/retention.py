@@ -27,17 +27,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import (
-    ChatSession,
-    Document,
-    DocumentProcessingLog,
-    Integration,
-    IntegrationTokenEvent,
-    Message,
-    Task,
-    TaskLog,
-    User,
-)
+from loaders.visibility import chat_sessions, documents, integrations, messages, tasks, users
+from models import DocumentProcessingLog, IntegrationTokenEvent, TaskLog
 from models.chat import SessionStatus
 from models.integrations import IntegrationStatus
 from models.tasks import TaskStatus
@@ -46,13 +37,8 @@ log = logging.getLogger("gateway.retention")
 
 DEFAULT_BATCH_SIZE = 1000
 
-users: Table = User.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
-chat_sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
-messages: Table = Message.__table__  # type: ignore[attr-defined]
-tasks: Table = Task.__table__  # type: ignore[attr-defined]
-task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]
-documents: Table = Document.__table__  # type: ignore[attr-defined]
-integrations: Table = Integration.__table__  # type: ignore[attr-defined]
+# The seed tables are loaders/visibility.py's; the log tables only the purge reads.
+task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
 document_logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]
 token_events: Table = IntegrationTokenEvent.__table__  # type: ignore[attr-defined]
 

@@ -21,7 +21,7 @@ from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority,
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
-from resolvers.task_events import publish_task_after_commit
+from resolvers.task_events import TASK_EVENTS
 from resolvers.unit_of_work import UnitOfWork
 
 TASK_NOT_FOUND = Problem("input.taskId", ErrorCode.NOT_FOUND, "No such task.")
@@ -198,7 +198,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     await task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
     await db.refresh(task)
     uow.enqueue_task(task, agent.configuration)
-    publish_task_after_commit(uow, task)
+    TASK_EVENTS.publish_after_commit(uow, task)
     return task
 
 
@@ -221,7 +221,7 @@ async def cancel_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | 
         raise Rejected([TASK_NOT_FOUND])
     moved = await task_lifecycle.cancel(uow.db, task_id, owner=user_id)
     task = await _moved(uow.db, user_id, task_id, moved, "A {status} task cannot be cancelled.")
-    publish_task_after_commit(uow, task)
+    TASK_EVENTS.publish_after_commit(uow, task)
     return task
 
 
@@ -233,5 +233,5 @@ async def retry_task(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID | N
     task = await _moved(uow.db, user_id, task_id, moved, "Only failed tasks can be retried; this one is {status}.")
     agent = await uow.db.get(MCPAgent, task.agent_id)
     uow.enqueue_task(task, agent.configuration if agent else None)
-    publish_task_after_commit(uow, task)
+    TASK_EVENTS.publish_after_commit(uow, task)
     return task

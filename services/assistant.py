@@ -200,31 +200,3 @@ def _connection_detail(error: openai.APIConnectionError) -> str:
             return f"The provider's address is refused ({cause})."
         cause = cause.__cause__ or cause.__context__
     return "The provider could not be reached."
-
-
-def provider_from(
-    url: str | None,
-    model: str | None,
-    api_key: str | None,
-    *,
-    policy: EgressPolicy,
-    temperature: float,
-    first_token_timeout: float,
-    idle_timeout: float,
-    max_output_tokens: int,
-) -> Provider | None:
-    """The provider the settings name, or None: the assistant is off."""
-    if not url or not model:
-        return None
-    return Provider(
-        ProviderSettings(
-            url=url.rstrip("/"),
-            model=model,
-            api_key=api_key,
-            temperature=temperature,
-            first_token_timeout=first_token_timeout,
-            idle_timeout=idle_timeout,
-            max_output_tokens=max_output_tokens,
-        ),
-        policy,
-    )

@@ -132,6 +132,11 @@ def chat_session_events(chat_session_id: uuid.UUID) -> str:
     return f"chat:session:{chat_session_id}"
 
 
+def integration_events(user_id: uuid.UUID | str) -> str:
+    """The channel of one user's integration changes (`integrationUpdated`)."""
+    return f"integrations:user:{user_id}"
+
+
 # --- documents (issue 10): events, metadata cache, processing queue ---
 DOCUMENTS_QUEUE = "documents"
 

@@ -12,7 +12,7 @@ from gateway.db import create_engine, session_factory
 from gateway.settings import Settings
 from services import tracing
 from services.addresses import TrustedProxies
-from services.assistant import Provider, provider_from
+from services.assistant import Provider, ProviderSettings
 from services.crypto import SecretBox, dev_secret_box
 from services.document_cache import DocumentCache
 from services.document_queue import DocumentQueue
@@ -67,17 +67,22 @@ def oauth_registry(settings: Settings) -> Registry:
 
 
 def assistant_provider(settings: Settings) -> Provider | None:
+    """The provider the settings name, or None: without GATEWAY_ASSISTANT_URL and _MODEL the assistant is off."""
+    if not settings.assistant_url or not settings.assistant_model:
+        return None
     allowed = settings.assistant_allow_private
     key = settings.assistant_api_key
-    return provider_from(
-        settings.assistant_url,
-        settings.assistant_model,
-        key.get_secret_value() if key is not None else None,
-        policy=EgressPolicy(allow_loopback=allowed, allow_private=allowed),
-        temperature=settings.assistant_temperature,
-        first_token_timeout=settings.assistant_first_token_timeout,
-        idle_timeout=settings.assistant_idle_timeout,
-        max_output_tokens=settings.assistant_max_output_tokens,
+    return Provider(
+        ProviderSettings(
+            url=settings.assistant_url.rstrip("/"),
+            model=settings.assistant_model,
+            api_key=key.get_secret_value() if key is not None else None,
+            temperature=settings.assistant_temperature,
+            first_token_timeout=settings.assistant_first_token_timeout,
+            idle_timeout=settings.assistant_idle_timeout,
+            max_output_tokens=settings.assistant_max_output_tokens,
+        ),
+        EgressPolicy(allow_loopback=allowed, allow_private=allowed),
     )
 
 

@@ -15,7 +15,6 @@ import signal
 import stat
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +23,7 @@ import psutil
 
 from gateway.embedded import processes
 from gateway.embedded.errors import EmbeddedServerError
-from gateway.embedded.running import Running, own
+from gateway.embedded.running import Server, launch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,7 @@ START_TIMEOUT = 60.0
 # immediate one (crash recovery at the next start) if fast shutdown hangs.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 STOP_TIMEOUT = 15.0
+SERVER = Server("PostgreSQL", "postgres", ("postgres",), STOP_SIGNALS, STOP_TIMEOUT, START_TIMEOUT)
 
 
 def _bin() -> Path:
@@ -179,26 +179,10 @@ def _socket_dir(pgdata: Path, account: dict[str, Any]) -> Path:
     return short
 
 
-def _wait_ready(popen: subprocess.Popen[bytes], pgdata: Path, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise EmbeddedServerError(
-                f"PostgreSQL exited with status {popen.returncode} while starting; "
-                f"its log {log_path} ends with:\n{_tail(log_path)}"
-            )
-        lines = _postmaster_pid_file(pgdata)
-        if len(lines) >= 8 and lines[0].strip() == str(popen.pid) and lines[7].strip() == "ready":
-            return
-        time.sleep(0.05)
-    raise EmbeddedServerError(f"PostgreSQL was not ready after {START_TIMEOUT:.0f} s; see {log_path}")
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    try:
-        return path.read_bytes()[-size:].decode(errors="replace")
-    except OSError:
-        return ""
+def _accepting(pgdata: Path, pid: int) -> bool:
+    """Whether the postmaster `pid` says, in its pid file, that it accepts connections."""
+    lines = _postmaster_pid_file(pgdata)
+    return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
 
 
 def _ensure_database(socket_dir: Path, database: str) -> None:
@@ -220,8 +204,8 @@ def start(data_dir: Path, database: str) -> str:
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     run = data_dir / "run"
-    claim_path = run / "postgres.json"
-    with processes.locked(run / "postgres.lock"):
+    claim_path = SERVER.claim_path(run)
+    with processes.locked(SERVER.lock_path(run)):
         socket_dir = _replace_leftovers(pgdata, claim_path)
         if socket_dir is None:
             account = _account()
@@ -231,31 +215,14 @@ def start(data_dir: Path, database: str) -> str:
             if not (pgdata / "PG_VERSION").exists():
                 _initdb(pgdata, account)
             socket_dir = _socket_dir(pgdata, account)
-            log_path = run / "postgres.log"
-            with log_path.open("ab") as output:
-                popen = subprocess.Popen(
-                    [str(_bin() / "postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-h", ""],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    # Its own session: a terminal's Ctrl-C reaches the gateway, which stops it in order.
-                    start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGINT),
-                    **account,
-                )
-            own(
-                Running(
-                    name="PostgreSQL",
-                    popen=popen,
-                    claim_path=claim_path,
-                    workdir=pgdata,
-                    process_names=("postgres",),
-                    signals=STOP_SIGNALS,
-                    timeout=STOP_TIMEOUT,
-                )
+            popen = launch(
+                SERVER,
+                run,
+                [str(_bin() / "postgres"), "-D", str(pgdata), "-k", str(socket_dir), "-h", ""],
+                workdir=pgdata,
+                ready=lambda pid: _accepting(pgdata, pid),
+                **account,
             )
-            processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_bin() / "postgres")).write(claim_path)
-            _wait_ready(popen, pgdata, log_path)
             log.info("embedded PostgreSQL (pid %d) on %s", popen.pid, pgdata)
     _ensure_database(socket_dir, database)
     return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(socket_dir))}"

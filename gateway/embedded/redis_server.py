@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import signal
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
 from gateway.embedded import processes
-from gateway.embedded.errors import EmbeddedServerError
-from gateway.embedded.running import Running, own
+from gateway.embedded.running import Server, launch
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +26,7 @@ START_TIMEOUT = 20.0
 STOP_SIGNALS = (signal.SIGTERM,)
 STOP_TIMEOUT = 10.0
 NAMES = ("redis-server",)
+SERVER = Server("Redis", "redis", NAMES, STOP_SIGNALS, STOP_TIMEOUT, START_TIMEOUT)
 
 
 def _binary() -> Path:
@@ -105,26 +102,18 @@ def _config(redis_dir: Path, socket: Path, *, append_only: bool) -> str:
     )
 
 
-def _wait_ready(popen: subprocess.Popen[bytes], socket: Path, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise EmbeddedServerError(
-                f"redis-server exited with status {popen.returncode} while starting; see {log_path}"
-            )
-        if socket.is_socket():
-            client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
-            try:
-                client.ping()
-                return
-            except redis.BusyLoadingError:
-                pass
-            except redis.ConnectionError:
-                pass
-            finally:
-                client.close()
-        time.sleep(0.05)
-    raise EmbeddedServerError(f"redis-server was not ready after {START_TIMEOUT:.0f} s; see {log_path}")
+def _answering(socket: Path) -> bool:
+    """Whether the server answers a ping on its socket (not while it still loads its data)."""
+    if not socket.is_socket():
+        return False
+    client = redis.Redis(unix_socket_path=str(socket), socket_timeout=2)
+    try:
+        client.ping()
+        return True
+    except (redis.BusyLoadingError, redis.ConnectionError):
+        return False
+    finally:
+        client.close()
 
 
 def start(data_dir: Path) -> str:
@@ -132,37 +121,17 @@ def start(data_dir: Path) -> str:
     redis_dir = (data_dir / "redis").resolve()
     redis_dir.mkdir(parents=True, exist_ok=True)
     run = data_dir / "run"
-    claim_path = run / "redis.json"
+    claim_path = SERVER.claim_path(run)
     socket = _socket_path(redis_dir)
-    with processes.locked(run / "redis.lock"):
+    with processes.locked(SERVER.lock_path(run)):
         if not _replace_leftovers(redis_dir, claim_path, socket):
             # An RDB left by an earlier version is loaded once, then the append-only file takes over.
             append_only = (redis_dir / "appendonly.aof").exists() or not (redis_dir / "redis.rdb").exists()
             config = redis_dir / "redis.conf"
             config.write_text(_config(redis_dir, socket, append_only=append_only))
-            log_path = run / "redis.log"
-            with log_path.open("ab") as output:
-                popen = subprocess.Popen(
-                    [str(_binary()), str(config)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=processes.die_with_parent(signal.SIGTERM),
-                )
-            own(
-                Running(
-                    name="Redis",
-                    popen=popen,
-                    claim_path=claim_path,
-                    workdir=redis_dir,
-                    process_names=NAMES,
-                    signals=STOP_SIGNALS,
-                    timeout=STOP_TIMEOUT,
-                )
+            popen = launch(
+                SERVER, run, [str(_binary()), str(config)], workdir=redis_dir, ready=lambda _: _answering(socket)
             )
-            processes.Claim(pid=popen.pid, owner=os.getpid(), binary=str(_binary())).write(claim_path)
-            _wait_ready(popen, socket, log_path)
             if not append_only:
                 client = redis.Redis(unix_socket_path=str(socket))
                 try:

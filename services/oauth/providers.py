@@ -81,20 +81,34 @@ GOOGLE_IDENTITY = (
     Scope("profile", "Your name and picture."),
 )
 GOOGLE_OFFLINE = (("access_type", "offline"), ("prompt", "consent"))
+
+
+def _google(
+    provider: IntegrationProvider, display_name: str, scopes: tuple[Scope, ...], *, default_scope: str
+) -> ProviderSpec:
+    """A Google API: its own scopes beside Google's sign-in ones, on Google's endpoints, asked for offline access."""
+    return ProviderSpec(
+        provider=provider,
+        display_name=display_name,
+        scopes=(*GOOGLE_IDENTITY, *scopes),
+        default_scopes=("openid", "email", "profile", default_scope),
+        authorize_url=GOOGLE_AUTHORIZE,
+        token_url=GOOGLE_TOKEN,
+        revoke_url=GOOGLE_REVOKE,
+        userinfo_url=GOOGLE_USERINFO,
+        authorize_params=GOOGLE_OFFLINE,
+    )
+
+
 MICROSOFT = "https://login.microsoftonline.com/common/oauth2/v2.0"
 
 SPECS: Mapping[IntegrationProvider, ProviderSpec] = {
     spec.provider: spec
     for spec in (
-        ProviderSpec(
-            provider=IntegrationProvider.GMAIL,
-            display_name="Gmail",
-            authorize_url=GOOGLE_AUTHORIZE,
-            token_url=GOOGLE_TOKEN,
-            revoke_url=GOOGLE_REVOKE,
-            userinfo_url=GOOGLE_USERINFO,
-            scopes=(
-                *GOOGLE_IDENTITY,
+        _google(
+            IntegrationProvider.GMAIL,
+            "Gmail",
+            (
                 Scope("https://www.googleapis.com/auth/gmail.readonly", "Read your mail.", ("email.read",)),
                 Scope("https://www.googleapis.com/auth/gmail.send", "Send mail as you.", ("email.send",)),
                 Scope("https://www.googleapis.com/auth/gmail.compose", "Write drafts.", ("email.draft",)),
@@ -104,18 +118,12 @@ SPECS: Mapping[IntegrationProvider, ProviderSpec] = {
                     ("email.read", "email.organize"),
                 ),
             ),
-            default_scopes=("openid", "email", "profile", "https://www.googleapis.com/auth/gmail.readonly"),
-            authorize_params=GOOGLE_OFFLINE,
+            default_scope="https://www.googleapis.com/auth/gmail.readonly",
         ),
-        ProviderSpec(
-            provider=IntegrationProvider.GOOGLE_CALENDAR,
-            display_name="Google Calendar",
-            authorize_url=GOOGLE_AUTHORIZE,
-            token_url=GOOGLE_TOKEN,
-            revoke_url=GOOGLE_REVOKE,
-            userinfo_url=GOOGLE_USERINFO,
-            scopes=(
-                *GOOGLE_IDENTITY,
+        _google(
+            IntegrationProvider.GOOGLE_CALENDAR,
+            "Google Calendar",
+            (
                 Scope("https://www.googleapis.com/auth/calendar.readonly", "See your calendars.", ("calendar.read",)),
                 Scope(
                     "https://www.googleapis.com/auth/calendar.events",
@@ -123,8 +131,7 @@ SPECS: Mapping[IntegrationProvider, ProviderSpec] = {
                     ("calendar.read", "calendar.write"),
                 ),
             ),
-            default_scopes=("openid", "email", "profile", "https://www.googleapis.com/auth/calendar.readonly"),
-            authorize_params=GOOGLE_OFFLINE,
+            default_scope="https://www.googleapis.com/auth/calendar.readonly",
         ),
         ProviderSpec(
             provider=IntegrationProvider.HUBSPOT,

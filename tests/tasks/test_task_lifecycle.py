@@ -12,7 +12,7 @@ import pytest
 
 from models import Task
 from models.tasks import TaskStatus
-from resolvers.task_events import decode_task, encode_task, task_channel
+from resolvers.task_events import TASK_EVENTS, decode_task, task_channel
 from resolvers.task_lifecycle import FINISHED, MOVES, TaskMove, may_move
 
 pytestmark = pytest.mark.unit  # needs neither PostgreSQL nor Redis
@@ -68,7 +68,7 @@ def test_a_task_event_decodes_to_the_row_it_encoded() -> None:
         retry_count=1,
         meta={"priority": "high"},
     )
-    event = encode_task(task)
+    event = TASK_EVENTS.encode(task)
     row = decode_task(event)
     assert event["kind"] == "task"
     assert (row.id, row.user_id, row.agent_id, row.session_id) == (task.id, task.user_id, task.agent_id, None)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Text, func, text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, func, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import SQLModel
@@ -39,6 +39,11 @@ def column_values(model: Any) -> SimpleNamespace:
     return SimpleNamespace(
         **{column.name: getattr(model, attr.key) for attr in mapper.column_attrs for column in attr.columns}
     )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's `Table`, typed (SQLModel leaves `__table__` undeclared)."""
+    return cast(Table, sa_inspect(model).local_table)
 
 
 def utcnow() -> datetime:

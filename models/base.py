@@ -21,6 +21,7 @@ SQLModel.metadata.naming_convention = {
     "pk": "%(table_name)s_pkey",
     "uq": "%(table_name)s_%(column_0_N_name)s_key",
     "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    # A column declared with `index=True` gets the seed's name for its index: `idx_users_created_at`.
     "ix": "idx_%(table_name)s_%(column_0_N_name)s",
     "ck": "%(table_name)s_%(constraint_name)s_check",
 }
@@ -54,15 +55,21 @@ def uuid_pk() -> Column[Any]:
     return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
 
 
-def owner_fk(target: str, *, ondelete: str, nullable: bool = False, name: str) -> Column[Any]:
-    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable)
+def owner_fk(target: str, *, ondelete: str, nullable: bool = False, name: str, index: bool = False) -> Column[Any]:
+    return Column(name, UUID(as_uuid=True), ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
 
 
 def varchar(
-    name: str, length: int, *, nullable: bool = True, default: str | None = None, unique: bool = False
+    name: str,
+    length: int,
+    *,
+    nullable: bool = True,
+    default: str | None = None,
+    unique: bool = False,
+    index: bool = False,
 ) -> Column[Any]:
     server_default = text(f"'{default}'::character varying") if default is not None else None
-    return Column(name, String(length), nullable=nullable, unique=unique, server_default=server_default)
+    return Column(name, String(length), nullable=nullable, unique=unique, index=index, server_default=server_default)
 
 
 def text_col(name: str, *, nullable: bool = True) -> Column[Any]:
@@ -77,9 +84,10 @@ def jsonb(name: str, *, default: str | None = "'{}'::jsonb", nullable: bool = Tr
     return Column(name, JSONB, nullable=nullable, server_default=text(default) if default is not None else None)
 
 
-def tstz(name: str, *, default_now: bool = False) -> Column[Any]:
+def tstz(name: str, *, default_now: bool = False, index: bool = False) -> Column[Any]:
     """`timestamptz` where the seed says TIMESTAMP: values are stored as UTC instants."""
-    return Column(name, DateTime(timezone=True), nullable=True, server_default=text("now()") if default_now else None)
+    server_default = text("now()") if default_now else None
+    return Column(name, DateTime(timezone=True), nullable=True, index=index, server_default=server_default)
 
 
 def integer(name: str, *, default: int | None = None) -> Column[Any]:

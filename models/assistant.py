@@ -8,9 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Identity, Index, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import new_id, owner_fk, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, owner_fk, tstz, utcnow, varchar
 
 
 class ReplyStatus(StrEnum):
@@ -21,7 +21,7 @@ class ReplyStatus(StrEnum):
     DROPPED = "dropped"  # nothing to answer any more: the session or the message went away
 
 
-class AssistantReply(SQLModel, table=True):
+class AssistantReply(Keyed, table=True):
     __tablename__ = "assistant_replies"
     __table_args__ = (
         Index("idx_assistant_replies_session_position", "session_id", "position"),
@@ -34,7 +34,6 @@ class AssistantReply(SQLModel, table=True):
         ),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     session_id: uuid.UUID = Field(sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id"))
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
     reply_to: uuid.UUID = Field(sa_column=owner_fk("messages.id", ondelete="CASCADE", name="reply_to", index=True))

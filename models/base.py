@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, func, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
     "pk": "%(table_name)s_pkey",
@@ -51,8 +51,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def uuid_pk() -> Column[Any]:
-    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()"))
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Keyed(SQLModel):
+    """Every table's key: a UUID the database draws (`gen_random_uuid()`), or the one a use case set first.
+
+    Declared by type (`sa_type`), not as an `sa_column` object: SQLModel hands an `sa_column` to the table
+    as it is, and one column object cannot belong to two tables; from a type it builds one per table."""
+
+    id: uuid.UUID = Field(
+        default_factory=new_id,
+        primary_key=True,
+        sa_type=UUID(as_uuid=True),
+        sa_column_kwargs={"server_default": text("gen_random_uuid()")},
+    )
 
 
 def owner_fk(target: str, *, ondelete: str, nullable: bool = False, name: str, index: bool = False) -> Column[Any]:
@@ -96,7 +110,3 @@ def integer(name: str, *, default: int | None = None) -> Column[Any]:
 
 def boolean(name: str, *, default: bool) -> Column[Any]:
     return Column(name, Boolean, nullable=True, server_default=text("false" if not default else "true"))
-
-
-def new_id() -> uuid.UUID:
-    return uuid.uuid4()

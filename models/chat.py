@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, Integer
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_col, tstz, utcnow, varchar
 
 TITLE_MAX = 255
 CONTENT_MAX = 10_000
@@ -28,7 +28,7 @@ class MessageRole(StrEnum):
     SYSTEM = "system"
 
 
-class ChatSession(SQLModel, table=True):
+class ChatSession(Keyed, table=True):
     __tablename__ = "chat_sessions"
     __table_args__ = (
         Index("idx_chat_sessions_last_activity", "last_activity_at"),
@@ -36,7 +36,6 @@ class ChatSession(SQLModel, table=True):
         Index("idx_chat_sessions_user_activity", "user_id", "last_activity_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     title: str | None = Field(default=None, sa_column=varchar("title", TITLE_MAX))
     context_data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("context_data"))
@@ -51,11 +50,10 @@ class ChatSession(SQLModel, table=True):
 RESTORE_WINDOW_DAYS = 30
 
 
-class Message(SQLModel, table=True):
+class Message(Keyed, table=True):
     __tablename__ = "messages"
     __table_args__ = (Index("idx_messages_session_seq", "session_id", "seq", unique=True),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     session_id: uuid.UUID = Field(
         sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id", index=True)
     )

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Column, Computed, Index, Integer, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, jsonb, owner_fk, text_array, text_col, tstz, utcnow, varchar
 from models.log_line import LogLine
 
 MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -36,7 +36,7 @@ class ProcessingStatus(StrEnum):
     FAILED = "failed"
 
 
-class Document(SQLModel, table=True):
+class Document(Keyed, table=True):
     __tablename__ = "documents"
     __table_args__ = (
         Index("idx_documents_tags", "tags", postgresql_using="gin"),
@@ -56,7 +56,6 @@ class Document(SQLModel, table=True):
         ),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     filename: str = Field(sa_column=varchar("filename", 255, nullable=False))
     original_filename: str = Field(sa_column=varchar("original_filename", 255, nullable=False))

@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_array, text_col, tstz, utcnow, varchar
 
 
 class IntegrationProvider(StrEnum):
@@ -28,11 +28,10 @@ class IntegrationStatus(StrEnum):
     DISCONNECTED = "disconnected"
 
 
-class Integration(SQLModel, table=True):
+class Integration(Keyed, table=True):
     __tablename__ = "integrations"
     __table_args__ = (UniqueConstraint("user_id", "provider"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     provider: str = Field(sa_column=varchar("provider", 50, nullable=False, index=True))
     provider_user_id: str | None = Field(default=None, sa_column=varchar("provider_user_id", 255))
@@ -63,14 +62,13 @@ class TokenEventOutcome(StrEnum):
     UNSUPPORTED = "unsupported"  # the provider offers no revocation
 
 
-class IntegrationTokenEvent(SQLModel, table=True):
+class IntegrationTokenEvent(Keyed, table=True):
     """The seed's "token refresh history" (kept 30 days): every refresh attempt and every revocation, with
     its outcome. Never a token."""
 
     __tablename__ = "integration_token_events"
     __table_args__ = (Index("idx_integration_token_events_integration", "integration_id", "attempted_at"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     integration_id: uuid.UUID = Field(sa_column=owner_fk("integrations.id", ondelete="CASCADE", name="integration_id"))
     kind: str = Field(sa_column=varchar("kind", 20, nullable=False))
     outcome: str = Field(sa_column=varchar("outcome", 20, nullable=False))

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import Field as DocumentField
 from pydantic import StrictBool, field_serializer, field_validator
 from sqlalchemy import Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_col, tstz, utcnow, varchar
 from models.json_document import JsonDocument
 from models.log_line import LogLine
 
@@ -73,7 +73,7 @@ class TaskMeta(JsonDocument):
         return value.isoformat() if value is not None else None
 
 
-class Task(SQLModel, table=True):
+class Task(Keyed, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
         # Tasks by start under each parent a connection hangs them off (migration pag1): the viewer, a
@@ -83,7 +83,6 @@ class Task(SQLModel, table=True):
         Index("idx_tasks_agent_user_started", "agent_id", "user_id", "started_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     session_id: uuid.UUID | None = Field(
         default=None,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import boolean, jsonb, new_id, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, boolean, jsonb, tstz, utcnow, varchar
 
 DEFAULT_TIMEZONE = "Australia/Sydney"
 
@@ -54,14 +53,13 @@ def default_preferences() -> dict[str, Any]:
     }
 
 
-class User(SQLModel, table=True):
+class User(Keyed, table=True):
     __tablename__ = "users"
     __table_args__ = (
         Index("idx_users_email", "email"),
         CheckConstraint("role IN ('user', 'operator')", name="role"),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     email: str = Field(sa_column=varchar("email", 255, nullable=False, unique=True))
     password_hash: str = Field(sa_column=varchar("password_hash", 255, nullable=False))
     first_name: str = Field(sa_column=varchar("first_name", 100, nullable=False))

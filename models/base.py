@@ -56,7 +56,8 @@ def new_id() -> uuid.UUID:
 
 
 class Keyed(SQLModel):
-    """Every table's key: a UUID the database draws (`gen_random_uuid()`), or the one a use case set first.
+    """Every table's key: a UUID made with the model (`new_id`), or by the database (`gen_random_uuid()`) for a
+    row inserted without one.
 
     Declared by type (`sa_type`), not as an `sa_column` object: SQLModel hands an `sa_column` to the table
     as it is, and one column object cannot belong to two tables; from a type it builds one per table."""

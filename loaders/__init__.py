@@ -3,18 +3,59 @@
 from __future__ import annotations
 
 import uuid
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, partial
 from typing import Any
 
 from sqlalchemy import Select, Table
 
-from loaders import agents, chat, documents, integrations, tasks, users, visibility
-from loaders.base import ConnectionLoaders, RowsByIdLoader
-from loaders.documents import DocumentsByIdLoader, DocumentTextLoader, MetadataCache
+from loaders import visibility
+from loaders.agents import agents_registry, visible_agents
+from loaders.base import ConnectionLoaders, RowsByIdLoader, SpecFor
+from loaders.chat import messages_of_session, sessions_of_user, visible_messages, visible_sessions
+from loaders.documents import (
+    DocumentsByIdLoader,
+    DocumentTextLoader,
+    MetadataCache,
+    documents_of_user,
+    logs_of_document,
+)
+from loaders.integrations import integrations_of_user, token_events_of_integration, visible_integrations
 from loaders.session import RequestDb
+from loaders.tasks import logs_of_task, tasks_by, tasks_of_user, visible_tasks
 from loaders.turns import Turns
+from loaders.users import visible_users
 
 _UNUSED = frozenset({"db", "viewer_id", "document_cache", "turns"})
+
+VisibleRows = Callable[[uuid.UUID | None], Select[Any]]
+
+
+def _rows_by_id(visible: VisibleRows, table: Table) -> cached_property[RowsByIdLoader]:
+    """A loader of the rows of `table` the viewer may read, by id, built on first use."""
+
+    def build(loaders: Loaders) -> RowsByIdLoader:
+        return RowsByIdLoader(loaders.db, loaders.turns, visible(loaders.viewer_id), table.c.id)
+
+    return cached_property(build)
+
+
+def _connection(spec_for: SpecFor) -> cached_property[ConnectionLoaders]:
+    """The page and count loaders of one connection kind, built on first use."""
+
+    def build(loaders: Loaders) -> ConnectionLoaders:
+        return ConnectionLoaders(loaders.db, loaders.turns, spec_for)
+
+    return cached_property(build)
+
+
+def _viewers_connection(spec_for: Callable[[uuid.UUID | None], SpecFor]) -> cached_property[ConnectionLoaders]:
+    """A connection whose rows are narrowed to the viewer's own (its parent may be shared, e.g. an agent)."""
+
+    def build(loaders: Loaders) -> ConnectionLoaders:
+        return ConnectionLoaders(loaders.db, loaders.turns, spec_for(loaders.viewer_id))
+
+    return cached_property(build)
 
 
 class Loaders:
@@ -29,20 +70,12 @@ class Loaders:
         """No loader was made yet (each is built on first use), so none holds rows."""
         return vars(self).keys() <= _UNUSED
 
-    def _by_id(self, base: Select[Any], table: Table) -> RowsByIdLoader:
-        return RowsByIdLoader(self.db, self.turns, base, table.c.id)
-
-    @cached_property
-    def users(self) -> RowsByIdLoader:
-        return self._by_id(users.visible_users(self.viewer_id), visibility.users)
-
-    @cached_property
-    def chat_sessions(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_sessions(self.viewer_id), visibility.chat_sessions)
-
-    @cached_property
-    def messages(self) -> RowsByIdLoader:
-        return self._by_id(chat.visible_messages(self.viewer_id), visibility.messages)
+    users = _rows_by_id(visible_users, visibility.users)
+    chat_sessions = _rows_by_id(visible_sessions, visibility.chat_sessions)
+    messages = _rows_by_id(visible_messages, visibility.messages)
+    integrations = _rows_by_id(visible_integrations, visibility.integrations)
+    agents = _rows_by_id(visible_agents, visibility.agents)
+    tasks = _rows_by_id(visible_tasks, visibility.tasks)
 
     @cached_property
     def documents(self) -> DocumentsByIdLoader:
@@ -52,58 +85,14 @@ class Loaders:
     def document_texts(self) -> DocumentTextLoader:
         return DocumentTextLoader(self.db, self.turns, self.viewer_id)
 
-    @cached_property
-    def integrations(self) -> RowsByIdLoader:
-        return self._by_id(integrations.visible_integrations(self.viewer_id), visibility.integrations)
-
-    @cached_property
-    def agents(self) -> RowsByIdLoader:
-        return self._by_id(agents.visible_agents(self.viewer_id), visibility.agents)
-
-    @cached_property
-    def tasks(self) -> RowsByIdLoader:
-        return self._by_id(tasks.visible_tasks(self.viewer_id), visibility.tasks)
-
-    @cached_property
-    def sessions_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, chat.sessions_of_user)
-
-    @cached_property
-    def messages_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, chat.messages_of_session)
-
-    @cached_property
-    def documents_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, documents.documents_of_user)
-
-    @cached_property
-    def integrations_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, integrations.integrations_of_user)
-
-    @cached_property
-    def token_events_of_integration(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, integrations.token_events_of_integration)
-
-    @cached_property
-    def agents_registry(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, agents.agents_registry)
-
-    @cached_property
-    def tasks_of_user(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_of_user)
-
-    @cached_property
-    def tasks_of_session(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.session_id, self.viewer_id))
-
-    @cached_property
-    def logs_of_document(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, documents.logs_of_document)
-
-    @cached_property
-    def logs_of_task(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.logs_of_task)
-
-    @cached_property
-    def tasks_of_agent(self) -> ConnectionLoaders:
-        return ConnectionLoaders(self.db, self.turns, tasks.tasks_by(visibility.tasks.c.agent_id, self.viewer_id))
+    sessions_of_user = _connection(sessions_of_user)
+    messages_of_session = _connection(messages_of_session)
+    documents_of_user = _connection(documents_of_user)
+    integrations_of_user = _connection(integrations_of_user)
+    token_events_of_integration = _connection(token_events_of_integration)
+    agents_registry = _connection(agents_registry)
+    tasks_of_user = _connection(tasks_of_user)
+    tasks_of_session = _viewers_connection(partial(tasks_by, visibility.tasks.c.session_id))
+    tasks_of_agent = _viewers_connection(partial(tasks_by, visibility.tasks.c.agent_id))
+    logs_of_document = _connection(logs_of_document)
+    logs_of_task = _connection(logs_of_task)

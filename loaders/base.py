@@ -9,7 +9,7 @@ import asyncio
 import uuid
 from asyncio import Future
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader, Loader, dispatch_queue
@@ -72,56 +72,41 @@ class RowsByIdLoader(FairLoader[uuid.UUID, Row[Any] | None]):
 # A connection's page spec for its filters. Each connection has a filter type of its own (SessionFilter,
 # TaskFilter, ...); the loaders get the filters back from the page requests, where they travel as Hashable.
 SpecFor = Callable[[Any], PageSpec]
-PageKey = tuple[uuid.UUID, PageRequest]
-CountKey = tuple[uuid.UUID, Hashable]
 
 
-class PageLoader(FairLoader[PageKey, Page]):
-    """Pages of one connection for many parents: one statement per distinct page request."""
+Group = TypeVar("Group", bound=Hashable)
+FetchGroup = Callable[[Group, list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, V]]]
 
-    def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
+
+class PerParentLoader(FairLoader[tuple[uuid.UUID, Group], V]):
+    """Keys are (parent id, group): one `fetch` per distinct group, for all the parents asking for it."""
+
+    def __init__(self, turns: Turns, fetch: FetchGroup[Group, V]) -> None:
         super().__init__(turns)
-        self._db = db
-        self._spec_for = spec_for
+        self._fetch = fetch
 
-    async def batch_load_fn(self, keys: Sequence[PageKey]) -> list[Page]:
-        groups: dict[PageRequest, list[uuid.UUID]] = defaultdict(list)
-        for parent_id, request in keys:
-            groups[request].append(parent_id)
-        pages: dict[PageKey, Page] = {}
-        for request, parent_ids in groups.items():
-            unique = list(dict.fromkeys(parent_ids))
-            for parent_id, page in (
-                await fetch_pages(self._db, self._spec_for(request.filters), request, unique)
-            ).items():
-                pages[(parent_id, request)] = page
-        return [pages[key] for key in keys]
-
-
-class CountLoader(FairLoader[CountKey, int]):
-    """`totalCount` of one connection for many parents: one GROUP BY per distinct filter set."""
-
-    def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
-        super().__init__(turns)
-        self._db = db
-        self._spec_for = spec_for
-
-    async def batch_load_fn(self, keys: Sequence[CountKey]) -> list[int]:
-        groups: dict[Hashable, list[uuid.UUID]] = defaultdict(list)
-        for parent_id, filters in keys:
-            groups[filters].append(parent_id)
-        totals: dict[CountKey, int] = {}
-        for filters, parent_ids in groups.items():
-            unique = list(dict.fromkeys(parent_ids))
-            for parent_id, total in (await count_rows(self._db, self._spec_for(filters), unique)).items():
-                totals[(parent_id, filters)] = total
-        return [totals[key] for key in keys]
+    async def batch_load_fn(self, keys: Sequence[tuple[uuid.UUID, Group]]) -> list[V]:
+        groups: dict[Group, list[uuid.UUID]] = defaultdict(list)
+        for parent_id, group in keys:
+            groups[group].append(parent_id)
+        found: dict[tuple[uuid.UUID, Group], V] = {}
+        for group, parent_ids in groups.items():
+            for parent_id, value in (await self._fetch(group, list(dict.fromkeys(parent_ids)))).items():
+                found[(parent_id, group)] = value
+        return [found[key] for key in keys]
 
 
 class ConnectionLoaders:
-    """The page and count loaders of one connection kind, sharing its spec."""
+    """The page and count loaders of one connection kind, sharing its spec: pages batch per distinct page
+    request, `totalCount`s (one GROUP BY) per distinct filter set."""
 
     def __init__(self, db: RequestDb, turns: Turns, spec_for: SpecFor) -> None:
+        async def pages(request: PageRequest, parent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Page]:
+            return await fetch_pages(db, spec_for(request.filters), request, parent_ids)
+
+        async def counts(filters: Hashable, parent_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+            return await count_rows(db, spec_for(filters), parent_ids)
+
         self.turns = turns
-        self.pages = PageLoader(db, turns, spec_for)
-        self.counts = CountLoader(db, turns, spec_for)
+        self.pages: PerParentLoader[PageRequest, Page] = PerParentLoader(turns, pages)
+        self.counts: PerParentLoader[Hashable, int] = PerParentLoader(turns, counts)

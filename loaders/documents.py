@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, Table, select
+from sqlalchemy import ColumnElement, Row, Select, select
 
 from loaders import visibility
 from loaders.base import FairLoader
@@ -17,6 +17,7 @@ from loaders.session import RequestDb
 from loaders.turns import Turns
 from loaders.visibility import documents, soft_deleted
 from models import DocumentProcessingLog
+from models.base import table_of
 
 # A node's row: its text (up to a megabyte) is read only by `contentText`, and its storage key never.
 DOCUMENT_COLUMNS = row_columns(documents, exclude=frozenset({"content_text", "file_path", "search_vector"}))
@@ -114,7 +115,7 @@ class DocumentTextLoader(FairLoader[uuid.UUID, str | None]):
         return [texts.get(key) for key in keys]
 
 
-processing_logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]  # SQLModel: untyped
+processing_logs = table_of(DocumentProcessingLog)
 PROCESSING_LOG_ORDER = Order("dpl+", (processing_logs.c.logged_at, processing_logs.c.id), descending=False)
 
 

@@ -13,6 +13,7 @@ from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from loaders.visibility import integrations, soft_deleted
 from models import IntegrationTokenEvent
+from models.base import table_of
 
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
 PUBLIC_COLUMNS = tuple(row_columns(integrations, exclude=SECRET_COLUMNS))
@@ -46,7 +47,7 @@ def integrations_of_user(spec_filter: IntegrationFilter) -> PageSpec:
     return PageSpec(base=select(*PUBLIC_COLUMNS), parent=integrations.c.user_id, where=tuple(where))
 
 
-token_events = IntegrationTokenEvent.__table__  # type: ignore[attr-defined]
+token_events = table_of(IntegrationTokenEvent)
 TOKEN_EVENT_ORDER = Order("ite-", (token_events.c.attempted_at, token_events.c.id), descending=True)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, cast, literal, select
+from sqlalchemy import ColumnElement, Select, cast, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from loaders import visibility
@@ -16,6 +16,7 @@ from loaders.columns import row_columns
 from loaders.pagination import Order, PageSpec
 from loaders.visibility import tasks
 from models import TaskLog
+from models.base import table_of
 
 TASK_COLUMNS = row_columns(tasks)
 
@@ -66,7 +67,7 @@ def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None) -> Callabl
     return spec_for
 
 
-task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
+task_logs = table_of(TaskLog)
 TASK_LOG_ORDER = Order("tlg+", (task_logs.c.logged_at, task_logs.c.id), descending=False)
 
 

@@ -17,14 +17,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, false, select
 
 from models import ChatSession, Document, Integration, MCPAgent, Message, Task, User
+from models.base import table_of
 
-users: Table = User.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
-chat_sessions: Table = ChatSession.__table__  # type: ignore[attr-defined]
-messages: Table = Message.__table__  # type: ignore[attr-defined]
-documents: Table = Document.__table__  # type: ignore[attr-defined]
-integrations: Table = Integration.__table__  # type: ignore[attr-defined]
-agents: Table = MCPAgent.__table__  # type: ignore[attr-defined]
-tasks: Table = Task.__table__  # type: ignore[attr-defined]
+users = table_of(User)
+chat_sessions = table_of(ChatSession)
+messages = table_of(Message)
+documents = table_of(Document)
+integrations = table_of(Integration)
+agents = table_of(MCPAgent)
+tasks = table_of(Task)
 
 
 def soft_deleted(table: Table, *, deleted: bool = False) -> ColumnElement[bool]:

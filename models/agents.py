@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field as DocumentField
 from sqlalchemy import Index, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import jsonb, new_id, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, jsonb, text_col, tstz, utcnow, varchar
 from models.json_document import JsonDocument
 
 DEFAULT_TIMEOUT_MS = 30_000
@@ -91,25 +90,22 @@ class AgentConfig(JsonDocument):
         return self.authentication.config
 
 
-class MCPAgent(SQLModel, table=True):
+class MCPAgent(Keyed, table=True):
     __tablename__ = "mcp_agents"
     __table_args__ = (
-        Index("idx_mcp_agents_name", "name"),
-        Index("idx_mcp_agents_status", "status"),
         Index("idx_mcp_agents_capabilities", "capabilities", postgresql_using="gin"),
         # The seed's UNIQUE(name), for live agents only (migration lif2): a deleted agent's name is free.
         Index("mcp_agents_name_live_key", "name", unique=True, postgresql_where=text("deleted_at IS NULL")),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    name: str = Field(sa_column=varchar("name", 100, nullable=False))
+    name: str = Field(sa_column=varchar("name", 100, nullable=False, index=True))
     description: str | None = Field(default=None, sa_column=text_col("description"))
     endpoint: str = Field(sa_column=varchar("endpoint", 500, nullable=False))
     capabilities: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=jsonb("capabilities", default="'[]'::jsonb", nullable=False)
     )
     configuration: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("configuration"))
-    status: str = Field(default=AgentStatus.ACTIVE, sa_column=varchar("status", 20, default="active"))
+    status: str = Field(default=AgentStatus.ACTIVE, sa_column=varchar("status", 20, default="active", index=True))
     version: str | None = Field(default=None, sa_column=varchar("version", 20))
     health_check_url: str | None = Field(default=None, sa_column=varchar("health_check_url", 500))
     last_health_check: datetime | None = Field(default=None, sa_column=tstz("last_health_check"))

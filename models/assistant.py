@@ -8,9 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Identity, Index, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import new_id, owner_fk, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, owner_fk, tstz, utcnow, varchar
 
 
 class ReplyStatus(StrEnum):
@@ -21,12 +21,10 @@ class ReplyStatus(StrEnum):
     DROPPED = "dropped"  # nothing to answer any more: the session or the message went away
 
 
-class AssistantReply(SQLModel, table=True):
+class AssistantReply(Keyed, table=True):
     __tablename__ = "assistant_replies"
     __table_args__ = (
         Index("idx_assistant_replies_session_position", "session_id", "position"),
-        Index("idx_assistant_replies_reply_to", "reply_to"),
-        Index("idx_assistant_replies_status", "status"),
         # One reply at a time per session: the table itself refuses a second running one.
         Index(
             "idx_assistant_replies_one_running",
@@ -36,16 +34,17 @@ class AssistantReply(SQLModel, table=True):
         ),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     session_id: uuid.UUID = Field(sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id"))
     user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
-    reply_to: uuid.UUID = Field(sa_column=owner_fk("messages.id", ondelete="CASCADE", name="reply_to"))
+    reply_to: uuid.UUID = Field(sa_column=owner_fk("messages.id", ondelete="CASCADE", name="reply_to", index=True))
     # Taken while the session's row is locked (sendMessage, regenerateReply): replies of a session are
     # produced in this order.
     position: int | None = Field(
         default=None, sa_column=Column("position", BigInteger, Identity(always=False), nullable=False)
     )
-    status: str = Field(default=ReplyStatus.QUEUED, sa_column=varchar("status", 20, nullable=False, default="queued"))
+    status: str = Field(
+        default=ReplyStatus.QUEUED, sa_column=varchar("status", 20, nullable=False, default="queued", index=True)
+    )
     error_code: str | None = Field(default=None, sa_column=varchar("error_code", 40))
     message_id: uuid.UUID | None = Field(
         default=None, sa_column=owner_fk("messages.id", ondelete="SET NULL", nullable=True, name="message_id")

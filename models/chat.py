@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, Integer
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_col, tstz, utcnow, varchar
 
 TITLE_MAX = 255
 CONTENT_MAX = 10_000
@@ -28,21 +28,18 @@ class MessageRole(StrEnum):
     SYSTEM = "system"
 
 
-class ChatSession(SQLModel, table=True):
+class ChatSession(Keyed, table=True):
     __tablename__ = "chat_sessions"
     __table_args__ = (
-        Index("idx_chat_sessions_user_id", "user_id"),
         Index("idx_chat_sessions_last_activity", "last_activity_at"),
-        Index("idx_chat_sessions_status", "status"),
         # A user's sessions by activity, the default order of `viewer.chatSessions` (migration pag1).
         Index("idx_chat_sessions_user_activity", "user_id", "last_activity_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     title: str | None = Field(default=None, sa_column=varchar("title", TITLE_MAX))
     context_data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("context_data"))
-    status: str = Field(default=SessionStatus.ACTIVE, sa_column=varchar("status", 20, default="active"))
+    status: str = Field(default=SessionStatus.ACTIVE, sa_column=varchar("status", 20, default="active", index=True))
     message_count: int = Field(default=0, sa_column=integer("message_count", default=0))
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=tstz("last_activity_at", default_now=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=tstz("created_at", default_now=True))
@@ -53,24 +50,20 @@ class ChatSession(SQLModel, table=True):
 RESTORE_WINDOW_DAYS = 30
 
 
-class Message(SQLModel, table=True):
+class Message(Keyed, table=True):
     __tablename__ = "messages"
-    __table_args__ = (
-        Index("idx_messages_session_id", "session_id"),
-        Index("idx_messages_timestamp", "timestamp"),
-        Index("idx_messages_role", "role"),
-        Index("idx_messages_session_seq", "session_id", "seq", unique=True),
-    )
+    __table_args__ = (Index("idx_messages_session_seq", "session_id", "seq", unique=True),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    session_id: uuid.UUID = Field(sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id"))
-    role: str = Field(sa_column=varchar("role", 20, nullable=False))
+    session_id: uuid.UUID = Field(
+        sa_column=owner_fk("chat_sessions.id", ondelete="CASCADE", name="session_id", index=True)
+    )
+    role: str = Field(sa_column=varchar("role", 20, nullable=False, index=True))
     content: str = Field(sa_column=text_col("content", nullable=False))
     # `metadata` is taken by SQLAlchemy's declarative base; the column keeps its seed name.
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))
     token_count: int | None = Field(default=None, sa_column=integer("token_count"))
     processing_time_ms: int | None = Field(default=None, sa_column=integer("processing_time_ms"))
-    timestamp: datetime = Field(default_factory=utcnow, sa_column=tstz("timestamp", default_now=True))
+    timestamp: datetime = Field(default_factory=utcnow, sa_column=tstz("timestamp", default_now=True, index=True))
     edited_at: datetime | None = Field(default=None, sa_column=tstz("edited_at"))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
     # Added by migration 0003: position in the session, 1, 2, 3... with no gaps (see the migration).

@@ -7,11 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Computed, DateTime, Index, Integer, text
+from sqlalchemy import Column, Computed, Index, Integer, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, jsonb, owner_fk, text_array, text_col, tstz, utcnow, varchar
+from models.log_line import LogLine
 
 MAX_FILE_SIZE = 10 * 1024 * 1024
 MAX_TAGS = 10
@@ -35,14 +36,10 @@ class ProcessingStatus(StrEnum):
     FAILED = "failed"
 
 
-class Document(SQLModel, table=True):
+class Document(Keyed, table=True):
     __tablename__ = "documents"
     __table_args__ = (
-        Index("idx_documents_user_id", "user_id"),
-        Index("idx_documents_category", "category"),
         Index("idx_documents_tags", "tags", postgresql_using="gin"),
-        Index("idx_documents_processing_status", "processing_status"),
-        Index("idx_documents_uploaded_at", "uploaded_at"),
         # A user's documents by upload, the default order of `viewer.documents` (migration pag1).
         Index("idx_documents_user_uploaded", "user_id", "uploaded_at", "id"),
         Index(
@@ -59,12 +56,11 @@ class Document(SQLModel, table=True):
         ),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     filename: str = Field(sa_column=varchar("filename", 255, nullable=False))
     original_filename: str = Field(sa_column=varchar("original_filename", 255, nullable=False))
     title: str | None = Field(default=None, sa_column=varchar("title", 255))
-    category: str | None = Field(default=None, sa_column=varchar("category", 100))
+    category: str | None = Field(default=None, sa_column=varchar("category", 100, index=True))
     tags: list[str] | None = Field(default=None, sa_column=text_array("tags"))
     mime_type: str = Field(sa_column=varchar("mime_type", 100, nullable=False))
     file_size: int = Field(sa_column=Column("file_size", Integer, nullable=False))
@@ -72,10 +68,10 @@ class Document(SQLModel, table=True):
     content_text: str | None = Field(default=None, sa_column=text_col("content_text"))
     extracted_data: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("extracted_data"))
     processing_status: str = Field(
-        default=ProcessingStatus.PENDING, sa_column=varchar("processing_status", 20, default="pending")
+        default=ProcessingStatus.PENDING, sa_column=varchar("processing_status", 20, default="pending", index=True)
     )
     processing_error: str | None = Field(default=None, sa_column=text_col("processing_error"))
-    uploaded_at: datetime = Field(default_factory=utcnow, sa_column=tstz("uploaded_at", default_now=True))
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_column=tstz("uploaded_at", default_now=True, index=True))
     processed_at: datetime | None = Field(default=None, sa_column=tstz("processed_at"))
     deleted_at: datetime | None = Field(default=None, sa_column=tstz("deleted_at"))
     # doc1: the title and text as one weighted tsvector, kept by PostgreSQL, so ranking a search reads it
@@ -95,22 +91,10 @@ class ProcessingLogEvent(StrEnum):
     REQUEUED = "requeued"  # `reprocessDocument`, or its worker stopped answering
 
 
-class DocumentProcessingLog(SQLModel, table=True):
+class DocumentProcessingLog(LogLine, table=True):
     """The seed's "processing logs" (migration lif3): each processing of a document, kept 90 days."""
 
     __tablename__ = "document_processing_logs"
-    __table_args__ = (
-        Index("idx_document_processing_logs_document_id", "document_id", "logged_at"),
-        Index("idx_document_processing_logs_logged_at", "logged_at"),
-    )
+    __table_args__ = (Index("idx_document_processing_logs_document_id", "document_id", "logged_at"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     document_id: uuid.UUID = Field(sa_column=owner_fk("documents.id", ondelete="CASCADE", name="document_id"))
-    event: str = Field(sa_column=varchar("event", 30, nullable=False))
-    status: str | None = Field(default=None, sa_column=varchar("status", 20))
-    message: str | None = Field(default=None, sa_column=text_col("message"))
-    duration_ms: int | None = Field(default=None, sa_column=Column("duration_ms", Integer, nullable=True))
-    logged_at: datetime = Field(
-        default_factory=utcnow,
-        sa_column=Column("logged_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )

@@ -8,9 +8,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_array, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_array, text_col, tstz, utcnow, varchar
 
 
 class IntegrationProvider(StrEnum):
@@ -28,26 +28,21 @@ class IntegrationStatus(StrEnum):
     DISCONNECTED = "disconnected"
 
 
-class Integration(SQLModel, table=True):
+class Integration(Keyed, table=True):
     __tablename__ = "integrations"
-    __table_args__ = (
-        UniqueConstraint("user_id", "provider"),
-        Index("idx_integrations_user_id", "user_id"),
-        Index("idx_integrations_provider", "provider"),
-        Index("idx_integrations_status", "status"),
-        Index("idx_integrations_token_expires_at", "token_expires_at"),
-    )
+    __table_args__ = (UniqueConstraint("user_id", "provider"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
-    provider: str = Field(sa_column=varchar("provider", 50, nullable=False))
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
+    provider: str = Field(sa_column=varchar("provider", 50, nullable=False, index=True))
     provider_user_id: str | None = Field(default=None, sa_column=varchar("provider_user_id", 255))
     encrypted_tokens: str = Field(sa_column=text_col("encrypted_tokens", nullable=False))
     refresh_token_encrypted: str | None = Field(default=None, sa_column=text_col("refresh_token_encrypted"))
-    token_expires_at: datetime | None = Field(default=None, sa_column=tstz("token_expires_at"))
+    token_expires_at: datetime | None = Field(default=None, sa_column=tstz("token_expires_at", index=True))
     scopes: list[str] | None = Field(default=None, sa_column=text_array("scopes"))
     capabilities: list[str] | None = Field(default=None, sa_column=text_array("capabilities"))
-    status: str = Field(default=IntegrationStatus.CONNECTED, sa_column=varchar("status", 20, default="connected"))
+    status: str = Field(
+        default=IntegrationStatus.CONNECTED, sa_column=varchar("status", 20, default="connected", index=True)
+    )
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb("metadata"))
     last_sync_at: datetime | None = Field(default=None, sa_column=tstz("last_sync_at"))
     connected_at: datetime = Field(default_factory=utcnow, sa_column=tstz("connected_at", default_now=True))
@@ -67,20 +62,16 @@ class TokenEventOutcome(StrEnum):
     UNSUPPORTED = "unsupported"  # the provider offers no revocation
 
 
-class IntegrationTokenEvent(SQLModel, table=True):
+class IntegrationTokenEvent(Keyed, table=True):
     """The seed's "token refresh history" (kept 30 days): every refresh attempt and every revocation, with
     its outcome. Never a token."""
 
     __tablename__ = "integration_token_events"
-    __table_args__ = (
-        Index("idx_integration_token_events_integration", "integration_id", "attempted_at"),
-        Index("idx_integration_token_events_attempted_at", "attempted_at"),
-    )
+    __table_args__ = (Index("idx_integration_token_events_integration", "integration_id", "attempted_at"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     integration_id: uuid.UUID = Field(sa_column=owner_fk("integrations.id", ondelete="CASCADE", name="integration_id"))
     kind: str = Field(sa_column=varchar("kind", 20, nullable=False))
     outcome: str = Field(sa_column=varchar("outcome", 20, nullable=False))
     error_code: str | None = Field(default=None, sa_column=varchar("error_code", 64))
     duration_ms: int | None = Field(default=None, sa_column=integer("duration_ms"))
-    attempted_at: datetime = Field(default_factory=utcnow, sa_column=tstz("attempted_at", default_now=True))
+    attempted_at: datetime = Field(default_factory=utcnow, sa_column=tstz("attempted_at", default_now=True, index=True))

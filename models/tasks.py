@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import Field as DocumentField
 from pydantic import StrictBool, field_serializer, field_validator
-from sqlalchemy import Column, DateTime, Index, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index
+from sqlmodel import Field
 
-from models.base import integer, jsonb, new_id, owner_fk, text_col, tstz, utcnow, uuid_pk, varchar
+from models.base import Keyed, integer, jsonb, owner_fk, text_col, tstz, utcnow, varchar
 from models.json_document import JsonDocument
+from models.log_line import LogLine
 
 MAX_DEPENDENCIES = 20
 
@@ -72,14 +73,9 @@ class TaskMeta(JsonDocument):
         return value.isoformat() if value is not None else None
 
 
-class Task(SQLModel, table=True):
+class Task(Keyed, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("idx_tasks_user_id", "user_id"),
-        Index("idx_tasks_session_id", "session_id"),
-        Index("idx_tasks_agent_id", "agent_id"),
-        Index("idx_tasks_status", "status"),
-        Index("idx_tasks_started_at", "started_at"),
         # Tasks by start under each parent a connection hangs them off (migration pag1): the viewer, a
         # session, an agent (narrowed to the viewer's own).
         Index("idx_tasks_user_started", "user_id", "started_at", "id"),
@@ -87,21 +83,20 @@ class Task(SQLModel, table=True):
         Index("idx_tasks_agent_user_started", "agent_id", "user_id", "started_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
-    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id"))
+    user_id: uuid.UUID = Field(sa_column=owner_fk("users.id", ondelete="CASCADE", name="user_id", index=True))
     session_id: uuid.UUID | None = Field(
         default=None,
-        sa_column=owner_fk("chat_sessions.id", ondelete="SET NULL", nullable=True, name="session_id"),
+        sa_column=owner_fk("chat_sessions.id", ondelete="SET NULL", nullable=True, name="session_id", index=True),
     )
-    agent_id: uuid.UUID = Field(sa_column=owner_fk("mcp_agents.id", ondelete="CASCADE", name="agent_id"))
+    agent_id: uuid.UUID = Field(sa_column=owner_fk("mcp_agents.id", ondelete="CASCADE", name="agent_id", index=True))
     task_type: str = Field(sa_column=varchar("task_type", 100, nullable=False))
     input_payload: Any = Field(sa_column=jsonb("input_payload", default=None, nullable=False))
     output_payload: Any = Field(default=None, sa_column=jsonb("output_payload", default=None))
-    status: str = Field(default=TaskStatus.PENDING, sa_column=varchar("status", 20, default="pending"))
+    status: str = Field(default=TaskStatus.PENDING, sa_column=varchar("status", 20, default="pending", index=True))
     error_message: str | None = Field(default=None, sa_column=text_col("error_message"))
     # When the task was asked for (the claim no longer overwrites it); the current run's start is
     # `run_started_at` (migration lif1).
-    started_at: datetime = Field(default_factory=utcnow, sa_column=tstz("started_at", default_now=True))
+    started_at: datetime = Field(default_factory=utcnow, sa_column=tstz("started_at", default_now=True, index=True))
     completed_at: datetime | None = Field(default=None, sa_column=tstz("completed_at"))
     processing_time_ms: int | None = Field(default=None, sa_column=integer("processing_time_ms"))
     retry_count: int = Field(default=0, sa_column=integer("retry_count", default=0))
@@ -125,23 +120,11 @@ class TaskLogEvent(StrEnum):
     RECOVERED = "recovered"
 
 
-class TaskLog(SQLModel, table=True):
+class TaskLog(LogLine, table=True):
     """The seed's "task logs" (migration lif1): what happened to a task, kept 90 days."""
 
     __tablename__ = "task_logs"
-    __table_args__ = (
-        Index("idx_task_logs_task_id", "task_id", "logged_at"),
-        Index("idx_task_logs_logged_at", "logged_at"),
-    )
+    __table_args__ = (Index("idx_task_logs_task_id", "task_id", "logged_at"),)
 
-    id: uuid.UUID = Field(default_factory=new_id, sa_column=uuid_pk())
     task_id: uuid.UUID = Field(sa_column=owner_fk("tasks.id", ondelete="CASCADE", name="task_id"))
-    event: str = Field(sa_column=varchar("event", 30, nullable=False))
-    status: str | None = Field(default=None, sa_column=varchar("status", 20))
     attempt: int | None = Field(default=None, sa_column=integer("attempt"))
-    message: str | None = Field(default=None, sa_column=text_col("message"))
-    duration_ms: int | None = Field(default=None, sa_column=integer("duration_ms"))
-    logged_at: datetime = Field(
-        default_factory=utcnow,
-        sa_column=Column("logged_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
-    )

@@ -19,6 +19,7 @@ from graph.errors import RequestErrorCode, request_error
 from graph.node import input_id
 from graph.shared_results import derived, shared_payload
 from loaders.session import RequestDb
+from resolvers.row_events import RowEvents
 from services.events import StreamInterrupted, Subscription
 
 
@@ -36,6 +37,11 @@ async def read(info: Info, statement: Select[Any]) -> list[Row[Any]]:
         return list(await db.rows(statement))
     finally:
         await db.close()
+
+
+def one_of(rows: Select[Any], pk: uuid.UUID) -> Select[Any]:
+    """The one row `pk` among `rows` (a table's visibility rule, which selects the row's `id`)."""
+    return rows.where(rows.selected_columns["id"] == pk)
 
 
 async def watched(
@@ -67,23 +73,22 @@ async def listening(info: Info, channel: str) -> AsyncIterator[Subscription]:
 def updates_field(
     node: type[Any],
     argument: str,
-    visible: Callable[[uuid.UUID, uuid.UUID], Select[Any]],
-    channel: Callable[[uuid.UUID], str],
-    decode: Callable[[Any], Any],
+    visible: Callable[[uuid.UUID], Select[Any]],
+    events: RowEvents[Any],
     *,
     description: str,
 ) -> Any:
-    """A subscription to the changes of the viewer's rows of one table as their owner's `channel` carries
-    them (each event's row read by `decode`, shown as `node`): of all of them, or of the one row the
-    optional ID `argument` names, which `visible(viewer_id, pk)` must find."""
+    """A subscription to the changes of the viewer's rows of one table as `events` carries them on their
+    owner's channel (each event's row shown as `node`): of all of them, or of the one row the optional ID
+    `argument` names, which must be among the viewer's `visible` rows."""
     type_name = node.__strawberry_definition__.name
 
     async def subscribe(root: Any, info: Info, **arguments: Any) -> AsyncGenerator[Any, None]:
         viewer_id = signed_in(info)
-        wanted = await watched(info, arguments.get(argument), type_name, lambda pk: visible(viewer_id, pk))
-        async with listening(info, channel(viewer_id)) as events:
-            async for event in events:
-                row = derived(event, "row", decode, event)
+        wanted = await watched(info, arguments.get(argument), type_name, lambda pk: one_of(visible(viewer_id), pk))
+        async with listening(info, events.channel(viewer_id)) as stream:
+            async for event in stream:
+                row = derived(event, "row", events.decode, event)
                 if wanted is None or row.id == wanted:
                     yield shared_payload(event, "node", node.from_row, row)
 

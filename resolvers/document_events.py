@@ -10,6 +10,3 @@ from services import keys
 
 LEFT_OUT = ("content_text", "file_path", "search_vector")
 DOCUMENT_EVENTS = RowEvents.of("document", Document, keys.document_events, leave_out=LEFT_OUT)
-
-document_channel = DOCUMENT_EVENTS.channel
-decode_document = DOCUMENT_EVENTS.decode

@@ -1,6 +1,6 @@
 """Integration events on Redis: one channel per user; each event carries the integration's public columns
 as stored (resolvers/row_events.py), never a token column. The web process and the worker publish what
-`INTEGRATION_EVENTS.encode` makes, and `integrationUpdated` reads it back with `decode_integration`."""
+`INTEGRATION_EVENTS.encode` makes, and `integrationUpdated` reads it back with its `decode`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,3 @@ from services import keys
 
 SECRET_COLUMNS = frozenset({"encrypted_tokens", "refresh_token_encrypted"})
 INTEGRATION_EVENTS = RowEvents.of("integration", Integration, keys.integration_events, leave_out=SECRET_COLUMNS)
-
-integration_channel = INTEGRATION_EVENTS.channel
-decode_integration = INTEGRATION_EVENTS.decode

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import strawberry
-from sqlmodel import col
 
 from graph.integrations.types import IntegrationNode
 from graph.streams import updates_field
 from loaders.integrations import visible_integrations
-from models import Integration
-from resolvers.integration_events import decode_integration, integration_channel
+from resolvers.integration_events import INTEGRATION_EVENTS
 
 
 @strawberry.type
@@ -17,8 +15,7 @@ class IntegrationsSubscription:
     integration_updated = updates_field(
         IntegrationNode,
         "integration_id",
-        lambda viewer_id, pk: visible_integrations(viewer_id).where(col(Integration.id) == pk),
-        integration_channel,
-        decode_integration,
+        visible_integrations,
+        INTEGRATION_EVENTS,
         description="Status changes of one of your integrations, or (without an argument) of all of them.",
     )

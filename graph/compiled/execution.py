@@ -17,12 +17,11 @@ import orjson
 from graphql import GraphQLObjectType, OperationType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
-from sqlalchemy import text
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.compiled.nodes import compile_nodes
 from graph.compiled.plan import ConnectionPlan, ObjectPlan, plan_connection, plan_object
-from graph.compiled.sql import connection_statement, viewer_statement
+from graph.compiled.sql import Compiled, connection_statement, viewer_statement
 from graph.compiled.tables import CONNECTIONS
 from graph.context import Context
 
@@ -59,7 +58,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _compile(
         self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
-    ) -> tuple[str, dict[str, Any]] | None:
+    ) -> Compiled | None:
         context = self.context_value
         if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
             return None
@@ -92,7 +91,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _answer(
         self,
-        compiled: tuple[str, dict[str, Any]],
+        compiled: Compiled,
         parent_type: GraphQLObjectType,
         details: FieldDetailsList,
         path: Path,
@@ -103,12 +102,11 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         async def run() -> Any:
             try:
-                rows = await context.db.rows(text(sql).bindparams(**params))
+                value = await context.db.value(sql, params)
             except Exception as error:
                 field = parent_type.fields[details[0].node.name.value]
                 self.handle_field_error(error, field.type, details, path)
                 return None
-            value = rows[0][0] if rows else None
             return orjson.Fragment(value) if value is not None else None
 
         return run()

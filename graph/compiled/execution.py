@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Mapping
+from inspect import isawaitable
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ from graph.compiled.plan import ConnectionPlan, ObjectPlan, plan_connection, pla
 from graph.compiled.sql import Compiled, connection_statement, viewer_statement
 from graph.compiled.tables import CONNECTIONS
 from graph.context import Context
+from graph.permissions import DEFERRING, account_check_failed
 
 log = logging.getLogger("gateway.graph.compiled")
 
@@ -46,9 +48,37 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any = None,
     ) -> Any:
         compiled = self._compile(parent_type, source, field_details_list, path)
-        if compiled is None:
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        return self._answer(compiled, parent_type, field_details_list, path)
+        if compiled is not None:
+            return self._answer(compiled, parent_type, field_details_list, path)
+        context = self.context_value
+        if (
+            isinstance(context, Context)
+            and context.account_check_deferred
+            and parent_type is self.schema.query_type
+            and field_details_list[0].node.name.value in DEFERRING
+        ):
+            return self._after_account_check(context, parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    async def _after_account_check(
+        self,
+        context: Context,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        details: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """A root field the compiler left to its resolver while the account check was deferred to the
+        fields (graph/permissions.py): the check runs first, as it would have before the operation."""
+        try:
+            await context.check_account()
+        except Exception as error:
+            field = parent_type.fields[details[0].node.name.value]
+            self.handle_field_error(account_check_failed(error), field.type, details, path)
+            return None
+        result = super().execute_field(parent_type, source, details, path, position_context)
+        return await result if isawaitable(result) else result
 
     def _collect(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Mapping[str, FieldDetailsList] | None:
         collected = self.collect_subfields(type_, details)

@@ -265,11 +265,15 @@ def connection_statement(plan: ConnectionPlan, parent_id: uuid.UUID) -> Compiled
 
 
 # `node`/`nodes`: the row while the viewer may see it (loaders/visibility.py): an own session not deleted,
-# a message not deleted in an own session not deleted.
+# a message not deleted in an own session not deleted; and, since these fields take the account check with
+# them (graph/permissions.py), only while the viewer's account is not deleted (a deleted account's token
+# acts as none: every ID answers null). The account condition names no row: PostgreSQL evaluates it once.
+_ACCOUNT = "EXISTS (SELECT FROM users WHERE users.id = {viewer} AND users.deleted_at IS NULL)"
 _VISIBLE = {
-    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL",
+    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL "
+    f"AND {_ACCOUNT}",
     "Message": "FROM messages {a} JOIN chat_sessions {a}s ON {a}s.id = {a}.session_id WHERE {a}.id = {pk} "
-    "AND {a}s.user_id = {viewer} AND {a}s.deleted_at IS NULL AND {a}.deleted_at IS NULL",
+    f"AND {{a}}s.user_id = {{viewer}} AND {{a}}s.deleted_at IS NULL AND {{a}}.deleted_at IS NULL AND {_ACCOUNT}",
 }
 
 

@@ -236,6 +236,43 @@ async def test_other_users_rows_and_deleted_accounts_stay_hidden(
     assert compiled == resolved == {"data": {"viewer": None}}
 
 
+async def test_node_carries_the_account_check(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
+    """`node`/`nodes` take the deleted-account check with them (graph/permissions.py): a compiled node is one
+    statement, and once the account is deleted its still-valid token sees nothing, whether the field compiles
+    or falls back to its resolver (a User ID, a selection that needs Python) and runs the check first."""
+    page = await client.data(
+        "{ viewer { chatSessions(first: 1) { nodes { id messages(first: 1) { nodes { id } } } } } }",
+        token=seeded.user.token,
+    )
+    first = page["viewer"]["chatSessions"]["nodes"][0]
+    session, message = first["id"], first["messages"]["nodes"][0]["id"]
+    needs_python = "contextData { businessContext { currentProject } }"
+    queries = {
+        f'{{ node(id: "{session}") {{ id ... on ChatSession {{ title }} }} }}': {"node": None},
+        f'{{ node(id: "{message}") {{ id }} }}': {"node": None},
+        f'{{ nodes(ids: ["{session}", "{message}"]) {{ id }} }}': {"nodes": [None, None]},
+        f'{{ nodes(ids: ["{session}", "{seeded.user.id}"]) {{ id }} }}': {"nodes": [None, None]},
+        f'{{ node(id: "{session}") {{ ... on ChatSession {{ {needs_python} }} }} }}': {"node": None},
+        f'{{ viewer {{ id }} a: node(id: "{session}") {{ id }} b: node(id: "{message}") {{ id }} }}': {
+            "viewer": None,
+            "a": None,
+            "b": None,
+        },
+    }
+    for query in queries:
+        sql_counter.reset()
+        alive = await client.data(query, token=seeded.user.token)
+        assert any(value not in (None, [None, None]) for value in alive.values()), query
+        if query.startswith(f'{{ node(id: "{session}") {{ id'):
+            assert sql_counter.count == 1, sql_counter.statements
+    await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.user.pk)
+    for query, expected in queries.items():
+        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        assert compiled == resolved == {"data": expected}, query
+
+
 async def test_the_headline_read_is_one_statement(
     client: GraphQLClient, resources: Resources, seeded: Seeded, sql_counter: StatementCounter
 ) -> None:

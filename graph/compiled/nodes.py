@@ -25,7 +25,6 @@ def compile_nodes(
     definition: GraphQLField,
     details: FieldDetailsList,
     variables: Any,
-    viewer_id: uuid.UUID,
 ) -> Compiled | None:
     many = details[0].node.name.value == "nodes"
     try:
@@ -63,4 +62,4 @@ def compile_nodes(
         items.append((plan, pk))
     if not items:
         return document("'[]'")
-    return nodes_statement(items, viewer_id, many=many)
+    return nodes_statement(items, many=many)

@@ -236,8 +236,20 @@ def _page_info(part: PagePart, plan: ConnectionPlan, row: str, within: str, more
     return _record(entries)
 
 
+class Subject:
+    """Stands, in a compiled statement's parameters, for the key it reads from: the viewer's id (`viewer`,
+    `node`, `nodes`) or the parent's (a connection). A statement is built once per selection and kept
+    (graph/compiled/cache.py); each request binds its own key in its place (`bind_subject`)."""
+
+
+SUBJECT = Subject()
+
 # A compiled read: driver SQL whose one value is the JSON document, and its parameters.
 Compiled = tuple[str, tuple[Any, ...]]
+
+
+def bind_subject(params: tuple[Any, ...], subject: uuid.UUID) -> tuple[Any, ...]:
+    return tuple(subject if value is SUBJECT else value for value in params)
 
 
 def document(json_sql: str, statement: Statement | None = None) -> Compiled:
@@ -247,20 +259,20 @@ def document(json_sql: str, statement: Statement | None = None) -> Compiled:
     return f"SELECT convert_to(({json_sql})::text, 'UTF8')", params
 
 
-def viewer_statement(plan: ObjectPlan, viewer_id: uuid.UUID) -> Compiled:
+def viewer_statement(plan: ObjectPlan) -> Compiled:
     """`viewer`: the signed-in user's row while the account is not deleted (loaders/visibility.py)."""
     statement = Statement()
     alias = statement.alias()
-    viewer = statement.bind(viewer_id, "uuid")
+    viewer = statement.bind(SUBJECT, "uuid")
     body = _object(statement, plan, alias)
     where = f"{alias}.id = {viewer} AND {alias}.deleted_at IS NULL"
     return document(f"SELECT {body} FROM users {alias} WHERE {where}", statement)
 
 
-def connection_statement(plan: ConnectionPlan, parent_id: uuid.UUID) -> Compiled:
+def connection_statement(plan: ConnectionPlan) -> Compiled:
     """An owned connection of a parent the resolvers already answered (so already visible to the viewer)."""
     statement = Statement()
-    parent = statement.bind(parent_id, "uuid")
+    parent = statement.bind(SUBJECT, "uuid")
     return document(connection(statement, plan, parent), statement)
 
 
@@ -277,11 +289,11 @@ _VISIBLE = {
 }
 
 
-def nodes_statement(items: list[tuple[ObjectPlan, uuid.UUID] | None], viewer_id: uuid.UUID, *, many: bool) -> Compiled:
+def nodes_statement(items: list[tuple[ObjectPlan, uuid.UUID] | None], *, many: bool) -> Compiled:
     """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's."""
     statement = Statement()
     # Bound only when some ID names a row: every parameter must appear in the text.
-    viewer = statement.bind(viewer_id, "uuid") if any(items) else ""
+    viewer = statement.bind(SUBJECT, "uuid") if any(items) else ""
     values = []
     for item in items:
         if item is None:

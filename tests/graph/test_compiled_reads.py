@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from graph.compiled.cache import COMPILED
 from services.resources import Resources
 from tests import factories as f
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
@@ -271,6 +272,27 @@ async def test_node_carries_the_account_check(
     for query, expected in queries.items():
         compiled, resolved = await _both(client, resources, query, seeded.user.token)
         assert compiled == resolved == {"data": expected}, query
+
+
+async def test_a_kept_statement_serves_other_viewers_and_variables(client: GraphQLClient, seeded: Seeded) -> None:
+    """Statements are kept per selection and variables (graph/compiled/cache.py); the viewer is bound per request."""
+    query = "query($first: Int) { viewer { id chatSessions(first: $first) { nodes { id } } } }"
+    answers = []
+    for first, token in ((1, seeded.user.token), (2, seeded.user.token), (1, seeded.other.token)):
+        answers.append((await client.data(query, {"first": first}, token=token))["viewer"])
+    kept = len(COMPILED)
+    again = [(await client.data(query, {"first": first}, token=seeded.user.token))["viewer"] for first in (1, 2)]
+    assert len(COMPILED) == kept
+    assert again == answers[:2]
+    assert [len(viewer["chatSessions"]["nodes"]) for viewer in answers] == [1, 2, 1]
+    assert [viewer["id"] for viewer in answers] == [seeded.user.id, seeded.user.id, seeded.other.id]
+    assert answers[2]["chatSessions"]["nodes"] != answers[0]["chatSessions"]["nodes"]
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    for viewer in answers[1:]:
+        own = viewer["chatSessions"]["nodes"][0]["id"]
+        assert await client.data(node, {"id": own}, token=seeded.user.token) == {
+            "node": {"id": own} if viewer["id"] == seeded.user.id else None
+        }
 
 
 async def test_the_headline_read_is_one_statement(

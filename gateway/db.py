@@ -34,8 +34,12 @@ def _count_statement(*_: Any) -> None:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        # Up to twice `pool_size` connections, each kept once opened. With `pool_size` kept and as many
+        # overflow, an overflow connection was closed as soon as it was returned: a steady load above
+        # `pool_size` requests in flight opened a connection (and PostgreSQL a backend) every few requests
+        # (issue 14: ~9% of the headline read's server CPU, and a plan of its statement for each new one).
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_pre_ping=False,
         pool_recycle=1800,
         # A failed statement's message (logged, and carried by the exception) names no bound value:

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     storage_url: str | None = Field(default=None, validation_alias="GATEWAY_STORAGE_URL")
     document_timeout: float = Field(default=120.0, gt=0, le=3600, validation_alias="GATEWAY_DOCUMENT_TIMEOUT")
     document_concurrency: int = Field(default=2, ge=1, le=64, validation_alias="GATEWAY_DOCUMENT_CONCURRENCY")
-    # The worker's database connections (as many again may overflow under load); its task slots are
+    # The worker's database connections (up to as many again under load, gateway/db.py); its task slots are
     # jobs/queues.py's SLOTS per priority. bench/README.md (tasks) has the measurements behind the default.
     worker_db_pool_size: int = Field(default=5, ge=1, le=100, validation_alias="GATEWAY_WORKER_DB_POOL_SIZE")
     # The external base URL: signed download links and (issue 11) the OAuth callback; without it the

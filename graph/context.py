@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterator
@@ -71,6 +72,10 @@ class Context:
     connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
     cost: int | None = None  # the operation's static cost, once computed
     persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
+    # Left by DeletedAccountsAreAnonymous to the `node`/`nodes` fields (graph/permissions.py): a compiled
+    # one checks the account in its own statement, one answered by its resolver calls `check_account`.
+    account_check_deferred: bool = False
+    _account_check: asyncio.Future[None] | None = field(init=False, repr=False, default=None)
     _db: RequestDb = field(init=False, repr=False)
     _loaders: Loaders = field(init=False, repr=False)
 
@@ -175,6 +180,13 @@ class Context:
             await self.db.close()
             self.viewer = None
             self.reset()
+
+    def check_account(self) -> asyncio.Future[None]:
+        """The deferred account check, run once for every field that waits for it. One future, so the
+        fields resume together and their loaders still batch into one statement."""
+        if self._account_check is None:
+            self._account_check = asyncio.ensure_future(self.forget_deleted_viewer())
+        return self._account_check
 
     def authenticate(self, authorization: str | None) -> None:
         """Set the viewer from an `Authorization: Bearer` value. No value means anonymous; a value

@@ -65,24 +65,42 @@ class DeletedAccountsAreAnonymous(SchemaExtension):
         if isinstance(context, Context):
             if await context.session_revoked():
                 raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
-            try:
-                if not only_viewer(self.execution_context):
+            roots = query_roots(self.execution_context)
+            # Only an HTTP request compiles: on a socket (whose context serves several operations at
+            # once) or with the compiler off, `node` checks first as every other field does.
+            compiles = not context.is_socket and context.resources.settings.sql_compiler
+            if roots is not None and roots <= SELF_CHECKING | (DEFERRING if compiles else frozenset()):
+                context.account_check_deferred = bool(roots & DEFERRING)
+            else:
+                try:
                     await context.forget_deleted_viewer()
-            except Exception as error:
-                log.error("cannot check the viewer's account", exc_info=error)
-                raise request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR) from None
+                except Exception as error:
+                    raise account_check_failed(error) from None
         yield
 
 
-def only_viewer(execution: ExecutionContext) -> bool:
-    """A query reading nothing but `viewer` (and `__typename`) needs no account check first: `viewer` is
-    the account's own row, null once it is deleted, and everything below it hangs off that row. This keeps
-    the headline read at one statement (graph/compiled/)."""
+def account_check_failed(error: Exception) -> Exception:
+    log.error("cannot check the viewer's account", exc_info=error)
+    return request_error("Unexpected error.", RequestErrorCode.INTERNAL_SERVER_ERROR)
+
+
+# Root fields of a query that need no account check first: `viewer` is the account's own row, null once
+# it is deleted, and everything else hangs off it. `node`/`nodes` take the check with them: compiled
+# (graph/compiled/), their one statement checks the account; answered by their resolvers, they run it
+# first (`Context.check_account`). This keeps the headline read and `node(id:)` at one statement.
+SELF_CHECKING = frozenset(("viewer", "__typename"))
+DEFERRING = frozenset(("node", "nodes"))
+
+
+def query_roots(execution: ExecutionContext) -> set[str] | None:
+    """The names of a query's root fields, or None for another operation or a root fragment."""
     document = execution.graphql_document
     operation = get_operation_ast(document, execution.operation_name) if document is not None else None
     if operation is None or operation.operation != OperationType.QUERY:
-        return False
-    return all(
-        isinstance(selection, FieldNode) and selection.name.value in ("viewer", "__typename")
-        for selection in operation.selection_set.selections
-    )
+        return None
+    names = set()
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            return None
+        names.add(selection.name.value)
+    return names

@@ -35,11 +35,18 @@ class AccessClaims:
     expires_at: int
 
 
+# Tokens whose signature was verified, kept by their exact text: a client sends the same token with every
+# request until it expires, and the signature check (parsing, Ed25519) was the bulk of each request's
+# authentication. Claims (expiry, issuer, audience) are still validated on every use.
+VERIFIED_TOKENS = 4096
+
+
 class TokenKeys:
     def __init__(self, key_set: KeySet, *, issuer: str, ttl_seconds: int) -> None:
         if not key_set.keys:
             raise ValueError("the JWT key set is empty")
         self._key_set = key_set
+        self._verified: dict[str, jwt.Token] = {}
         self._signing_key = key_set.keys[0]
         self.issuer = issuer
         self.ttl_seconds = ttl_seconds
@@ -66,9 +73,18 @@ class TokenKeys:
         header = {"alg": ALGORITHM, "kid": self.signing_kid, "typ": "JWT"}
         return jwt.encode(header, claims, self._signing_key, algorithms=[ALGORITHM])
 
+    def _decode(self, token: str) -> jwt.Token:
+        decoded = self._verified.get(token)
+        if decoded is None:
+            decoded = jwt.decode(token, self._key_set, algorithms=[ALGORITHM])
+            if len(self._verified) >= VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = decoded
+        return decoded
+
     def verify(self, token: str) -> AccessClaims:
         try:
-            decoded = jwt.decode(token, self._key_set, algorithms=[ALGORITHM])
+            decoded = self._decode(token)
             registry = jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": AUDIENCE},

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from inspect import isawaitable
 from typing import Any
 
 import orjson
 from graphql import GraphQLObjectType, OperationType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
-from sqlalchemy import text
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graph.compiled.cache import COMPILED
 from graph.compiled.nodes import compile_nodes
-from graph.compiled.plan import ConnectionPlan, ObjectPlan, plan_connection, plan_object
-from graph.compiled.sql import connection_statement, viewer_statement
-from graph.compiled.tables import CONNECTIONS
+from graph.compiled.plan import plan_connection, plan_object
+from graph.compiled.sql import Compiled, bind_subject, connection_statement, viewer_statement
+from graph.compiled.tables import CONNECTIONS, ConnectionSpec
 from graph.context import Context
+from graph.permissions import DEFERRING, account_check_failed
 
 log = logging.getLogger("gateway.graph.compiled")
 
@@ -47,9 +50,37 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any = None,
     ) -> Any:
         compiled = self._compile(parent_type, source, field_details_list, path)
-        if compiled is None:
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        return self._answer(compiled, parent_type, field_details_list, path)
+        if compiled is not None:
+            return self._answer(compiled, parent_type, field_details_list, path)
+        context = self.context_value
+        if (
+            isinstance(context, Context)
+            and context.account_check_deferred
+            and parent_type is self.schema.query_type
+            and field_details_list[0].node.name.value in DEFERRING
+        ):
+            return self._after_account_check(context, parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    async def _after_account_check(
+        self,
+        context: Context,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        details: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """A root field the compiler left to its resolver while the account check was deferred to the
+        fields (graph/permissions.py): the check runs first, as it would have before the operation."""
+        try:
+            await context.check_account()
+        except Exception as error:
+            field = parent_type.fields[details[0].node.name.value]
+            self.handle_field_error(account_check_failed(error), field.type, details, path)
+            return None
+        result = super().execute_field(parent_type, source, details, path, position_context)
+        return await result if isawaitable(result) else result
 
     def _collect(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Mapping[str, FieldDetailsList] | None:
         collected = self.collect_subfields(type_, details)
@@ -59,56 +90,65 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _compile(
         self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
-    ) -> tuple[str, dict[str, Any]] | None:
+    ) -> tuple[Compiled, uuid.UUID] | None:
+        """The field's statement and the key it reads from, or None when the field keeps its resolver."""
         context = self.context_value
         if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
             return None
         if self.operation.operation == OperationType.SUBSCRIPTION:
             return None  # streamed over HTTP, its results are encoded by `encode_json`, which splices nothing
         name = details[0].node.name.value
-        if parent_type is self.schema.query_type and name == "viewer":
+        build: Callable[[], Compiled | None]
+        if parent_type is self.schema.query_type and name in ("viewer", "node", "nodes"):
             if context.viewer is None:
                 return None  # anonymous: the resolver answers null without a statement
-            user_type = self.schema.get_type("User")
-            assert isinstance(user_type, GraphQLObjectType)
-            plan: ObjectPlan | ConnectionPlan | None = plan_object(
-                self._collect, user_type, details, self.variable_values
-            )
-            return viewer_statement(plan, context.viewer.user_id) if isinstance(plan, ObjectPlan) else None
-        if parent_type is self.schema.query_type and name in ("node", "nodes"):
-            if context.viewer is None:
-                return None
-            definition = parent_type.fields[name]
-            return compile_nodes(
-                self._collect, self.schema, definition, details, self.variable_values, context.viewer.user_id
-            )
-        spec = CONNECTIONS.get((parent_type.name, name))
-        parent_id = getattr(source, "pk", None)
-        if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):
-            return None  # under a list of parents, the loaders batch every parent's page in one statement
-        definition = parent_type.fields[name]
-        plan = plan_connection(self._collect, definition, details, self.variable_values, spec, name)
-        return connection_statement(plan, parent_id) if plan is not None else None
+            subject = context.viewer.user_id
+            build = partial(self._viewer, details) if name == "viewer" else partial(self._nodes, parent_type, details)
+        else:
+            spec = CONNECTIONS.get((parent_type.name, name))
+            parent_id = getattr(source, "pk", None)
+            if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):
+                return None  # under a list of parents, the loaders batch every parent's page in one statement
+            subject = parent_id
+            build = partial(self._connection, parent_type, details, spec)
+        compiled = COMPILED.get(details, (parent_type.name,), self.variable_values, build)
+        return (compiled, subject) if compiled is not None else None
+
+    def _viewer(self, details: FieldDetailsList) -> Compiled | None:
+        user_type = self.schema.get_type("User")
+        assert isinstance(user_type, GraphQLObjectType)
+        plan = plan_object(self._collect, user_type, details, self.variable_values)
+        return viewer_statement(plan) if plan is not None else None
+
+    def _nodes(self, query_type: GraphQLObjectType, details: FieldDetailsList) -> Compiled | None:
+        definition = query_type.fields[details[0].node.name.value]
+        return compile_nodes(self._collect, self.schema, definition, details, self.variable_values)
+
+    def _connection(
+        self, parent_type: GraphQLObjectType, details: FieldDetailsList, spec: ConnectionSpec
+    ) -> Compiled | None:
+        name = details[0].node.name.value
+        plan = plan_connection(self._collect, parent_type.fields[name], details, self.variable_values, spec, name)
+        return connection_statement(plan) if plan is not None else None
 
     def _answer(
         self,
-        compiled: tuple[str, dict[str, Any]],
+        compiled: tuple[Compiled, uuid.UUID],
         parent_type: GraphQLObjectType,
         details: FieldDetailsList,
         path: Path,
     ) -> Awaitable[Any]:
         context = self.context_value
         assert isinstance(context, Context)
-        sql, params = compiled
+        (sql, params), subject = compiled
 
         async def run() -> Any:
             try:
-                rows = await context.db.rows(text(sql).bindparams(**params))
+                value = await context.db.value(sql, bind_subject(params, subject))
             except Exception as error:
                 field = parent_type.fields[details[0].node.name.value]
                 self.handle_field_error(error, field.type, details, path)
                 return None
-            value = rows[0][0] if rows else None
             return orjson.Fragment(value) if value is not None else None
 
         return run()

@@ -12,7 +12,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 
 from graph.compiled.plan import Collect, ObjectPlan, plan_object
-from graph.compiled.sql import nodes_statement
+from graph.compiled.sql import Compiled, document, nodes_statement
 from graph.input_limits import DEFAULT_MAX_LENGTH
 from graph.node import MAX_NODES, decode_global_id
 
@@ -25,8 +25,7 @@ def compile_nodes(
     definition: GraphQLField,
     details: FieldDetailsList,
     variables: Any,
-    viewer_id: uuid.UUID,
-) -> tuple[str, dict[str, Any]] | None:
+) -> Compiled | None:
     many = details[0].node.name.value == "nodes"
     try:
         arguments = get_argument_values(definition, details[0].node, variables)
@@ -62,5 +61,5 @@ def compile_nodes(
             plan = plans[type_name] = found
         items.append((plan, pk))
     if not items:
-        return "SELECT '[]'", {}
-    return nodes_statement(items, viewer_id, many=many)
+        return document("'[]'")
+    return nodes_statement(items, many=many)

@@ -20,15 +20,15 @@ from loaders.pagination import Order
 
 @dataclass
 class Statement:
-    """SQL text with its bound parameters (`:p0`, `:p1`...)."""
+    """SQL text with its bound parameters (`$1`, `$2`...: the driver's own placeholders, so the text
+    goes to asyncpg as it is)."""
 
-    params: dict[str, Any] = field(default_factory=dict)
+    params: list[Any] = field(default_factory=list)
     aliases: int = 0
 
     def bind(self, value: Any, sql_type: str) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f"CAST(:{name} AS {sql_type})"
+        self.params.append(value)
+        return f"CAST(${len(self.params)} AS {sql_type})"
 
     def alias(self) -> str:
         self.aliases += 1
@@ -236,39 +236,64 @@ def _page_info(part: PagePart, plan: ConnectionPlan, row: str, within: str, more
     return _record(entries)
 
 
-def viewer_statement(plan: ObjectPlan, viewer_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+class Subject:
+    """Stands, in a compiled statement's parameters, for the key it reads from: the viewer's id (`viewer`,
+    `node`, `nodes`) or the parent's (a connection). A statement is built once per selection and kept
+    (graph/compiled/cache.py); each request binds its own key in its place (`bind_subject`)."""
+
+
+SUBJECT = Subject()
+
+# A compiled read: driver SQL whose one value is the JSON document, and its parameters.
+Compiled = tuple[str, tuple[Any, ...]]
+
+
+def bind_subject(params: tuple[Any, ...], subject: uuid.UUID) -> tuple[Any, ...]:
+    return tuple(subject if value is SUBJECT else value for value in params)
+
+
+def document(json_sql: str, statement: Statement | None = None) -> Compiled:
+    """The statement answering `json_sql`'s JSON as UTF-8 bytes (`bytea` travels as it is), which the
+    response splices without decoding them into a str and encoding them again."""
+    params = tuple(statement.params) if statement is not None else ()
+    return f"SELECT convert_to(({json_sql})::text, 'UTF8')", params
+
+
+def viewer_statement(plan: ObjectPlan) -> Compiled:
     """`viewer`: the signed-in user's row while the account is not deleted (loaders/visibility.py)."""
     statement = Statement()
     alias = statement.alias()
-    viewer = statement.bind(viewer_id, "uuid")
+    viewer = statement.bind(SUBJECT, "uuid")
     body = _object(statement, plan, alias)
-    sql = f"SELECT (SELECT {body} FROM users {alias} WHERE {alias}.id = {viewer} AND {alias}.deleted_at IS NULL)::text"
-    return sql, statement.params
+    where = f"{alias}.id = {viewer} AND {alias}.deleted_at IS NULL"
+    return document(f"SELECT {body} FROM users {alias} WHERE {where}", statement)
 
 
-def connection_statement(plan: ConnectionPlan, parent_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+def connection_statement(plan: ConnectionPlan) -> Compiled:
     """An owned connection of a parent the resolvers already answered (so already visible to the viewer)."""
     statement = Statement()
-    parent = statement.bind(parent_id, "uuid")
-    return f"SELECT ({connection(statement, plan, parent)})::text", statement.params
+    parent = statement.bind(SUBJECT, "uuid")
+    return document(connection(statement, plan, parent), statement)
 
 
 # `node`/`nodes`: the row while the viewer may see it (loaders/visibility.py): an own session not deleted,
-# a message not deleted in an own session not deleted.
+# a message not deleted in an own session not deleted; and, since these fields take the account check with
+# them (graph/permissions.py), only while the viewer's account is not deleted (a deleted account's token
+# acts as none: every ID answers null). The account condition names no row: PostgreSQL evaluates it once.
+_ACCOUNT = "EXISTS (SELECT FROM users WHERE users.id = {viewer} AND users.deleted_at IS NULL)"
 _VISIBLE = {
-    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL",
+    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL "
+    f"AND {_ACCOUNT}",
     "Message": "FROM messages {a} JOIN chat_sessions {a}s ON {a}s.id = {a}.session_id WHERE {a}.id = {pk} "
-    "AND {a}s.user_id = {viewer} AND {a}s.deleted_at IS NULL AND {a}.deleted_at IS NULL",
+    f"AND {{a}}s.user_id = {{viewer}} AND {{a}}s.deleted_at IS NULL AND {{a}}.deleted_at IS NULL AND {_ACCOUNT}",
 }
 
 
-def nodes_statement(
-    items: list[tuple[ObjectPlan, uuid.UUID] | None], viewer_id: uuid.UUID, *, many: bool
-) -> tuple[str, dict[str, Any]]:
+def nodes_statement(items: list[tuple[ObjectPlan, uuid.UUID] | None], *, many: bool) -> Compiled:
     """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's."""
     statement = Statement()
     # Bound only when some ID names a row: every parameter must appear in the text.
-    viewer = statement.bind(viewer_id, "uuid") if any(items) else ""
+    viewer = statement.bind(SUBJECT, "uuid") if any(items) else ""
     values = []
     for item in items:
         if item is None:
@@ -279,5 +304,5 @@ def nodes_statement(
         source = _VISIBLE[plan.table.type_name].format(a=alias, pk=statement.bind(pk, "uuid"), viewer=viewer)
         values.append(f"(SELECT {_object(statement, plan, alias)} {source})")
     if not many:
-        return f"SELECT ({values[0]})::text", statement.params
-    return f"SELECT array_to_json(ARRAY[{', '.join(values)}]::json[])::text", statement.params
+        return document(values[0], statement)
+    return document(f"array_to_json(ARRAY[{', '.join(values)}]::json[])", statement)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from graph.compiled.cache import COMPILED
 from services.resources import Resources
 from tests import factories as f
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
@@ -234,6 +235,64 @@ async def test_other_users_rows_and_deleted_accounts_stay_hidden(
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.other.pk)
     compiled, resolved = await _both(client, resources, query, seeded.other.token)
     assert compiled == resolved == {"data": {"viewer": None}}
+
+
+async def test_node_carries_the_account_check(
+    client: GraphQLClient, resources: Resources, seeded: Seeded, pg: asyncpg.Connection, sql_counter: StatementCounter
+) -> None:
+    """`node`/`nodes` take the deleted-account check with them (graph/permissions.py): a compiled node is one
+    statement, and once the account is deleted its still-valid token sees nothing, whether the field compiles
+    or falls back to its resolver (a User ID, a selection that needs Python) and runs the check first."""
+    page = await client.data(
+        "{ viewer { chatSessions(first: 1) { nodes { id messages(first: 1) { nodes { id } } } } } }",
+        token=seeded.user.token,
+    )
+    first = page["viewer"]["chatSessions"]["nodes"][0]
+    session, message = first["id"], first["messages"]["nodes"][0]["id"]
+    needs_python = "contextData { businessContext { currentProject } }"
+    queries = {
+        f'{{ node(id: "{session}") {{ id ... on ChatSession {{ title }} }} }}': {"node": None},
+        f'{{ node(id: "{message}") {{ id }} }}': {"node": None},
+        f'{{ nodes(ids: ["{session}", "{message}"]) {{ id }} }}': {"nodes": [None, None]},
+        f'{{ nodes(ids: ["{session}", "{seeded.user.id}"]) {{ id }} }}': {"nodes": [None, None]},
+        f'{{ node(id: "{session}") {{ ... on ChatSession {{ {needs_python} }} }} }}': {"node": None},
+        f'{{ viewer {{ id }} a: node(id: "{session}") {{ id }} b: node(id: "{message}") {{ id }} }}': {
+            "viewer": None,
+            "a": None,
+            "b": None,
+        },
+    }
+    for query in queries:
+        sql_counter.reset()
+        alive = await client.data(query, token=seeded.user.token)
+        assert any(value not in (None, [None, None]) for value in alive.values()), query
+        if query.startswith(f'{{ node(id: "{session}") {{ id'):
+            assert sql_counter.count == 1, sql_counter.statements
+    await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.user.pk)
+    for query, expected in queries.items():
+        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        assert compiled == resolved == {"data": expected}, query
+
+
+async def test_a_kept_statement_serves_other_viewers_and_variables(client: GraphQLClient, seeded: Seeded) -> None:
+    """Statements are kept per selection and variables (graph/compiled/cache.py); the viewer is bound per request."""
+    query = "query($first: Int) { viewer { id chatSessions(first: $first) { nodes { id } } } }"
+    answers = []
+    for first, token in ((1, seeded.user.token), (2, seeded.user.token), (1, seeded.other.token)):
+        answers.append((await client.data(query, {"first": first}, token=token))["viewer"])
+    kept = len(COMPILED)
+    again = [(await client.data(query, {"first": first}, token=seeded.user.token))["viewer"] for first in (1, 2)]
+    assert len(COMPILED) == kept
+    assert again == answers[:2]
+    assert [len(viewer["chatSessions"]["nodes"]) for viewer in answers] == [1, 2, 1]
+    assert [viewer["id"] for viewer in answers] == [seeded.user.id, seeded.user.id, seeded.other.id]
+    assert answers[2]["chatSessions"]["nodes"] != answers[0]["chatSessions"]["nodes"]
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    for viewer in answers[1:]:
+        own = viewer["chatSessions"]["nodes"][0]["id"]
+        assert await client.data(node, {"id": own}, token=seeded.user.token) == {
+            "node": {"id": own} if viewer["id"] == seeded.user.id else None
+        }
 
 
 async def test_the_headline_read_is_one_statement(

@@ -18,7 +18,7 @@ from joserfc.jwk import KeySet
 
 from graph.app import create_app
 from services.resources import Resources
-from services.tokens import TokenKeys, generate_key_set, load_key_set
+from services.tokens import InvalidToken, TokenKeys, generate_key_set, load_key_set
 from tests.graphql_client import PASSWORD, GraphQLClient, SignedUp
 from tests.users.flows import (
     CHANGE_PASSWORD,
@@ -295,3 +295,14 @@ async def test_without_redis_signing_out_is_refused_rather_than_half_done(
     # Redis is back: nothing changed, the session is alive.
     signed_in(await login(client, user.email, PASSWORD))
     signed_in(await refresh(client, user.refresh_token))
+
+
+def test_a_token_verified_once_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified signatures are kept by token (services/tokens.py); the claims are checked on every use."""
+    keys = TokenKeys(generate_key_set(), issuer="gateway-test", ttl_seconds=60)
+    token = keys.issue(uuid.uuid4())
+    assert keys.verify(token) == keys.verify(token)
+    later = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(InvalidToken):
+        keys.verify(token)

@@ -23,12 +23,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, null, update
+from sqlalchemy import ColumnElement, cast, func, insert, literal, null, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from models import Task, TaskLog
 from models.agents import AgentConfig
+from models.base import new_id, utcnow
 from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers.moves import Move, Moves
 from services.task_queues import TaskQueues
@@ -70,6 +73,30 @@ LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
 
 
 may_move = MOVES.may_move
+_TASKS = Task.__table__  # type: ignore[attr-defined]
+_LOGS = TaskLog.__table__  # type: ignore[attr-defined]
+
+
+def _log_row(
+    task_id: uuid.UUID,
+    event: TaskLogEvent,
+    *,
+    status: TaskStatus | None = None,
+    attempt: Any = None,
+    message: str | None = None,
+    duration_ms: int | None = None,
+) -> dict[str, Any]:
+    """The values of one task log line (`attempt` may be a column of the statement that writes it)."""
+    return {
+        "id": new_id(),
+        "task_id": task_id,
+        "event": event.value,
+        "status": status.value if status is not None else None,
+        "attempt": attempt,
+        "message": message[:LOG_MESSAGE_MAX] if message else None,
+        "duration_ms": duration_ms,
+        "logged_at": utcnow(),
+    }
 
 
 async def _apply(
@@ -79,29 +106,30 @@ async def _apply(
     values: Mapping[str, Any] | None = None,
     *,
     owner: uuid.UUID | None = None,
+    also: ColumnElement[bool] | None = None,
 ) -> Task | None:
+    """The move and its log line in one statement: the conditional UPDATE ... RETURNING, the INSERT of the
+    log line fed by what it returned (nothing when no row moved), and the moved row read back from it."""
     move = MOVES[name]
-    statement = update(Task).where(col(Task.id) == task_id, col(Task.status).in_(tuple(move.sources)))
-    if owner is not None:
-        statement = statement.where(col(Task.user_id) == owner)
-    moved = (
-        await db.execute(
-            statement.values(status=move.target, **(values or {})).returning(col(Task.id), col(Task.retry_count))
-        )
-    ).first()
-    if moved is None:
-        return None
     values = values or {}
-    await log_event(
-        db,
+    statement = update(_TASKS).where(_TASKS.c.id == task_id, _TASKS.c.status.in_(tuple(move.sources)))
+    if owner is not None:
+        statement = statement.where(_TASKS.c.user_id == owner)
+    if also is not None:
+        statement = statement.where(also)
+    moved = statement.values(status=move.target, **values).returning(*_TASKS.c).cte("moved")
+    line = _log_row(
         task_id,
         LOGGED_AS[name],
         status=move.target,
-        attempt=(moved.retry_count or 0) + 1,
+        attempt=func.coalesce(moved.c.retry_count, 0) + 1,
         message=values.get("error_message") if isinstance(values.get("error_message"), str) else None,
         duration_ms=values.get("processing_time_ms") if isinstance(values.get("processing_time_ms"), int) else None,
     )
-    return await db.get(Task, task_id, populate_existing=True)
+    fed = select(*(v if isinstance(v, ColumnElement) else literal(v, _LOGS.c[k].type) for k, v in line.items()))
+    logged = insert(_LOGS).from_select(list(line), fed.select_from(moved)).cte("logged")
+    read = select(aliased(Task, moved)).add_cte(logged).execution_options(populate_existing=True)
+    return (await db.execute(read)).scalar_one_or_none()
 
 
 async def log_event(
@@ -115,27 +143,35 @@ async def log_event(
     duration_ms: int | None = None,
 ) -> None:
     """One line of the task's log (kept 90 days by the retention purge)."""
-    db.add(
-        TaskLog(
-            task_id=task_id,
-            event=event.value,
-            status=status.value if status is not None else None,
-            attempt=attempt,
-            message=message[:LOG_MESSAGE_MAX] if message else None,
-            duration_ms=duration_ms,
+    await db.execute(
+        insert(_LOGS).values(
+            _log_row(task_id, event, status=status, attempt=attempt, message=message, duration_ms=duration_ms)
         )
     )
-    await db.flush()
 
 
-async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | None:
+async def claim(
+    db: AsyncSession, task_id: uuid.UUID, worker_id: str, *, running_below: int | None = None
+) -> Task | None:
     """pending -> running, once: of several workers holding a job for the task, one wins. `started_at`
-    stays the time the task was asked for; the run's start is `run_started_at`."""
-    task = await _apply(db, TaskMove.CLAIM, task_id, {"run_started_at": func.now()})
-    if task is not None:
-        # Who runs it: the sweep recovers tasks whose worker stopped answering.
-        task.meta = TaskMeta.parse(task.meta).claimed_by(worker_id).dump()
-    return task
+    stays the time the task was asked for; the run's start is `run_started_at`. With `running_below`, only
+    while its owner runs fewer tasks than that, counted by the claim's own statement (the caller holds the
+    lock that makes the owner's claims take turns, so the count is current)."""
+    cap = None
+    if running_below is not None:
+        other = _TASKS.alias("other")
+        running = (
+            select(func.count())
+            .select_from(other)
+            .where(other.c.user_id == _TASKS.c.user_id, other.c.status == TaskStatus.RUNNING.value)
+            .scalar_subquery()
+        )
+        cap = running < running_below
+    # Who runs it (the sweep recovers tasks whose worker stopped answering): the stored metadata with `worker`.
+    claimed_by = func.coalesce(_TASKS.c.metadata, cast(literal("{}"), JSONB)).op("||")(
+        func.jsonb_build_object("worker", worker_id)
+    )
+    return await _apply(db, TaskMove.CLAIM, task_id, {"run_started_at": func.now(), "metadata": claimed_by}, also=cap)
 
 
 async def finish(

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -42,7 +42,24 @@ SCHEDULE_SLACK_SECONDS = 1.5
 # a second of jitter, so deferred jobs do not wake in step): a slot goes to someone else meanwhile.
 USER_BUSY_DELAY_SECONDS = 1.0
 USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
+# Statements of every job, built once with parameters (`p_*`): building one costs more than running it.
+_CLAIM_LOCK = select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(bindparam("p_user", type_=Text()))))
+_STATUS = select(col(Task.status)).where(col(Task.id) == bindparam("p_task_id"))
 _OTHER_TASKS = Task.__table__.alias("other")  # type: ignore[attr-defined]
+_AGENT_OF_TASK = live_agents(MCPAgent).subquery()
+# The task, its agent (None when removed) and how many tasks its owner runs, in one statement.
+_TASK_TO_START = (
+    select(
+        Task,
+        aliased(MCPAgent, _AGENT_OF_TASK),
+        select(func.count())
+        .select_from(_OTHER_TASKS)
+        .where(_OTHER_TASKS.c.user_id == col(Task.user_id), _OTHER_TASKS.c.status == TaskStatus.RUNNING.value)
+        .scalar_subquery(),
+    )
+    .outerjoin(_AGENT_OF_TASK, _AGENT_OF_TASK.c.id == col(Task.agent_id))
+    .where(col(Task.id) == bindparam("p_task_id"))
+)
 
 
 async def _finish(
@@ -167,7 +184,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
     (held to the end of this short transaction), so two workers cannot both take the last place: the
     claim's statement, which counts the running tasks, starts once the lock is held."""
     async with deps.sessionmaker() as session, session.begin():
-        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(str(user_id)))))
+        await session.execute(_CLAIM_LOCK, {"p_user": str(user_id)})
         task = await task_lifecycle.claim(session, task_id, deps.worker_id, running_below=deps.tasks_per_user)
         if task is None and await _running_count(deps, user_id, session) >= deps.tasks_per_user:
             return USER_BUSY
@@ -178,7 +195,8 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
     async with deps.sessionmaker() as session:
-        return (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
+        status: str | None = (await session.execute(_STATUS, {"p_task_id": task_id})).scalar_one_or_none()
+        return status
 
 
 def _output(outcome: mcp.ToolOutcome) -> Any:
@@ -294,23 +312,8 @@ async def execute_task(ctx: JobContext, *, task_id: str) -> None:
 
 async def _start(deps: WorkerDeps, pk: uuid.UUID) -> tuple[Task, MCPAgent, AgentConfig] | None:
     """pending -> running, or queued again for later, or failed with the reason; the claimed task to run."""
-    agent_of_task = live_agents(MCPAgent).subquery()
-    live_agent = aliased(MCPAgent, agent_of_task)
-    running = (
-        select(func.count())
-        .select_from(_OTHER_TASKS)
-        .where(_OTHER_TASKS.c.user_id == col(Task.user_id), _OTHER_TASKS.c.status == TaskStatus.RUNNING.value)
-        .scalar_subquery()
-    )
     async with deps.sessionmaker() as session:
-        # The task, its agent (None when removed) and how many tasks its owner runs, in one statement.
-        found = (
-            await session.execute(
-                select(Task, live_agent, running)
-                .outerjoin(agent_of_task, agent_of_task.c.id == col(Task.agent_id))
-                .where(col(Task.id) == pk)
-            )
-        ).first()
+        found = (await session.execute(_TASK_TO_START, {"p_task_id": pk})).first()
     if found is None or found[0].status != TaskStatus.PENDING:
         return None
     task, agent, running_now = found

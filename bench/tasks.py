@@ -25,7 +25,7 @@ import psutil
 import websockets
 
 from bench.config import require_loopback, scratch_database
-from bench.server import GatewayProcess, free_port, gateway_executable
+from bench.server import STATEMENTS, GatewayProcess, free_port, gateway_executable
 from services.tokens import generate_key_set
 
 REGISTER = """mutation($i: RegisterInput!) { register(input: $i) { accessToken errors { code } } }"""
@@ -45,6 +45,14 @@ async def _gql(http: httpx.AsyncClient, query: str, variables: dict[str, object]
     if "errors" in body:
         raise SystemExit(f"GraphQL error: {body['errors']}")
     return body["data"]  # type: ignore[no-any-return]
+
+
+async def _sql_statements(http: httpx.AsyncClient) -> float:
+    """The gateway's SQL statements so far (its /metrics counter; open outside production)."""
+    found = STATEMENTS.findall((await http.get("/metrics")).text)
+    if not found:
+        raise SystemExit("/metrics has no gateway_sql_statements_total line")
+    return sum(float(value) for value in found)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -121,6 +129,7 @@ async def measure(
                     )
                     answered[data["runTask"]["task"]["id"]] = time.perf_counter()
 
+            statements_before = await _sql_statements(http)
             cpu_before = [_cpu_seconds(pid) for pid in pids]
             started = time.perf_counter()
             await asyncio.gather(*(submit() for _ in range(concurrency)))
@@ -130,6 +139,7 @@ async def measure(
                 raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
             elapsed = max(finished.values()) - started
             gateway_cpu, peer_cpu = (_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True))
+            statements = await _sql_statements(http) - statements_before
 
             # Unsaturated: one task at a time, so the wait is the pick-up, not a backlog.
             idle_waits: list[float] = []
@@ -159,6 +169,7 @@ async def measure(
         "idle_p99_ms": percentile(idle_waits, 0.99),
         "gateway_cpu_ms_per_task": gateway_cpu * 1000 / tasks,
         "peer_cpu_ms_per_task": peer_cpu * 1000 / tasks,
+        "sql_per_task": statements / tasks,
     }
 
 
@@ -229,12 +240,13 @@ def main(argv: list[str]) -> None:
     )
     print(
         f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32} "
-        f"{'gateway CPU ms/task':>20} {'peer CPU ms/task':>17}"
+        f"{'gateway CPU ms/task':>20} {'peer CPU ms/task':>17} {'SQL/task':>9}"
     )
     print(
         f"{result['tasks_per_s']:>10.1f} {result['start_p50_ms']:>13.0f} / {result['start_p99_ms']:<12.0f} "
         f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f} "
-        f"{result['gateway_cpu_ms_per_task']:>20.1f} {result['peer_cpu_ms_per_task']:>17.1f}"
+        f"{result['gateway_cpu_ms_per_task']:>20.1f} {result['peer_cpu_ms_per_task']:>17.1f} "
+        f"{result['sql_per_task']:>9.1f}"
     )
     print(f"load average before the run: {load:.2f} (2-core machine shared with other work: figures are noisy)")
 

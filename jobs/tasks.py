@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from jobs.context import JobContext, WorkerDeps, deps_of
@@ -42,6 +43,24 @@ SCHEDULE_SLACK_SECONDS = 1.5
 # a second of jitter, so deferred jobs do not wake in step): a slot goes to someone else meanwhile.
 USER_BUSY_DELAY_SECONDS = 1.0
 USER_LOCK_NAMESPACE = 820_001  # pg_advisory_xact_lock(namespace, hashtext(user id)): claims per user in turn
+# Statements of every job, built once with parameters (`p_*`): building one costs more than running it.
+_CLAIM_LOCK = select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(bindparam("p_user", type_=Text()))))
+_STATUS = select(col(Task.status)).where(col(Task.id) == bindparam("p_task_id"))
+_OTHER_TASKS = Task.__table__.alias("other")  # type: ignore[attr-defined]
+_AGENT_OF_TASK = live_agents(MCPAgent).subquery()
+# The task, its agent (None when removed) and how many tasks its owner runs, in one statement.
+_TASK_TO_START = (
+    select(
+        Task,
+        aliased(MCPAgent, _AGENT_OF_TASK),
+        select(func.count())
+        .select_from(_OTHER_TASKS)
+        .where(_OTHER_TASKS.c.user_id == col(Task.user_id), _OTHER_TASKS.c.status == TaskStatus.RUNNING.value)
+        .scalar_subquery(),
+    )
+    .outerjoin(_AGENT_OF_TASK, _AGENT_OF_TASK.c.id == col(Task.agent_id))
+    .where(col(Task.id) == bindparam("p_task_id"))
+)
 
 
 async def _finish(
@@ -162,12 +181,13 @@ USER_BUSY = UserBusy()
 async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Task | UserBusy | None:
     """pending -> running, once: of several workers holding a job for the task, one wins; and only while
     the owner runs fewer than `tasks_per_user` tasks. Claims of one user take turns on an advisory lock
-    (held to the end of this short transaction), so two workers cannot both take the last place."""
+    (held to the end of this short transaction), so two workers cannot both take the last place: the
+    claim's statement, which counts the running tasks, starts once the lock is held."""
     async with deps.sessionmaker() as session, session.begin():
-        await session.execute(select(func.pg_advisory_xact_lock(USER_LOCK_NAMESPACE, func.hashtext(str(user_id)))))
-        if await _running_count(deps, user_id, session) >= deps.tasks_per_user:
+        await session.execute(_CLAIM_LOCK, {"p_user": str(user_id)})
+        task = await task_lifecycle.claim(session, task_id, deps.worker_id, running_below=deps.tasks_per_user)
+        if task is None and await _running_count(deps, user_id, session) >= deps.tasks_per_user:
             return USER_BUSY
-        task = await task_lifecycle.claim(session, task_id, deps.worker_id)
     if task is not None:
         await TASK_EVENTS.publish(deps.events, task)
     return task
@@ -175,7 +195,8 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
     async with deps.sessionmaker() as session:
-        return (await session.execute(select(col(Task.status)).where(col(Task.id) == task_id))).scalar_one_or_none()
+        status: str | None = (await session.execute(_STATUS, {"p_task_id": task_id})).scalar_one_or_none()
+        return status
 
 
 def _output(outcome: mcp.ToolOutcome) -> Any:
@@ -292,21 +313,17 @@ async def execute_task(ctx: JobContext, *, task_id: str) -> None:
 async def _start(deps: WorkerDeps, pk: uuid.UUID) -> tuple[Task, MCPAgent, AgentConfig] | None:
     """pending -> running, or queued again for later, or failed with the reason; the claimed task to run."""
     async with deps.sessionmaker() as session:
-        task = await session.get(Task, pk)
-        agent = (
-            (await session.execute(live_agents(MCPAgent).where(col(MCPAgent.id) == task.agent_id))).scalar_one_or_none()
-            if task is not None
-            else None
-        )
-    if task is None or task.status != TaskStatus.PENDING:
+        found = (await session.execute(_TASK_TO_START, {"p_task_id": pk})).first()
+    if found is None or found[0].status != TaskStatus.PENDING:
         return None
+    task, agent, running_now = found
     if agent is None:
         await fail_pending(deps, pk, "The agent was removed.")
         return None
     try:
         config = AgentConfig.parse(agent.configuration)
         # Checked first as well as at the claim, so a deferred job takes no token of the agent's rate limit.
-        busy = await _running_count(deps, task.user_id) >= deps.tasks_per_user
+        busy = running_now >= deps.tasks_per_user
         claimed: Task | UserBusy | None = USER_BUSY if busy else None
         if not busy:
             if not await _ready(deps, task, config):

@@ -16,6 +16,7 @@ are for after its commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,12 +24,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, null, update
+from sqlalchemy import Integer, Select, Text, bindparam, cast, func, insert, literal, null, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from models import Task, TaskLog
 from models.agents import AgentConfig
+from models.base import new_id, utcnow
 from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers.moves import Move, Moves
 from services.task_queues import TaskQueues
@@ -70,41 +74,126 @@ LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
 
 
 may_move = MOVES.may_move
+_TASKS = Task.__table__  # type: ignore[attr-defined]
+_LOGS = TaskLog.__table__  # type: ignore[attr-defined]
+
+
+def _log_row(
+    task_id: uuid.UUID,
+    event: TaskLogEvent,
+    *,
+    status: TaskStatus | None = None,
+    attempt: int | None = None,
+    message: str | None = None,
+    duration_ms: int | None = None,
+) -> dict[str, Any]:
+    """The values of one task log line."""
+    return {
+        "id": new_id(),
+        "task_id": task_id,
+        "event": event.value,
+        "status": status.value if status is not None else None,
+        "attempt": attempt,
+        "message": message[:LOG_MESSAGE_MAX] if message else None,
+        "duration_ms": duration_ms,
+        "logged_at": utcnow(),
+    }
+
+
+# What each move writes besides the status. Values come as bound parameters (`p_*`), so a move's statement
+# is built once and reused: its construction and cache key would otherwise cost more than its execution.
+_ERROR = bindparam("p_error", type_=Text())
+_DURATION = bindparam("p_duration_ms", type_=Integer())
+_OUTCOME = {
+    "completed_at": func.now(),
+    "error_message": _ERROR,
+    # Kept when not given (a task abandoned by a dead worker has no run time, nor any output).
+    "processing_time_ms": func.coalesce(_DURATION, _TASKS.c.processing_time_ms),
+    "output_payload": func.coalesce(bindparam("p_output", type_=JSONB(none_as_null=True)), _TASKS.c.output_payload),
+}
+_WRITES: Mapping[TaskMove, Mapping[str, Any]] = {
+    # The stored metadata with `worker`: the sweep recovers tasks whose worker stopped answering.
+    TaskMove.CLAIM: {
+        "run_started_at": func.now(),
+        "metadata": func.coalesce(_TASKS.c.metadata, cast(literal("{}"), JSONB)).op("||")(
+            func.jsonb_build_object("worker", bindparam("p_worker", type_=Text()))
+        ),
+    },
+    TaskMove.COMPLETE: _OUTCOME,
+    TaskMove.FAIL: _OUTCOME,
+    TaskMove.CANCEL: {"completed_at": func.now()},
+    TaskMove.RETRY: {"error_message": None, "completed_at": None, "processing_time_ms": None, "output_payload": null()},
+    TaskMove.RECOVER: {"retry_count": _TASKS.c.retry_count + 1},
+    TaskMove.FAIL_BEFORE_START: {"error_message": _ERROR, "completed_at": func.now()},
+}
+
+
+@functools.cache
+def _move_statement(name: TaskMove, *, owned: bool, capped: bool) -> Select[Any]:
+    """The move and its log line in one statement: the conditional UPDATE ... RETURNING, the INSERT of the
+    log line fed by what it returned (nothing when no row moved), and the moved row read back from it.
+    `owned`: only the owner's task (`p_owner`); `capped`: only while its owner runs fewer than `p_cap`
+    tasks (the caller holds the lock that makes the owner's claims take turns, so the count is current)."""
+    move = MOVES[name]
+    statement = update(_TASKS).where(_TASKS.c.id == bindparam("p_task_id"), _TASKS.c.status.in_(sorted(move.sources)))
+    if owned:
+        statement = statement.where(_TASKS.c.user_id == bindparam("p_owner"))
+    if capped:
+        other = _TASKS.alias("other")
+        running = (
+            select(func.count())
+            .select_from(other)
+            .where(other.c.user_id == _TASKS.c.user_id, other.c.status == TaskStatus.RUNNING.value)
+            .scalar_subquery()
+        )
+        statement = statement.where(running < bindparam("p_cap", type_=Integer()))
+    moved = statement.values(status=move.target, **_WRITES[name]).returning(*_TASKS.c).cte("moved")
+    line = {
+        "id": bindparam("p_log_id", type_=_LOGS.c.id.type),
+        "task_id": moved.c.id,
+        "event": literal(LOGGED_AS[name].value),
+        "status": literal(move.target.value if move.target is not None else None, _LOGS.c.status.type),
+        "attempt": func.coalesce(moved.c.retry_count, 0) + 1,
+        "message": bindparam("p_log_message", type_=Text()),
+        "duration_ms": bindparam("p_log_duration_ms", type_=Integer()),
+        "logged_at": bindparam("p_logged_at", type_=_LOGS.c.logged_at.type),
+    }
+    logged = insert(_LOGS).from_select(list(line), select(*line.values()).select_from(moved)).cte("logged")
+    return select(aliased(Task, moved)).add_cte(logged).execution_options(populate_existing=True)
 
 
 async def _apply(
     db: AsyncSession,
     name: TaskMove,
     task_id: uuid.UUID,
-    values: Mapping[str, Any] | None = None,
     *,
     owner: uuid.UUID | None = None,
+    running_below: int | None = None,
+    worker: str | None = None,
+    error: str | None = None,
+    duration_ms: int | None = None,
+    output: Any = None,
 ) -> Task | None:
-    move = MOVES[name]
-    statement = update(Task).where(col(Task.id) == task_id, col(Task.status).in_(tuple(move.sources)))
-    if owner is not None:
-        statement = statement.where(col(Task.user_id) == owner)
-    moved = (
-        await db.execute(
-            statement.values(status=move.target, **(values or {})).returning(col(Task.id), col(Task.retry_count))
-        )
-    ).first()
-    if moved is None:
-        return None
-    values = values or {}
-    await log_event(
-        db,
-        task_id,
-        LOGGED_AS[name],
-        status=move.target,
-        attempt=(moved.retry_count or 0) + 1,
-        message=values.get("error_message") if isinstance(values.get("error_message"), str) else None,
-        duration_ms=values.get("processing_time_ms") if isinstance(values.get("processing_time_ms"), int) else None,
-    )
-    return await db.get(Task, task_id, populate_existing=True)
+    """The moved task, or None when it was not in a state the move starts from."""
+    statement = _move_statement(name, owned=owner is not None, capped=running_below is not None)
+    params = {
+        "p_task_id": task_id,
+        "p_owner": owner,
+        "p_cap": running_below,
+        "p_worker": worker,
+        "p_error": error,
+        "p_duration_ms": duration_ms,
+        "p_output": output,
+        "p_log_id": new_id(),
+        "p_log_message": error[:LOG_MESSAGE_MAX] if error else None,
+        "p_log_duration_ms": duration_ms,
+        "p_logged_at": utcnow(),
+    }
+    moved: Task | None = (await db.execute(statement, params)).scalar_one_or_none()
+    return moved
 
 
-async def log_event(
+def log_event(
     db: AsyncSession,
     task_id: uuid.UUID,
     event: TaskLogEvent,
@@ -114,28 +203,21 @@ async def log_event(
     message: str | None = None,
     duration_ms: int | None = None,
 ) -> None:
-    """One line of the task's log (kept 90 days by the retention purge)."""
+    """One line of the task's log (kept 90 days by the retention purge), written with the caller's next
+    flush or its commit (after the task's row: the unit of work orders the inserts by their foreign keys)."""
     db.add(
-        TaskLog(
-            task_id=task_id,
-            event=event.value,
-            status=status.value if status is not None else None,
-            attempt=attempt,
-            message=message[:LOG_MESSAGE_MAX] if message else None,
-            duration_ms=duration_ms,
-        )
+        TaskLog(**_log_row(task_id, event, status=status, attempt=attempt, message=message, duration_ms=duration_ms))
     )
-    await db.flush()
 
 
-async def claim(db: AsyncSession, task_id: uuid.UUID, worker_id: str) -> Task | None:
+async def claim(
+    db: AsyncSession, task_id: uuid.UUID, worker_id: str, *, running_below: int | None = None
+) -> Task | None:
     """pending -> running, once: of several workers holding a job for the task, one wins. `started_at`
-    stays the time the task was asked for; the run's start is `run_started_at`."""
-    task = await _apply(db, TaskMove.CLAIM, task_id, {"run_started_at": func.now()})
-    if task is not None:
-        # Who runs it: the sweep recovers tasks whose worker stopped answering.
-        task.meta = TaskMeta.parse(task.meta).claimed_by(worker_id).dump()
-    return task
+    stays the time the task was asked for; the run's start is `run_started_at`. With `running_below`, only
+    while its owner runs fewer tasks than that, counted by the claim's own statement (the caller holds the
+    lock that makes the owner's claims take turns, so the count is current)."""
+    return await _apply(db, TaskMove.CLAIM, task_id, worker=worker_id, running_below=running_below)
 
 
 async def finish(
@@ -147,45 +229,34 @@ async def finish(
     output: Any = None,
     error: str | None = None,
 ) -> Task | None:
-    """running -> completed or failed with the outcome; None when it left `running` meanwhile (a cancel wins)."""
-    values: dict[str, Any] = {
-        "completed_at": func.now(),
-        "error_message": error,
-        "processing_time_ms": processing_time_ms,
-    }
-    if output is not None:
-        values["output_payload"] = output
-    return await _apply(db, TaskMove.COMPLETE if succeeded else TaskMove.FAIL, task_id, values)
+    """running -> completed or failed with the outcome; None when it left `running` meanwhile (a cancel wins).
+    No output (None) keeps the stored one."""
+    move = TaskMove.COMPLETE if succeeded else TaskMove.FAIL
+    return await _apply(db, move, task_id, error=error, duration_ms=processing_time_ms, output=output)
 
 
 async def fail_before_start(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | None:
     """pending -> failed with the reason (a task that cannot start)."""
-    return await _apply(db, TaskMove.FAIL_BEFORE_START, task_id, {"error_message": error, "completed_at": func.now()})
+    return await _apply(db, TaskMove.FAIL_BEFORE_START, task_id, error=error)
 
 
 async def cancel(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> Task | None:
-    return await _apply(db, TaskMove.CANCEL, task_id, {"completed_at": func.now()}, owner=owner)
+    return await _apply(db, TaskMove.CANCEL, task_id, owner=owner)
 
 
 async def retry(db: AsyncSession, task_id: uuid.UUID, *, owner: uuid.UUID) -> Task | None:
     """failed -> pending, its last outcome cleared."""
-    return await _apply(
-        db,
-        TaskMove.RETRY,
-        task_id,
-        {"error_message": None, "completed_at": None, "processing_time_ms": None, "output_payload": null()},
-        owner=owner,
-    )
+    return await _apply(db, TaskMove.RETRY, task_id, owner=owner)
 
 
 async def recover(db: AsyncSession, task_id: uuid.UUID) -> Task | None:
     """running -> pending for another attempt: its worker stopped answering."""
-    return await _apply(db, TaskMove.RECOVER, task_id, {"retry_count": Task.retry_count + 1})
+    return await _apply(db, TaskMove.RECOVER, task_id)
 
 
 async def abandon(db: AsyncSession, task_id: uuid.UUID, error: str) -> Task | None:
     """running -> failed without an outcome (its worker died and it has no retries left)."""
-    return await _apply(db, TaskMove.FAIL, task_id, {"completed_at": func.now(), "error_message": error})
+    return await _apply(db, TaskMove.FAIL, task_id, error=error)
 
 
 async def count_retry(db: AsyncSession, task_id: uuid.UUID, *, error: str, duration_ms: int) -> None:
@@ -200,7 +271,7 @@ async def count_retry(db: AsyncSession, task_id: uuid.UUID, *, error: str, durat
         )
     ).first()
     if counted is not None:
-        await log_event(
+        log_event(
             db,
             task_id,
             TaskLogEvent.ATTEMPT_FAILED,

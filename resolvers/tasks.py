@@ -193,10 +193,9 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         input_payload=request.input,
         meta=meta.dump(),
     )
+    # Both rows are written by the commit; the task as built here is the task as stored.
     db.add(task)
-    await db.flush()
-    await task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
-    await db.refresh(task)
+    task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
     uow.enqueue_task(task, agent.configuration)
     TASK_EVENTS.publish_after_commit(uow, task)
     return task

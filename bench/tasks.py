@@ -55,19 +55,27 @@ async def _sql_statements(http: httpx.AsyncClient) -> float:
     return sum(float(value) for value in found)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children so far."""
-    process = psutil.Process(pid)
-    total = sum(process.cpu_times()[:2])
-    for child in process.children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            total += sum(child.cpu_times()[:2])
+def _cpu_seconds(pids: tuple[int, ...]) -> float:
+    """User + system CPU of the processes and their children so far."""
+    total = 0.0
+    for pid in pids:
+        process = psutil.Process(pid)
+        total += sum(process.cpu_times()[:2])
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += sum(child.cpu_times()[:2])
     return total
 
 
 async def measure(
-    base_url: str, env: dict[str, str], peer_url: str, tasks: int, concurrency: int, pids: tuple[int, int]
+    base_url: str,
+    env: dict[str, str],
+    peer_url: str,
+    tasks: int,
+    concurrency: int,
+    pids: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> dict[str, float]:
+    """`pids`: the gateway's processes (serve, and a worker of its own if any), then the peer's."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         email = f"bench-op-{uuid.uuid4().hex[:8]}@bench.example.com"
         token = (
@@ -130,7 +138,7 @@ async def measure(
                     answered[data["runTask"]["task"]["id"]] = time.perf_counter()
 
             statements_before = await _sql_statements(http)
-            cpu_before = [_cpu_seconds(pid) for pid in pids]
+            cpu_before = [_cpu_seconds(group) for group in pids]
             started = time.perf_counter()
             await asyncio.gather(*(submit() for _ in range(concurrency)))
             try:
@@ -138,7 +146,9 @@ async def measure(
             except TimeoutError:
                 raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
             elapsed = max(finished.values()) - started
-            gateway_cpu, peer_cpu = (_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True))
+            gateway_cpu, peer_cpu = (
+                _cpu_seconds(group) - before for group, before in zip(pids, cpu_before, strict=True)
+            )
             statements = await _sql_statements(http) - statements_before
 
             # Unsaturated: one task at a time, so the wait is the pick-up, not a backlog.
@@ -185,12 +195,31 @@ def _wait_for_peer(port: int) -> None:
             time.sleep(0.2)
 
 
+def _start_worker(stack: contextlib.ExitStack, env: dict[str, str]) -> int:
+    """A `gateway worker` on the server's database and Redis, stopped when `stack` closes; its pid."""
+    log = os.open("bench/results/tasks-worker.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    stack.callback(os.close, log)
+    worker = subprocess.Popen([gateway_executable(), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        worker.terminate()
+        worker.wait(20)
+
+    stack.callback(stop)
+    return worker.pid
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench tasks", description=__doc__)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the worker as a `gateway worker` process of its own (as at scale) instead of inside `serve`",
+    )
     parser.add_argument(
         "--tasks-per-user",
         type=int,
@@ -211,15 +240,19 @@ def main(argv: list[str]) -> None:
     keys = json.dumps(generate_key_set().as_dict(private=True))
     extra = {
         "GATEWAY_JWT_PRIVATE_KEYS": keys,
-        "GATEWAY_RUN_WORKER": "true",
+        "GATEWAY_RUN_WORKER": "false" if args.worker_process else "true",
         "GATEWAY_TASKS_PER_USER": str(args.tasks_per_user),
     }
-    with scratch_database(args.dsn, "gateway_bench_tasks") as dsn:
+    with scratch_database(args.dsn, "gateway_bench_tasks") as dsn, contextlib.ExitStack() as stack:
         gateway = GatewayProcess(dsn, args.redis_url, Path("bench/results/tasks-gateway.log"), extra_env=extra)
         try:
             _wait_for_peer(peer_port)
             gateway.start()
+            stack.callback(gateway.stop)
             env = {**gateway._env}
+            gateway_pids: tuple[int, ...] = (gateway.pid,)
+            if args.worker_process:
+                gateway_pids += (_start_worker(stack, env),)
             result = asyncio.run(
                 measure(
                     gateway.base_url,
@@ -227,16 +260,17 @@ def main(argv: list[str]) -> None:
                     f"http://127.0.0.1:{peer_port}/mcp",
                     args.tasks,
                     args.concurrency,
-                    (gateway.pid, peer.pid),
+                    (gateway_pids, (peer.pid,)),
                 )
             )
         finally:
-            gateway.stop()
+            stack.close()
             peer.terminate()
             peer.wait(10)
     print(
         f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters, "
-        f"GATEWAY_TASKS_PER_USER={args.tasks_per_user})"
+        f"GATEWAY_TASKS_PER_USER={args.tasks_per_user}, worker "
+        f"{'in a process of its own; SQL/task counts the serve process only' if args.worker_process else 'in serve'})"
     )
     print(
         f"{'tasks/s':>10} {'saturated start p50/p99 ms':>28} {'one-at-a-time start p50/p99 ms':>32} "

@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from models import Task, TaskLog
 from models.agents import AgentConfig
-from models.base import new_id, utcnow
+from models.base import new_id, table_of, utcnow
 from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers.moves import Move, Moves
 from services.task_queues import TaskQueues
@@ -74,30 +74,8 @@ LOGGED_AS: Mapping[TaskMove, TaskLogEvent] = {
 
 
 may_move = MOVES.may_move
-_TASKS = Task.__table__  # type: ignore[attr-defined]
-_LOGS = TaskLog.__table__  # type: ignore[attr-defined]
-
-
-def _log_row(
-    task_id: uuid.UUID,
-    event: TaskLogEvent,
-    *,
-    status: TaskStatus | None = None,
-    attempt: int | None = None,
-    message: str | None = None,
-    duration_ms: int | None = None,
-) -> dict[str, Any]:
-    """The values of one task log line."""
-    return {
-        "id": new_id(),
-        "task_id": task_id,
-        "event": event.value,
-        "status": status.value if status is not None else None,
-        "attempt": attempt,
-        "message": message[:LOG_MESSAGE_MAX] if message else None,
-        "duration_ms": duration_ms,
-        "logged_at": utcnow(),
-    }
+_TASKS = table_of(Task)
+_LOGS = table_of(TaskLog)
 
 
 # What each move writes besides the status. Values come as bound parameters (`p_*`), so a move's statement
@@ -206,7 +184,16 @@ def log_event(
     """One line of the task's log (kept 90 days by the retention purge), written with the caller's next
     flush or its commit (after the task's row: the unit of work orders the inserts by their foreign keys)."""
     db.add(
-        TaskLog(**_log_row(task_id, event, status=status, attempt=attempt, message=message, duration_ms=duration_ms))
+        TaskLog(
+            id=new_id(),
+            task_id=task_id,
+            event=event,
+            status=status,
+            attempt=attempt,
+            message=message[:LOG_MESSAGE_MAX] if message else None,
+            duration_ms=duration_ms,
+            logged_at=utcnow(),
+        )
     )
 
 

@@ -22,16 +22,17 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, Table, cast, func, insert, select, update
+from sqlalchemy import Integer, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loaders.visibility import documents
 from models import Document, DocumentProcessingLog
+from models.base import table_of
 from models.documents import ProcessingLogEvent, ProcessingStatus
 from resolvers.moves import Move, Moves
 
 MAX_ERROR_CHARS = 1000
-logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]  # SQLModel declares it untyped
+logs = table_of(DocumentProcessingLog)
 
 
 class DocumentMove(StrEnum):

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models import Integration, IntegrationTokenEvent
+from models.base import table_of
 from models.integrations import IntegrationStatus, TokenEventKind, TokenEventOutcome
 from resolvers.moves import Move, Moves
 
@@ -53,7 +54,7 @@ MOVES: Moves[IntegrationMove, IntegrationStatus] = Moves(
         ),
     }
 )
-TABLE = Integration.__table__  # type: ignore[attr-defined]
+TABLE = table_of(Integration)
 FAILURE_KEYS = ("lastError", "refreshFailures", "nextRefreshAt")
 
 

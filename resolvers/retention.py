@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loaders.visibility import chat_sessions, documents, integrations, messages, tasks, users
 from models import DocumentProcessingLog, IntegrationTokenEvent, TaskLog
+from models.base import table_of
 from models.chat import SessionStatus
 from models.integrations import IntegrationStatus
 from models.tasks import TaskStatus
@@ -38,9 +39,9 @@ log = logging.getLogger("gateway.retention")
 DEFAULT_BATCH_SIZE = 1000
 
 # The seed tables are loaders/visibility.py's; the log tables only the purge reads.
-task_logs: Table = TaskLog.__table__  # type: ignore[attr-defined]  # SQLModel declares __table__ untyped
-document_logs: Table = DocumentProcessingLog.__table__  # type: ignore[attr-defined]
-token_events: Table = IntegrationTokenEvent.__table__  # type: ignore[attr-defined]
+task_logs = table_of(TaskLog)
+document_logs = table_of(DocumentProcessingLog)
+token_events = table_of(IntegrationTokenEvent)
 
 RemoveFiles = Callable[[Sequence[str]], Awaitable[int]]  # removes stored files, answers how many failed
 

@@ -141,10 +141,12 @@ async def _ready(deps: WorkerDeps, task: Task, config: AgentConfig) -> bool:
         if remaining > SCHEDULE_SLACK_SECONDS:
             await task_lifecycle.enqueue(deps.queues, task, config)  # at its scheduledFor
             return False
-        if remaining > 0:
+        while remaining > 0:
             # saq schedules in whole seconds, so a job may arrive a little early: never start before
-            # the requested time.
+            # the requested time. Checked again after each sleep: uvloop's timers have millisecond
+            # granularity and may wake up to a millisecond early.
             await asyncio.sleep(remaining)
+            remaining = meta.scheduled_for.timestamp() - time.time()
     if config.rate_limit is not None:
         rule = ratelimit.Limit(
             keys.agent_calls_limit(task.agent_id), config.rate_limit.requests, config.rate_limit.window

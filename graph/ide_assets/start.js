@@ -14,9 +14,22 @@
     return undefined;
   }
 
+  // The operation keyword of the operation `name` (or of the document's first one) read from the text:
+  // GraphiQL parses the editor after a short pause, so right after an edit its documentAST is the previous
+  // text's, and a subscription sent at once would go over HTTP.
+  function keywordOf(query, name) {
+    var text = query.replace(/#[^\n]*/g, "").replace(/"""[\s\S]*?"""|"(?:\\.|[^"\\])*"/g, '""');
+    var pattern = name
+      ? new RegExp("\\b(query|mutation|subscription)\\s+" + name + "\\b")
+      : /^\s*(query|mutation|subscription)\b/;
+    var found = text.match(pattern);
+    return found ? found[1] : "query";
+  }
+
   function isSubscription(params, options) {
     var document = options && options.documentAST;
-    if (!document) return false;
+    var current = document && document.loc && document.loc.source && document.loc.source.body === params.query;
+    if (!current) return keywordOf(params.query || "", params.operationName) === "subscription";
     return document.definitions.some(function (definition) {
       return (
         definition.kind === "OperationDefinition" &&

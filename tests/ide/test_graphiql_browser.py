@@ -154,15 +154,23 @@ def test_a_query_with_a_token_header_and_a_live_subscription(server: LiveServer,
     run(browser, "{ viewer { email } }", token)
     assert json.loads(result(browser, email))["data"]["viewer"]["email"] == email
 
-    run(browser, f'subscription {{ messageAdded(sessionId: "{session_id}") {{ content role }} }}', token)
-    time.sleep(1)  # the socket's connection_init and subscribe go out before the message is sent
-    sent = "Sent by another client"
-    graphql(
+    # Subscribed after an anchor message's cursor: the message sent next reaches the page whether its
+    # socket was already live when it was sent or not (it is then replayed), so no sleep guesses the moment.
+    send = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { errors { code } } }"
+    graphql(server, send, {"input": {"sessionId": session_id, "content": "anchor"}}, token)
+    anchor = graphql(
         server,
-        "mutation($input: SendMessageInput!) { sendMessage(input: $input) { errors { code } } }",
-        {"input": {"sessionId": session_id, "content": sent}},
+        "query($id: ID!) { node(id: $id) { ... on ChatSession { messages(first: 1) { edges { cursor } } } } }",
+        {"id": session_id},
+        token,
+    )["node"]["messages"]["edges"][0]["cursor"]
+    run(
+        browser,
+        f'subscription {{ messageAdded(sessionId: "{session_id}", after: "{anchor}") {{ content role }} }}',
         token,
     )
+    sent = "Sent by another client"
+    graphql(server, send, {"input": {"sessionId": session_id, "content": sent}}, token)
     shown = json.loads(result(browser, sent))
     assert shown["data"]["messageAdded"] == {"content": sent, "role": "USER"}
     assert policy_violations(browser) == []

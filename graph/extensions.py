@@ -20,6 +20,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.types.graphql import OperationType
 
 from gateway.settings import Settings
 from graph.context import Context
@@ -38,6 +39,15 @@ class RequestLifecycle(SchemaExtension):
         context = self.execution_context.context
         if getattr(context, "auth_error", None):
             raise request_error(context.auth_error, RequestErrorCode.UNAUTHENTICATED)
+        if (
+            isinstance(context, Context)
+            and not context.is_socket
+            and self.execution_context.operation_type is OperationType.SUBSCRIPTION
+        ):
+            raise request_error(
+                "Subscriptions are served over a WebSocket at /graphql (graphql-transport-ws or graphql-ws).",
+                RequestErrorCode.BAD_REQUEST,
+            )
         yield
 
     async def on_operation(self) -> Any:

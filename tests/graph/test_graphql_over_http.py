@@ -76,3 +76,19 @@ async def test_request_errors_under_the_graphql_response_media_type(client: Grap
     legacy = await client.http.post("/graphql", json={"query": "{ noSuchField }"})
     assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
     assert legacy.json()["data"] is None
+
+
+async def test_a_subscription_sent_over_http_is_told_where_subscriptions_are_served(client: GraphQLClient) -> None:
+    """A subscription POSTed (a client whose socket detection misfired) gets a typed error that says where
+    subscriptions go, not "Unexpected error." (it ran as a query and failed on a null)."""
+    user = await client.register()
+    created = await client.data("mutation { createChatSession(input: {}) { chatSession { id } } }", token=user.token)
+    session_id = created["createChatSession"]["chatSession"]["id"]
+    for document in (
+        f'subscription {{ messageAdded(sessionId: "{session_id}") {{ content }} }}',
+        "subscription { notifications { __typename } }",
+    ):
+        body = (await client.post(document, token=user.token)).json()
+        assert body["data"] is None, body
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST" and "WebSocket" in error["message"], error

@@ -43,7 +43,9 @@ def _json_value(value: datetime | uuid.UUID) -> str:
 
 def encode_cursor(order: Order, row: Row[Any]) -> str:
     values = [getattr(row, key.name) for key in order.keys]
-    raw = json.dumps([order.name, values], separators=(",", ":"), default=_json_value).encode()
+    # Text keys (a filename, an agent's name) as UTF-8, as PostgreSQL's `to_json` prints them: the compiled
+    # reads (graph/compiled/sql.py) print the same cursors. Cursors printed with escapes still decode.
+    raw = json.dumps([order.name, values], separators=(",", ":"), default=_json_value, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

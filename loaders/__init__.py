@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Select, Table
@@ -22,7 +22,7 @@ from loaders.documents import (
 )
 from loaders.integrations import integrations_of_user, token_events_of_integration, visible_integrations
 from loaders.session import RequestDb
-from loaders.tasks import logs_of_task, tasks_by, tasks_of_user, visible_tasks
+from loaders.tasks import logs_of_task, tasks_of_agent, tasks_of_session, tasks_of_user, visible_tasks
 from loaders.turns import Turns
 from loaders.users import visible_users
 
@@ -92,7 +92,7 @@ class Loaders:
     token_events_of_integration = _connection(token_events_of_integration)
     agents_registry = _connection(agents_registry)
     tasks_of_user = _connection(tasks_of_user)
-    tasks_of_session = _viewers_connection(partial(tasks_by, visibility.tasks.c.session_id))
-    tasks_of_agent = _viewers_connection(partial(tasks_by, visibility.tasks.c.agent_id))
+    tasks_of_session = _viewers_connection(tasks_of_session)
+    tasks_of_agent = _viewers_connection(tasks_of_agent)
     logs_of_document = _connection(logs_of_document)
     logs_of_task = _connection(logs_of_task)

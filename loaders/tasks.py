@@ -67,6 +67,14 @@ def tasks_by(parent: ColumnElement[Any], viewer_id: uuid.UUID | None) -> Callabl
     return spec_for
 
 
+def tasks_of_session(viewer_id: uuid.UUID | None) -> Callable[[TaskFilter], PageSpec]:
+    return tasks_by(tasks.c.session_id, viewer_id)
+
+
+def tasks_of_agent(viewer_id: uuid.UUID | None) -> Callable[[TaskFilter], PageSpec]:
+    return tasks_by(tasks.c.agent_id, viewer_id)
+
+
 task_logs = table_of(TaskLog)
 TASK_LOG_ORDER = Order("tlg+", (task_logs.c.logged_at, task_logs.c.id), descending=False)
 

@@ -1,7 +1,7 @@
 """Compiled statements kept per selection: clients send the same few documents over and over (the parsed
 document is itself cached, graph/extensions.py), and planning a selection and printing its SQL cost ~9% of
 the headline read's server CPU. A statement depends only on the field's place in its document and on the
-variables; the key it reads from (viewer or parent) is a parameter bound per request (`sql.SUBJECT`)."""
+variables; the keys it reads with (parent and viewer) are parameters bound per request (graph/compiled/statement.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from graphql import FieldNode
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import VariableValues
 
-from graph.compiled.sql import Compiled
+from graph.compiled.statement import Compiled
 
 KEPT = 1024
 

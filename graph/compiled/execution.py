@@ -8,6 +8,7 @@ request when `GATEWAY_SQL_COMPILER` is off, take the resolver path."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,12 +23,13 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.compiled.cache import COMPILED
-from graph.compiled.nodes import compile_nodes
-from graph.compiled.plan import plan_connection, plan_object
-from graph.compiled.sql import Compiled, bind_subject, connection_statement, viewer_statement
+from graph.compiled.nodes import compile_nodes, connection_statement, viewer_statement
+from graph.compiled.plan import Reading, plan_connection, plan_object
+from graph.compiled.statement import Compiled, bind_keys
 from graph.compiled.tables import CONNECTIONS, ConnectionSpec
 from graph.context import Context
 from graph.permissions import DEFERRING, account_check_failed
+from loaders.agents import REGISTRY
 
 log = logging.getLogger("gateway.graph.compiled")
 
@@ -90,61 +92,72 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _compile(
         self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
-    ) -> tuple[Compiled, uuid.UUID] | None:
-        """The field's statement and the key it reads from, or None when the field keeps its resolver."""
+    ) -> tuple[Compiled, uuid.UUID, uuid.UUID] | None:
+        """The field's statement and the keys it reads with (parent, viewer), or None when the field keeps
+        its resolver."""
         context = self.context_value
         if not isinstance(context, Context) or context.is_socket or not context.resources.settings.sql_compiler:
             return None
         if self.operation.operation == OperationType.SUBSCRIPTION:
             return None  # streamed over HTTP, its results are encoded by `encode_json`, which splices nothing
+        if context.viewer is None:
+            return None  # anonymous: the resolvers answer null (or an error) without a statement
+        viewer = context.viewer.user_id
         name = details[0].node.name.value
         build: Callable[[], Compiled | None]
+        spec = CONNECTIONS.get((parent_type.name, name))
         if parent_type is self.schema.query_type and name in ("viewer", "node", "nodes"):
-            if context.viewer is None:
-                return None  # anonymous: the resolver answers null without a statement
-            subject = context.viewer.user_id
+            subject = viewer
             build = partial(self._viewer, details) if name == "viewer" else partial(self._nodes, parent_type, details)
+        elif spec is not None and parent_type is self.schema.query_type:
+            subject = REGISTRY  # a root list (`agents`): its page spec's parent is the registry constant
+            build = partial(self._connection, parent_type, details, spec)
         else:
-            spec = CONNECTIONS.get((parent_type.name, name))
             parent_id = getattr(source, "pk", None)
             if spec is None or not isinstance(parent_id, uuid.UUID) or _in_list(path):
                 return None  # under a list of parents, the loaders batch every parent's page in one statement
             subject = parent_id
             build = partial(self._connection, parent_type, details, spec)
         compiled = COMPILED.get(details, (parent_type.name,), self.variable_values, build)
-        return (compiled, subject) if compiled is not None else None
+        return (compiled, subject, viewer) if compiled is not None else None
+
+    def _reading(self) -> Reading:
+        return Reading(self.schema, self._collect, self.variable_values)
 
     def _viewer(self, details: FieldDetailsList) -> Compiled | None:
         user_type = self.schema.get_type("User")
         assert isinstance(user_type, GraphQLObjectType)
-        plan = plan_object(self._collect, user_type, details, self.variable_values)
+        plan = plan_object(self._reading(), user_type, details)
         return viewer_statement(plan) if plan is not None else None
 
     def _nodes(self, query_type: GraphQLObjectType, details: FieldDetailsList) -> Compiled | None:
         definition = query_type.fields[details[0].node.name.value]
-        return compile_nodes(self._collect, self.schema, definition, details, self.variable_values)
+        return compile_nodes(self._reading(), definition, details)
 
     def _connection(
         self, parent_type: GraphQLObjectType, details: FieldDetailsList, spec: ConnectionSpec
     ) -> Compiled | None:
         name = details[0].node.name.value
-        plan = plan_connection(self._collect, parent_type.fields[name], details, self.variable_values, spec, name)
+        plan = plan_connection(self._reading(), parent_type.fields[name], details, spec, name)
         return connection_statement(plan) if plan is not None else None
 
     def _answer(
         self,
-        compiled: tuple[Compiled, uuid.UUID],
+        compiled: tuple[Compiled, uuid.UUID, uuid.UUID],
         parent_type: GraphQLObjectType,
         details: FieldDetailsList,
         path: Path,
     ) -> Awaitable[Any]:
         context = self.context_value
         assert isinstance(context, Context)
-        (sql, params), subject = compiled
+        (sql, params), subject, viewer = compiled
 
         async def run() -> Any:
             try:
-                value = await context.db.value(sql, bind_subject(params, subject))
+                # Shielded: when a sibling fails, graphql-core cancels this field; a statement cancelled
+                # midway would leave the request's connection unusable for the fields still running
+                # (the loaders' batches run in tasks of their own for the same reason).
+                value = await asyncio.shield(context.db.value(sql, bind_keys(params, subject, viewer)))
             except Exception as error:
                 field = parent_type.fields[details[0].node.name.value]
                 self.handle_field_error(error, field.type, details, path)

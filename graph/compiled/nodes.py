@@ -1,34 +1,42 @@
-"""`node(id:)` and `nodes(ids:)` compiled, for the node types whose visibility the SQL writes (sessions and
-messages). An ID that does not decode, too many IDs, or an ID of another node type (which needs its own
-fetcher) leaves the field to its resolver, so the answer and its errors are the resolver's."""
+"""The compiled root reads: `viewer`, `node(id:)`/`nodes(ids:)`, and a connection of a parent the resolvers
+already answered. Rows are read by the loaders' rules (graph/compiled/tables.py): a node is null where its
+loader by id would find nothing. An ID that does not decode, too many IDs, or an ID of a type the compiler
+does not know leaves `node`/`nodes` to the resolver, so the answer and its errors are the resolver's."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from graphql import GraphQLError, GraphQLField, GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLError, GraphQLField, GraphQLObjectType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 
-from graph.compiled.plan import Collect, ObjectPlan, plan_object
-from graph.compiled.sql import Compiled, document, nodes_statement
+from graph.compiled.plan import ConnectionPlan, ObjectPlan, Reading, plan_object
+from graph.compiled.sql import connection, visible_object
+from graph.compiled.statement import SUBJECT, VIEWER, VIEWER_STAND_IN, Compiled, Statement, document
+from graph.compiled.tables import TABLES
 from graph.input_limits import DEFAULT_MAX_LENGTH
 from graph.node import MAX_NODES, decode_global_id
+from loaders import visibility
 
-COMPILED_NODES = ("ChatSession", "Message")
+
+def viewer_statement(plan: ObjectPlan) -> Compiled:
+    """`viewer`: the signed-in user's row while the account is not deleted (loaders/visibility.py)."""
+    statement = Statement()
+    return document(visible_object(statement, plan, TABLES["User"], statement.bind(VIEWER, "uuid")), statement)
 
 
-def compile_nodes(
-    collect: Collect,
-    schema: GraphQLSchema,
-    definition: GraphQLField,
-    details: FieldDetailsList,
-    variables: Any,
-) -> Compiled | None:
+def connection_statement(plan: ConnectionPlan) -> Compiled:
+    """A connection of a parent the resolvers already answered (so already visible to the viewer)."""
+    statement = Statement()
+    parent = statement.bind(SUBJECT, "uuid")
+    return document(connection(statement, plan, parent), statement)
+
+
+def compile_nodes(reading: Reading, definition: GraphQLField, details: FieldDetailsList) -> Compiled | None:
     many = details[0].node.name.value == "nodes"
     try:
-        arguments = get_argument_values(definition, details[0].node, variables)
+        arguments = get_argument_values(definition, details[0].node, reading.variables)
     except GraphQLError:
         return None
     ids = arguments.get("ids") if many else [arguments.get("id")]
@@ -43,7 +51,7 @@ def compile_nodes(
             type_name, pk = decode_global_id(value, field="ids" if many else "id")
         except GraphQLError:
             return None
-        node_type = schema.get_type(type_name)
+        node_type = reading.schema.get_type(type_name)
         if (
             pk is None
             or not isinstance(node_type, GraphQLObjectType)
@@ -51,11 +59,11 @@ def compile_nodes(
         ):
             items.append(None)  # names no object: null, as the resolver answers
             continue
-        if type_name not in COMPILED_NODES:
+        if type_name not in TABLES:
             return None
         plan = plans.get(type_name)
         if plan is None:
-            found = plan_object(collect, node_type, details, variables)
+            found = plan_object(reading, node_type, details)
             if found is None:
                 return None
             plan = plans[type_name] = found
@@ -63,3 +71,21 @@ def compile_nodes(
     if not items:
         return document("'[]'")
     return nodes_statement(items, many=many)
+
+
+def nodes_statement(items: list[tuple[ObjectPlan, uuid.UUID] | None], *, many: bool) -> Compiled:
+    """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's. These
+    fields take the account check with them (graph/permissions.py): a deleted account's token acts as none,
+    every ID answers null. The account condition names no row: PostgreSQL evaluates it once."""
+    statement = Statement()
+    values = []
+    for item in items:
+        if item is None:
+            values.append("'null'::json")
+            continue
+        plan, pk = item
+        values.append(visible_object(statement, plan, plan.table, statement.bind(pk, "uuid")))
+    if any(items):
+        account = statement.rows(visibility.visible_users(VIEWER_STAND_IN, visibility.users.c.id))
+        values = [f"CASE WHEN EXISTS ({account}) THEN {value} ELSE 'null'::json END" for value in values]
+    return document(f"array_to_json(ARRAY[{', '.join(values)}]::json[])" if many else values[0], statement)

@@ -1,9 +1,9 @@
 """Selection -> plan: what a compiled read selects, or None when any part of it needs a resolver.
 
-A plan mirrors the response: objects of rows (a node type's column fields, `id`, `__typename`) and
-owned connections (edges, cursors, `pageInfo`, `totalCount`, `nodes`). Arguments go through the same
-checks as the resolver path (graph/connection.py's `page_request`, graph/input_limits.py's sizes); an
-argument the checks refuse makes the field fall back, so the resolver path answers the exact error."""
+A plan mirrors the response: objects of rows (a node type's column fields, `id`, `__typename`), their
+to-one relations (an object or null) and connections (edges, cursors, `pageInfo`, `totalCount`, `nodes`).
+Arguments are read as the resolver path reads them (graph/compiled/arguments.py); an argument it refuses
+makes the field fall back, so the resolver path answers the exact error."""
 
 from __future__ import annotations
 
@@ -14,23 +14,20 @@ from typing import Any
 
 from graphql import (
     GraphQLEnumType,
-    GraphQLError,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLSchema,
 )
 from graphql.execution.collect_fields import FieldDetailsList
-from graphql.execution.values import get_argument_values
 
-from graph.compiled.tables import CONNECTIONS, TABLES, ConnectionSpec, TableSpec
-from graph.connection import page_request
-from graph.input_limits import DEFAULT_MAX_LENGTH, MAX_LIST_ITEMS
-from loaders.pagination import PageRequest
+from graph.compiled.arguments import list_read
+from graph.compiled.tables import CONNECTIONS, RELATIONS, TABLES, ConnectionSpec, RelationSpec, TableSpec
+from loaders.pagination import PageRequest, PageSpec
 
-# Collects a field's sub-selection on its (object) type: key -> the field nodes merged under it, or None
-# when the selection cannot be collected plainly (`@defer`).
 # A selection set larger than this, or with a key longer than a PostgreSQL name (63 bytes: keys are column
 # names in sql.py), stays with the resolvers.
 MAX_ENTRIES = 50
@@ -41,7 +38,18 @@ def _oversized(grouped: Mapping[str, FieldDetailsList]) -> bool:
     return len(grouped) > MAX_ENTRIES or any(len(key.encode()) > MAX_KEY_BYTES for key in grouped)
 
 
+# Collects a field's sub-selection on its (object) type: key -> the field nodes merged under it, or None
+# when the selection cannot be collected plainly (`@defer`).
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], "Mapping[str, FieldDetailsList] | None"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What planning reads a selection with: the operation's schema and variables, and its field collector."""
+
+    schema: GraphQLSchema
+    collect: Collect
+    variables: Any
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,14 @@ class Constant:
 @dataclass(frozen=True)
 class ObjectPlan:
     table: TableSpec
-    fields: tuple[Value | Constant | ConnectionPlan, ...]
+    fields: tuple[Value | Constant | ConnectionPlan | RelationPlan, ...]
+
+
+@dataclass(frozen=True)
+class RelationPlan:
+    key: str
+    spec: RelationSpec
+    node: ObjectPlan
 
 
 @dataclass(frozen=True)
@@ -79,9 +94,9 @@ class PagePart:
 @dataclass(frozen=True)
 class ConnectionPlan:
     key: str
-    spec: ConnectionSpec
+    table: TableSpec
     request: PageRequest
-    filter_values: tuple[str, ...]
+    rows: PageSpec
     parts: tuple[PagePart, ...]
 
 
@@ -91,6 +106,11 @@ def _named(type_: GraphQLOutputType) -> GraphQLOutputType:
 
 def _value(key: str, column: str, type_: GraphQLOutputType) -> Value | None:
     named = _named(type_)
+    if isinstance(named, GraphQLList):
+        # A list of scalars is an array column, printed as a JSON array (`[String!]`: tags, scopes).
+        item = _named(named.of_type)
+        scalar = isinstance(item, GraphQLScalarType) and item.name in ("String", "Int", "Boolean")
+        return Value(key, column, "json") if scalar else None
     if isinstance(named, GraphQLEnumType):
         pairs = []
         for name, definition in named.values.items():
@@ -105,14 +125,12 @@ def _value(key: str, column: str, type_: GraphQLOutputType) -> Value | None:
     return None
 
 
-def plan_object(
-    collect: Collect, type_: GraphQLObjectType, details: FieldDetailsList, variables: Any
-) -> ObjectPlan | None:
+def plan_object(reading: Reading, type_: GraphQLObjectType, details: FieldDetailsList) -> ObjectPlan | None:
     table = TABLES.get(type_.name)
-    grouped = collect(type_, details)
+    grouped = reading.collect(type_, details)
     if table is None or grouped is None or _oversized(grouped):
         return None
-    fields: list[Value | Constant | ConnectionPlan] = []
+    fields: list[Value | Constant | ConnectionPlan | RelationPlan] = []
     for key, field_details in grouped.items():
         name = field_details[0].node.name.value
         if name == "__typename":
@@ -124,68 +142,48 @@ def plan_object(
         definition = type_.fields.get(name)
         if definition is None:
             return None
-        spec = CONNECTIONS.get((type_.name, name))
-        if spec is not None:
-            connection = plan_connection(collect, definition, field_details, variables, spec, key)
-            if connection is None:
-                return None
-            fields.append(connection)
-            continue
-        column = table.columns.get(name)
-        value = (
-            _value(key, column, definition.type) if column is not None and not field_details[0].node.arguments else None
-        )
-        if value is None:
+        entry = _entry(reading, type_, table, key, name, definition, field_details)
+        if entry is None:
             return None
-        fields.append(value)
+        fields.append(entry)
     return ObjectPlan(table, tuple(fields))
 
 
-def _request(spec: ConnectionSpec, arguments: dict[str, Any]) -> tuple[PageRequest, tuple[str, ...]] | None:
-    for cursor in (arguments.get("after"), arguments.get("before")):
-        if cursor is not None and (len(cursor) > DEFAULT_MAX_LENGTH or "\x00" in cursor):
-            return None  # refused at the door on the resolver path
-    raw_filter = arguments.get("filter")
-    listed = raw_filter.get(spec.filter_field) if isinstance(raw_filter, dict) else None
-    if listed is not None and len(listed) > MAX_LIST_ITEMS:
+def _entry(
+    reading: Reading,
+    type_: GraphQLObjectType,
+    table: TableSpec,
+    key: str,
+    name: str,
+    definition: GraphQLField,
+    details: FieldDetailsList,
+) -> Value | ConnectionPlan | RelationPlan | None:
+    spec = CONNECTIONS.get((type_.name, name))
+    if spec is not None:
+        return plan_connection(reading, definition, details, spec, key)
+    relation = RELATIONS.get((type_.name, name))
+    if relation is not None:
+        target = reading.schema.get_type(relation.target)
+        if details[0].node.arguments or not isinstance(target, GraphQLObjectType):
+            return None
+        node = plan_object(reading, target, details)
+        return RelationPlan(key, relation, node) if node is not None else None
+    column = table.columns.get(name)
+    if column is None or details[0].node.arguments:
         return None
-    values = tuple(sorted({item.value if isinstance(item, Enum) else str(item) for item in listed or ()}))
-    order_by = arguments.get("orderBy")
-    order_name = order_by.value if isinstance(order_by, Enum) else order_by
-    order = spec.orders.get(order_name) if order_name is not None else spec.orders[spec.default_order]
-    if order is None:
-        return None
-    try:
-        request = page_request(
-            order,
-            first=arguments.get("first"),
-            after=arguments.get("after"),
-            last=arguments.get("last"),
-            before=arguments.get("before"),
-        )
-    except GraphQLError:
-        return None
-    return request, values
+    return _value(key, column, definition.type)
 
 
 def plan_connection(
-    collect: Collect,
-    definition: GraphQLField,
-    details: FieldDetailsList,
-    variables: Any,
-    spec: ConnectionSpec,
-    key: str,
+    reading: Reading, definition: GraphQLField, details: FieldDetailsList, spec: ConnectionSpec, key: str
 ) -> ConnectionPlan | None:
     connection_type = _named(definition.type)
-    if not isinstance(connection_type, GraphQLObjectType):
+    table = TABLES.get(spec.child)
+    if not isinstance(connection_type, GraphQLObjectType) or table is None:
         return None
-    try:
-        arguments = get_argument_values(definition, details[0].node, variables)
-    except GraphQLError:
-        return None
-    requested = _request(spec, arguments)
-    grouped = collect(connection_type, details)
-    if requested is None or grouped is None or _oversized(grouped):
+    read = list_read(reading.schema, definition, details, reading.variables, spec)
+    grouped = reading.collect(connection_type, details)
+    if read is None or grouped is None or _oversized(grouped):
         return None
     parts: list[PagePart] = []
     for part_key, part_details in grouped.items():
@@ -195,25 +193,25 @@ def plan_connection(
         elif name == "totalCount":
             parts.append(PagePart(part_key, "totalCount"))
         elif name in ("edges", "nodes", "pageInfo"):
-            part = _page_part(collect, connection_type, name, part_key, part_details, variables)
+            part = _page_part(reading, connection_type, name, part_key, part_details)
             if part is None:
                 return None
             parts.append(part)
         else:
             return None
-    return ConnectionPlan(key, spec, requested[0], requested[1], tuple(parts))
+    return ConnectionPlan(key, table, read.request, read.rows, tuple(parts))
 
 
 def _page_part(
-    collect: Collect, connection_type: GraphQLObjectType, name: str, key: str, details: FieldDetailsList, variables: Any
+    reading: Reading, connection_type: GraphQLObjectType, name: str, key: str, details: FieldDetailsList
 ) -> PagePart | None:
     item_type = _item_type(connection_type.fields[name].type)
     if item_type is None:
         return None
     if name == "nodes":
-        node = plan_object(collect, item_type, details, variables)
+        node = plan_object(reading, item_type, details)
         return PagePart(key, "nodes", node=node) if node is not None else None
-    grouped = collect(item_type, details)
+    grouped = reading.collect(item_type, details)
     if grouped is None or _oversized(grouped):
         return None
     entries: list[Constant | Value] = []
@@ -226,7 +224,7 @@ def _page_part(
             node_type = _item_type(item_type.fields["node"].type)
             if node_plan is not None or node_type is None:
                 return None  # two aliases of `node` in one edge: left to the resolvers
-            node_plan = plan_object(collect, node_type, entry_details, variables)
+            node_plan = plan_object(reading, node_type, entry_details)
             if node_plan is None:
                 return None
             entries.append(Value(entry_key, "node", "node"))

@@ -6,33 +6,16 @@ costs the same whatever the parent's size."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Integer
 from sqlalchemy.dialects.postgresql import UUID
 
-from graph.compiled.plan import ConnectionPlan, Constant, ObjectPlan, PagePart, Value
-from graph.compiled.tables import TABLES
+from graph.compiled.plan import ConnectionPlan, Constant, ObjectPlan, PagePart, RelationPlan, Value
+from graph.compiled.statement import VIEWER_STAND_IN, Statement
+from graph.compiled.tables import TABLES, TableSpec
 from loaders.pagination import Order
-
-
-@dataclass
-class Statement:
-    """SQL text with its bound parameters (`$1`, `$2`...: the driver's own placeholders, so the text
-    goes to asyncpg as it is)."""
-
-    params: list[Any] = field(default_factory=list)
-    aliases: int = 0
-
-    def bind(self, value: Any, sql_type: str) -> str:
-        self.params.append(value)
-        return f"CAST(${len(self.params)} AS {sql_type})"
-
-    def alias(self) -> str:
-        self.aliases += 1
-        return f"a{self.aliases}"
 
 
 def _record(entries: list[tuple[str, str]]) -> str:
@@ -84,10 +67,24 @@ def _object(statement: Statement, plan: ObjectPlan, alias: str) -> str:
             expression = f"to_json({_quote(entry.value)}::text)"
         elif isinstance(entry, Value):
             expression = _value(entry, alias, plan.table.type_name)
+        elif isinstance(entry, RelationPlan):
+            expression = _relation(statement, entry, alias)
         else:
             expression = connection(statement, entry, f"{alias}.id")
         entries.append((entry.key, expression))
     return _record(entries)
+
+
+def visible_object(statement: Statement, plan: ObjectPlan, table: TableSpec, key: str) -> str:
+    """The JSON of the row of `table` whose id is `key` (an SQL expression) while the viewer may read it
+    (the loaders' rule by id), else NULL."""
+    alias = statement.alias()
+    rows = statement.rows(table.visible(VIEWER_STAND_IN))
+    return f"(SELECT {_object(statement, plan, alias)} FROM ({rows}) {alias} WHERE {alias}.id = {key})"
+
+
+def _relation(statement: Statement, plan: RelationPlan, alias: str) -> str:
+    return visible_object(statement, plan.node, TABLES[plan.spec.target], f"{alias}.{plan.spec.column}")
 
 
 def _cursor(order: Order, alias: str) -> str:
@@ -126,13 +123,13 @@ def _plain(value: Any) -> Any:
 
 
 def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
-    spec, request = plan.spec, plan.request
-    table = TABLES[spec.child]
+    """A page of the loaders' rows (`plan.rows`, a page spec) of one parent: the rows are the spec's select
+    as a derived table, which PostgreSQL flattens, so the page reads the (parent, order) index."""
+    request = plan.request
     inner, row = statement.alias(), statement.alias()
     order = request.order
-    where = [f"{inner}.{spec.parent_column} = {parent}"]
-    where += [condition.replace("t.", f"{inner}.") for condition in spec.where(plan.filter_values)]
-    count_where = list(where)
+    of_parent = f"{inner}.{plan.rows.parent.name} = {parent}"
+    where = [of_parent]
     if request.after is not None:
         where.append(_keyset(statement, order, request.after, inner, reverse=False))
     if request.before is not None:
@@ -143,23 +140,31 @@ def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
     selected = ", ".join(f"{inner}.{column}" for column in sorted(_columns(plan)))
     page = (
         f"SELECT {selected}, {cursor} AS _cursor, row_number() OVER (ORDER BY {ordering}) AS _rank "
-        f"FROM {table.table} {inner} WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT {size + 1}"
+        f"FROM ({_rows(statement, plan)}) {inner} WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT {size + 1}"
     )
     shown = f"ORDER BY {row}._rank {'DESC' if request.backwards else 'ASC'}"
     within = f"FILTER (WHERE {row}._rank <= {size})"
     more = f"coalesce(max({row}._rank), 0) > {size}"
-    entries = [(part.key, _part(statement, part, plan, row, shown, within, more, count_where)) for part in plan.parts]
+    entries = [(part.key, _part(statement, part, plan, row, shown, within, more, parent)) for part in plan.parts]
     # `GROUP BY ()`: one answer even for an empty page, whichever parts are asked for.
     return f"(SELECT {_record(entries)} FROM ({page}) {row} GROUP BY ())"
 
 
+def _rows(statement: Statement, plan: ConnectionPlan) -> str:
+    return statement.rows(plan.rows.base.where(*plan.rows.where))
+
+
 def _columns(plan: ConnectionPlan) -> set[str]:
-    """The columns the page's rows must carry: the key, the order's keys and what the nodes show (a wide
-    row, say a message's metadata, stays unread)."""
+    """The columns the page's rows must carry: the key, the order's keys, what the nodes show and the keys
+    their relations follow (a wide row, say a message's metadata, stays unread)."""
     columns = {"id", *(key.name for key in plan.request.order.keys)}
     for part in plan.parts:
         if part.node is not None:
-            columns.update(entry.column for entry in part.node.fields if isinstance(entry, Value))
+            for entry in part.node.fields:
+                if isinstance(entry, Value):
+                    columns.add(entry.column)
+                elif isinstance(entry, RelationPlan):
+                    columns.add(entry.spec.column)
     return columns
 
 
@@ -182,15 +187,16 @@ def _part(
     shown: str,
     within: str,
     more: str,
-    count_where: list[str],
+    parent: str,
 ) -> str:
     if part.kind == "typename":
         return f"to_json({_quote(part.parts[0].value if isinstance(part.parts[0], Constant) else '')}::text)"
     if part.kind == "totalCount":
-        table = TABLES[plan.spec.child].table
-        counted = " AND ".join(count_where)
-        inner = counted.split(".", 1)[0]
-        return f"(SELECT count(*) FROM {table} {inner} WHERE {counted})"
+        counted = statement.alias()
+        return (
+            f"(SELECT count(*) FROM ({_rows(statement, plan)}) {counted} "
+            f"WHERE {counted}.{plan.rows.parent.name} = {parent})"
+        )
     if part.kind == "nodes":
         assert part.node is not None
         return _array(_object(statement, part.node, row), shown, within)
@@ -234,75 +240,3 @@ def _page_info(part: PagePart, plan: ConnectionPlan, row: str, within: str, more
         expression = f"to_json({_quote(entry.value)}::text)" if isinstance(entry, Constant) else answers[entry.column]
         entries.append((entry.key, expression))
     return _record(entries)
-
-
-class Subject:
-    """Stands, in a compiled statement's parameters, for the key it reads from: the viewer's id (`viewer`,
-    `node`, `nodes`) or the parent's (a connection). A statement is built once per selection and kept
-    (graph/compiled/cache.py); each request binds its own key in its place (`bind_subject`)."""
-
-
-SUBJECT = Subject()
-
-# A compiled read: driver SQL whose one value is the JSON document, and its parameters.
-Compiled = tuple[str, tuple[Any, ...]]
-
-
-def bind_subject(params: tuple[Any, ...], subject: uuid.UUID) -> tuple[Any, ...]:
-    return tuple(subject if value is SUBJECT else value for value in params)
-
-
-def document(json_sql: str, statement: Statement | None = None) -> Compiled:
-    """The statement answering `json_sql`'s JSON as UTF-8 bytes (`bytea` travels as it is), which the
-    response splices without decoding them into a str and encoding them again."""
-    params = tuple(statement.params) if statement is not None else ()
-    return f"SELECT convert_to(({json_sql})::text, 'UTF8')", params
-
-
-def viewer_statement(plan: ObjectPlan) -> Compiled:
-    """`viewer`: the signed-in user's row while the account is not deleted (loaders/visibility.py)."""
-    statement = Statement()
-    alias = statement.alias()
-    viewer = statement.bind(SUBJECT, "uuid")
-    body = _object(statement, plan, alias)
-    where = f"{alias}.id = {viewer} AND {alias}.deleted_at IS NULL"
-    return document(f"SELECT {body} FROM users {alias} WHERE {where}", statement)
-
-
-def connection_statement(plan: ConnectionPlan) -> Compiled:
-    """An owned connection of a parent the resolvers already answered (so already visible to the viewer)."""
-    statement = Statement()
-    parent = statement.bind(SUBJECT, "uuid")
-    return document(connection(statement, plan, parent), statement)
-
-
-# `node`/`nodes`: the row while the viewer may see it (loaders/visibility.py): an own session not deleted,
-# a message not deleted in an own session not deleted; and, since these fields take the account check with
-# them (graph/permissions.py), only while the viewer's account is not deleted (a deleted account's token
-# acts as none: every ID answers null). The account condition names no row: PostgreSQL evaluates it once.
-_ACCOUNT = "EXISTS (SELECT FROM users WHERE users.id = {viewer} AND users.deleted_at IS NULL)"
-_VISIBLE = {
-    "ChatSession": "FROM chat_sessions {a} WHERE {a}.id = {pk} AND {a}.user_id = {viewer} AND {a}.deleted_at IS NULL "
-    f"AND {_ACCOUNT}",
-    "Message": "FROM messages {a} JOIN chat_sessions {a}s ON {a}s.id = {a}.session_id WHERE {a}.id = {pk} "
-    f"AND {{a}}s.user_id = {{viewer}} AND {{a}}s.deleted_at IS NULL AND {{a}}.deleted_at IS NULL AND {_ACCOUNT}",
-}
-
-
-def nodes_statement(items: list[tuple[ObjectPlan, uuid.UUID] | None], *, many: bool) -> Compiled:
-    """One value per ID, in order: the node's JSON, or null where it is unknown or not the viewer's."""
-    statement = Statement()
-    # Bound only when some ID names a row: every parameter must appear in the text.
-    viewer = statement.bind(SUBJECT, "uuid") if any(items) else ""
-    values = []
-    for item in items:
-        if item is None:
-            values.append("'null'::json")
-            continue
-        plan, pk = item
-        alias = statement.alias()
-        source = _VISIBLE[plan.table.type_name].format(a=alias, pk=statement.bind(pk, "uuid"), viewer=viewer)
-        values.append(f"(SELECT {_object(statement, plan, alias)} {source})")
-    if not many:
-        return document(values[0], statement)
-    return document(f"array_to_json(ARRAY[{', '.join(values)}]::json[])", statement)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import strawberry
 
-from graph.connection import Connection, HistoryEntry, history_field, load_connection, page_request
+from graph.connection import Connection, HistoryEntry, Listing, history_field
 from graph.context import Info
 from graph.enums import ProcessingLogEvent, ProcessingStatus
 from graph.input_limits import NAME, limited
@@ -150,21 +150,7 @@ def document_filter(filter: DocumentFilterInput | None) -> DocumentFilter:
     )
 
 
-async def documents_connection(
-    info: Info,
-    owner_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: DocumentFilterInput | None,
-    order_by: DocumentOrder,
-) -> Connection[DocumentNode]:
-    spec_filter = document_filter(filter)
-    request = page_request(
-        DOCUMENT_ORDERS[order_by.value], first=first, after=after, last=last, before=before, filters=spec_filter
-    )
-    return await load_connection(info.context.loaders.documents_of_user, owner_id, request, DocumentNode.from_row)
+DOCUMENTS = Listing(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC, document_filter, DOCUMENT_ORDERS)
 
 
 register_node_type(DocumentNode, lambda loaders: loaders.documents)

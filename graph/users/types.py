@@ -9,10 +9,9 @@ from typing import Annotated, Any, ClassVar
 import strawberry
 
 from graph.chat.types import CHAT_SESSIONS
-from graph.connection import ListArguments, connection_field
 from graph.context import Info
 from graph.documents.queries import DocumentSearchConnection, document_search
-from graph.documents.types import DocumentFilterInput, DocumentNode, DocumentOrder, documents_connection
+from graph.documents.types import DOCUMENTS, DocumentFilterInput
 from graph.enums import AiPersonality, BusinessType, UserRole
 from graph.input_limits import MAX_LENGTH
 from graph.integrations.types import INTEGRATIONS
@@ -22,7 +21,6 @@ from graph.tasks.types import TASKS
 from models.users import default_preferences
 from resolvers.document_search import QUERY_MAX
 
-DOCUMENTS = ListArguments(DocumentNode, DocumentFilterInput, DocumentOrder.UPLOADED_AT_DESC)
 _DEFAULTS = default_preferences()
 
 
@@ -92,8 +90,8 @@ class UserNode(Node):
     chat_sessions = CHAT_SESSIONS.field(
         lambda loaders: loaders.sessions_of_user, "Chat sessions, most recently active first by default."
     )
-    documents = connection_field(
-        DOCUMENTS, documents_connection, description="Documents, most recently uploaded first by default."
+    documents = DOCUMENTS.field(
+        lambda loaders: loaders.documents_of_user, "Documents, most recently uploaded first by default."
     )
 
     @strawberry.field(

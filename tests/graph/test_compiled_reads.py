@@ -6,7 +6,6 @@ microseconds; and the headline read costs one statement."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import pytest
@@ -17,11 +16,11 @@ from hypothesis import strategies as st
 from graph.compiled.cache import COMPILED
 from services.resources import Resources
 from tests import factories as f
+from tests.graph.selections import both, connection, enum_list, filter_input, keyed
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
 
 SESSION_FIELDS = ["id", "title", "status", "messageCount", "lastActivityAt", "createdAt", "updatedAt", "deletedAt"]
 MESSAGE_FIELDS = ["id", "role", "content", "timestamp", "seq", "tokenCount", "editedAt", "deletedAt"]
-PAGE_INFO = ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"]
 HEADLINE = """{ viewer { chatSessions(first: 100) { edges { node { id title
   messages(first: 20) { edges { node { id role content timestamp } } } } } } } }"""
 
@@ -83,64 +82,15 @@ async def seeded(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) 
     return await _seed(client, pg, user)
 
 
-def _keyed(draw: st.DrawFn, names: list[str], extra: list[str]) -> str:
-    chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
-    parts = [f"a{index}: {name}" if draw(st.booleans()) else name for index, name in enumerate(chosen)]
-    return " ".join(parts + extra)
-
-
-@st.composite
-def _arguments(draw: st.DrawFn, cursors: list[str], orders: list[str], filter_values: list[str]) -> str:
-    arguments: list[str] = []
-    # Mostly valid pages; now and then one the checks refuse (both sizes, out of range, a foreign cursor).
-    size = st.sampled_from([0, 1, 2, 3, 5, 100])
-    if draw(st.integers(0, 19)) == 0:
-        size = st.sampled_from([101, -1, 2])
-    sizes = draw(st.sampled_from(["first", "first", "first", "last", "last", "none", "both"]))
-    for name in ("first", "last"):
-        if sizes in (name, "both"):
-            arguments.append(f"{name}: {draw(size)}")
-    real = st.sampled_from(cursors or ["x"])
-    cursor = real if draw(st.integers(0, 19)) else st.sampled_from(["", "bm9wZQ", "W10", "x" * 300])
-    for name in ("after", "before"):
-        if draw(st.integers(0, 2)) == 0:
-            arguments.append(f'{name}: "{draw(cursor)}"')
-    if draw(st.booleans()):
-        values = draw(st.lists(st.sampled_from(filter_values), max_size=3))
-        name = "status" if "ACTIVE" in filter_values else "role"
-        arguments.append(f"filter: {{{name}: [{', '.join(values)}]}}")
-    if draw(st.booleans()):
-        arguments.append(f"orderBy: {draw(st.sampled_from(orders))}")
-    return f"({', '.join(arguments)})" if arguments else ""
-
-
-@st.composite
-def _connection(draw: st.DrawFn, node: str, cursors: list[str], orders: list[str], filters: list[str]) -> str:
-    parts: list[str] = []
-    if draw(st.booleans()):
-        parts.append(f"edges {{ {'cursor ' if draw(st.booleans()) else ''}node {{ {node} }} }}")
-    if draw(st.booleans()):
-        parts.append(f"pageInfo {{ {_keyed(draw, PAGE_INFO, [])} }}")
-    if draw(st.booleans()):
-        parts.append("totalCount")
-    if draw(st.booleans()) or not parts:
-        parts.append(f"nodes {{ {node} }}")
-    if draw(st.booleans()):
-        parts.append("__typename")
-    arguments = draw(_arguments(cursors, orders, filters))  # type: ignore[no-untyped-call]
-    return f"{arguments} {{ {' '.join(parts)} }}"
-
-
 @st.composite
 def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
-    message = _keyed(draw, MESSAGE_FIELDS, ["__typename"] if draw(st.booleans()) else [])
-    messages = draw(
-        _connection(message, seeded.message_cursors, ["OLDEST_FIRST", "NEWEST_FIRST"], ["USER", "ASSISTANT", "SYSTEM"])
-    )
+    message = keyed(draw, MESSAGE_FIELDS, ["__typename"] if draw(st.booleans()) else [])
+    roles = filter_input(enum_list("role", ["USER", "ASSISTANT", "SYSTEM"]))
+    messages = draw(connection(message, seeded.message_cursors, ["OLDEST_FIRST", "NEWEST_FIRST"], roles))
     extra = [f"messages{messages}"]
     if draw(st.integers(0, 5)) == 0:
         extra.append("contextData { businessContext { currentProject } }")  # needs Python: falls back
-    session = _keyed(draw, SESSION_FIELDS, extra)
+    session = keyed(draw, SESSION_FIELDS, extra)
     fragments = ""
     shape = draw(st.sampled_from(["plain", "named", "inline", "include"]))
     if shape == "named":
@@ -150,15 +100,16 @@ def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
     elif shape == "include":
         session = f"id @include(if: {str(draw(st.booleans())).lower()}) {session}"
     orders = ["LAST_ACTIVITY_DESC", "LAST_ACTIVITY_ASC", "CREATED_AT_DESC", "CREATED_AT_ASC"]
-    sessions = draw(_connection(session, seeded.session_cursors, orders, ["ACTIVE", "ARCHIVED", "DELETED"]))
-    viewer = _keyed(draw, ["id", "email", "firstName", "createdAt", "emailVerified"], [f"chatSessions{sessions}"])
+    statuses = filter_input(enum_list("status", ["ACTIVE", "ARCHIVED", "DELETED"]))
+    sessions = draw(connection(session, seeded.session_cursors, orders, statuses))
+    viewer = keyed(draw, ["id", "email", "firstName", "createdAt", "emailVerified"], [f"chatSessions{sessions}"])
     return f"{{ viewer {{ {viewer} }} }}{fragments}"
 
 
 @st.composite
 def _node_queries(draw: st.DrawFn, seeded: Seeded) -> str:
-    session = _keyed(draw, SESSION_FIELDS, [])
-    message = _keyed(draw, MESSAGE_FIELDS, [])
+    session = keyed(draw, SESSION_FIELDS, [])
+    message = keyed(draw, MESSAGE_FIELDS, [])
     selection = f"__typename ... on ChatSession {{ {session} }} ... on Message {{ {message} }}"
     if draw(st.booleans()):
         selection = f"id {selection}"
@@ -170,16 +121,6 @@ def _node_queries(draw: st.DrawFn, seeded: Seeded) -> str:
     return f"{{ node(id: {single}) {{ {selection} }} }}"
 
 
-async def _both(client: GraphQLClient, resources: Resources, query: str, token: str) -> tuple[Any, Any]:
-    compiled = (await client.post(query, token=token)).json()
-    resources.settings.sql_compiler = False
-    try:
-        resolved = (await client.post(query, token=token)).json()
-    finally:
-        resources.settings.sql_compiler = True
-    return compiled, resolved
-
-
 @hypothesis_settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
@@ -188,7 +129,7 @@ async def test_compiled_reads_answer_as_the_resolvers_do(
     client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
 ) -> None:
     query = data.draw(_queries(seeded), label="query")  # type: ignore[no-untyped-call]
-    compiled, resolved = await _both(client, resources, query, seeded.user.token)
+    compiled, resolved = await both(client, resources, query, seeded.user.token)
     assert compiled == resolved, query
 
 
@@ -200,7 +141,7 @@ async def test_compiled_nodes_answer_as_the_resolvers_do(
     client: GraphQLClient, resources: Resources, seeded: Seeded, data: st.DataObject
 ) -> None:
     query = data.draw(_node_queries(seeded), label="query")  # type: ignore[no-untyped-call]
-    compiled, resolved = await _both(client, resources, query, seeded.user.token)
+    compiled, resolved = await both(client, resources, query, seeded.user.token)
     assert compiled == resolved, query
 
 
@@ -217,7 +158,7 @@ async def test_nodes_naming_nothing_answer_as_the_resolvers_do(
         "{ nodes(ids: []) { id } }",
         f'{{ nodes(ids: ["{unknown[0]}", "{own}", "{own}"]) {{ __typename id }} }}',
     ):
-        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        compiled, resolved = await both(client, resources, query, seeded.user.token)
         assert "errors" not in compiled, (query, compiled)
         assert compiled == resolved, query
 
@@ -226,14 +167,14 @@ async def test_other_users_rows_and_deleted_accounts_stay_hidden(
     client: GraphQLClient, resources: Resources, seeded: Seeded, pg: asyncpg.Connection
 ) -> None:
     query = "{ viewer { id chatSessions(filter: {status: [DELETED]}) { totalCount nodes { title } } } }"
-    compiled, resolved = await _both(client, resources, query, seeded.other.token)
+    compiled, resolved = await both(client, resources, query, seeded.other.token)
     assert (
         compiled
         == resolved
         == {"data": {"viewer": {"id": seeded.other.id, "chatSessions": {"totalCount": 0, "nodes": []}}}}
     )
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.other.pk)
-    compiled, resolved = await _both(client, resources, query, seeded.other.token)
+    compiled, resolved = await both(client, resources, query, seeded.other.token)
     assert compiled == resolved == {"data": {"viewer": None}}
 
 
@@ -270,7 +211,7 @@ async def test_node_carries_the_account_check(
             assert sql_counter.count == 1, sql_counter.statements
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", seeded.user.pk)
     for query, expected in queries.items():
-        compiled, resolved = await _both(client, resources, query, seeded.user.token)
+        compiled, resolved = await both(client, resources, query, seeded.user.token)
         assert compiled == resolved == {"data": expected}, query
 
 
@@ -304,7 +245,7 @@ async def test_the_headline_read_is_one_statement(
     sessions = body["data"]["viewer"]["chatSessions"]["edges"]
     assert sorted(edge["node"]["title"] or "" for edge in sessions) == ["", "S0", "S1", "S3", "S4", "S5"]
     assert [len(edge["node"]["messages"]["edges"]) for edge in sessions] != [0] * 6
-    assert (await _both(client, resources, HEADLINE, seeded.user.token))[1] == body
+    assert (await both(client, resources, HEADLINE, seeded.user.token))[1] == body
 
 
 async def test_a_stored_integer_beyond_64_bits_is_answered(

@@ -1,7 +1,8 @@
 """The compiled root reads: `viewer`, `node(id:)`/`nodes(ids:)`, and a connection of a parent the resolvers
 already answered. Rows are read by the loaders' rules (graph/compiled/tables.py): a node is null where its
 loader by id would find nothing. An ID that does not decode, too many IDs, or an ID of a type the compiler
-does not know leaves `node`/`nodes` to the resolver, so the answer and its errors are the resolver's."""
+does not know (or whose resolver answers it from a cache) leaves `node`/`nodes` to the resolver, so the
+answer and its errors are the resolver's."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from graphql.execution.values import get_argument_values
 from graph.compiled.plan import ConnectionPlan, ObjectPlan, Reading, plan_object
 from graph.compiled.sql import connection, visible_object
 from graph.compiled.statement import SUBJECT, VIEWER, VIEWER_STAND_IN, Compiled, Statement, document
-from graph.compiled.tables import TABLES
+from graph.compiled.tables import CACHED_BY_ID, TABLES
 from graph.input_limits import DEFAULT_MAX_LENGTH
 from graph.node import MAX_NODES, decode_global_id
 from loaders import visibility
@@ -59,7 +60,7 @@ def compile_nodes(reading: Reading, definition: GraphQLField, details: FieldDeta
         ):
             items.append(None)  # names no object: null, as the resolver answers
             continue
-        if type_name not in TABLES:
+        if type_name not in TABLES or type_name in CACHED_BY_ID:
             return None
         plan = plans.get(type_name)
         if plan is None:

@@ -85,6 +85,9 @@ TABLES = {
         _table(MCPAgentNode, visible_agents),
     )
 }
+# `node(id:)` of these is answered from a cache by the resolvers: a document's metadata from Redis
+# (services/document_cache.py, one MGET, no statement). Compiled, it would read PostgreSQL instead.
+CACHED_BY_ID = frozenset({"Document"})
 CONNECTIONS = {
     ("User", "chatSessions"): ConnectionSpec(CHAT_SESSIONS, _owned(sessions_of_user)),
     ("ChatSession", "messages"): ConnectionSpec(MESSAGES, _owned(messages_of_session)),

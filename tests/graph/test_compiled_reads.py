@@ -88,7 +88,7 @@ def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
     roles = filter_input(enum_list("role", ["USER", "ASSISTANT", "SYSTEM"]))
     messages = draw(connection(message, seeded.message_cursors, ["OLDEST_FIRST", "NEWEST_FIRST"], roles))
     extra = [f"messages{messages}"]
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 5)) == 5:
         extra.append("contextData { businessContext { currentProject } }")  # needs Python: falls back
     session = keyed(draw, SESSION_FIELDS, extra)
     fragments = ""
@@ -108,8 +108,8 @@ def _queries(draw: st.DrawFn, seeded: Seeded) -> str:
 
 @st.composite
 def _node_queries(draw: st.DrawFn, seeded: Seeded) -> str:
-    session = keyed(draw, SESSION_FIELDS, [])
-    message = keyed(draw, MESSAGE_FIELDS, [])
+    session = keyed(draw, SESSION_FIELDS, [], alias="s")
+    message = keyed(draw, MESSAGE_FIELDS, [], alias="m")
     selection = f"__typename ... on ChatSession {{ {session} }} ... on Message {{ {message} }}"
     if draw(st.booleans()):
         selection = f"id {selection}"

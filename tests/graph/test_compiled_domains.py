@@ -398,3 +398,18 @@ async def test_a_document_by_id_stays_with_its_cache(
     sql_counter.reset()
     await client.execute(query, token=world.user.token)
     assert not [statement for statement in sql_counter.statements if "FROM documents" in statement]
+
+
+async def test_a_deleted_accounts_token_reads_nothing(
+    client: GraphQLClient, resources: Resources, world: World, pg: asyncpg.Connection
+) -> None:
+    tasks, agents = _of_kind(world, "Task"), _of_kind(world, "MCPAgent")
+    query = f"""{{ viewer {{ documents {{ totalCount }} tasks {{ nodes {{ id agent {{ name }} }} }} }}
+      agents {{ totalCount nodes {{ name tasks {{ totalCount }} }} }}
+      nodes(ids: {json.dumps([tasks[0], agents[0]])}) {{ id }} }}"""
+    alive, _ = await both(client, resources, query, world.user.token)
+    assert alive["data"]["viewer"]["documents"]["totalCount"] == 5
+    assert alive["data"]["nodes"] == [{"id": tasks[0]}, {"id": agents[0]}]
+    await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", world.user.pk)
+    compiled, resolved = await both(client, resources, query, world.user.token)
+    assert compiled == resolved == {"data": {"viewer": None, "agents": None, "nodes": [None, None]}}

@@ -52,6 +52,13 @@ async def answers(client: GraphQLClient, token: str, user: SignedUp) -> bool:
     return True
 
 
+async def remembered(client: GraphQLClient, resources: Resources, user: SignedUp) -> None:
+    """The user's sign-in answered, with the watch listening: remembered by this process."""
+    assert await answers(client, user.token, user)
+    await until(lambda: resources.revocations.listening)
+    assert await answers(client, user.token, user)
+
+
 def ended_elsewhere(redis: Redis, sign_in_id: str, *, publish: bool = True) -> Any:
     """What another gateway process writes when a sign-in ends there (services/sign_ins.py `end`)."""
     pipe = redis.pipeline(transaction=True)
@@ -84,9 +91,7 @@ async def test_a_live_sign_in_costs_one_redis_read_per_process(
 async def test_a_logout_in_this_process_refuses_the_very_next_request(
     client: GraphQLClient, resources: Resources, user: SignedUp
 ) -> None:
-    await until(lambda: resources.revocations.listening)
-    for _ in range(3):
-        assert await answers(client, user.token, user)
+    await remembered(client, resources, user)
     assert (await logout(client, user.refresh_token))["errors"] == []
     assert not await answers(client, user.token, user)
 
@@ -94,9 +99,7 @@ async def test_a_logout_in_this_process_refuses_the_very_next_request(
 async def test_an_end_in_another_process_is_heard_on_the_channel(
     client: GraphQLClient, resources: Resources, user: SignedUp
 ) -> None:
-    await until(lambda: resources.revocations.listening)
-    for _ in range(3):
-        assert await answers(client, user.token, user)
+    await remembered(client, resources, user)
     await ended_elsewhere(resources.redis, sign_in_of(resources, user))
     async with asyncio.timeout(2):  # as soon as the channel delivers it
         while await answers(client, user.token, user):

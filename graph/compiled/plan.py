@@ -94,7 +94,6 @@ class PagePart:
 @dataclass(frozen=True)
 class ConnectionPlan:
     key: str
-    table: TableSpec
     request: PageRequest
     rows: PageSpec
     parts: tuple[PagePart, ...]
@@ -178,8 +177,7 @@ def plan_connection(
     reading: Reading, definition: GraphQLField, details: FieldDetailsList, spec: ConnectionSpec, key: str
 ) -> ConnectionPlan | None:
     connection_type = _named(definition.type)
-    table = TABLES.get(spec.child)
-    if not isinstance(connection_type, GraphQLObjectType) or table is None:
+    if not isinstance(connection_type, GraphQLObjectType):
         return None
     read = list_read(reading.schema, definition, details, reading.variables, spec)
     grouped = reading.collect(connection_type, details)
@@ -199,7 +197,7 @@ def plan_connection(
             parts.append(part)
         else:
             return None
-    return ConnectionPlan(key, table, read.request, read.rows, tuple(parts))
+    return ConnectionPlan(key, read.request, read.rows, tuple(parts))
 
 
 def _page_part(

@@ -128,8 +128,7 @@ def connection(statement: Statement, plan: ConnectionPlan, parent: str) -> str:
     request = plan.request
     inner, row = statement.alias(), statement.alias()
     order = request.order
-    of_parent = f"{inner}.{plan.rows.parent.name} = {parent}"
-    where = [of_parent]
+    where = [f"{inner}.{plan.rows.parent.name} = {parent}"]
     if request.after is not None:
         where.append(_keyset(statement, order, request.after, inner, reverse=False))
     if request.before is not None:

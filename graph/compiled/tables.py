@@ -53,11 +53,6 @@ class ConnectionSpec:
     listing: Listing[Any, Any]
     rows: Callable[[uuid.UUID], SpecFor]
 
-    @property
-    def child(self) -> str:
-        name: str = self.listing.node.__strawberry_definition__.name
-        return name
-
 
 def _owned(spec_for: SpecFor) -> Callable[[uuid.UUID], SpecFor]:
     """A list whose parent is already the viewer's own (or shared): its spec does not name the viewer."""

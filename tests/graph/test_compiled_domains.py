@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import pytest
@@ -413,3 +414,33 @@ async def test_a_deleted_accounts_token_reads_nothing(
     await pg.execute("UPDATE users SET deleted_at = now() WHERE id = $1", world.user.pk)
     compiled, resolved = await both(client, resources, query, world.user.token)
     assert compiled == resolved == {"data": {"viewer": None, "agents": None, "nodes": [None, None]}}
+
+
+async def test_a_kept_statement_binds_each_viewer(
+    client: GraphQLClient, resources: Resources, world: World, sql_counter: StatementCounter
+) -> None:
+    """Statements are kept per selection (graph/compiled/cache.py); the rules naming the viewer (an agent's
+    tasks are the viewer's own) take each request's viewer, never the first one's."""
+    query = """query($n: Int) { agents(first: $n) { nodes { name
+      tasks(first: 10) { totalCount nodes { id session { title } } } } } }"""
+    answers = {}
+    for name, signed in (("user", world.user), ("other", world.other), ("again", world.user)):
+        literal = query.replace("query($n: Int) ", "").replace("$n", "100").replace("\n", " ")
+        compiled, resolved = await both(client, resources, literal, signed.token)
+        assert compiled == resolved
+        answers[name] = compiled
+        sql_counter.reset()
+        data = await client.data(query, {"n": 100}, token=signed.token)
+        assert data == answers[name]["data"]
+        assert len(sql_counter.statements) == 2, sql_counter.statements  # the account check, then the list
+    suffix = world.user.pk.hex[:8]
+
+    def alpha(answer: dict[str, Any]) -> dict[str, Any]:
+        return next(node for node in answer["data"]["agents"]["nodes"] if node["name"] == f"Alpha {suffix}")
+
+    assert alpha(answers["user"])["tasks"]["totalCount"] == 3  # the hidden task is left out
+    assert alpha(answers["other"])["tasks"] == {
+        "totalCount": 1,
+        "nodes": [{"id": _of_kind(world, "Task")[-2], "session": {"title": "Theirs"}}],
+    }
+    assert answers["again"] == answers["user"]

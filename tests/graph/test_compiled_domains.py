@@ -7,7 +7,6 @@ statement per compiled root field."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,286 +15,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from graph.node import decode_global_id
 from services.resources import Resources
-from tests import factories as f
-from tests.graph.selections import both, connection, enum_list, filter_input, keyed, string_list
+from tests.graph.compiled_world import World, node_queries, of_kind, queries, seed
+from tests.graph.selections import both
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
-
-DOCUMENT_FIELDS = [
-    "id",
-    "filename",
-    "originalFilename",
-    "title",
-    "category",
-    "tags",
-    "mimeType",
-    "fileSize",
-    "processingStatus",
-    "processingError",
-    "uploadedAt",
-    "processedAt",
-    "deletedAt",
-]
-TASK_FIELDS = [
-    "id",
-    "taskType",
-    "status",
-    "errorMessage",
-    "startedAt",
-    "runStartedAt",
-    "completedAt",
-    "processingTimeMs",
-    "retryCount",
-]
-INTEGRATION_FIELDS = [
-    "id",
-    "provider",
-    "providerUserId",
-    "tokenExpiresAt",
-    "scopes",
-    "capabilities",
-    "status",
-    "lastSyncAt",
-    "connectedAt",
-    "updatedAt",
-    "deletedAt",
-]
-AGENT_FIELDS = [
-    "id",
-    "name",
-    "description",
-    "endpoint",
-    "status",
-    "version",
-    "healthCheckUrl",
-    "lastHealthCheck",
-    "healthStatus",
-    "createdAt",
-    "updatedAt",
-    "deletedAt",
-]
-ORDERS = {
-    "documents": ["UPLOADED_AT_DESC", "UPLOADED_AT_ASC", "FILENAME_ASC"],
-    "tasks": ["STARTED_AT_DESC", "STARTED_AT_ASC"],
-    "integrations": ["PROVIDER_ASC", "CONNECTED_AT_DESC"],
-    "agents": ["NAME_ASC", "NAME_DESC", "CREATED_AT_DESC"],
-}
-TOO_LONG = "x" * 101  # beyond a filter's NAME limit: refused at the door
-
-
-@dataclass
-class World:
-    user: SignedUp
-    other: SignedUp
-    cursors: dict[str, list[str]]  # per list, every order's cursors
-    agent_ids: list[str]
-    ids: list[str]  # both users' rows, deleted ones included
-
-
-async def _seed(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> World:
-    other = await client.register()
-    # Agents are shared by every test: names of this world's own (live names are unique).
-    suffix = user.pk.hex[:8]
-    alpha = await f.agent(pg, name=f"Alpha {suffix}", capabilities=[{"name": "add"}])
-    accented = await f.agent(pg, name=f'Émile "q" ✓ {suffix}', status="inactive", capabilities=[{"name": "search"}])
-    gone = await f.agent(pg, status="error")
-    await pg.execute(  # deleted, under the name of a live one: a tie in the name orders
-        "UPDATE mcp_agents SET deleted_at = now(), health_status = 'unhealthy', name = $2 WHERE id = $1",
-        gone,
-        f"Alpha {suffix}",
-    )
-    await pg.execute("UPDATE mcp_agents SET description = 'd', version = '1.0' WHERE id = $1", alpha)
-    live = await f.session(pg, user.pk, title="Live", minutes=1)
-    deleted = await f.session(pg, user.pk, title="Gone", minutes=2, deleted=True)
-    theirs = await f.session(pg, other.pk, title="Theirs", minutes=3)
-    tasks = []
-    for index, (agent, session, status) in enumerate(
-        [
-            (alpha, live, "completed"),
-            (accented, None, "failed"),
-            (gone, deleted, "running"),
-            (alpha, None, "pending"),
-            (accented, live, "cancelled"),
-            (alpha, live, "completed"),
-        ]
-    ):
-        tasks.append(await f.task(pg, user.pk, agent, session_id=session, status=status, minutes=index // 2))
-    hidden = await f.task(pg, user.pk, alpha, session_id=live, minutes=9, task_type="lookup")
-    await pg.execute("""UPDATE tasks SET metadata = '{"userVisible": false}' WHERE id = $1""", hidden)
-    await pg.execute(
-        """UPDATE tasks SET error_message = 'boom', retry_count = 2, processing_time_ms = 15,
-                            completed_at = started_at + interval '1.5 seconds', run_started_at = started_at
-           WHERE id = $1""",
-        tasks[1],
-    )
-    others = [await f.task(pg, other.pk, alpha, session_id=theirs)]
-    documents = []
-    for index, (name, tags, category, status) in enumerate(
-        [
-            ("invoice.pdf", ["tax", "2026"], "finance", "completed"),
-            ("Éclair.docx", ["tax"], None, "pending"),
-            ("b.txt", [], "legal", "failed"),
-            ("a.pdf", ["2026"], "finance", "completed"),
-            ("zz.pdf", None, "finance", "processing"),
-        ]
-    ):
-        documents.append(
-            await f.document(pg, user.pk, name=name, tags=tags, category=category, status=status, minutes=index // 2)
-        )
-    documents.append(await f.document(pg, user.pk, name="deleted.pdf", tags=["tax"], minutes=7, deleted=True))
-    await pg.execute("UPDATE documents SET tags = NULL WHERE filename = 'zz.pdf' AND user_id = $1", user.pk)
-    others.append(await f.document(pg, other.pk, name="theirs.pdf", tags=["tax"]))
-    integrations = [
-        await f.integration(pg, user.pk, provider="gmail"),
-        await f.integration(pg, user.pk, provider="hubspot", status="expired"),
-        await f.integration(pg, user.pk, provider="slack", status="disconnected"),
-    ]
-    await pg.execute("UPDATE integrations SET deleted_at = now() WHERE id = $1", integrations[2])
-    await pg.execute("UPDATE integrations SET capabilities = ARRAY['mail', 'é'] WHERE id = $1", integrations[0])
-    others.append(await f.integration(pg, other.pk, provider="gmail"))
-    world = World(user, other, {}, [f.gid("MCPAgent", pk) for pk in (alpha, accented, gone)], [])
-    await _collect_cursors(client, world)
-    kinds = (
-        [("Task", pk) for pk in [*tasks, hidden, others[0]]]
-        + [("Document", pk) for pk in [*documents, others[1]]]
-        + [("Integration", pk) for pk in [*integrations, others[2]]]
-        + [("MCPAgent", pk) for pk in (alpha, accented, gone)]
-        + [("ChatSession", pk) for pk in (live, deleted)]
-    )
-    world.ids = [f.gid(kind, pk) for kind, pk in kinds] + [f.gid("Nothing", alpha), f.gid("Task", alpha)]
-    return world
-
-
-async def _collect_cursors(client: GraphQLClient, world: World) -> None:
-    """Every row's cursor in every order of each list (deleted rows' too, through the filters that show them)."""
-    lists = {
-        "documents": ["{}", "{deleted: true}"],
-        "tasks": ["{}"],
-        "integrations": ["{}", "{status: [DISCONNECTED]}"],
-    }
-    parts = [
-        f"{name}{index}x{shown}: {name}(first: 100, orderBy: {order}, filter: {shown_filter}) {{ edges {{ cursor }} }}"
-        for name, filters in lists.items()
-        for index, order in enumerate(ORDERS[name])
-        for shown, shown_filter in enumerate(filters)
-    ]
-    agents = [
-        f"agents{index}x{shown}: agents(first: 100, orderBy: {order}, filter: {{deleted: {flag}}}) "
-        "{ edges { cursor } }"
-        for index, order in enumerate(ORDERS["agents"])
-        for shown, flag in enumerate(("false", "true"))
-    ]
-    data = await client.data(f"{{ viewer {{ {' '.join(parts)} }} {' '.join(agents)} }}", token=world.user.token)
-    answers = {**data["viewer"], **{key: value for key, value in data.items() if key != "viewer"}}
-    for key, page in answers.items():
-        name = key.split("x")[0].rstrip("0123456789")
-        world.cursors.setdefault(name, []).extend(edge["cursor"] for edge in page["edges"])
-
-
-def _task_filter(world: World) -> st.SearchStrategy[str]:
-    agent_ids = st.lists(st.sampled_from([*world.agent_ids, "bm9wZQ", world.ids[0]]), max_size=2).map(
-        lambda chosen: f"agentId: {json.dumps(chosen)}"
-    )
-    return filter_input(
-        enum_list("status", ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]),
-        agent_ids,
-        string_list("taskType", ["add", "lookup", TOO_LONG]),
-    )
-
-
-@st.composite
-def _agent(draw: st.DrawFn, world: World, depth: int, alias: str = "a") -> str:
-    extra = []
-    if depth < 2 and draw(st.integers(0, 3)) == 3:
-        extra.append(f"tasks{draw(_tasks(world, depth + 1))}")
-    if draw(st.integers(0, 7)) == 7:
-        extra.append("capabilities { name }")  # needs Python: falls back
-    return keyed(draw, AGENT_FIELDS, extra, alias=alias)
-
-
-@st.composite
-def _tasks(draw: st.DrawFn, world: World, depth: int = 0) -> str:
-    extra = ["__typename"] if draw(st.booleans()) else []
-    if draw(st.booleans()):
-        extra.append(f"agent {{ {draw(_agent(world, depth))} }}")
-    if draw(st.booleans()):
-        extra.append(f"session {{ {keyed(draw, ['id', 'title', 'status', 'deletedAt'], [])} }}")
-    if draw(st.integers(0, 7)) == 7:
-        extra.append("metadata { userVisible }")  # needs Python: falls back
-    node = keyed(draw, TASK_FIELDS, extra)
-    return draw(connection(node, world.cursors["tasks"], ORDERS["tasks"], _task_filter(world)))
-
-
-@st.composite
-def _documents(draw: st.DrawFn, world: World) -> str:
-    extra = ["extractedData { summary }"] if draw(st.integers(0, 7)) == 7 else []
-    node = keyed(draw, DOCUMENT_FIELDS, extra)
-    filters = filter_input(
-        string_list("category", ["finance", "legal", "none", TOO_LONG]),
-        string_list("tags", ["tax", "2026", " TAX ", "none"]),
-        enum_list("processingStatus", ["PENDING", "PROCESSING", "COMPLETED", "FAILED"]),
-        st.sampled_from(["deleted: true", "deleted: false"]),
-    )
-    return draw(connection(node, world.cursors["documents"], ORDERS["documents"], filters))
-
-
-@st.composite
-def _integrations(draw: st.DrawFn, world: World) -> str:
-    extra = ["metadata { email }"] if draw(st.integers(0, 7)) == 7 else []
-    node = keyed(draw, INTEGRATION_FIELDS, extra)
-    filters = filter_input(
-        enum_list("provider", ["GMAIL", "HUBSPOT", "SLACK", "OUTLOOK"]),
-        enum_list("status", ["CONNECTED", "EXPIRED", "ERROR", "DISCONNECTED"]),
-    )
-    return draw(connection(node, world.cursors["integrations"], ORDERS["integrations"], filters))
-
-
-@st.composite
-def _queries(draw: st.DrawFn, world: World) -> str:
-    lists = {
-        "documents": _documents(world),
-        "tasks": _tasks(world),
-        "integrations": _integrations(world),
-    }
-    chosen = draw(st.lists(st.sampled_from(sorted(lists)), min_size=1, max_size=3, unique=True))
-    viewer = keyed(draw, ["id", "email", "firstName"], [f"{name}{draw(lists[name])}" for name in chosen])
-    roots = [f"viewer {{ {viewer} }}"] if draw(st.integers(0, 3)) else []
-    if draw(st.booleans()) or not roots:
-        filters = filter_input(
-            enum_list("status", ["ACTIVE", "INACTIVE", "ERROR"]),
-            enum_list("healthStatus", ["HEALTHY", "UNHEALTHY", "UNKNOWN"]),
-            st.sampled_from(['capability: "add"', 'capability: "search"', f'capability: "{TOO_LONG}"']),
-            st.sampled_from(["deleted: true", "deleted: false"]),
-        )
-        agent = draw(_agent(world, 0))
-        roots.append(f"agents{draw(connection(agent, world.cursors['agents'], ORDERS['agents'], filters))}")
-    return f"{{ {' '.join(roots)} }}"
-
-
-@st.composite
-def _node_queries(draw: st.DrawFn, world: World) -> str:
-    fragments = [
-        f"... on Document {{ {keyed(draw, DOCUMENT_FIELDS, [], alias='d')} }}",
-        f"... on Task {{ {keyed(draw, TASK_FIELDS, ['agent { id name }', 'session { id title }'], alias='t')} }}",
-        f"... on Integration {{ {keyed(draw, INTEGRATION_FIELDS, [], alias='i')} }}",
-        f"... on MCPAgent {{ {draw(_agent(world, 1, alias='m'))} }}",
-        "... on ChatSession { title tasks { totalCount nodes { id } } }",
-    ]
-    selection = f"__typename {' '.join(fragments)}"
-    # Mostly without documents: an ID of a document leaves the whole field to the resolver (its cache).
-    pool = world.ids if draw(st.integers(0, 4)) == 4 else [value for value in world.ids if "RG9jdW1lbnQ6" not in value]
-    ids = draw(st.lists(st.sampled_from(pool), min_size=draw(st.sampled_from([1, 0])), max_size=8))
-    quoted = ", ".join(f'"{value}"' for value in ids)
-    if draw(st.booleans()):
-        return f"{{ a: nodes(ids: [{quoted}]) {{ {selection} }} }}"
-    single = f'"{ids[0]}"' if ids else '"bm9wZQ"'
-    return f"{{ node(id: {single}) {{ {selection} }} }}"
 
 
 @pytest.fixture
 async def world(client: GraphQLClient, pg: asyncpg.Connection, user: SignedUp) -> World:
-    return await _seed(client, pg, user)
+    return await seed(client, pg, user)
 
 
 RANDOM = hypothesis_settings(
@@ -308,7 +36,7 @@ RANDOM = hypothesis_settings(
 async def test_compiled_lists_answer_as_the_resolvers_do(
     client: GraphQLClient, resources: Resources, world: World, data: st.DataObject
 ) -> None:
-    query = data.draw(_queries(world), label="query")
+    query = data.draw(queries(world), label="query")
     token = data.draw(st.sampled_from([world.user.token, world.other.token]), label="viewer")
     compiled, resolved = await both(client, resources, query, token)
     assert compiled == resolved, query
@@ -319,7 +47,7 @@ async def test_compiled_lists_answer_as_the_resolvers_do(
 async def test_compiled_nodes_of_every_type_answer_as_the_resolvers_do(
     client: GraphQLClient, resources: Resources, world: World, data: st.DataObject
 ) -> None:
-    query = data.draw(_node_queries(world), label="query")
+    query = data.draw(node_queries(world), label="query")
     token = data.draw(st.sampled_from([world.user.token, world.other.token]), label="viewer")
     compiled, resolved = await both(client, resources, query, token)
     assert compiled == resolved, query
@@ -354,16 +82,12 @@ async def test_lists_with_their_relations_are_one_statement_per_root_field(
     assert (await both(client, resources, agents, world.user.token))[1] == body
 
 
-def _of_kind(world: World, kind: str) -> list[str]:
-    return [value for value in world.ids if decode_global_id(value)[0] == kind]
-
-
 async def test_nodes_of_tasks_integrations_and_agents_are_one_statement(
     client: GraphQLClient, resources: Resources, world: World, sql_counter: StatementCounter
 ) -> None:
     """By id, a hidden task is still readable; another user's task or integration, a disconnected
     integration and a deleted agent are null, as their loaders by id answer."""
-    tasks, integrations, agents = (_of_kind(world, kind) for kind in ("Task", "Integration", "MCPAgent"))
+    tasks, integrations, agents = (of_kind(world, kind) for kind in ("Task", "Integration", "MCPAgent"))
     ids = json.dumps([*tasks, *integrations, *agents])
     query = f"""{{ nodes(ids: {ids}) {{ __typename id ... on Task {{ status agent {{ name }} session {{ title }} }}
       ... on Integration {{ provider scopes capabilities }} ... on MCPAgent {{ name healthStatus }} }} }}"""
@@ -392,7 +116,7 @@ async def test_a_document_by_id_stays_with_its_cache(
     client: GraphQLClient, resources: Resources, world: World, sql_counter: StatementCounter
 ) -> None:
     """`node(id:)` of a document is answered from the Redis metadata cache by its resolver, not compiled."""
-    document = _of_kind(world, "Document")[0]
+    document = of_kind(world, "Document")[0]
     query = f'{{ node(id: "{document}") {{ ... on Document {{ filename tags }} }} }}'
     compiled, resolved = await both(client, resources, query, world.user.token)
     assert compiled == resolved == {"data": {"node": {"filename": "invoice.pdf", "tags": ["tax", "2026"]}}}
@@ -404,7 +128,7 @@ async def test_a_document_by_id_stays_with_its_cache(
 async def test_a_deleted_accounts_token_reads_nothing(
     client: GraphQLClient, resources: Resources, world: World, pg: asyncpg.Connection
 ) -> None:
-    tasks, agents = _of_kind(world, "Task"), _of_kind(world, "MCPAgent")
+    tasks, agents = of_kind(world, "Task"), of_kind(world, "MCPAgent")
     query = f"""{{ viewer {{ documents {{ totalCount }} tasks {{ nodes {{ id agent {{ name }} }} }} }}
       agents {{ totalCount nodes {{ name tasks {{ totalCount }} }} }}
       nodes(ids: {json.dumps([tasks[0], agents[0]])}) {{ id }} }}"""
@@ -441,6 +165,6 @@ async def test_a_kept_statement_binds_each_viewer(
     assert alpha(answers["user"])["tasks"]["totalCount"] == 3  # the hidden task is left out
     assert alpha(answers["other"])["tasks"] == {
         "totalCount": 1,
-        "nodes": [{"id": _of_kind(world, "Task")[-2], "session": {"title": "Theirs"}}],
+        "nodes": [{"id": of_kind(world, "Task")[-2], "session": {"title": "Theirs"}}],
     }
     assert answers["again"] == answers["user"]

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
+from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -193,9 +193,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         input_payload=request.input,
         meta=meta.dump(),
     )
-    # Both rows are written by the commit; the task as built here is the task as stored.
-    db.add(task)
-    task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
+    await task_lifecycle.insert_queued(db, task)
     uow.enqueue_task(task, agent.configuration)
     TASK_EVENTS.publish_after_commit(uow, task)
     return task

@@ -139,6 +139,7 @@ async def measure(
 
             statements_before = await _sql_statements(http)
             cpu_before = [_cpu_seconds(group) for group in pids]
+            bench_cpu_before = time.process_time()
             started = time.perf_counter()
             await asyncio.gather(*(submit() for _ in range(concurrency)))
             try:
@@ -146,6 +147,7 @@ async def measure(
             except TimeoutError:
                 raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
             elapsed = max(finished.values()) - started
+            bench_cpu = time.process_time() - bench_cpu_before
             gateway_cpu, peer_cpu = (
                 _cpu_seconds(group) - before for group, before in zip(pids, cpu_before, strict=True)
             )
@@ -179,6 +181,7 @@ async def measure(
         "idle_p99_ms": percentile(idle_waits, 0.99),
         "gateway_cpu_ms_per_task": gateway_cpu * 1000 / tasks,
         "peer_cpu_ms_per_task": peer_cpu * 1000 / tasks,
+        "bench_cpu_ms_per_task": bench_cpu * 1000 / tasks,
         "sql_per_task": statements / tasks,
     }
 
@@ -281,6 +284,10 @@ def main(argv: list[str]) -> None:
         f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f} "
         f"{result['gateway_cpu_ms_per_task']:>20.1f} {result['peer_cpu_ms_per_task']:>17.1f} "
         f"{result['sql_per_task']:>9.1f}"
+    )
+    print(
+        f"the bench's own CPU (submitters and the watching socket, this process): "
+        f"{result['bench_cpu_ms_per_task']:.1f} ms/task"
     )
     print(f"load average before the run: {load:.2f} (2-core machine shared with other work: figures are noisy)")
 

@@ -196,7 +196,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
-    async with deps.sessionmaker() as session:
+    async with deps.single_reads() as session:
         status: str | None = (await session.execute(_STATUS, {"p_task_id": task_id})).scalar_one_or_none()
         return status
 
@@ -314,7 +314,7 @@ async def execute_task(ctx: JobContext, *, task_id: str) -> None:
 
 async def _start(deps: WorkerDeps, pk: uuid.UUID) -> tuple[Task, MCPAgent, AgentConfig] | None:
     """pending -> running, or queued again for later, or failed with the reason; the claimed task to run."""
-    async with deps.sessionmaker() as session:
+    async with deps.single_reads() as session:
         found = (await session.execute(_TASK_TO_START, {"p_task_id": pk})).first()
     if found is None or found[0].status != TaskStatus.PENDING:
         return None

@@ -24,10 +24,11 @@ class WorkerDeps(Resources):
         return cls(**{each.name: getattr(resources, each.name) for each in fields(Resources)})
 
     @functools.cached_property
-    def single_reads(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions for one read statement: it runs alone, in autocommit, so it costs one round trip
-        instead of three (BEGIN, the statement, ROLLBACK). Under READ COMMITTED a transaction around a
-        single read changes nothing it sees. Never for writes, nor for two statements that must agree."""
+    def lone_statements(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for work that is one statement: it runs alone, in autocommit, so it costs one round
+        trip instead of three (BEGIN, the statement, COMMIT or ROLLBACK). One statement is atomic by
+        itself, and under READ COMMITTED a transaction around a single read changes nothing it sees.
+        Never for two statements that must agree or commit together."""
         return session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @property

@@ -73,6 +73,7 @@ async def measure(
     peer_url: str,
     tasks: int,
     concurrency: int,
+    rate: float,
     pids: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> dict[str, float]:
     """`pids`: the gateway's processes (serve, and a worker of its own if any), then the peer's."""
@@ -132,6 +133,8 @@ async def measure(
             async def submit() -> None:
                 while not queue.empty():
                     n = queue.get_nowait()
+                    if rate:  # the n-th task is submitted at its time, not before
+                        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
                     data = await _gql(
                         http, RUN, {"i": {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 1}}}, token
                     )
@@ -219,6 +222,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="submit at most this many tasks per second (0: as fast as the submitters go). At a fixed rate "
+        "two trees do the same work in the same time, so their CPU per task compares without the batching "
+        "a faster server gets",
+    )
+    parser.add_argument(
         "--worker-process",
         action="store_true",
         help="run the worker as a `gateway worker` process of its own (as at scale) instead of inside `serve`",
@@ -263,6 +274,7 @@ def main(argv: list[str]) -> None:
                     f"http://127.0.0.1:{peer_port}/mcp",
                     args.tasks,
                     args.concurrency,
+                    args.rate,
                     (gateway_pids, (peer.pid,)),
                 )
             )
@@ -272,7 +284,7 @@ def main(argv: list[str]) -> None:
             peer.wait(10)
     print(
         f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters, "
-        f"GATEWAY_TASKS_PER_USER={args.tasks_per_user}, worker "
+        f"{f'at most {args.rate:g}/s, ' if args.rate else ''}GATEWAY_TASKS_PER_USER={args.tasks_per_user}, worker "
         f"{'in a process of its own; SQL/task counts the serve process only' if args.worker_process else 'in serve'})"
     )
     print(

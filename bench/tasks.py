@@ -73,6 +73,7 @@ async def measure(
     peer_url: str,
     tasks: int,
     concurrency: int,
+    rate: float,
     pids: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> dict[str, float]:
     """`pids`: the gateway's processes (serve, and a worker of its own if any), then the peer's."""
@@ -132,6 +133,8 @@ async def measure(
             async def submit() -> None:
                 while not queue.empty():
                     n = queue.get_nowait()
+                    if rate:  # the n-th task is submitted at its time, not before
+                        await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
                     data = await _gql(
                         http, RUN, {"i": {"agentId": agent, "taskType": "add", "input": {"a": n, "b": 1}}}, token
                     )
@@ -139,6 +142,7 @@ async def measure(
 
             statements_before = await _sql_statements(http)
             cpu_before = [_cpu_seconds(group) for group in pids]
+            bench_cpu_before = time.process_time()
             started = time.perf_counter()
             await asyncio.gather(*(submit() for _ in range(concurrency)))
             try:
@@ -146,6 +150,7 @@ async def measure(
             except TimeoutError:
                 raise SystemExit(f"only {len(finished)}/{tasks} tasks finished within 120 s") from None
             elapsed = max(finished.values()) - started
+            bench_cpu = time.process_time() - bench_cpu_before
             gateway_cpu, peer_cpu = (
                 _cpu_seconds(group) - before for group, before in zip(pids, cpu_before, strict=True)
             )
@@ -179,6 +184,7 @@ async def measure(
         "idle_p99_ms": percentile(idle_waits, 0.99),
         "gateway_cpu_ms_per_task": gateway_cpu * 1000 / tasks,
         "peer_cpu_ms_per_task": peer_cpu * 1000 / tasks,
+        "bench_cpu_ms_per_task": bench_cpu * 1000 / tasks,
         "sql_per_task": statements / tasks,
     }
 
@@ -215,6 +221,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("-c", "--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="submit at most this many tasks per second (0: as fast as the submitters go). At a fixed rate "
+        "two trees do the same work in the same time, so their CPU per task compares without the batching "
+        "a faster server gets",
+    )
     parser.add_argument(
         "--worker-process",
         action="store_true",
@@ -260,6 +274,7 @@ def main(argv: list[str]) -> None:
                     f"http://127.0.0.1:{peer_port}/mcp",
                     args.tasks,
                     args.concurrency,
+                    args.rate,
                     (gateway_pids, (peer.pid,)),
                 )
             )
@@ -269,7 +284,7 @@ def main(argv: list[str]) -> None:
             peer.wait(10)
     print(
         f"\nTasks through queue and worker (tool `add`, {args.tasks} tasks, {args.concurrency} submitters, "
-        f"GATEWAY_TASKS_PER_USER={args.tasks_per_user}, worker "
+        f"{f'at most {args.rate:g}/s, ' if args.rate else ''}GATEWAY_TASKS_PER_USER={args.tasks_per_user}, worker "
         f"{'in a process of its own; SQL/task counts the serve process only' if args.worker_process else 'in serve'})"
     )
     print(
@@ -281,6 +296,10 @@ def main(argv: list[str]) -> None:
         f"{result['idle_p50_ms']:>15.1f} / {result['idle_p99_ms']:<14.1f} "
         f"{result['gateway_cpu_ms_per_task']:>20.1f} {result['peer_cpu_ms_per_task']:>17.1f} "
         f"{result['sql_per_task']:>9.1f}"
+    )
+    print(
+        f"the bench's own CPU (submitters and the watching socket, this process): "
+        f"{result['bench_cpu_ms_per_task']:.1f} ms/task"
     )
     print(f"load average before the run: {load:.2f} (2-core machine shared with other work: figures are noisy)")
 

@@ -3,12 +3,15 @@ opens) and the worker's id."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field, fields
 
 from opentelemetry.trace import Span
 from saq.types import Context
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db import session_factory
 from services.resources import Resources
 
 
@@ -19,6 +22,14 @@ class WorkerDeps(Resources):
     @classmethod
     def of(cls, resources: Resources) -> WorkerDeps:
         return cls(**{each.name: getattr(resources, each.name) for each in fields(Resources)})
+
+    @functools.cached_property
+    def lone_statements(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for work that is one statement: it runs alone, in autocommit, so it costs one round
+        trip instead of three (BEGIN, the statement, COMMIT or ROLLBACK). One statement is atomic by
+        itself, and under READ COMMITTED a transaction around a single read changes nothing it sees.
+        Never for two statements that must agree or commit together."""
+        return session_factory(self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @property
     def document_timeout(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -30,7 +31,7 @@ from resolvers import task_lifecycle
 from resolvers.agent_links import CredentialUnavailable, link_for
 from resolvers.integration_vault import TokenUnavailable, Vault
 from resolvers.task_events import TASK_EVENTS
-from resolvers.task_notices import notify_if_asked
+from resolvers.task_notices import asks_notice, notify_if_asked
 from resolvers.tasks import schema_problems
 from resolvers.unit_of_work import UnitOfWork, run_unit_of_work
 from services import keys, mcp, ratelimit
@@ -71,14 +72,17 @@ async def _finish(
     started: float,
     output: Any = None,
     error: str | None = None,
+    alone: bool = False,
 ) -> None:
-    """Record the outcome, unless the task left `running` meanwhile (a cancel wins); tell the owner."""
+    """Record the outcome, unless the task left `running` meanwhile (a cancel wins); tell the owner.
+    `alone`: the task asked for no notice, so the move is the only statement (see `apply_move`)."""
     processing_time_ms = int((time.monotonic() - started) * 1000)
     await apply_move(
         deps,
         lambda db: task_lifecycle.finish(
             db, task_id, succeeded=succeeded, output=output, error=error, processing_time_ms=processing_time_ms
         ),
+        alone=alone,
     )
 
 
@@ -87,9 +91,13 @@ async def fail_pending(deps: WorkerDeps, task_id: uuid.UUID, error: str) -> None
     await apply_move(deps, lambda db: task_lifecycle.fail_before_start(db, task_id, error))
 
 
-async def apply_move(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Task | None]]) -> Task | None:
+async def apply_move(
+    deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[Task | None]], *, alone: bool = False
+) -> Task | None:
     """One lifecycle move in a unit of work of its own; once it has committed, the owner hears how the task
-    stands (and is notified when the task asked for it). None when the task was not in a state to move."""
+    stands (and is notified when the task asked for it). None when the task was not in a state to move.
+    With `alone` (the caller knows the task asked for no notice, so the move's one statement is all the
+    unit writes) it runs in autocommit: one round trip instead of BEGIN, the statement and COMMIT."""
 
     async def work(uow: UnitOfWork) -> Task | None:
         task = await move(uow.db)
@@ -98,7 +106,7 @@ async def apply_move(deps: WorkerDeps, move: Callable[[AsyncSession], Awaitable[
             await notify_if_asked(uow, task)
         return task
 
-    return await run_unit_of_work(deps.sessionmaker, deps.events, deps.queues, work)
+    return await run_unit_of_work(deps.lone_statements if alone else deps.sessionmaker, deps.events, deps.queues, work)
 
 
 def _unreadable_reason(error: ValueError) -> str:
@@ -196,7 +204,7 @@ async def _claim(deps: WorkerDeps, task_id: uuid.UUID, user_id: uuid.UUID) -> Ta
 
 
 async def _status(deps: WorkerDeps, task_id: uuid.UUID) -> str | None:
-    async with deps.sessionmaker() as session:
+    async with deps.lone_statements() as session:
         status: str | None = (await session.execute(_STATUS, {"p_task_id": task_id})).scalar_one_or_none()
         return status
 
@@ -257,10 +265,12 @@ async def _call_unless_cancelled(
 async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: AgentConfig) -> None:
     tool = next((t for t in agent.capabilities or [] if t.get("name") == task.task_type), {})
     started = time.monotonic()
+    # Every outcome below is the unit's only write unless the task asked for a notice.
+    finish = functools.partial(_finish, deps, task.id, started=started, alone=not asks_notice(task))
     try:
         link = link_for(agent, deps.box, deps.policy)
     except CredentialUnavailable as unavailable:
-        await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
+        await finish(succeeded=False, error=str(unavailable))
         return
     error = "The task did not run."
     attempt_started = started
@@ -277,7 +287,7 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
             # Lent afresh for each attempt: a retry after a refresh gets the new token.
             meta = await _lent_tokens(deps, task)
         except TokenUnavailable as unavailable:
-            await _finish(deps, task.id, succeeded=False, started=started, error=str(unavailable))
+            await finish(succeeded=False, error=str(unavailable))
             return
         try:
             outcome = await _call_unless_cancelled(deps, task, link, tool, meta)
@@ -292,18 +302,15 @@ async def _attempts(deps: WorkerDeps, task: Task, agent: MCPAgent, config: Agent
         output = _output(outcome)
         mismatch = schema_problems(tool.get("outputSchema"), output, "output")
         if mismatch:
-            await _finish(
-                deps,
-                task.id,
+            await finish(
                 succeeded=False,
-                started=started,
                 output=output,
                 error=f"The output did not match the tool's outputSchema: {mismatch[0].message}",
             )
             return
-        await _finish(deps, task.id, succeeded=True, started=started, output=output)
+        await finish(succeeded=True, output=output)
         return
-    await _finish(deps, task.id, succeeded=False, started=started, error=error)
+    await finish(succeeded=False, error=error)
 
 
 async def execute_task(ctx: JobContext, *, task_id: str) -> None:
@@ -314,7 +321,7 @@ async def execute_task(ctx: JobContext, *, task_id: str) -> None:
 
 async def _start(deps: WorkerDeps, pk: uuid.UUID) -> tuple[Task, MCPAgent, AgentConfig] | None:
     """pending -> running, or queued again for later, or failed with the reason; the claimed task to run."""
-    async with deps.sessionmaker() as session:
+    async with deps.lone_statements() as session:
         found = (await session.execute(_TASK_TO_START, {"p_task_id": pk})).first()
     if found is None or found[0].status != TaskStatus.PENDING:
         return None

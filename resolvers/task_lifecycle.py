@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, func, insert, literal, null, select, update
+from sqlalchemy import Insert, Integer, Select, Text, bindparam, cast, func, insert, literal, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -32,7 +32,7 @@ from sqlmodel import col
 
 from models import Task, TaskLog
 from models.agents import AgentConfig
-from models.base import new_id, table_of, utcnow
+from models.base import column_values, new_id, table_of, utcnow
 from models.tasks import LOG_MESSAGE_MAX, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
 from resolvers.moves import Move, Moves
 from services.task_queues import TaskQueues
@@ -169,6 +169,35 @@ async def _apply(
     }
     moved: Task | None = (await db.execute(statement, params)).scalar_one_or_none()
     return moved
+
+
+@functools.cache
+def _insert_statement() -> Insert:
+    """A new task and its `queued` log line in one statement, built once: the INSERT of the task (every
+    column a bound parameter `p_<column>`, typed as the column, so a value binds as the ORM would bind it)
+    in a CTE, and the log line's INSERT fed by the id it returned."""
+    inserted = (
+        insert(_TASKS)
+        .values({column.name: bindparam(f"p_{column.name}", type_=column.type) for column in _TASKS.c})
+        .returning(_TASKS.c.id)
+        .cte("inserted")
+    )
+    line = {
+        "id": bindparam("p_log_id", type_=_LOGS.c.id.type),
+        "task_id": inserted.c.id,
+        "event": literal(TaskLogEvent.QUEUED.value),
+        "status": literal(TaskStatus.PENDING.value, _LOGS.c.status.type),
+        "attempt": literal(1),
+        "logged_at": bindparam("p_logged_at", type_=_LOGS.c.logged_at.type),
+    }
+    return insert(_LOGS).from_select(list(line), select(*line.values()).select_from(inserted)).add_cte(inserted)
+
+
+async def insert_queued(db: AsyncSession, task: Task) -> None:
+    """Write `task` (built, `pending`, not added to the session) and its `queued` log line, as one statement
+    in the caller's transaction: the task as built is the task as stored, with no unit-of-work flush."""
+    params = {f"p_{name}": value for name, value in vars(column_values(task)).items()}
+    await db.execute(_insert_statement(), {**params, "p_log_id": new_id(), "p_logged_at": utcnow()})
 
 
 def log_event(

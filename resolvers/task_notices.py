@@ -23,7 +23,8 @@ class NoticeKind(StrEnum):
     TASK_FAILED = "task_failed"
 
 
-def _asked(task: Task) -> bool:
+def asks_notice(task: Task) -> bool:
+    """Whether the task was run with `notifyOnComplete` (set when it was asked for, never changed)."""
     try:
         return TaskMeta.parse_only(task.meta, "notifyOnComplete").notify_on_complete
     except ValueError:
@@ -39,7 +40,7 @@ def notice_text(task: Task) -> str:
 
 async def notify_if_asked(uow: UnitOfWork, task: Task) -> None:
     """Called in the unit of work that ended the task; what it writes and publishes follows that commit."""
-    if task.status not in (TaskStatus.COMPLETED, TaskStatus.FAILED) or not _asked(task):
+    if task.status not in (TaskStatus.COMPLETED, TaskStatus.FAILED) or not asks_notice(task):
         return
     text = notice_text(task)
     message = (

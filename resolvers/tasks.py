@@ -11,13 +11,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from redis.asyncio import Redis
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from loaders.visibility import visible_agents, visible_chat_sessions, visible_tasks
+from loaders.visibility import live_agents, visible_chat_sessions, visible_tasks
 from models import ChatSession, Integration, MCPAgent, Task
 from models.agents import AgentStatus
-from models.tasks import MAX_DEPENDENCIES, TaskLogEvent, TaskMeta, TaskPriority, TaskStatus
+from models.tasks import MAX_DEPENDENCIES, TaskMeta, TaskPriority
 from resolvers import task_lifecycle
 from resolvers.agents import capabilities_of
 from resolvers.problems import ErrorCode, Problem, Rejected
@@ -29,6 +30,12 @@ MAX_INTEGRATIONS = 5
 # A schedule is a time with its zone, from a day ago (clock skew, a form left open) to a year ahead.
 SCHEDULE_PAST_LIMIT = timedelta(days=1)
 SCHEDULE_FUTURE_LIMIT = timedelta(days=365)
+
+# The agent a task is asked for: agents are shared, so a signed-in viewer (the only caller of `create_task`)
+# sees every live one (`visible_agents`). Only the columns `runTask` reads, in a statement built once.
+_AGENT_ASKED = live_agents(col(MCPAgent.id), col(MCPAgent.status), col(MCPAgent.configuration)).where(
+    col(MCPAgent.id) == bindparam("p_agent_id")
+)
 
 
 @dataclass(frozen=True)
@@ -124,13 +131,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
     """Insert the task, `pending`; once committed, queue it and tell the owner's subscribers."""
     db = uow.db
     problems: list[Problem] = []
-    agent = (
-        (
-            await db.execute(visible_agents(user_id, MCPAgent).where(col(MCPAgent.id) == request.agent_id))
-        ).scalar_one_or_none()
-        if request.agent_id
-        else None
-    )
+    agent = (await db.execute(_AGENT_ASKED, {"p_agent_id": request.agent_id})).first() if request.agent_id else None
     if agent is None:
         problems.append(Problem("input.agentId", ErrorCode.NOT_FOUND, "No such agent."))
     elif agent.status != AgentStatus.ACTIVE:
@@ -193,9 +194,7 @@ async def create_task(uow: UnitOfWork, redis: Redis, user_id: uuid.UUID, request
         input_payload=request.input,
         meta=meta.dump(),
     )
-    # Both rows are written by the commit; the task as built here is the task as stored.
-    db.add(task)
-    task_lifecycle.log_event(db, task.id, TaskLogEvent.QUEUED, status=TaskStatus.PENDING, attempt=1)
+    await task_lifecycle.insert_queued(db, task)
     uow.enqueue_task(task, agent.configuration)
     TASK_EVENTS.publish_after_commit(uow, task)
     return task

@@ -47,11 +47,51 @@ class AgentLink:
     timeout_seconds: float
 
 
+# What a closed response may still have to read before its connection goes back to the pool (see below).
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 0.5
+
+
+class DrainedOnClose(httpx2.AsyncByteStream):
+    """A response body that, when closed before its end, first reads what is left of it (at most
+    `DRAIN_BYTES`, for at most `DRAIN_SECONDS`), so that its connection can carry the next request.
+
+    The SDK's client stops reading a `tools/call` answered as an event stream once the answer's event has
+    arrived, and closes the response; the server ends that stream right after, but httpcore closes a
+    connection whose response was not read to its end. Without this every call opened a new connection to
+    the agent (name resolved and checked by the egress guard, TCP connect, a task group of anyio's): on
+    the task bench 404 connections for 401 calls. A body that does not end within the budget is closed
+    as before, with its connection."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream) -> None:
+        self.inner = inner
+        self.ended = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+        self.ended = True
+
+    async def aclose(self) -> None:
+        try:
+            if not self.ended:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(DRAIN_SECONDS):
+                        left = DRAIN_BYTES
+                        async for chunk in self.inner:
+                            left -= len(chunk)
+                            if left < 0:
+                                break
+        finally:
+            await self.inner.aclose()
+
+
 class NoStandaloneStream(httpx2.AsyncBaseTransport):
     """Answers the GET that opens MCP's standalone server-to-client stream with 405 itself, as an agent
     without that stream would: the gateway asks agents for nothing they would send unprompted (answers
     and progress come on each request's own response), and a session kept open would otherwise hold a
-    connection at the agent for its whole life. Every other request goes to the guarded transport."""
+    connection at the agent for its whole life. Every other request goes to the guarded transport, and
+    its response body is drained when closed early (`DrainedOnClose`)."""
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -59,7 +99,10 @@ class NoStandaloneStream(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.method == "GET":
             return httpx2.Response(405, request=request)
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        if isinstance(response.stream, httpx2.AsyncByteStream):
+            response.stream = DrainedOnClose(response.stream)
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()

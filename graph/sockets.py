@@ -27,9 +27,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorM
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 
+from gateway import logs
 from graph.document_limits import too_large_error
 from graph.persisted import untrusted_socket_error
 from graph.shared_results import next_frame
+from graph.telemetry import request_id_of
 from services.resources import Resources
 from services.sign_ins import REVOCATIONS_CHANNEL, is_revoked
 
@@ -241,9 +243,12 @@ class SocketApp:
             )
             return
         self.open_per_address[address] += 1
+        # Every log line of the socket carries its request id (graph/telemetry.py).
+        request_id = logs.request_id.set(request_id_of(scope))
         try:
             await self.app(scope, MessageRate(receive, send), send)
         finally:
+            logs.request_id.reset(request_id)
             self.open_per_address[address] -= 1
             if self.open_per_address[address] <= 0:
                 del self.open_per_address[address]

@@ -149,6 +149,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         A refused init closes the socket with 4403."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("authorization") or params.get("Authorization")
+        # Read once: the socket does not keep the token for its life.
+        context.connection_params = None
         context.authenticate(authorization if isinstance(authorization, str) else None)
         if context.auth_error:
             raise ConnectionRejectionError({"message": context.auth_error})

@@ -86,7 +86,8 @@ class Context:
     resources: Resources
     viewer: Viewer | None = None
     auth_error: str | None = None
-    connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
+    # The WebSocket `connection_init` payload, until `on_ws_connect` has read the token in it.
+    connection_params: dict[str, object] | None = None
     cost: int | None = None  # the operation's static cost, once computed
     persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
     # Left by DeletedAccountsAreAnonymous to the `node`/`nodes` fields (graph/permissions.py): a compiled

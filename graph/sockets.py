@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections import Counter, defaultdict
 from typing import Any, cast
@@ -128,8 +129,14 @@ class SocketRegistry:
 
 def _refused_operation(handler: Any, message: Any) -> dict[str, Any] | None:
     """The error an acknowledged socket is answered with instead of running the operation `message` starts
-    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it."""
-    query = (message.get("payload") or {}).get("query")
+    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it.
+
+    The document's text is interned first: every subscription keeps its text for as long as it runs, and
+    clients send the same few documents, so thousands of subscriptions share one copy."""
+    payload = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if isinstance(query, str):
+        query = payload["query"] = sys.intern(query)
     persisted = getattr(handler.view, "persisted", None)
     error = untrusted_socket_error(persisted.trusted if persisted is not None else None, query)
     if error is None:
@@ -157,6 +164,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        # Cancelled by now (or done): no need to keep the task for the socket's life.
+        self.connection_init_timeout_task = None
 
     async def send_message(self, message: Any) -> None:
         """A `next` frame whose data several subscribers share goes out with the data encoded once

@@ -1,0 +1,50 @@
+"""services/mailbox.py: the first-in first-out box an idle socket and each subscription wait on."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.mailbox import Mailbox
+
+
+async def test_items_come_out_in_the_order_they_went_in_across_waits() -> None:
+    box: Mailbox[int] = Mailbox()
+    for number in range(3):
+        box.put_nowait(number)
+    assert len(box) == 3
+    assert [await box.get() for _ in range(2)] == [0, 1]
+    box.put_nowait(3)
+    assert [await box.get() for _ in range(2)] == [2, 3]
+    assert box.empty() and len(box) == 0
+
+
+async def test_a_waiting_reader_gets_the_next_item_put() -> None:
+    box: Mailbox[str] = Mailbox()
+    reader = asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    assert not reader.done()
+    box.put_nowait("first")
+    box.put_nowait("second")
+    assert await asyncio.wait_for(reader, 1) == "first"
+    assert await box.get() == "second"
+
+
+async def test_a_reader_that_gives_up_loses_nothing_for_the_next() -> None:
+    box: Mailbox[str] = Mailbox()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(box.get(), 0.01)
+    box.put_nowait("kept")
+    assert await asyncio.wait_for(box.get(), 1) == "kept"
+
+
+async def test_clear_forgets_what_was_waiting() -> None:
+    box: Mailbox[int] = Mailbox()
+    box.put_nowait(1)
+    box.put_nowait(2)
+    assert await box.get() == 1
+    box.clear()
+    assert box.empty()
+    box.put_nowait(3)
+    assert await box.get() == 3

@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from base64 import b64decode
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 import httpx
@@ -27,8 +26,8 @@ import httpx
 from bench import queries
 from bench.config import MESSAGES_PAGE, SESSIONS_PAGE
 from bench.load import Call
+from bench.process import ServedProcess
 from bench.queries import WrongAnswer
-from bench.server import free_port
 
 FOLDER = Path(__file__).resolve().parent / "postgraphile"
 NODE = FOLDER / "node_modules" / ".bin" / "node"
@@ -56,13 +55,13 @@ def install() -> None:
         raise SystemExit(f"npm ci in {FOLDER} did not provide {NODE}")
 
 
-class PostGraphileProcess:
+class PostGraphileProcess(ServedProcess):
     """`node server.mjs` on a free loopback port over `dsn`, its output in a log file."""
 
+    name = "PostGraphile"
+
     def __init__(self, dsn: str, pool_size: int, log_path: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
+        super().__init__(log_path)
         self._env = {
             **os.environ,
             "DATABASE_URL": dsn,
@@ -71,52 +70,13 @@ class PostGraphileProcess:
             "NODE_ENV": "production",
             "GRAPHILE_ENV": "production",
         }
-        self._log: IO[bytes] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
 
     def start(self, timeout_s: float = 60.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("wb")
-        self._process = subprocess.Popen(
-            [str(NODE), "server.mjs"], cwd=FOLDER, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SystemExit(f"PostGraphile exited with {self._process.returncode}:\n{self._tail()}")
-            try:
-                probe = httpx.post(f"{self.base_url}/graphql", json={"query": "{ __typename }"}, timeout=2.0)
-                if probe.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise SystemExit(f"PostGraphile did not answer within {timeout_s:.0f} s:\n{self._tail()}")
+        self.launch([str(NODE), "server.mjs"], self._env, self._answers, timeout_s=timeout_s, cwd=FOLDER, poll_s=0.3)
 
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    def _answers(self) -> bool:
+        probe = httpx.post(f"{self.base_url}/graphql", json={"query": "{ __typename }"}, timeout=2.0)
+        return probe.status_code == 200
 
 
 def _row_id(global_id: str) -> str:

@@ -5,27 +5,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import IO
 
 import aiohttp
 import httpx
 import psutil
 
+from bench.process import ServedProcess
+from bench.process import free_port as free_port  # re-exported for the other benches
+
 STATEMENTS = re.compile(r"^gateway_sql_statements_total(?:\{[^}]*\})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gateway_executable() -> str:
@@ -39,18 +31,16 @@ def gateway_executable() -> str:
     return found
 
 
-class GatewayProcess:
-    """`gateway serve` on a free loopback port, its output in a log file (a full pipe would stall it)."""
+class GatewayProcess(ServedProcess):
+    """`gateway serve` on a free loopback port, with a data folder of its own."""
+
+    name = "`gateway serve`"
 
     def __init__(
         self, database_url: str, redis_url: str, log_path: Path, extra_env: dict[str, str] | None = None
     ) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
+        super().__init__(log_path)
         self._data_dir = tempfile.TemporaryDirectory(prefix="gateway-bench-")
-        self._log: IO[bytes] | None = None
-        self._process: subprocess.Popen[bytes] | None = None
         self._env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -66,48 +56,17 @@ class GatewayProcess:
             **(extra_env or {}),
         }
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
-
     def start(self, timeout_s: float = 90.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("wb")
         command = [gateway_executable(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self._process = subprocess.Popen(command, env=self._env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s  # generous: it migrates before it listens
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SystemExit(f"`gateway serve` exited with {self._process.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"`gateway serve` not healthy after {timeout_s:.0f} s:\n{self.log_tail()}")
+        # Generous: it migrates before it listens.
+        self.launch(command, self._env, self._healthy, timeout_s=timeout_s)
+
+    def _healthy(self) -> bool:
+        return httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        super().stop()
         self._data_dir.cleanup()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 def listener_pid(port: int) -> int | None:

@@ -21,7 +21,6 @@ from strawberry.types import Info as StrawberryInfo
 from loaders import Loaders
 from loaders.session import RequestDb
 from services.resources import Resources
-from services.sign_ins import is_revoked
 from services.tokens import InvalidToken
 
 log = logging.getLogger("gateway.graph")
@@ -170,13 +169,14 @@ class Context:
 
     async def session_revoked(self) -> bool:
         """Whether an HTTP request's access token belongs to a sign-in session that has ended (logout,
-        logout everywhere, a password change or reset, a reused refresh token): one Redis read. Sockets
-        check at `connection_init` and are closed by the revocation event instead."""
+        logout everywhere, a password change or reset, a reused refresh token): one Redis read per sign-in
+        and process (services/revocations.py). Sockets check at `connection_init` and are closed by the
+        revocation event instead."""
         viewer = self.viewer
         if viewer is None or viewer.sign_in_id is None or isinstance(self.request, WebSocket):
             return False
         try:
-            return await is_revoked(self.redis, viewer.sign_in_id)
+            return await self.resources.revocations.is_revoked(viewer.sign_in_id)
         except (RedisError, OSError):
             # Without Redis a revocation cannot be known; the token's expiry still bounds it.
             log.warning("cannot check session revocation: Redis unreachable")

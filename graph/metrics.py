@@ -125,6 +125,15 @@ class _AppCollector(Collector):
             "Subscription results handed to a subscriber without executing the selection again.",
             sharing.shared,
         )
+        revocations = self.resources.revocations.counters
+        checks = CounterMetricFamily(
+            "gateway_revocation_checks",
+            "Sign-in revocation checks of HTTP requests, by where the answer came from (services/revocations.py).",
+            labels=["source"],
+        )
+        checks.add_metric(["redis"], revocations.redis_reads)
+        checks.add_metric(["remembered"], revocations.remembered)
+        yield checks
         yield GaugeMetricFamily("gateway_websockets_open", "Open WebSockets.", self.open_sockets())
         yield GaugeMetricFamily(
             "gateway_db_pool_checked_out", "Pooled database connections in use.", getattr(pool, "checkedout", int)()

@@ -21,6 +21,7 @@ from services.events import EventHub
 from services.mailer import Mailer
 from services.mcp_pool import AgentSessions
 from services.oauth.providers import Registry
+from services.revocations import RevocationWatch
 from services.storage import Storage
 from services.task_queues import TaskQueues
 from services.tokens import TokenKeys, dev_key_set, load_key_set
@@ -44,6 +45,7 @@ class Resources:
     document_queue: DocumentQueue
     document_cache: DocumentCache
     registry: Registry  # the OAuth providers as configured here (issue 11)
+    revocations: RevocationWatch  # which sign-ins have ended, remembered per process (HTTP requests)
     assistant: Provider | None = None  # None: GATEWAY_ASSISTANT_URL unset, the assistant is off
     # One MCP session per agent for the tool calls of tasks (issue 14): opened on first use, so a process
     # that calls no tool (the web process) holds none.
@@ -118,6 +120,7 @@ async def open_resources(
     engine = create_engine(database_url, pool_size=pool_size or settings.db_pool_size)
     tracing.instrument(engine)
     redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=redis_timeout, socket_connect_timeout=2)
+    events = EventHub(redis, queue_size=settings.ws_queue_size)
     return Resources(
         settings=settings,
         engine=engine,
@@ -125,7 +128,7 @@ async def open_resources(
         redis=redis,
         keys=token_keys(settings),
         mailer=mailer(settings),
-        events=EventHub(redis, queue_size=settings.ws_queue_size),
+        events=events,
         box=secret_box(settings),
         policy=egress_policy(settings),
         queues=TaskQueues(redis_url),
@@ -134,6 +137,7 @@ async def open_resources(
         document_queue=DocumentQueue(redis_url, extraction_seconds=settings.document_timeout),
         document_cache=DocumentCache(redis),
         registry=oauth_registry(settings),
+        revocations=RevocationWatch(redis, events),
         assistant=assistant_provider(settings),
     )
 
@@ -142,6 +146,7 @@ async def close_resources(resources: Resources) -> None:
     await resources.agent_sessions.close()
     if resources.assistant is not None:
         await resources.assistant.close()
+    await resources.revocations.close()
     await resources.events.close()
     await resources.queues.disconnect()
     await resources.document_queue.disconnect()

@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 
 from services import keys
 from services.keys import REVOCATIONS_CHANNEL as REVOCATIONS_CHANNEL  # sockets listen on it (re-exported)
+from services.revocations import ended_here
+from services.revocations import is_revoked as is_revoked  # one Redis read (re-exported)
 
 SIGN_IN_TTL_SECONDS = 24 * 60 * 60
 
@@ -121,6 +123,7 @@ async def end(redis: Redis, sid: str, user_id: uuid.UUID, *, grace_seconds: int 
         pipe.set(keys.revoked_sign_in(sid), "1", ex=grace_seconds)
         pipe.publish(REVOCATIONS_CHANNEL, json.dumps({"sid": sid, "user_id": str(user_id)}))
         await pipe.execute()
+    ended_here(sid)  # this process's requests see it at once; the others hear it on the channel
 
 
 async def end_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) -> int:
@@ -128,7 +131,3 @@ async def end_all(redis: Redis, user_id: uuid.UUID, *, keep: str | None = None) 
     for sid in sids:
         await end(redis, sid, user_id)
     return len(sids)
-
-
-async def is_revoked(redis: Redis, sid: str) -> bool:
-    return bool(await redis.exists(keys.revoked_sign_in(sid)))

@@ -10,7 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from graph.app import create_app
+from services.events import EventHub
 from services.resources import Resources
+from services.revocations import RevocationWatch
 from tests.graphql_client import GraphQLClient
 
 
@@ -26,8 +28,13 @@ async def without_redis(resources: Resources) -> AsyncIterator[GraphQLClient]:
     dead = Redis.from_url(
         f"redis://127.0.0.1:{_closed_port()}/0", decode_responses=True, socket_timeout=1, socket_connect_timeout=1
     )
+    events = EventHub(dead)
+    revocations = RevocationWatch(dead, events)
+    broken_resources = dataclasses.replace(resources, redis=dead, events=events, revocations=revocations)
     try:
-        async with GraphQLClient.over_asgi(create_app(dataclasses.replace(resources, redis=dead))) as broken:
+        async with GraphQLClient.over_asgi(create_app(broken_resources)) as broken:
             yield broken
     finally:
+        await revocations.close()
+        await events.close()
         await dead.aclose()

@@ -16,7 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from services.addresses import TrustedProxies
-from services.mailbox import Mailbox
+from services.mailbox import Flag, Mailbox
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
@@ -103,13 +103,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's default WebSocket protocol (websockets' sans-I/O), holding less for an open socket: its
-    messages to the app wait in a `Mailbox` (not an `asyncio.Queue`: three deques, ~2.3 KiB), and the
-    handshake's request and response (their parsed headers, ~3 KiB; the app keeps its own copy in the
-    ASGI scope) are let go once the socket is accepted (issue 14 memory, docs/decisions.md)."""
+    messages to the app wait in a `Mailbox` (not an `asyncio.Queue`: three deques, ~2.3 KiB), "writable"
+    is a `Flag` (not an `asyncio.Event`: a deque), and the handshake's request and response (their parsed
+    headers, ~4 KiB; the app keeps its own copy in the ASGI scope) are let go once the socket is accepted
+    (issue 14 memory, docs/decisions.md)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = cast("asyncio.Queue[ASGIReceiveEvent]", Mailbox())
+        self.writable = cast(asyncio.Event, Flag())
+        self.writable.set()
 
     async def send(self, message: ASGISendEvent) -> None:
         accepting = not self.handshake_complete

@@ -1,4 +1,4 @@
-"""services/mailbox.py: the first-in first-out box an idle socket and each subscription wait on."""
+"""services/mailbox.py: the light queue and flag an idle socket and each subscription wait on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.mailbox import Mailbox
+from services.mailbox import Flag, Mailbox
 
 
 async def test_items_come_out_in_the_order_they_went_in_across_waits() -> None:
@@ -48,3 +48,33 @@ async def test_clear_forgets_what_was_waiting() -> None:
     assert box.empty()
     box.put_nowait(3)
     assert await box.get() == 3
+
+
+async def test_a_flag_wakes_every_waiter_when_set_and_lets_through_while_set() -> None:
+    flag = Flag()
+    waiters = [asyncio.create_task(flag.wait()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(waiter.done() for waiter in waiters)
+    flag.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True, True]
+    assert flag.is_set() and await asyncio.wait_for(flag.wait(), 1)
+
+
+async def test_a_flag_waiter_that_gives_up_does_not_cancel_the_others() -> None:
+    flag = Flag()
+    patient = asyncio.create_task(flag.wait())
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(flag.wait(), 0.01)
+    flag.set()
+    assert await asyncio.wait_for(patient, 1)
+
+
+async def test_a_cleared_flag_makes_the_next_waiter_wait() -> None:
+    flag = Flag()
+    flag.set()
+    flag.clear()
+    waiter = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0.01)
+    assert not waiter.done() and not flag.is_set()
+    flag.set()
+    assert await asyncio.wait_for(waiter, 1)

@@ -1,19 +1,25 @@
-"""uvicorn's httptools protocol with the limits it lacks. A live review held 20,000 connections open from
-one address with half-sent headers (the process ran out of file handles; /healthz timed out) and grew
-memory by 600 MB with five unfinished 100 MB headers. Here: headers at most 64 KiB, complete within
-`GATEWAY_HTTP_HEADER_TIMEOUT` (10 s) of a request starting or the connection opening, and at most
-`GATEWAY_MAX_CONNECTIONS_PER_ADDRESS` (256) open connections per peer address (trusted proxies excepted:
-every client arrives through them)."""
+"""uvicorn's protocols: httptools with the limits it lacks, and a leaner WebSocket protocol (at the end).
+
+The httptools protocol: a live review held 20,000 connections open from one address with half-sent
+headers (the process ran out of file handles; /healthz timed out) and grew memory by 600 MB with five
+unfinished 100 MB headers. Here: headers at most 64 KiB, complete within `GATEWAY_HTTP_HEADER_TIMEOUT`
+(10 s) of a request starting or the connection opening, and at most `GATEWAY_MAX_CONNECTIONS_PER_ADDRESS`
+(256) open connections per peer address (trusted proxies excepted: every client arrives through them)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from services.addresses import TrustedProxies
+from services.mailbox import Flag, Mailbox
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -93,3 +99,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
             )
             self.transport.close()
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's default WebSocket protocol (websockets' sans-I/O), holding less for an open socket: its
+    messages to the app wait in a `Mailbox` (not an `asyncio.Queue`: three deques, ~2.3 KiB), "writable"
+    is a `Flag` (not an `asyncio.Event`: a deque), and the handshake's request and response (their parsed
+    headers, ~4 KiB; the app keeps its own copy in the ASGI scope) are let go once the socket is accepted
+    (issue 14 memory, docs/decisions.md)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = cast("asyncio.Queue[ASGIReceiveEvent]", Mailbox())
+        self.writable = cast(asyncio.Event, Flag())
+        self.writable.set()
+
+    async def send(self, message: ASGISendEvent) -> None:
+        accepting = not self.handshake_complete
+        await super().send(message)
+        if accepting and self.handshake_complete and hasattr(self, "response"):
+            # websockets' parser keeps the request for the socket's life (a local of its generator):
+            # its headers are emptied, not only dropped here.
+            self.request.headers.clear()
+            del self.request, self.response

@@ -115,7 +115,7 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from cli.http import GuardedHttpToolsProtocol
+    from cli.http import GuardedHttpToolsProtocol, LeanWebSocketProtocol
     from graph.app import create_app
     from jobs import worker
     from services.resources import close_resources, open_resources
@@ -145,6 +145,7 @@ async def _serve(
             ws_max_size=1 << 20,
             proxy_headers=False,
             http=GuardedHttpToolsProtocol,
+            ws=LeanWebSocketProtocol,
             # No permessage-deflate: browsers offer it on every socket, and accepting it cost 43 KiB of
             # memory per socket (its zlib contexts) for frames of a few hundred bytes (docs/decisions.md).
             ws_per_message_deflate=False,

@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -148,6 +149,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         A refused init closes the socket with 4403."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("authorization") or params.get("Authorization")
+        # Read once: the socket does not keep the token for its life.
+        context.connection_params = None
         context.authenticate(authorization if isinstance(authorization, str) else None)
         if context.auth_error:
             raise ConnectionRejectionError({"message": context.auth_error})
@@ -235,7 +238,28 @@ async def _document_id(request: Any) -> object:
     return body.get("documentId") if isinstance(body, dict) else None
 
 
-def create_app(resources: Resources) -> Starlette:
+class GatewayApp(Starlette):
+    """Starlette, except that a WebSocket to `/graphql` goes straight to socket admission (graph/sockets.py).
+
+    A socket's task lives as long as the socket, and every layer it passes keeps a suspended frame (and
+    what it wraps) for that long: Starlette's error and exception middleware, ours (which pass WebSockets
+    through, except the request id, which `SocketApp` sets) and the router were 12 frames and ~4 KiB per
+    idle socket (docs/decisions.md, issue 14 memory). The route stays for a path the check here does not
+    recognise (an app served under a root path)."""
+
+    def __init__(self, sockets: SocketApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sockets = sockets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            scope["app"] = self
+            await self.sockets(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def create_app(resources: Resources) -> GatewayApp:
     settings = resources.settings
     schema = build_schema(settings)
     graphql = GatewayGraphQL(
@@ -261,7 +285,8 @@ def create_app(resources: Resources) -> Starlette:
         )
     # Inside CORS (a browser can read the refusal), outside every route: a refused body is never read.
     middleware.append(Middleware(BodySizeLimit, limit_for=body_limits(settings.max_body_bytes)))
-    return Starlette(
+    return GatewayApp(
+        sockets,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", sockets),

@@ -43,19 +43,36 @@ class OperationScope:
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.db, self.loaders = context.fresh_db()
+        # Made on first use: an idle subscription holds none (issue 14 memory).
+        self.own: tuple[RequestDb, Loaders] | None = None
+
+    def _own(self) -> tuple[RequestDb, Loaders]:
+        if self.own is None:
+            self.own = self.context.fresh_db()
+        return self.own
+
+    @property
+    def db(self) -> RequestDb:
+        return self._own()[0]
+
+    @property
+    def loaders(self) -> Loaders:
+        return self._own()[1]
 
     async def renew(self) -> None:
-        """Close this event's session (before the event is sent) and start the next one's. An event
-        that read nothing (a live message is built from the event itself) leaves both as they are:
-        renewing them per subscriber per event cost a session, a lock and the loaders for nothing."""
-        if not self.db.opened and self.loaders.unused:
-            return
-        db, (self.db, self.loaders) = self.db, self.context.fresh_db()
-        await db.close()
+        """Close this event's session (before the event is sent); the next event that reads starts its
+        own. An event that read nothing (a live message is built from the event itself) leaves both as
+        they are: renewing them per subscriber per event cost a session, a lock and the loaders for
+        nothing."""
+        own, self.own = self.own, None
+        if own is not None and (own[0].opened or not own[1].unused):
+            await own[0].close()
+        else:
+            self.own = own
 
     async def close(self) -> None:
-        await self.db.close()
+        if self.own is not None:
+            await self.own[0].close()
 
 
 _operation_scope: ContextVar[OperationScope | None] = ContextVar("operation_scope", default=None)
@@ -68,18 +85,22 @@ class Context:
     resources: Resources
     viewer: Viewer | None = None
     auth_error: str | None = None
-    connection_params: dict[str, object] | None = None  # the WebSocket `connection_init` payload
+    # The WebSocket `connection_init` payload, until `on_ws_connect` has read the token in it.
+    connection_params: dict[str, object] | None = None
     cost: int | None = None  # the operation's static cost, once computed
     persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
     # Left by DeletedAccountsAreAnonymous to the `node`/`nodes` fields (graph/permissions.py): a compiled
     # one checks the account in its own statement, one answered by its resolver calls `check_account`.
     account_check_deferred: bool = False
     _account_check: asyncio.Future[None] | None = field(init=False, repr=False, default=None)
-    _db: RequestDb = field(init=False, repr=False)
-    _loaders: Loaders = field(init=False, repr=False)
+    # The request's database session and loaders, made on first use (a socket's operations use their
+    # own, `OperationScope`; an idle socket holds none).
+    _own: tuple[RequestDb, Loaders] | None = field(init=False, repr=False, default=None)
 
-    def __post_init__(self) -> None:
-        self._db, self._loaders = self.fresh_db()
+    def _request_db(self) -> tuple[RequestDb, Loaders]:
+        if self._own is None:
+            self._own = self.fresh_db()
+        return self._own
 
     def fresh_db(self) -> tuple[RequestDb, Loaders]:
         db = RequestDb(self.resources.sessionmaker)
@@ -97,12 +118,12 @@ class Context:
     def db(self) -> RequestDb:
         """The operation's database session: the request's, or on a socket the current event's."""
         scope = self.current_scope()
-        return scope.db if scope is not None else self._db
+        return scope.db if scope is not None else self._request_db()[0]
 
     @property
     def loaders(self) -> Loaders:
         scope = self.current_scope()
-        return scope.loaders if scope is not None else self._loaders
+        return scope.loaders if scope is not None else self._request_db()[1]
 
     @contextmanager
     def operation(self) -> Iterator[OperationScope]:
@@ -120,9 +141,9 @@ class Context:
         closed by the caller)."""
         scope = self.current_scope()
         if scope is not None:
-            scope.db, scope.loaders = self.fresh_db()
+            scope.own = None
         else:
-            self._db, self._loaders = self.fresh_db()
+            self._own = None
 
     @property
     def viewer_id(self) -> uuid.UUID | None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections import Counter, defaultdict
 from typing import Any, cast
@@ -27,9 +28,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorM
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 
+from gateway import logs
 from graph.document_limits import too_large_error
 from graph.persisted import untrusted_socket_error
 from graph.shared_results import next_frame
+from graph.telemetry import request_id_of
 from services.resources import Resources
 from services.sign_ins import REVOCATIONS_CHANNEL, is_revoked
 
@@ -126,8 +129,14 @@ class SocketRegistry:
 
 def _refused_operation(handler: Any, message: Any) -> dict[str, Any] | None:
     """The error an acknowledged socket is answered with instead of running the operation `message` starts
-    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it."""
-    query = (message.get("payload") or {}).get("query")
+    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it.
+
+    The document's text is interned first: every subscription keeps its text for as long as it runs, and
+    clients send the same few documents, so thousands of subscriptions share one copy."""
+    payload = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if isinstance(query, str):
+        query = payload["query"] = sys.intern(query)
     persisted = getattr(handler.view, "persisted", None)
     error = untrusted_socket_error(persisted.trusted if persisted is not None else None, query)
     if error is None:
@@ -155,6 +164,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        # Cancelled by now (or done): no need to keep the task for the socket's life.
+        self.connection_init_timeout_task = None
 
     async def send_message(self, message: Any) -> None:
         """A `next` frame whose data several subscribers share goes out with the data encoded once
@@ -241,9 +255,12 @@ class SocketApp:
             )
             return
         self.open_per_address[address] += 1
+        # Every log line of the socket carries its request id (graph/telemetry.py).
+        request_id = logs.request_id.set(request_id_of(scope))
         try:
             await self.app(scope, MessageRate(receive, send), send)
         finally:
+            logs.request_id.reset(request_id)
             self.open_per_address[address] -= 1
             if self.open_per_address[address] <= 0:
                 del self.open_per_address[address]

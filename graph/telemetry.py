@@ -28,13 +28,18 @@ log = logging.getLogger("gateway.operation")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_id_of(scope: Scope) -> str:
+    """The client's `X-Request-Id` when it is a plain token, else a new one."""
+    given = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"")
+    text = given.decode("latin-1")
+    return text if _REQUEST_ID.match(text) else uuid.uuid4().hex
+
+
 class RequestIds(ScopedMiddleware):
     SCOPES = ("http", "websocket")
 
     async def wrap(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"")
-        text = given.decode("latin-1")
-        request_id = text if _REQUEST_ID.match(text) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         token = logs.request_id.set(request_id)
 
         async def sending(message: Message) -> None:

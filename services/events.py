@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from services.mailbox import Mailbox
+
 log = logging.getLogger("gateway.events")
 
 PUBLISH_TIMEOUT_SECONDS = 1.0
@@ -53,17 +55,34 @@ class Counters:
     dropped_subscribers: int = 0
 
 
-@dataclass(eq=False)
 class Subscription:
-    channel: str
-    queue: asyncio.Queue[Any]
-    closed: bool = False
+    """One local subscriber's events, waiting to be read: at most `limit`, then the subscriber is dropped
+    (`_TOO_SLOW`). A `Mailbox`, not an `asyncio.Queue`: ~2.5 KiB less per idle subscription."""
+
+    __slots__ = ("channel", "closed", "limit", "waiting")
+
+    def __init__(self, channel: str, limit: int) -> None:
+        self.channel, self.limit, self.closed = channel, limit, False
+        self.waiting: Mailbox[Any] = Mailbox()
+
+    def put(self, item: Any) -> bool:
+        """Add an event; False (and nothing added) when `limit` events are already waiting."""
+        if len(self.waiting) >= self.limit:
+            return False
+        self.waiting.put_nowait(item)
+        return True
+
+    def end(self, reason: object) -> None:
+        """Forget what is waiting; the reader is told `reason` next."""
+        self.closed = True
+        self.waiting.clear()
+        self.waiting.put_nowait(reason)
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        item = await self.queue.get()
+        item = await self.waiting.get()
         if item is _INTERRUPTED:
             raise StreamInterrupted("The event stream was interrupted; subscribe again with your last cursor.")
         if item is _TOO_SLOW:
@@ -97,7 +116,7 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def listen(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription(channel, asyncio.Queue(maxsize=self.queue_size))
+        subscription = Subscription(channel, self.queue_size)
         await self._add(subscription)
         try:
             yield subscription
@@ -180,24 +199,17 @@ class EventHub:
         for subscription in list(self._subscribers.get(channel, ())):
             if subscription.closed:
                 continue
-            try:
-                subscription.queue.put_nowait(event)
+            if subscription.put(event):
                 self.counters.delivered += 1
-            except asyncio.QueueFull:
-                self._drop(subscription, _TOO_SLOW)
+            else:
+                subscription.end(_TOO_SLOW)
                 self.counters.dropped_subscribers += 1
-
-    def _drop(self, subscription: Subscription, reason: object) -> None:
-        subscription.closed = True
-        while not subscription.queue.empty():
-            subscription.queue.get_nowait()
-        subscription.queue.put_nowait(reason)
 
     async def _interrupt_all(self, pubsub: PubSub) -> None:
         async with self._lock:
             for members in self._subscribers.values():
                 for subscription in members:
-                    self._drop(subscription, _INTERRUPTED)
+                    subscription.end(_INTERRUPTED)
             self._subscribers.clear()
             self._confirmed.clear()
             if self._pubsub is pubsub:

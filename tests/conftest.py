@@ -26,6 +26,14 @@ async def _admin(url: str, sql: str) -> None:
         await connection.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    parallel = bool(getattr(config.option, "numprocesses", None)) and getattr(config.option, "dist", "no") != "no"
+    if parallel and not hasattr(config, "workerinput"):
+        # The controller of a parallel run (pytest-xdist): one set of servers for every worker. Each worker
+        # still makes databases of its own (`database_url` below) and takes its own Redis database.
+        servers.share_with_workers()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Session fixtures are torn down by now; the embedded servers must not outlive the run.
     servers.stop_embedded()

@@ -8,7 +8,9 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 
@@ -37,8 +39,28 @@ def server_url() -> str:
 
 
 def redis_url() -> str:
-    url = os.environ.get("GATEWAY_TEST_REDIS_URL")
-    return url if url is not None else embedded.start_redis(test_data_dir())
+    """The test Redis; under pytest-xdist each worker gets a database of its own (`gw0` the configured
+    one, `gw1` the one below it, and so on), so attempt counters and queues of parallel tests never meet."""
+    url = os.environ.get("GATEWAY_TEST_REDIS_URL") or embedded.start_redis(test_data_dir())
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return with_redis_database(url, lambda base: (base - int(worker[2:])) % 16) if worker.startswith("gw") else url
+
+
+def with_redis_database(url: str, choose: Callable[[int], int]) -> str:
+    """`url` (`redis://host:port/N` or `unix:///path?db=N`) naming the database `choose(N)` instead."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(choose(int(query.get("db", 0))))
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{choose(int(parts.path.lstrip('/') or 0))}"))
+
+
+def share_with_workers() -> None:
+    """Start the embedded servers (those not configured) in this process, before pytest-xdist starts its
+    workers, and hand their URLs on: the workers then share them, and the servers live as long as the run."""
+    os.environ["GATEWAY_TEST_DATABASE_URL"] = server_url()
+    os.environ.setdefault("GATEWAY_TEST_REDIS_URL", redis_url())
 
 
 def with_database(url: str, database: str) -> str:

@@ -48,7 +48,7 @@ def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("GATEWAY_") and key not in {"DATABASE_URL", "REDIS_URL", "PYTHONPATH"}
+        if not key.startswith(("GATEWAY_", "PYTEST_XDIST_")) and key not in {"DATABASE_URL", "REDIS_URL", "PYTHONPATH"}
     }
     env.update(GATEWAY_DATA_DIR=str(data_dir), **extra)
     return env

@@ -22,6 +22,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from graph.compiled.batch import RootBatch
 from graph.compiled.cache import COMPILED
 from graph.compiled.nodes import compile_nodes, connection_statement, viewer_statement
 from graph.compiled.plan import Reading, plan_connection, plan_object
@@ -43,6 +44,8 @@ def _in_list(path: Path | None) -> bool:
 
 
 class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    _root_batch: RootBatch | None = None
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -151,13 +154,22 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         assert isinstance(context, Context)
         (sql, params), subject, viewer = compiled
+        statement = (sql, bind_keys(params, subject, viewer))
+        if parent_type is self.schema.query_type and path.prev is None:
+            # A root field: every compiled one of the operation goes into one statement (graph/compiled/batch.py).
+            batch = self._root_batch
+            if batch is None or batch.started:
+                batch = self._root_batch = RootBatch(context.db)
+            answer: Callable[[], Awaitable[Any]] = partial(batch.value, batch.add(statement))
+        else:
+            # Shielded: when a sibling fails, graphql-core cancels this field; a statement cancelled
+            # midway would leave the request's connection unusable for the fields still running
+            # (the loaders' batches run in tasks of their own for the same reason).
+            answer = partial(asyncio.shield, context.db.value(*statement))
 
         async def run() -> Any:
             try:
-                # Shielded: when a sibling fails, graphql-core cancels this field; a statement cancelled
-                # midway would leave the request's connection unusable for the fields still running
-                # (the loaders' batches run in tasks of their own for the same reason).
-                value = await asyncio.shield(context.db.value(sql, bind_keys(params, subject, viewer)))
+                value = await answer()
             except Exception as error:
                 field = parent_type.fields[details[0].node.name.value]
                 self.handle_field_error(error, field.type, details, path)

@@ -2,7 +2,7 @@
 answers exactly what the resolver path answers (`GATEWAY_SQL_COMPILER` off), for random selections, on data
 with two users, deleted documents, integrations, agents and sessions, hidden tasks, ties in every order,
 non-ASCII text keys, empty pages, cursors at both ends and refused arguments; and the reads cost one
-statement per compiled root field."""
+statement for all the compiled root fields of an operation."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import VariableValues
 from graphql.pyutils import Undefined
 
-from graph.compiled.statement import Compiled
+from graph.compiled.statement import Answerable
 
 KEPT = 1024
 
@@ -24,7 +24,7 @@ class CompiledCache:
         self.size = size
         # (id of the field's first node, ...) -> (that node, its statement or None when it does not compile).
         # The node is kept with its entry, so its id names no other node while the entry lives.
-        self._entries: dict[tuple[Any, ...], tuple[FieldNode, Compiled | None]] = {}
+        self._entries: dict[tuple[Any, ...], tuple[FieldNode, Answerable | None]] = {}
         self.built = 0  # statements planned and printed (misses), for tests and profiles
 
     def __len__(self) -> int:
@@ -35,8 +35,8 @@ class CompiledCache:
         details: FieldDetailsList,
         place: tuple[str, ...],
         variables: VariableValues,
-        build: Callable[[], Compiled | None],
-    ) -> Compiled | None:
+        build: Callable[[], Answerable | None],
+    ) -> Answerable | None:
         try:
             # Coerced variables (strings, numbers, enums, lists, input objects) and the values sent (a
             # variable left to its default has none). The sources' signatures belong to the document,

@@ -128,6 +128,41 @@ async def test_a_document_by_id_stays_with_its_cache(
     assert not [statement for statement in sql_counter.statements if "FROM documents" in statement]
 
 
+async def test_nodes_mixing_documents_compile_the_rest(
+    client: GraphQLClient, resources: Resources, world: World, sql_counter: StatementCounter
+) -> None:
+    """`nodes(ids:)` with documents among other types: the documents come from their resolver (the Redis
+    metadata cache), every other ID from one compiled statement, in the order asked."""
+    documents, tasks = of_kind(world, "Document"), of_kind(world, "Task")
+    agents, sessions = of_kind(world, "MCPAgent"), of_kind(world, "ChatSession")
+    ids = [documents[0], tasks[0], sessions[0], documents[0], agents[0], documents[-1], sessions[1], documents[1]]
+    query = f"""{{ nodes(ids: {json.dumps(ids)}) {{ __typename id ... on Document {{ filename tags }}
+      ... on Task {{ status }} ... on ChatSession {{ title }} ... on MCPAgent {{ name }} }} }}"""
+    compiled, resolved = await both(client, resources, query, world.user.token)
+    assert compiled == resolved
+    names = [(node or {}).get("filename") or (node or {}).get("title") for node in compiled["data"]["nodes"]]
+    assert names == ["invoice.pdf", None, "Live", "invoice.pdf", None, None, None, "Éclair.docx"]
+    assert [node and node["__typename"] for node in compiled["data"]["nodes"]] == [
+        "Document",
+        "Task",
+        "ChatSession",
+        "Document",
+        "MCPAgent",
+        None,
+        None,
+        "Document",
+    ]  # the other user's document and the deleted session: null
+    # Without the other user's document (not cached: each time its resolver looks it up and finds nothing):
+    # the account check (before the documents' resolver), then one statement for the tasks, sessions and
+    # agents; the documents' metadata is cached.
+    query = query.replace(f'"{documents[-1]}", ', "")
+    sql_counter.reset()
+    body = await client.execute(query, token=world.user.token)
+    assert body["data"]["nodes"] == [node for index, node in enumerate(compiled["data"]["nodes"]) if index != 5]
+    assert sql_counter.count == 2, sql_counter.statements
+    assert not [statement for statement in sql_counter.statements if "FROM documents" in statement]
+
+
 async def test_a_deleted_accounts_token_reads_nothing(
     client: GraphQLClient, resources: Resources, world: World, pg: asyncpg.Connection
 ) -> None:

@@ -20,7 +20,17 @@ from tests.graph.selections import both, connection, enum_list, filter_input, ke
 from tests.graphql_client import GraphQLClient, SignedUp, StatementCounter
 
 SESSION_FIELDS = ["id", "title", "status", "messageCount", "lastActivityAt", "createdAt", "updatedAt", "deletedAt"]
-MESSAGE_FIELDS = ["id", "role", "content", "timestamp", "seq", "tokenCount", "editedAt", "deletedAt"]
+MESSAGE_FIELDS = [
+    "id",
+    "role",
+    "content",
+    "timestamp",
+    "seq",
+    "tokenCount",
+    "editedAt",
+    "deletedAt",
+    "session { id title status }",
+]
 HEADLINE = """{ viewer { chatSessions(first: 100) { edges { node { id title
   messages(first: 20) { edges { node { id role content timestamp } } } } } } } }"""
 

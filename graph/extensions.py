@@ -12,9 +12,7 @@ from typing import Any
 from graphql import GraphQLError
 from redis.exceptions import RedisError
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
-    MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
     ValidationCache,
@@ -25,7 +23,7 @@ from strawberry.types.graphql import OperationType
 from gateway.settings import Settings
 from graph.context import Context
 from graph.cost import CostCache
-from graph.document_limits import DocumentLimits, QueryTextLimit, rule_for
+from graph.document_limits import DocumentLimits, DocumentRules, rule_for
 from graph.errors import RequestErrorCode, request_error
 from graph.persisted import RegisterPersistedQuery
 from graph.telemetry import OperationTelemetry
@@ -200,6 +198,7 @@ def extensions(settings: Settings) -> list[Any]:
         )
     )
 
+    rules = (document_rule, OneCredentialMutation)
     cost_limits = CostLimits(settings)
 
     chosen: list[Any] = [
@@ -210,12 +209,11 @@ def extensions(settings: Settings) -> list[Any]:
         DeletedAccountsAreAnonymous,
         # The limiters' rule classes are built once: a fresh limiter per request would mint new rule
         # classes, and the validation cache (keyed by the rules) would then never hit.
-        lambda: AddValidationRules([document_rule, OneCredentialMutation]),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        # The text limit runs before the parser cache's hook: nothing oversized enters it.
+        lambda: DocumentRules(settings.max_query_bytes, settings.max_tokens, rules),
         lambda: QuietMaskErrors(should_mask_error=is_unexpected),
         # Clients send the same few documents over and over; graphql-core's validation alone costs
         # ~7 ms for a one-node query. Both caches key on the document text.
-        lambda: QueryTextLimit(settings.max_query_bytes),  # before the cache: nothing oversized enters it
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
     ]

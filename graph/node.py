@@ -100,6 +100,11 @@ def register_node_type(node: type[Node], by_id: Callable[[Any], Any]) -> None:
     register_node(node.__strawberry_definition__.name, fetch)  # type: ignore[attr-defined]
 
 
+async def fetch_nodes(info: Info, type_name: str, pks: Sequence[uuid.UUID]) -> list[Any]:
+    """The objects of `type_name` by key, in key order (None where the viewer may not see one)."""
+    return await _fetchers[type_name](info, pks)
+
+
 async def resolve_nodes(info: Info, ids: Sequence[str], *, argument: str = "ids") -> list[Any]:
     if len(ids) > MAX_NODES:
         raise bad_input(f"`ids` takes at most {MAX_NODES} IDs.")

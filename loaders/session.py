@@ -45,20 +45,24 @@ class RequestDb:
             return result.all()
 
     async def value(self, sql: str, params: tuple[Any, ...]) -> Any:
-        """The one value of a read-only statement given as driver SQL (`$1` parameters), e.g. a compiled
-        read's JSON. While the request has no transaction open, the statement runs alone on a pooled
-        connection in autocommit: one round trip instead of BEGIN, the statement and ROLLBACK, and under
-        READ COMMITTED a transaction around a single read changes nothing it sees. Once the request's
-        session is open (a statement ran before), it runs in that session's transaction, so a request
-        never holds two connections."""
+        """The first value of `row`."""
+        return (await self.row(sql, params))[0]
+
+    async def row(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The one row of a read-only statement given as driver SQL (`$1` parameters) whose select list
+        names no table, e.g. the JSON of compiled reads (graph/compiled/). While the request has no
+        transaction open, the statement runs alone on a pooled connection in autocommit: one round trip
+        instead of BEGIN, the statement and ROLLBACK, and under READ COMMITTED a transaction around a
+        single read changes nothing it sees. Once the request's session is open (a statement ran
+        before), it runs in that session's transaction, so a request never holds two connections."""
         async with self.lock:
             engine = self._factory.kw.get("bind")
             if self._session is None and not self._closed and isinstance(engine, AsyncEngine):
                 async with engine.connect() as connection:
                     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    return (await autocommit.exec_driver_sql(sql, params)).scalar()
+                    return tuple((await autocommit.exec_driver_sql(sql, params)).one())
             connection = await self.session.connection()
-            return (await connection.exec_driver_sql(sql, params)).scalar()
+            return tuple((await connection.exec_driver_sql(sql, params)).one())
 
     async def close(self) -> None:
         """End the session; never fails the response. When a field fails, graphql-core cancels its

@@ -17,17 +17,20 @@ from inspect import isawaitable
 from typing import Any
 
 import orjson
-from graphql import GraphQLObjectType, OperationType
+from graphql import GraphQLObjectType, GraphQLOutputType, GraphQLResolveInfo, OperationType
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
 
+from graph.compiled.batch import RootBatch
 from graph.compiled.cache import COMPILED
 from graph.compiled.nodes import compile_nodes, connection_statement, viewer_statement
 from graph.compiled.plan import Reading, plan_connection, plan_object
-from graph.compiled.statement import Compiled, bind_keys
+from graph.compiled.statement import Answerable, Compiled, Partly, bind_keys
 from graph.compiled.tables import CONNECTIONS, ConnectionSpec
 from graph.context import Context
+from graph.node import fetch_nodes
 from graph.permissions import DEFERRING, account_check_failed
 from loaders.agents import REGISTRY
 
@@ -43,6 +46,8 @@ def _in_list(path: Path | None) -> bool:
 
 
 class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    _root_batch: RootBatch | None = None
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -53,7 +58,9 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         compiled = self._compile(parent_type, source, field_details_list, path)
         if compiled is not None:
-            return self._answer(compiled, parent_type, field_details_list, path)
+            if isinstance(compiled[0], Partly):
+                return self._answer_partly(compiled[0], compiled[2], parent_type, field_details_list, path)
+            return self._answer((compiled[0], compiled[1], compiled[2]), parent_type, field_details_list, path)
         context = self.context_value
         if (
             isinstance(context, Context)
@@ -92,7 +99,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _compile(
         self, parent_type: GraphQLObjectType, source: Any, details: FieldDetailsList, path: Path
-    ) -> tuple[Compiled, uuid.UUID, uuid.UUID] | None:
+    ) -> tuple[Answerable, uuid.UUID, uuid.UUID] | None:
         """The field's statement and the keys it reads with (parent, viewer), or None when the field keeps
         its resolver."""
         context = self.context_value
@@ -104,7 +111,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None  # anonymous: the resolvers answer null (or an error) without a statement
         viewer = context.viewer.user_id
         name = details[0].node.name.value
-        build: Callable[[], Compiled | None]
+        build: Callable[[], Answerable | None]
         spec = CONNECTIONS.get((parent_type.name, name))
         if parent_type is self.schema.query_type and name in ("viewer", "node", "nodes"):
             subject = viewer
@@ -130,7 +137,7 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = plan_object(self._reading(), user_type, details)
         return viewer_statement(plan) if plan is not None else None
 
-    def _nodes(self, query_type: GraphQLObjectType, details: FieldDetailsList) -> Compiled | None:
+    def _nodes(self, query_type: GraphQLObjectType, details: FieldDetailsList) -> Compiled | Partly | None:
         definition = query_type.fields[details[0].node.name.value]
         return compile_nodes(self._reading(), definition, details)
 
@@ -140,6 +147,79 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         name = details[0].node.name.value
         plan = plan_connection(self._reading(), parent_type.fields[name], details, spec, name)
         return connection_statement(plan) if plan is not None else None
+
+    def _taker(
+        self, context: Context, statement: Compiled, parent_type: GraphQLObjectType, path: Path
+    ) -> Callable[[], Awaitable[Any]]:
+        """What answers the statement's value when awaited."""
+        if parent_type is self.schema.query_type and path.prev is None:
+            # A root field: every compiled one of the operation goes into one statement (graph/compiled/batch.py).
+            batch = self._root_batch
+            if batch is None or batch.started:
+                batch = self._root_batch = RootBatch(context.db)
+            return partial(batch.value, batch.add(statement))
+        # Shielded: when a sibling fails, graphql-core cancels this field; a statement cancelled midway
+        # would leave the request's connection unusable for the fields still running (the loaders'
+        # batches run in tasks of their own for the same reason).
+        return lambda: asyncio.shield(context.db.value(*statement))
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # An item of a partly compiled `nodes` (`_answer_partly`): its JSON as PostgreSQL printed it.
+        if type(result) is orjson.Fragment:
+            return result
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _answer_partly(
+        self,
+        partly: Partly,
+        viewer: uuid.UUID,
+        parent_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Awaitable[Any]:
+        """`nodes(ids:)` with IDs of a type whose resolver answers from a cache (a document's metadata, in
+        Redis): the statement answers the other IDs, the type's fetcher those, after the account check the
+        resolver path runs before it (graph/permissions.py); graphql-core completes the fetched objects
+        and splices the statement's items as they are."""
+        context = self.context_value
+        assert isinstance(context, Context)
+        sql, params = partly.statement
+        take = self._taker(context, (sql, bind_keys(params, viewer, viewer)), parent_type, path)
+        definition = parent_type.fields[details[0].node.name.value]
+        info = self.build_resolve_info(definition, [item.node for item in details], parent_type, path)
+
+        async def items() -> list[Any]:
+            # SQL NULL where the ID's row is not the viewer's (as `array_to_json` prints null for it).
+            values: list[Any] = [orjson.Fragment(value) if value is not None else None for value in await take()]
+            if context.account_check_deferred:
+                try:
+                    await context.check_account()
+                except Exception as error:
+                    raise account_check_failed(error) from None
+            strawberry_info = Info(_raw_info=info, _field=definition.extensions["strawberry-definition"])
+            wanted: dict[str, dict[uuid.UUID, None]] = {}
+            for _, type_name, pk in partly.resolved:
+                wanted.setdefault(type_name, {})[pk] = None
+            found: dict[tuple[str, uuid.UUID], Any] = {}
+            for type_name, unique in wanted.items():
+                pks = list(unique)
+                for pk, obj in zip(pks, await fetch_nodes(strawberry_info, type_name, pks), strict=True):
+                    found[(type_name, pk)] = obj
+            for position, type_name, pk in partly.resolved:
+                values[position] = found[(type_name, pk)]
+            return values
+
+        completed = self.complete_awaitable_value(definition.type, details, info, path, items(), None)
+        assert isawaitable(completed)
+        return completed
 
     def _answer(
         self,
@@ -151,13 +231,11 @@ class CompilingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         assert isinstance(context, Context)
         (sql, params), subject, viewer = compiled
+        answer = self._taker(context, (sql, bind_keys(params, subject, viewer)), parent_type, path)
 
         async def run() -> Any:
             try:
-                # Shielded: when a sibling fails, graphql-core cancels this field; a statement cancelled
-                # midway would leave the request's connection unusable for the fields still running
-                # (the loaders' batches run in tasks of their own for the same reason).
-                value = await asyncio.shield(context.db.value(sql, bind_keys(params, subject, viewer)))
+                value = await answer()
             except Exception as error:
                 field = parent_type.fields[details[0].node.name.value]
                 self.handle_field_error(error, field.type, details, path)

@@ -37,6 +37,20 @@ VIEWER_STAND_IN = uuid.uuid4()
 # A compiled read: driver SQL whose one value is the JSON document, and its parameters.
 Compiled = tuple[str, tuple[Any, ...]]
 
+
+@dataclass(frozen=True)
+class Partly:
+    """`nodes(ids:)` whose IDs name compiled types and types whose resolver answers from a cache
+    (graph/compiled/tables.py `CACHED_BY_ID`): one statement whose value is an array holding each ID's
+    JSON (`null` where the resolver answers), and the IDs the resolver answers, by position."""
+
+    statement: Compiled
+    resolved: tuple[tuple[int, str, uuid.UUID], ...]  # (position, type name, key)
+
+
+# What a field compiles to, when it compiles.
+Answerable = Compiled | Partly
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 

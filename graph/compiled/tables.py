@@ -97,4 +97,5 @@ CONNECTIONS = {
 RELATIONS = {
     ("Task", "session"): RelationSpec("ChatSession", "session_id"),
     ("Task", "agent"): RelationSpec("MCPAgent", "agent_id"),
+    ("Message", "session"): RelationSpec("ChatSession", "session_id"),
 }

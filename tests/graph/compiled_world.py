@@ -289,3 +289,18 @@ def node_queries(draw: st.DrawFn, world: World) -> str:
 
 def of_kind(world: World, kind: str) -> list[str]:
     return [value for value in world.ids if decode_global_id(value)[0] == kind]
+
+
+@st.composite
+def multi_root_queries(draw: st.DrawFn, world: World) -> str:
+    """Several root fields in one operation: `node`/`nodes` under aliases of their own, with or without
+    `viewer` and `agents` beside them (their compiled statements share one statement)."""
+    roots = []
+    for index in range(draw(st.integers(2, 4))):
+        # `{ node(id: ...) {...} }` or `{ a: nodes(ids: [...]) {...} }`: the field, under alias r<index>.
+        field = draw(node_queries(world))[2:-2].removeprefix("a: ")
+        roots.append(f"r{index}: {field}")
+    if draw(st.booleans()):
+        roots.append(draw(queries(world))[2:-2])
+    order = draw(st.permutations(roots))
+    return f"{{ {' '.join(order)} }}"

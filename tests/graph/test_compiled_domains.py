@@ -2,7 +2,7 @@
 answers exactly what the resolver path answers (`GATEWAY_SQL_COMPILER` off), for random selections, on data
 with two users, deleted documents, integrations, agents and sessions, hidden tasks, ties in every order,
 non-ASCII text keys, empty pages, cursors at both ends and refused arguments; and the reads cost one
-statement per compiled root field."""
+statement for all the compiled root fields of an operation."""
 
 from __future__ import annotations
 
@@ -125,6 +125,41 @@ async def test_a_document_by_id_stays_with_its_cache(
     assert compiled == resolved == {"data": {"node": {"filename": "invoice.pdf", "tags": ["tax", "2026"]}}}
     sql_counter.reset()
     await client.execute(query, token=world.user.token)
+    assert not [statement for statement in sql_counter.statements if "FROM documents" in statement]
+
+
+async def test_nodes_mixing_documents_compile_the_rest(
+    client: GraphQLClient, resources: Resources, world: World, sql_counter: StatementCounter
+) -> None:
+    """`nodes(ids:)` with documents among other types: the documents come from their resolver (the Redis
+    metadata cache), every other ID from one compiled statement, in the order asked."""
+    documents, tasks = of_kind(world, "Document"), of_kind(world, "Task")
+    agents, sessions = of_kind(world, "MCPAgent"), of_kind(world, "ChatSession")
+    ids = [documents[0], tasks[0], sessions[0], documents[0], agents[0], documents[-1], sessions[1], documents[1]]
+    query = f"""{{ nodes(ids: {json.dumps(ids)}) {{ __typename id ... on Document {{ filename tags }}
+      ... on Task {{ status }} ... on ChatSession {{ title }} ... on MCPAgent {{ name }} }} }}"""
+    compiled, resolved = await both(client, resources, query, world.user.token)
+    assert compiled == resolved
+    names = [(node or {}).get("filename") or (node or {}).get("title") for node in compiled["data"]["nodes"]]
+    assert names == ["invoice.pdf", None, "Live", "invoice.pdf", None, None, None, "Éclair.docx"]
+    assert [node and node["__typename"] for node in compiled["data"]["nodes"]] == [
+        "Document",
+        "Task",
+        "ChatSession",
+        "Document",
+        "MCPAgent",
+        None,
+        None,
+        "Document",
+    ]  # the other user's document and the deleted session: null
+    # Without the other user's document (not cached: each time its resolver looks it up and finds nothing):
+    # the account check (before the documents' resolver), then one statement for the tasks, sessions and
+    # agents; the documents' metadata is cached.
+    query = query.replace(f'"{documents[-1]}", ', "")
+    sql_counter.reset()
+    body = await client.execute(query, token=world.user.token)
+    assert body["data"]["nodes"] == [node for index, node in enumerate(compiled["data"]["nodes"]) if index != 5]
+    assert sql_counter.count == 2, sql_counter.statements
     assert not [statement for statement in sql_counter.statements if "FROM documents" in statement]
 
 

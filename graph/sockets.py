@@ -17,19 +17,26 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, cast
 
+from graphql import ExecutionResult as GraphQLResult
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage as TransportError
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from gateway import logs
 from graph.document_limits import too_large_error
+from graph.live import HandedOver, LiveSubscription
 from graph.persisted import untrusted_socket_error
 from graph.shared_results import next_frame
 from graph.telemetry import request_id_of
@@ -154,9 +161,41 @@ def oversized_document_error(view: Any, query: object) -> dict[str, Any] | None:
     return cast(dict[str, Any], too_large_error(len(query), limit).formatted)
 
 
+class _WentLive(_OperationStreamClosed):
+    """The operation's stream ended because its subscription went live (graph/live.py): no `complete`."""
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """strawberry's `graphql-transport-ws` handler, running only trusted documents when a manifest is set
-    (graph/persisted.py)."""
+    (graph/persisted.py), and keeping an opened subscription as a `LiveSubscription` (graph/live.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.live: dict[str, LiveSubscription] = {}
+
+    async def _send_result_stream(self, operation: Operation[Any, Any], result_source: Any) -> None:
+        is_first_result = True
+        async for result in result_source:
+            if is_first_result and isinstance(result, PreExecutionError):
+                await self._handle_pre_execution_error(operation, result)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            if isinstance(result.data, HandedOver):
+                output = _TransportOutput(self, operation)
+                self.live[operation.id] = LiveSubscription(
+                    result.data, cast(Any, self.view).resources.events, self.schema, output
+                )
+                raise _WentLive  # closes the stream: its generators and extension contexts end here
+            await operation.send_next(result)
+            is_first_result = False
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        live = self.live.pop(operation_id, None)
+        if live is not None:
+            await live.stop()
+        await super().cleanup_operation(operation_id)
 
     async def handle_subscribe(self, message: Any) -> None:
         error = _refused_operation(self, message)
@@ -183,10 +222,85 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             raise WebSocketDisconnected from exc
 
 
+class _TransportOutput:
+    __slots__ = ("handler", "operation")
+
+    def __init__(self, handler: TransportWSHandler, operation: Operation[Any, Any]) -> None:
+        self.handler, self.operation = handler, operation
+
+    async def send(self, result: GraphQLResult) -> None:
+        await self.operation.send_next(cast(Any, result))
+
+    async def end(self, result: GraphQLResult | None) -> None:
+        self.handler.live.pop(self.operation.id, None)
+        if result is not None:
+            await self.operation.send_next(cast(Any, result))
+        await self.operation.send_operation_message({"id": self.operation.id, "type": "complete"})
+
+
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """strawberry's legacy `graphql-ws` handler, made to refuse what graphql-transport-ws refuses:
     a rejected `connection_init` closes with 4403 (not 1011), and a socket that never sends one is
-    closed with 4408 after the same wait."""
+    closed with 4408 after the same wait; an opened subscription is kept as a `LiveSubscription`
+    (graph/live.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.live: dict[str, LiveSubscription] = {}
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        """strawberry's, except that a subscription that goes live ends its stream without `complete`
+        and keeps its (finished) task in `tasks`, where the subscription limit and `stop` find it."""
+        live = False
+        try:
+            result_source = await self.schema.subscribe(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=self.context,
+                root_value=self.root_value,
+            )
+            self.subscriptions[operation_id] = result_source
+            is_first_result = True
+            async for result in result_source:
+                if is_first_result and isinstance(result, PreExecutionError):
+                    assert result.errors
+                    await self.send_message(
+                        LegacyError(type="error", id=operation_id, payload=result.errors[0].formatted)
+                    )
+                    return
+                if isinstance(result.data, HandedOver):
+                    output = _LegacyOutput(self, operation_id)
+                    self.live[operation_id] = LiveSubscription(
+                        result.data, cast(Any, self.view).resources.events, self.schema, output
+                    )
+                    live = True
+                    break
+                await self.send_data_message(result, operation_id)
+                is_first_result = False
+            if live:
+                await result_source.aclose()  # its generators and extension contexts end here
+                return
+            await self.send_message({"type": "complete", "id": operation_id})
+        except asyncio.CancelledError:
+            await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            if not live:
+                self.tasks.pop(operation_id, None)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        live = self.live.pop(operation_id, None)
+        if live is None:
+            await super().cleanup_operation(operation_id)
+            return
+        self.tasks.pop(operation_id, None)
+        await live.stop()
+        # As a stopped stream is answered.
+        with contextlib.suppress(Exception):
+            await self.send_message({"type": "complete", "id": operation_id})
 
     async def handle(self) -> None:
         timeout = asyncio.create_task(self._close_if_not_initialised())
@@ -224,6 +338,24 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         self.connection_acknowledged = True
         if self.keep_alive:
             self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
+
+
+class _LegacyOutput:
+    __slots__ = ("handler", "operation_id")
+
+    def __init__(self, handler: LegacyGraphQLWSHandler, operation_id: str) -> None:
+        self.handler, self.operation_id = handler, operation_id
+
+    async def send(self, result: GraphQLResult) -> None:
+        await self.handler.send_data_message(cast(Any, result), self.operation_id)
+
+    async def end(self, result: GraphQLResult | None) -> None:
+        handler = self.handler
+        handler.live.pop(self.operation_id, None)
+        handler.tasks.pop(self.operation_id, None)
+        if result is not None:
+            await handler.send_data_message(cast(Any, result), self.operation_id)
+        await handler.send_message({"type": "complete", "id": self.operation_id})
 
 
 class SocketApp:

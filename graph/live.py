@@ -1,0 +1,169 @@
+"""Subscriptions that hold no task, no generator and no extension context while they wait for an event
+(issue 14 memory, docs/decisions.md "Idle subscriptions are callbacks").
+
+A subscription resolver opens as before, through strawberry and every extension like any operation (the
+document's limits and cost, the viewer, the watched row, an `after` replay), then yields a `Handover`: its
+event subscription and its `step`, what it makes of each later event. That payload executes to a
+`HandedOver` result, which the socket handler (graph/sockets.py) turns into a `LiveSubscription` before it
+closes the stream, so the resolver's generator, graphql-core's map iterator and strawberry's extension
+runner all end. From then on the event hub's reader calls `LiveSubscription.receive` for each event; only
+while events wait does the subscription run a task, which feeds them one at a time, in arrival order,
+through `step`, executes the selection for each payload (once per key for every subscriber,
+graph/shared_results.py) on a database session of its own, and sends the frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from graphql import ExecutionResult, GraphQLError
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.context import Context
+from graph.errors import RequestErrorCode, request_error
+from graph.extensions import QuietMaskErrors, is_unexpected
+from services.events import EventHub, Subscription, interruption
+
+# What a subscription makes of one event (a decoded `dict`, usually the hub's shared `Event`): the payloads
+# to execute and send, in order (none for an event it does not stream).
+Step = Callable[[Any], Awaitable[list[Any]]]
+
+_MASK = QuietMaskErrors(should_mask_error=is_unexpected)
+
+
+class Handover:
+    """Yielded by a subscription resolver once it has opened: the rest of its events are delivered by
+    callback, from `subscription`, through `step`."""
+
+    __slots__ = ("step", "subscription")
+
+    def __init__(self, subscription: Subscription, step: Step) -> None:
+        self.subscription, self.step = subscription, step
+
+
+class HandedOver(dict[str, Any]):
+    """The data of the result a `Handover` executes to: a sign for the socket handler, never sent."""
+
+    def __init__(self, executor: HandingOver, handover: Handover) -> None:
+        super().__init__()
+        self.executor, self.handover = executor, handover
+
+
+class HandingOver(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, executing a `Handover` to a `HandedOver` result (see the module)."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        if isinstance(payload, Handover):
+            return _HandoverEvent(self, payload)
+        return super().build_per_event_executor(payload)
+
+
+class _HandoverEvent:
+    __slots__ = ("executor", "handover")
+
+    def __init__(self, executor: HandingOver, handover: Handover) -> None:
+        self.executor, self.handover = executor, handover
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return ExecutionResult(data=HandedOver(self.executor, self.handover), errors=None)
+
+
+class LiveOutput(Protocol):
+    """Where a live subscription's frames go: the socket handler's protocol for one operation id."""
+
+    async def send(self, result: ExecutionResult) -> None: ...
+
+    async def end(self, result: ExecutionResult | None) -> None:
+        """Send `result` (an error) if any, then end the operation (`complete`)."""
+
+
+class LiveSubscription:
+    """One subscription between events: this object, its event subscription and its step's state."""
+
+    __slots__ = ("draining", "executor", "hub", "output", "pending", "schema", "step", "subscription")
+
+    def __init__(self, handed: HandedOver, hub: EventHub, schema: Any, output: LiveOutput) -> None:
+        self.executor, self.step = handed.executor, handed.handover.step
+        self.subscription = handed.handover.subscription
+        self.hub, self.schema, self.output = hub, schema, output
+        self.pending: list[object] | None = None
+        self.draining: asyncio.Task[None] | None = None
+        self.subscription.hand_over(self.receive)
+
+    def receive(self, item: object) -> bool:
+        """Called by the hub for each event (and for the end of the stream); False when `limit` events
+        wait already, as a reader that falls behind is dropped, not buffered without bound."""
+        pending = self.pending
+        if interruption(item) is not None:
+            self.pending = [item]  # what waits is forgotten: the subscriber is told at once
+        elif pending is None:
+            self.pending = [item]
+        elif len(pending) >= self.subscription.limit:
+            return False
+        else:
+            pending.append(item)
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
+        return True
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                item = self.pending.pop(0)
+                if not self.pending:
+                    self.pending = None
+                failure = interruption(item)
+                if failure is not None:
+                    await self._end(request_error(str(failure), RequestErrorCode.UNAVAILABLE))
+                    return
+                for payload in await self.step(item):
+                    await self.output.send(await self._execute(payload))
+        except WebSocketDisconnected:
+            self.pending = None  # the socket is gone; its handler stops every operation on it
+        except GraphQLError as error:
+            await self._end(error)
+        except Exception as error:
+            # As strawberry answers an exception raised by a subscription's source: one (masked) error.
+            await self._end(GraphQLError(str(error), original_error=error))
+        finally:
+            self.draining = None
+
+    async def _execute(self, payload: Any) -> ExecutionResult:
+        """The selection executed on `payload`, on a database session that is closed before it is sent
+        (as `RequestLifecycle` does for a streamed result)."""
+        executor = self.executor
+        context = executor.context_value
+        scope = context.operation() if isinstance(context, Context) else contextlib.nullcontext()
+        with scope as opened:
+            try:
+                result = executor.build_per_event_executor(payload).execute_operation(False)
+                if executor.is_awaitable(result):
+                    result = await result
+            finally:
+                if opened is not None:
+                    await opened.close()
+        return self._finished(result)
+
+    def _finished(self, result: ExecutionResult) -> ExecutionResult:
+        if result.errors:
+            self.schema.process_errors(result.errors)
+            _MASK._process_result(result)
+        return result
+
+    async def _end(self, error: GraphQLError) -> None:
+        self.pending = None
+        await self.hub.release(self.subscription)
+        with contextlib.suppress(WebSocketDisconnected):
+            await self.output.end(self._finished(ExecutionResult(data=None, errors=[error])))
+
+    async def stop(self) -> None:
+        """The client stopped the operation, or the socket closed."""
+        self.pending = None
+        draining = self.draining
+        if draining is not None and draining is not asyncio.current_task():
+            draining.cancel()
+        await self.hub.release(self.subscription)

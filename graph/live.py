@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from graphql import ExecutionResult, GraphQLError
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.context import Context
 from graph.errors import RequestErrorCode, request_error
 from graph.extensions import QuietMaskErrors, is_unexpected
+from graph.shared_results import SharingExecutor, shared_result
 from services.events import EventHub, Subscription, interruption
 
 # What a subscription makes of one event (a decoded `dict`, usually the hub's shared `Event`): the payloads
@@ -53,7 +54,7 @@ class HandedOver(dict[str, Any]):
         self.executor, self.handover = executor, handover
 
 
-class HandingOver(StrawberryGraphQLCoreExecutionContext):
+class HandingOver(SharingExecutor):
     """graphql-core's executor, executing a `Handover` to a `HandedOver` result (see the module)."""
 
     def build_per_event_executor(self, payload: Any) -> Any:
@@ -81,13 +82,61 @@ class LiveOutput(Protocol):
         """Send `result` (an error) if any, then end the operation (`complete`)."""
 
 
+class _Plan:
+    """What executing the selection on one payload takes: the arguments the subscription's executor was
+    built with. An idle subscription keeps these (~200 bytes), not the executor (~1.5 KiB with its caches,
+    sets and error lists); an event that no other subscriber of the same key executed builds one."""
+
+    __slots__ = ("arguments", "executor_class", "extensions", "operation", "share_key")
+
+    def __init__(self, executor: HandingOver) -> None:
+        self.executor_class = type(executor)
+        self.operation, self.share_key = executor.operation, executor.share_key()
+        self.extensions = executor.operation_extensions
+        self.arguments = (
+            executor.schema,
+            executor.fragment_definitions,
+            executor.fragments,
+            None,  # the root value: each event's payload
+            executor.context_value,
+            executor.operation,
+            executor.variable_values,
+            executor.field_resolver,
+            executor.type_resolver,
+            executor.subscribe_field_resolver,
+            executor.enable_early_execution,
+            executor.middleware_manager,
+            executor.is_awaitable,
+            executor.is_async_iterable,
+            executor.hide_suggestions,
+            executor.abort_signal,
+            executor.hooks,
+        )
+
+    @property
+    def context(self) -> Any:
+        return self.arguments[4]
+
+    def execute(self, payload: Any) -> Any:
+        """The result for `payload` (an awaitable when the execution is asynchronous)."""
+        shared = shared_result(payload, self.share_key, self.operation)
+        if shared is not None:
+            return shared
+        schema, definitions, fragments, _, *rest = self.arguments
+        executor = self.executor_class(
+            schema, definitions, fragments, payload, *rest, operation_extensions=self.extensions
+        )
+        executor._share_key = self.share_key  # executed once for every subscriber of the key
+        return executor.execute_operation(False)
+
+
 class LiveSubscription:
     """One subscription between events: this object, its event subscription and its step's state."""
 
-    __slots__ = ("draining", "executor", "hub", "output", "pending", "schema", "step", "subscription")
+    __slots__ = ("draining", "hub", "output", "pending", "plan", "schema", "step", "subscription")
 
     def __init__(self, handed: HandedOver, hub: EventHub, schema: Any, output: LiveOutput) -> None:
-        self.executor, self.step = handed.executor, handed.handover.step
+        self.plan, self.step = _Plan(handed.executor), handed.handover.step
         self.subscription = handed.handover.subscription
         self.hub, self.schema, self.output = hub, schema, output
         self.pending: list[object] | None = None
@@ -135,13 +184,12 @@ class LiveSubscription:
     async def _execute(self, payload: Any) -> ExecutionResult:
         """The selection executed on `payload`, on a database session that is closed before it is sent
         (as `RequestLifecycle` does for a streamed result)."""
-        executor = self.executor
-        context = executor.context_value
+        context = self.plan.context
         scope = context.operation() if isinstance(context, Context) else contextlib.nullcontext()
         with scope as opened:
             try:
-                result = executor.build_per_event_executor(payload).execute_operation(False)
-                if executor.is_awaitable(result):
+                result = self.plan.execute(payload)
+                if inspect.isawaitable(result):
                     result = await result
             finally:
                 if opened is not None:

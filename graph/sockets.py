@@ -191,11 +191,23 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await operation.send_next(result)
             is_first_result = False
 
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        super()._task_done(task)
+        # A live operation's task has ended (its subscription went on as callbacks): let it go.
+        for operation_id in self.live:
+            operation = self.operations.get(operation_id)
+            if operation is not None and operation.task is task:
+                operation.task = None
+
     async def cleanup_operation(self, operation_id: str) -> None:
         live = self.live.pop(operation_id, None)
-        if live is not None:
-            await live.stop()
-        await super().cleanup_operation(operation_id)
+        if live is None:
+            await super().cleanup_operation(operation_id)
+            return
+        operation = self.operations.pop(operation_id, None)
+        if operation is not None and operation.task is not None:
+            operation.task.cancel()
+        await live.stop()
 
     async def handle_subscribe(self, message: Any) -> None:
         error = _refused_operation(self, message)
@@ -405,6 +417,7 @@ class MessageRate:
     pongs, and /healthz waited 0.6 s. A socket over the rate is closed with 4429."""
 
     BURST, PER_SECOND = 100, 20.0
+    __slots__ = ("last", "receive", "send", "tokens")
 
     def __init__(self, receive: Any, send: Any) -> None:
         self.receive, self.send = receive, send

@@ -108,6 +108,7 @@ async def run_idle(args: argparse.Namespace) -> Outcome:
             for worker in warm:
                 await worker.ask("collect", 60)
                 worker.stop()
+            log(f"warm-up sockets closed; reading RSS in {args.settle:g} s")
             await asyncio.sleep(args.settle)
             before = tree_rss(process.pid)
 
@@ -118,6 +119,7 @@ async def run_idle(args: argparse.Namespace) -> Outcome:
                 gateway, session, after, token, gateway.ws_url, args.subscribers, args.client_procs, args.compress
             )
             outcome.figures["subscribe_s"] = time.monotonic() - opened_at
+            log(f"all {args.subscribers:,} primed; reading RSS in {args.settle:g} s")
             await asyncio.sleep(args.settle)
             after_rss = tree_rss(process.pid)
     except (WrongAnswer, DeliveryFailure) as error:

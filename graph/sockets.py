@@ -15,6 +15,8 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncGenerator
+from json import JSONDecodeError
 from typing import Any, cast
 
 from graphql import ExecutionResult as GraphQLResult
@@ -22,8 +24,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -187,6 +190,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 self.live[operation.id] = LiveSubscription(
                     result.data, cast(Any, self.view).resources.events, self.schema, output
                 )
+                operation.variables = None  # coerced, they are in the live subscription's plan
                 raise _WentLive  # closes the stream: its generators and extension contexts end here
             await operation.send_next(result)
             is_first_result = False
@@ -215,6 +219,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
             return
         await super().handle_subscribe(message)
+        # The operation has what it needs; the read loop keeps its last message until the next one.
+        message.clear()
 
     async def handle_connection_init(self, message: Any) -> None:
         await super().handle_connection_init(message)
@@ -332,6 +338,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await self.send_message(LegacyError(type="error", id=message["id"], payload=cast(Any, error)))
             return
         await super().handle_start(message)
+        message.clear()  # as in TransportWSHandler.handle_subscribe
 
     async def handle_connection_init(self, message: Any) -> None:
         payload = message.get("payload")
@@ -368,6 +375,29 @@ class _LegacyOutput:
         if result is not None:
             await handler.send_data_message(cast(Any, result), self.operation_id)
         await handler.send_message({"type": "complete", "id": self.operation_id})
+
+
+class SocketAdapter(ASGIWebSocketAdapter):
+    """strawberry's socket adapter, without holding the text of the last message while it waits for the
+    next (a subscribe message with its document and variables, for the socket's life)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        while self.ws.application_state != WebSocketState.DISCONNECTED:
+            try:
+                message = await self._next_json()
+            except JSONDecodeError as error:
+                if not ignore_parsing_errors:
+                    raise NonJsonMessageReceived from error
+                continue
+            except KeyError as error:
+                raise NonTextMessageReceived from error
+            except WebSocketDisconnect:
+                return
+            yield message
+            del message
+
+    async def _next_json(self) -> object:
+        return self.view.decode_json(await self.ws.receive_text())
 
 
 class SocketApp:

@@ -6,8 +6,8 @@ below then runs the selection once per distinct (payload, operation, variables, 
 same result to every subscriber of that key; its data is encoded to JSON once (`SharedData`), and the
 socket handler (graph/sockets.py) wraps the same bytes in each subscriber's `next` frame.
 
-Each subscriber keeps its own source stream, queue, replay, ordering and task: only the execution of
-a payload they all received is shared. The viewer is part of the key because a selection may reach
+Each subscriber keeps its own replay, ordering and state (once live, as a callback, graph/live.py): only
+the execution of a payload they all received is shared. The viewer is part of the key because a selection may reach
 per-user data; results are never shared across users.
 """
 

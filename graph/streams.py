@@ -1,7 +1,7 @@
 """What every "watch my rows" subscription opens with: a signed-in viewer, the watched row (when one is
 named) read through the table's visibility rule, and its owner's event channel, whose interruption is
-answered UNAVAILABLE. A subscription outlives requests, so each read is on a short database session of its
-own."""
+answered UNAVAILABLE; then it goes live as a callback (graph/live.py). A subscription outlives requests, so
+each read is on a short database session of its own."""
 
 from __future__ import annotations
 

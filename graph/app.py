@@ -35,7 +35,8 @@ from graph.metrics import HttpMetrics, metrics_route
 from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
-from graph.sockets import LegacyGraphQLWSHandler, SocketAdapter, SocketApp, SocketRegistry, TransportWSHandler
+from graph.socket_protocols import LegacyGraphQLWSHandler, SocketAdapter, TransportWSHandler
+from graph.sockets import SocketApp, SocketRegistry
 from graph.telemetry import HttpSpans, RequestIds
 from services.resources import Resources
 from services.sign_ins import is_revoked

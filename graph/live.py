@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from graphql import ExecutionResult, GraphQLError
 from strawberry.http.exceptions import WebSocketDisconnected
 
+from gateway import logs
 from graph.context import Context
 from graph.errors import RequestErrorCode, request_error
 from graph.extensions import QuietMaskErrors, is_unexpected
@@ -133,7 +134,7 @@ class _Plan:
 class LiveSubscription:
     """One subscription between events: this object, its event subscription and its step's state."""
 
-    __slots__ = ("draining", "hub", "output", "pending", "plan", "schema", "step", "subscription")
+    __slots__ = ("draining", "hub", "output", "pending", "plan", "request_id", "schema", "step", "subscription")
 
     def __init__(self, handed: HandedOver, hub: EventHub, schema: Any, output: LiveOutput) -> None:
         self.plan, self.step = _Plan(handed.executor), handed.handover.step
@@ -141,6 +142,8 @@ class LiveSubscription:
         self.hub, self.schema, self.output = hub, schema, output
         self.pending: list[object] | None = None
         self.draining: asyncio.Task[None] | None = None
+        # The socket's, for the log lines of its events (a drain task starts in the hub reader's context).
+        self.request_id = logs.request_id.get()
         self.subscription.hand_over(self.receive)
 
     def receive(self, item: object) -> bool:
@@ -160,6 +163,9 @@ class LiveSubscription:
         return True
 
     async def _drain(self) -> None:
+        logs.request_id.set(self.request_id)
+        viewer = getattr(self.plan.context, "viewer", None)
+        logs.user_id.set(str(viewer.user_id) if viewer is not None else None)
         try:
             while self.pending:
                 item = self.pending.pop(0)

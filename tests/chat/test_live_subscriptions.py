@@ -13,6 +13,7 @@ import pytest
 from graphql import ExecutionResult, parse
 from redis.asyncio import Redis
 
+from gateway import logs
 from gateway.settings import Settings
 from graph.chat.subscriptions import MessageDelta
 from graph.live import HandedOver, Handover, LiveSubscription
@@ -111,3 +112,28 @@ async def test_a_reader_that_falls_behind_is_told_unavailable_and_unsubscribed(h
     assert "faster than they were read" in ended.errors[0].message
     assert hub.subscriber_count == 0
     assert len(socket.sent) == 1  # the event being sent when it fell behind; nothing after
+
+
+async def test_the_log_lines_of_a_live_subscriptions_events_carry_its_sockets_request_id(
+    hub: EventHub, schema: Any
+) -> None:
+    channel = f"test:{uuid.uuid4()}"
+    seen: list[str | None] = []
+
+    async def step(event: dict[str, Any]) -> list[Any]:
+        seen.append(logs.request_id.get())
+        return []
+
+    socket = Socket()
+    async with hub.listen(channel) as events:
+        # Set after the hub's reader started: the reader (whose context each event's task would inherit)
+        # belongs to no socket in particular.
+        token = logs.request_id.set("req-live")
+        try:
+            live = LiveSubscription(_handed_over(schema, Handover(events, step)), hub, schema, socket)
+        finally:
+            logs.request_id.reset(token)
+    await hub.publish(channel, {"n": 1, "text": "x"})
+    await _until(lambda: seen)
+    assert seen == ["req-live"]
+    await live.stop()

@@ -104,6 +104,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 # What an accepted socket's scope still needs: the client's address behind a trusted proxy
 # (`Context.client_address`) and the request id of its log lines.
 KEPT_SOCKET_HEADERS = frozenset({b"x-forwarded-for", b"x-request-id"})
+# Scope keys nothing reads once a socket is accepted (the protocol version, the subprotocols offered, the
+# extensions uvicorn answers a refused handshake with).
+HANDSHAKE_ONLY_SCOPE_KEYS = frozenset({"asgi", "extensions", "http_version", "raw_path", "subprotocols"})
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -132,3 +135,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             # the socket, if already made, share the list.
             headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
             headers[:] = [(name, value) for name, value in headers if name in KEPT_SOCKET_HEADERS]
+            # The scope itself, rebuilt in place (everything holds this one dict) without what only the
+            # handshake reads: a smaller table, and the nested dicts and lists let go.
+            scope = cast("dict[str, Any]", self.scope)
+            kept = {key: value for key, value in scope.items() if key not in HANDSHAKE_ONLY_SCOPE_KEYS}
+            scope.clear()
+            scope.update(kept)

@@ -101,12 +101,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+# What an accepted socket's scope still needs: the client's address behind a trusted proxy
+# (`Context.client_address`) and the request id of its log lines.
+KEPT_SOCKET_HEADERS = frozenset({b"x-forwarded-for", b"x-request-id"})
+# Scope keys nothing reads once a socket is accepted (the protocol version, the subprotocols offered, the
+# extensions uvicorn answers a refused handshake with).
+HANDSHAKE_ONLY_SCOPE_KEYS = frozenset({"asgi", "extensions", "http_version", "raw_path", "subprotocols"})
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's default WebSocket protocol (websockets' sans-I/O), holding less for an open socket: its
     messages to the app wait in a `Mailbox` (not an `asyncio.Queue`: three deques, ~2.3 KiB), "writable"
     is a `Flag` (not an `asyncio.Event`: a deque), and the handshake's request and response (their parsed
-    headers, ~4 KiB; the app keeps its own copy in the ASGI scope) are let go once the socket is accepted
-    (issue 14 memory, docs/decisions.md)."""
+    headers, ~4 KiB; the app keeps its own copy in the ASGI scope, trimmed to `KEPT_SOCKET_HEADERS`) are
+    let go once the socket is accepted (issue 14 memory, docs/decisions.md)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,3 +130,14 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             # its headers are emptied, not only dropped here.
             self.request.headers.clear()
             del self.request, self.response
+            # The scope's copy (a list of byte pairs, ~1 KiB from a browser) is read at the handshake;
+            # an accepted socket keeps only what is read later. In place: Starlette's `Headers` of
+            # the socket, if already made, share the list.
+            headers = cast("list[tuple[bytes, bytes]]", self.scope["headers"])
+            headers[:] = [(name, value) for name, value in headers if name in KEPT_SOCKET_HEADERS]
+            # The scope itself, rebuilt in place (everything holds this one dict) without what only the
+            # handshake reads: a smaller table, and the nested dicts and lists let go.
+            scope = cast("dict[str, Any]", self.scope)
+            kept = {key: value for key, value in scope.items() if key not in HANDSHAKE_ONLY_SCOPE_KEYS}
+            scope.clear()
+            scope.update(kept)

@@ -35,7 +35,8 @@ from graph.metrics import HttpMetrics, metrics_route
 from graph.persisted import PersistedQueries, PersistedQueryError, load_manifest
 from graph.probes import probe_routes
 from graph.schema import build_schema
-from graph.sockets import LegacyGraphQLWSHandler, SocketApp, SocketRegistry, TransportWSHandler
+from graph.socket_protocols import LegacyGraphQLWSHandler, SocketAdapter, TransportWSHandler
+from graph.sockets import SocketApp, SocketRegistry
 from graph.telemetry import HttpSpans, RequestIds
 from services.resources import Resources
 from services.sign_ins import is_revoked
@@ -46,6 +47,7 @@ log = logging.getLogger("gateway")
 class GatewayGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
     graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = SocketAdapter
 
     def __init__(self, resources: Resources, **kwargs: Any) -> None:
         super().__init__(**kwargs)

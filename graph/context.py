@@ -26,7 +26,7 @@ from services.tokens import InvalidToken
 log = logging.getLogger("gateway.graph")
 
 
-@dataclass
+@dataclass(slots=True)
 class Viewer:
     user_id: uuid.UUID
     sign_in_id: str | None
@@ -78,7 +78,7 @@ class OperationScope:
 _operation_scope: ContextVar[OperationScope | None] = ContextVar("operation_scope", default=None)
 
 
-@dataclass
+@dataclass(slots=True)  # one per socket, for the socket's life: no instance dict (issue 14 memory)
 class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None

@@ -23,8 +23,8 @@ from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscripti
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
+from graph.live import HandingOver
 from graph.node import Node, resolve_nodes
-from graph.shared_results import SharingExecutor
 from graph.tasks import TaskNode, TasksMutation, TasksSubscription
 from graph.users import UserNode, UsersMutation, UsersQuery
 
@@ -92,9 +92,10 @@ class GatewaySchema(strawberry.Schema):
                 log.debug("refused: %.200r", error.message)
 
 
-class GatewayExecutionContext(CompilingExecutionContext, SharingExecutor):
+class GatewayExecutionContext(HandingOver, CompilingExecutionContext):
     """Reads the database can answer are compiled to one SQL statement (graph/compiled/); a subscription's
-    event is executed once per (payload, operation, variables, viewer) (graph/shared_results.py)."""
+    event is executed once per (payload, operation, variables, viewer) (graph/shared_results.py); an opened
+    subscription is handed over to the socket handler (graph/live.py)."""
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -6,8 +6,8 @@ below then runs the selection once per distinct (payload, operation, variables, 
 same result to every subscriber of that key; its data is encoded to JSON once (`SharedData`), and the
 socket handler (graph/sockets.py) wraps the same bytes in each subscriber's `next` frame.
 
-Each subscriber keeps its own source stream, queue, replay, ordering and task: only the execution of
-a payload they all received is shared. The viewer is part of the key because a selection may reach
+Each subscriber keeps its own replay, ordering and state (once live, as a callback, graph/live.py): only
+the execution of a payload they all received is shared. The viewer is part of the key because a selection may reach
 per-user data; results are never shared across users.
 """
 
@@ -117,21 +117,35 @@ def _shared_result(result: Any) -> Any:
     return result
 
 
+def shared_result(payload: Any, key: tuple[Any, ...], operation: Any) -> Any:
+    """The result another subscriber of `key` already has (or is executing) for `payload`, or None."""
+    memo = _memo(payload)
+    found = memo.get(key) if memo is not None else None
+    if found is None or found[0] is not operation:
+        return None
+    counters.shared += 1
+    return _await_shared(found[1]) if isinstance(found[1], asyncio.Future) else found[1]
+
+
 class SharingExecutor(StrawberryGraphQLCoreExecutionContext):
     """strawberry's executor, executing a shared subscription payload once per key (see the module)."""
 
     _share_key: tuple[Any, ...] | None = None
 
-    def build_per_event_executor(self, payload: Any) -> Any:
+    def share_key(self) -> tuple[Any, ...]:
+        """The subscription's key: once per subscription, the same for every event."""
         if self._share_key is None:
-            # Once per subscription: the same for every event.
             self._share_key = (
                 id(self.operation),
                 _variables_key(self.variable_values),
                 _viewer_key(self.context_value),
             )
+        return self._share_key
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        key = self.share_key()
         memo = _memo(payload)
-        found = memo.get(self._share_key) if memo is not None else None
+        found = memo.get(key) if memo is not None else None
         if found is not None and found[0] is self.operation:
             # Another subscriber already executed this event: no per-event copy of the executor
             # (graphql-core copies it per event, 6% of a delivery's CPU under the realtime bench).

@@ -12,26 +12,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import sys
 import time
 from collections import Counter, defaultdict
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage as TransportError
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
+from starlette.websockets import WebSocket, WebSocketState
 
 from gateway import logs
-from graph.document_limits import too_large_error
-from graph.persisted import untrusted_socket_error
-from graph.shared_results import next_frame
 from graph.telemetry import request_id_of
 from services.resources import Resources
 from services.sign_ins import REVOCATIONS_CHANNEL, is_revoked
@@ -127,105 +117,6 @@ class SocketRegistry:
                 await self._listener
 
 
-def _refused_operation(handler: Any, message: Any) -> dict[str, Any] | None:
-    """The error an acknowledged socket is answered with instead of running the operation `message` starts
-    (a document that is not trusted, graph/persisted.py, or one over the text limit); None to run it.
-
-    The document's text is interned first: every subscription keeps its text for as long as it runs, and
-    clients send the same few documents, so thousands of subscriptions share one copy."""
-    payload = message.get("payload")
-    query = payload.get("query") if isinstance(payload, dict) else None
-    if isinstance(query, str):
-        query = payload["query"] = sys.intern(query)
-    persisted = getattr(handler.view, "persisted", None)
-    error = untrusted_socket_error(persisted.trusted if persisted is not None else None, query)
-    if error is None:
-        error = oversized_document_error(handler.view, query)
-    return error if handler.connection_acknowledged else None
-
-
-def oversized_document_error(view: Any, query: object) -> dict[str, Any] | None:
-    """The error the HTTP path answers for a document over the text limit (graph/document_limits.py),
-    for the socket handlers to send as an `error` message instead of failing the operation's task."""
-    resources = getattr(view, "resources", None)
-    limit = resources.settings.max_query_bytes if resources is not None else None
-    if limit is None or not isinstance(query, str) or len(query) <= limit:
-        return None
-    return cast(dict[str, Any], too_large_error(len(query), limit).formatted)
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """strawberry's `graphql-transport-ws` handler, running only trusted documents when a manifest is set
-    (graph/persisted.py)."""
-
-    async def handle_subscribe(self, message: Any) -> None:
-        error = _refused_operation(self, message)
-        if error is not None:
-            await self.send_message(TransportError(id=message["id"], type="error", payload=[cast(Any, error)]))
-            return
-        await super().handle_subscribe(message)
-
-    async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
-        # Cancelled by now (or done): no need to keep the task for the socket's life.
-        self.connection_init_timeout_task = None
-
-    async def send_message(self, message: Any) -> None:
-        """A `next` frame whose data several subscribers share goes out with the data encoded once
-        (graph/shared_results.py); everything else as strawberry sends it."""
-        text = next_frame(message, self.view.encode_json_string)
-        if text is None:
-            await super().send_message(message)
-            return
-        try:
-            await cast(Any, self.websocket).ws.send_text(text)
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
-
-
-class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
-    """strawberry's legacy `graphql-ws` handler, made to refuse what graphql-transport-ws refuses:
-    a rejected `connection_init` closes with 4403 (not 1011), and a socket that never sends one is
-    closed with 4408 after the same wait."""
-
-    async def handle(self) -> None:
-        timeout = asyncio.create_task(self._close_if_not_initialised())
-        try:
-            await super().handle()
-        finally:
-            timeout.cancel()
-
-    async def _close_if_not_initialised(self) -> None:
-        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
-        if not self.connection_acknowledged:
-            await self.websocket.close(code=INIT_TIMEOUT, reason="Connection initialisation timeout")
-
-    async def handle_start(self, message: Any) -> None:
-        error = _refused_operation(self, message)
-        if error is not None:
-            await self.send_message(LegacyError(type="error", id=message["id"], payload=cast(Any, error)))
-            return
-        await super().handle_start(message)
-
-    async def handle_connection_init(self, message: Any) -> None:
-        payload = message.get("payload")
-        if payload is not None and not isinstance(payload, dict):
-            await self.send_message({"type": "connection_error"})
-            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
-            return
-        self.context.connection_params = payload
-        try:
-            await self.view.on_ws_connect(self.context)
-        except ConnectionRejectionError as rejection:
-            await self.send_message({"type": "connection_error", "payload": rejection.payload})
-            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
-            return
-        await self.send_message({"type": "connection_ack"})
-        self.connection_acknowledged = True
-        if self.keep_alive:
-            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
-
-
 class SocketApp:
     """The WebSocket endpoint: at most `GATEWAY_MAX_SOCKETS_PER_ADDRESS` open sockets per client address
     (initialised or not), then strawberry's handler, then forgetting the socket when it ends."""
@@ -273,6 +164,7 @@ class MessageRate:
     pongs, and /healthz waited 0.6 s. A socket over the rate is closed with 4429."""
 
     BURST, PER_SECOND = 100, 20.0
+    __slots__ = ("last", "receive", "send", "tokens")
 
     def __init__(self, receive: Any, send: Any) -> None:
         self.receive, self.send = receive, send

@@ -1,7 +1,7 @@
 """What every "watch my rows" subscription opens with: a signed-in viewer, the watched row (when one is
 named) read through the table's visibility rule, and its owner's event channel, whose interruption is
-answered UNAVAILABLE. A subscription outlives requests, so each read is on a short database session of its
-own."""
+answered UNAVAILABLE; then it goes live as a callback (graph/live.py). A subscription outlives requests, so
+each read is on a short database session of its own."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row, Select
 
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import RequestErrorCode, request_error
+from graph.live import Handover
 from graph.node import input_id
 from graph.shared_results import derived, shared_payload
 from loaders.session import RequestDb
@@ -30,9 +31,10 @@ def signed_in(info: Info) -> uuid.UUID:
     return viewer.user_id
 
 
-async def read(info: Info, statement: Select[Any]) -> list[Row[Any]]:
+async def read(info: Info | Context, statement: Select[Any]) -> list[Row[Any]]:
     """The rows of `statement`, on a short database session of its own."""
-    db = RequestDb(info.context.resources.sessionmaker)
+    context = info.context if not isinstance(info, Context) else info
+    db = RequestDb(context.resources.sessionmaker)
     try:
         return list(await db.rows(statement))
     finally:
@@ -86,11 +88,15 @@ def updates_field(
     async def subscribe(root: Any, info: Info, **arguments: Any) -> AsyncGenerator[Any, None]:
         viewer_id = signed_in(info)
         wanted = await watched(info, arguments.get(argument), type_name, lambda pk: one_of(visible(viewer_id), pk))
+
+        async def step(event: Any) -> list[Any]:
+            row = derived(event, "row", events.decode, event)
+            if wanted is None or row.id == wanted:
+                return [shared_payload(event, "node", node.from_row, row)]
+            return []
+
         async with listening(info, events.channel(viewer_id)) as stream:
-            async for event in stream:
-                row = derived(event, "row", events.decode, event)
-                if wanted is None or row.id == wanted:
-                    yield shared_payload(event, "node", node.from_row, row)
+            yield Handover(stream, step)
 
     subscribe.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [

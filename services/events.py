@@ -36,6 +36,15 @@ _INTERRUPTED = object()
 _TOO_SLOW = object()
 
 
+def interruption(item: object) -> StreamInterrupted | None:
+    """The error a subscriber is told when `item` is the end of its stream, not an event."""
+    if item is _INTERRUPTED:
+        return StreamInterrupted("The event stream was interrupted; subscribe again with your last cursor.")
+    if item is _TOO_SLOW:
+        return StreamInterrupted("Events arrived faster than they were read; subscribe again with your last cursor.")
+    return None
+
+
 class Event(dict[str, Any]):
     """An event as the local subscribers of its channel receive it: one object for all of them, so what
     they derive from it (the node a subscription yields) is derived once, by the first that needs it."""
@@ -55,18 +64,29 @@ class Counters:
     dropped_subscribers: int = 0
 
 
+# Takes an event (or the end of the stream, see `interruption`); False when it holds `limit` already.
+Receiver = Callable[[object], bool]
+
+
 class Subscription:
     """One local subscriber's events, waiting to be read: at most `limit`, then the subscriber is dropped
-    (`_TOO_SLOW`). A `Mailbox`, not an `asyncio.Queue`: ~2.5 KiB less per idle subscription."""
+    (`_TOO_SLOW`). A `Mailbox`, not an `asyncio.Queue`: ~2.5 KiB less per idle subscription.
 
-    __slots__ = ("channel", "closed", "limit", "waiting")
+    Read as an async iterator until it is `handed_over` to a receiver (graph/live.py): from then on each
+    event goes straight to the receiver, nothing waits here, and ending the `listen()` block no longer
+    unsubscribes (the receiver calls `EventHub.release` when it is done)."""
+
+    __slots__ = ("channel", "closed", "limit", "receiver", "waiting")
 
     def __init__(self, channel: str, limit: int) -> None:
         self.channel, self.limit, self.closed = channel, limit, False
         self.waiting: Mailbox[Any] = Mailbox()
+        self.receiver: Receiver | None = None
 
     def put(self, item: Any) -> bool:
         """Add an event; False (and nothing added) when `limit` events are already waiting."""
+        if self.receiver is not None:
+            return self.receiver(item)
         if len(self.waiting) >= self.limit:
             return False
         self.waiting.put_nowait(item)
@@ -75,19 +95,31 @@ class Subscription:
     def end(self, reason: object) -> None:
         """Forget what is waiting; the reader is told `reason` next."""
         self.closed = True
+        if self.receiver is not None:
+            self.receiver(reason)
+            return
         self.waiting.clear()
         self.waiting.put_nowait(reason)
+
+    def hand_over(self, receiver: Receiver) -> None:
+        """Give what waits, in order, then every later event, to `receiver`."""
+        while not self.waiting.empty():
+            receiver(self.waiting.get_nowait())
+        self.waiting = _NO_MAILBOX
+        self.receiver = receiver
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
         item = await self.waiting.get()
-        if item is _INTERRUPTED:
-            raise StreamInterrupted("The event stream was interrupted; subscribe again with your last cursor.")
-        if item is _TOO_SLOW:
-            raise StreamInterrupted("Events arrived faster than they were read; subscribe again with your last cursor.")
+        failure = interruption(item)
+        if failure is not None:
+            raise failure
         return item  # type: ignore[no-any-return]
+
+
+_NO_MAILBOX: Mailbox[Any] = Mailbox()  # what a handed-over subscription keeps instead of its own
 
 
 @dataclass
@@ -121,7 +153,12 @@ class EventHub:
         try:
             yield subscription
         finally:
-            await self._remove(subscription)
+            if subscription.receiver is None:
+                await self._remove(subscription)
+
+    async def release(self, subscription: Subscription) -> None:
+        """Unsubscribe a handed-over subscription (`Subscription.hand_over`)."""
+        await self._remove(subscription)
 
     async def _add(self, subscription: Subscription) -> None:
         async with self._lock:

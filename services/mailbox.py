@@ -47,6 +47,10 @@ class Mailbox(Generic[T]):
             finally:
                 if self._waiter is waiter:
                     self._waiter = None
+        return self.get_nowait()
+
+    def get_nowait(self) -> T:
+        """The oldest item; only when there is one (`empty()` is False)."""
         item = self._items[self._head]
         self._head += 1
         if self._head == len(self._items):

@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.config import DEFAULT_DSN, DEFAULT_REDIS_URL
 from bench.queries import WrongAnswer
 from bench.realtime.common import RESULTS_DIR, DeliveryFailure
+from bench.realtime.idle import idle_report, run_idle
 from bench.realtime.phases import Outcome
 from bench.realtime.report import report
 from bench.realtime.run import run
@@ -54,6 +55,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--compress",
         action="store_true",
         help="subscribers offer permessage-deflate, as browsers and Node's ws do (default: offer none)",
+    )
+    parser.add_argument(
+        "--idle-only",
+        action="store_true",
+        help="only the marginal RSS per idle subscription on ONE server (bench/realtime/idle.py)",
     )
     parser.add_argument("--settle", type=float, default=2.0, help="seconds between priming and reading RSS")
     parser.add_argument(
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     async def bounded() -> Outcome:
         # Cancelling `run` still runs its clean-up (subscriber processes, servers, the bench user).
         try:
-            return await asyncio.wait_for(run(args), args.time_limit)
+            return await asyncio.wait_for(run_idle(args) if args.idle_only else run(args), args.time_limit)
         except TimeoutError:
             raise DeliveryFailure(f"the run took more than --time-limit {args.time_limit:g} s") from None
 
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"realtime bench failed, no figures: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(2)
     print()
-    print(report(outcome, args))
+    print(idle_report(outcome) if args.idle_only else report(outcome, args))
     if not args.no_save:
         path = args.json or RESULTS_DIR / f"realtime-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,9 @@ from graphql import GraphQLError
 
 from graph.chat.types import MessageNode
 from graph.connection import decode_cursor
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import RequestErrorCode, bad_input, request_error
+from graph.live import Handover
 from graph.node import global_id, input_id
 from graph.shared_results import derived, shared_payload
 from loaders import chat as chat_loaders
@@ -116,11 +117,11 @@ async def _checked_chat_session(info: Info, chat_session_id: str) -> tuple[uuid.
 
 
 async def _replay(
-    info: Info, chat_session_id: uuid.UUID, after_seq: int
+    context: Context, chat_session_id: uuid.UUID, after_seq: int
 ) -> AsyncGenerator[tuple[int, MessageNode | None], None]:
     """Everything after `after_seq` from the database: (seq, node), node None for deleted ones."""
     while True:
-        db = RequestDb(info.context.resources.sessionmaker)
+        db = RequestDb(context.resources.sessionmaker)
         try:
             rows = await chat_loaders.messages_after(db, chat_session_id, after_seq, REPLAY_BATCH)
         finally:
@@ -134,6 +135,37 @@ async def _replay(
 
 def _interrupted(error: StreamInterrupted) -> GraphQLError:
     return request_error(str(error), RequestErrorCode.UNAVAILABLE)
+
+
+class _AddedAfter:
+    """`messageAdded` once live: the messages after `last`, in order. An event that skips a number (one
+    went missing in a Redis hiccup) is answered from the database, which has the gap."""
+
+    __slots__ = ("chat_session_id", "context", "last")
+
+    def __init__(self, context: Context, chat_session_id: uuid.UUID, last: int) -> None:
+        self.context, self.chat_session_id, self.last = context, chat_session_id, last
+
+    async def step(self, event: dict[str, Any]) -> list[MessageNode]:
+        if event.get("kind") != MessageEventKind.ADDED:
+            return []
+        row = derived(event, "row", message_row, event["message"])
+        if row.seq <= self.last:
+            return []
+        if row.seq == self.last + 1:
+            self.last = row.seq
+            return [shared_payload(event, "node", MessageNode.from_row, row)]
+        missed: list[MessageNode] = []
+        async for seq, node in _replay(self.context, self.chat_session_id, self.last):
+            self.last = seq
+            if node is not None:
+                missed.append(node)
+        return missed
+
+
+async def _session_events(event: dict[str, Any]) -> list[Any]:
+    node = shared_payload(event, "session-event", _session_event, event)
+    return [node] if node is not None else []
 
 
 @strawberry.type
@@ -150,31 +182,19 @@ class ChatSubscription:
     ) -> AsyncGenerator[MessageNode, None]:
         after_seq = _after_seq(after) if after is not None else None
         pk, _ = await _checked_chat_session(info, chat_session_id)
+        context = info.context
         try:
-            async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
+            async with context.resources.events.listen(chat_session_channel(pk)) as events:
                 # Subscribed (confirmed by Redis) before reading: what the database does not have yet
                 # arrives as an event, so nothing falls between the two.
                 _, count = await _checked_chat_session(info, chat_session_id)
                 last = after_seq if after_seq is not None else count
-                async for seq, node in _replay(info, pk, last):
+                async for seq, node in _replay(context, pk, last):
                     last = seq
                     if node is not None:
                         yield node
-                async for event in events:
-                    if event.get("kind") != MessageEventKind.ADDED:
-                        continue
-                    row = derived(event, "row", message_row, event["message"])
-                    if row.seq <= last:
-                        continue
-                    if row.seq == last + 1:
-                        last = row.seq
-                        yield shared_payload(event, "node", MessageNode.from_row, row)
-                        continue
-                    # An event went missing (Redis hiccup): the database has the gap.
-                    async for seq, node in _replay(info, pk, last):
-                        last = seq
-                        if node is not None:
-                            yield node
+                # Events that arrived during the replay wait in `events`, and are handed over first.
+                yield Handover(events, _AddedAfter(context, pk, last).step)  # type: ignore[misc]
         except StreamInterrupted as error:
             raise _interrupted(error) from None
 
@@ -188,9 +208,6 @@ class ChatSubscription:
         pk, _ = await _checked_chat_session(info, chat_session_id)
         try:
             async with info.context.resources.events.listen(chat_session_channel(pk)) as events:
-                async for event in events:
-                    node = shared_payload(event, "session-event", _session_event, event)
-                    if node is not None:
-                        yield node
+                yield Handover(events, _session_events)  # type: ignore[misc]
         except StreamInterrupted as error:
             raise _interrupted(error) from None

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import strawberry
 from sqlmodel import col
 
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import RequestErrorCode, request_error
+from graph.live import Handover
 from graph.node import global_id, input_id
 from graph.shared_results import derived, shared_payload
 from graph.streams import listening, read, signed_in
@@ -47,16 +48,7 @@ class TasksSubscription:
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         viewer_id = signed_in(info)
         async with listening(info, keys.notifications(viewer_id)) as events:
-            async for event in events:
-                task = await _current(info, viewer_id, uuid.UUID(event["task_id"]))
-                message_id = event.get("message_id")
-                yield Notification(
-                    kind=NoticeKind(event["kind"]),
-                    text=str(event["text"]),
-                    at=datetime.fromisoformat(event["at"]),
-                    task=TaskNode.from_row(task) if task is not None else None,
-                    message_id=strawberry.ID(global_id("Message", uuid.UUID(message_id))) if message_id else None,
-                )
+            yield Handover(events, _Notifications(info.context, viewer_id).step)  # type: ignore[misc]
 
     @strawberry.subscription(
         description="Status changes of your tasks: one task, a session's tasks, or (with neither argument) all of them."
@@ -73,36 +65,79 @@ class TasksSubscription:
         if task_id is not None and wanted_task is None:
             raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
         async with listening(info, task_channel(viewer_id)) as events:
-            if wanted_task is not None:
+            if wanted_task is None:
+                step = _SomeTasks(chat_session_id is not None, wanted_chat_session).step
+            else:
                 # Listening first, then the current state: a move made in between is in both, never in
                 # neither. From here on the table, not the event, says how the task stands, so an event
                 # from before the read never takes a client back to an older state.
-                current = await _current(info, viewer_id, wanted_task)
+                current = await _current(info.context, viewer_id, wanted_task)
                 if current is None:
                     raise request_error("No such task.", RequestErrorCode.NOT_FOUND)
-                sent = _state(current)
                 yield TaskNode.from_row(current)
-            async for event in events:
-                row = derived(event, "row", decode_task, event)
-                if wanted_task is not None:
-                    if row.id != wanted_task:
-                        continue
-                    current = await _current(info, viewer_id, wanted_task)
-                    if current is None or _state(current) == sent:
-                        continue
-                    sent = _state(current)
-                    yield TaskNode.from_row(current)
-                    continue
-                if chat_session_id is not None and row.session_id != wanted_chat_session:
-                    continue
-                if not _user_visible(row):
-                    continue  # hidden from the user's lists, and so from the stream of all their tasks
-                yield shared_payload(event, "node", TaskNode.from_row, row)
+                step = _OneTask(info.context, viewer_id, wanted_task, _state(current)).step
+            yield Handover(events, step)  # type: ignore[misc]
 
 
-async def _current(info: Info, viewer_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+class _Notifications:
+    __slots__ = ("context", "viewer_id")
+
+    def __init__(self, context: Context, viewer_id: uuid.UUID) -> None:
+        self.context, self.viewer_id = context, viewer_id
+
+    async def step(self, event: dict[str, Any]) -> list[Notification]:
+        task = await _current(self.context, self.viewer_id, uuid.UUID(event["task_id"]))
+        message_id = event.get("message_id")
+        return [
+            Notification(
+                kind=NoticeKind(event["kind"]),
+                text=str(event["text"]),
+                at=datetime.fromisoformat(event["at"]),
+                task=TaskNode.from_row(task) if task is not None else None,
+                message_id=strawberry.ID(global_id("Message", uuid.UUID(message_id))) if message_id else None,
+            )
+        ]
+
+
+class _OneTask:
+    """`taskUpdated(taskId:)` once live: the task as stored, each time its state moved."""
+
+    __slots__ = ("context", "sent", "task_id", "viewer_id")
+
+    def __init__(self, context: Context, viewer_id: uuid.UUID, task_id: uuid.UUID, sent: tuple[Any, ...]) -> None:
+        self.context, self.viewer_id, self.task_id, self.sent = context, viewer_id, task_id, sent
+
+    async def step(self, event: dict[str, Any]) -> list[TaskNode]:
+        row = derived(event, "row", decode_task, event)
+        if row.id != self.task_id:
+            return []
+        current = await _current(self.context, self.viewer_id, self.task_id)
+        if current is None or _state(current) == self.sent:
+            return []
+        self.sent = _state(current)
+        return [TaskNode.from_row(current)]
+
+
+class _SomeTasks:
+    """`taskUpdated` of all the viewer's tasks, or of one session's."""
+
+    __slots__ = ("by_session", "chat_session_id")
+
+    def __init__(self, by_session: bool, chat_session_id: uuid.UUID | None) -> None:
+        self.by_session, self.chat_session_id = by_session, chat_session_id
+
+    async def step(self, event: dict[str, Any]) -> list[TaskNode]:
+        row = derived(event, "row", decode_task, event)
+        if self.by_session and row.session_id != self.chat_session_id:
+            return []
+        if not _user_visible(row):
+            return []  # hidden from the user's lists, and so from the stream of all their tasks
+        return [shared_payload(event, "node", TaskNode.from_row, row)]
+
+
+async def _current(context: Context, viewer_id: uuid.UUID, task_id: uuid.UUID) -> Any:
     """The task as stored now."""
-    found = await read(info, visible_tasks(viewer_id).where(col(Task.id) == task_id))
+    found = await read(context, visible_tasks(viewer_id).where(col(Task.id) == task_id))
     return found[0] if found else None
 
 

@@ -89,7 +89,7 @@ class Context:
     connection_params: dict[str, object] | None = None
     cost: int | None = None  # the operation's static cost, once computed
     persist: tuple[str, str] | None = None  # an APQ (hash, text) to register once it validated
-    # Left by DeletedAccountsAreAnonymous to the `node`/`nodes` fields (graph/permissions.py): a compiled
+    # Left by deleted_accounts_are_anonymous to the `node`/`nodes` fields (graph/permissions.py): a compiled
     # one checks the account in its own statement, one answered by its resolver calls `check_account`.
     account_check_deferred: bool = False
     _account_check: asyncio.Future[None] | None = field(init=False, repr=False, default=None)

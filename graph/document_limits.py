@@ -30,7 +30,7 @@ from graphql import (
 )
 from graphql.error import GraphQLError as _GraphQLError
 from graphql.validation.validate import ValidationAbortedError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graph.errors import RequestErrorCode
 
@@ -216,29 +216,27 @@ def rule_for(limits: DocumentLimits) -> type[ValidationRule]:
     return DocumentLimitsRule
 
 
-class DocumentRules(SchemaExtension):
-    """The document's limits in one extension: the text limit (refused before it is lexed, and so before
-    it can enter the parser cache), the token limit (the parser's `max_tokens`) and the extra validation
-    rules. One extension rather than three (strawberry's `MaxTokensLimiter` and `AddValidationRules` and
-    a text limit): strawberry wraps every hook of every extension anew for each request, ~15 us each
-    (docs/decisions.md, "Small reads")."""
+class DocumentRules:
+    """The document's limits, applied by the gateway's one extension (graph/extensions.py): the text limit
+    (refused before it is lexed, and so before it can enter the parser cache), the token limit (the
+    parser's `max_tokens`) and the extra validation rules. Not strawberry's `MaxTokensLimiter`,
+    `AddValidationRules` and a text limit as three extensions: strawberry wraps every hook of every
+    extension anew for each request, ~15 us each (docs/decisions.md, "Small reads")."""
 
     def __init__(self, max_bytes: int, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
         self.max_bytes = max_bytes
         self.max_tokens = max_tokens
         self.rules = rules
 
-    def on_operation(self) -> Iterator[None]:
-        execution = self.execution_context
+    def prepare(self, execution: ExecutionContext) -> None:
+        """When the operation starts: the parser's token limit and the validation rules."""
         execution.parse_options["max_tokens"] = self.max_tokens
         execution.validation_rules = execution.validation_rules + self.rules
-        yield
 
-    def on_parse(self) -> Iterator[None]:
-        query = self.execution_context.query
+    def check_text(self, query: str | None) -> None:
+        """Before the document is parsed: refuse a text over the limit."""
         if query is not None and len(query) > self.max_bytes:
             raise too_large_error(len(query), self.max_bytes)
-        yield
 
 
 def too_large_error(length: int, limit: int) -> GraphQLError:

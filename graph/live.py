@@ -26,15 +26,13 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from gateway import logs
 from graph.context import Context
 from graph.errors import RequestErrorCode, request_error
-from graph.extensions import QuietMaskErrors, is_unexpected
+from graph.extensions import MASK
 from graph.shared_results import SharingExecutor, shared_result
 from services.events import EventHub, Subscription, interruption
 
 # What a subscription makes of one event (a decoded `dict`, usually the hub's shared `Event`): the payloads
 # to execute and send, in order (none for an event it does not stream).
 Step = Callable[[Any], Awaitable[list[Any]]]
-
-_MASK = QuietMaskErrors(should_mask_error=is_unexpected)
 
 
 class Handover:
@@ -189,7 +187,7 @@ class LiveSubscription:
 
     async def _execute(self, payload: Any) -> ExecutionResult:
         """The selection executed on `payload`, on a database session that is closed before it is sent
-        (as `RequestLifecycle` does for a streamed result)."""
+        (as the gateway's extension does for a streamed result)."""
         context = self.plan.context
         scope = context.operation() if isinstance(context, Context) else contextlib.nullcontext()
         with scope as opened:
@@ -205,7 +203,7 @@ class LiveSubscription:
     def _finished(self, result: ExecutionResult) -> ExecutionResult:
         if result.errors:
             self.schema.process_errors(result.errors)
-            _MASK._process_result(result)
+            MASK._process_result(result)
         return result
 
     async def _end(self, error: GraphQLError) -> None:

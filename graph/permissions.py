@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, OperationType, get_operation_ast
-from strawberry.extensions import SchemaExtension
 from strawberry.permission import BasePermission
 from strawberry.types import ExecutionContext
 
@@ -55,28 +53,27 @@ class IsOperator(BasePermission):
 OPERATORS: list[type[BasePermission]] = [IsOperator]
 
 
-class DeletedAccountsAreAnonymous(SchemaExtension):
+async def deleted_accounts_are_anonymous(execution: ExecutionContext) -> None:
     """A token of an ended sign-in session is refused (UNAUTHENTICATED); a deleted account's
     still-valid token acts as no token at all. Checked once the document is valid (a refused one
-    costs nothing), through the users loader (so `viewer` costs no more)."""
-
-    async def on_execute(self) -> AsyncIterator[None]:
-        context = self.execution_context.context
-        if isinstance(context, Context):
-            if await context.session_revoked():
-                raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
-            roots = query_roots(self.execution_context)
-            # Only an HTTP request compiles: on a socket (whose context serves several operations at
-            # once) or with the compiler off, `node` checks first as every other field does.
-            compiles = not context.is_socket and context.resources.settings.sql_compiler
-            if roots is not None and roots <= SELF_CHECKING | (DEFERRING if compiles else frozenset()):
-                context.account_check_deferred = bool(roots & DEFERRING)
-            else:
-                try:
-                    await context.forget_deleted_viewer()
-                except Exception as error:
-                    raise account_check_failed(error) from None
-        yield
+    costs nothing), through the users loader (so `viewer` costs no more); graph/extensions.py calls it
+    before the operation executes."""
+    context = execution.context
+    if not isinstance(context, Context):
+        return
+    if await context.session_revoked():
+        raise request_error("The session has ended; sign in again.", RequestErrorCode.UNAUTHENTICATED)
+    roots = query_roots(execution)
+    # Only an HTTP request compiles: on a socket (whose context serves several operations at
+    # once) or with the compiler off, `node` checks first as every other field does.
+    compiles = not context.is_socket and context.resources.settings.sql_compiler
+    if roots is not None and roots <= SELF_CHECKING | (DEFERRING if compiles else frozenset()):
+        context.account_check_deferred = bool(roots & DEFERRING)
+    else:
+        try:
+            await context.forget_deleted_viewer()
+        except Exception as error:
+            raise account_check_failed(error) from None
 
 
 def account_check_failed(error: Exception) -> Exception:

@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,7 +28,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from strawberry.extensions import SchemaExtension
 
 from graph.errors import RequestErrorCode
 from services import keys, ratelimit
@@ -159,21 +157,18 @@ def _untrusted() -> PersistedQueryError:
     )
 
 
-class RegisterPersistedQuery(SchemaExtension):
-    """Registers an APQ document once it parsed and validated (an invalid one is never stored)."""
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        yield
-        context = self.execution_context.context
-        pending = getattr(context, "persist", None)
-        if pending is None or self.execution_context.pre_execution_errors:
-            return
-        context.persist = None
-        try:
-            digest, text = pending
-            await PersistedQueries(context.redis).register(digest, text, context.client_address)
-        except (RedisError, OSError):
-            log.warning("cannot register a persisted query: Redis unreachable")
+async def register_pending(context: Any) -> None:
+    """Registers the request's APQ document, if it brought one; called once the document parsed and
+    validated (graph/extensions.py), so an invalid one is never stored."""
+    pending = getattr(context, "persist", None)
+    if pending is None:
+        return
+    context.persist = None
+    try:
+        digest, text = pending
+        await PersistedQueries(context.redis).register(digest, text, context.client_address)
+    except (RedisError, OSError):
+        log.warning("cannot register a persisted query: Redis unreachable")
 
 
 def untrusted_socket_error(trusted: dict[str, str] | None, query: object) -> dict[str, Any] | None:

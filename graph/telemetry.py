@@ -9,7 +9,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import GraphQLError
@@ -17,7 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 from starlette.types import Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway import logs
 from graph.metrics import route_label
@@ -62,67 +61,67 @@ def error_codes(result: Any) -> list[str]:
     return codes
 
 
-class OperationTelemetry(SchemaExtension):
-    """One log line and the metrics of each operation."""
+def name_operation(execution: ExecutionContext) -> str | None:
+    """Lines logged while the operation runs (use cases, loaders) carry its name; returns the name to set
+    back when it ends (set back rather than reset by token: strawberry may end a hook in another context
+    than it began it, where a token reset raises)."""
+    previous = logs.operation_name.get()
+    logs.operation_name.set(metrics.operation_label(execution.operation_name))
+    return previous
 
-    def on_execute(self) -> Iterator[None]:
-        # Lines logged while the operation runs (use cases, loaders) carry its name.
-        # Set back rather than reset by token: strawberry may leave a hook in another context than it
-        # entered it (a token reset there raises).
-        previous = logs.operation_name.get()
-        logs.operation_name.set(metrics.operation_label(self.execution_context.operation_name))
-        try:
-            yield
-        finally:
-            logs.operation_name.set(previous)
 
-    async def on_operation(self) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        context = self.execution_context.context
-        viewer = getattr(context, "viewer", None)
-        previous_user, previous_trace = logs.user_id.get(), otel_context.get_current()
+class OperationRecord:
+    """One log line, the metrics and the span of one operation: begun when it starts, `finish`ed when it
+    ends (graph/extensions.py calls both, first in and last out)."""
+
+    __slots__ = ("previous_trace", "previous_user", "span", "started")
+
+    def __init__(self, execution: ExecutionContext) -> None:
+        self.started = time.perf_counter()
+        viewer = getattr(execution.context, "viewer", None)
+        self.previous_user, self.previous_trace = logs.user_id.get(), otel_context.get_current()
         logs.user_id.set(str(viewer.user_id) if viewer is not None else None)
-        span = tracing.tracer.start_span("graphql.operation")
-        otel_context.attach(trace.set_span_in_context(span))
+        self.span = tracing.tracer.start_span("graphql.operation")
+        otel_context.attach(trace.set_span_in_context(self.span))
+
+    def finish(self, execution: ExecutionContext) -> None:
+        otel_context.attach(self.previous_trace)
+        elapsed = time.perf_counter() - self.started
+        name = metrics.operation_label(execution.operation_name)
         try:
-            yield
-        finally:
-            otel_context.attach(previous_trace)
-            elapsed = time.perf_counter() - started
-            name = metrics.operation_label(self.execution_context.operation_name)
-            try:
-                kind = self.execution_context.operation_type.value
-            except Exception:  # no operation: the document did not parse or names none
-                kind = "unknown"
-            codes = error_codes(self.execution_context.result)
-            metrics.OPERATIONS.labels(name, kind).inc()
-            metrics.OPERATION_DURATION.labels(name, kind).observe(elapsed)
-            for code in codes:
-                metrics.ERRORS.labels(code).inc()
-            if span.is_recording():
-                span.update_name(f"graphql {kind} {name}")
-                span.set_attribute("graphql.operation.name", name)
-                span.set_attribute("graphql.operation.type", kind)
-                cost = getattr(context, "cost", None)
-                if cost is not None:
-                    span.set_attribute("graphql.operation.cost", cost)
-                if codes:
-                    span.set_attribute("graphql.error_codes", codes)
-                    span.set_status(StatusCode.ERROR)
-            span.end()
-            log.info(
-                "graphql operation",
-                extra={
-                    # explicit, so the line carries them whichever handler formats it, and when
-                    "request_id": logs.request_id.get(),
-                    "user_id": logs.user_id.get(),
-                    "operation": name,
-                    "operation_type": kind,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "error_codes": codes,
-                },
-            )
-            logs.user_id.set(previous_user)
+            kind = execution.operation_type.value
+        except Exception:  # no operation: the document did not parse or names none
+            kind = "unknown"
+        codes = error_codes(execution.result)
+        metrics.OPERATIONS.labels(name, kind).inc()
+        metrics.OPERATION_DURATION.labels(name, kind).observe(elapsed)
+        for code in codes:
+            metrics.ERRORS.labels(code).inc()
+        span = self.span
+        if span.is_recording():
+            span.update_name(f"graphql {kind} {name}")
+            span.set_attribute("graphql.operation.name", name)
+            span.set_attribute("graphql.operation.type", kind)
+            cost = getattr(execution.context, "cost", None)
+            if cost is not None:
+                span.set_attribute("graphql.operation.cost", cost)
+            if codes:
+                span.set_attribute("graphql.error_codes", codes)
+                span.set_status(StatusCode.ERROR)
+        span.end()
+        log.info(
+            "graphql operation",
+            extra={
+                # explicit, so the line carries them whichever handler formats it, and when
+                "request_id": logs.request_id.get(),
+                "user_id": logs.user_id.get(),
+                "operation": name,
+                "operation_type": kind,
+                "duration_ms": round(elapsed * 1000, 2),
+                "error_codes": codes,
+            },
+        )
+        logs.user_id.set(self.previous_user)
 
 
 class HttpSpans(ScopedMiddleware):

@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from graph.app import GatewayGraphQL
 from graph.context import Info
-from graph.extensions import RequestLifecycle
-from graph.permissions import DeletedAccountsAreAnonymous, IsAuthenticated, IsOperator
+from graph.extensions import extensions
+from graph.permissions import IsAuthenticated, IsOperator
 from services.resources import Resources
 from tests import factories
 from tests.factories import gid
@@ -112,7 +112,7 @@ class ProbeQuery:
 @pytest.fixture
 async def probe(resources: Resources) -> AsyncIterator[GraphQLClient]:
     """The gateway's own view and context over a schema with one operator-only field."""
-    schema = strawberry.Schema(query=ProbeQuery, extensions=[RequestLifecycle, DeletedAccountsAreAnonymous])
+    schema = strawberry.Schema(query=ProbeQuery, extensions=extensions(resources.settings))
     view = GatewayGraphQL(resources, schema=schema)
     async with GraphQLClient.over_asgi(Starlette(routes=[Route("/graphql", view, methods=["POST"])])) as client:
         yield client

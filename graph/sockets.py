@@ -49,6 +49,7 @@ class SocketRegistry:
         self._users: dict[WebSocket, str] = {}
         self._expiry: dict[WebSocket, asyncio.TimerHandle] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     def connections_of(self, user_id: object) -> int:
         return sum(1 for owner in self._users.values() if owner == str(user_id))
@@ -59,9 +60,7 @@ class SocketRegistry:
             self._by_sign_in[sign_in_id].add(websocket)
         loop = asyncio.get_running_loop()
         delay = max(expires_at - time.time(), 0)
-        self._expiry[websocket] = loop.call_later(
-            delay, lambda: asyncio.ensure_future(close_socket(websocket, SESSION_ENDED, "Token expired"))
-        )
+        self._expiry[websocket] = loop.call_later(delay, lambda: self._close_soon(websocket, "Token expired"))
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen())
 
@@ -82,7 +81,16 @@ class SocketRegistry:
 
     async def revoke(self, sign_in_id: str) -> None:
         for websocket in list(self._by_sign_in.pop(sign_in_id, ())):
-            await close_socket(websocket, SESSION_ENDED, "Session revoked")
+            self._close_soon(websocket, "Session revoked")
+
+    def _close_soon(self, websocket: WebSocket, reason: str) -> None:
+        """Close `websocket` with 4401 in a task of its own: a close waits until the socket's writes may go
+        on, and a client that stops reading holds its socket's writes paused for as long as uvicorn's
+        keep-alive waits for its pong (~40 s), so the revocation listener, which closes every other
+        user's sockets too, never waits for one (docs/decisions.md, "A revocation waits for no socket")."""
+        closing = asyncio.ensure_future(close_socket(websocket, SESSION_ENDED, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _listen(self) -> None:
         while True:

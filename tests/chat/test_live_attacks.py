@@ -4,15 +4,18 @@ queue: a client that never reads, revocations while its writes are paused, subsc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from tests.chat.raw_socket import RawSocket
 from tests.graphql_client import PASSWORD, REGISTER
@@ -114,3 +117,105 @@ async def test_revocations_reach_other_sockets_while_one_socket_is_not_read(gate
         assert code == 4401
     finally:
         stalled.close()
+
+
+@asynccontextmanager
+async def legacy_ws(url: str, token: str) -> AsyncIterator[ClientConnection]:
+    async with websockets.connect(url, subprotocols=["graphql-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert ack["type"] == "connection_ack", ack
+        yield socket
+
+
+async def legacy_closed(socket: ClientConnection) -> int | None:
+    """Read (and drop) frames until the server closes the socket; its close code."""
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            await socket.recv()
+    return socket.close_code
+
+
+async def test_a_revoked_sign_in_stops_its_live_subscriptions_and_unregisters_them(gateway: LiveServer) -> None:
+    """Both protocols, live subscriptions of both kinds: the logout closes the sockets with 4401 and the
+    process's event hub holds none of their subscriptions afterwards."""
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    await user.send(session, "before")
+    base = metric(gateway, "gateway_event_subscribers")
+    async with transport_ws(gateway.ws_url, user.access) as modern, legacy_ws(gateway.ws_url, user.access) as legacy:
+        for index, query in enumerate([EVENTS, ADDED, ADDED]):
+            await modern.subscribe(f"m{index}", query, {"id": session})
+            start = {"query": query, "variables": {"id": session}}
+            await legacy.send(json.dumps({"id": f"l{index}", "type": "start", "payload": start}))
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 6, "subscribed")
+        await user.send(session, "live")
+        assert (await modern.next_data("m1"))["messageAdded"]["content"] == "live"
+        await user.logout()
+        assert await asyncio.wait_for(modern.closed, 30) == 4401
+        assert await asyncio.wait_for(legacy_closed(legacy), 30) == 4401
+    await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
+
+
+async def test_subscribe_and_complete_churn_with_reused_and_unknown_ids_leaves_one_clean_stream(
+    gateway: LiveServer,
+) -> None:
+    """A client opens and completes subscriptions on one id in a tight loop, completes ids that never
+    existed and ids already completed, then subscribes on the reused id once more: that last subscription
+    streams every later message once, in order, and the hub holds only it."""
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    for index in range(3):
+        await user.send(session, f"old {index}")
+    base = metric(gateway, "gateway_event_subscribers")
+    async with transport_ws(gateway.ws_url, user.access) as socket:
+        for round_ in range(25):
+            await socket.subscribe("same", ADDED, {"id": session, "after": None})
+            if round_ % 2:
+                await asyncio.sleep(0.05)  # some go live before their complete, some do not
+            await socket.stop("same")
+            await socket.stop(f"never-{round_}")
+        await socket.stop("same")
+        # Whatever those answered is dropped: the id is reused from here on.
+        await asyncio.sleep(0.5)
+        socket.inbox.pop("same", None)
+        await socket.subscribe("same", ADDED, {"id": session})
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 1, "subscribed")
+        await until(lambda: metric(gateway, "gateway_event_subscribers") == base + 1, "only the last is registered")
+        seqs = [await user.send(session, f"new {index}") for index in range(5)]
+        got = [(await socket.next_data("same"))["messageAdded"]["seq"] for _ in seqs]
+        assert got == seqs
+        assert await socket.nothing_for("same", 0.5)
+    await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_closing_the_socket_during_the_after_replay_unregisters_the_subscription(
+    gateway: LiveServer, protocol: str
+) -> None:
+    """The socket goes away while the subscription still replays a long history (several batches):
+    nothing stays registered in the hub."""
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    first = await user.send(session, "first " + "y" * 5000)
+    for index in range(250):
+        await user.send(session, f"history {index} " + "y" * 5000)
+    cursors = await call(
+        gateway.url,
+        "query($id: ID!) { node(id: $id) { ... on ChatSession { messages(first: 1) { edges { cursor } } } } }",
+        {"id": session},
+        user.access,
+    )
+    after = cursors["node"]["messages"]["edges"][0]["cursor"]
+    assert first == 1
+    base = metric(gateway, "gateway_event_subscribers")
+    for _ in range(3):
+        stalled = await RawSocket.open(gateway.ws_url, protocol)
+        await stalled.init(user.access)
+        kind = "subscribe" if protocol == "graphql-transport-ws" else "start"
+        await stalled.send(
+            {"id": "r", "type": kind, "payload": {"query": ADDED, "variables": {"id": session, "after": after}}}
+        )
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 1, "subscribed")
+        stalled.close()
+        await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")

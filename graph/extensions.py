@@ -224,7 +224,15 @@ class GatewayExtension(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         execution = self.execution_context
         self.pipeline.rules.check_text(execution.query)
-        document = parse_cached(execution.query, **execution.parse_options)
+        try:
+            document = parse_cached(execution.query, **execution.parse_options)
+        except GraphQLError:
+            # Left to strawberry's own parse, which answers it as the operation's error. Raised from this
+            # hook it escaped the `try` of `schema.subscribe`/`stream` (only `execute` has an outer catch):
+            # on a socket graphql-ws answered nothing and graphql-transport-ws a bare `complete`, each with
+            # an error-level traceback in the log.
+            yield
+            return
         execution.graphql_document = document
         execution.pre_execution_errors = validate_cached(execution.schema._schema, document, execution.validation_rules)
         yield

@@ -168,6 +168,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         """strawberry's, except that a subscription that goes live ends its stream without `complete`
         and keeps its (finished) task in `tasks`, where the subscription limit and `stop` find it."""
         live = False
+        result_source: Any = None
         try:
             result_source = await self.schema.subscribe(
                 query=query,
@@ -204,6 +205,11 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
             self.subscriptions.pop(operation_id, None)
             if not live:
                 self.tasks.pop(operation_id, None)
+                if result_source is not None and hasattr(result_source, "aclose"):
+                    # Closed here, in the operation's task: left to the event loop's finaliser, it ended
+                    # in a context of its own, where the operation scope's reset failed (ValueError).
+                    with contextlib.suppress(Exception):
+                        await result_source.aclose()
 
     async def cleanup_operation(self, operation_id: str) -> None:
         live = self.live.pop(operation_id, None)

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,10 @@ from tests.live import LiveServer, live_server
 from tests.users.flows import LOGOUT
 from tests.ws import transport_ws
 
-EVENTS = "subscription($id: ID!) { chatSessionEvents(sessionId: $id) { __typename ... on MessageAdded { message { seq content } } } }"
+EVENTS = (
+    "subscription($id: ID!) { chatSessionEvents(sessionId: $id) "
+    "{ __typename ... on MessageAdded { message { seq content } } } }"
+)
 ADDED = "subscription($id: ID!, $after: String) { messageAdded(sessionId: $id, after: $after) { seq content } }"
 CREATE = "mutation($input: CreateChatSessionInput!) { createChatSession(input: $input) { chatSession { id } } }"
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { seq } errors { code } } }"
@@ -31,10 +35,19 @@ QUEUE = 10
 
 
 @pytest.fixture(scope="module")
-def gateway(realtime_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def gateway_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "attacks.log"
+
+
+@pytest.fixture(scope="module")
+def gateway(realtime_env: dict[str, str], gateway_log: Path) -> Iterator[LiveServer]:
     env = {**realtime_env, "GATEWAY_WS_QUEUE_SIZE": str(QUEUE)}
-    with live_server(env, log=tmp_path_factory.mktemp("logs") / "attacks.log") as server:
+    with live_server(env, log=gateway_log) as server:
         yield server
+
+
+def error_lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if '"level": "error"' in line]
 
 
 class Account:
@@ -219,3 +232,107 @@ async def test_closing_the_socket_during_the_after_replay_unregisters_the_subscr
         await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 1, "subscribed")
         stalled.close()
         await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
+
+
+async def test_bad_documents_duplicate_ids_and_the_limit_on_the_legacy_protocol(
+    gateway: LiveServer, gateway_log: Path
+) -> None:
+    """graphql-ws: invalid documents (syntax errors too) are each answered with an error, hold nothing
+    and log no error; a `start` on an id that is live replaces it (one stream, no duplicate frames); live
+    subscriptions count against the per-socket limit, and a `stop` frees a place."""
+    errors_before = len(error_lines(gateway_log))
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    base = metric(gateway, "gateway_event_subscribers")
+    async with legacy_ws(gateway.ws_url, user.access) as socket:
+
+        async def start(operation_id: str, query: str, variables: dict[str, Any]) -> None:
+            payload = {"query": query, "variables": variables}
+            await socket.send(json.dumps({"id": operation_id, "type": "start", "payload": payload}))
+
+        async def frame() -> dict[str, Any]:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert isinstance(message, dict)
+            return message
+
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("subscription { nope }", {}),
+            ("subscription {", {}),
+            ("{", {}),
+            (ADDED, {"id": 5}),
+            (ADDED, {"id": "not-an-id"}),
+            (
+                "subscription($id: ID!) { messageAdded(sessionId: $id) { seq } "
+                "chatSessionEvents(sessionId: $id) { __typename } }",
+                {"id": session},
+            ),
+        ]
+        for bad, variables in cases:
+            await start("bad", bad, variables)
+            answer = await frame()
+            assert answer["type"] in {"error", "data"}, answer
+            if answer["type"] == "data":
+                assert answer["payload"].get("errors"), answer
+                assert (await frame())["type"] == "complete"
+        assert metric(gateway, "gateway_event_subscribers") == base
+        assert error_lines(gateway_log)[errors_before:] == []
+        for index in range(5):
+            await start(f"live{index}", ADDED, {"id": session})
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 5, "subscribed")
+        await start("live0", ADDED, {"id": session})  # the same id again: replaces the first
+        await start("sixth", ADDED, {"id": session})
+        refused = await frame()
+        while refused.get("id") != "sixth":
+            refused = await frame()
+        assert refused["type"] in {"error", "data"}, refused
+        await socket.send(json.dumps({"id": "live4", "type": "stop"}))
+        await until(lambda: metric(gateway, "gateway_event_subscribers") == base + 4, "stopped")
+        await start("seventh", ADDED, {"id": session})
+        await until(lambda: metric(gateway, "gateway_event_subscribers") == base + 5, "a place was freed")
+        seq = await user.send(session, "once")
+        got: list[str] = []
+        while len(got) < 5:
+            message = await frame()
+            if message["type"] == "data":
+                assert message["payload"]["data"]["messageAdded"]["seq"] == seq
+                got.append(message["id"])
+        assert sorted(got) == ["live0", "live1", "live2", "live3", "seventh"]
+        with contextlib.suppress(TimeoutError):
+            extra = await asyncio.wait_for(socket.recv(), 0.5)
+            raise AssertionError(f"a duplicate frame: {extra!r}")
+    await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
+
+
+async def test_a_duplicate_id_on_graphql_transport_ws_closes_with_4409_and_releases_everything(
+    gateway: LiveServer,
+) -> None:
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    base = metric(gateway, "gateway_event_subscribers")
+    async with transport_ws(gateway.ws_url, user.access) as socket:
+        await socket.subscribe("a", ADDED, {"id": session})
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 1, "subscribed")
+        await socket.subscribe("a", ADDED, {"id": session})
+        assert await asyncio.wait_for(socket.closed, 10) == 4409
+    await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
+
+
+async def test_a_syntax_error_on_graphql_transport_ws_closes_with_4400_and_its_reason(
+    gateway: LiveServer, gateway_log: Path
+) -> None:
+    """As strawberry answers a syntax error on this protocol (the close reason is the syntax error), not a
+    bare `complete` with an error-level traceback in the log; the next socket is served."""
+    errors_before = len(error_lines(gateway_log))
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    for bad in ["subscription {", "{", "subscription { messageAdded(sessionId: "]:
+        async with transport_ws(gateway.ws_url, user.access) as socket:
+            await socket.subscribe("bad", bad)
+            assert await asyncio.wait_for(socket.closed, 10) == 4400
+            assert str(socket.socket.close_reason).startswith("Syntax Error")
+    async with transport_ws(gateway.ws_url, user.access) as socket:
+        await socket.subscribe("good", ADDED, {"id": session})
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= 1, "subscribed")
+        seq = await user.send(session, "still served")
+        assert (await socket.next_data("good"))["messageAdded"]["seq"] == seq
+    assert error_lines(gateway_log)[errors_before:] == []

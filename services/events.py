@@ -149,8 +149,10 @@ class EventHub:
     @contextlib.asynccontextmanager
     async def listen(self, channel: str) -> AsyncIterator[Subscription]:
         subscription = Subscription(channel, self.queue_size)
-        await self._add(subscription)
         try:
+            # Inside the `try`: a listener cancelled while Redis confirms the channel (a client that
+            # completes a subscription as soon as it opens it) was left registered for the process's life.
+            await self._add(subscription)
             yield subscription
         finally:
             if subscription.receiver is None:

@@ -52,3 +52,22 @@ async def test_listen_returns_only_once_redis_confirmed_the_subscription(hub: Ev
             assert (await asyncio.wait_for(anext(listener), 5)) == {"n": 1}
     finally:
         await other.aclose()
+
+
+async def test_a_listener_cancelled_while_it_subscribes_is_not_left_registered(hub: EventHub) -> None:
+    """A client that opens and at once completes a subscription cancels it while the hub waits for Redis
+    to confirm the channel: the hub must not keep it (nor the channel) for the process's life."""
+    for _ in range(20):
+        channel = f"test:{uuid.uuid4()}"
+
+        async def listen(name: str = channel) -> None:
+            async with hub.listen(name):
+                await asyncio.sleep(60)
+
+        task = asyncio.create_task(listen())
+        while hub.subscriber_count == 0:
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert hub.subscriber_count == 0

@@ -123,6 +123,11 @@ async def test_revocations_reach_other_sockets_while_one_socket_is_not_read(gate
             if metric(gateway, "gateway_event_subscribers_dropped") >= dropped + 5:
                 break
         assert metric(gateway, "gateway_event_subscribers_dropped") >= dropped + 5
+        # The process still answers everyone else.
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(f"{gateway.url}/healthz")).status_code == 200
+        bystander = await Account.register(gateway.url)
+        assert (await bystander.gql("{ viewer { id } }"))["viewer"]["id"]
         async with transport_ws(gateway.ws_url, victim.access) as watching:
             await attacker.logout()
             await victim.logout()
@@ -130,6 +135,8 @@ async def test_revocations_reach_other_sockets_while_one_socket_is_not_read(gate
         assert code == 4401
     finally:
         stalled.close()
+    # Gone, the stalled socket's subscriptions are unregistered too.
+    await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released")
 
 
 @asynccontextmanager

@@ -82,6 +82,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 await self._reject_incremental_delivery(operation)
                 return
             if isinstance(result.data, HandedOver):
+                if self.operations.get(operation.id) is not operation:
+                    # Completed (or replaced) while it opened, and its task not stopped by the cancel (the
+                    # cancel reached no await on its way to here): nobody would ever stop it.
+                    await cast(Any, self.view).resources.events.release(result.data.handover.subscription)
+                    raise _WentLive
                 output = _TransportOutput(self, operation)
                 self.live[operation.id] = LiveSubscription(
                     result.data, cast(Any, self.view).resources.events, self.schema, output
@@ -187,6 +192,10 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
                     )
                     return
                 if isinstance(result.data, HandedOver):
+                    if self.tasks.get(operation_id) is not asyncio.current_task():
+                        # Stopped (or replaced) while it opened: nobody will stop it.
+                        await cast(Any, self.view).resources.events.release(result.data.handover.subscription)
+                        return
                     output = _LegacyOutput(self, operation_id)
                     self.live[operation_id] = LiveSubscription(
                         result.data, cast(Any, self.view).resources.events, self.schema, output

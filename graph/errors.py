@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from graph.enums import ErrorCode
 from resolvers.problems import Problem
@@ -30,6 +31,22 @@ class RequestErrorCode(StrEnum):
 
 def request_error(message: str, code: RequestErrorCode, **extensions: object) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code.value, **extensions})
+
+
+def typed_refusal(error: GraphQLError) -> GraphQLError | None:
+    """strawberry's own refusals before execution, as BAD_REQUEST errors that say what to do: an operation
+    type the transport does not carry (a query or a mutation sent with the legacy graphql-ws `start`, which
+    runs subscriptions only) or a document whose operation cannot be chosen. None for any other error."""
+    original = error.original_error
+    if isinstance(original, InvalidOperationTypeError):
+        return request_error(
+            "This transport carries subscriptions only: send queries and mutations with POST /graphql or "
+            "over a graphql-transport-ws socket.",
+            RequestErrorCode.BAD_REQUEST,
+        )
+    if isinstance(original, CannotGetOperationTypeError):
+        return request_error(original.as_http_error_reason(), RequestErrorCode.BAD_REQUEST)
+    return None
 
 
 def bad_input(message: str) -> GraphQLError:

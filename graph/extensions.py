@@ -26,7 +26,7 @@ from gateway.settings import Settings
 from graph.context import Context
 from graph.cost import CostCache
 from graph.document_limits import DocumentLimits, DocumentRules, rule_for
-from graph.errors import RequestErrorCode, request_error
+from graph.errors import RequestErrorCode, request_error, typed_refusal
 from graph.permissions import deleted_accounts_are_anonymous
 from graph.persisted import register_pending
 from graph.telemetry import OperationRecord, name_operation
@@ -128,6 +128,9 @@ class QuietMaskErrors(MaskErrors):
     def _process_result(self, result: object) -> None:
         if getattr(result, "errors", None):
             super()._process_result(result)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return super()._process_errors([typed_refusal(error) or error for error in errors])
 
 
 def is_unexpected(error: GraphQLError) -> bool:

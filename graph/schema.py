@@ -20,6 +20,7 @@ from graph.chat import ChatMutation, ChatSessionNode, ChatSubscription, MessageN
 from graph.compiled.execution import CompilingExecutionContext
 from graph.context import Info
 from graph.documents import DocumentNode, DocumentsMutation, DocumentsSubscription
+from graph.errors import typed_refusal
 from graph.extensions import extensions
 from graph.input_limits import guard_arguments
 from graph.integrations import IntegrationNode, IntegrationsMutation, IntegrationsQuery, IntegrationsSubscription
@@ -86,7 +87,7 @@ class GatewaySchema(strawberry.Schema):
         unmasked is logged here."""
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, GraphQLError):
+            if original is not None and not isinstance(original, GraphQLError) and typed_refusal(error) is None:
                 log.error("unexpected error at %s", error.path, exc_info=original)
             else:
                 log.debug("refused: %.200r", error.message)

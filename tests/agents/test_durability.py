@@ -171,4 +171,5 @@ async def test_a_backlog_runs_each_task_once_while_the_sweep_runs(
         ).split()
         for task in submitted
     }
-    assert [task for task, keys in jobs.items() if len(keys) != 1] == []
+    # The offending tasks with their job keys, so a failure says whether a job was doubled or lost.
+    assert {task: keys for task, keys in jobs.items() if len(keys) != 1} == {}

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -360,3 +360,43 @@ async def test_subscriptions_completed_while_they_open_are_not_left_registered(g
             await legacy.send(json.dumps({"id": "same", "type": "stop"}))
         # Both sockets still open, every operation stopped: nothing registered.
         await until(lambda: metric(gateway, "gateway_event_subscribers") <= base, "released", 20)
+
+
+async def test_a_query_or_mutation_on_graphql_ws_is_a_typed_refusal_not_an_unexpected_error(
+    gateway: LiveServer, gateway_log: Path
+) -> None:
+    """The legacy protocol carries subscriptions only here: a query or a mutation sent with `start` is
+    answered BAD_REQUEST saying where to send it (it was "Unexpected error." and a traceback logged at
+    ERROR), and the socket goes on serving subscriptions."""
+    errors_before = len(error_lines(gateway_log))
+    user = await Account.register(gateway.url)
+    session = await user.new_session()
+    base = metric(gateway, "gateway_event_subscribers")
+    async with legacy_ws(gateway.ws_url, user.access) as socket:
+
+        async def answer_to(operation_id: str, query: str) -> dict[str, Any]:
+            await socket.send(json.dumps({"id": operation_id, "type": "start", "payload": {"query": query}}))
+            while True:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                if message.get("id") == operation_id and message["type"] in {"data", "error"}:
+                    return cast(dict[str, Any], message)
+
+        for operation_id, query in (
+            ("q", "{ viewer { id } }"),
+            ("m", 'mutation { createChatSession(input: { title: "x" }) { chatSession { id } } }'),
+        ):
+            answer = await answer_to(operation_id, query)
+            errors = answer["payload"]["errors"] if answer["type"] == "data" else [answer["payload"]]
+            assert [error["extensions"]["code"] for error in errors] == ["BAD_REQUEST"], answer
+            assert "graphql-transport-ws" in errors[0]["message"]
+        await socket.send(
+            json.dumps({"id": "live", "type": "start", "payload": {"query": ADDED, "variables": {"id": session}}})
+        )
+        await until(lambda: metric(gateway, "gateway_event_subscribers") >= base + 1, "subscribed")
+        seq = await user.send(session, "still served")
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if message.get("id") == "live" and message["type"] == "data":
+                assert message["payload"]["data"]["messageAdded"]["seq"] == seq
+                break
+    assert error_lines(gateway_log)[errors_before:] == []

@@ -18,6 +18,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.chat.live_client import post
 from tests.chat.raw_socket import RawSocket
 from tests.graphql_client import PASSWORD, REGISTER
 from tests.live import LiveServer, live_server
@@ -58,11 +59,11 @@ class Account:
     async def register(cls, url: str) -> Account:
         email = f"attack-{uuid.uuid4().hex[:10]}@example.com"
         variables = {"input": {"email": email, "password": PASSWORD, "firstName": "A", "lastName": "B"}}
-        data = (await call(url, REGISTER, variables))["register"]
+        data = (await post(url, REGISTER, variables))["register"]
         return cls(url, data["accessToken"], data["refreshToken"])
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return await call(self.url, query, variables or {}, self.access)
+        return await post(self.url, query, variables or {}, token=self.access)
 
     async def new_session(self) -> str:
         return str((await self.gql(CREATE, {"input": {"title": "attack"}}))["createChatSession"]["chatSession"]["id"])
@@ -74,15 +75,6 @@ class Account:
 
     async def logout(self) -> None:
         await self.gql(LOGOUT, {"input": {"refreshToken": self.refresh}})
-
-
-async def call(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers)
-    body = response.json()
-    assert response.status_code == 200 and "errors" not in body, body
-    return body["data"]  # type: ignore[no-any-return]
 
 
 def metric(server: LiveServer, name: str) -> float:
@@ -221,11 +213,11 @@ async def test_closing_the_socket_during_the_after_replay_unregisters_the_subscr
     first = await user.send(session, "first " + "y" * 5000)
     for index in range(250):
         await user.send(session, f"history {index} " + "y" * 5000)
-    cursors = await call(
+    cursors = await post(
         gateway.url,
         "query($id: ID!) { node(id: $id) { ... on ChatSession { messages(first: 1) { edges { cursor } } } } }",
         {"id": session},
-        user.access,
+        token=user.access,
     )
     after = cursors["node"]["messages"]["edges"][0]["cursor"]
     assert first == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -84,3 +86,20 @@ def live_server(env: dict[str, str], *, log: Path) -> Iterator[LiveServer]:
         yield running
     finally:
         stop_server(running.process)
+
+
+def metric(server: LiveServer, name: str) -> float:
+    """A gauge or counter of the server's `/metrics` (a counter by its name without `_total`)."""
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    found = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
+async def live_subscribers_at_least(server: LiveServer, count: float) -> None:
+    """Every subscription has been confirmed by Redis (the gauge counts them once they listen)."""
+    for _ in range(600):
+        if metric(server, "gateway_event_subscribers") >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} live subscriptions")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.chat.live_client import post
 from tests.chat.raw_socket import RawSocket
 from tests.graphql_client import PASSWORD, REGISTER
-from tests.live import LiveServer, live_server
+from tests.live import LiveServer, live_server, metric
 from tests.users.flows import LOGOUT
 from tests.ws import transport_ws
 
@@ -75,13 +74,6 @@ class Account:
 
     async def logout(self) -> None:
         await self.gql(LOGOUT, {"input": {"refreshToken": self.refresh}})
-
-
-def metric(server: LiveServer, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=30).text
-    found = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.MULTILINE)
-    assert found is not None, name
-    return float(found.group(1))
 
 
 async def until(check: Any, what: str, seconds: float = 30) -> None:

@@ -6,33 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 
-import httpx
 import websockets
 
 from tests.chat.live_client import LiveUser
-from tests.live import LiveServer
+from tests.live import LiveServer, live_subscribers_at_least, metric
 from tests.ws import TransportSocket, transport_ws
 
 ADDED = "subscription($id: ID!, $after: String) { messageAdded(sessionId: $id, after: $after) { id seq content } }"
 ADDED_SHORT = "subscription($id: ID!) { messageAdded(sessionId: $id) { seq content } }"
-
-
-def metric(server: LiveServer, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics").text
-    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
-    assert found is not None, name
-    return float(found.group(1))
-
-
-async def live_subscribers_at_least(server: LiveServer, count: float) -> None:
-    """Every subscription has been confirmed by Redis (the gauge counts them once they listen)."""
-    for _ in range(200):
-        if metric(server, "gateway_event_subscribers") >= count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"fewer than {count} live subscriptions")
 
 
 async def received(socket: TransportSocket, operation_ids: list[str]) -> list[dict[str, object]]:

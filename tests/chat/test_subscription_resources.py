@@ -8,7 +8,7 @@ import asyncio
 import asyncpg
 
 from tests.chat.live_client import LiveUser
-from tests.live import LiveServer
+from tests.live import LiveServer, live_subscribers_at_least, metric
 from tests.ws import transport_ws
 
 ADDED = "subscription($id: ID!) { messageAdded(sessionId: $id) { seq } }"
@@ -42,11 +42,13 @@ async def test_thirty_subscriptions_hold_no_connection_and_writes_still_work(
     users = [await LiveUser.register(gateway_a.url) for _ in range(10)]
     sessions = [await user.new_session() for user in users]
     sockets = [transport_ws(gateway_a.ws_url, user.token) for user in users]
+    base = metric(gateway_a, "gateway_event_subscribers")
     opened = [await socket.__aenter__() for socket in sockets]
     try:
         for socket, session in zip(opened, sessions, strict=True):
             for number in range(3):  # 30 subscriptions in all
                 await socket.subscribe(f"s{number}", ADDED, {"id": session})
+        await live_subscribers_at_least(gateway_a, base + 30)
         # The subscriptions' opening reads end in their own time (seconds on a loaded machine): what must
         # hold is that once they have, none of the 30 keeps a transaction open.
         assert await _settles_to_no_open_transaction(realtime_env["DATABASE_URL"])

@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 
-from graph.compiled.statement import Compiled
+from graph.compiled.statement import PLACEHOLDER, Compiled
 from loaders.session import RequestDb
 
 log = logging.getLogger("gateway.graph.compiled")
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
 KEPT = 256
 
 
 def _renumbered(sql: str, offset: int) -> str:
-    return _PLACEHOLDER.sub(lambda match: f"${int(match.group(1)) + offset}", sql) if offset else sql
+    return PLACEHOLDER.sub(lambda match: f"${int(match.group(1)) + offset}", sql) if offset else sql
 
 
 class _CombinedTexts:

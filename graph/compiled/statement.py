@@ -52,7 +52,7 @@ class Partly:
 Answerable = Compiled | Partly
 
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 @dataclass
@@ -88,7 +88,7 @@ class Statement:
             self.params.append(value)
             return f"${len(self.params)}"
 
-        return _PLACEHOLDER.sub(parameter, compiled.string)
+        return PLACEHOLDER.sub(parameter, compiled.string)
 
 
 def bind_keys(params: tuple[Any, ...], subject: uuid.UUID, viewer: uuid.UUID) -> tuple[Any, ...]:
